@@ -1,0 +1,101 @@
+"""SQLModel tables. Every row belongs to a project; every query filters by it.
+
+Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+__all__ = ["ApiKey", "Customer", "Project", "Segment", "utcnow"]
+
+# JSONB on PostgreSQL so segment filters can use its operators; plain JSON text on SQLite.
+JSONVariant = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the form stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _project_fk() -> Any:
+    return Field(
+        sa_column=Column(
+            String, ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+
+
+class Project(SQLModel, table=True):
+    """A tenant: all data belongs to exactly one project."""
+
+    id: str = Field(primary_key=True)
+    name: str = Field(sa_column=Column(String, nullable=False, unique=True))
+    default_region: str = Field(default="US", max_length=2)
+    postal_address: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API credential: the public ``app_id`` and the SHA-256 of its secret token."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True)
+    project_id: str = _project_fk()
+    name: str = "default"
+    app_id: str = Field(sa_column=Column(String, nullable=False, unique=True))
+    token_hash: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class Customer(SQLModel, table=True):
+    """A customer, shaped like Voucherify's customer object (address flattened into columns)."""
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "source_id", name="uq_customer_project_source_id"),
+        Index("ix_customer_project_email", "project_id", "email"),
+        Index("ix_customer_project_phone", "project_id", "phone"),
+    )
+
+    id: str = Field(primary_key=True)
+    project_id: str = _project_fk()
+    source_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    description: str | None = None
+    address_city: str | None = None
+    address_state: str | None = None
+    address_line_1: str | None = None
+    address_line_2: str | None = None
+    address_country: str | None = None
+    address_postal_code: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    meta: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column("metadata", JSONVariant, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    erased_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class Segment(SQLModel, table=True):
+    """A named filter over customers; membership is computed, never stored."""
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_segment_project_name"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = _project_fk()
+    name: str
+    filter: dict[str, Any] = Field(sa_column=Column(JSONVariant, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
