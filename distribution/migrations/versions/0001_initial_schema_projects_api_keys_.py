@@ -8,7 +8,6 @@ Create Date: 2026-11-25 21:56:05.056499
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
@@ -22,21 +21,21 @@ def upgrade() -> None:
 
     op.create_table(
         "project",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
         sa.Column("name", sa.String(), nullable=False),
-        sa.Column("default_region", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-        sa.Column("postal_address", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("default_region", sa.String(length=2), nullable=False),
+        sa.Column("postal_address", sa.String(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
     op.create_table(
         "api_key",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
         sa.Column("project_id", sa.String(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
         sa.Column("app_id", sa.String(), nullable=False),
-        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("token_hash", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
@@ -49,21 +48,21 @@ def upgrade() -> None:
 
     op.create_table(
         "customer",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
         sa.Column("project_id", sa.String(), nullable=False),
-        sa.Column("source_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_city", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_state", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_line_1", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_line_2", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_country", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("address_postal_code", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("source_id", sa.String(), nullable=True),
+        sa.Column("name", sa.String(), nullable=True),
+        sa.Column("email", sa.String(), nullable=True),
+        sa.Column("phone", sa.String(), nullable=True),
+        sa.Column("description", sa.String(), nullable=True),
+        sa.Column("address_city", sa.String(), nullable=True),
+        sa.Column("address_state", sa.String(), nullable=True),
+        sa.Column("address_line_1", sa.String(), nullable=True),
+        sa.Column("address_line_2", sa.String(), nullable=True),
+        sa.Column("address_country", sa.String(), nullable=True),
+        sa.Column("address_postal_code", sa.String(), nullable=True),
+        sa.Column("locale", sa.String(), nullable=True),
+        sa.Column("timezone", sa.String(), nullable=True),
         sa.Column(
             "metadata",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -83,9 +82,9 @@ def upgrade() -> None:
 
     op.create_table(
         "segment",
-        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
         sa.Column("project_id", sa.String(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
         sa.Column(
             "filter",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),

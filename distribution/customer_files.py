@@ -1,0 +1,227 @@
+"""CSV and JSON import and CSV export of customers.
+
+Columns: ``source_id, name, email, phone, description, locale, timezone``, the address parts as
+``address.city`` (or ``address_city``) and so on, and ``metadata.<key>`` for metadata. The
+read-only columns an export writes (``id``, ``created_at``, ``updated_at``) are ignored, so an
+export can be imported again. An empty cell leaves the field as it is. Metadata cells that are
+plainly numbers or ``true``/``false`` become numbers and booleans (``"02134"`` stays text, since
+its canonical number would lose the zero).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from sqlalchemy import text
+
+from distribution.customer_input import ADDRESS_FIELDS
+from distribution.customers import iter_customers, upsert_customers
+from distribution.db import Database
+from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
+from distribution.models import Customer
+
+__all__ = [
+    "IMPORT_LIMIT",
+    "ImportReport",
+    "RowError",
+    "export_csv",
+    "import_rows",
+    "read_csv_rows",
+    "read_json_rows",
+]
+
+IMPORT_LIMIT = 100_000
+CHUNK = 2_000
+_PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone")
+_IGNORED = ("id", "object", "created_at", "updated_at")
+_EXPORT_COLUMNS = ["id", *_PLAIN[:5], *(f"address.{p}" for p in ADDRESS_FIELDS), *_PLAIN[5:]]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row of an import was refused; ``row`` counts the header as row 1."""
+
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did: every row is either counted as created/updated or listed in errors."""
+
+    total_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _column_target(header: str) -> tuple[str, str] | None:
+    name = header.strip()
+    lowered = name.lower()
+    if lowered in _PLAIN:
+        return ("field", lowered)
+    for prefix in ("address.", "address_"):
+        if lowered.startswith(prefix) and lowered[len(prefix) :] in ADDRESS_FIELDS:
+            return ("address", lowered[len(prefix) :])
+    if lowered.startswith("metadata.") and len(name) > len("metadata."):
+        return ("metadata", name[len("metadata.") :])
+    if lowered in _IGNORED:
+        return ("ignored", lowered)
+    return None
+
+
+def _metadata_value(cell: str) -> Any:
+    if cell in ("true", "false"):
+        return cell == "true"
+    for kind in (int, float):
+        try:
+            number = kind(cell)
+        except ValueError:
+            continue
+        if str(number) == cell:
+            return number
+    return cell
+
+
+def read_csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a CSV file as customer input dicts, numbered as a spreadsheet shows them."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise InvalidInputError([FieldError("file", "is empty: expected a header row")])
+    targets = [_column_target(h) for h in header]
+    unknown = [h for h, t in zip(header, targets, strict=True) if t is None]
+    if unknown:
+        raise InvalidInputError(
+            [FieldError(f"columns.{h}", "is not a customer field") for h in unknown]
+        )
+    for number, cells in enumerate(reader, start=2):
+        if not any(cells):
+            continue
+        row: dict[str, Any] = {}
+        for target, cell in zip(targets, cells, strict=False):
+            if target is None or cell == "":
+                continue
+            kind, name = target
+            if kind == "field":
+                row[name] = cell
+            elif kind == "address":
+                row.setdefault("address", {})[name] = cell
+            elif kind == "metadata":
+                row.setdefault("metadata", {})[name] = _metadata_value(cell)
+        yield number, row
+
+
+def read_json_rows(raw: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a JSON array of customer objects, numbered from 1."""
+    try:
+        data = json.loads(raw)
+    except ValueError as error:
+        raise InvalidInputError([FieldError("file", f"is not valid JSON ({error})")]) from None
+    if not isinstance(data, list):
+        raise InvalidInputError([FieldError("file", "must be a JSON array of customers")])
+    for number, item in enumerate(data, start=1):
+        yield number, item if isinstance(item, dict) else {"__not_an_object__": item}
+
+
+def count_limit(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """All rows, refusing more than IMPORT_LIMIT before anything is written."""
+    collected = []
+    for row in rows:
+        collected.append(row)
+        if len(collected) > IMPORT_LIMIT:
+            raise PayloadTooLargeError(f"an import takes at most {IMPORT_LIMIT:,} rows")
+    return collected
+
+
+def import_rows(
+    database: Database,
+    project_id: str,
+    rows: Iterable[tuple[int, dict[str, Any]]],
+    *,
+    default_region: str,
+) -> ImportReport:
+    """Upsert every valid row in chunks of CHUNK rows, each chunk its own transaction."""
+    report = ImportReport()
+    chunk: list[tuple[int, dict[str, Any]]] = []
+
+    def flush() -> None:
+        with database.session() as session:
+            items = upsert_customers(
+                session, project_id, [r for _, r in chunk], default_region=default_region
+            )
+        for item in items:
+            number = chunk[item.index][0]
+            if item.errors:
+                report.failed += 1
+                report.errors.extend(RowError(number, e.field, e.reason) for e in item.errors)
+            elif item.created:
+                report.created += 1
+            else:
+                report.updated += 1
+        chunk.clear()
+
+    for row in rows:
+        report.total_rows += 1
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            flush()
+    if chunk:
+        flush()
+    return report
+
+
+def _metadata_keys(database: Database, project_id: str) -> list[str]:
+    if database.is_sqlite:
+        sql = (
+            "SELECT DISTINCT j.key FROM customer, json_each(customer.metadata) AS j "
+            "WHERE customer.project_id = :p AND customer.erased_at IS NULL"
+        )
+    else:
+        sql = (
+            "SELECT DISTINCT jsonb_object_keys(metadata) FROM customer "
+            "WHERE project_id = :p AND erased_at IS NULL"
+        )
+    with database.reader() as session:
+        return sorted(str(k) for (k,) in session.connection().execute(text(sql), {"p": project_id}))
+
+
+def _cells(customer: Customer, metadata_keys: list[str]) -> list[str]:
+    cells = [customer.id]
+    cells += [getattr(customer, name) or "" for name in _PLAIN[:5]]
+    cells += [getattr(customer, f"address_{part}") or "" for part in ADDRESS_FIELDS]
+    cells += [getattr(customer, name) or "" for name in _PLAIN[5:]]
+    for key in metadata_keys:
+        value = customer.meta.get(key)
+        if value is None:
+            cells.append("")
+        elif isinstance(value, bool):
+            cells.append("true" if value else "false")
+        elif isinstance(value, str | int | float):
+            cells.append(str(value))
+        else:
+            cells.append(json.dumps(value, ensure_ascii=False))
+    return cells
+
+
+def export_csv(database: Database, project_id: str) -> Iterator[str]:
+    """A project's customers as CSV text, yielded a few hundred rows at a time."""
+    keys = _metadata_keys(database, project_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*_EXPORT_COLUMNS, *(f"metadata.{k}" for k in keys)])
+    with database.reader() as session:
+        for count, customer in enumerate(iter_customers(session, project_id), start=1):
+            writer.writerow(_cells(customer, keys))
+            if count % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()

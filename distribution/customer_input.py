@@ -1,0 +1,231 @@
+"""Validation and normalisation of customer input, shared by the API, batches and imports.
+
+The input shape is Voucherify's customer object plus ``locale`` and ``timezone``. A field that is
+absent stays as it is on update; a field sent as ``null`` is cleared.
+"""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import msgspec
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from email_validator import EmailNotValidError, validate_email
+
+from distribution.errors import FieldError
+
+__all__ = [
+    "ADDRESS_FIELDS",
+    "AddressIn",
+    "CustomerIn",
+    "ValidCustomer",
+    "field_error_from_msgspec",
+    "normalize_country",
+    "validate_customer",
+]
+
+ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
+MAX_TEXT = 255
+MAX_DESCRIPTION = 10_000
+MAX_METADATA_BYTES = 16_384
+
+Unset = msgspec.UnsetType
+
+
+class AddressIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A postal address; every part optional."""
+
+    city: str | Unset | None = msgspec.UNSET
+    state: str | Unset | None = msgspec.UNSET
+    line_1: str | Unset | None = msgspec.UNSET
+    line_2: str | Unset | None = msgspec.UNSET
+    country: str | Unset | None = msgspec.UNSET
+    postal_code: str | Unset | None = msgspec.UNSET
+
+
+class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A customer as sent by clients: Voucherify's customer object plus locale and timezone."""
+
+    source_id: str | Unset | None = msgspec.UNSET
+    name: str | Unset | None = msgspec.UNSET
+    email: str | Unset | None = msgspec.UNSET
+    phone: str | Unset | None = msgspec.UNSET
+    address: AddressIn | Unset | None = msgspec.UNSET
+    description: str | Unset | None = msgspec.UNSET
+    metadata: dict[str, Any] | Unset | None = msgspec.UNSET
+    locale: str | Unset | None = msgspec.UNSET
+    timezone: str | Unset | None = msgspec.UNSET
+
+
+@dataclass
+class ValidCustomer:
+    """Validated, normalised values: ``columns`` to set (None clears), metadata changes apart."""
+
+    columns: dict[str, Any] = field(default_factory=dict)
+    metadata_set: dict[str, Any] = field(default_factory=dict)
+    metadata_removed: set[str] = field(default_factory=set)
+    metadata_replace: bool = False
+
+    @property
+    def source_id(self) -> str | None:
+        value = self.columns.get("source_id")
+        return value if isinstance(value, str) else None
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    # English names plus each country's own name in its main languages would be ideal; English
+    # and the codes cover what CRMs export.
+    names: dict[str, str] = {}
+    for code, name in Locale("en").territories.items():
+        if len(code) == 2 and code.isalpha():
+            names[name.casefold()] = code
+            names[code.casefold()] = code
+    return names
+
+
+def normalize_country(value: str) -> str | None:
+    """ISO 3166-1 alpha-2 code for a code or an English country name, or None."""
+    return _country_names().get(value.strip().casefold())
+
+
+@cache
+def _locale(value: str) -> str | None:
+    try:
+        locale = Locale.parse(value.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return None
+    return f"{locale.language}-{locale.territory}" if locale.territory else locale.language
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _text(errors: list[FieldError], name: str, value: str, limit: int = MAX_TEXT) -> str | None:
+    value = value.strip()
+    if len(value) > limit:
+        errors.append(FieldError(name, f"must be at most {limit} characters"))
+        return None
+    return value or None
+
+
+def normalize_email(value: str) -> str:
+    """The normalised address (domain lower-cased, Unicode normalised); raises ValueError."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+
+
+def normalize_phone(value: str, region: str) -> str:
+    """E.164 form of a phone number; numbers without ``+`` use ``region``. Raises ValueError."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as error:
+        raise ValueError(f"is not a phone number ({error})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"is not a valid phone number (numbers without + are read as {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer | list[FieldError]:
+    """Check every field of ``data`` and return normalised values, or every error found."""
+    errors: list[FieldError] = []
+    out = ValidCustomer()
+    cols = out.columns
+
+    for name in ("source_id", "name"):
+        value = getattr(data, name)
+        if value is None:
+            cols[name] = None
+        elif isinstance(value, str):
+            cols[name] = _text(errors, name, value)
+
+    if data.description is None:
+        cols["description"] = None
+    elif isinstance(data.description, str):
+        cols["description"] = _text(errors, "description", data.description, MAX_DESCRIPTION)
+
+    if data.email is None or data.email == "":
+        cols["email"] = None
+    elif isinstance(data.email, str):
+        try:
+            cols["email"] = normalize_email(data.email.strip())
+        except ValueError as error:
+            errors.append(FieldError("email", str(error)))
+
+    if data.phone is None or data.phone == "":
+        cols["phone"] = None
+    elif isinstance(data.phone, str):
+        try:
+            cols["phone"] = normalize_phone(data.phone, default_region)
+        except ValueError as error:
+            errors.append(FieldError("phone", str(error)))
+
+    if data.address is None:
+        cols.update({f"address_{part}": None for part in ADDRESS_FIELDS})
+    elif isinstance(data.address, AddressIn):
+        for part in ADDRESS_FIELDS:
+            value = getattr(data.address, part)
+            if value is None:
+                cols[f"address_{part}"] = None
+            elif isinstance(value, str):
+                text = _text(errors, f"address.{part}", value)
+                if part == "country" and text is not None:
+                    code = normalize_country(text)
+                    if code is None:
+                        errors.append(
+                            FieldError("address.country", "is not a country name or ISO code")
+                        )
+                    text = code
+                cols[f"address_{part}"] = text
+
+    if data.locale is None:
+        cols["locale"] = None
+    elif isinstance(data.locale, str):
+        locale = _locale(data.locale.strip())
+        if locale is None:
+            errors.append(FieldError("locale", "is not a known locale such as en or pt-BR"))
+        cols["locale"] = locale
+
+    if data.timezone is None:
+        cols["timezone"] = None
+    elif isinstance(data.timezone, str):
+        if data.timezone not in _timezones():
+            errors.append(FieldError("timezone", "is not an IANA time zone such as Europe/Paris"))
+        cols["timezone"] = data.timezone
+
+    if data.metadata is None:
+        out.metadata_replace = True
+    elif isinstance(data.metadata, dict):
+        if len(json.dumps(data.metadata, default=str)) > MAX_METADATA_BYTES:
+            errors.append(FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes"))
+        for key, value in data.metadata.items():
+            if not key or len(key) > 100 or "." in key:
+                errors.append(
+                    FieldError(f"metadata.{key}", "keys are 1-100 characters without a dot")
+                )
+            elif value is None:
+                out.metadata_removed.add(key)
+            else:
+                out.metadata_set[key] = value
+
+    return errors or out
+
+
+def field_error_from_msgspec(message: str) -> FieldError:
+    """Turn msgspec's ``Expected `str`, got `int` - at `$.email``` into a FieldError."""
+    reason, _, path = message.partition(" - at `")
+    path = path.rstrip("`").removeprefix("$").lstrip(".")
+    if reason.startswith("Object contains unknown field"):
+        unknown = reason.split("`")[1]
+        path = f"{path}.{unknown}" if path else unknown
+        reason = "is not a known field"
+    return FieldError(path or "body", reason)

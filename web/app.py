@@ -1,0 +1,54 @@
+"""The composition root: ``create_app(settings)`` builds the database, routes and workers."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from distribution.db import Database
+from distribution.migrate import upgrade
+from web.auth import SECURITY_SCHEMES, provide_caller
+from web.customers_api import CustomerController
+from web.health import live, ready
+from web.keys_api import ApiKeyController
+from web.problems import EXCEPTION_HANDLERS
+from web.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the service for ``settings``; nothing here reads the environment."""
+    logging.basicConfig(level=settings.log_level)
+    database = Database(settings.database_url)
+    if settings.migrate_on_start:
+        upgrade(database.engine)
+
+    openapi = OpenAPIConfig(
+        title="Distribution manager",
+        version="0.1.0",
+        description=(
+            "Templates, customers, segments and message delivery for referral and promotion "
+            "campaigns. Authenticate with the `X-App-Id` and `X-App-Token` headers."
+        ),
+        path="/schema",
+        components=Components(
+            security_schemes={
+                name: SecurityScheme(type="apiKey", name=header, security_scheme_in="header")
+                for name, header in SECURITY_SCHEMES.items()
+            }
+        ),
+    )
+    return Litestar(
+        route_handlers=[live, ready, CustomerController, ApiKeyController],
+        dependencies={"caller": Provide(provide_caller, sync_to_thread=True)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi,
+        state=State({"database": database, "settings": settings}),
+        on_shutdown=[database.dispose],
+    )

@@ -1,0 +1,170 @@
+"""The ``dm`` command: serve, migrate, manage projects, keys and the development setup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from distribution.db import Database
+from distribution.errors import DistributionError
+from distribution.migrate import upgrade
+from distribution.projects import (
+    authenticate,
+    create_api_key,
+    create_project,
+    find_project,
+    list_api_keys,
+    revoke_api_key,
+)
+from web.settings import Settings
+
+__all__ = ["main"]
+
+DEV_PROJECT = "development"
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from web.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _migrate(settings: Settings) -> Database:
+    database = Database(settings.database_url)
+    upgrade(database.engine)
+    return database
+
+
+def _print_key(project_name: str, app_id: str, token: str) -> None:
+    print(f"project:     {project_name}")
+    print(f"X-App-Id:    {app_id}")
+    print(f"X-App-Token: {token}   (shown once: store it now)")
+
+
+def _dev_credentials(settings: Settings, database: Database) -> dict[str, str]:
+    """The development project's key, kept in the data folder so every `make run` shows it."""
+    path: Path = settings.data_dir / "dev-credentials.json"
+    with database.session() as session:
+        if path.exists():
+            saved = json.loads(path.read_text())
+            try:
+                authenticate(session, saved.get("app_id"), saved.get("token"))
+                return dict(saved)
+            except DistributionError:
+                pass
+        try:
+            project = find_project(session, DEV_PROJECT)
+        except DistributionError:
+            project = create_project(session, DEV_PROJECT)
+        new = create_api_key(session, project.id, "development")
+        saved = {"project": project.name, "app_id": new.key.app_id, "token": new.token}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(saved, indent=2))
+    return saved
+
+
+def _dev(settings: Settings) -> None:
+    database = _migrate(settings)
+    creds = _dev_credentials(settings, database)
+    database.dispose()
+    url = f"http://{settings.host}:{settings.port}"
+    print(
+        f"""
+Distribution manager (embedded mode, SQLite at {settings.database_url})
+
+  URL:          {url}
+  API docs:     {url}/schema
+  Project:      {creds["project"]}
+  X-App-Id:     {creds["app_id"]}
+  X-App-Token:  {creds["token"]}
+
+Try:
+  curl -s {url}/v1/customers -H 'X-App-Id: {creds["app_id"]}' \\
+       -H 'X-App-Token: {creds["token"]}' -H 'Content-Type: application/json' \\
+       -d '{{"source_id": "shop-42", "name": "Ada Lovelace", "email": "ada@example.com"}}'
+""",
+        flush=True,
+    )
+    _serve(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dm", description="Distribution manager")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the API and the editor")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("dev", help="migrate, ensure a development project, print it, serve")
+
+    projects = commands.add_parser("projects", help="manage projects").add_subparsers(
+        dest="action", required=True
+    )
+    create = projects.add_parser("create", help="create a project and its first API key")
+    create.add_argument("name")
+    create.add_argument("--region", default="US", help="default phone region (ISO code)")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_create = keys.add_parser("create", help="create an API key (token shown once)")
+    key_create.add_argument("project")
+    key_create.add_argument("--name", default="default")
+    key_list = keys.add_parser("list", help="list a project's keys")
+    key_list.add_argument("project")
+    key_revoke = keys.add_parser("revoke", help="revoke a key")
+    key_revoke.add_argument("project")
+    key_revoke.add_argument("key_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``dm`` and ``python -m web``."""
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env()
+    if getattr(args, "host", None) or getattr(args, "port", None):
+        settings = Settings(
+            **{
+                **settings.__dict__,
+                "host": args.host or settings.host,
+                "port": args.port or settings.port,
+            }
+        )
+    try:
+        if args.command == "serve":
+            _serve(settings)
+        elif args.command == "dev":
+            _dev(settings)
+        elif args.command == "migrate":
+            _migrate(settings).dispose()
+            print("database is up to date")
+        elif args.command == "projects":
+            database = _migrate(settings)
+            with database.session() as session:
+                project = create_project(session, args.name, default_region=args.region)
+                new = create_api_key(session, project.id)
+            _print_key(project.name, new.key.app_id, new.token)
+        elif args.command == "keys":
+            database = _migrate(settings)
+            with database.session() as session:
+                project = find_project(session, args.project)
+                if args.action == "create":
+                    new = create_api_key(session, project.id, args.name)
+                    _print_key(project.name, new.key.app_id, new.token)
+                elif args.action == "list":
+                    for key in list_api_keys(session, project.id):
+                        state = "revoked" if key.revoked_at else "active"
+                        print(f"{key.id}  {key.app_id}  {key.name}  {state}")
+                else:
+                    revoke_api_key(session, project.id, args.key_id)
+                    print(f"revoked {args.key_id}")
+    except DistributionError as error:
+        print(f"dm: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,115 @@
+"""RFC 9457 problem details: every error leaves the service in this one shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+from distribution.customer_input import field_error_from_msgspec
+from distribution.errors import (
+    AuthenticationError,
+    ConflictError,
+    DistributionError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+
+__all__ = ["EXCEPTION_HANDLERS", "problem"]
+
+log = logging.getLogger("web.errors")
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """A problem-details response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _distribution_error(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[dict[str, Any]]:
+    if isinstance(error, InvalidInputError):
+        errors = [{"field": e.field, "reason": e.reason} for e in error.errors]
+        return problem(request, 422, "The request has invalid fields.", errors=errors)
+    if isinstance(error, NotFoundError):
+        return problem(request, 404, str(error))
+    if isinstance(error, AuthenticationError):
+        return problem(request, 401, str(error), headers={"WWW-Authenticate": "X-App-Token"})
+    if isinstance(error, ConflictError):
+        return problem(request, 409, str(error))
+    if isinstance(error, PayloadTooLargeError):
+        return problem(request, 413, str(error))
+    return problem(request, 400, str(error))
+
+
+def _validation_error(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[dict[str, Any]]:
+    assert isinstance(error, ValidationException)
+    errors = []
+    for item in error.extra if isinstance(error.extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        found = field_error_from_msgspec(str(item.get("message", "is invalid")))
+        field = found.field if found.field != "body" else str(item.get("key") or "body")
+        errors.append({"field": field, "reason": found.reason})
+    if not errors:
+        errors.append({"field": "body", "reason": str(error.detail)})
+    return problem(request, 422, "The request has invalid fields.", errors=errors)
+
+
+def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(error, HTTPException)
+    status = error.status_code
+    detail = error.detail if status < 500 else "The server could not handle this request."
+    return problem(request, status, detail, headers=error.headers)
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "The server could not handle this request."
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DistributionError: _distribution_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

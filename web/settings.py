@@ -1,0 +1,76 @@
+"""Service settings: the only place that reads the environment.
+
+- ``DATABASE_URL``: SQLite file (default ``sqlite:///<DM_DATA_DIR>/dm.sqlite3``) or
+  ``postgresql+psycopg://...``.
+- ``DM_DATA_DIR`` (``./data``): the SQLite file, the generated secret key, development
+  credentials, captured messages.
+- ``DM_SECRET_KEY``: signs tokens and encrypts stored secrets; generated into
+  ``DM_DATA_DIR/secret.key`` when unset (set it in production, the same on every process).
+- ``DM_HOST``/``DM_PORT`` (``127.0.0.1``/``8000``): where ``dm serve`` listens.
+- ``DM_MODE`` (``embedded``): ``embedded`` or ``distributed``.
+- ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
+- ``DM_LOG_LEVEL`` (``INFO``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the composition root needs; tests build their own."""
+
+    database_url: str
+    data_dir: Path
+    secret_key: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mode: Literal["embedded", "distributed"] = "embedded"
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    migrate_on_start: bool = True
+
+    def __repr__(self) -> str:
+        return f"Settings(database_url={self.database_url!r}, mode={self.mode!r}, secret_key=***)"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from environment variables (see the module docstring)."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("DM_DATA_DIR", "data")).resolve()
+        host = env.get("DM_HOST", "127.0.0.1")
+        port = int(env.get("DM_PORT", "8000"))
+        mode = env.get("DM_MODE", "embedded")
+        if mode not in ("embedded", "distributed"):
+            raise ValueError(f"DM_MODE must be embedded or distributed, not {mode!r}")
+        return cls(
+            database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'dm.sqlite3'}"),
+            data_dir=data_dir,
+            secret_key=env.get("DM_SECRET_KEY") or _stored_secret(data_dir),
+            host=host,
+            port=port,
+            mode=mode,  # type: ignore[arg-type]
+            public_url=env.get("DM_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            log_level=env.get("DM_LOG_LEVEL", "INFO"),
+        )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    # Development convenience: a key generated once and kept beside the SQLite file. Production
+    # sets DM_SECRET_KEY so that every process shares it.
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
