@@ -46,7 +46,10 @@ def create_app(settings: Settings) -> Litestar:
     )
     return Litestar(
         route_handlers=[live, ready, CustomerController, ApiKeyController],
-        dependencies={"caller": Provide(provide_caller, sync_to_thread=True)},
+        dependencies={
+            "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=True),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         state=State({"database": database, "settings": settings}),

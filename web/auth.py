@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from distribution.db import Database
 from distribution.projects import authenticate
@@ -22,10 +23,9 @@ class Caller:
     default_region: str
 
 
-def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Caller:
     """Dependency: the authenticated caller, or AuthenticationError (401)."""
-    database: Database = request.app.state.database
-    with database.reader() as session:
+    with db.reader() as session:
         project = authenticate(
             session, request.headers.get("x-app-id"), request.headers.get("x-app-token")
         )

@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 import anyio
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from distribution.customer_files import (
@@ -166,11 +167,6 @@ def customer_out(customer: Customer) -> CustomerOut:
     )
 
 
-def _database(request: Request[Any, Any, Any]) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
 class CustomerController(Controller):
     """Customers of the caller's project."""
 
@@ -191,23 +187,28 @@ class CustomerController(Controller):
     )
     def upsert(
         self,
-        request: Request[Any, Any, Any],
-        caller: Caller,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
         data: Annotated[
             CustomerIn, Body(examples=[Example(summary="A customer", value=CUSTOMER_EXAMPLE)])
         ],
     ) -> CustomerOut:
-        with _database(request).session() as session:
+        with db.session() as session:
             outcome = upsert_customer(
                 session, caller.project_id, data, default_region=caller.default_region
             )
         return customer_out(outcome.customer)
 
     @post("/batch", status_code=200, sync_to_thread=True, summary="Upsert up to 1,000 customers")
-    def batch(self, request: Request[Any, Any, Any], caller: Caller, data: BatchIn) -> BatchOut:
+    def batch(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: JSONBody[BatchIn],
+    ) -> BatchOut:
         if len(data.customers) > BATCH_LIMIT:
             raise PayloadTooLargeError(f"a batch takes at most {BATCH_LIMIT:,} customers")
-        with _database(request).session() as session:
+        with db.session() as session:
             items = upsert_customers(
                 session, caller.project_id, data.customers, default_region=caller.default_region
             )
@@ -238,7 +239,12 @@ class CustomerController(Controller):
             "invalid one reported with its row number, field and reason."
         ),
     )
-    async def import_file(self, request: Request[Any, Any, Any], caller: Caller) -> ImportOut:
+    async def import_file(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+    ) -> ImportOut:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in ("text/csv", "application/json"):
             raise InvalidInputError(
@@ -249,7 +255,6 @@ class CustomerController(Controller):
             async for chunk in request.stream():
                 spool.write(chunk)
             spool.seek(0)
-            database = _database(request)
 
             def run() -> ImportOut:
                 if content_type == "application/json":
@@ -258,7 +263,7 @@ class CustomerController(Controller):
                     text = _text_stream(spool)
                     rows = count_limit(read_csv_rows(text))
                 report = import_rows(
-                    database, caller.project_id, rows, default_region=caller.default_region
+                    db, caller.project_id, rows, default_region=caller.default_region
                 )
                 return ImportOut(
                     total_rows=report.total_rows,
@@ -271,9 +276,10 @@ class CustomerController(Controller):
             return await anyio.to_thread.run_sync(run)
 
     @get("/export", summary="Export customers as CSV", media_type="text/csv")
-    async def export(self, request: Request[Any, Any, Any], caller: Caller) -> Stream:
-        database = _database(request)
-        chunks = export_csv(database, caller.project_id)
+    async def export(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
+    ) -> Stream:
+        chunks = export_csv(db, caller.project_id)
 
         async def body() -> Any:
             while True:
@@ -291,17 +297,19 @@ class CustomerController(Controller):
     @get("/", sync_to_thread=True, summary="List customers")
     def list(
         self,
-        request: Request[Any, Any, Any],
-        caller: Caller,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-        starting_after: str | None = None,
-        order: Literal["asc", "desc"] = "asc",
-        email: str | None = None,
-        q: Annotated[str | None, Parameter(description="Search name, email, source id")] = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        starting_after: FromQuery[str | None] = None,
+        order: FromQuery[Literal["asc", "desc"]] = "asc",
+        email: FromQuery[str | None] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="Search name, email, source id")
+        ] = None,
+        created_after: FromQuery[datetime | None] = None,
+        created_before: FromQuery[datetime | None] = None,
     ) -> CustomerList:
-        with _database(request).reader() as session:
+        with db.reader() as session:
             page = list_customers(
                 session,
                 caller.project_id,
@@ -320,8 +328,13 @@ class CustomerController(Controller):
         )
 
     @get("/{customer_id:str}", sync_to_thread=True, summary="Get a customer by id or source_id")
-    def get(self, request: Request[Any, Any, Any], caller: Caller, customer_id: str) -> CustomerOut:
-        with _database(request).reader() as session:
+    def get(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        customer_id: FromPath[str],
+    ) -> CustomerOut:
+        with db.reader() as session:
             return customer_out(get_customer(session, caller.project_id, customer_id))
 
     @delete(
@@ -330,8 +343,13 @@ class CustomerController(Controller):
         summary="Erase a customer's personal data",
         status_code=204,
     )
-    def erase(self, request: Request[Any, Any, Any], caller: Caller, customer_id: str) -> None:
-        with _database(request).session() as session:
+    def erase(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        customer_id: FromPath[str],
+    ) -> None:
+        with db.session() as session:
             erase_customer(session, caller.project_id, customer_id)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from distribution.db import Database
 from distribution.models import ApiKey
@@ -52,20 +53,29 @@ class ApiKeyController(Controller):
     security = SECURITY
 
     @post("/", sync_to_thread=True, summary="Create an API key (the token is shown once)")
-    def create(self, request: Request[Any, Any, Any], caller: Caller, data: ApiKeyIn) -> ApiKeyOut:
-        database: Database = request.app.state.database
-        with database.session() as session:
+    def create(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: JSONBody[ApiKeyIn],
+    ) -> ApiKeyOut:
+        with db.session() as session:
             new = create_api_key(session, caller.project_id, data.name[:100])
         return _out(new.key, new.token)
 
     @get("/", sync_to_thread=True, summary="List API keys")
-    def list(self, request: Request[Any, Any, Any], caller: Caller) -> list[ApiKeyOut]:
-        database: Database = request.app.state.database
-        with database.reader() as session:
+    def list(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
+    ) -> list[ApiKeyOut]:
+        with db.reader() as session:
             return [_out(k) for k in list_api_keys(session, caller.project_id)]
 
     @delete("/{key_id:str}", sync_to_thread=True, status_code=204, summary="Revoke an API key")
-    def revoke(self, request: Request[Any, Any, Any], caller: Caller, key_id: str) -> None:
-        database: Database = request.app.state.database
-        with database.session() as session:
+    def revoke(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        key_id: FromPath[str],
+    ) -> None:
+        with db.session() as session:
             revoke_api_key(session, caller.project_id, key_id)
