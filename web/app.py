@@ -16,7 +16,7 @@ from web.auth import SECURITY_SCHEMES, provide_caller
 from web.customers_api import CustomerController
 from web.health import live, ready
 from web.keys_api import ApiKeyController
-from web.problems import EXCEPTION_HANDLERS
+from web.problems import EXCEPTION_HANDLERS, document_problems
 from web.settings import Settings
 
 __all__ = ["create_app"]
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> Litestar:
             }
         ),
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[live, ready, CustomerController, ApiKeyController],
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
@@ -55,3 +55,5 @@ def create_app(settings: Settings) -> Litestar:
         state=State({"database": database, "settings": settings}),
         on_shutdown=[database.dispose],
     )
+    document_problems(app.openapi_schema)
+    return app

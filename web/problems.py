@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -20,7 +21,7 @@ from distribution.errors import (
     PayloadTooLargeError,
 )
 
-__all__ = ["EXCEPTION_HANDLERS", "problem"]
+__all__ = ["EXCEPTION_HANDLERS", "document_problems", "problem"]
 
 log = logging.getLogger("web.errors")
 PROBLEM_JSON = "application/problem+json"
@@ -113,3 +114,46 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http_error,
     Exception: _unexpected,
 }
+
+
+def document_problems(schema: OpenAPI) -> None:
+    """Describe the problem responses of every API operation in the OpenAPI document.
+
+    Litestar documents its own validation error shape as a 400; this service answers 422 with a
+    problem document instead, so the generated entry is replaced here, in one place.
+    """
+    problem_schema = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["type", "title", "status", "detail"],
+        properties={
+            "type": Schema(type=OpenAPIType.STRING),
+            "title": Schema(type=OpenAPIType.STRING),
+            "status": Schema(type=OpenAPIType.INTEGER),
+            "detail": Schema(type=OpenAPIType.STRING),
+            "instance": Schema(type=OpenAPIType.STRING),
+            "errors": Schema(
+                type=OpenAPIType.ARRAY,
+                items=Schema(
+                    type=OpenAPIType.OBJECT,
+                    required=["field", "reason"],
+                    properties={
+                        "field": Schema(type=OpenAPIType.STRING),
+                        "reason": Schema(type=OpenAPIType.STRING),
+                    },
+                ),
+            ),
+        },
+    )
+    content = {PROBLEM_JSON: OpenAPIMediaType(schema=problem_schema)}
+    for path, item in (schema.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None or not path.startswith("/v1/"):
+                continue
+            responses = operation.responses or {}
+            responses.pop("400", None)
+            for status in ("401", "404", "413", "422"):
+                responses.setdefault(
+                    status, OpenAPIResponse(description=_TITLES[int(status)], content=content)
+                )
+            operation.responses = responses

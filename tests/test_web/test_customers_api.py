@@ -165,7 +165,8 @@ def test_delete_erases_personal_data(client: Client, app_database: Database) -> 
 
     with app_database.reader() as session:
         row = session.get(Customer, created["id"])
-    assert row is not None and row.erased_at is not None
+    assert row is not None
+    assert row.erased_at is not None
     assert (row.name, row.email, row.phone, row.address_city, row.meta) == (
         None,
         None,
@@ -266,7 +267,8 @@ def test_export_round_trips_through_import(client: Client, app_database: Databas
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
     assert lines[0].startswith("id,source_id,name,email,phone,description,address.city")
-    assert "metadata.orders" in lines[0] and "metadata.tier" in lines[0]
+    assert "metadata.orders" in lines[0]
+    assert "metadata.tier" in lines[0]
     assert len(lines) == 3
 
     other = make_project(app_database)

@@ -1,0 +1,38 @@
+"""Schemathesis explores the whole API in-process: no 5xx, no response outside its schema.
+
+Driven through schemathesis's Python API inside one test per backend, so it uses the same
+session-scoped app and database as the rest of the suite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from litestar import Litestar
+
+from tests.conftest import ProjectCredentials
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+
+
+def test_every_operation_answers_within_its_schema(
+    app: Litestar, api_project: ProjectCredentials
+) -> None:
+    schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        def explore(case: Any) -> None:
+            case.call_and_validate(headers=api_project.headers, checks=CHECKS)
+
+        explore()
