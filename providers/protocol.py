@@ -1,0 +1,70 @@
+"""The `Provider` (sender) and `Sync` protocols every adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from providers.errors import PermanentProviderError
+from providers.message import Message, ProfileUpdate, SendResult
+
+__all__ = ["BatchProvider", "Provider", "Sync", "ensure_channel"]
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A sender: we render the message, the provider delivers it."""
+
+    name: str
+    kind: str
+    channels: frozenset[str]
+
+    async def send(self, message: Message) -> SendResult:
+        """Hand one message to the provider; raise Transient/PermanentProviderError on failure."""
+        ...
+
+    async def check(self) -> None:
+        """Verify the credentials where the API allows it; raise ProviderError if they fail."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections this provider owns (never the ones it was given)."""
+        ...
+
+
+@runtime_checkable
+class BatchProvider(Provider, Protocol):
+    """A sender whose API takes several recipients per call (Braze)."""
+
+    async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
+        """Send messages in as few calls as the API allows; results in the same order."""
+        ...
+
+
+@runtime_checkable
+class Sync(Protocol):
+    """A sync: we write code and reward onto a profile; the platform's automation sends."""
+
+    name: str
+    kind: str
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        """Write the update onto the profile; raise Transient/PermanentProviderError on failure."""
+        ...
+
+    async def check(self) -> None:
+        """Verify the credentials where the API allows it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections this sync owns."""
+        ...
+
+
+def ensure_channel(provider: str, channels: frozenset[str], message: Message) -> None:
+    """Refuse a message for a channel the provider does not serve (a wiring bug: permanent)."""
+    if message.channel not in channels:
+        raise PermanentProviderError(
+            f"does not serve channel {message.channel!r} (serves {sorted(channels)})",
+            provider=provider,
+        )

@@ -1,0 +1,145 @@
+"""The explicit registry of provider kinds, and `build_provider` to make one from its config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from providers.capture import CaptureConfig, CaptureProvider
+from providers.config import config_schema, parse_config, secret_fields
+from providers.errors import ProviderConfigError
+from providers.mailchimp_transactional import (
+    MailchimpTransactionalConfig,
+    MailchimpTransactionalProvider,
+)
+from providers.protocol import Provider, Sync
+from providers.smtp import SmtpConfig, SmtpProvider
+from providers.smtp_pool import SmtpConnectionPool
+from providers.twilio import TwilioConfig, TwilioProvider
+
+__all__ = [
+    "PROVIDER_KINDS",
+    "BuildContext",
+    "ProviderKind",
+    "build_provider",
+    "build_sender",
+    "build_sync",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What the composition root hands every provider: shared clients, test switches."""
+
+    http_client: httpx.AsyncClient | None = None
+    smtp_pool: SmtpConnectionPool | None = None
+
+
+Factory = Callable[[str, Any, BuildContext], "Provider | Sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKind:
+    """One kind: what it is, which channels it serves, its config type and secrets."""
+
+    kind: str
+    role: Literal["sender", "sync"]
+    channels: frozenset[str]
+    config_type: type[Any]
+    description: str
+    factory: Factory
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Config fields to encrypt at rest and never return."""
+        return secret_fields(self.config_type)
+
+    @property
+    def config_schema(self) -> dict[str, Any]:
+        """JSON Schema of the config (secret fields are `writeOnly`)."""
+        return config_schema(self.config_type)
+
+    def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
+        """Validate a raw config into the typed config."""
+        return parse_config(self.config_type, raw, provider=name)
+
+
+_KINDS: list[ProviderKind] = [
+    ProviderKind(
+        "capture",
+        "sender",
+        frozenset({"email", "sms"}),
+        CaptureConfig,
+        "Keeps messages in memory (and optionally a JSON-lines file) instead of sending.",
+        lambda name, config, ctx: CaptureProvider(name, config),
+    ),
+    ProviderKind(
+        "smtp",
+        "sender",
+        frozenset({"email"}),
+        SmtpConfig,
+        "Email through an SMTP submission server (STARTTLS or implicit TLS, pooled).",
+        lambda name, config, ctx: SmtpProvider(name, config, pool=ctx.smtp_pool),
+    ),
+    ProviderKind(
+        "twilio",
+        "sender",
+        frozenset({"sms"}),
+        TwilioConfig,
+        "SMS through Twilio Programmable Messaging or a Twilio-compatible API.",
+        lambda name, config, ctx: TwilioProvider(name, config, http_client=ctx.http_client),
+    ),
+    ProviderKind(
+        "mailchimp_transactional",
+        "sender",
+        frozenset({"email"}),
+        MailchimpTransactionalConfig,
+        "Email through Mailchimp Transactional (Mandrill) messages/send.",
+        lambda name, config, ctx: MailchimpTransactionalProvider(
+            name, config, http_client=ctx.http_client
+        ),
+    ),
+]
+
+PROVIDER_KINDS: Mapping[str, ProviderKind] = {k.kind: k for k in _KINDS}
+
+
+def build_provider(
+    name: str,
+    kind: str,
+    config: Mapping[str, Any],
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    smtp_pool: SmtpConnectionPool | None = None,
+) -> Provider | Sync:
+    """Validate `config` against the kind's typed config and build the provider.
+
+    Raises:
+        ProviderConfigError: unknown kind or invalid config (never quoting secret values).
+    """
+    spec = PROVIDER_KINDS.get(kind)
+    if spec is None:
+        raise ProviderConfigError(
+            f"unknown kind {kind!r}; known: {', '.join(sorted(PROVIDER_KINDS))}", provider=name
+        )
+    typed = spec.parse_config(config, name=name)
+    return spec.factory(name, typed, BuildContext(http_client=http_client, smtp_pool=smtp_pool))
+
+
+def build_sender(name: str, kind: str, config: Mapping[str, Any], **context: Any) -> Provider:
+    """`build_provider` for a kind that must be a sender."""
+    built = build_provider(name, kind, config, **context)
+    if PROVIDER_KINDS[kind].role != "sender" or not isinstance(built, Provider):
+        raise ProviderConfigError(f"kind {kind!r} is not a sender", provider=name)
+    return built
+
+
+def build_sync(name: str, kind: str, config: Mapping[str, Any], **context: Any) -> Sync:
+    """`build_provider` for a kind that must be a sync."""
+    built = build_provider(name, kind, config, **context)
+    if PROVIDER_KINDS[kind].role != "sync" or not isinstance(built, Sync):
+        raise ProviderConfigError(f"kind {kind!r} is not a sync", provider=name)
+    return built

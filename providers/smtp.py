@@ -1,0 +1,264 @@
+"""`smtp`: email through any SMTP submission server, over a pooled connection."""
+
+from __future__ import annotations
+
+import email.policy
+import re
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Literal
+
+import aiosmtplib
+
+from providers.config import secret_field
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    response_excerpt,
+)
+from providers.list_unsubscribe import unsubscribe_headers
+from providers.message import Message, SendResult
+from providers.protocol import ensure_channel
+from providers.smtp_pool import SmtpConnectionPool, SmtpServer
+
+__all__ = ["SmtpConfig", "SmtpProvider", "build_mime"]
+
+Security = Literal["starttls", "tls", "none"]
+DEFAULT_PORTS = {"tls": 465, "starttls": 587, "none": 25}
+# Headers we set ourselves; a template may not override them through Message.headers.
+STRUCTURAL_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "reply-to",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Config of `smtp`.
+
+    Attributes:
+        host, port: the submission server; port defaults to 465 (tls), 587 (starttls), 25 (none).
+        security: "starttls" (required upgrade), "tls" (implicit TLS) or "none" (local relays).
+        username, password: AUTH credentials; `password` is secret.
+        from_email, from_name, reply_to: default sender.
+        pool_size: open connections kept and reused.
+        timeout: seconds per SMTP command.
+        validate_certs: verify the server certificate (leave on outside development).
+        ca_cert_pem: extra trusted CA certificate(s) in PEM, for a private relay.
+        message_id_domain: the right-hand side of Message-ID (default: the from domain).
+        unsubscribe_mailto: address added to List-Unsubscribe after the URL.
+    """
+
+    host: str
+    from_email: str
+    port: int | None = None
+    security: Security = "starttls"
+    username: str | None = None
+    password: str | None = secret_field(default=None)
+    from_name: str | None = None
+    reply_to: str | None = None
+    pool_size: int = 4
+    timeout: float = 30.0
+    validate_certs: bool = True
+    ca_cert_pem: str | None = None
+    message_id_domain: str | None = None
+    unsubscribe_mailto: str | None = None
+    local_hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("host is required")
+        if "@" not in self.from_email:
+            raise ValueError("from_email must be an email address")
+        if self.port is not None and not 0 < self.port < 65536:
+            raise ValueError("port must be between 1 and 65535")
+        if not 1 <= self.pool_size <= 100:
+            raise ValueError("pool_size must be between 1 and 100")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together")
+
+    def server(self) -> SmtpServer:
+        """Connection parameters for the pool."""
+        context: ssl.SSLContext | None = None
+        if self.security != "none":
+            context = ssl.create_default_context(cadata=self.ca_cert_pem or None)
+            if not self.validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return SmtpServer(
+            host=self.host,
+            port=self.port or DEFAULT_PORTS[self.security],
+            security=self.security,
+            username=self.username,
+            password=self.password,
+            timeout=self.timeout,
+            tls_context=context,
+            local_hostname=self.local_hostname,
+        )
+
+
+def build_mime(
+    message: Message,
+    *,
+    from_email: str,
+    from_name: str | None = None,
+    reply_to: str | None = None,
+    message_id_domain: str,
+    unsubscribe_mailto: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """Build the RFC 5322 message: text then HTML in multipart/alternative, and the headers.
+
+    Raises:
+        ValueError: a header value is malformed (e.g. contains a line break).
+    """
+    mime = EmailMessage(policy=email.policy.SMTP)
+    sender = message.from_email or from_email
+    mime["From"] = formataddr((message.from_name or from_name or "", sender))
+    mime["To"] = formataddr((message.to_name or "", message.to))
+    mime["Subject"] = message.subject or ""
+    mime["Date"] = format_datetime(now or datetime.now(UTC))
+    # A stable Message-ID per delivery lets receivers drop a duplicate from a retried send.
+    if _SAFE_ID.match(message.id):
+        mime["Message-ID"] = f"<{message.id}@{message_id_domain}>"
+    else:
+        mime["Message-ID"] = make_msgid(domain=message_id_domain)
+    if message.reply_to or reply_to:
+        mime["Reply-To"] = message.reply_to or reply_to
+    for name, value in unsubscribe_headers(message, mailto=unsubscribe_mailto).items():
+        mime[name] = value
+    for name, value in message.headers.items():
+        if name.lower() not in STRUCTURAL_HEADERS:
+            mime[name] = value
+    if message.text and message.html:
+        mime.set_content(message.text)
+        mime.add_alternative(message.html, subtype="html")
+    elif message.html:
+        mime.set_content(message.html, subtype="html")
+    else:
+        mime.set_content(message.text or "")
+    return mime
+
+
+class SmtpProvider:
+    """Sends email over SMTP through a bounded, reused connection pool."""
+
+    kind = "smtp"
+    channels = frozenset({"email"})
+
+    def __init__(
+        self, name: str, config: SmtpConfig, *, pool: SmtpConnectionPool | None = None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._owns_pool = pool is None
+        self.pool = pool or SmtpConnectionPool(config.server(), size=config.pool_size)
+        self._domain = config.message_id_domain or config.from_email.rsplit("@", 1)[1]
+
+    def _error(self, exc: Exception) -> ProviderError:
+        """Map an aiosmtplib/ssl/OS exception onto the error tree."""
+        secrets = (self.config.password,)
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            text = response_excerpt(exc.message, secrets=secrets)
+            kind = type(exc).__name__
+            if 400 <= exc.code < 500 or exc.code < 200:
+                return TransientProviderError(
+                    kind, provider=self.name, status_code=exc.code, excerpt=text
+                )
+            return PermanentProviderError(
+                kind, provider=self.name, status_code=exc.code, excerpt=text
+            )
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return PermanentProviderError("TLS certificate not trusted", provider=self.name)
+        if isinstance(exc, aiosmtplib.SMTPNotSupported):
+            return PermanentProviderError(
+                "server lacks a required extension",
+                provider=self.name,
+                excerpt=response_excerpt(str(exc), secrets=secrets),
+            )
+        if isinstance(
+            exc,
+            aiosmtplib.SMTPServerDisconnected
+            | aiosmtplib.SMTPConnectError
+            | aiosmtplib.SMTPTimeoutError
+            | OSError
+            | TimeoutError,
+        ):
+            return TransientProviderError(
+                f"connection failed ({type(exc).__name__})", provider=self.name
+            )
+        # e.g. "The SMTP AUTH extension is not supported by this server": a config problem.
+        return PermanentProviderError(
+            type(exc).__name__,
+            provider=self.name,
+            excerpt=response_excerpt(str(exc), secrets=secrets),
+        )
+
+    async def send(self, message: Message) -> SendResult:
+        """Send one email; 4xx replies raise transient, 5xx permanent errors."""
+        ensure_channel(self.name, self.channels, message)
+        try:
+            mime = build_mime(
+                message,
+                from_email=self.config.from_email,
+                from_name=self.config.from_name,
+                reply_to=self.config.reply_to,
+                message_id_domain=self._domain,
+                unsubscribe_mailto=self.config.unsubscribe_mailto,
+            )
+            payload = mime.as_bytes()
+        except (ValueError, TypeError) as exc:
+            raise PermanentProviderError(f"invalid message: {exc}", provider=self.name) from None
+        sender = message.from_email or self.config.from_email
+        refused: aiosmtplib.SMTPRecipientRefused | None = None
+        try:
+            async with self.pool.connection() as client:
+                try:
+                    _errors, reply = await client.sendmail(sender, [message.to], payload)
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    # aiosmtplib has already sent RSET: the connection stays usable, unless 421.
+                    refused = exc.recipients[0]
+                    if refused.code == 421:
+                        self.pool.drop(client)
+        except (aiosmtplib.SMTPException, ssl.SSLError, OSError, TimeoutError) as exc:
+            raise self._error(exc) from None
+        if refused is not None:
+            raise self._error(refused)
+        return SendResult(
+            status="sent",
+            provider_message_id=str(mime["Message-ID"]),
+            raw=response_excerpt(reply),
+        )
+
+    async def check(self) -> None:
+        """Connect, upgrade to TLS and log in (the pool does both), then NOOP."""
+        try:
+            async with self.pool.connection() as client:
+                await client.noop()
+        except (aiosmtplib.SMTPException, ssl.SSLError, OSError, TimeoutError) as exc:
+            raise self._error(exc) from None
+
+    async def aclose(self) -> None:
+        """Close the pool if this provider created it."""
+        if self._owns_pool:
+            await self.pool.aclose()
