@@ -1,0 +1,342 @@
+"""Compile an email template once, render it per recipient.
+
+`compile_email` does the expensive work (MJML, CSS inlining, Jinja compilation) once per template
+version. `CompiledEmail.render` then only evaluates compiled Jinja. When the template cannot be
+compiled safely (see `templates.protection`), the compiled object keeps the reference path:
+Jinja on the source, then MJML, then inlining, for every render, and says so in `warnings`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jinja2
+
+from templates.email_pipeline import MJ_INCLUDE, inline_css, mjml_to_html
+from templates.errors import (
+    HeaderInjectionError,
+    MissingVariablesError,
+    RenderLimitError,
+    TemplateError,
+    TemplateRenderError,
+    TemplateSyntaxError,
+    UnsafeTemplateError,
+)
+from templates.filters import FILTERS
+from templates.html_text import html_to_text
+from templates.missing_markers import mark_missing_html, mark_missing_text
+from templates.protection import ProtectedSource, protect, restore
+from templates.sandbox import (
+    RenderLimits,
+    RenderState,
+    TemplateEnvironment,
+    render_guarded,
+    start_render,
+    wrap_context,
+)
+from templates.sources import EmailSource
+from templates.syntax import check_syntax
+
+__all__ = [
+    "CompiledEmail",
+    "RenderMode",
+    "RenderedEmail",
+    "compile_email",
+    "email_syntax_errors",
+    "html_environment",
+    "render_email_slow",
+    "text_environment",
+]
+
+RenderMode = Literal["send", "preview"]
+
+
+def _environment(*, autoescape: bool) -> TemplateEnvironment:
+    env = TemplateEnvironment(autoescape=autoescape)
+    env.filters.update(FILTERS)
+    return env
+
+
+_HTML_ENV = _environment(autoescape=True)
+_TEXT_ENV = _environment(autoescape=False)
+
+
+def html_environment() -> TemplateEnvironment:
+    """The shared sandbox for HTML and MJML bodies (autoescape on)."""
+    return _HTML_ENV
+
+
+def text_environment() -> TemplateEnvironment:
+    """The shared sandbox for subjects, text parts and SMS (autoescape off)."""
+    return _TEXT_ENV
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One recipient's email.
+
+    Attributes:
+        subject: The subject line (one line).
+        html: The final HTML, CSS inlined.
+        text: The plain-text part.
+        missing: Variables the context lacked (a preview shows them as placeholders).
+        warnings: Things the author should know, such as the slow path being used.
+    """
+
+    subject: str
+    html: str
+    text: str
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _run(template: jinja2.Template, context: dict[str, Any], state: RenderState) -> str:
+    return render_guarded(state, lambda: template.root_render_func(template.new_context(context)))
+
+
+def email_syntax_errors(source: EmailSource) -> list[TemplateSyntaxError]:
+    """Every syntax error of the subject, body and text parts (empty when all parse)."""
+    errors: list[TemplateSyntaxError] = []
+    checks = [(_TEXT_ENV, source.subject, "subject"), (_HTML_ENV, source.body, "body")]
+    if source.text_body is not None:
+        checks.append((_TEXT_ENV, source.text_body, "text"))
+    for env, text, part in checks:
+        error = check_syntax(env, text, part)
+        if error is not None:
+            errors.append(error)
+    return errors
+
+
+def _check_subject(subject: str) -> str:
+    if "\r" in subject or "\n" in subject:
+        raise HeaderInjectionError(
+            "the rendered subject contains a line break (check the variables it uses)",
+            part="subject",
+        )
+    return subject
+
+
+def _finish(
+    state: RenderState, mode: RenderMode, subject: str, html: str, text: str, warnings: list[str]
+) -> RenderedEmail:
+    missing = list(state.missing)
+    if mode == "send":
+        if missing:
+            raise MissingVariablesError(missing)
+        return RenderedEmail(_check_subject(subject), html, text, [], list(warnings))
+    subject = mark_missing_text(subject, missing)
+    return RenderedEmail(
+        _check_subject(subject),
+        mark_missing_html(html, missing),
+        mark_missing_text(text, missing),
+        missing,
+        list(warnings),
+    )
+
+
+def _body_to_html(rendered_body: str, body_format: str, state: RenderState) -> str:
+    """The reference pipeline after Jinja: MJML (if any), then inlining, under the deadline."""
+    if time.monotonic() > state.deadline:
+        raise RenderLimitError("the template took too long to render (time budget spent)")
+    try:
+        html = mjml_to_html(rendered_body) if body_format == "mjml" else rendered_body
+    except TemplateSyntaxError as error:
+        raise TemplateRenderError(
+            f"the rendered template is not valid MJML: {error.message}", part="body"
+        ) from None
+    if time.monotonic() > state.deadline:
+        raise RenderLimitError("the template took too long to render (time budget spent)")
+    return inline_css(html)
+
+
+def render_email_slow(
+    source: EmailSource,
+    context: Mapping[str, Any],
+    *,
+    mode: RenderMode = "send",
+    limits: RenderLimits | None = None,
+) -> RenderedEmail:
+    """Render by the reference path: Jinja on the source, then MJML, then CSS inlining.
+
+    This is what a compiled template must be equivalent to; previews of unsaved sources use it
+    because it costs one MJML and one inlining pass, like a compile.
+    """
+    limits = limits or RenderLimits()
+    _refuse_includes(source)
+    errors = email_syntax_errors(source)
+    if errors:
+        raise errors[0]
+    subject_t = _TEXT_ENV.from_string(source.subject.strip())
+    body_t = _HTML_ENV.from_string(source.body)
+    text_t = _TEXT_ENV.from_string(source.text_body) if source.text_body is not None else None
+    state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
+    ctx = wrap_context(dict(context))
+    subject = _run(subject_t, ctx, state)
+    html = _body_to_html(_run(body_t, ctx, state), source.body_format, state)
+    text = _run(text_t, ctx, state) if text_t is not None else html_to_text(html)
+    return _finish(state, mode, subject, html, text, [])
+
+
+def _refuse_includes(source: EmailSource) -> None:
+    if source.body_format == "mjml" and MJ_INCLUDE.search(source.body):
+        raise UnsafeTemplateError(
+            "mj-include is not supported (templates cannot read files): paste the included "
+            "content into the template",
+            part="body",
+        )
+
+
+@dataclass(frozen=True)
+class _FastParts:
+    html: jinja2.Template
+    html_source: str
+    text: jinja2.Template | None
+
+
+class CompiledEmail:
+    """An email template compiled once; `render` it for each recipient.
+
+    Attributes:
+        source: The source it was compiled from.
+        fast_path: True when a render only evaluates compiled Jinja; False when the template
+            could not be compiled safely and each render runs MJML and inlining again.
+        warnings: Why the slow path is used, if it is.
+        compiled_html: The compiled HTML template source (Jinja over the final HTML), or None.
+    """
+
+    def __init__(
+        self,
+        source: EmailSource,
+        *,
+        fast: _FastParts | None,
+        warnings: list[str],
+        limits: RenderLimits,
+    ) -> None:
+        self.source = source
+        self.fast_path = fast is not None
+        self.warnings = tuple(warnings)
+        self.limits = limits
+        self.compiled_html = fast.html_source if fast else None
+        self._fast = fast
+        self._subject = _TEXT_ENV.from_string(source.subject.strip())
+        self._body = None if fast else _HTML_ENV.from_string(source.body)
+        self._text = (
+            _TEXT_ENV.from_string(source.text_body)
+            if source.text_body is not None
+            else (fast.text if fast else None)
+        )
+
+    def render(
+        self,
+        context: Mapping[str, Any],
+        *,
+        mode: RenderMode = "send",
+        limits: RenderLimits | None = None,
+    ) -> RenderedEmail:
+        """Render for one recipient.
+
+        Args:
+            context: Variables (see `VARIABLE_SCHEMA`).
+            mode: "send" raises on missing variables; "preview" shows them as placeholders.
+            limits: Overrides the limits given at compile time.
+
+        Raises:
+            MissingVariablesError: In send mode, naming every missing variable.
+            RenderLimitError: The render ran out of time or output size.
+            HeaderInjectionError: The subject rendered with a line break.
+            UnsafeTemplateError: The template tried something the sandbox refuses.
+        """
+        limits = limits or self.limits
+        state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
+        ctx = wrap_context(dict(context))
+        subject = _run(self._subject, ctx, state)
+        if self._fast is not None:
+            html = _run(self._fast.html, ctx, state)
+        else:
+            assert self._body is not None
+            html = _body_to_html(_run(self._body, ctx, state), self.source.body_format, state)
+        if self._text is None:
+            text = html_to_text(html)
+        elif self.source.text_body is None:
+            text = _tidy_text(_run(self._text, ctx, state))
+        else:
+            text = _run(self._text, ctx, state)
+        return _finish(state, mode, subject, html, text, list(self.warnings))
+
+
+_BLANK_RUNS = re.compile(r"[ \t]+\n|\n{3,}")
+
+
+def _tidy_text(text: str) -> str:
+    """Drop the trailing spaces and blank runs that statements leave in a text part."""
+    return (
+        _BLANK_RUNS.sub(lambda m: "\n\n" if m.group().startswith("\n") else "\n", text).strip()
+        + "\n"
+    )
+
+
+def _compile_fast(source: EmailSource) -> tuple[_FastParts | None, str | None]:
+    """Try the compile-once path; return (parts, None) or (None, why not)."""
+    protected = protect(source.body, mjml=source.body_format == "mjml")
+    if protected.unsafe_reason is not None:
+        return None, protected.unsafe_reason
+    try:
+        html = mjml_to_html(protected.text) if source.body_format == "mjml" else protected.text
+        inlined = inline_css(html)
+    except TemplateSyntaxError:
+        raise  # the author's MJML is invalid, not our placeholders
+    except TemplateError as error:
+        return None, f"MJML could not compile the template with placeholders ({error.message})"
+    restored, reason = restore(inlined, protected)
+    if restored is None:
+        return None, reason
+    try:
+        html_template = _HTML_ENV.from_string(restored)
+    except jinja2.TemplateSyntaxError as error:
+        return None, f"the compiled HTML does not parse as Jinja ({error.message})"
+    text_template = _compile_text_part(inlined, protected) if source.text_body is None else None
+    return _FastParts(html_template, restored, text_template), None
+
+
+def _compile_text_part(inlined: str, protected: ProtectedSource) -> jinja2.Template | None:
+    """Derive the text part once from the compiled HTML, carrying the Jinja tokens along.
+
+    Returns None when the statements do not survive the conversion; the text is then derived
+    from each rendered HTML instead.
+    """
+    keep = re.compile(rf"{protected.prefix}\d+x")
+    text = html_to_text(inlined, keep_comments=keep)
+    restored, _reason = restore(text, protected, statements_only=True)
+    if restored is None:
+        return None
+    try:
+        return _TEXT_ENV.from_string(restored)
+    except jinja2.TemplateSyntaxError:
+        return None
+
+
+def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) -> CompiledEmail:
+    """Compile an email template once (MJML, CSS inlining, Jinja) for many renders.
+
+    Raises:
+        TemplateSyntaxError: A part does not parse; `.part`, `.line`, `.column` say where.
+        UnsafeTemplateError: The body uses `mj-include`.
+    """
+    limits = limits or RenderLimits()
+    _refuse_includes(source)
+    errors = email_syntax_errors(source)
+    if errors:
+        raise errors[0]
+    fast, reason = _compile_fast(source)
+    warnings = []
+    if fast is None:
+        warnings.append(
+            f"this template is rendered per recipient (slower) because {reason}"
+            if reason
+            else "this template is rendered per recipient (slower)"
+        )
+    return CompiledEmail(source, fast=fast, warnings=warnings, limits=limits)

@@ -1,0 +1,73 @@
+"""Errors raised by the templates package.
+
+Every error derives from one base class, so a caller can catch them all::
+
+    TemplateError
+    ├── TemplateSyntaxError      the source does not parse (Jinja or MJML); carries line, column
+    ├── UnsafeTemplateError      the template tried something the sandbox refuses
+    │                            (attribute walking, `mj-include`, ...)
+    └── TemplateRenderError      the source parsed but a render failed
+        ├── MissingVariablesError   a send render met variables absent from the context
+        ├── RenderLimitError        the render ran past its time budget or output size
+        └── HeaderInjectionError    a rendered subject contains CR or LF
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HeaderInjectionError",
+    "MissingVariablesError",
+    "RenderLimitError",
+    "TemplateError",
+    "TemplateRenderError",
+    "TemplateSyntaxError",
+    "UnsafeTemplateError",
+]
+
+
+class TemplateError(Exception):
+    """Base class of every error of the templates package."""
+
+    def __init__(self, message: str, *, part: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Which part of the source failed: "subject", "body", "text" or None.
+        self.part = part
+
+
+class TemplateSyntaxError(TemplateError):
+    """The source does not parse; `line` and `column` are 1-based."""
+
+    def __init__(self, message: str, *, line: int, column: int, part: str | None = None) -> None:
+        super().__init__(message, part=part)
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = f"{self.part}, " if self.part else ""
+        return f"{where}line {self.line}: {self.message}"
+
+
+class UnsafeTemplateError(TemplateError):
+    """The template tried something the sandbox refuses."""
+
+
+class TemplateRenderError(TemplateError):
+    """A render of a valid template failed."""
+
+
+class MissingVariablesError(TemplateRenderError):
+    """A send render met variables that the context does not define."""
+
+    def __init__(self, missing: list[str], *, part: str | None = None) -> None:
+        self.missing = list(missing)
+        names = ", ".join(self.missing)
+        super().__init__(f"missing variables: {names}", part=part)
+
+
+class RenderLimitError(TemplateRenderError):
+    """The render exceeded its time budget or output size and was stopped."""
+
+
+class HeaderInjectionError(TemplateRenderError):
+    """A rendered subject contains a line break, which could inject mail headers."""

@@ -1,0 +1,91 @@
+"""Preview an unsaved source: never raises for a template problem, returns it as an error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from templates.emails import email_syntax_errors, render_email_slow
+from templates.errors import TemplateError, TemplateSyntaxError
+from templates.protection import protect
+from templates.sandbox import RenderLimits
+from templates.sms import SmsInfo, compile_sms
+from templates.sources import EmailSource, SmsSource
+
+__all__ = ["EmailPreview", "PreviewError", "SmsPreview", "preview_email", "preview_sms"]
+
+
+@dataclass(frozen=True)
+class PreviewError:
+    """A problem to show the author; line and column are 1-based, None when not about a line."""
+
+    part: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    @classmethod
+    def from_error(cls, error: TemplateError) -> PreviewError:
+        """Describe any `TemplateError` (syntax errors keep their position)."""
+        if isinstance(error, TemplateSyntaxError):
+            return cls(error.part, f"line {error.line}: {error.message}", error.line, error.column)
+        return cls(error.part, error.message)
+
+
+@dataclass(frozen=True)
+class EmailPreview:
+    """What the editor shows for an email; `errors` is empty when it rendered."""
+
+    subject: str = ""
+    html: str = ""
+    text: str = ""
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[PreviewError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SmsPreview:
+    """What the editor shows for an SMS; `info` is None when it did not render."""
+
+    body: str = ""
+    info: SmsInfo | None = None
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[PreviewError] = field(default_factory=list)
+
+
+def preview_email(
+    source: EmailSource, context: Mapping[str, Any], *, limits: RenderLimits | None = None
+) -> EmailPreview:
+    """Render an unsaved email with sample data, lenient about missing variables.
+
+    Syntax errors of every part come back together in `errors`; so do sandbox refusals and
+    limits. Nothing raises for a template problem.
+    """
+    syntax = email_syntax_errors(source)
+    if syntax:
+        return EmailPreview(errors=[PreviewError.from_error(error) for error in syntax])
+    try:
+        rendered = render_email_slow(source, context, mode="preview", limits=limits)
+    except TemplateError as error:
+        return EmailPreview(errors=[PreviewError.from_error(error)])
+    warnings = list(rendered.warnings)
+    reason = protect(source.body, mjml=source.body_format == "mjml").unsafe_reason
+    if reason:
+        warnings.append(f"sends of this template will be rendered per recipient because {reason}")
+    return EmailPreview(
+        rendered.subject, rendered.html, rendered.text, rendered.missing, warnings, []
+    )
+
+
+def preview_sms(
+    source: SmsSource, context: Mapping[str, Any], *, limits: RenderLimits | None = None
+) -> SmsPreview:
+    """Render an unsaved SMS with sample data; problems come back in `errors`."""
+    try:
+        rendered = compile_sms(source, limits=limits).render(context, mode="preview")
+    except TemplateError as error:
+        return SmsPreview(errors=[PreviewError.from_error(error)])
+    return SmsPreview(rendered.body, rendered.info, rendered.missing, rendered.warnings, [])

@@ -1,0 +1,298 @@
+"""Carry Jinja tokens intact through MJML and the CSS inliner.
+
+Each token is swapped for an inert placeholder before MJML and premailer run, and swapped back
+afterwards. Expressions become a lowercase word (`zqj3x`), valid in text, attribute values and
+CSS alike; statements between elements become an HTML comment (`<!--zqj4x-->`), which neither
+MJML nor the HTML parser moves out of a table the way they move text. `restore` then checks that
+every placeholder survived exactly once and in its original order; anything else means the
+template cannot be compiled safely and the caller falls back to rendering per recipient.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from templates.jinja_tokens import JinjaToken, scan_tokens
+
+__all__ = ["ProtectedSource", "protect", "restore"]
+
+Form = Literal["text", "comment"]
+
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "mj-image",
+        "mj-divider",
+        "mj-spacer",
+        "mj-all",
+        "mj-class",
+        "mj-breakpoint",
+        "mj-font",
+        "mj-include",
+    ]
+)
+_RAW_TEXT = frozenset(
+    ["style", "mj-style", "script", "title", "mj-title", "mj-preview", "textarea"]
+)
+_STYLE = frozenset({"style", "mj-style"})
+# MJML parents whose children may be repeated or dropped without changing how MJML lays out
+# their siblings (a section's columns, by contrast, share its width).
+_STATEMENT_SAFE_MJML = frozenset(
+    [
+        "mj-body",
+        "mj-wrapper",
+        "mj-column",
+        "mj-hero",
+        "mj-text",
+        "mj-button",
+        "mj-table",
+        "mj-raw",
+        "mj-accordion-text",
+        "mj-accordion-title",
+        "mj-navbar-link",
+        "mj-social-element",
+    ]
+)
+_NAME_CHARS = re.compile(r"[A-Za-z0-9:_-]*")
+
+
+@dataclass(frozen=True)
+class ProtectedSource:
+    """A source with its Jinja tokens swapped for placeholders.
+
+    Attributes:
+        text: The source with placeholders instead of tokens.
+        tokens: The original tokens, by placeholder index.
+        forms: How each token was protected: as a word ("text") or as an HTML comment.
+        flexible: Tokens that may legitimately be copied or dropped (expressions in styles and
+            in `mj-head`: the inliner copies them to every matching element).
+        prefix: The placeholder prefix, chosen so that it does not occur in the source.
+        unsafe_reason: Why the template cannot be compiled once, or None.
+    """
+
+    text: str
+    tokens: list[JinjaToken]
+    forms: list[Form]
+    flexible: list[bool]
+    prefix: str
+    unsafe_reason: str | None
+
+
+@dataclass
+class _Place:
+    context: str  # text | tag | tagname | comment | rawtext | style
+    parent: str  # innermost open element, "" at top level
+    in_head: bool
+
+
+def _classify(source: str, tokens: list[JinjaToken]) -> list[_Place]:
+    """Walk the markup once, noting where each token sits (text, inside a tag, in a style...)."""
+    places: list[_Place] = []
+    starts = {token.start: token for token in tokens}
+    stack: list[str] = []
+    index = 0
+    length = len(source)
+    state = "text"
+    quote = ""
+    raw_end = ""
+    tag_name = ""
+    closing = False
+    while index < length:
+        token = starts.get(index)
+        if token is not None:
+            if state == "text":
+                context = "text"
+            elif state == "tag":
+                context = "tagname" if not tag_name else "tag"
+            elif state == "raw":
+                context = "style" if raw_end[2:] in _STYLE else "rawtext"
+            else:
+                context = state
+            parent = stack[-1] if stack else ""
+            in_head = "mj-head" in stack or "head" in stack
+            places.append(_Place(context, parent, in_head))
+            index = token.end
+            continue
+        char = source[index]
+        if state == "text":
+            if source.startswith("<!--", index):
+                state = "comment"
+                index += 4
+                continue
+            if char == "<" and index + 1 < length:
+                following = source[index + 1]
+                if following == "/" or following.isalpha() or index + 1 in starts:
+                    closing = following == "/"
+                    start = index + (2 if closing else 1)
+                    if start in starts:
+                        tag_name = ""
+                        state = "tag"
+                        index = start
+                        continue
+                    name = _NAME_CHARS.match(source, start)
+                    tag_name = name.group().lower() if name else ""
+                    state = "tag"
+                    index = start + len(tag_name)
+                    continue
+                if following == "!":
+                    state = "tag"
+                    tag_name = "!"
+                    closing = False
+                    index += 2
+                    continue
+        elif state == "comment":
+            if source.startswith("-->", index):
+                state = "text"
+                index += 3
+                continue
+        elif state == "tag":
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "\"'":
+                quote = char
+            elif char == ">":
+                self_closing = source[index - 1] == "/"
+                state = "text"
+                if tag_name == "!":
+                    pass
+                elif closing:
+                    if tag_name in stack:
+                        while stack and stack.pop() != tag_name:
+                            pass
+                elif not self_closing and tag_name not in _VOID:
+                    if tag_name in _RAW_TEXT:
+                        state = "raw"
+                        raw_end = f"</{tag_name}"
+                    stack.append(tag_name)
+        elif state == "raw" and source[index : index + len(raw_end)].lower() == raw_end:
+            state = "tag"
+            closing = True
+            tag_name = raw_end[2:]
+            index += len(raw_end)
+            continue
+        index += 1
+    return places
+
+
+def _prefix_for(source: str) -> str:
+    for candidate in ("zqj", "zqk", "zqv", "zxw", "zkq"):
+        if candidate not in source:
+            return candidate
+    return "zqjzqk"
+
+
+def protect(source: str, *, mjml: bool) -> ProtectedSource:
+    """Swap every Jinja token of `source` for a placeholder and judge whether that is safe."""
+    tokens = scan_tokens(source)
+    places = _classify(source, tokens)
+    prefix = _prefix_for(source)
+    forms: list[Form] = []
+    flexible: list[bool] = []
+    reason: str | None = None
+    pieces: list[str] = []
+    position = 0
+    for number, (token, place) in enumerate(zip(tokens, places, strict=True)):
+        is_statement = token.kind != "expression"
+        form: Form = "text"
+        if place.context == "tagname":
+            reason = reason or f"line {token.line}: Jinja inside a tag name"
+        elif is_statement and place.context == "style":
+            reason = reason or f"line {token.line}: a `{{% {token.tag} %}}` inside a style block"
+        elif is_statement and place.context == "text":
+            form = "comment"
+            parent_is_mjml = place.parent.startswith("mj")
+            if place.in_head:
+                reason = reason or f"line {token.line}: a `{{% {token.tag} %}}` inside mj-head"
+            elif parent_is_mjml and place.parent not in _STATEMENT_SAFE_MJML:
+                reason = reason or (
+                    f"line {token.line}: a `{{% {token.tag} %}}` directly inside "
+                    f"<{place.parent}> changes how MJML lays out its children"
+                )
+        if is_statement and token.tag in (
+            "macro",
+            "call",
+            "filter",
+            "include",
+            "import",
+            "extends",
+            "block",
+            "from",
+        ):
+            reason = (
+                reason
+                or f"line {token.line}: `{{% {token.tag} %}}` blocks are rendered per recipient"
+            )
+        if token.tag == "set" and "=" not in token.text:
+            reason = reason or f"line {token.line}: a `{{% set %}}` block captures markup"
+        forms.append(form)
+        flexible.append(not is_statement and (place.context == "style" or place.in_head))
+        pieces.append(source[position : token.start])
+        placeholder = f"{prefix}{number}x"
+        pieces.append(f"<!--{placeholder}-->" if form == "comment" else placeholder)
+        position = token.end
+    pieces.append(source[position:])
+    if mjml and re.search(r"<mj-include\b", source, re.IGNORECASE):
+        reason = reason or "mj-include"
+    return ProtectedSource("".join(pieces), tokens, forms, flexible, prefix, reason)
+
+
+def restore(
+    html: str, protected: ProtectedSource, *, statements_only: bool = False
+) -> tuple[str | None, str | None]:
+    """Put the tokens back into processed markup.
+
+    Args:
+        html: Markup (or derived text) that went through MJML and the inliner.
+        protected: What `protect` produced for the source.
+        statements_only: Only statements must survive (a text part legitimately drops the
+            expressions of image sources, hidden preheaders and the like).
+
+    Returns:
+        (restored, None) when every placeholder survived once and in order, else
+        (None, reason).
+    """
+    pattern = re.compile(rf"<!--\s*{protected.prefix}(\d+)x\s*-->|{protected.prefix}(\d+)x")
+    counts: Counter[int] = Counter()
+    order: list[int] = []
+    total = len(protected.tokens)
+    relaxed = [
+        flexible or (statements_only and token.kind == "expression")
+        for flexible, token in zip(protected.flexible, protected.tokens, strict=True)
+    ]
+    for match in pattern.finditer(html):
+        number = int(match.group(1) or match.group(2))
+        if number >= total:
+            return None, "an unknown placeholder appeared"
+        as_comment = match.group(1) is not None
+        if as_comment != (protected.forms[number] == "comment"):
+            return None, f"line {protected.tokens[number].line}: a Jinja tag changed place"
+        counts[number] += 1
+        if not relaxed[number]:
+            order.append(number)
+    for number, token in enumerate(protected.tokens):
+        if not relaxed[number] and counts[number] != 1:
+            verb = "was dropped" if counts[number] == 0 else "was duplicated"
+            return None, f"line {token.line}: `{token.text[:40]}` {verb} by MJML or the inliner"
+    if order != sorted(order):
+        return None, "Jinja tags were reordered by MJML or the inliner"
+
+    def put_back(match: re.Match[str]) -> str:
+        return protected.tokens[int(match.group(1) or match.group(2))].text
+
+    return pattern.sub(put_back, html), None

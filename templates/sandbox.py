@@ -1,0 +1,528 @@
+"""The guarded Jinja sandbox every template part is compiled in.
+
+Jinja's `ImmutableSandboxedEnvironment` refuses attribute walking and mutation; on top of it this
+module adds resource guards (a time budget checked in the hooks the sandbox already calls, and
+size checks before any operation that could allocate a huge value) and the undefined-variable
+bookkeeping that makes send renders strict and preview renders lenient.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import string
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from markupsafe import Markup, escape
+
+from templates.errors import RenderLimitError, UnsafeTemplateError
+
+__all__ = [
+    "MISSING_CLOSE",
+    "MISSING_OPEN",
+    "RenderLimits",
+    "RenderState",
+    "TemplateEnvironment",
+    "current_state",
+    "render_guarded",
+    "start_render",
+    "wrap_context",
+]
+
+#: Private-use characters framing a preview placeholder until the caller formats it.
+MISSING_OPEN = "\ue000"
+MISSING_CLOSE = "\ue001"
+
+# Checking the clock costs ~50 ns; the hooks run often, so look only every few calls.
+_CLOCK_EVERY = 32
+# Iterables up to this size are counted at loop start instead of wrapped per item.
+_SMALL_LOOP = 256
+_MAX_RANGE = 100_000
+_MAX_ITEMS = 100_000
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """Resource limits of one render.
+
+    Attributes:
+        time_budget: Seconds a render may take before `RenderLimitError`.
+        max_email_chars: Largest rendered email part, in characters (about 2 MB).
+        max_sms_segments: Most SMS segments a rendered message may need.
+    """
+
+    time_budget: float = 1.0
+    max_email_chars: int = 2_000_000
+    max_sms_segments: int = 10
+
+
+@dataclass
+class RenderState:
+    """Per-render bookkeeping, reachable from the sandbox hooks through a context variable."""
+
+    deadline: float
+    max_chars: int
+    preview: bool
+    missing: dict[str, None] = field(default_factory=dict)
+    ticks: int = 0
+
+    def tick(self, work: int = 1) -> None:
+        """Count work and check the deadline every `_CLOCK_EVERY` units."""
+        self.ticks += work
+        if self.ticks >= _CLOCK_EVERY:
+            self.ticks = 0
+            if time.monotonic() > self.deadline:
+                raise RenderLimitError("the template took too long to render (time budget spent)")
+
+    def check_size(self, size: int) -> None:
+        """Refuse a value that would exceed the output size."""
+        if size > self.max_chars:
+            raise RenderLimitError(
+                f"the template produces too much output (over {self.max_chars:,} characters)"
+            )
+
+    def record_missing(self, path: str) -> int:
+        """Remember a missing variable; return its index for the preview marker."""
+        self.missing.setdefault(path, None)
+        return list(self.missing).index(path)
+
+
+_STATE: contextvars.ContextVar[RenderState | None] = contextvars.ContextVar(
+    "templates_render_state", default=None
+)
+
+
+def current_state() -> RenderState | None:
+    """The state of the render running in this context, if any."""
+    return _STATE.get()
+
+
+def start_render(limits: RenderLimits, *, preview: bool, max_chars: int) -> RenderState:
+    """Create the state of a new render (not yet active: see `render_guarded`)."""
+    return RenderState(
+        deadline=time.monotonic() + limits.time_budget, max_chars=max_chars, preview=preview
+    )
+
+
+def render_guarded(state: RenderState, run: Callable[[], Iterable[str]]) -> str:
+    """Run a template's output generator under `state`, enforcing size and time as it streams."""
+    token = _STATE.set(state)
+    try:
+        parts: list[str] = []
+        total = 0
+        max_chars = state.max_chars
+        try:
+            for chunk in run():
+                total += len(chunk)
+                if total > max_chars:
+                    state.check_size(total)
+                parts.append(chunk)
+                state.tick()
+        except RecursionError:
+            raise RenderLimitError("the template recurses too deeply") from None
+        except MemoryError:
+            raise RenderLimitError("the template needs too much memory") from None
+        except SecurityError as exc:
+            raise UnsafeTemplateError(f"refused by the sandbox: {exc}") from None
+        return "".join(parts)
+    finally:
+        _STATE.reset(token)
+
+
+def _state() -> RenderState:
+    state = _STATE.get()
+    if state is None:  # evaluated outside render_guarded (e.g. constant folding): default limits
+        return start_render(RenderLimits(), preview=False, max_chars=RenderLimits.max_email_chars)
+    return state
+
+
+# --- path tracking, so a missing variable is reported as `customer.first_name` -------------
+
+
+class _PathDict(dict[Any, Any]):
+    __slots__ = ("_dm_path",)
+    _dm_path: str
+
+
+class _PathList(list[Any]):
+    __slots__ = ("_dm_path",)
+    _dm_path: str
+
+    def __iter__(self) -> Iterator[Any]:
+        path = self._dm_path + "[]"
+        for item in super().__iter__():
+            yield _tracked(item, path)
+
+
+def _tracked(value: Any, path: str) -> Any:
+    kind = type(value)
+    if kind is dict:
+        wrapped_dict = _PathDict(value)
+        wrapped_dict._dm_path = path
+        return wrapped_dict
+    if kind is list:
+        wrapped_list = _PathList(value)
+        wrapped_list._dm_path = path
+        return wrapped_list
+    return value
+
+
+def wrap_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Tag the context's dicts and lists with their path (copies only the top level)."""
+    return {name: _tracked(value, name) for name, value in context.items()}
+
+
+def _path_of(obj: Any, name: Any) -> str:
+    parent = getattr(obj, "_dm_path", None) if isinstance(obj, _PathDict | _PathList) else None
+    if isinstance(obj, TrackingUndefined):
+        parent = obj.path
+    label = name if isinstance(name, str) else f"[{name!r}]"
+    if parent is None:
+        return str(label)
+    return f"{parent}{label}" if label.startswith("[") else f"{parent}.{label}"
+
+
+class TrackingUndefined(Undefined):
+    """An undefined value that records itself as missing when used.
+
+    Send renders print it as an empty string (the caller raises afterwards with every missing
+    name); preview renders print a marker the caller turns into a visible placeholder. Tests
+    (`if`, `is defined`, `default`) do not count as a use.
+    """
+
+    __slots__ = ()
+
+    @property
+    def path(self) -> str:
+        """Dotted path of the missing value, e.g. `customer.first_name`."""
+        if self._undefined_obj is missing:
+            return str(self._undefined_name or self._undefined_hint or "?")
+        return _path_of(self._undefined_obj, self._undefined_name)
+
+    def _refuse_if_unsafe(self) -> None:
+        if self._undefined_exception is SecurityError:
+            raise UnsafeTemplateError(f"refused by the sandbox: {self._undefined_hint}")
+
+    def _use(self) -> str:
+        self._refuse_if_unsafe()
+        state = _state()
+        index = state.record_missing(self.path)
+        if state.preview:
+            return f"{MISSING_OPEN}{index}{MISSING_CLOSE}"
+        return ""
+
+    def __str__(self) -> str:
+        return self._use()
+
+    def __html__(self) -> Markup:
+        # The marker holds only private-use characters and digits: nothing to escape.
+        return Markup(self._use())  # noqa: S704
+
+    def __iter__(self) -> Iterator[Any]:
+        self._use()
+        return iter(())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._refuse_if_unsafe()
+        return TrackingUndefined(name=_path_of(self, name))
+
+    def __getitem__(self, key: Any) -> Any:
+        self._refuse_if_unsafe()
+        return TrackingUndefined(name=_path_of(self, key))
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        self._use()
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # `customer.locale.startswith("pt")` with no locale: the missing thing is the locale.
+        self._refuse_if_unsafe()
+        parent = self.path.rpartition(".")[0]
+        if parent:
+            return TrackingUndefined(name=parent)._fail_with_undefined_error()
+        return self._fail_with_undefined_error()
+
+    def __int__(self) -> int:  # type: ignore[override]
+        self._use()
+        return 0
+
+    def __float__(self) -> float:  # type: ignore[override]
+        self._use()
+        return 0.0
+
+    def _compare(self, other: Any) -> bool:
+        self._use()
+        return False
+
+    __add__ = __radd__ = __sub__ = __rsub__ = _fail_with_undefined_error
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail_with_undefined_error
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail_with_undefined_error
+    __pos__ = __neg__ = __pow__ = __rpow__ = _fail_with_undefined_error
+    __lt__ = __le__ = __gt__ = __ge__ = _compare  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:  # pragma: no cover - never pickled, but keep Undefined's contract
+        return (TrackingUndefined, ())
+
+
+# --- size estimates made before an operation allocates ------------------------------------
+
+
+def _sized(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(len(item) if isinstance(item, str) else 1 for item in value) or len(value)
+    return 1
+
+
+def _check_format_spec(fmt: str) -> None:
+    """Refuse `'{:>999999999}'`-style widths and nested specs before formatting allocates."""
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # str.format itself will raise a clean error
+    limit = _state().max_chars
+    for _literal, _name, spec, _conversion in fields:
+        if not spec:
+            continue
+        if "{" in spec:
+            raise UnsafeTemplateError("nested format specifications are not allowed")
+        _check_width_digits(spec, limit)
+
+
+def _check_width_digits(spec: str, limit: int) -> None:
+    number = ""
+    for char in spec + " ":
+        if char.isdigit():
+            number += char
+            continue
+        if number and int(number) > limit:
+            raise RenderLimitError(f"a format width of {int(number):,} is too large")
+        number = ""
+
+
+def _check_percent_format(fmt: Any) -> None:
+    if isinstance(fmt, str) and "%" in fmt:
+        limit = _state().max_chars
+        for piece in fmt.split("%")[1:]:
+            _check_width_digits(piece[:24].replace("*", "9" * 12), limit)
+
+
+class _GuardedCodeGenerator(CodeGenerator):
+    """Routes `~` concatenation through a size check."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_size(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+def _guard_loop(iterable: Any) -> Any:
+    state = _state()
+    size = getattr(iterable, "__len__", None)
+    if size is not None and not isinstance(iterable, Undefined):
+        count = size()
+        if count <= _SMALL_LOOP:
+            state.tick(count)
+            return iterable
+    return _ticking(iterable, state)
+
+
+def _ticking(iterable: Iterable[Any], state: RenderState) -> Iterator[Any]:
+    for index, item in enumerate(iterable):
+        if not index & 63:
+            state.tick(_CLOCK_EVERY)
+        yield item
+
+
+def _guarded_range(*args: int) -> range:
+    for arg in args:
+        if isinstance(arg, int) and abs(arg) > 10**12:
+            raise RenderLimitError("range() bounds are too large")
+    rng = range(*args)
+    if len(rng) > _MAX_RANGE:
+        raise RenderLimitError(f"range() may produce at most {_MAX_RANGE:,} numbers")
+    return rng
+
+
+_BOUNDED_STR_METHODS = {"center", "ljust", "rjust", "zfill"}
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """`ImmutableSandboxedEnvironment` with resource guards and missing-variable tracking."""
+
+    code_generator_class = _GuardedCodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+
+    def __init__(self, *, autoescape: bool) -> None:
+        super().__init__(
+            autoescape=autoescape,
+            undefined=TrackingUndefined,
+            trim_blocks=False,
+            lstrip_blocks=False,
+            keep_trailing_newline=True,
+            finalize=None,
+        )
+        self.globals.pop("lipsum", None)
+        self.globals["range"] = _guarded_range
+        self.filters["_guard_loop"] = _guard_loop
+        for name in ("center", "indent", "batch", "slice", "format", "replace", "join", "wordwrap"):
+            self.filters[name] = _guard_filter(name, self.filters[name])
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        # Every loop iterable goes through a guard that counts iterations against the budget.
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(
+                loop.iter, "_guard_loop", [], [], None, None, lineno=loop.lineno
+            )
+        return tree
+
+    def checked_size(self, value: Any) -> Any:
+        """Called by generated code after `~`: refuse values over the output size."""
+        state = _state()
+        if isinstance(value, str):
+            state.check_size(len(value))
+        state.tick()
+        return value
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """Refuse arithmetic that would allocate a huge string, list or number."""
+        state = _state()
+        state.tick()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    state.check_size(_sized(seq) * max(times, 0))
+                    if isinstance(seq, list | tuple) and len(seq) * times > _MAX_ITEMS:
+                        raise RenderLimitError("the template builds too large a list")
+        elif operator == "**":
+            numbers = isinstance(left, int | float) and isinstance(right, int | float)
+            if numbers and (abs(right) > 4096 or (abs(left) > 2**64 and abs(right) > 64)):
+                raise RenderLimitError("the exponent is too large")
+        elif operator == "%":
+            _check_percent_format(left)
+        result = super().call_binop(context, operator, left, right)
+        if operator in ("+", "%") and isinstance(result, str):
+            state.check_size(len(result))
+        return result
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Count calls against the time budget and bound the width arguments of str methods."""
+        state = _state()
+        state.tick(4)
+        name = getattr(__obj, "__name__", None)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and name in _BOUNDED_STR_METHODS and args:
+            width = args[0]
+            if isinstance(width, int):
+                state.check_size(width)
+        elif isinstance(owner, str) and name == "replace" and len(args) >= 2:
+            _check_replace(owner, args[0], args[1])
+        elif isinstance(owner, str) and name == "expandtabs":
+            tab = args[0] if args else 8
+            if isinstance(tab, int):
+                state.check_size(owner.count("\t") * tab + len(owner))
+        elif isinstance(owner, str) and name == "join" and args:
+            _check_join(owner, args[0])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """Resolve `obj.attribute`, tagging nested dicts and lists with their path.
+
+        A dict's keys win over its methods, so `order.items` is the order's items, not
+        `dict.items` (plain Jinja would return the method).
+        """
+        if isinstance(obj, dict) and attribute in obj:
+            value = obj[attribute]
+        else:
+            value = super().getattr(obj, attribute)
+        if isinstance(obj, _PathDict | _PathList) and type(value) in (dict, list):
+            return _tracked(value, _path_of(obj, attribute))
+        return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """Resolve `obj[argument]`, tagging nested dicts and lists with their path."""
+        value = super().getitem(obj, argument)
+        if isinstance(obj, _PathDict | _PathList) and type(value) in (dict, list):
+            label = "[]" if isinstance(obj, _PathList) else argument
+            return _tracked(value, _path_of(obj, label))
+        return value
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Sandbox `str.format` as Jinja does, after refusing huge field widths."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt: str = value.__self__
+        _check_format_spec(fmt)
+        return wrapped
+
+
+def _check_replace(text: Any, old: Any, new: Any) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        count = text.count(old) if old else len(text) + 1
+        _state().check_size(len(text) + count * max(len(new) - len(old), 0))
+
+
+def _check_join(separator: Any, items: Any) -> None:
+    if isinstance(items, list | tuple):
+        total = _sized(list(items)) + len(str(separator)) * len(items)
+        _state().check_size(total)
+
+
+def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a built-in filter with a size check on the arguments that could blow up."""
+
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        state = _state()
+        state.tick(4)
+        value = args[0] if args else None
+        rest = args[1:]
+        if name in ("center", "indent", "wordwrap"):
+            width = rest[0] if rest else kwargs.get("width", 0)
+            if isinstance(width, int) and not isinstance(width, bool):
+                state.check_size(width)
+        elif name in ("batch", "slice"):
+            count = rest[0] if rest else kwargs.get("linecount", kwargs.get("slices", 1))
+            if isinstance(count, int) and count > _MAX_ITEMS:
+                raise RenderLimitError(f"`{name}` size {count:,} is too large")
+        elif name == "format":
+            _check_percent_format(value)
+        elif name == "replace" and len(rest) >= 2:
+            _check_replace(str(value), rest[0], rest[1])
+        elif name == "join" and isinstance(value, list | tuple):
+            separator = rest[0] if rest else kwargs.get("d", "")
+            _check_join(separator, value)
+
+    pass_arg = getattr(original, "jinja_pass_arg", None)
+
+    if pass_arg is not None:
+
+        def guarded_with_ctx(first: Any, *args: Any, **kwargs: Any) -> Any:
+            check(args, kwargs)
+            return original(first, *args, **kwargs)
+
+        guarded_with_ctx.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
+        return guarded_with_ctx
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check(args, kwargs)
+        return original(*args, **kwargs)
+
+    return guarded
+
+
+def escape_path(path: str) -> Markup:
+    """HTML-escape a variable path for a preview marker."""
+    return escape(path)

@@ -1,0 +1,284 @@
+"""The variables a template can use, with example values, and the filters it can apply.
+
+`VARIABLE_SCHEMA` and `FILTER_SCHEMA` are plain JSON-serialisable data: the editor uses them for
+autocomplete and `GET /v1/templates/variables` returns them as they are. `sample_context()` builds
+the editor's prefilled sample data from the examples.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["FILTER_SCHEMA", "VARIABLE_SCHEMA", "sample_context"]
+
+
+def _field(kind: str, description: str, example: Any) -> dict[str, Any]:
+    return {"type": kind, "description": description, "example": example}
+
+
+def _group(description: str, fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "object", "description": description, "fields": fields}
+
+
+_ADDRESS_EXAMPLE = {
+    "line1": "12 Rua Augusta",
+    "line2": None,
+    "city": "São Paulo",
+    "postal_code": "01305-000",
+    "region": "SP",
+    "country": "BR",
+}
+
+_PERSON_FIELDS = {
+    "id": _field("string", "Our id of the customer.", "cus_01HZX3"),
+    "source_id": _field("string", "The customer's id in your own system.", "crm-4711"),
+    "name": _field("string", "Full name.", "Ana Souza"),
+    "first_name": _field("string", "First name, for greetings.", "Ana"),
+    "email": _field("string", "Email address.", "ana.souza@example.com"),
+    "phone": _field("string", "Phone number in E.164 format.", "+5511987654321"),
+    "address": _field(
+        "object",
+        "Postal address: line1, line2, city, postal_code, region, country (ISO 3166 code).",
+        _ADDRESS_EXAMPLE,
+    ),
+    "locale": _field(
+        "string", "Preferred language as a BCP 47 tag; drives `money`/`date`.", "pt-BR"
+    ),
+    "timezone": _field("string", "IANA time zone; drives `date`/`datetime`.", "America/Sao_Paulo"),
+    "metadata": _field(
+        "object", "Free-form attributes you sent with the customer.", {"tier": "gold"}
+    ),
+}
+
+#: Every variable group a template can use: name -> {type, description, fields}.
+#: Each field has a type (string, integer, number, boolean, date, datetime, object, array),
+#: a description for the editor, and an example value used by `sample_context()`.
+VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
+    "customer": _group("The recipient of the message.", _PERSON_FIELDS),
+    "code": _group(
+        "The referral or promotion code assigned to the recipient.",
+        {
+            "code": _field("string", "The code itself.", "ANA-7K2Q"),
+            "campaign": _field(
+                "string", "Name of the campaign the code belongs to.", "Spring referral"
+            ),
+            "expiration_date": _field(
+                "datetime", "When the code expires (ISO 8601).", "2026-06-30T23:59:00Z"
+            ),
+            "qr_url": _field(
+                "string",
+                "URL of a QR code image for the code.",
+                "https://cdn.example.com/qr/ANA-7K2Q.png",
+            ),
+            "referral_link": _field(
+                "string",
+                "Shareable link that carries the code.",
+                "https://shop.example.com/r/ANA-7K2Q",
+            ),
+        },
+    ),
+    "reward": _group(
+        "The reward granted or promised.",
+        {
+            "type": _field("string", "Kind of reward: discount, credit, gift, points.", "credit"),
+            "amount": _field(
+                "integer", "Amount in minor units (cents); format it with `money`.", 2500
+            ),
+            "currency": _field("string", "ISO 4217 currency code.", "BRL"),
+            "description": _field(
+                "string", "Human description of the reward.", "R$ 25 store credit"
+            ),
+        },
+    ),
+    "referrer": _group(
+        "The advocate who invited the recipient (messages to an invited friend).",
+        {
+            "id": _field("string", "Our id of the referrer.", "cus_01HZW9"),
+            "name": _field("string", "Full name.", "Bruno Lima"),
+            "first_name": _field("string", "First name.", "Bruno"),
+            "email": _field("string", "Email address.", "bruno.lima@example.com"),
+        },
+    ),
+    "campaign": _group(
+        "The campaign the message belongs to.",
+        {
+            "id": _field("string", "Our id of the campaign.", "cmp_spring"),
+            "name": _field("string", "Campaign name.", "Spring referral"),
+            "description": _field("string", "Campaign description.", "Give R$ 25, get R$ 25"),
+            "start_date": _field("datetime", "Start of the campaign.", "2026-03-01T00:00:00Z"),
+            "end_date": _field("datetime", "End of the campaign.", "2026-06-30T23:59:00Z"),
+        },
+    ),
+    "order": _group(
+        "The order that triggered the message, if any.",
+        {
+            "id": _field("string", "Order id in your system.", "ORD-1042"),
+            "amount": _field("integer", "Order total in minor units.", 18990),
+            "currency": _field("string", "ISO 4217 currency code.", "BRL"),
+            "items": _field(
+                "array",
+                "Line items: name, quantity, amount (minor units), sku.",
+                [
+                    {"name": "Trail shoes", "quantity": 1, "amount": 15990, "sku": "SHO-1"},
+                    {"name": "Running socks", "quantity": 2, "amount": 1500, "sku": "SOC-2"},
+                ],
+            ),
+        },
+    ),
+    "event": _group(
+        "The raw event that triggered the message (its shape depends on the event).",
+        {
+            "type": _field("string", "Event type.", "redemption.succeeded"),
+            "id": _field("string", "Upstream event id.", "evt_9f2c"),
+            "created_at": _field("datetime", "When the event happened.", "2026-04-02T14:30:00Z"),
+            "data": _field("object", "The event payload as received.", {"voucher": "ANA-7K2Q"}),
+        },
+    ),
+    "links": _group(
+        "Links every message should carry.",
+        {
+            "unsubscribe_url": _field(
+                "string", "One-click unsubscribe link.", "https://mail.example.com/u/abc123"
+            ),
+            "preferences_url": _field(
+                "string", "Preference centre link.", "https://mail.example.com/p/abc123"
+            ),
+        },
+    ),
+    "project": _group(
+        "The sender (your company).",
+        {
+            "name": _field("string", "Company or brand name.", "Trailhead Outfitters"),
+            "postal_address": _field(
+                "string",
+                "Postal address required in marketing email.",
+                "Av. Paulista 1000, São Paulo, BR",
+            ),
+        },
+    ),
+}
+
+#: Filters a template can use, with an example and what it prints for `sample_context()`.
+FILTER_SCHEMA: list[dict[str, str]] = [
+    {
+        "name": "money",
+        "signature": "money(currency=reward.currency, locale=customer.locale)",
+        "description": "Minor units (cents) to a localised amount.",
+        "example": "{{ reward.amount | money(reward.currency) }}",
+        "output": "R$ 25,00",
+    },
+    {
+        "name": "date",
+        "signature": "date(format='medium', locale=customer.locale)",
+        "description": "A localised date in the customer's zone (short, long, a pattern...).",
+        "example": "{{ code.expiration_date | date('long') }}",
+        "output": "30 de junho de 2026",
+    },
+    {
+        "name": "datetime",
+        "signature": "datetime(format='medium', timezone=customer.timezone, locale=...)",
+        "description": "A localised date and time in the customer's time zone.",
+        "example": "{{ event.created_at | datetime('short') }}",
+        "output": "02/04/2026, 11:30",
+    },
+    {
+        "name": "default",
+        "signature": "default(value)",
+        "description": "A fallback when the variable is missing (then it is not reported missing).",
+        "example": "{{ customer.first_name | default('there') }}",
+        "output": "Ana",
+    },
+    {
+        "name": "upper",
+        "signature": "upper",
+        "description": "Upper case.",
+        "example": "{{ code.code | upper }}",
+        "output": "ANA-7K2Q",
+    },
+    {
+        "name": "lower",
+        "signature": "lower",
+        "description": "Lower case.",
+        "example": "{{ customer.email | lower }}",
+        "output": "ana.souza@example.com",
+    },
+    {
+        "name": "title",
+        "signature": "title",
+        "description": "Title Case.",
+        "example": "{{ customer.name | title }}",
+        "output": "Ana Souza",
+    },
+    {
+        "name": "capitalize",
+        "signature": "capitalize",
+        "description": "First letter upper case, rest lower.",
+        "example": "{{ customer.first_name | capitalize }}",
+        "output": "Ana",
+    },
+    {
+        "name": "trim",
+        "signature": "trim",
+        "description": "Strip surrounding spaces.",
+        "example": "{{ customer.name | trim }}",
+        "output": "Ana Souza",
+    },
+    {
+        "name": "truncate",
+        "signature": "truncate(length=255, killwords=False, end='...')",
+        "description": "Shorten long text.",
+        "example": "{{ campaign.description | truncate(12) }}",
+        "output": "Give R$...",
+    },
+    {
+        "name": "replace",
+        "signature": "replace(old, new)",
+        "description": "Replace text.",
+        "example": "{{ code.code | replace('-', '') }}",
+        "output": "ANA7K2Q",
+    },
+    {
+        "name": "urlencode",
+        "signature": "urlencode",
+        "description": "Escape for use inside a URL.",
+        "example": "{{ customer.first_name | urlencode }}",
+        "output": "Ana",
+    },
+    {
+        "name": "length",
+        "signature": "length",
+        "description": "Number of items or characters.",
+        "example": "{{ order.items | length }}",
+        "output": "2",
+    },
+    {
+        "name": "join",
+        "signature": "join(separator='')",
+        "description": "Join a list.",
+        "example": "{{ order.items | map(attribute='name') | join(', ') }}",
+        "output": "Trail shoes, Running socks",
+    },
+    {
+        "name": "first",
+        "signature": "first",
+        "description": "First item of a list.",
+        "example": "{{ (order.items | first).name }}",
+        "output": "Trail shoes",
+    },
+    {
+        "name": "round",
+        "signature": "round(precision=0)",
+        "description": "Round a number.",
+        "example": "{{ 2.567 | round(1) }}",
+        "output": "2.6",
+    },
+]
+
+
+def sample_context() -> dict[str, Any]:
+    """Sample data built from the schema's examples (a fresh deep copy each call)."""
+    return {
+        group: {name: copy.deepcopy(spec["example"]) for name, spec in info["fields"].items()}
+        for group, info in VARIABLE_SCHEMA.items()
+    }
