@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from providers.errors import PermanentProviderError
+from providers.errors import PermanentProviderError, ProviderError
 from providers.message import Message, ProfileUpdate, SendResult
 
 __all__ = ["BatchProvider", "Provider", "Sync", "ensure_channel"]
@@ -36,8 +36,8 @@ class Provider(Protocol):
 class BatchProvider(Provider, Protocol):
     """A sender whose API takes several recipients per call (Braze)."""
 
-    async def send_many(self, messages: Sequence[Message]) -> list[SendResult]:
-        """Send messages in as few calls as the API allows; results in the same order."""
+    async def send_many(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """Send messages in as few calls as the API allows; one outcome per message, in order."""
         ...
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import httpx
 
+from providers.braze import BrazeConfig, BrazeProvider
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.config import config_schema, parse_config, secret_fields
 from providers.errors import ProviderConfigError
@@ -19,6 +20,7 @@ from providers.protocol import Provider, Sync
 from providers.smtp import SmtpConfig, SmtpProvider
 from providers.smtp_pool import SmtpConnectionPool
 from providers.twilio import TwilioConfig, TwilioProvider
+from providers.webhook import WebhookConfig, WebhookProvider
 
 __all__ = [
     "PROVIDER_KINDS",
@@ -101,6 +103,22 @@ _KINDS: list[ProviderKind] = [
         lambda name, config, ctx: MailchimpTransactionalProvider(
             name, config, http_client=ctx.http_client
         ),
+    ),
+    ProviderKind(
+        "braze",
+        "sender",
+        frozenset({"email", "sms"}),
+        BrazeConfig,
+        "Email and SMS through Braze /messages/send to existing users (external ids).",
+        lambda name, config, ctx: BrazeProvider(name, config, http_client=ctx.http_client),
+    ),
+    ProviderKind(
+        "webhook",
+        "sender",
+        frozenset({"email", "sms"}),
+        WebhookConfig,
+        "POSTs the rendered message as JSON, signed with Standard Webhooks.",
+        lambda name, config, ctx: WebhookProvider(name, config, http_client=ctx.http_client),
     ),
 ]
 

@@ -10,10 +10,12 @@ import httpx
 import pytest
 import trustme
 
+from .fakes.braze import FakeBraze
 from .fakes.mandrill import FakeMandrill
 from .fakes.server import serve
 from .fakes.smtp_server import RecordingHandler, start_smtp_server
 from .fakes.twilio import FakeTwilio
+from .fakes.webhook_receiver import FakeReceiver
 
 
 @dataclass
@@ -118,6 +120,34 @@ def mandrill_api(_mandrill: tuple[FakeMandrill, str]) -> tuple[FakeMandrill, str
     """The fake Mandrill and its API root, reset."""
     _mandrill[0].reset()
     return _mandrill
+
+
+@pytest.fixture(scope="session")
+def _braze() -> Iterator[tuple[FakeBraze, str]]:
+    api = FakeBraze()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture
+def braze_api(_braze: tuple[FakeBraze, str]) -> tuple[FakeBraze, str]:
+    """The fake Braze REST API and its base URL, reset."""
+    _braze[0].reset()
+    return _braze
+
+
+@pytest.fixture(scope="session")
+def _receiver() -> Iterator[tuple[FakeReceiver, str]]:
+    api = FakeReceiver()
+    with serve(api) as url:
+        yield api, url + "/hooks/messages"
+
+
+@pytest.fixture
+def webhook_receiver(_receiver: tuple[FakeReceiver, str]) -> tuple[FakeReceiver, str]:
+    """A Standard Webhooks receiver and its URL, reset."""
+    _receiver[0].reset()
+    return _receiver
 
 
 @pytest.fixture

@@ -1,0 +1,104 @@
+"""Fake Braze REST API: /messages/send and /users/track with Braze's limits and errors."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from .asgi import FakeApi, Recorded, Reply
+
+API_KEY = "braze-rest-key-0000-1111-2222"
+NAME_ADDR = re.compile(r"^[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>$")
+
+
+def fatal(status: int, message: str, errors: list[str] | None = None) -> Reply:
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    return Reply(status, body)
+
+
+class FakeBraze(FakeApi):
+    """Validates bearer auth, ids, the email/SMS objects; records attributes per user."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attributes: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self.attributes.clear()
+
+    def handle(self, request: Recorded) -> Reply:
+        if request.method != "POST":
+            return fatal(404, "Not Found")
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return fatal(401, "Unauthorized")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return fatal(400, "Bad Request", ["content type must be application/json"])
+        try:
+            body = request.json()
+        except ValueError:
+            return fatal(400, "Bad Request")
+        if request.path == "/messages/send":
+            return self.send(body)
+        if request.path == "/users/track":
+            return self.track(body)
+        return fatal(404, "Not Found")
+
+    def send(self, body: dict[str, Any]) -> Reply:
+        ids = body.get("external_user_ids")
+        if ids is None and not body.get("broadcast") and not body.get("segment_id"):
+            return fatal(400, "No Recipients")
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            return fatal(400, "Bad Request", ["external_user_ids must be a list of strings"])
+        if len(ids) > 50:
+            return fatal(400, "The max number of external_ids and aliases per request was exceeded")
+        state = body.get("recipient_subscription_state", "subscribed")
+        if state not in ("opted_in", "subscribed", "all"):
+            return fatal(400, "Bad Request", ["invalid recipient_subscription_state"])
+        messages = body.get("messages")
+        if not isinstance(messages, dict) or not messages:
+            return fatal(400, "No message to send")
+        if "email" in messages:
+            problem = self.check_email(messages["email"])
+            if problem:
+                return fatal(400, "Bad Request", [problem])
+        if "sms" in messages:
+            sms = messages["sms"]
+            for key in ("app_id", "subscription_group_id", "body"):
+                if not isinstance(sms.get(key), str) or not sms[key]:
+                    return fatal(400, "Bad Request", [f"sms.{key} is required"])
+        if set(messages) - {"email", "sms"}:
+            return fatal(400, "Mismatched Message Type")
+        return Reply(201, {"dispatch_id": secrets.token_hex(12), "message": "success"})
+
+    @staticmethod
+    def check_email(email: dict[str, Any]) -> str | None:
+        if not isinstance(email.get("app_id"), str) or not email["app_id"]:
+            return "email.app_id is required"
+        if not isinstance(email.get("from"), str) or not NAME_ADDR.match(email["from"]):
+            return "email.from must be 'Display Name <address>'"
+        if not email.get("body") and not email.get("email_template_id"):
+            return "email.body is required"
+        for key in ("extras", "headers"):
+            value = email.get(key, {})
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                return f"email.{key} must be an object of strings"
+        return None
+
+    def track(self, body: dict[str, Any]) -> Reply:
+        attributes = body.get("attributes", [])
+        if not isinstance(attributes, list) or len(attributes) > 75:
+            return fatal(400, "Max Input Length Exceeded")
+        for item in attributes:
+            ids = [
+                k for k in ("external_id", "user_alias", "braze_id", "email", "phone") if k in item
+            ]
+            if len(ids) != 1:
+                return fatal(400, "Bad Request", ["each object needs exactly one identifier"])
+        for item in attributes:
+            key = item.get("external_id") or item.get("email")
+            self.attributes.setdefault(str(key), {}).update(item)
+        return Reply(201, {"attributes_processed": len(attributes), "message": "success"})
