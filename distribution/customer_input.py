@@ -7,9 +7,10 @@ absent stays as it is on update; a field sent as ``null`` is cleared.
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import msgspec
@@ -26,6 +27,8 @@ __all__ = [
     "ValidCustomer",
     "field_error_from_msgspec",
     "normalize_country",
+    "normalize_email",
+    "normalize_phone",
     "validate_customer",
 ]
 
@@ -116,8 +119,31 @@ def _text(errors: list[FieldError], name: str, value: str, limit: int = MAX_TEXT
     return value or None
 
 
+# RFC 5322 dot-atom, the plain ASCII local part that email-validator accepts unchanged.
+_DOT_ATOM = re.compile(r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+(?:\.[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+)*\Z")
+
+
+@lru_cache(maxsize=8192)
+def _domain(domain: str) -> str | None:
+    try:
+        return validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
 def normalize_email(value: str) -> str:
-    """The normalised address (domain lower-cased, Unicode normalised); raises ValueError."""
+    """The normalised address (domain lower-cased, Unicode normalised); raises ValueError.
+
+    email-validator costs about 50 microseconds an address, mostly on the domain, and customer
+    lists share few domains. So a plain dot-atom local part plus a domain the library already
+    accepted is put together here; anything else goes through the library. A property test
+    checks that both ways always agree.
+    """
+    local, at, domain = value.rpartition("@")
+    if at and len(value) <= 254 and _DOT_ATOM.match(local):
+        normalized_domain = _domain(domain)
+        if normalized_domain is not None:
+            return f"{local}@{normalized_domain}"
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as error:

@@ -4,26 +4,22 @@ Ids sort by creation time (the first ten characters encode milliseconds), so cur
 order by id alone and new rows land at the end of the primary-key index.
 """
 
+import base64
 import secrets
 import time
 
 __all__ = ["new_id", "new_secret"]
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-
-
-def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, index = divmod(value, 32)
-        chars.append(_ALPHABET[index])
-    return "".join(reversed(chars))
+# Crockford's base32 alphabet is in ascending ASCII order, so encoded ids sort like their bytes.
+_TO_CROCKFORD = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghjkmnpqrstvwxyz"
+)
 
 
 def new_id(prefix: str) -> str:
-    """A new id such as ``cust_01hx3...``: 10 characters of time, 16 of randomness."""
-    millis = time.time_ns() // 1_000_000
-    return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
+    """A new id such as ``cust_01hx3...``: 48 bits of milliseconds, then 80 random bits."""
+    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + secrets.token_bytes(10)
+    return f"{prefix}_{base64.b32encode(raw).decode()[:26].translate(_TO_CROCKFORD)}"
 
 
 def new_secret(prefix: str) -> str:

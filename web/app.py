@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -26,6 +29,11 @@ def create_app(settings: Settings) -> Litestar:
     """Build the service for ``settings``; nothing here reads the environment."""
     logging.basicConfig(level=settings.log_level)
     database = Database(settings.database_url)
+    # Large imports check rows in worker processes; "spawn" because forking a threaded server
+    # is unsafe. No process starts until the first large import.
+    import_pool = ProcessPoolExecutor(
+        max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn")
+    )
     if settings.migrate_on_start:
         upgrade(database.engine)
 
@@ -52,8 +60,8 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
-        state=State({"database": database, "settings": settings}),
-        on_shutdown=[database.dispose],
+        state=State({"database": database, "settings": settings, "import_pool": import_pool}),
+        on_shutdown=[database.dispose, lambda: import_pool.shutdown(cancel_futures=True)],
     )
     document_problems(app.openapi_schema)
     return app

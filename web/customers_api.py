@@ -263,7 +263,11 @@ class CustomerController(Controller):
                     text = _text_stream(spool)
                     rows = count_limit(read_csv_rows(text))
                 report = import_rows(
-                    db, caller.project_id, rows, default_region=caller.default_region
+                    db,
+                    caller.project_id,
+                    rows,
+                    default_region=caller.default_region,
+                    executor=request.app.state.import_pool,
                 )
                 return ImportOut(
                     total_rows=report.total_rows,

@@ -1,0 +1,165 @@
+"""Import 100,000 generated customers through the CSV import endpoint of a running service.
+
+Starts ``dm serve`` on a fresh SQLite database in a temporary folder, uploads one CSV file and
+reports rows per second. The baseline, measured in the same run, is the floor for the same file:
+``csv.reader`` plus one ``executemany`` INSERT into SQLite, with no validation at all.
+
+    .venv/bin/python benchmarks/customers.py [--rows 100000]
+
+Ends with one JSON line of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+FIRST = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances"]
+LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie"]
+CITIES = ["London", "Paris", "Berlin", "Lisbon", "Austin", "Toronto", "Warsaw", "Porto"]
+
+
+def make_csv(rows: int) -> str:
+    rng = random.Random(7)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "source_id",
+            "name",
+            "email",
+            "phone",
+            "address.city",
+            "address.country",
+            "locale",
+            "metadata.tier",
+            "metadata.orders",
+            "metadata.signup",
+        ]
+    )
+    for i in range(rows):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        writer.writerow(
+            [
+                f"shop-{i}",
+                f"{first} {last}",
+                f"{first}.{last}.{i}@example.com".lower(),
+                f"+1415{rng.randrange(2_000_000, 9_999_999)}",
+                rng.choice(CITIES),
+                rng.choice(["US", "GB", "France", "DE", "PT"]),
+                rng.choice(["en", "en-GB", "fr", "pt-BR", "de"]),
+                rng.choice(["gold", "silver", "bronze"]),
+                rng.randrange(0, 50),
+                f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+            ]
+        )
+    return out.getvalue()
+
+
+def baseline(csv_text: str, folder: Path) -> float:
+    """Rows per second for parsing plus a bare INSERT: the floor any import sits on."""
+    db = sqlite3.connect(folder / "baseline.sqlite3")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, source_id, name, email, phone, city, country, "
+        "locale, tier, orders, signup)"
+    )
+    started = time.perf_counter()
+    reader = csv.reader(io.StringIO(csv_text))
+    next(reader)
+    rows = list(reader)
+    db.executemany("INSERT INTO c VALUES (NULL,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.commit()
+    elapsed = time.perf_counter() - started
+    db.close()
+    return len(rows) / elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+
+    csv_text = make_csv(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = {**os.environ, "DM_DATA_DIR": str(folder), "DM_PORT": str(free_port())}
+        env.pop("DATABASE_URL", None)
+        created = subprocess.run(
+            [BIN / "dm", "projects", "create", "bench"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        creds = dict(
+            line.split(":", 1) for line in created.splitlines() if line.startswith("X-App")
+        )
+        headers = {k: v.split()[0] for k, v in creds.items()}
+        server = subprocess.Popen(
+            [BIN / "dm", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{env['DM_PORT']}"
+        try:
+            for _ in range(100):
+                try:
+                    httpx.get(f"{url}/health/live", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            started = time.perf_counter()
+            response = httpx.post(
+                f"{url}/v1/customers/import",
+                content=csv_text.encode(),
+                headers={**headers, "Content-Type": "text/csv"},
+                timeout=600,
+            )
+            elapsed = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(10)
+        report = response.json()
+        floor = baseline(csv_text, folder)
+
+    rate = args.rows / elapsed
+    print(f"rows:                 {args.rows:,}")
+    print(f"imported:             {report['created']:,} created, {report['failed']:,} failed")
+    print(f"import (HTTP, SQLite): {elapsed:.2f} s  = {rate:,.0f} rows/s")
+    print(f"baseline (csv+INSERT): {floor:,.0f} rows/s  (ratio {floor / rate:.1f}x)")
+    print(f"target:               >= 10,000 rows/s  -> {'met' if rate >= 10_000 else 'MISSED'}")
+    print(
+        json.dumps(
+            {
+                "benchmark": "customers_import",
+                "rows": args.rows,
+                "seconds": round(elapsed, 3),
+                "rows_per_second": round(rate),
+                "baseline_rows_per_second": round(floor),
+                "failed": report["failed"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
