@@ -32,7 +32,9 @@ def _postgres_schema_url(base_url: str, schema: str) -> str:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database URL, once per backend per test session."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "test.sqlite3"
