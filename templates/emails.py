@@ -27,7 +27,7 @@ from templates.errors import (
     UnsafeTemplateError,
 )
 from templates.filters import FILTERS
-from templates.html_text import html_to_text
+from templates.html_text import collapse_repeated_links, html_to_text
 from templates.missing_markers import mark_missing_html, mark_missing_text
 from templates.protection import ProtectedSource, protect, restore
 from templates.sandbox import (
@@ -273,6 +273,7 @@ _BLANK_RUNS = re.compile(r"[ \t]+\n|\n{3,}")
 
 def _tidy_text(text: str) -> str:
     """Drop the trailing spaces and blank runs that statements leave in a text part."""
+    text = collapse_repeated_links(text)
     return (
         _BLANK_RUNS.sub(lambda m: "\n\n" if m.group().startswith("\n") else "\n", text).strip()
         + "\n"

@@ -7,7 +7,7 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
-__all__ = ["html_to_text"]
+__all__ = ["collapse_repeated_links", "html_to_text"]
 
 _SKIP = frozenset({"head", "style", "script", "title", "meta", "link", "noscript", "template"})
 _BLOCK = frozenset(
@@ -80,7 +80,7 @@ def html_to_text(html: str, *, keep_comments: re.Pattern[str] | None = None) -> 
                 lines.append("")
             lines.append(line)
             gap = False
-    return "\n".join(lines) + "\n" if lines else ""
+    return collapse_repeated_links("\n".join(lines) + "\n") if lines else ""
 
 
 def _walk(node: etree._Element, out: list[str], keep: re.Pattern[str] | None) -> None:
@@ -129,8 +129,18 @@ def _element(node: etree._Element, out: list[str], keep: re.Pattern[str] | None)
 
 
 def _link(label: str, href: str) -> str:
-    if not href or href.startswith("#") or href == label:
+    if not href or href.startswith("#"):
         return label or href
-    if href.startswith("mailto:") and href[7:] == label:
-        return label
+    # `x (x)` is collapsed later by `collapse_repeated_links`, also in compiled text parts,
+    # where label and URL are still separate Jinja expressions here.
     return f"{label} ({href})" if label else href
+
+
+_REPEATED_LINK = re.compile(r"(?<![^\s(])(\S+) \((?:mailto:|tel:)?\1\)")
+
+
+def collapse_repeated_links(text: str) -> str:
+    """`https://x.example (https://x.example)` -> `https://x.example`; same for mailto/tel."""
+    if " (" not in text:
+        return text
+    return _REPEATED_LINK.sub(r"\1", text)
