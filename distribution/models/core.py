@@ -1,4 +1,4 @@
-"""SQLModel tables. Every row belongs to a project; every query filters by it.
+"""Core tables: projects, API keys, customers and segments.
 
 Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z``.
 """
@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, String, Unique
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-__all__ = ["ApiKey", "Customer", "Project", "Segment", "utcnow"]
+__all__ = ["ApiKey", "Customer", "JSONVariant", "Project", "Segment", "project_fk", "utcnow"]
 
 # JSONB on PostgreSQL so segment filters can use its operators; plain JSON text on SQLite.
 JSONVariant = JSON().with_variant(JSONB(), "postgresql")
@@ -23,7 +23,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _project_fk() -> Any:
+def project_fk() -> Any:
+    """A non-null, indexed foreign key to the owning project, deleted with it."""
     return Field(
         sa_column=Column(
             String, ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True
@@ -47,7 +48,7 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
 
     id: str = Field(primary_key=True)
-    project_id: str = _project_fk()
+    project_id: str = project_fk()
     name: str = "default"
     app_id: str = Field(sa_column=Column(String, nullable=False, unique=True))
     token_hash: str
@@ -66,7 +67,7 @@ class Customer(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True)
-    project_id: str = _project_fk()
+    project_id: str = project_fk()
     source_id: str | None = None
     name: str | None = None
     email: str | None = None
@@ -94,7 +95,7 @@ class Segment(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_segment_project_name"),)
 
     id: str = Field(primary_key=True)
-    project_id: str = _project_fk()
+    project_id: str = project_fk()
     name: str
     filter: dict[str, Any] = Field(sa_column=Column(JSONVariant, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
