@@ -20,6 +20,7 @@ from web.customers_api import CustomerController
 from web.health import live, ready
 from web.keys_api import ApiKeyController
 from web.problems import EXCEPTION_HANDLERS, document_problems
+from web.segments_api import SegmentController
 from web.settings import Settings
 
 __all__ = ["create_app"]
@@ -53,7 +54,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
     )
     app = Litestar(
-        route_handlers=[live, ready, CustomerController, ApiKeyController],
+        route_handlers=[live, ready, CustomerController, SegmentController, ApiKeyController],
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),

@@ -332,7 +332,7 @@ class CustomerController(Controller):
         )
 
     @get("/{customer_id:str}", sync_to_thread=True, summary="Get a customer by id or source_id")
-    def get(
+    def retrieve(
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],

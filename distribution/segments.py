@@ -1,0 +1,117 @@
+"""Segments: named customer filters. Membership is computed from the filter, never stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.ids import new_id
+from distribution.models import Customer, Segment, utcnow
+from distribution.segment_filter import filter_clause, matches, parse_filter
+
+__all__ = [
+    "count_members",
+    "create_segment",
+    "delete_segment",
+    "get_segment",
+    "is_member",
+    "list_segments",
+    "member_condition",
+    "update_segment",
+]
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInputError([FieldError("name", "must be 1-200 characters")])
+    return name
+
+
+def _flush_unique(session: Session, name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"a segment named {name!r} already exists") from None
+
+
+def create_segment(session: Session, project_id: str, name: str, raw_filter: Any) -> Segment:
+    """Create a segment after checking its filter."""
+    parse_filter(raw_filter)
+    segment = Segment(
+        id=new_id("seg"), project_id=project_id, name=_check_name(name), filter=raw_filter
+    )
+    session.add(segment)
+    _flush_unique(session, segment.name)
+    return segment
+
+
+def get_segment(session: Session, project_id: str, segment_id: str) -> Segment:
+    """A segment of the project."""
+    segment = session.exec(
+        select(Segment).where(Segment.project_id == project_id, Segment.id == segment_id)
+    ).first()
+    if segment is None:
+        raise NotFoundError("segment", segment_id)
+    return segment
+
+
+def list_segments(session: Session, project_id: str) -> list[Segment]:
+    """Every segment of the project, oldest first."""
+    return list(
+        session.exec(
+            select(Segment).where(Segment.project_id == project_id).order_by(col(Segment.id))
+        )
+    )
+
+
+def update_segment(
+    session: Session,
+    project_id: str,
+    segment_id: str,
+    *,
+    name: str | None = None,
+    raw_filter: Any = None,
+) -> Segment:
+    """Rename a segment or replace its filter."""
+    segment = get_segment(session, project_id, segment_id)
+    if raw_filter is not None:
+        parse_filter(raw_filter)
+        segment.filter = raw_filter
+    if name is not None:
+        segment.name = _check_name(name)
+    segment.updated_at = utcnow()
+    session.add(segment)
+    _flush_unique(session, segment.name)
+    return segment
+
+
+def delete_segment(session: Session, project_id: str, segment_id: str) -> None:
+    """Delete a segment (customers are untouched)."""
+    session.delete(get_segment(session, project_id, segment_id))
+
+
+def member_condition(segment: Segment, dialect_name: str) -> ColumnElement[bool]:
+    """The SQL condition that selects the segment's customers (add the project filter)."""
+    return filter_clause(parse_filter(segment.filter), dialect_name)
+
+
+def count_members(session: Session, project_id: str, segment: Segment) -> int:
+    """How many live customers the segment holds now."""
+    dialect = session.get_bind().dialect.name
+    statement = select(func.count()).where(
+        Customer.project_id == project_id,
+        col(Customer.erased_at).is_(None),
+        member_condition(segment, dialect),
+    )
+    return int(session.exec(statement).one())
+
+
+def is_member(segment: Segment, customer: Customer) -> bool:
+    """Whether one customer is in the segment, evaluated in memory (no query)."""
+    return matches(parse_filter(segment.filter), customer)
