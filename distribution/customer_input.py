@@ -7,6 +7,7 @@ absent stays as it is on update; a field sent as ``null`` is cleared.
 from __future__ import annotations
 
 import json
+import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -111,7 +112,23 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def _storable(value: object) -> bool:
+    # Neither JSON nor PostgreSQL text can hold these; SQLite would store JSON it cannot read.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
+
+
 def _text(errors: list[FieldError], name: str, value: str, limit: int = MAX_TEXT) -> str | None:
+    if "\x00" in value:
+        errors.append(FieldError(name, "must not contain NUL characters"))
+        return None
     value = value.strip()
     if len(value) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters"))
@@ -234,7 +251,11 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
         if len(json.dumps(data.metadata, default=str)) > MAX_METADATA_BYTES:
             errors.append(FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes"))
         for key, value in data.metadata.items():
-            if not key or len(key) > 100 or "." in key:
+            if not _storable(value):
+                errors.append(
+                    FieldError(f"metadata.{key}", "NaN, Infinity and NUL characters are refused")
+                )
+            elif not key or len(key) > 100 or "." in key or not _storable(key):
                 errors.append(
                     FieldError(f"metadata.{key}", "keys are 1-100 characters without a dot")
                 )

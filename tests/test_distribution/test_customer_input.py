@@ -104,3 +104,19 @@ def test_metadata_keys_with_dots_are_refused() -> None:
     result = validate_customer(CustomerIn(metadata={"a.b": 1}), default_region="US")
     assert isinstance(result, list)
     assert result[0].field == "metadata.a.b"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"x": float("nan")}, {"x": float("inf")}, {"x": "a\x00b"}, {"x": {"y": [1.0, float("-inf")]}}],
+)
+def test_values_no_database_can_hold_are_refused(metadata: dict[str, object]) -> None:
+    result = validate_customer(CustomerIn(metadata=metadata), default_region="US")
+    assert isinstance(result, list)
+    assert result[0].field == "metadata.x"
+
+
+def test_nul_characters_in_text_are_refused() -> None:
+    result = validate_customer(CustomerIn(name="a\x00b"), default_region="US")
+    assert isinstance(result, list)
+    assert result[0].field == "name"
