@@ -15,6 +15,7 @@ __all__ = ["MJ_INCLUDE", "inline_css", "mjml_to_html"]
 
 MJ_INCLUDE = re.compile(r"<mj-include\b", re.IGNORECASE)
 _POSITION = re.compile(r"position (\d+)(?::(\d+))?")
+_STYLE_TAG = re.compile(r"<style\b", re.IGNORECASE)
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
@@ -48,8 +49,11 @@ def inline_css(html: str) -> str:
     """Inline the document's `<style>` rules into `style` attributes.
 
     premailer is configured to load nothing: no `<link>` stylesheet (MJML links Google Fonts),
-    no network, no files; links are left exactly as written (no URL rewriting).
+    no network, no files; links are left exactly as written (no URL rewriting). A document
+    without `<style>` has nothing to inline and is returned as it is.
     """
+    if not _STYLE_TAG.search(html):
+        return html
     inliner = Premailer(
         html,
         allow_network=False,
@@ -61,7 +65,10 @@ def inline_css(html: str) -> str:
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
     )
-    out = str(inliner.transform(pretty_print=False))
+    try:
+        out = str(inliner.transform(pretty_print=False))
+    except (AttributeError, ValueError):  # premailer fails on documents lxml cannot root
+        return html
     doctype = _DOCTYPE.match(html)
     if doctype and not _DOCTYPE.match(out):
         out = f"{doctype.group().strip()}\n{out}"

@@ -65,7 +65,10 @@ def html_to_text(html: str, *, keep_comments: re.Pattern[str] | None = None) -> 
     """
     if not html.strip():
         return ""
-    root = lxml_html.document_fromstring(html)
+    try:
+        root = lxml_html.document_fromstring(html)
+    except etree.ParserError:  # only comments or whitespace: no text
+        return ""
     out: list[str] = []
     _walk(root, out, keep_comments)
     text = "".join(out).replace(_PARAGRAPH, f"\n{_PARAGRAPH}\n")

@@ -23,7 +23,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 from markupsafe import Markup, escape
 
-from templates.errors import RenderLimitError, UnsafeTemplateError
+from templates.errors import (
+    RenderLimitError,
+    TemplateError,
+    TemplateRenderError,
+    UnsafeTemplateError,
+)
 
 __all__ = [
     "MISSING_CLOSE",
@@ -132,6 +137,10 @@ def render_guarded(state: RenderState, run: Callable[[], Iterable[str]]) -> str:
             raise RenderLimitError("the template needs too much memory") from None
         except SecurityError as exc:
             raise UnsafeTemplateError(f"refused by the sandbox: {exc}") from None
+        except TemplateError:
+            raise
+        except Exception as exc:  # any error of the author's expressions (1/0, bad types...)
+            raise TemplateRenderError(f"the template failed: {type(exc).__name__}: {exc}") from None
         return "".join(parts)
     finally:
         _STATE.reset(token)
@@ -319,7 +328,14 @@ def _check_percent_format(fmt: Any) -> None:
 
 
 class _GuardedCodeGenerator(CodeGenerator):
-    """Routes `~` concatenation through a size check."""
+    """Routes `~` concatenation through a size check; folds no expression at compile time."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        # Jinja evaluates constant output expressions while compiling; that would run filters
+        # outside the render's guards and lose missing-variable reports. Only literals fold.
+        if not isinstance(node, nodes.TemplateData | nodes.Const):
+            raise nodes.Impossible()
+        return str(super()._output_child_to_const(node, frame, finalize))
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.checked_size(")
@@ -372,6 +388,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             lstrip_blocks=False,
             keep_trailing_newline=True,
             finalize=None,
+            # No constant folding: it would run the author's expressions at compile time,
+            # outside the render's guards and its missing-variable bookkeeping.
+            optimized=False,
         )
         self.globals.pop("lipsum", None)
         self.globals["range"] = _guarded_range
