@@ -166,7 +166,7 @@ FILTER_SCHEMA: list[dict[str, str]] = [
         "signature": "money(currency=reward.currency, locale=customer.locale)",
         "description": "Minor units (cents) to a localised amount.",
         "example": "{{ reward.amount | money(reward.currency) }}",
-        "output": "R$ 25,00",
+        "output": "R$\u00a025,00",
     },
     {
         "name": "date",
@@ -180,7 +180,7 @@ FILTER_SCHEMA: list[dict[str, str]] = [
         "signature": "datetime(format='medium', timezone=customer.timezone, locale=...)",
         "description": "A localised date and time in the customer's time zone.",
         "example": "{{ event.created_at | datetime('short') }}",
-        "output": "02/04/2026, 11:30",
+        "output": "02/04/2026 11:30",
     },
     {
         "name": "default",

@@ -50,7 +50,8 @@ def _render(body: str) -> str:
         "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
         "{% for c in 'a' * 100000 %}{% for d in 'a' * 100000 %}{% endfor %}{% endfor %}",
         "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
-        "{% macro f(n) %}{% if n < 50 %}{{ f(n+1) }}{{ f(n+1) }}{% endif %}{% endmacro %}{{ f(0) }}",
+        "{% macro f(n) %}{% if n < 50 %}{{ f(n+1) }}{{ f(n+1) }}{% endif %}{% endmacro %}"
+        "{{ f(0) }}",
         "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
         "{% endfor %}",
         "{% set ns = namespace(s='a') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
@@ -66,9 +67,13 @@ def test_runaway_template_stops(body: str) -> None:
 
 
 def test_limits_apply_with_the_default_budget_too() -> None:
-    compiled = compile_email(EmailSource("s", "{% for i in range(99999) %}"
-                                         "{% for j in range(99999) %}{% endfor %}{% endfor %}",
-                                         body_format="html"))
+    compiled = compile_email(
+        EmailSource(
+            "s",
+            "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+            body_format="html",
+        )
+    )
     with pytest.raises(RenderLimitError, match="too long"):
         compiled.render({})
 
