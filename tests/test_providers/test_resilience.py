@@ -1,0 +1,174 @@
+"""Rate limiter, circuit breaker and ResilientProvider, driven by controlled clocks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from providers.circuit_breaker import CircuitBreaker
+from providers.errors import (
+    CircuitOpenError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
+from providers.message import Message, SendResult
+from providers.rate_limit import RateLimiter, TokenBucket
+from providers.resilient import ResilientProvider
+
+from .samples import sms
+
+
+class FakeClock:
+    """A clock whose sleep only advances time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class ScriptedProvider:
+    """A test double Provider: answers from a script, can block until released."""
+
+    kind = "scripted"
+    channels = frozenset({"sms"})
+
+    def __init__(self, script: list[ProviderError | None] | None = None) -> None:
+        self.name = "scripted"
+        self.script = list(script or [])
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.gate: asyncio.Event | None = None
+
+    async def send(self, message: Message) -> SendResult:
+        self.calls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            outcome = self.script.pop(0) if self.script else None
+            if outcome is not None:
+                raise outcome
+            return SendResult("sent", provider_message_id=f"id-{self.calls}")
+        finally:
+            self.in_flight -= 1
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def transient() -> TransientProviderError:
+    return TransientProviderError("HTTP 503", provider="scripted", status_code=503)
+
+
+async def test_token_bucket_spaces_messages_at_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(10, burst=2, clock=clock, sleep=clock.sleep)
+    assert isinstance(bucket, RateLimiter)
+    for _ in range(6):
+        await bucket.acquire()
+    # Two from the burst, then one every 0.1 s.
+    assert clock.slept == pytest.approx([0.1, 0.1, 0.1, 0.1])
+    clock.now += 5
+    await bucket.acquire()
+    await bucket.acquire()
+    assert len(clock.slept) == 4
+
+
+def test_breaker_opens_half_opens_and_closes() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker("p", failure_threshold=3, reset_after=30, clock=clock)
+    for _ in range(2):
+        breaker.before_call()
+        breaker.record_failure()
+    assert breaker.state == "closed"
+    breaker.before_call()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.before_call()
+    assert info.value.retry_after == 30
+    clock.now += 10
+    assert breaker.snapshot().retry_after == 20
+    clock.now += 20
+    assert breaker.state == "half_open"
+    breaker.before_call()  # the single trial call
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call()
+    breaker.record_failure()
+    assert breaker.state == "open"
+    clock.now += 30
+    breaker.before_call()
+    breaker.record_success()
+    assert breaker.snapshot().state == "closed"
+    assert breaker.snapshot().consecutive_failures == 0
+
+
+async def test_resilient_provider_opens_circuit_on_transient_failures_only() -> None:
+    clock = FakeClock()
+    inner = ScriptedProvider(
+        [PermanentProviderError("bad", provider="scripted")] * 3 + [transient()] * 2
+    )
+    breaker = CircuitBreaker("scripted", failure_threshold=2, reset_after=60, clock=clock)
+    provider = ResilientProvider(inner, breaker=breaker)
+    for _ in range(3):
+        with pytest.raises(PermanentProviderError):
+            await provider.send(sms())
+    assert provider.health.state == "closed"
+    for _ in range(2):
+        with pytest.raises(TransientProviderError):
+            await provider.send(sms())
+    assert provider.health.state == "open"
+    with pytest.raises(CircuitOpenError):
+        await provider.send(sms())
+    assert inner.calls == 5
+    clock.now += 60
+    assert (await provider.send(sms())).status == "sent"
+    assert provider.health.state == "closed"
+
+
+async def test_concurrency_limit_holds() -> None:
+    inner = ScriptedProvider()
+    inner.gate = asyncio.Event()
+    provider = ResilientProvider(inner, max_concurrency=3)
+    tasks = [asyncio.create_task(provider.send(sms(id=f"d{i}"))) for i in range(10)]
+    # Let every task run as far as it can: three reach the provider, seven wait for a slot.
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert inner.in_flight == 3
+    inner.gate.set()
+    results = await asyncio.gather(*tasks)
+    assert len(results) == 10
+    assert inner.max_in_flight == 3
+
+
+async def test_timeout_is_transient_and_counts_against_the_breaker() -> None:
+    inner = ScriptedProvider()
+    inner.gate = asyncio.Event()  # never set: the provider hangs
+    breaker = CircuitBreaker("scripted", failure_threshold=1, reset_after=60)
+    provider = ResilientProvider(inner, timeout=0.01, breaker=breaker)
+    with pytest.raises(TransientProviderError, match="no answer"):
+        await provider.send(sms())
+    assert provider.health.state == "open"
+
+
+async def test_rate_limiter_is_consulted_per_message() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(5, burst=1, clock=clock, sleep=clock.sleep)
+    provider = ResilientProvider(ScriptedProvider(), rate_limiter=bucket)
+    for i in range(4):
+        await provider.send(sms(id=f"d{i}"))
+    assert clock.slept == pytest.approx([0.2, 0.2, 0.2])
