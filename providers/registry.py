@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 import httpx
 
+from providers.activecampaign import ActiveCampaignConfig, ActiveCampaignSync
 from providers.braze import BrazeConfig, BrazeProvider
+from providers.braze_attributes import BrazeAttributesConfig, BrazeAttributesSync
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.config import config_schema, parse_config, secret_fields
 from providers.errors import ProviderConfigError
+from providers.mailchimp_audience import MailchimpAudienceConfig, MailchimpAudienceSync
 from providers.mailchimp_transactional import (
     MailchimpTransactionalConfig,
     MailchimpTransactionalProvider,
@@ -119,6 +122,30 @@ _KINDS: list[ProviderKind] = [
         WebhookConfig,
         "POSTs the rendered message as JSON, signed with Standard Webhooks.",
         lambda name, config, ctx: WebhookProvider(name, config, http_client=ctx.http_client),
+    ),
+    ProviderKind(
+        "mailchimp_audience",
+        "sync",
+        frozenset(),
+        MailchimpAudienceConfig,
+        "Upserts the Mailchimp audience member and writes code/reward into merge fields.",
+        lambda name, config, ctx: MailchimpAudienceSync(name, config, http_client=ctx.http_client),
+    ),
+    ProviderKind(
+        "braze_attributes",
+        "sync",
+        frozenset(),
+        BrazeAttributesConfig,
+        "Writes code/reward as Braze custom attributes through /users/track.",
+        lambda name, config, ctx: BrazeAttributesSync(name, config, http_client=ctx.http_client),
+    ),
+    ProviderKind(
+        "activecampaign",
+        "sync",
+        frozenset(),
+        ActiveCampaignConfig,
+        "Syncs the ActiveCampaign contact and writes custom field values.",
+        lambda name, config, ctx: ActiveCampaignSync(name, config, http_client=ctx.http_client),
     ),
 ]
 

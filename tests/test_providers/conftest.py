@@ -10,7 +10,9 @@ import httpx
 import pytest
 import trustme
 
+from .fakes.activecampaign import FakeActiveCampaign
 from .fakes.braze import FakeBraze
+from .fakes.mailchimp_marketing import FakeMailchimpMarketing
 from .fakes.mandrill import FakeMandrill
 from .fakes.server import serve
 from .fakes.smtp_server import RecordingHandler, start_smtp_server
@@ -148,6 +150,38 @@ def webhook_receiver(_receiver: tuple[FakeReceiver, str]) -> tuple[FakeReceiver,
     """A Standard Webhooks receiver and its URL, reset."""
     _receiver[0].reset()
     return _receiver
+
+
+@pytest.fixture(scope="session")
+def _mailchimp_marketing() -> Iterator[tuple[FakeMailchimpMarketing, str]]:
+    api = FakeMailchimpMarketing()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture
+def mailchimp_marketing_api(
+    _mailchimp_marketing: tuple[FakeMailchimpMarketing, str],
+) -> tuple[FakeMailchimpMarketing, str]:
+    """The fake Mailchimp Marketing API, reset."""
+    _mailchimp_marketing[0].reset()
+    return _mailchimp_marketing
+
+
+@pytest.fixture(scope="session")
+def _activecampaign() -> Iterator[tuple[FakeActiveCampaign, str]]:
+    api = FakeActiveCampaign()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture
+def activecampaign_api(
+    _activecampaign: tuple[FakeActiveCampaign, str],
+) -> tuple[FakeActiveCampaign, str]:
+    """The fake ActiveCampaign API, reset."""
+    _activecampaign[0].reset()
+    return _activecampaign
 
 
 @pytest.fixture

@@ -1,0 +1,123 @@
+"""`activecampaign` (sync): sync the contact, then write custom field values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from providers.config import SECRET
+from providers.errors import PermanentProviderError, response_excerpt
+from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.message import ProfileUpdate, SendResult
+
+__all__ = ["ActiveCampaignConfig", "ActiveCampaignSync"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveCampaignConfig:
+    """Config of `activecampaign`.
+
+    Attributes:
+        api_token: secret, sent in the `Api-Token` header.
+        base_url: the account's API URL, e.g. https://ACCOUNT.api-us1.com.
+        fields: custom field id -> ProfileUpdate field, e.g. {"12": "code"}.
+    """
+
+    api_token: str = field(repr=False, metadata=SECRET)
+    base_url: str
+    fields: Mapping[str, str]
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL")
+        if not self.fields or not all(k.isdigit() for k in self.fields):
+            raise ValueError("fields must map custom field ids (numbers) to profile fields")
+
+
+class ActiveCampaignSync:
+    """POST /api/3/contact/sync, then POST /api/3/fieldValues per configured field."""
+
+    kind = "activecampaign"
+
+    def __init__(
+        self,
+        name: str,
+        config: ActiveCampaignConfig,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._client = HttpClientOwner(http_client, timeout=config.timeout)
+        self._root = config.base_url.rstrip("/") + "/api/3"
+
+    def _contact_payload(self, update: ProfileUpdate) -> dict[str, Any]:
+        """The contact/sync body (only the values we have)."""
+        contact: dict[str, Any] = {"email": update.email}
+        for key, value in (
+            ("firstName", update.first_name),
+            ("lastName", update.last_name),
+            ("phone", update.phone),
+        ):
+            if value is not None:
+                contact[key] = value
+        return {"contact": contact}
+
+    def _field_payloads(self, update: ProfileUpdate, contact_id: str) -> list[dict[str, Any]]:
+        """One fieldValues body per configured field that has a value."""
+        bodies = []
+        for field_id, source in self.config.fields.items():
+            value = update.value_of(source)
+            if value is not None:
+                bodies.append(
+                    {"fieldValue": {"contact": contact_id, "field": field_id, "value": value}}
+                )
+        return bodies
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await request(
+            self._client.http,
+            "POST",
+            self._root + path,
+            provider=self.name,
+            json=body,
+            headers={"Api-Token": self.config.api_token},
+        )
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
+        return json_object(response)
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        """Create or update the contact by email, then write each field value."""
+        if not update.email:
+            raise PermanentProviderError("an email address is required", provider=self.name)
+        answer = await self._post("/contact/sync", self._contact_payload(update))
+        contact = answer.get("contact")
+        contact_id = contact.get("id") if isinstance(contact, dict) else None
+        if not contact_id:
+            raise PermanentProviderError(
+                "contact/sync returned no contact id",
+                provider=self.name,
+                excerpt=response_excerpt(str(answer), secrets=(self.config.api_token,)),
+            )
+        for body in self._field_payloads(update, str(contact_id)):
+            await self._post("/fieldValues", body)
+        return SendResult("sent", provider_message_id=str(contact_id))
+
+    async def check(self) -> None:
+        """GET /api/3/users/me."""
+        response = await request(
+            self._client.http,
+            "GET",
+            self._root + "/users/me",
+            provider=self.name,
+            headers={"Api-Token": self.config.api_token},
+        )
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this sync created it."""
+        await self._client.aclose()

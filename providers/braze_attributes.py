@@ -1,0 +1,99 @@
+"""`braze_attributes` (sync): write code and reward as custom attributes via `/users/track`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from providers.config import SECRET
+from providers.errors import PermanentProviderError, response_excerpt
+from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.message import ProfileUpdate, SendResult
+
+__all__ = ["BrazeAttributesConfig", "BrazeAttributesSync"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrazeAttributesConfig:
+    """Config of `braze_attributes`.
+
+    Attributes:
+        api_key: secret REST key with the `users.track` permission.
+        base_url: the workspace's REST endpoint.
+        attributes: Braze attribute -> ProfileUpdate field, e.g. {"referral_code": "code"}.
+    """
+
+    api_key: str = field(repr=False, metadata=SECRET)
+    base_url: str
+    attributes: Mapping[str, str]
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL")
+        if not self.attributes:
+            raise ValueError("attributes must name at least one attribute")
+
+
+class BrazeAttributesSync:
+    """One attributes object per update, identified by external_id."""
+
+    kind = "braze_attributes"
+
+    def __init__(
+        self,
+        name: str,
+        config: BrazeAttributesConfig,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._client = HttpClientOwner(http_client, timeout=config.timeout)
+
+    def _payload(self, update: ProfileUpdate) -> dict[str, Any]:
+        """The `/users/track` body."""
+        item: dict[str, Any] = {"external_id": update.external_id}
+        for attribute, source in self.config.attributes.items():
+            value = update.value_of(source)
+            if value is not None:
+                item[attribute] = value
+        return {"attributes": [item]}
+
+    def _result(self, response: httpx.Response) -> SendResult:
+        """Success means Braze queued the attributes."""
+        body = json_object(response)
+        raise_for_status_class(
+            response,
+            provider=self.name,
+            secrets=(self.config.api_key,),
+            message=str(body.get("message") or "") or None,
+        )
+        excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
+        if body.get("message") != "success":
+            raise PermanentProviderError("unexpected answer", provider=self.name, excerpt=excerpt)
+        return SendResult("queued", raw=excerpt)
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        """Write the configured attributes onto the user."""
+        if not update.external_id:
+            raise PermanentProviderError("external_id is required", provider=self.name)
+        response = await request(
+            self._client.http,
+            "POST",
+            self.config.base_url.rstrip("/") + "/users/track",
+            provider=self.name,
+            json=self._payload(update),
+            headers={"Authorization": f"Bearer {self.config.api_key}"},
+        )
+        return self._result(response)
+
+    async def check(self) -> None:
+        """Braze offers no credential check for a track-only key; nothing is verified."""
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this sync created it."""
+        await self._client.aclose()

@@ -1,0 +1,156 @@
+"""The syncs against their fakes, and one contract over every sync kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from providers.errors import PermanentProviderError, TransientProviderError
+from providers.mailchimp_audience import MailchimpAudienceConfig, subscriber_hash
+from providers.message import ProfileUpdate
+from providers.protocol import Sync
+from providers.registry import PROVIDER_KINDS, build_sync
+
+from .fakes import activecampaign, braze, mailchimp_marketing
+
+UPDATE = ProfileUpdate(
+    id="upd_1",
+    email="Alice@Example.com",
+    external_id="user-1",
+    first_name="Alice",
+    code="WELCOME-42",
+    reward="10 EUR",
+)
+
+
+@dataclass
+class SyncSetup:
+    config: dict[str, Any]
+    api: Any
+    bad_auth: dict[str, Any]
+
+
+def mailchimp_setup(request: pytest.FixtureRequest) -> SyncSetup:
+    api, url = request.getfixturevalue("mailchimp_marketing_api")
+    config = {
+        "api_key": mailchimp_marketing.API_KEY,
+        "list_id": mailchimp_marketing.LIST_ID,
+        "merge_fields": {"RCODE": "code", "REWARD": "reward", "FNAME": "first_name"},
+        "base_url": url,
+    }
+    return SyncSetup(config, api, {**config, "api_key": "wrong-key-000-us6"})
+
+
+def braze_setup(request: pytest.FixtureRequest) -> SyncSetup:
+    api, url = request.getfixturevalue("braze_api")
+    config = {
+        "api_key": braze.API_KEY,
+        "base_url": url,
+        "attributes": {"referral_code": "code", "referral_reward": "reward"},
+    }
+    return SyncSetup(config, api, {**config, "api_key": "wrong-braze-key"})
+
+
+def activecampaign_setup(request: pytest.FixtureRequest) -> SyncSetup:
+    api, url = request.getfixturevalue("activecampaign_api")
+    config = {
+        "api_token": activecampaign.API_TOKEN,
+        "base_url": url,
+        "fields": {"12": "code", "13": "reward"},
+    }
+    return SyncSetup(config, api, {**config, "api_token": "wrong-ac-token"})
+
+
+SETUPS: dict[str, Callable[[pytest.FixtureRequest], SyncSetup]] = {
+    "mailchimp_audience": mailchimp_setup,
+    "braze_attributes": braze_setup,
+    "activecampaign": activecampaign_setup,
+}
+
+
+def test_every_sync_kind_has_a_setup() -> None:
+    assert {k for k, s in PROVIDER_KINDS.items() if s.role == "sync"} == set(SETUPS)
+
+
+@pytest.mark.parametrize("kind", list(SETUPS))
+async def test_sync_contract(
+    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+) -> None:
+    setup = SETUPS[kind](request)
+    sync = build_sync(kind, kind, setup.config, http_client=http_client)
+    assert isinstance(sync, Sync)
+    result = await sync.sync(UPDATE)
+    assert result.status in ("sent", "queued")
+    await sync.check()
+    setup.api.fail_next(status=429, headers={"Retry-After": "4"})
+    with pytest.raises(TransientProviderError) as info:
+        await sync.sync(UPDATE)
+    assert info.value.retry_after == 4.0
+    bad = build_sync(kind, kind, setup.bad_auth, http_client=http_client)
+    with pytest.raises(PermanentProviderError):
+        await bad.sync(UPDATE)
+
+
+async def test_mailchimp_member_gets_merge_fields(
+    mailchimp_marketing_api: tuple[Any, str], http_client: httpx.AsyncClient
+) -> None:
+    api, _url = mailchimp_marketing_api
+    sync = build_sync(
+        "mc", "mailchimp_audience", mailchimp_setup_config(_url), http_client=http_client
+    )
+    result = await sync.sync(UPDATE)
+    expected_hash = subscriber_hash("alice@example.com")
+    assert result.provider_message_id == expected_hash
+    assert api.members[expected_hash]["merge_fields"] == {
+        "RCODE": "WELCOME-42",
+        "REWARD": "10 EUR",
+        "FNAME": "Alice",
+    }
+    assert api.requests[0].json()["status_if_new"] == "transactional"
+
+
+def mailchimp_setup_config(url: str) -> dict[str, Any]:
+    return {
+        "api_key": mailchimp_marketing.API_KEY,
+        "list_id": mailchimp_marketing.LIST_ID,
+        "merge_fields": {"RCODE": "code", "REWARD": "reward", "FNAME": "first_name"},
+        "base_url": url,
+    }
+
+
+def test_mailchimp_datacenter_from_key() -> None:
+    config = MailchimpAudienceConfig(api_key="abc-us6", list_id="l", merge_fields={"RCODE": "code"})
+    assert config.root == "https://us6.api.mailchimp.com"
+    assert "abc-us6" not in repr(config)
+    assert subscriber_hash("Urist.McVankab@freddiesjokes.com") == (
+        "62eeb292278cc15f5817cb78f7790b08"
+    )
+
+
+async def test_braze_attributes_written(
+    braze_api: tuple[Any, str], http_client: httpx.AsyncClient
+) -> None:
+    api, url = braze_api
+    config = {"api_key": braze.API_KEY, "base_url": url, "attributes": {"referral_code": "code"}}
+    await build_sync("b", "braze_attributes", config, http_client=http_client).sync(UPDATE)
+    assert api.attributes["user-1"]["referral_code"] == "WELCOME-42"
+
+
+async def test_activecampaign_contact_and_field_values(
+    activecampaign_api: tuple[Any, str], http_client: httpx.AsyncClient
+) -> None:
+    api, url = activecampaign_api
+    config = {
+        "api_token": activecampaign.API_TOKEN,
+        "base_url": url,
+        "fields": {"12": "code", "13": "reward"},
+    }
+    result = await build_sync("ac", "activecampaign", config, http_client=http_client).sync(UPDATE)
+    contact_id = result.provider_message_id
+    assert contact_id is not None
+    assert api.values == {(contact_id, "12"): "WELCOME-42", (contact_id, "13"): "10 EUR"}
+    assert api.contacts["Alice@Example.com"]["firstName"] == "Alice"
