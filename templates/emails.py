@@ -95,7 +95,10 @@ class RenderedEmail:
 
 
 def _run(template: jinja2.Template, context: dict[str, Any], state: RenderState) -> str:
-    return render_guarded(state, lambda: template.root_render_func(template.new_context(context)))
+    # `context` already holds the environment globals (see `wrap_context`): share it as is.
+    return render_guarded(
+        state, lambda: template.root_render_func(template.new_context(context, shared=True))
+    )
 
 
 def email_syntax_errors(source: EmailSource) -> list[TemplateSyntaxError]:
@@ -174,7 +177,7 @@ def render_email_slow(
     body_t = _HTML_ENV.from_string(source.body)
     text_t = _TEXT_ENV.from_string(source.text_body) if source.text_body is not None else None
     state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
-    ctx = wrap_context(dict(context))
+    ctx = wrap_context(context, _HTML_ENV.globals)
     subject = _run(subject_t, ctx, state)
     html = _body_to_html(_run(body_t, ctx, state), source.body_format, state)
     text = _run(text_t, ctx, state) if text_t is not None else html_to_text(html)
@@ -195,6 +198,7 @@ class _FastParts:
     html: jinja2.Template
     html_source: str
     text: jinja2.Template | None
+    text_source: str | None
 
 
 class CompiledEmail:
@@ -206,6 +210,7 @@ class CompiledEmail:
             could not be compiled safely and each render runs MJML and inlining again.
         warnings: Why the slow path is used, if it is.
         compiled_html: The compiled HTML template source (Jinja over the final HTML), or None.
+        compiled_text: The compiled text-part template source, when derived once from the HTML.
     """
 
     def __init__(
@@ -221,6 +226,7 @@ class CompiledEmail:
         self.warnings = tuple(warnings)
         self.limits = limits
         self.compiled_html = fast.html_source if fast else None
+        self.compiled_text = fast.text_source if fast and source.text_body is None else None
         self._fast = fast
         self._subject = _TEXT_ENV.from_string(source.subject.strip())
         self._body = None if fast else _HTML_ENV.from_string(source.body)
@@ -252,7 +258,7 @@ class CompiledEmail:
         """
         limits = limits or self.limits
         state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
-        ctx = wrap_context(dict(context))
+        ctx = wrap_context(context, _HTML_ENV.globals)
         subject = _run(self._subject, ctx, state)
         if self._fast is not None:
             html = _run(self._fast.html, ctx, state)
@@ -299,11 +305,15 @@ def _compile_fast(source: EmailSource) -> tuple[_FastParts | None, str | None]:
         html_template = _HTML_ENV.from_string(restored)
     except jinja2.TemplateSyntaxError as error:
         return None, f"the compiled HTML does not parse as Jinja ({error.message})"
-    text_template = _compile_text_part(inlined, protected) if source.text_body is None else None
-    return _FastParts(html_template, restored, text_template), None
+    text_template, text_source = (
+        _compile_text_part(inlined, protected) if source.text_body is None else (None, None)
+    )
+    return _FastParts(html_template, restored, text_template, text_source), None
 
 
-def _compile_text_part(inlined: str, protected: ProtectedSource) -> jinja2.Template | None:
+def _compile_text_part(
+    inlined: str, protected: ProtectedSource
+) -> tuple[jinja2.Template | None, str | None]:
     """Derive the text part once from the compiled HTML, carrying the Jinja tokens along.
 
     Returns None when the statements do not survive the conversion; the text is then derived
@@ -313,11 +323,11 @@ def _compile_text_part(inlined: str, protected: ProtectedSource) -> jinja2.Templ
     text = html_to_text(inlined, keep_comments=keep)
     restored, _reason = restore(text, protected, statements_only=True)
     if restored is None:
-        return None
+        return None, None
     try:
-        return _TEXT_ENV.from_string(restored)
+        return _TEXT_ENV.from_string(restored), restored
     except jinja2.TemplateSyntaxError:
-        return None
+        return None, None
 
 
 def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) -> CompiledEmail:

@@ -37,6 +37,9 @@ def _context_value(context: Context, group: str, key: str) -> Any:
     return None
 
 
+# Babel formatting costs tens of microseconds and bulk sends repeat the same few amounts,
+# currencies, locales and dates: cache the formatted strings.
+@lru_cache(maxsize=8192)
 def format_money(amount_minor: int | Decimal, currency: str, locale: str | None = None) -> str:
     """Format minor units (cents) as a localised price: 1050, "EUR", "de" -> "10,50 €"."""
     digits = get_currency_precision(currency)
@@ -60,20 +63,25 @@ def money_filter(
     return format_money(amount, str(currency).upper(), locale)
 
 
+@lru_cache(maxsize=4096)
+def _parse_iso(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _as_datetime(value: Any) -> dt.datetime | dt.date | None:
     if isinstance(value, dt.datetime | dt.date):
         return value
     if isinstance(value, int | float):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        try:
-            return dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
+        return _parse_iso(value)
     return None
 
 
+@lru_cache(maxsize=512)
 def _zone(name: Any) -> dt.tzinfo | None:
     if not name:
         return None
@@ -99,7 +107,17 @@ def date_filter(
             moment = moment.astimezone(zone)
         moment = moment.date()
     locale = locale or _context_value(context, "customer", "locale")
+    return _format_date(moment, format, locale)
+
+
+@lru_cache(maxsize=8192)
+def _format_date(moment: dt.date, format: str, locale: str | None) -> str:
     return str(format_date(moment, format=format, locale=parse_locale(locale)))
+
+
+@lru_cache(maxsize=8192)
+def _format_datetime(moment: dt.datetime, format: str, zone: dt.tzinfo, locale: str | None) -> str:
+    return str(format_datetime(moment, format=format, tzinfo=zone, locale=parse_locale(locale)))
 
 
 @pass_context
@@ -122,7 +140,7 @@ def datetime_filter(
         moment = moment.replace(tzinfo=dt.UTC)
     zone = _zone(timezone or _context_value(context, "customer", "timezone")) or dt.UTC
     locale = locale or _context_value(context, "customer", "locale")
-    return str(format_datetime(moment, format=format, tzinfo=zone, locale=parse_locale(locale)))
+    return _format_datetime(moment, format, zone, locale)
 
 
 FILTERS: dict[str, Any] = {

@@ -139,11 +139,27 @@ def _link(label: str, href: str) -> str:
     return f"{label} ({href})" if label else href
 
 
-_REPEATED_LINK = re.compile(r"(?<![^\s(])(\S+) \((?:mailto:|tel:)?\1\)")
+_LINK_SUFFIX = re.compile(r" \((?:mailto:|tel:)?([^\s()]+)\)")
 
 
 def collapse_repeated_links(text: str) -> str:
     """`https://x.example (https://x.example)` -> `https://x.example`; same for mailto/tel."""
     if " (" not in text:
         return text
-    return _REPEATED_LINK.sub(r"\1", text)
+    pieces: list[str] = []
+    position = 0
+    for match in _LINK_SUFFIX.finditer(text):
+        url = match.group(1)
+        start = match.start()
+        label_start = start - len(url)
+        if (
+            label_start >= position
+            and text.startswith(url, label_start)
+            and (label_start == 0 or text[label_start - 1] in " \n\t(")
+        ):
+            pieces.append(text[position:start])
+            position = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[position:])
+    return "".join(pieces)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextvars
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from jinja2 import nodes
@@ -52,6 +53,8 @@ _CLOCK_EVERY = 32
 _SMALL_LOOP = 256
 _MAX_RANGE = 100_000
 _MAX_ITEMS = 100_000
+# Output chunks pulled per size check.
+_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -118,18 +121,26 @@ def start_render(limits: RenderLimits, *, preview: bool, max_chars: int) -> Rend
 
 
 def render_guarded(state: RenderState, run: Callable[[], Iterable[str]]) -> str:
-    """Run a template's output generator under `state`, enforcing size and time as it streams."""
+    """Run a template's output generator under `state`, enforcing size and time as it streams.
+
+    Chunks are pulled in batches so that the per-chunk work stays in C; a single chunk is
+    already bounded by the guards on the operations that could make it huge.
+    """
     token = _STATE.set(state)
     try:
         parts: list[str] = []
         total = 0
         max_chars = state.max_chars
         try:
-            for chunk in run():
-                total += len(chunk)
+            chunks = iter(run())
+            while True:
+                batch = list(islice(chunks, _BATCH))
+                if not batch:
+                    break
+                total += sum(map(len, batch))
                 if total > max_chars:
                     state.check_size(total)
-                parts.append(chunk)
+                parts += batch
                 state.tick()
         except RecursionError:
             raise RenderLimitError("the template recurses too deeply") from None
@@ -184,9 +195,18 @@ def _tracked(value: Any, path: str) -> Any:
     return value
 
 
-def wrap_context(context: dict[str, Any]) -> dict[str, Any]:
-    """Tag the context's dicts and lists with their path (copies only the top level)."""
-    return {name: _tracked(value, name) for name, value in context.items()}
+def wrap_context(
+    context: Mapping[str, Any], template_globals: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Tag the context's dicts and lists with their path (copies only the top level).
+
+    With `template_globals`, the result already holds the globals and can be used as a shared
+    context (`Template.new_context(..., shared=True)`), saving a merge per render.
+    """
+    wrapped = dict(template_globals) if template_globals else {}
+    for name, value in context.items():
+        wrapped[name] = _tracked(value, name)
+    return wrapped
 
 
 def _path_of(obj: Any, name: Any) -> str:

@@ -202,9 +202,9 @@ class CompiledSms:
             limits, preview=mode == "preview", max_chars=limits.max_sms_segments * _GSM_SINGLE * 2
         )
         template = self._template
+        ctx = wrap_context(context, template.globals)
         body = render_guarded(
-            state,
-            lambda: template.root_render_func(template.new_context(wrap_context(dict(context)))),
+            state, lambda: template.root_render_func(template.new_context(ctx, shared=True))
         )
         missing = list(state.missing)
         if mode == "send" and missing:
