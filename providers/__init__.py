@@ -1,1 +1,70 @@
-"""providers package."""
+"""Providers: senders (we render, they deliver) and syncs (we write the profile, they send).
+
+Nothing here imports the rest of the project; no database, settings or web.
+"""
+
+from providers.circuit_breaker import BreakerState, CircuitBreaker
+from providers.delivery_events import (
+    DeliveryEvent,
+    EventType,
+    parse_bounce_webhook,
+    parse_mandrill_events,
+    parse_twilio_status_callback,
+)
+from providers.errors import (
+    CircuitOpenError,
+    PermanentProviderError,
+    ProviderConfigError,
+    ProviderError,
+    TransientProviderError,
+)
+from providers.message import Channel, Message, ProfileUpdate, SendResult, SendStatus
+from providers.protocol import BatchProvider, Provider, Sync
+from providers.rate_limit import RateLimiter, TokenBucket
+from providers.registry import (
+    PROVIDER_KINDS,
+    ProviderKind,
+    build_provider,
+    build_sender,
+    build_sync,
+)
+from providers.resilient import ResilientProvider
+from providers.signatures import (
+    verify_bounce_webhook,
+    verify_mandrill_signature,
+    verify_twilio_signature,
+)
+
+__all__ = [
+    "PROVIDER_KINDS",
+    "BatchProvider",
+    "BreakerState",
+    "Channel",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "DeliveryEvent",
+    "EventType",
+    "Message",
+    "PermanentProviderError",
+    "ProfileUpdate",
+    "Provider",
+    "ProviderConfigError",
+    "ProviderError",
+    "ProviderKind",
+    "RateLimiter",
+    "ResilientProvider",
+    "SendResult",
+    "SendStatus",
+    "Sync",
+    "TokenBucket",
+    "TransientProviderError",
+    "build_provider",
+    "build_sender",
+    "build_sync",
+    "parse_bounce_webhook",
+    "parse_mandrill_events",
+    "parse_twilio_status_callback",
+    "verify_bounce_webhook",
+    "verify_mandrill_signature",
+    "verify_twilio_signature",
+]
