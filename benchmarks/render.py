@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +28,8 @@ SECTION_STYLE = 'background-color="#ffffff" padding="12px 0"'
 TEMPLATE = f"""<mjml>
 <mj-head>
   <mj-title>{{{{ project.name }}}}: a gift for your friends</mj-title>
-  <mj-preview>{{{{ customer.first_name }}}}, give {{{{ reward.amount | money(reward.currency) }}}}</mj-preview>
+  <mj-preview>{{{{ customer.first_name }}}}, give
+    {{{{ reward.amount | money(reward.currency) }}}}</mj-preview>
   <mj-attributes>
     <mj-all font-family="Helvetica, Arial, sans-serif" />
     <mj-text font-size="15px" line-height="22px" color="#333333" />
@@ -70,7 +70,7 @@ TEMPLATE = f"""<mjml>
     <mj-table>
       <tr><th align="left">Item</th><th align="right">Price</th></tr>
       {{% for item in order['items'] %}}
-      <tr><td>{{{{ item.name }}}} × {{{{ item.quantity }}}}</td>
+      <tr><td>{{{{ item.name }}}} x {{{{ item.quantity }}}}</td>
           <td align="right">{{{{ item.amount | money(order.currency) }}}}</td></tr>
       {{% endfor %}}
     </mj-table>
@@ -87,14 +87,15 @@ TEMPLATE = f"""<mjml>
   <mj-section {SECTION_STYLE}><mj-column>
     <mj-social mode="horizontal">
       <mj-social-element name="facebook"
-        href="https://www.facebook.com/sharer/sharer.php?u={{{{ code.referral_link | urlencode }}}}">
+        href="https://www.facebook.com/sharer.php?u={{{{ code.referral_link | urlencode }}}}">
         Share</mj-social-element>
     </mj-social>
   </mj-column></mj-section>
   <mj-section><mj-column>
     <mj-divider border-color="#dddddd" />
     <mj-text css-class="muted" font-size="12px">{{{{ project.name }}}} ·
-      {{{{ project.postal_address }}}}<br /><a href="{{{{ links.unsubscribe_url }}}}">Unsubscribe</a>
+      {{{{ project.postal_address }}}}<br />
+      <a href="{{{{ links.unsubscribe_url }}}}">Unsubscribe</a>
       · <a href="{{{{ links.preferences_url }}}}">Preferences</a></mj-text>
   </mj-column></mj-section>
 </mj-body>
@@ -138,7 +139,7 @@ def per_call(run: Callable[[Any], object], items: list[Any], rounds: int) -> flo
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -153,7 +154,7 @@ def main() -> None:
 
     # (b) the floor: plain Jinja, no sandbox, no guards, same compiled sources and filters.
     plain = jinja2.Environment(autoescape=True)
-    plain_text = jinja2.Environment(autoescape=False)
+    plain_text = jinja2.Environment(autoescape=False)  # noqa: S701 - subject and text part
     from templates.filters import FILTERS
 
     plain.filters.update(FILTERS)

@@ -39,16 +39,20 @@ from templates.sandbox import (
     wrap_context,
 )
 from templates.sources import EmailSource
-from templates.syntax import check_syntax
+from templates.syntax import check_syntax, explain_syntax_error
 
 __all__ = [
     "CompiledEmail",
     "RenderMode",
     "RenderedEmail",
+    "SourceTemplates",
     "compile_email",
+    "compile_source_templates",
     "email_syntax_errors",
     "html_environment",
+    "refuse_includes",
     "render_email_slow",
+    "render_source_templates",
     "text_environment",
 ]
 
@@ -156,6 +160,59 @@ def _body_to_html(rendered_body: str, body_format: str, state: RenderState) -> s
     return inline_css(html)
 
 
+@dataclass(frozen=True)
+class SourceTemplates:
+    """The parts of an email source compiled as Jinja, as the reference path renders them."""
+
+    source: EmailSource
+    subject: jinja2.Template
+    body: jinja2.Template
+    text: jinja2.Template | None
+
+
+def compile_source_templates(
+    source: EmailSource,
+) -> tuple[SourceTemplates | None, list[TemplateSyntaxError]]:
+    """Compile each part once; return the templates, or every part's syntax error."""
+    errors: list[TemplateSyntaxError] = []
+    compiled: dict[str, jinja2.Template | None] = {"text": None}
+    parts = [
+        ("subject", _TEXT_ENV, source.subject.strip()),
+        ("body", _HTML_ENV, source.body),
+    ]
+    if source.text_body is not None:
+        parts.append(("text", _TEXT_ENV, source.text_body))
+    for part, env, text in parts:
+        try:
+            compiled[part] = env.from_string(text)
+        except jinja2.TemplateSyntaxError as error:
+            errors.append(explain_syntax_error(text, error, part))
+    if errors:
+        return None, errors
+    subject, body = compiled["subject"], compiled["body"]
+    assert subject is not None
+    assert body is not None
+    return SourceTemplates(source, subject, body, compiled["text"]), []
+
+
+def render_source_templates(
+    templates: SourceTemplates,
+    context: Mapping[str, Any],
+    *,
+    mode: RenderMode = "send",
+    limits: RenderLimits | None = None,
+) -> RenderedEmail:
+    """Render already compiled source parts by the reference path (Jinja, MJML, inlining)."""
+    limits = limits or RenderLimits()
+    state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
+    ctx = wrap_context(context, _HTML_ENV.globals)
+    subject = _run(templates.subject, ctx, state)
+    body = _run(templates.body, ctx, state)
+    html = _body_to_html(body, templates.source.body_format, state)
+    text = _run(templates.text, ctx, state) if templates.text is not None else html_to_text(html)
+    return _finish(state, mode, subject, html, text, [])
+
+
 def render_email_slow(
     source: EmailSource,
     context: Mapping[str, Any],
@@ -168,23 +225,14 @@ def render_email_slow(
     This is what a compiled template must be equivalent to; previews of unsaved sources use it
     because it costs one MJML and one inlining pass, like a compile.
     """
-    limits = limits or RenderLimits()
-    _refuse_includes(source)
-    errors = email_syntax_errors(source)
-    if errors:
+    refuse_includes(source)
+    templates, errors = compile_source_templates(source)
+    if templates is None:
         raise errors[0]
-    subject_t = _TEXT_ENV.from_string(source.subject.strip())
-    body_t = _HTML_ENV.from_string(source.body)
-    text_t = _TEXT_ENV.from_string(source.text_body) if source.text_body is not None else None
-    state = start_render(limits, preview=mode == "preview", max_chars=limits.max_email_chars)
-    ctx = wrap_context(context, _HTML_ENV.globals)
-    subject = _run(subject_t, ctx, state)
-    html = _body_to_html(_run(body_t, ctx, state), source.body_format, state)
-    text = _run(text_t, ctx, state) if text_t is not None else html_to_text(html)
-    return _finish(state, mode, subject, html, text, [])
+    return render_source_templates(templates, context, mode=mode, limits=limits)
 
 
-def _refuse_includes(source: EmailSource) -> None:
+def refuse_includes(source: EmailSource) -> None:
     if source.body_format == "mjml" and MJ_INCLUDE.search(source.body):
         raise UnsafeTemplateError(
             "mj-include is not supported (templates cannot read files): paste the included "
@@ -338,7 +386,7 @@ def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) ->
         UnsafeTemplateError: The body uses `mj-include`.
     """
     limits = limits or RenderLimits()
-    _refuse_includes(source)
+    refuse_includes(source)
     errors = email_syntax_errors(source)
     if errors:
         raise errors[0]

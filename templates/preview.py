@@ -6,7 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from templates.emails import email_syntax_errors, render_email_slow
+from templates.emails import (
+    compile_source_templates,
+    refuse_includes,
+    render_source_templates,
+)
 from templates.errors import TemplateError, TemplateSyntaxError
 from templates.protection import protect
 from templates.sandbox import RenderLimits
@@ -64,11 +68,15 @@ def preview_email(
     Syntax errors of every part come back together in `errors`; so do sandbox refusals and
     limits. Nothing raises for a template problem.
     """
-    syntax = email_syntax_errors(source)
-    if syntax:
+    try:
+        refuse_includes(source)
+    except TemplateError as error:
+        return EmailPreview(errors=[PreviewError.from_error(error)])
+    templates, syntax = compile_source_templates(source)
+    if templates is None:
         return EmailPreview(errors=[PreviewError.from_error(error) for error in syntax])
     try:
-        rendered = render_email_slow(source, context, mode="preview", limits=limits)
+        rendered = render_source_templates(templates, context, mode="preview", limits=limits)
     except TemplateError as error:
         return EmailPreview(errors=[PreviewError.from_error(error)])
     warnings = list(rendered.warnings)
