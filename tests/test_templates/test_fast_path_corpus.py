@@ -9,7 +9,8 @@ import pytest
 from lxml import html as lxml_html
 
 from templates import CompiledEmail, EmailSource, compile_email, render_email_slow
-from tests.test_templates.corpus_contexts import CONTEXTS, context
+
+from .corpus_contexts import CONTEXTS, context
 
 CORPUS = sorted((Path(__file__).parent / "corpus").iterdir())
 # Templates that cannot be compiled once (layout depends on Jinja, or macros emit markup).
