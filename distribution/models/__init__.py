@@ -4,5 +4,20 @@ Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z
 """
 
 from distribution.models.core import ApiKey, Customer, JSONVariant, Project, Segment, utcnow
+from distribution.models.providers import ProviderConfig
+from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
+from distribution.models.users import User
 
-__all__ = ["ApiKey", "Customer", "JSONVariant", "Project", "Segment", "utcnow"]
+__all__ = [
+    "ApiKey",
+    "Customer",
+    "JSONVariant",
+    "MessageTemplate",
+    "Project",
+    "ProviderConfig",
+    "Segment",
+    "TemplateVariant",
+    "TemplateVersion",
+    "User",
+    "utcnow",
+]
