@@ -4,6 +4,13 @@ Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z
 """
 
 from distribution.models.core import ApiKey, Customer, JSONVariant, Project, Segment, utcnow
+from distribution.models.deliveries import (
+    Delivery,
+    DeliveryStatusChange,
+    Distribution,
+    Event,
+    Suppression,
+)
 from distribution.models.providers import ProviderConfig
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User
@@ -11,11 +18,16 @@ from distribution.models.users import User
 __all__ = [
     "ApiKey",
     "Customer",
+    "Delivery",
+    "DeliveryStatusChange",
+    "Distribution",
+    "Event",
     "JSONVariant",
     "MessageTemplate",
     "Project",
     "ProviderConfig",
     "Segment",
+    "Suppression",
     "TemplateVariant",
     "TemplateVersion",
     "User",

@@ -1,0 +1,128 @@
+"""Distributions (trigger rules), inbound events, deliveries (the outbox) and suppressions.
+
+The delivery row is the truth: every message exists first as a committed ``queued`` row with its
+rendered snapshot; a worker only ever moves rows on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from distribution.models.core import JSONVariant, project_fk, utcnow
+
+__all__ = ["Delivery", "DeliveryStatusChange", "Distribution", "Event", "Suppression"]
+
+
+class Distribution(SQLModel, table=True):
+    """When an event of type ``trigger`` matches ``filters``, send through ``channels``."""
+
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_distribution_name"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    name: str
+    trigger: str = Field(sa_column=Column(String, nullable=False, index=True))
+    filters: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONVariant, nullable=False)
+    )
+    recipient: str = "customer"  # "customer" | "referrer"
+    channels: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONVariant, nullable=False)
+    )
+    frequency_cap_hours: int | None = None
+    quiet_hours: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONVariant, nullable=True)
+    )
+    status: str = "active"  # "active" | "paused"
+    created_by: str | None = None
+    updated_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class Event(SQLModel, table=True):
+    """An inbound event, stored once per dedupe key with the answer it got."""
+
+    __table_args__ = (UniqueConstraint("project_id", "dedupe_key", name="uq_event_dedupe"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    dedupe_key: str
+    type: str
+    source: str = "api"  # "api" | "voucherify"
+    customer_id: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one recipient on one channel, with everything needed to send it."""
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "idempotency_key", name="uq_delivery_idempotency"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_project_created", "project_id", "id"),
+        Index("ix_delivery_provider_message", "provider", "provider_message_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    idempotency_key: str
+    event_id: str | None = Field(default=None, index=True)
+    distribution_id: str | None = Field(default=None, index=True)
+    bulk_job_id: str | None = Field(default=None, index=True)
+    customer_id: str | None = Field(default=None, index=True)
+    campaign_id: str | None = None
+    channel: str
+    provider: str
+    template_id: str | None = None
+    template_version_id: str | None = None
+    marketing: bool = False
+    recipient: str | None = None
+    status: str = "queued"
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=DateTime)
+    provider_message_id: str | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class DeliveryStatusChange(SQLModel, table=True):
+    """The history of a delivery's statuses, oldest first."""
+
+    __tablename__ = "delivery_status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(
+        sa_column=Column(
+            String, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    status: str
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class Suppression(SQLModel, table=True):
+    """A customer or address that gets no marketing on a channel (unsubscribed, complained)."""
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "channel", "address", name="uq_suppression_address"),
+    )
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    channel: str
+    address: str
+    customer_id: str | None = Field(default=None, index=True)
+    reason: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
