@@ -35,7 +35,7 @@ from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeEr
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
 
-__all__ = ["CustomerController", "CustomerOut", "customer_out"]
+__all__ = ["CustomerController", "CustomerOut", "customer_out", "naive", "utc"]
 
 BATCH_LIMIT = 1_000
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
@@ -322,8 +322,8 @@ class CustomerController(Controller):
                 order=order,
                 email=email,
                 query=q,
-                created_after=_naive(created_after),
-                created_before=_naive(created_before),
+                created_after=naive(created_after),
+                created_before=naive(created_before),
             )
         return CustomerList(
             customers=[customer_out(c) for c in page.customers],
@@ -357,7 +357,8 @@ class CustomerController(Controller):
             erase_customer(session, caller.project_id, customer_id)
 
 
-def _naive(value: datetime | None) -> datetime | None:
+def naive(value: datetime | None) -> datetime | None:
+    """An aware time as naive UTC, the stored form."""
     if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -76,12 +77,19 @@ class FakeApi:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._faults: deque[Fault] = deque()
+        self._random_faults: tuple[float, list[Fault], random.Random] | None = None
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._random_faults = None
+
+    def fail_randomly(self, rate: float, faults: list[Fault], *, seed: int = 1) -> None:
+        """From now on, answer a random `rate` of requests with one of `faults`."""
+        with self._lock:
+            self._random_faults = (rate, faults, random.Random(seed))
 
     def fail_next(
         self,
@@ -119,6 +127,9 @@ class FakeApi:
         with self._lock:
             self.requests.append(request)
             fault = self._faults.popleft() if self._faults else None
+            if fault is None and self._random_faults is not None:
+                rate, faults, rng = self._random_faults
+                fault = rng.choice(faults) if rng.random() < rate else None
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)

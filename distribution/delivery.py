@@ -1,0 +1,291 @@
+"""The one ``deliver()``: claimed delivery rows go to their providers, outcomes are recorded.
+
+Never holds a transaction across a provider call: rows are claimed (``queued`` -> ``sending``
+with a lease) in one short transaction, sent with no transaction open, and the outcomes written
+in another. A crash in between leaves ``sending`` rows whose lease runs out; recovery marks them
+``unknown`` (the provider may or may not have sent them) or queues them again, as the operator
+chose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select as core_select
+from sqlalchemy import update
+from sqlmodel import col
+
+from distribution.consent import suppress
+from distribution.db import Database
+from distribution.errors import DistributionError
+from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from providers import (
+    Message,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    SendResult,
+    TransientProviderError,
+)
+
+__all__ = [
+    "Claimed",
+    "DeliveryPolicy",
+    "Outcome",
+    "SenderSource",
+    "claim_due",
+    "deliver",
+    "record_outcomes",
+    "recover_expired",
+    "release",
+]
+
+log = logging.getLogger("distribution.delivery")
+
+
+class SenderSource(Protocol):
+    """Where ``deliver`` gets live providers: the registry built at start-up."""
+
+    async def sender(self, project_id: str, name: str) -> Provider: ...
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Retry and lease settings, from the service settings."""
+
+    max_attempts: int = 8
+    base_backoff: float = 5.0
+    max_backoff: float = 3600.0
+    lease_seconds: float = 120.0
+    # What to do with a row found in ``sending`` after its lease ran out.
+    recovery: Literal["unknown", "retry"] = "unknown"
+    public_url: str = ""
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter, at least the provider's Retry-After."""
+        ceiling = min(self.max_backoff, self.base_backoff * 2 ** max(0, attempts - 1))
+        delay = random.uniform(ceiling / 2, ceiling)
+        return max(delay, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for sending: a snapshot, no database object."""
+
+    id: str
+    project_id: str
+    channel: str
+    provider: str
+    recipient: str
+    content: dict[str, Any]
+    marketing: bool
+    attempts: int
+    customer_id: str | None
+
+
+@dataclass
+class Outcome:
+    """What happened to one claimed delivery."""
+
+    id: str
+    status: str
+    detail: str | None = None
+    provider_message_id: str | None = None
+    retry_in: float | None = None
+    # (project, channel, address, customer) to suppress when the provider reports an opt-out.
+    suppress_address: tuple[str, str, str, str | None] | None = None
+
+
+_CLAIM_COLUMNS = [
+    col(Delivery.id),
+    col(Delivery.project_id),
+    col(Delivery.channel),
+    col(Delivery.provider),
+    col(Delivery.recipient),
+    col(Delivery.content),
+    col(Delivery.marketing),
+    col(Delivery.attempts),
+    col(Delivery.customer_id),
+]
+
+
+def claim_due(database: Database, limit: int, policy: DeliveryPolicy) -> list[Claimed]:
+    """Move up to ``limit`` due ``queued`` rows to ``sending`` with a lease, and return them.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps concurrent claimers off each other's rows;
+    SQLite has one writer at a time, which gives the same guarantee.
+    """
+    now = utcnow()
+    due = (
+        core_select(col(Delivery.id))
+        .where(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now)
+        .order_by(col(Delivery.next_attempt_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Delivery)
+        .where(col(Delivery.id).in_(due.scalar_subquery()), col(Delivery.status) == "queued")
+        .values(
+            status="sending",
+            attempts=col(Delivery.attempts) + 1,
+            lease_until=now + timedelta(seconds=policy.lease_seconds),
+            updated_at=now,
+        )
+        .returning(*_CLAIM_COLUMNS)
+    )
+    with database.session() as session:
+        rows = session.connection().execute(statement).all()
+    return [Claimed(*row) for row in rows]
+
+
+def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
+    content = claimed.content
+    callback = (
+        f"{policy.public_url}/v1/provider-webhooks/{claimed.project_id}/{claimed.provider}"
+        if policy.public_url and claimed.channel == "sms"
+        else None
+    )
+    return Message(
+        id=claimed.id,
+        channel="email" if claimed.channel == "email" else "sms",
+        to=claimed.recipient,
+        to_name=content.get("to_name"),
+        subject=content.get("subject"),
+        html=content.get("html"),
+        text=content.get("text"),
+        body=content.get("body"),
+        marketing=claimed.marketing,
+        unsubscribe_url=content.get("unsubscribe_url"),
+        metadata={"delivery_id": claimed.id},
+        external_user_id=claimed.customer_id,
+        status_callback_url=callback,
+    )
+
+
+async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> Outcome:
+    try:
+        provider = await senders.sender(claimed.project_id, claimed.provider)
+        result: SendResult = await provider.send(_message(claimed, policy))
+    except TransientProviderError as error:
+        return _retry_or_fail(claimed, policy, str(error), error.retry_after)
+    except PermanentProviderError as error:
+        return Outcome(claimed.id, "failed", str(error))
+    except (DistributionError, ProviderError) as error:
+        return Outcome(claimed.id, "failed", str(error))
+    except Exception as error:  # an unexpected bug in a provider: retry, and say so in the log
+        log.exception("provider %s raised on delivery %s", claimed.provider, claimed.id)
+        return _retry_or_fail(claimed, policy, f"unexpected error: {error!r}", None)
+    if result.accepted:
+        return Outcome(claimed.id, "sent", result.reason, result.provider_message_id)
+    outcome = Outcome(claimed.id, "failed", f"rejected: {result.reason or 'no reason given'}")
+    if result.reason and "unsub" in result.reason.lower():
+        outcome.suppress_address = (
+            claimed.project_id,
+            claimed.channel,
+            claimed.recipient,
+            claimed.customer_id,
+        )
+    return outcome
+
+
+def _retry_or_fail(
+    claimed: Claimed, policy: DeliveryPolicy, detail: str, retry_after: float | None
+) -> Outcome:
+    if claimed.attempts >= policy.max_attempts:
+        return Outcome(claimed.id, "failed", f"gave up after {claimed.attempts} attempts: {detail}")
+    return Outcome(
+        claimed.id,
+        "queued",
+        f"retrying: {detail}",
+        retry_in=policy.backoff(claimed.attempts, retry_after),
+    )
+
+
+async def deliver(
+    claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
+) -> list[Outcome]:
+    """Send every claimed delivery concurrently (providers bound their own concurrency)."""
+    return list(await asyncio.gather(*(_send_one(c, senders, policy) for c in claimed)))
+
+
+def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
+    """Write outcomes in one short transaction; only rows still ``sending`` are moved on."""
+    if not outcomes:
+        return
+    now = utcnow()
+    with database.session() as session:
+        connection = session.connection()
+        for outcome in outcomes:
+            values: dict[str, Any] = {
+                "status": outcome.status,
+                "updated_at": now,
+                "lease_until": None,
+                "last_error": outcome.detail if outcome.status != "sent" else None,
+            }
+            if outcome.status == "sent":
+                values["sent_at"] = now
+                values["provider_message_id"] = outcome.provider_message_id
+            if outcome.retry_in is not None:
+                values["next_attempt_at"] = now + timedelta(seconds=outcome.retry_in)
+            connection.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == outcome.id, col(Delivery.status) == "sending")
+                .values(**values)
+            )
+            if outcome.suppress_address:
+                project_id, channel, address, customer_id = outcome.suppress_address
+                suppress(
+                    session,
+                    project_id,
+                    channel,
+                    address,
+                    customer_id=customer_id,
+                    reason="the provider reported an opt-out",
+                )
+        session.add_all(
+            DeliveryStatusChange(delivery_id=o.id, status=o.status, detail=o.detail, at=now)
+            for o in outcomes
+        )
+
+
+def recover_expired(database: Database, policy: DeliveryPolicy, now: datetime | None = None) -> int:
+    """Deal with ``sending`` rows whose lease ran out (their worker died mid-send)."""
+    now = now or utcnow()
+    status = "unknown" if policy.recovery == "unknown" else "queued"
+    detail = (
+        "the worker stopped between calling the provider and recording its answer"
+        if status == "unknown"
+        else "requeued after the worker stopped mid-send"
+    )
+    with database.session() as session:
+        connection = session.connection()
+        rows = connection.execute(
+            update(Delivery)
+            .where(col(Delivery.status) == "sending", col(Delivery.lease_until) < now)
+            .values(status=status, lease_until=None, updated_at=now, last_error=detail)
+            .returning(col(Delivery.id))
+        ).all()
+        session.add_all(
+            DeliveryStatusChange(delivery_id=row[0], status=status, detail=detail, at=now)
+            for row in rows
+        )
+    return len(rows)
+
+
+def release(database: Database, ids: Sequence[str]) -> None:
+    """Put claimed rows that were never sent back to ``queued`` (graceful shutdown)."""
+    if not ids:
+        return
+    with database.session() as session:
+        session.connection().execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(list(ids)), col(Delivery.status) == "sending")
+            .values(status="queued", lease_until=None, attempts=col(Delivery.attempts) - 1)
+        )

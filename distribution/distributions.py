@@ -1,0 +1,217 @@
+"""Distributions: named rules that turn an event into messages.
+
+A distribution has a ``trigger`` (an event type), ``filters`` (campaign, segment and a condition
+over the recipient in the segment filter language), the ``recipient`` (the event's customer or its
+referrer) and ``channels``: each a template sent through a provider. Paused distributions match
+nothing. Every change records who made it and when.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.ids import new_id
+from distribution.models import Customer, Distribution, utcnow
+from distribution.segment_filter import matches, parse_filter
+
+__all__ = [
+    "DistributionSpec",
+    "create_distribution",
+    "get_distribution",
+    "list_distributions",
+    "matching_distributions",
+    "recipient_fits",
+    "set_distribution_status",
+    "update_distribution",
+]
+
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CHANNELS = ("email", "sms")
+
+
+@dataclass(frozen=True)
+class DistributionSpec:
+    """The fields a client sets on a distribution."""
+
+    name: str
+    trigger: str
+    channels: list[dict[str, Any]]
+    filters: dict[str, Any]
+    recipient: str = "customer"
+    frequency_cap_hours: int | None = None
+    quiet_hours: dict[str, Any] | None = None
+
+
+def _validate(spec: DistributionSpec) -> None:
+    errors: list[FieldError] = []
+    if not spec.name.strip() or len(spec.name) > 200:
+        errors.append(FieldError("name", "must be 1-200 characters"))
+    if not _EVENT_TYPE.match(spec.trigger) or len(spec.trigger) > 100:
+        errors.append(FieldError("trigger", "must be an event type such as redemption.succeeded"))
+    if spec.recipient not in ("customer", "referrer"):
+        errors.append(FieldError("recipient", "must be customer or referrer"))
+    if not spec.channels:
+        errors.append(FieldError("channels", "needs at least one channel"))
+    for index, channel in enumerate(spec.channels):
+        where = f"channels[{index}]"
+        unknown = set(channel) - {"channel", "template", "provider"}
+        if unknown:
+            errors.append(FieldError(f"{where}.{sorted(unknown)[0]}", "is not a known field"))
+        if channel.get("channel") not in CHANNELS:
+            errors.append(FieldError(f"{where}.channel", "must be email or sms"))
+        for key in ("template", "provider"):
+            if not isinstance(channel.get(key), str) or not channel.get(key):
+                errors.append(FieldError(f"{where}.{key}", "is required"))
+    unknown_filters = set(spec.filters) - {"campaign_id", "segment_id", "conditions"}
+    for key in sorted(unknown_filters):
+        errors.append(FieldError(f"filters.{key}", "is not a known filter"))
+    for key in ("campaign_id", "segment_id"):
+        value = spec.filters.get(key)
+        if value is not None and not isinstance(value, str):
+            errors.append(FieldError(f"filters.{key}", "must be a string"))
+    if spec.filters.get("conditions") is not None:
+        try:
+            parse_filter(spec.filters["conditions"])
+        except InvalidInputError as error:
+            errors += [
+                FieldError(e.field.replace("filter", "filters.conditions", 1), e.reason)
+                for e in error.errors
+            ]
+    if spec.frequency_cap_hours is not None and not 1 <= spec.frequency_cap_hours <= 24 * 365:
+        errors.append(FieldError("frequency_cap_hours", "must be between 1 and 8760"))
+    if spec.quiet_hours is not None:
+        for key in ("start", "end"):
+            value = spec.quiet_hours.get(key)
+            if not isinstance(value, str) or not _HHMM.match(value):
+                errors.append(FieldError(f"quiet_hours.{key}", "must be a time such as 21:00"))
+    if errors:
+        raise InvalidInputError(errors)
+
+
+def _flush(session: Session, name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"a distribution named {name!r} already exists") from None
+
+
+def create_distribution(
+    session: Session, project_id: str, spec: DistributionSpec, *, actor: str
+) -> Distribution:
+    """Create an active distribution."""
+    _validate(spec)
+    distribution = Distribution(
+        id=new_id("dist"),
+        project_id=project_id,
+        name=spec.name.strip(),
+        trigger=spec.trigger,
+        filters=spec.filters,
+        recipient=spec.recipient,
+        channels=spec.channels,
+        frequency_cap_hours=spec.frequency_cap_hours,
+        quiet_hours=spec.quiet_hours,
+        created_by=actor,
+        updated_by=actor,
+    )
+    session.add(distribution)
+    _flush(session, distribution.name)
+    return distribution
+
+
+def get_distribution(session: Session, project_id: str, distribution_id: str) -> Distribution:
+    """A distribution of the project."""
+    found = session.exec(
+        select(Distribution).where(
+            Distribution.project_id == project_id, Distribution.id == distribution_id
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError("distribution", distribution_id)
+    return found
+
+
+def list_distributions(session: Session, project_id: str) -> list[Distribution]:
+    """Every distribution of the project, oldest first."""
+    return list(
+        session.exec(
+            select(Distribution)
+            .where(Distribution.project_id == project_id)
+            .order_by(col(Distribution.id))
+        )
+    )
+
+
+def update_distribution(
+    session: Session, project_id: str, distribution_id: str, spec: DistributionSpec, *, actor: str
+) -> Distribution:
+    """Replace a distribution's rule."""
+    _validate(spec)
+    distribution = get_distribution(session, project_id, distribution_id)
+    distribution.name = spec.name.strip()
+    distribution.trigger = spec.trigger
+    distribution.filters = spec.filters
+    distribution.recipient = spec.recipient
+    distribution.channels = spec.channels
+    distribution.frequency_cap_hours = spec.frequency_cap_hours
+    distribution.quiet_hours = spec.quiet_hours
+    distribution.updated_by = actor
+    distribution.updated_at = utcnow()
+    session.add(distribution)
+    _flush(session, distribution.name)
+    return distribution
+
+
+def set_distribution_status(
+    session: Session, project_id: str, distribution_id: str, status: str, *, actor: str
+) -> Distribution:
+    """Pause or resume."""
+    distribution = get_distribution(session, project_id, distribution_id)
+    distribution.status = status
+    distribution.updated_by = actor
+    distribution.updated_at = utcnow()
+    session.add(distribution)
+    return distribution
+
+
+def matching_distributions(
+    session: Session,
+    project_id: str,
+    *,
+    event_type: str,
+    campaign_id: str | None,
+) -> list[Distribution]:
+    """Active distributions for an event type whose campaign filter fits.
+
+    Segment and condition filters depend on the recipient, so the caller applies them with
+    :func:`recipient_fits` once it knows who that is.
+    """
+    rows = session.exec(
+        select(Distribution)
+        .where(
+            Distribution.project_id == project_id,
+            Distribution.trigger == event_type,
+            Distribution.status == "active",
+        )
+        .order_by(col(Distribution.id))
+    )
+    return [
+        d
+        for d in rows
+        if d.filters.get("campaign_id") is None or d.filters.get("campaign_id") == campaign_id
+    ]
+
+
+def recipient_fits(distribution: Distribution, customer: Customer, segment_filter: Any) -> bool:
+    """Whether the recipient passes the segment (``segment_filter``, parsed) and the conditions."""
+    if segment_filter is not None and not matches(segment_filter, customer):
+        return False
+    conditions = distribution.filters.get("conditions")
+    return conditions is None or matches(parse_filter(conditions), customer)

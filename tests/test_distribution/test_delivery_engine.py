@@ -1,0 +1,267 @@
+"""The delivery engine end to end: events in, one message out per recipient and channel."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from distribution.consent import unsubscribe_customer
+from distribution.db import Database
+from distribution.delivery import DeliveryPolicy, claim_due, recover_expired
+from distribution.event_input import parse_event
+from distribution.ingest import receive_event
+from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.worker import EmbeddedWorker
+from providers.twilio import TwilioConfig, TwilioProvider
+from tests.conftest import ProjectCredentials
+from tests.test_providers.fakes.asgi import Fault
+from tests.test_providers.fakes.server import serve
+from tests.test_providers.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+from .engine_helpers import (
+    FAST_RETRIES,
+    LINKS,
+    Senders,
+    capture,
+    distribute,
+    drain,
+    publish_template,
+)
+
+VOUCHERIFY_REDEMPTION: dict[str, Any] = {
+    "id": "evcus_0dc1a5e7f7a8e2b1c4",
+    "object": "event",
+    "type": "redemption.succeeded",
+    "created_at": "2026-11-25T10:00:00.000Z",
+    "data": {
+        "object": {
+            "id": "r_0dc1a5e7f7a8e2b1c5",
+            "object": "redemption",
+            "date": "2026-11-25T10:00:00.000Z",
+            "result": "SUCCESS",
+            "customer_id": "cust_VfHgQ1c4tPq2",
+            "customer": {
+                "id": "cust_VfHgQ1c4tPq2",
+                "source_id": "shop-7",
+                "name": "Grace Hopper",
+                "email": "grace@example.com",
+                "object": "customer",
+            },
+            "voucher": {
+                "code": "FRIEND-7Q2X",
+                "campaign": "Referral 2026",
+                "campaign_id": "camp_referral",
+                "object": "voucher",
+            },
+            "order": {"id": "ord_1", "source_id": "1001", "amount": 12900, "object": "order"},
+            "reward": {
+                "type": "CAMPAIGN",
+                "name": "Store credit",
+                "amount": 1500,
+                "currency": "EUR",
+            },
+        },
+        "related_object": None,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def twilio_fake() -> Iterator[tuple[FakeTwilio, str]]:
+    api = FakeTwilio()
+    with serve(api) as url:
+        yield api, url
+
+
+def _event(body: dict[str, Any]) -> Any:
+    return parse_event(body)
+
+
+def _rows(database: Database, project_id: str) -> list[Delivery]:
+    with database.reader() as session:
+        return list(session.exec(select(Delivery).where(Delivery.project_id == project_id)))
+
+
+async def test_voucherify_redemption_sends_one_reward_message_however_often_it_arrives(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "redemption.succeeded", [("email", template, "capture")])
+    provider = capture()
+    worker = EmbeddedWorker(database, Senders({"capture": provider}), FAST_RETRIES)
+
+    first = receive_event(database, project_id, _event(VOUCHERIFY_REDEMPTION), LINKS)
+    again = [
+        receive_event(database, project_id, _event(copy.deepcopy(VOUCHERIFY_REDEMPTION)), LINKS)
+        for _ in range(2)
+    ]
+    await drain(worker)
+
+    assert not first.duplicate
+    assert all(a.duplicate and a.deliveries == first.deliveries for a in again)
+    sent = provider.messages
+    assert len(sent) == 1
+    assert sent[0].message.to == "grace@example.com"
+    assert "€15.00" in (sent[0].message.html or "")
+    assert sent[0].message.subject == "Your reward, Grace"
+    [row] = _rows(database, project_id)
+    assert (row.status, row.attempts, row.recipient) == ("sent", 1, "grace@example.com")
+
+
+async def test_render_failure_is_a_failed_delivery_naming_the_variable(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(
+        database, project_id, body="<p>Your code is {{ code.code }} ({{ code.qr_url }})</p>"
+    )
+    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
+    result = receive_event(
+        database,
+        project_id,
+        _event(
+            {"type": "reward.granted", "customer": {"source_id": "a", "email": "a@example.com"}}
+        ),
+        LINKS,
+    )
+    [summary] = result.deliveries
+    assert summary.status == "failed"
+    assert summary.reason is not None
+    assert "code.code" in summary.reason
+    assert "code.qr_url" in summary.reason
+
+
+async def test_marketing_to_an_unsubscribed_customer_is_suppressed_transactional_is_sent(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    marketing = publish_template(database, project_id, category="marketing")
+    transactional = publish_template(database, project_id)
+    distribute(
+        database,
+        project_id,
+        "reward.granted",
+        [("email", marketing, "capture"), ("email", transactional, "capture")],
+    )
+    event = {
+        "type": "reward.granted",
+        "customer": {"source_id": "u1", "email": "u1@example.com", "name": "Una"},
+        "reward": {"amount": 500, "currency": "USD"},
+    }
+    first = receive_event(database, project_id, _event(event), LINKS)
+    customer_id = _rows(database, project_id)[0].customer_id
+    assert customer_id is not None
+    with database.session() as session:
+        unsubscribe_customer(session, project_id, customer_id, "email", reason="test")
+    second = receive_event(database, project_id, _event(event), LINKS)
+    provider = capture()
+    await drain(EmbeddedWorker(database, Senders({"capture": provider}), FAST_RETRIES))
+
+    assert [d.status for d in first.deliveries] == ["queued", "queued"]
+    assert [d.status for d in second.deliveries] == ["suppressed", "queued"]
+    assert len(provider.messages) == 3
+    marketing_sent = [m for m in provider.messages if m.message.marketing]
+    assert len(marketing_sent) == 1
+    assert marketing_sent[0].message.unsubscribe_url is not None
+    assert marketing_sent[0].message.unsubscribe_url.startswith("https://dm.example.com/u/")
+
+
+async def test_a_flaky_provider_still_sends_every_delivery_exactly_once(
+    database: Database, project: ProjectCredentials, twilio_fake: tuple[FakeTwilio, str]
+) -> None:
+    api, url = twilio_fake
+    api.reset()
+    api.fail_randomly(
+        0.3,
+        [
+            Fault(500, {"code": 20500, "message": "Internal error", "status": 500}, {}, None),
+            Fault(429, {"code": 20429, "message": "Too many requests", "status": 429}, {}, None),
+            Fault(503, b"", {}, 2.0),  # slower than the client's timeout
+        ],
+        seed=7,
+    )
+    project_id = project.project.id
+    template = publish_template(
+        database, project_id, channel="sms", subject=None, body="Hi {{ customer.name }}!"
+    )
+    distribute(database, project_id, "order.paid", [("sms", template, "twilio")])
+    for i in range(60):
+        receive_event(
+            database,
+            project_id,
+            _event(
+                {
+                    "id": f"order-{i}",
+                    "type": "order.paid",
+                    "customer": {
+                        "source_id": f"c{i}",
+                        "phone": f"+1415555{i:04d}",
+                        "name": f"N{i}",
+                    },
+                }
+            ),
+            LINKS,
+        )
+    async with httpx.AsyncClient(timeout=0.5) as client:
+        twilio = TwilioProvider(
+            "twilio",
+            TwilioConfig(
+                account_sid=ACCOUNT_SID,
+                auth_token=AUTH_TOKEN,
+                from_number="+15005550006",
+                base_url=url,
+            ),
+            http_client=client,
+        )
+        await drain(EmbeddedWorker(database, Senders({"twilio": twilio}), FAST_RETRIES))
+
+    rows = _rows(database, project_id)
+    assert {r.status for r in rows} == {"sent"}
+    accepted = [r for r in api.requests if r.path.endswith("/Messages.json")]
+    delivered_to = [dict(r.form())["To"] for r in accepted]
+    succeeded = {r.provider_message_id for r in rows}
+    assert len(succeeded) == 60
+    assert sum(r.attempts for r in rows) > 60  # some needed retries, and it shows
+    # Every number got through once; the faults that were answered never created a message.
+    assert len(set(delivered_to)) == 60
+    with database.reader() as session:
+        retried = session.exec(
+            select(DeliveryStatusChange).where(DeliveryStatusChange.detail.like("retrying%"))  # type: ignore[union-attr]
+        ).all()
+    assert retried
+
+
+async def test_a_delivery_left_sending_by_a_dead_worker_is_marked_unknown(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
+    receive_event(
+        database,
+        project_id,
+        _event(
+            {
+                "type": "reward.granted",
+                "customer": {"source_id": "z", "email": "z@example.com", "name": "Zed"},
+                "reward": {"amount": 100, "currency": "USD"},
+            }
+        ),
+        LINKS,
+    )
+    policy = DeliveryPolicy(lease_seconds=0.0)
+    claimed = claim_due(database, 1000, policy)
+    mine = [c for c in claimed if c.project_id == project_id]
+    assert len(mine) == 1
+    # The process dies here: no outcome is recorded. After the lease, recovery decides.
+    recover_expired(database, policy, now=utcnow())
+    [row] = _rows(database, project_id)
+    assert row.status == "unknown"
+    retry_policy = DeliveryPolicy(lease_seconds=0.0, recovery="retry")
+    assert recover_expired(database, retry_policy) == 0  # unknown rows are the operator's call

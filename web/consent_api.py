@@ -1,0 +1,123 @@
+"""Unsubscribing: the signed link in messages (one click, no login, RFC 8058 one-click POST)
+and ``POST /v1/customers/{id}/consents`` for the customer's own systems."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, MediaType, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath
+
+from distribution.consent import (
+    read_unsubscribe_token,
+    resubscribe_customer,
+    unsubscribe_customer,
+)
+from distribution.customers import get_customer
+from distribution.db import Database
+from distribution.errors import DistributionError
+from web.auth import SECURITY, Caller
+from web.settings import Settings
+
+__all__ = ["ConsentController", "unsubscribe_page", "unsubscribe_post"]
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+button{{font:inherit;padding:.6rem 1.2rem}}</style></head>
+<body><main><h1>{title}</h1>{body}</main></body></html>"""
+_CHANNEL_NAMES = {"email": "marketing emails", "sms": "marketing text messages"}
+
+
+def _page(title: str, body: str, status: int = 200) -> Response[str]:
+    return Response(
+        _PAGE.format(title=html.escape(title), body=body),
+        media_type=MediaType.HTML,
+        status_code=status,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+def _token_or_none(settings: Settings, token: str) -> tuple[str, str, str] | None:
+    try:
+        return read_unsubscribe_token(settings.secret_key, token)
+    except DistributionError:
+        return None
+
+
+@get("/u/{token:str}", include_in_schema=False, sync_to_thread=False)
+async def unsubscribe_page(token: str, settings: NamedDependency[Settings]) -> Response[str]:
+    """The page behind the link: one button, because mail scanners follow links on their own."""
+    found = _token_or_none(settings, token)
+    if found is None:
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    what = _CHANNEL_NAMES[found[2]]
+    return _page(
+        "Unsubscribe",
+        f"<p>Stop receiving {what}?</p>"
+        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>',
+    )
+
+
+@post("/u/{token:str}", include_in_schema=False, status_code=200, sync_to_thread=True)
+def unsubscribe_post(
+    token: str, settings: NamedDependency[Settings], db: NamedDependency[Database]
+) -> Response[str]:
+    """The button, and the RFC 8058 one-click POST mail clients send: unsubscribe at once."""
+    found = _token_or_none(settings, token)
+    if found is None:
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    project_id, customer_id, channel = found
+    with db.session() as session:
+        unsubscribe_customer(session, project_id, customer_id, channel, reason="unsubscribe link")
+    return _page("Unsubscribed", f"<p>You will receive no more {_CHANNEL_NAMES[channel]}.</p>")
+
+
+class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``unsubscribed`` adds the customer to the suppression list; ``subscribed`` lifts it."""
+
+    channel: Literal["email", "sms"]
+    status: Literal["unsubscribed", "subscribed"]
+
+
+class ConsentOut(msgspec.Struct):
+    customer_id: str
+    channel: str
+    status: str
+    object: str = "consent"
+
+
+class ConsentController(Controller):
+    """Marketing consent of a customer."""
+
+    path = "/v1/customers"
+    tags = ["customers"]
+    security = SECURITY
+
+    @post("/{customer_id:str}/consents", sync_to_thread=True, status_code=200)
+    def set_consent(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        customer_id: FromPath[str],
+        data: Annotated[ConsentIn, Body()],
+    ) -> ConsentOut:
+        with db.session() as session:
+            customer = get_customer(session, caller.project_id, customer_id)
+            if data.status == "unsubscribed":
+                unsubscribe_customer(
+                    session, caller.project_id, customer.id, data.channel, reason="api"
+                )
+            else:
+                resubscribe_customer(session, caller.project_id, customer.id, data.channel)
+        return ConsentOut(customer_id=customer.id, channel=data.channel, status=data.status)

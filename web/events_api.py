@@ -1,0 +1,122 @@
+"""``POST /v1/events``: our events and Voucherify webhooks in, deliveries out (202)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
+from litestar.params import Body
+
+from distribution.db import Database
+from distribution.event_input import parse_event
+from distribution.ingest import LinkSettings, receive_event
+from web.auth import SECURITY, Caller
+
+__all__ = ["EventController", "Wakeable"]
+
+OUR_EVENT = {
+    "id": "order-1001-reward",
+    "type": "reward.granted",
+    "customer": {"source_id": "shop-42", "email": "ada@example.com", "name": "Ada Lovelace"},
+    "reward": {"type": "credit", "amount": 1500, "currency": "EUR", "description": "Store credit"},
+    "campaign": {"id": "camp_spring", "name": "Spring referral"},
+}
+VOUCHERIFY_EVENT = {
+    "id": "evcus_0c9a1b2c3d4e5f",
+    "object": "event",
+    "type": "redemption.succeeded",
+    "created_at": "2026-11-25T10:00:00.000Z",
+    "data": {
+        "object": {
+            "id": "r_0c9a1b",
+            "object": "redemption",
+            "result": "SUCCESS",
+            "customer": {
+                "id": "cust_voucherify_1",
+                "source_id": "shop-42",
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "object": "customer",
+            },
+            "voucher": {"code": "REF-7Q2X", "campaign": "Referral", "campaign_id": "camp_ref"},
+            "order": {"id": "ord_1", "source_id": "1001", "amount": 12900, "items": []},
+            "reward": {"type": "CAMPAIGN", "name": "EUR 15 credit", "amount": 1500},
+        }
+    },
+}
+
+
+class Wakeable:
+    """What the events endpoint needs of the worker: a thread-safe wake-up call."""
+
+    def wake(self) -> None:  # pragma: no cover - replaced by the real worker
+        """Ask the worker to look for new deliveries now."""
+
+
+class DeliveryOut(msgspec.Struct):
+    id: str
+    channel: str
+    status: str
+    distribution_id: str | None
+    reason: str | None = None
+
+
+class EventAccepted(msgspec.Struct):
+    """The event was stored; deliveries are queued (or failed/suppressed, with the reason)."""
+
+    id: str
+    duplicate: bool
+    deliveries: list[DeliveryOut]
+    object: str = "event"
+
+
+class EventController(Controller):
+    """Inbound events."""
+
+    path = "/v1/events"
+    tags = ["events"]
+    security = SECURITY
+
+    @post(
+        "/",
+        status_code=202,
+        summary="Receive an event (ours or a Voucherify webhook)",
+        description=(
+            "Stores the event once per dedupe key (its `id`, or the `Idempotency-Key` header); "
+            "a repeat answers with the original result and sends nothing new. Matching "
+            "distributions are rendered and queued in the same transaction."
+        ),
+    )
+    async def receive(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        worker: NamedDependency[Wakeable],
+        links: NamedDependency[LinkSettings],
+        data: Annotated[
+            dict[str, Any],
+            Body(
+                examples=[
+                    Example(summary="Our event", value=OUR_EVENT),
+                    Example(summary="A Voucherify webhook", value=VOUCHERIFY_EVENT),
+                ]
+            ),
+        ],
+    ) -> Response[EventAccepted]:
+        incoming = parse_event(data, idempotency_key=request.headers.get("idempotency-key"))
+        result = await anyio.to_thread.run_sync(
+            receive_event, db, caller.project_id, incoming, links
+        )
+        if not result.duplicate and any(d.status == "queued" for d in result.deliveries):
+            worker.wake()
+        body = EventAccepted(
+            id=result.event_id,
+            duplicate=result.duplicate,
+            deliveries=[DeliveryOut(**d.__dict__) for d in result.deliveries],
+        )
+        return Response(body, status_code=202)
