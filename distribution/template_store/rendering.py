@@ -1,0 +1,309 @@
+"""From stored versions to messages: source checks, variant resolution, cached renders, contexts.
+
+The delivery engine calls `resolve_template` then `render_version`; both work on immutable
+versions, so the process-wide compiled cache, keyed by version id, never goes stale.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from distribution.customers import get_customer
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.models import Customer, MessageTemplate, Project, TemplateVariant, TemplateVersion
+from templates import (
+    CompiledCache,
+    CompiledEmail,
+    CompiledSms,
+    EmailSource,
+    PreviewError,
+    RenderedEmail,
+    RenderedSms,
+    RenderMode,
+    SmsSource,
+    TemplateError,
+    Variant,
+    compile_email,
+    compile_sms,
+    preview_email,
+    preview_sms,
+    resolve_variant,
+    sample_context,
+)
+
+__all__ = [
+    "COMPILED",
+    "NoLiveVersionError",
+    "SourceCheck",
+    "build_context",
+    "check_source",
+    "compile_version",
+    "customer_variables",
+    "merge_context",
+    "preview_context",
+    "render_version",
+    "resolve_template",
+    "source_of",
+]
+
+#: Compiled versions of this process. Versions never change, so entries never go stale.
+COMPILED: CompiledCache[CompiledEmail | CompiledSms] = CompiledCache(maxsize=512)
+
+_UNSUBSCRIBE = re.compile(r"links\s*\.\s*unsubscribe_url|links\s*\[\s*['\"]unsubscribe_url")
+
+
+class NoLiveVersionError(ConflictError):
+    """The template cannot be sent: archived, or no live variant fits the recipient."""
+
+
+def source_of(version: TemplateVersion) -> EmailSource | SmsSource:
+    """The templates-package source a stored version holds (body format "text" is SMS)."""
+    if version.body_format == "text":
+        return SmsSource(body=version.body, gsm_safe=version.gsm_safe)
+    return EmailSource(
+        subject=version.subject or "",
+        body=version.body,
+        body_format="html" if version.body_format == "html" else "mjml",
+        text_body=version.text_body,
+    )
+
+
+def compile_version(version: TemplateVersion) -> CompiledEmail | CompiledSms:
+    """The compiled version from the process cache, compiling it on first use.
+
+    Raises:
+        TemplateError: The version does not compile (only drafts can be in that state).
+    """
+    source = source_of(version)
+    if isinstance(source, SmsSource):
+        sms = source
+        return COMPILED.get_or_compile(version.id, lambda: compile_sms(sms))
+    email = source
+    return COMPILED.get_or_compile(version.id, lambda: compile_email(email))
+
+
+def render_version(
+    version: TemplateVersion, context: Mapping[str, Any], mode: RenderMode = "send"
+) -> RenderedEmail | RenderedSms:
+    """Render a stored version for one recipient (compiled once per process).
+
+    Send mode is strict: `MissingVariablesError.missing` names every absent variable.
+
+    Raises:
+        TemplateError: Compile or render failure (`MissingVariablesError`, `RenderLimitError`,
+            `HeaderInjectionError`, ...).
+    """
+    return compile_version(version).render(context, mode=mode)
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """What a save found: `errors` block publishing, `warnings` do not."""
+
+    errors: list[PreviewError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_source(source: EmailSource | SmsSource, *, category: str) -> SourceCheck:
+    """Check a source the way a save does: syntax, sandbox, sample render, compliance hints."""
+    sample = sample_context()
+    if isinstance(source, SmsSource):
+        sms = preview_sms(source, sample)
+        errors, missing, warnings = sms.errors, sms.missing, list(sms.warnings)
+    else:
+        email = preview_email(source, sample)
+        errors, missing, warnings = email.errors, email.missing, list(email.warnings)
+        if not errors:
+            try:
+                compiled = compile_email(source)
+            except TemplateError as error:
+                errors = [PreviewError.from_error(error)]
+            else:
+                warnings.extend(w for w in compiled.warnings if w not in warnings)
+    if missing:
+        warnings.append(
+            "not in the sample data: "
+            + ", ".join(missing)
+            + " (a send fails for a recipient without them; use `| default(...)` or `{% if %}`)"
+        )
+    if (
+        category == "marketing"
+        and isinstance(source, EmailSource)
+        and not _UNSUBSCRIBE.search(source.body + (source.text_body or ""))
+    ):
+        errors = [
+            *errors,
+            PreviewError(
+                "body",
+                "a marketing email must contain an unsubscribe link: {{ links.unsubscribe_url }}",
+            ),
+        ]
+    return SourceCheck(list(errors), warnings)
+
+
+def _segment_of_key(variant_key: str) -> str:
+    return variant_key.split("|")[1] if variant_key.count("|") == 2 else ""
+
+
+def resolve_template(
+    session: Session,
+    project_id: str,
+    template_id: str,
+    *,
+    campaign_id: str | None,
+    segment_ids: Sequence[str],
+    locale: str | None,
+) -> tuple[TemplateVariant, TemplateVersion]:
+    """The variant and live version a send uses (see `templates.resolve_variant` for the order).
+
+    Only variants with a live version compete, so an unpublished new variant never blocks sends.
+
+    Raises:
+        NotFoundError: No such template in the project.
+        NoLiveVersionError: The template is archived, or no live variant fits.
+    """
+    template = session.exec(
+        select(MessageTemplate).where(
+            MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
+        )
+    ).first()
+    if template is None:
+        raise NotFoundError("template", template_id)
+    if template.archived_at is not None:
+        raise NoLiveVersionError(f"template {template_id!r} is archived")
+    variants = session.exec(
+        select(TemplateVariant)
+        .where(
+            TemplateVariant.template_id == template_id,
+            col(TemplateVariant.live_version_id).is_not(None),
+        )
+        .order_by(col(TemplateVariant.id))
+    ).all()
+    candidates = [
+        Variant(v, campaign_id=v.campaign_id, segment_id=v.segment_id, locale=v.locale)
+        for v in variants
+        # A variant whose segment was deleted keeps the segment in its key; it targets nobody.
+        if v.segment_id is not None or not _segment_of_key(v.variant_key)
+    ]
+    chosen = resolve_variant(
+        candidates, campaign_id=campaign_id, segment_ids=list(segment_ids), locale=locale
+    )
+    if chosen is None:
+        raise NoLiveVersionError(
+            f"template {template_id!r} has no live variant for campaign={campaign_id!r}, "
+            f"segments={list(segment_ids)!r}, locale={locale!r}"
+        )
+    variant = chosen.template
+    version = session.get(TemplateVersion, variant.live_version_id)
+    if version is None:  # pragma: no cover - the live version is deleted only with its variant
+        raise NoLiveVersionError(f"template {template_id!r} lost its live version")
+    return variant, version
+
+
+def _first_name(customer: Customer) -> str | None:
+    given = customer.meta.get("first_name") if isinstance(customer.meta, dict) else None
+    if isinstance(given, str) and given.strip():
+        return given.strip()
+    parts = (customer.name or "").split()
+    return parts[0] if parts else None
+
+
+def _present(values: Mapping[str, Any]) -> dict[str, Any]:
+    # Absent rather than None: None would print "None", absent makes a send name the gap.
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def customer_variables(customer: Customer) -> dict[str, Any]:
+    """The `customer` variable for a stored customer (fields it lacks are left out)."""
+    address = _present(
+        {
+            "line1": customer.address_line_1,
+            "line2": customer.address_line_2,
+            "city": customer.address_city,
+            "postal_code": customer.address_postal_code,
+            "region": customer.address_state,
+            "country": customer.address_country,
+        }
+    )
+    variables = _present(
+        {
+            "id": customer.id,
+            "source_id": customer.source_id,
+            "name": customer.name,
+            "first_name": _first_name(customer),
+            "email": customer.email,
+            "phone": customer.phone,
+            "locale": customer.locale,
+            "timezone": customer.timezone,
+        }
+    )
+    if address:
+        variables["address"] = address
+    variables["metadata"] = dict(customer.meta or {})
+    return variables
+
+
+def merge_context(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`: nested objects merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_context(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_context(
+    customer: Customer, *, project: Project, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The render context for one recipient: `customer` and `project` from the database, then
+    `extra` (code, reward, referrer, campaign, order, event, links, ...) merged over them.
+
+    `customer.first_name` is `metadata.first_name` when set, else the first word of the name.
+    """
+    base: dict[str, Any] = {
+        "customer": customer_variables(customer),
+        "project": _present({"name": project.name, "postal_address": project.postal_address}),
+    }
+    return merge_context(base, extra or {})
+
+
+def preview_context(
+    session: Session,
+    project_id: str,
+    *,
+    customer_id: str | None = None,
+    sample: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Sample data for the editor: `sample_context()`, the real project, then a stored customer
+    (by id or source_id; it replaces the sample customer whole, so its gaps show as missing),
+    then the inline `sample` merged over everything.
+
+    Raises:
+        InvalidInputError: `customer_id` names no live customer of the project.
+    """
+    context = sample_context()
+    project = session.get(Project, project_id)
+    if project is not None:
+        context = merge_context(
+            context,
+            {"project": _present({"name": project.name, "postal_address": project.postal_address})},
+        )
+    if customer_id is not None:
+        try:
+            if "\x00" in customer_id:  # PostgreSQL refuses NUL in a query; no id holds one
+                raise NotFoundError("customer", customer_id)
+            customer = get_customer(session, project_id, customer_id)
+        except NotFoundError:
+            raise InvalidInputError(
+                [FieldError("customer_id", "no such customer in this project")]
+            ) from None
+        context["customer"] = customer_variables(customer)
+    return merge_context(context, sample or {})
