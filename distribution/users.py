@@ -1,0 +1,188 @@
+"""People who sign in to the editor: accounts, argon2 password hashes, roles.
+
+Roles are ordered: a viewer looks, an editor also edits and sends tests, an admin also manages
+users, providers and keys. Emails are compared lower-cased.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from distribution.errors import (
+    AuthenticationError,
+    ConflictError,
+    FieldError,
+    InvalidInputError,
+    NotFoundError,
+)
+from distribution.ids import new_id
+from distribution.models import User, utcnow
+
+__all__ = [
+    "ROLES",
+    "NewUser",
+    "Role",
+    "authenticate_user",
+    "create_user",
+    "get_user",
+    "has_role",
+    "list_users",
+    "reset_password",
+    "set_disabled",
+    "set_role",
+]
+
+Role = Literal["viewer", "editor", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1000
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A created user and, when it was generated, the password (shown once)."""
+
+    user: User
+    password: str
+
+
+def has_role(role: str, needed: Role) -> bool:
+    """Whether `role` is at least `needed` (admin > editor > viewer)."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+def _normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not 3 <= len(email) <= 320 or email.count("@") != 1 or email.startswith("@"):
+        raise InvalidInputError([FieldError("email", "is not a valid email address")])
+    return email
+
+
+def _check_role(role: str) -> Role:
+    if role not in ROLES:
+        raise InvalidInputError([FieldError("role", "must be viewer, editor or admin")])
+    return role
+
+
+def create_user(
+    session: Session, project_id: str, email: str, role: str, password: str | None = None
+) -> NewUser:
+    """Create a user; without `password` a strong one is generated and returned."""
+    chosen = password if password is not None else secrets.token_urlsafe(15)
+    if not MIN_PASSWORD <= len(chosen) <= MAX_PASSWORD:
+        raise InvalidInputError(
+            [FieldError("password", f"must be {MIN_PASSWORD}-{MAX_PASSWORD} characters")]
+        )
+    user = User(
+        id=new_id("user"),
+        project_id=project_id,
+        email=_normalise_email(email),
+        password_hash=_hasher.hash(chosen),
+        role=_check_role(role),
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"a user {user.email!r} already exists in this project") from None
+    return NewUser(user=user, password=chosen)
+
+
+def authenticate_user(session: Session, email: str, password: str) -> User:
+    """The active user with this email and password, or AuthenticationError.
+
+    An email may belong to users of several projects; the first whose password matches wins.
+    """
+    candidates: list[User] = []
+    with contextlib.suppress(InvalidInputError):
+        candidates = list(
+            session.exec(
+                select(User)
+                .where(func.lower(User.email) == _normalise_email(email))
+                .order_by(col(User.id))
+            )
+        )
+    password = password[:MAX_PASSWORD]
+    for user in candidates or []:
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            continue
+        if user.disabled_at is not None:
+            break
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        user.last_login_at = utcnow()
+        session.add(user)
+        return user
+    if not candidates:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+    raise AuthenticationError("wrong email or password")
+
+
+def get_user(session: Session, user_id: str) -> User:
+    """A user by id, active or not."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    return user
+
+
+def list_users(session: Session, project_id: str) -> list[User]:
+    """The project's users, oldest first."""
+    return list(
+        session.exec(select(User).where(User.project_id == project_id).order_by(col(User.id)))
+    )
+
+
+def _project_user(session: Session, project_id: str, user_id: str) -> User:
+    user = session.exec(
+        select(User).where(User.project_id == project_id, User.id == user_id)
+    ).first()
+    if user is None:
+        raise NotFoundError("user", user_id)
+    return user
+
+
+def set_role(session: Session, project_id: str, user_id: str, role: str) -> User:
+    """Change a user's role."""
+    user = _project_user(session, project_id, user_id)
+    user.role = _check_role(role)
+    session.add(user)
+    return user
+
+
+def set_disabled(session: Session, project_id: str, user_id: str, disabled: bool) -> User:
+    """Disable a user (they can no longer sign in; open sessions end) or enable them again."""
+    user = _project_user(session, project_id, user_id)
+    user.disabled_at = utcnow() if disabled else None
+    session.add(user)
+    return user
+
+
+def reset_password(session: Session, project_id: str, email: str) -> str:
+    """Give a user a new generated password and return it (shown once)."""
+    user = session.exec(
+        select(User).where(User.project_id == project_id, User.email == _normalise_email(email))
+    ).first()
+    if user is None:
+        raise NotFoundError("user", email)
+    password = secrets.token_urlsafe(15)
+    user.password_hash = _hasher.hash(password)
+    session.add(user)
+    return password
