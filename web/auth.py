@@ -21,6 +21,8 @@ class Caller:
     project_id: str
     project_name: str
     default_region: str
+    #: Who acts, recorded on what the request writes (template versions): the API key's app id.
+    actor: str = ""
 
 
 def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Caller:
@@ -30,7 +32,10 @@ def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database
             session, request.headers.get("x-app-id"), request.headers.get("x-app-token")
         )
     return Caller(
-        project_id=project.id, project_name=project.name, default_region=project.default_region
+        project_id=project.id,
+        project_name=project.name,
+        default_region=project.default_region,
+        actor=request.headers.get("x-app-id", ""),
     )
 
 

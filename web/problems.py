@@ -152,7 +152,7 @@ def document_problems(schema: OpenAPI) -> None:
                 continue
             responses = operation.responses or {}
             responses.pop("400", None)
-            for status in ("401", "404", "413", "422"):
+            for status in ("401", "404", "409", "413", "422"):
                 responses.setdefault(
                     status, OpenAPIResponse(description=_TITLES[int(status)], content=content)
                 )

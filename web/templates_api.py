@@ -1,0 +1,718 @@
+"""``/v1/templates``: message templates, variants, immutable versions, publishing and preview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+
+from distribution.db import Database
+from distribution.models import TemplateVariant, TemplateVersion
+from distribution.template_store import (
+    NoLiveVersionError,
+    SavedVersion,
+    SourceCheck,
+    TemplateDetail,
+    VariantDetail,
+    VersionInput,
+    add_version,
+    archive_template,
+    compare_version,
+    create_template,
+    get_template_detail,
+    get_version,
+    list_templates,
+    preview_context,
+    publish_version,
+    resolve_template,
+    restore_version,
+    validate_source,
+    version_status,
+)
+from templates import (
+    FILTER_SCHEMA,
+    VARIABLE_SCHEMA,
+    EmailSource,
+    PreviewError,
+    preview_email,
+    preview_sms,
+)
+from web.auth import SECURITY, Caller
+from web.customers_api import utc
+
+__all__ = ["TemplateController"]
+
+REFERRAL_MJML = """<mjml>
+  <mj-body>
+    <mj-section>
+      <mj-column>
+        <mj-text font-size="20px">Hi {{ customer.first_name | default('there') }},</mj-text>
+        <mj-text>Give friends {{ reward.amount | money(reward.currency) }} off with your code
+          <strong>{{ code.code }}</strong>.</mj-text>
+        <mj-button href="{{ code.referral_link }}">Share your link</mj-button>
+        <mj-text font-size="11px">{{ project.name }} ·
+          <a href="{{ links.unsubscribe_url }}">Unsubscribe</a></mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>
+"""
+
+TEMPLATE_EXAMPLE = {
+    "name": "Referral invite",
+    "channel": "email",
+    "category": "marketing",
+    "description": "Sent when a customer gets a referral code",
+    "subject": "{{ customer.first_name }}, give {{ reward.amount | money(reward.currency) }}",
+    "body": REFERRAL_MJML,
+}
+
+VERSION_EXAMPLE = {
+    "locale": "pt-BR",
+    "subject": "{{ customer.first_name }}, dê {{ reward.amount | money(reward.currency) }}",
+    "body": REFERRAL_MJML.replace("Share your link", "Compartilhe seu link"),
+    "note": "Portuguese copy",
+}
+
+
+class ProblemOut(msgspec.Struct):
+    """A template problem: the part (subject, body, text), 1-based line and column when known."""
+
+    part: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class VersionOut(msgspec.Struct):
+    """An immutable version; ``status`` is live, draft (never published) or retired."""
+
+    id: str
+    template_id: str
+    variant_id: str
+    number: int
+    status: str
+    subject: str | None
+    body: str
+    body_format: str
+    text_body: str | None
+    gsm_safe: bool
+    note: str | None
+    created_by: str | None
+    created_at: datetime
+    published_at: datetime | None
+    published_by: str | None
+    object: str = "template_version"
+
+
+class VersionSummaryOut(msgspec.Struct):
+    """A row of the version history: who saved it, when, and whether it went live."""
+
+    id: str
+    variant_id: str
+    number: int
+    status: str
+    note: str | None
+    created_by: str | None
+    created_at: datetime
+    published_at: datetime | None
+    published_by: str | None
+
+
+class VariantOut(msgspec.Struct):
+    """A variant (null keys mean "any") with its live version and newest unpublished draft."""
+
+    id: str
+    campaign_id: str | None
+    segment_id: str | None
+    locale: str | None
+    live_version: VersionOut | None
+    latest_draft: VersionOut | None
+    object: str = "template_variant"
+
+
+class TemplateOut(msgspec.Struct):
+    """A template in a listing; ``status`` is live, draft or archived."""
+
+    id: str
+    name: str
+    channel: str
+    category: str
+    description: str | None
+    status: str
+    variants_count: int
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    object: str = "template"
+
+
+class TemplateDetailOut(msgspec.Struct):
+    """A template with its variants and version history (newest first).
+
+    On create, ``errors`` and ``warnings`` are the first version's check.
+    """
+
+    id: str
+    name: str
+    channel: str
+    category: str
+    description: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    variants: list[VariantOut]
+    versions: list[VersionSummaryOut]
+    errors: list[ProblemOut] = []
+    warnings: list[str] = []
+    object: str = "template"
+
+
+class TemplateList(msgspec.Struct):
+    """A page of templates, most recently edited first."""
+
+    templates: list[TemplateOut]
+    has_more: bool
+    object: str = "list"
+
+
+class SavedVersionOut(msgspec.Struct):
+    """A saved version and its check: ``errors`` block publishing, ``warnings`` do not."""
+
+    version: VersionOut
+    errors: list[ProblemOut]
+    warnings: list[str]
+    publishable: bool
+
+
+class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new template; the source fields make its first draft (a starter without ``body``)."""
+
+    name: str
+    channel: Literal["email", "sms"]
+    category: Literal["transactional", "marketing"]
+    description: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+
+
+class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new draft for the variant (campaign_id, segment_id, locale); absent keys mean "any"."""
+
+    body: str
+    subject: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+    note: str | None = None
+    campaign_id: str | None = None
+    segment_id: str | None = None
+    locale: str | None = None
+
+
+class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The version to make live for its variant."""
+
+    version_id: str
+
+
+class RestoreIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Restore options: publish the copy at once, and a note for the history."""
+
+    publish: bool = False
+    note: str | None = None
+
+
+class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An unsaved source and where its sample data comes from.
+
+    The context is the schema's sample data, the caller's project, then the stored customer
+    ``customer_id`` (our id or your source_id) if given, then ``sample`` merged over all.
+    """
+
+    channel: Literal["email", "sms"]
+    body: str
+    subject: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+    sample: dict[str, Any] | None = None
+    customer_id: str | None = None
+
+
+class SmsOut(msgspec.Struct):
+    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units."""
+
+    body: str
+    encoding: str
+    segments: int
+    length: int
+    ucs2_characters: list[str]
+
+
+class PreviewOut(msgspec.Struct):
+    """A rendered preview; a template error is reported in ``errors``, never as a failure."""
+
+    subject: str | None
+    html: str | None
+    text: str | None
+    sms: SmsOut | None
+    missing: list[str]
+    warnings: list[str]
+    errors: list[ProblemOut]
+
+
+class CompareOut(msgspec.Struct):
+    """A version beside the live version of its variant; a unified diff per changed part."""
+
+    version: VersionOut
+    live: VersionOut | None
+    diffs: dict[str, str]
+
+
+class ResolveOut(msgspec.Struct):
+    """The variant a send would use, or null with the reason."""
+
+    variant: VariantOut | None
+    reason: str | None = None
+
+
+class VariablesOut(msgspec.Struct):
+    """The variables templates can use (with examples) and the filters they can apply."""
+
+    variables: dict[str, Any]
+    filters: list[dict[str, Any]]
+
+
+def _when(value: datetime | None) -> datetime | None:
+    return utc(value) if value is not None else None
+
+
+def _version_out(version: TemplateVersion, variant: TemplateVariant) -> VersionOut:
+    return VersionOut(
+        id=version.id,
+        template_id=version.template_id,
+        variant_id=version.variant_id,
+        number=version.number,
+        status=version_status(version, variant),
+        subject=version.subject,
+        body=version.body,
+        body_format=version.body_format,
+        text_body=version.text_body,
+        gsm_safe=version.gsm_safe,
+        note=version.note,
+        created_by=version.created_by,
+        created_at=utc(version.created_at),
+        published_at=_when(version.published_at),
+        published_by=version.published_by,
+    )
+
+
+def _variant_out(detail: VariantDetail) -> VariantOut:
+    variant = detail.variant
+    return VariantOut(
+        id=variant.id,
+        campaign_id=variant.campaign_id,
+        segment_id=variant.segment_id,
+        locale=variant.locale,
+        live_version=_version_out(detail.live, variant) if detail.live else None,
+        latest_draft=_version_out(detail.latest_draft, variant) if detail.latest_draft else None,
+    )
+
+
+def _problems(errors: list[PreviewError]) -> list[ProblemOut]:
+    return [ProblemOut(e.part, e.message, e.line, e.column) for e in errors]
+
+
+def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> TemplateDetailOut:
+    template = detail.template
+    variants = {d.variant.id: d.variant for d in detail.variants}
+    return TemplateDetailOut(
+        id=template.id,
+        name=template.name,
+        channel=template.channel,
+        category=template.category,
+        description=template.description,
+        status=detail.status,
+        created_at=utc(template.created_at),
+        updated_at=utc(template.updated_at),
+        archived_at=_when(template.archived_at),
+        variants=[_variant_out(d) for d in detail.variants],
+        versions=[
+            VersionSummaryOut(
+                id=v.id,
+                variant_id=v.variant_id,
+                number=v.number,
+                status=version_status(v, variants[v.variant_id]),
+                note=v.note,
+                created_by=v.created_by,
+                created_at=utc(v.created_at),
+                published_at=_when(v.published_at),
+                published_by=v.published_by,
+            )
+            for v in detail.versions
+        ],
+        errors=_problems(check.errors) if check else [],
+        warnings=list(check.warnings) if check else [],
+    )
+
+
+def _saved_out(saved: SavedVersion) -> SavedVersionOut:
+    return SavedVersionOut(
+        version=_version_out(saved.version, saved.variant),
+        errors=_problems(saved.check.errors),
+        warnings=list(saved.check.warnings),
+        publishable=not saved.check.errors,
+    )
+
+
+class TemplateController(Controller):
+    """Message templates of the caller's project."""
+
+    path = "/v1/templates"
+    tags = ["templates"]
+    security = SECURITY
+
+    @post("/", sync_to_thread=True, summary="Create a template with its first draft")
+    def create(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: Annotated[
+            TemplateIn,
+            Body(examples=[Example(summary="An MJML referral email", value=TEMPLATE_EXAMPLE)]),
+        ],
+    ) -> TemplateDetailOut:
+        first = None
+        if data.body is not None or data.subject is not None or data.text_body is not None:
+            first = VersionInput(
+                body=data.body or "",
+                subject=data.subject,
+                body_format=data.body_format,
+                text_body=data.text_body,
+                gsm_safe=data.gsm_safe,
+            )
+        with db.session() as session:
+            saved = create_template(
+                session,
+                caller.project_id,
+                name=data.name,
+                channel=data.channel,
+                category=data.category,
+                description=data.description,
+                first_version=first,
+                actor=caller.actor,
+            )
+            detail = get_template_detail(session, caller.project_id, saved.version.template_id)
+            return _detail_out(detail, saved.check)
+
+    @get("/", sync_to_thread=True, summary="List templates, most recently edited first")
+    def index(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        q: FromQuery[str | None] = None,
+        channel: FromQuery[Literal["email", "sms"] | None] = None,
+        status: FromQuery[Literal["live", "draft", "archived"] | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
+    ) -> TemplateList:
+        with db.reader() as session:
+            page = list_templates(
+                session,
+                caller.project_id,
+                q=(q or "").replace("\x00", "") or None,
+                channel=channel,
+                status=status,
+                limit=limit,
+                offset=offset,
+            )
+        return TemplateList(
+            templates=[
+                TemplateOut(
+                    id=s.template.id,
+                    name=s.template.name,
+                    channel=s.template.channel,
+                    category=s.template.category,
+                    description=s.template.description,
+                    status=s.status,
+                    variants_count=s.variants_count,
+                    created_at=utc(s.template.created_at),
+                    updated_at=utc(s.template.updated_at),
+                    archived_at=_when(s.template.archived_at),
+                )
+                for s in page.templates
+            ],
+            has_more=page.has_more,
+        )
+
+    @get("/variables", sync_to_thread=False, summary="Variables and filters templates can use")
+    def variables(self) -> VariablesOut:
+        return VariablesOut(variables=VARIABLE_SCHEMA, filters=FILTER_SCHEMA)
+
+    @post(
+        "/preview",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Render an unsaved source with sample data (errors are a 200 with `errors`)",
+    )
+    def preview(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: Annotated[
+            PreviewIn,
+            Body(
+                examples=[
+                    Example(
+                        summary="An email with inline sample data",
+                        value={
+                            "channel": "email",
+                            "subject": TEMPLATE_EXAMPLE["subject"],
+                            "body": REFERRAL_MJML,
+                            "sample": {"customer": {"first_name": "Ada"}},
+                        },
+                    ),
+                    Example(
+                        summary="An SMS for a stored customer",
+                        value={
+                            "channel": "sms",
+                            "body": "Hi {{ customer.first_name }}, your code is {{ code.code }}",
+                            "customer_id": "shop-42",
+                        },
+                    ),
+                ]
+            ),
+        ],
+    ) -> PreviewOut:
+        source = validate_source(
+            data.channel,
+            VersionInput(
+                body=data.body,
+                subject=data.subject if data.channel == "sms" else data.subject or "",
+                body_format=data.body_format,
+                text_body=data.text_body,
+                gsm_safe=data.gsm_safe,
+            ),
+        )
+        with db.reader() as session:
+            context = preview_context(
+                session, caller.project_id, customer_id=data.customer_id, sample=data.sample
+            )
+        if isinstance(source, EmailSource):
+            email = preview_email(source, context)
+            return PreviewOut(
+                subject=email.subject,
+                html=email.html,
+                text=email.text,
+                sms=None,
+                missing=email.missing,
+                warnings=email.warnings,
+                errors=_problems(email.errors),
+            )
+        sms = preview_sms(source, context)
+        info = sms.info
+        return PreviewOut(
+            subject=None,
+            html=None,
+            text=None,
+            sms=SmsOut(sms.body, info.encoding, info.segments, info.length, info.ucs2_characters)
+            if info is not None
+            else None,
+            missing=sms.missing,
+            warnings=sms.warnings,
+            errors=_problems(sms.errors),
+        )
+
+    @get("/{template_id:str}", sync_to_thread=True, summary="A template with variants and history")
+    def retrieve(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+    ) -> TemplateDetailOut:
+        with db.reader() as session:
+            return _detail_out(get_template_detail(session, caller.project_id, template_id))
+
+    @delete("/{template_id:str}", sync_to_thread=True, status_code=204, summary="Archive")
+    def archive(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+    ) -> None:
+        with db.session() as session:
+            archive_template(session, caller.project_id, template_id)
+
+    @post(
+        "/{template_id:str}/versions",
+        sync_to_thread=True,
+        summary="Save a new draft version (creates the variant for a new key)",
+    )
+    def add_version(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        data: Annotated[
+            VersionIn,
+            Body(
+                examples=[Example(summary="A Brazilian Portuguese variant", value=VERSION_EXAMPLE)]
+            ),
+        ],
+    ) -> SavedVersionOut:
+        with db.session() as session:
+            saved = add_version(
+                session,
+                caller.project_id,
+                template_id,
+                VersionInput(
+                    body=data.body,
+                    subject=data.subject,
+                    body_format=data.body_format,
+                    text_body=data.text_body,
+                    gsm_safe=data.gsm_safe,
+                    note=data.note,
+                ),
+                campaign_id=data.campaign_id,
+                segment_id=data.segment_id,
+                locale=data.locale,
+                actor=caller.actor,
+            )
+            return _saved_out(saved)
+
+    @get(
+        "/{template_id:str}/versions/{version_id:str}",
+        sync_to_thread=True,
+        summary="One version with its source",
+    )
+    def version(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> VersionOut:
+        with db.reader() as session:
+            version = get_version(session, caller.project_id, template_id, version_id)
+            variant = session.get(TemplateVariant, version.variant_id)
+            assert variant is not None  # a version is deleted with its variant
+            return _version_out(version, variant)
+
+    @post(
+        "/{template_id:str}/publish",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Make a version live for its variant (requires a clean check)",
+    )
+    def publish(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        data: Annotated[
+            PublishIn,
+            Body(examples=[Example(summary="Publish", value={"version_id": "tver_01hx..."})]),
+        ],
+    ) -> VersionOut:
+        with db.session() as session:
+            variant, version = publish_version(
+                session, caller.project_id, template_id, data.version_id, actor=caller.actor
+            )
+            return _version_out(version, variant)
+
+    @post(
+        "/{template_id:str}/versions/{version_id:str}/restore",
+        sync_to_thread=True,
+        summary="Save a new draft copying an older version; optionally publish it",
+    )
+    def restore(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+        data: Annotated[
+            RestoreIn | None,
+            Body(examples=[Example(summary="Roll back now", value={"publish": True})]),
+        ] = None,
+    ) -> SavedVersionOut:
+        options = data or RestoreIn()
+        with db.session() as session:
+            saved = restore_version(
+                session,
+                caller.project_id,
+                template_id,
+                version_id,
+                publish=options.publish,
+                note=options.note,
+                actor=caller.actor,
+            )
+            return _saved_out(saved)
+
+    @get(
+        "/{template_id:str}/versions/{version_id:str}/compare",
+        sync_to_thread=True,
+        summary="Compare a version with the live version of its variant",
+    )
+    def compare(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> CompareOut:
+        with db.reader() as session:
+            comparison = compare_version(session, caller.project_id, template_id, version_id)
+            variant = session.get(TemplateVariant, comparison.version.variant_id)
+            assert variant is not None
+            return CompareOut(
+                version=_version_out(comparison.version, variant),
+                live=_version_out(comparison.live, variant) if comparison.live else None,
+                diffs=comparison.diffs,
+            )
+
+    @get(
+        "/{template_id:str}/resolve",
+        sync_to_thread=True,
+        summary="Which variant a send would use for a campaign, segments and locale",
+    )
+    def resolve(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        campaign_id: FromQuery[str | None] = None,
+        segment_id: Annotated[
+            list[str] | None,
+            QueryParameter(description="The recipient's segments in priority order (repeat)"),
+        ] = None,
+        locale: FromQuery[str | None] = None,
+    ) -> ResolveOut:
+        with db.reader() as session:
+            try:
+                variant, _live = resolve_template(
+                    session,
+                    caller.project_id,
+                    template_id,
+                    campaign_id=campaign_id or None,
+                    segment_ids=segment_id or [],
+                    locale=locale or None,
+                )
+            except NoLiveVersionError as error:
+                return ResolveOut(variant=None, reason=str(error))
+            detail = next(
+                d
+                for d in get_template_detail(session, caller.project_id, template_id).variants
+                if d.variant.id == variant.id
+            )
+            return ResolveOut(variant=_variant_out(detail))
