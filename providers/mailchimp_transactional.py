@@ -52,6 +52,7 @@ class MailchimpTransactionalConfig:
         subaccount: send through this subaccount (it must exist).
         track_opens, track_clicks: Mandrill tracking switches (None: account default).
         unsubscribe_mailto: address added to List-Unsubscribe after the URL.
+        webhook_key: secret; the key Mandrill shows for our status webhook (signs its events).
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -64,6 +65,7 @@ class MailchimpTransactionalConfig:
     track_clicks: bool | None = None
     unsubscribe_mailto: str | None = None
     timeout: float = 30.0
+    webhook_key: str | None = field(default=None, repr=False, metadata=SECRET)
 
     def __post_init__(self) -> None:
         if not self.api_key:

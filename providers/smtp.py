@@ -13,6 +13,7 @@ from typing import Literal
 
 import aiosmtplib
 
+from providers import standard_webhooks
 from providers.config import secret_field
 from providers.errors import (
     PermanentProviderError,
@@ -65,6 +66,8 @@ class SmtpConfig:
         ca_cert_pem: extra trusted CA certificate(s) in PEM, for a private relay.
         message_id_domain: the right-hand side of Message-ID (default: the from domain).
         unsubscribe_mailto: address added to List-Unsubscribe after the URL.
+        bounce_webhook_secret: secret (`whsec_…`) of the signed bounce webhook that reports
+            this relay's bounces (docs/providers.md, inbound status callbacks).
     """
 
     host: str
@@ -82,6 +85,7 @@ class SmtpConfig:
     message_id_domain: str | None = None
     unsubscribe_mailto: str | None = None
     local_hostname: str | None = None
+    bounce_webhook_secret: str | None = secret_field(default=None)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -96,6 +100,11 @@ class SmtpConfig:
             raise ValueError("timeout must be positive")
         if bool(self.username) != bool(self.password):
             raise ValueError("username and password go together")
+        if self.bounce_webhook_secret is not None:
+            try:
+                standard_webhooks.decode_secret(self.bounce_webhook_secret)
+            except ValueError:
+                raise ValueError("bounce_webhook_secret must be whsec_ then base64") from None
 
     def server(self) -> SmtpServer:
         """Connection parameters for the pool."""

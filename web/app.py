@@ -15,11 +15,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from distribution.db import Database
 from distribution.migrate import upgrade
+from distribution.provider_registry import ProviderRegistry
+from distribution.provider_store import SecretBox
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.customers_api import CustomerController
 from web.health import live, ready
 from web.keys_api import ApiKeyController
 from web.problems import EXCEPTION_HANDLERS, document_problems
+from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
 from web.settings import Settings
 
@@ -37,6 +40,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     if settings.migrate_on_start:
         upgrade(database.engine)
+    provider_registry = ProviderRegistry(database, SecretBox(settings.secret_key))
 
     openapi = OpenAPIConfig(
         title="Distribution manager",
@@ -54,15 +58,35 @@ def create_app(settings: Settings) -> Litestar:
         ),
     )
     app = Litestar(
-        route_handlers=[live, ready, CustomerController, SegmentController, ApiKeyController],
+        route_handlers=[
+            live,
+            ready,
+            CustomerController,
+            SegmentController,
+            ApiKeyController,
+            ProviderController,
+            ProviderWebhookController,
+        ],
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
+            "providers": Provide(lambda: provider_registry, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
-        state=State({"database": database, "settings": settings, "import_pool": import_pool}),
-        on_shutdown=[database.dispose, lambda: import_pool.shutdown(cancel_futures=True)],
+        state=State(
+            {
+                "database": database,
+                "settings": settings,
+                "import_pool": import_pool,
+                "providers": provider_registry,
+            }
+        ),
+        on_shutdown=[
+            provider_registry.aclose,
+            database.dispose,
+            lambda: import_pool.shutdown(cancel_futures=True),
+        ],
     )
     document_problems(app.openapi_schema)
     return app

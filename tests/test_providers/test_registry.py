@@ -24,8 +24,8 @@ def test_every_kind_describes_itself() -> None:
 
 def test_secret_fields_per_kind() -> None:
     assert PROVIDER_KINDS["twilio"].secret_fields == {"auth_token", "api_key_secret"}
-    assert PROVIDER_KINDS["smtp"].secret_fields == {"password"}
-    assert PROVIDER_KINDS["mailchimp_transactional"].secret_fields == {"api_key"}
+    assert PROVIDER_KINDS["smtp"].secret_fields == {"password", "bounce_webhook_secret"}
+    assert PROVIDER_KINDS["mailchimp_transactional"].secret_fields == {"api_key", "webhook_key"}
     assert PROVIDER_KINDS["capture"].secret_fields == frozenset()
 
 

@@ -1,0 +1,119 @@
+"""Inbound status callbacks: verify the provider's signature, then parse and record the events.
+
+The signature is the only authentication: the caller (Twilio, Mandrill, a relay's bounce
+reporter) has no API key, so the project id is part of the URL we ask the operator to configure:
+`<public_url>/v1/provider-webhooks/<project_id>/<provider_name>`.
+
+- `twilio`: `X-Twilio-Signature` over the public URL and the form fields, key `auth_token`;
+- `mailchimp_transactional`: `X-Mandrill-Signature` over the public URL and the form fields,
+  key `webhook_key` (the webhook's key in Mandrill, not the API key);
+- `smtp`: Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+  secret `bounce_webhook_secret`.
+
+A missing or wrong signature, or no secret to check it with, is an `AuthenticationError` and
+nothing is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from sqlmodel import Session
+
+from distribution.delivery_events import record_delivery_events
+from distribution.errors import AuthenticationError, FieldError, InvalidInputError, NotFoundError
+from distribution.provider_store import SecretBox, full_config, get_provider
+from providers import (
+    DeliveryEvent,
+    parse_bounce_webhook,
+    parse_mandrill_events,
+    parse_twilio_status_callback,
+    verify_bounce_webhook,
+    verify_mandrill_signature,
+    verify_twilio_signature,
+)
+
+__all__ = ["CALLBACK_KINDS", "CallbackRequest", "receive_status_callback"]
+
+CALLBACK_KINDS = frozenset({"twilio", "mailchimp_transactional", "smtp"})
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """An inbound callback as received.
+
+    Attributes:
+        url: the public URL the provider called (public base + path + query), as it signed it.
+        headers: request headers, names in any case.
+        body: the raw body.
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str:
+        """A header's value, or ""."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), "")
+
+    def form(self) -> dict[str, list[str]]:
+        """The body as form fields (undecodable bytes replaced: the signature then fails)."""
+        return parse_qs(self.body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+def _refuse() -> AuthenticationError:
+    return AuthenticationError("the callback's signature is missing or wrong")
+
+
+def _events(kind: str, secret: str | None, request: CallbackRequest) -> list[DeliveryEvent]:
+    """Verify with the kind's scheme, then parse; AuthenticationError before any parsing."""
+    if not secret:
+        raise _refuse()
+    if kind == "smtp":
+        if not verify_bounce_webhook(secret, request.headers, request.body):
+            raise _refuse()
+        return parse_bounce_webhook(request.body)
+    form = request.form()
+    if kind == "twilio":
+        signature = request.header("X-Twilio-Signature")
+        if not verify_twilio_signature(request.url, form, signature, secret):
+            raise _refuse()
+        return [parse_twilio_status_callback({k: v[0] for k, v in form.items()})]
+    signature = request.header("X-Mandrill-Signature")
+    if not verify_mandrill_signature(request.url, form, signature, secret):
+        raise _refuse()
+    return parse_mandrill_events(form.get("mandrill_events", [""])[0])
+
+
+_SECRET_FIELD = {
+    "twilio": "auth_token",
+    "mailchimp_transactional": "webhook_key",
+    "smtp": "bounce_webhook_secret",
+}
+
+
+def receive_status_callback(
+    session: Session, box: SecretBox, project_id: str, provider_name: str, request: CallbackRequest
+) -> int:
+    """Verify and record one callback; returns how many events it carried.
+
+    Raises:
+        NotFoundError: no such provider, or its kind sends no status callbacks.
+        AuthenticationError: unsigned, wrongly signed, or no secret configured to verify with.
+        InvalidInputError: correctly signed but not in the provider's format.
+    """
+    row = get_provider(session, project_id, provider_name)
+    if row.kind not in CALLBACK_KINDS:
+        raise NotFoundError("status callback of provider", provider_name)
+    secret = full_config(row, box).get(_SECRET_FIELD[row.kind])
+    try:
+        events = _events(row.kind, secret, request)
+    except (ValueError, OverflowError, OSError, RecursionError):
+        # Only a holder of the secret gets here: the signature matched, the content did not.
+        raise InvalidInputError(
+            [FieldError("body", f"is not a {row.kind} status callback")]
+        ) from None
+    return record_delivery_events(session, project_id, provider_name, events)

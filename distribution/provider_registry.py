@@ -1,0 +1,205 @@
+"""`ProviderRegistry`: the live provider objects of this process, built from stored configs.
+
+One registry per process, made by the composition root. The delivery engine asks it for a sender
+with `await registry.sender(project_id, provider_name)`; every call reads the config's row (one
+small query, so a change made by another process is seen), and the built object is reused while
+the row's id and `updated_at` stay the same. Ask once per batch, not once per message.
+
+Every project also has a built-in sender named `capture` that keeps messages in memory
+(`registry.captured(project_id)`): the development default and the test-send target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from distribution.db import Database
+from distribution.errors import ConflictError, NotFoundError
+from distribution.models import ProviderConfig
+from distribution.provider_store import BUILT_IN_CAPTURE, SecretBox, find_provider, full_config
+from providers import (
+    PROVIDER_KINDS,
+    CircuitBreaker,
+    Provider,
+    ProviderError,
+    ResilientProvider,
+    Sync,
+    TokenBucket,
+    build_provider,
+)
+from providers.capture import CaptureConfig, CaptureProvider
+
+__all__ = ["CheckOutcome", "ProviderRegistry"]
+
+log = logging.getLogger(__name__)
+DEFAULT_CONCURRENCY = 8
+HTTP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What `check()` found: ok, or the provider's reason."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the registry needs from a config row, read inside the session."""
+
+    key: tuple[str, datetime]
+    name: str
+    kind: str
+    config: dict[str, Any]
+    max_concurrency: int | None
+    rate_per_second: float | None
+    disabled: bool
+
+
+class ProviderRegistry:
+    """Builds, caches and closes the providers configured per project."""
+
+    def __init__(self, database: Database, box: SecretBox) -> None:
+        self.database = database
+        self.box = box
+        self._http_client: httpx.AsyncClient | None = None
+        self._live: dict[tuple[str, str], tuple[tuple[str, datetime], Provider | Sync]] = {}
+        self._retired: list[Provider | Sync] = []
+        self._captures: dict[str, CaptureProvider] = {}
+
+    def __repr__(self) -> str:
+        return f"ProviderRegistry(live={len(self._live)})"
+
+    def captured(self, project_id: str) -> CaptureProvider:
+        """The project's built-in `capture` sender (its `.messages` are what was sent to it)."""
+        capture = self._captures.get(project_id)
+        if capture is None:
+            capture = CaptureProvider(BUILT_IN_CAPTURE, CaptureConfig())
+            self._captures[project_id] = capture
+        return capture
+
+    def _load(self, project_id: str, name: str) -> _Stored | None:
+        with self.database.reader() as session:
+            row: ProviderConfig | None = find_provider(session, project_id, name)
+            if row is None:
+                return None
+            return _Stored(
+                key=(row.id, row.updated_at),
+                name=row.name,
+                kind=row.kind,
+                config=full_config(row, self.box),
+                max_concurrency=row.max_concurrency,
+                rate_per_second=row.rate_per_second,
+                disabled=row.disabled_at is not None,
+            )
+
+    def _build(self, stored: _Stored) -> Provider | Sync:
+        if self._http_client is None:
+            self._http_client = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+        try:
+            built = build_provider(
+                stored.name, stored.kind, stored.config, http_client=self._http_client
+            )
+        except ProviderError as exc:
+            # A stored config is valid when written; this happens when its secrets became
+            # unreadable (DM_SECRET_KEY rotated) or the kind's rules changed since.
+            raise ConflictError(
+                f"provider {stored.name!r} cannot be built: {exc.message}; "
+                "re-enter its configuration"
+            ) from None
+        if not isinstance(built, Provider):
+            return built
+        rate = stored.rate_per_second
+        return ResilientProvider(
+            built,
+            max_concurrency=stored.max_concurrency or DEFAULT_CONCURRENCY,
+            rate_limiter=TokenBucket(rate) if rate else None,
+            breaker=CircuitBreaker(stored.name),
+        )
+
+    async def _live_object(self, project_id: str, name: str) -> Provider | Sync:
+        stored = await asyncio.to_thread(self._load, project_id, name)
+        cache_key = (project_id, name)
+        cached = self._live.get(cache_key)
+        if stored is None:
+            if cached is not None:
+                self._retired.append(self._live.pop(cache_key)[1])
+            raise NotFoundError("provider", name)
+        if stored.disabled:
+            raise ConflictError(f"provider {name!r} is disabled")
+        # No await from here on: the check and the swap cannot interleave with another caller.
+        if cached is not None and cached[0] == stored.key:
+            return cached[1]
+        built = self._build(stored)
+        if cached is not None:
+            # A send may still be using the old object: it is closed with the registry.
+            self._retired.append(cached[1])
+        self._live[cache_key] = (stored.key, built)
+        return built
+
+    async def sender(self, project_id: str, provider_name: str) -> Provider:
+        """The live sender of that name (`capture` always exists).
+
+        Raises:
+            NotFoundError: no provider of that name in the project.
+            ConflictError: the provider is disabled, is a sync, or cannot be built.
+        """
+        if provider_name == BUILT_IN_CAPTURE:
+            return self.captured(project_id)
+        live = await self._live_object(project_id, provider_name)
+        if not isinstance(live, Provider):
+            raise ConflictError(f"provider {provider_name!r} is a sync, not a sender")
+        return live
+
+    async def sync(self, project_id: str, provider_name: str) -> Sync:
+        """The live sync of that name (NotFoundError, ConflictError as for `sender`)."""
+        live = await self._live_object(project_id, provider_name)
+        if not isinstance(live, Sync) or PROVIDER_KINDS[live.kind].role != "sync":
+            raise ConflictError(f"provider {provider_name!r} is a sender, not a sync")
+        return live
+
+    async def check(self, project_id: str, provider_name: str) -> CheckOutcome:
+        """Ask the provider to verify its credentials; a failure is an outcome, not an error.
+
+        Raises:
+            NotFoundError: no provider of that name in the project.
+        """
+        try:
+            if provider_name == BUILT_IN_CAPTURE:
+                live: Provider | Sync = self.captured(project_id)
+            else:
+                live = await self._live_object(project_id, provider_name)
+            await live.check()
+        except NotFoundError:
+            raise
+        except ConflictError as exc:
+            return CheckOutcome(ok=False, detail=str(exc))
+        except ProviderError as exc:
+            return CheckOutcome(ok=False, detail=str(exc))
+        except Exception as exc:
+            # An operator-supplied address can fail in ways no adapter maps (a malformed URL);
+            # the type is enough to act on and never carries a secret.
+            log.warning("check of provider %s/%s failed: %s", project_id, provider_name, type(exc))
+            return CheckOutcome(ok=False, detail=f"the check failed: {type(exc).__name__}")
+        return CheckOutcome(ok=True, detail="credentials accepted")
+
+    async def aclose(self) -> None:
+        """Close every provider and the shared HTTP client; the registry can be used again."""
+        to_close = [live for _, live in self._live.values()] + self._retired
+        self._live.clear()
+        self._retired = []
+        for live in to_close:
+            try:
+                await live.aclose()
+            except Exception:
+                log.exception("closing provider %s failed", live.name)
+        if self._http_client is not None:
+            client, self._http_client = self._http_client, None
+            await client.aclose()

@@ -1,0 +1,332 @@
+"""Provider configurations of a project, with their secret fields encrypted at rest.
+
+A config is validated against its kind's typed config (`providers.PROVIDER_KINDS`). Public fields
+go to `ProviderConfig.settings` as given; secret fields go, as one JSON object, through Fernet into
+`ProviderConfig.secrets_encrypted`. Secrets are write-only: nothing here returns, logs or quotes
+them except `full_config`, which the registry and the callback verifier use.
+
+The Fernet key is HKDF-SHA256 of the service secret (`DM_SECRET_KEY`) with the fixed info label
+`SECRETS_KEY_LABEL`. Rotating `DM_SECRET_KEY` makes the stored secrets unreadable: re-enter them
+(`PATCH /v1/providers/{name}` with the secret fields) after a rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.ids import new_id
+from distribution.models import ProviderConfig, utcnow
+from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
+
+__all__ = [
+    "BUILT_IN_CAPTURE",
+    "MAX_CONCURRENCY",
+    "MAX_RATE_PER_SECOND",
+    "SECRETS_KEY_LABEL",
+    "SecretBox",
+    "create_provider",
+    "delete_provider",
+    "find_provider",
+    "full_config",
+    "get_provider",
+    "has_secret",
+    "list_providers",
+    "update_provider",
+]
+
+log = logging.getLogger(__name__)
+
+SECRETS_KEY_LABEL = b"distribution-manager/provider-secrets/v1"
+# The registry always offers this sender; "kinds" would collide with GET /v1/providers/kinds.
+BUILT_IN_CAPTURE = "capture"
+RESERVED_NAMES = frozenset({BUILT_IN_CAPTURE, "kinds"})
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONCURRENCY = 1000
+MAX_RATE_PER_SECOND = 100_000.0
+_UNKNOWN_FIELD = re.compile(r"^unknown field '(?P<field>[^']*)'$")
+
+
+class SecretBox:
+    """Seals and opens provider secrets with a key derived from the service secret."""
+
+    def __init__(self, service_secret: str) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SECRETS_KEY_LABEL).derive(
+            service_secret.encode()
+        )
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def __repr__(self) -> str:
+        return "SecretBox(***)"
+
+    def seal(self, secrets: Mapping[str, str]) -> str:
+        """The Fernet token of the secrets, or "" when there are none."""
+        if not secrets:
+            return ""
+        return self._fernet.encrypt(json.dumps(dict(secrets)).encode()).decode()
+
+    def open(self, token: str) -> dict[str, str] | None:
+        """The secrets, or None when they were sealed with another service secret."""
+        if not token:
+            return {}
+        try:
+            opened = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            return None
+        return {str(k): str(v) for k, v in opened.items()}
+
+
+def _storable(value: object) -> bool:
+    # Neither JSON nor PostgreSQL text can hold these faithfully.
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_storable(v) for v in value)
+    return True
+
+
+def _kind(kind: str) -> ProviderKind:
+    spec = PROVIDER_KINDS.get(kind)
+    if spec is None:
+        known = ", ".join(sorted(PROVIDER_KINDS))
+        raise InvalidInputError([FieldError("kind", f"must be one of {known}")])
+    return spec
+
+
+def _config_field_errors(spec: ProviderKind, error: ProviderConfigError) -> list[FieldError]:
+    """Name `config.<field>` for each problem in the message (they never quote values)."""
+    fields = list(spec.config_schema["properties"])
+    text = error.message.removeprefix("invalid config: ")
+    errors = []
+    for problem in text.split("; "):
+        if match := _UNKNOWN_FIELD.match(problem):
+            errors.append(FieldError(f"config.{match['field']}", "is not a field of this kind"))
+            continue
+        # The first field the sentence mentions is the one it is about ("give X or Y" included).
+        words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", problem)
+        named = next((w for w in words if w in fields), None)
+        errors.append(FieldError(f"config.{named}" if named else "config", problem))
+    return errors
+
+
+def _validated(
+    spec: ProviderKind, name: str, public: Mapping[str, Any], secrets: Mapping[str, str]
+) -> None:
+    """Check the merged config against the kind; InvalidInputError names `config.<field>`."""
+    errors = [
+        FieldError(f"config.{key}", "NaN, Infinity and NUL characters are refused")
+        for key, value in public.items()
+        if not _storable(key) or not _storable(value)
+    ]
+    if len(json.dumps(dict(public), default=str)) > MAX_CONFIG_BYTES:
+        errors.append(FieldError("config", f"must be at most {MAX_CONFIG_BYTES} bytes"))
+    if spec.kind == "capture" and public.get("path") is not None:
+        # A file path from the API would let a caller append to any file the service can write.
+        errors.append(FieldError("config.path", "file capture is set up by the operator only"))
+    if errors:
+        raise InvalidInputError(errors)
+    try:
+        spec.parse_config({**public, **secrets}, name=name)
+    except ProviderConfigError as exc:
+        raise InvalidInputError(_config_field_errors(spec, exc)) from None
+
+
+def _split(spec: ProviderKind, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Public fields and secret fields (secret values may be None: "remove it")."""
+    hidden = spec.secret_fields
+    public = {k: v for k, v in config.items() if k not in hidden}
+    secrets = {k: v for k, v in config.items() if k in hidden}
+    return public, secrets
+
+
+def _secret_values(secrets: Mapping[str, Any]) -> dict[str, str]:
+    errors = [
+        FieldError(f"config.{k}", "must be a string")
+        for k, v in secrets.items()
+        if v is not None and not isinstance(v, str)
+    ]
+    if errors:
+        raise InvalidInputError(errors)
+    return {k: v for k, v in secrets.items() if v is not None}
+
+
+def _check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise InvalidInputError(
+            [FieldError("name", "must be 1-100 letters, digits, '_', '.' or '-'")]
+        )
+    if name in RESERVED_NAMES:
+        raise InvalidInputError([FieldError("name", f"{name!r} is reserved")])
+    return name
+
+
+def _check_limits(max_concurrency: int | None, rate_per_second: float | None) -> None:
+    errors = []
+    if max_concurrency is not None and not 1 <= max_concurrency <= MAX_CONCURRENCY:
+        errors.append(FieldError("max_concurrency", f"must be between 1 and {MAX_CONCURRENCY}"))
+    if rate_per_second is not None and not (
+        math.isfinite(rate_per_second) and 0 < rate_per_second <= MAX_RATE_PER_SECOND
+    ):
+        errors.append(
+            FieldError("rate_per_second", f"must be above 0 and at most {MAX_RATE_PER_SECOND:g}")
+        )
+    if errors:
+        raise InvalidInputError(errors)
+
+
+def _flush_unique(session: Session, name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"a provider named {name!r} already exists") from None
+
+
+def create_provider(
+    session: Session,
+    project_id: str,
+    box: SecretBox,
+    *,
+    name: str,
+    kind: str,
+    config: Mapping[str, Any],
+    max_concurrency: int | None = None,
+    rate_per_second: float | None = None,
+) -> ProviderConfig:
+    """Validate and store a provider config; secret fields are sealed."""
+    _check_name(name)
+    spec = _kind(kind)
+    _check_limits(max_concurrency, rate_per_second)
+    public, raw_secrets = _split(spec, config)
+    secrets = _secret_values(raw_secrets)
+    _validated(spec, name, public, secrets)
+    row = ProviderConfig(
+        id=new_id("prov"),
+        project_id=project_id,
+        name=name,
+        kind=kind,
+        settings=public,
+        secrets_encrypted=box.seal(secrets),
+        max_concurrency=max_concurrency,
+        rate_per_second=rate_per_second,
+    )
+    session.add(row)
+    _flush_unique(session, name)
+    return row
+
+
+def find_provider(session: Session, project_id: str, name: str) -> ProviderConfig | None:
+    """The project's provider of that name, if any."""
+    return session.exec(
+        select(ProviderConfig).where(
+            ProviderConfig.project_id == project_id, ProviderConfig.name == name
+        )
+    ).first()
+
+
+def get_provider(session: Session, project_id: str, name: str) -> ProviderConfig:
+    """The project's provider of that name, or NotFoundError."""
+    row = find_provider(session, project_id, name)
+    if row is None:
+        raise NotFoundError("provider", name)
+    return row
+
+
+def list_providers(session: Session, project_id: str) -> list[ProviderConfig]:
+    """Every provider of the project, by name."""
+    return list(
+        session.exec(
+            select(ProviderConfig)
+            .where(ProviderConfig.project_id == project_id)
+            .order_by(col(ProviderConfig.name))
+        )
+    )
+
+
+def _stored_secrets(row: ProviderConfig, box: SecretBox) -> dict[str, str]:
+    opened = box.open(row.secrets_encrypted)
+    if opened is None:
+        # Expected after DM_SECRET_KEY rotation: the operator re-enters the secrets.
+        log.warning("provider %s/%s: stored secrets are unreadable", row.project_id, row.name)
+        return {}
+    return opened
+
+
+def update_provider(
+    session: Session,
+    project_id: str,
+    box: SecretBox,
+    name: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    max_concurrency: int | None = None,
+    rate_per_second: float | None = None,
+    disabled: bool | None = None,
+) -> ProviderConfig:
+    """Change a provider; None leaves a setting as it is.
+
+    `config` is merged into the stored config, field by field (JSON merge patch): a field it
+    omits keeps its stored value (secrets included), a field given as null is removed.
+    """
+    row = get_provider(session, project_id, name)
+    spec = _kind(row.kind)
+    _check_limits(max_concurrency, rate_per_second)
+    if config is not None:
+        changed_public, changed_secrets = _split(spec, config)
+        _secret_values(changed_secrets)
+        public = dict(row.settings)
+        secrets: dict[str, Any] = _stored_secrets(row, box)
+        for target, changes in ((public, changed_public), (secrets, changed_secrets)):
+            for key, value in changes.items():
+                if value is None:
+                    target.pop(key, None)
+                else:
+                    target[key] = value
+        _validated(spec, name, public, secrets)
+        row.settings = public
+        row.secrets_encrypted = box.seal(secrets)
+    if max_concurrency is not None:
+        row.max_concurrency = max_concurrency
+    if rate_per_second is not None:
+        row.rate_per_second = rate_per_second
+    if disabled is not None:
+        row.disabled_at = (row.disabled_at or utcnow()) if disabled else None
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_provider(session: Session, project_id: str, name: str) -> None:
+    """Delete a provider config (the registry drops its live object on next use)."""
+    session.delete(get_provider(session, project_id, name))
+
+
+def has_secret(row: ProviderConfig, box: SecretBox) -> dict[str, bool]:
+    """For each secret field of the kind, whether a readable value is stored."""
+    spec = PROVIDER_KINDS.get(row.kind)
+    stored = _stored_secrets(row, box)
+    fields = sorted(spec.secret_fields) if spec else []
+    return {f: f in stored for f in fields}
+
+
+def full_config(row: ProviderConfig, box: SecretBox) -> dict[str, Any]:
+    """Public and secret fields together, to build or verify with. Never return it to a caller."""
+    return {**row.settings, **_stored_secrets(row, box)}
