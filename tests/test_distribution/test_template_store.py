@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -441,3 +442,21 @@ def test_build_context_from_a_stored_customer() -> None:
     rendered = render_version(sms, build_context(named, project=project))
     assert isinstance(rendered, RenderedSms)
     assert rendered.body == "Hi Aninha"
+
+
+def test_concurrent_saves_number_versions_without_gaps_or_clashes(
+    database: Database, project: ProjectCredentials
+) -> None:
+    pid = project.project.id
+    with database.session() as session:
+        tid = sms_template(session, pid)
+
+    def save(n: int) -> tuple[str, int]:
+        with database.session() as session:
+            saved = add_version(session, pid, tid, VersionInput(body=f"v{n}"), locale="de")
+            return saved.variant.id, saved.version.number
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(save, range(16)))
+    assert len({variant for variant, _ in results}) == 1
+    assert sorted(number for _, number in results) == list(range(1, 17))
