@@ -25,6 +25,7 @@ from web.problems import EXCEPTION_HANDLERS, document_problems
 from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
 from web.settings import Settings
+from web.templates_api import TemplateController
 
 __all__ = ["create_app"]
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Litestar:
             CustomerController,
             SegmentController,
             ApiKeyController,
+            TemplateController,
             ProviderController,
             ProviderWebhookController,
         ],
