@@ -26,6 +26,7 @@ from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
+from web.ui import UI_TEMPLATES, ui_routes
 
 __all__ = ["create_app"]
 
@@ -65,10 +66,12 @@ def create_app(settings: Settings) -> Litestar:
             CustomerController,
             SegmentController,
             ApiKeyController,
+            *ui_routes(settings),
             TemplateController,
             ProviderController,
             ProviderWebhookController,
         ],
+        template_config=UI_TEMPLATES,
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),

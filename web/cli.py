@@ -19,11 +19,13 @@ from distribution.projects import (
     list_api_keys,
     revoke_api_key,
 )
+from distribution.users import ROLES, authenticate_user, create_user, reset_password
 from web.settings import Settings
 
 __all__ = ["main"]
 
 DEV_PROJECT = "development"
+DEV_ADMIN = "admin@example.com"
 
 
 def _serve(settings: Settings) -> None:
@@ -68,9 +70,32 @@ def _dev_credentials(settings: Settings, database: Database) -> dict[str, str]:
     return saved
 
 
+def _dev_admin(settings: Settings, database: Database, project_name: str) -> str:
+    """The development admin's password, kept in the data folder beside the API credentials."""
+    path: Path = settings.data_dir / "dev-admin.json"
+    with database.session() as session:
+        if path.exists():
+            saved = json.loads(path.read_text())
+            try:
+                authenticate_user(session, DEV_ADMIN, str(saved.get("password", "")))
+                return str(saved["password"])
+            except DistributionError:
+                pass
+        project = find_project(session, project_name)
+        try:
+            password = create_user(session, project.id, DEV_ADMIN, "admin").password
+        except DistributionError:
+            # The user exists but the saved password is lost: the development admin gets a new one.
+            password = reset_password(session, project.id, DEV_ADMIN)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"email": DEV_ADMIN, "password": password}, indent=2))
+    return password
+
+
 def _dev(settings: Settings) -> None:
     database = _migrate(settings)
     creds = _dev_credentials(settings, database)
+    admin_password = _dev_admin(settings, database, creds["project"])
     database.dispose()
     url = f"http://{settings.host}:{settings.port}"
     print(
@@ -78,6 +103,7 @@ def _dev(settings: Settings) -> None:
 Distribution manager (embedded mode, SQLite at {settings.database_url})
 
   URL:          {url}
+  Editor:       {url}/   sign in as {DEV_ADMIN} / {admin_password}
   API docs:     {url}/schema
   Project:      {creds["project"]}
   X-App-Id:     {creds["app_id"]}
@@ -121,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     key_revoke = keys.add_parser("revoke", help="revoke a key")
     key_revoke.add_argument("project")
     key_revoke.add_argument("key_id")
+    users = commands.add_parser("users", help="manage editor users").add_subparsers(
+        dest="action", required=True
+    )
+    user_create = users.add_parser("create", help="create a user (prints a generated password)")
+    user_create.add_argument("email")
+    user_create.add_argument("--project", required=True, help="project name or id")
+    user_create.add_argument("--role", choices=ROLES, default="viewer")
+    user_create.add_argument("--password", help="at least 10 characters; generated when omitted")
     return parser
 
 
@@ -164,6 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 else:
                     revoke_api_key(session, project.id, args.key_id)
                     print(f"revoked {args.key_id}")
+        elif args.command == "users":
+            database = _migrate(settings)
+            with database.session() as session:
+                project = find_project(session, args.project)
+                added = create_user(session, project.id, args.email, args.role, args.password)
+            print(f"created {added.user.role} {added.user.email} in project {project.name}")
+            if args.password is None:
+                print(f"password: {added.password}   (shown once: store it now)")
     except DistributionError as error:
         print(f"dm: {error}", file=sys.stderr)
         return 1

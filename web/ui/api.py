@@ -1,0 +1,388 @@
+"""The editor's JSON endpoints, behind the session (the browser has no API token).
+
+They call the same services as the ``/v1`` API and the same ``templates.preview_*`` functions;
+every POST needs the ``X-CSRF-Token`` header (checked by the router's before-request hook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from distribution.customers import list_customers
+from distribution.db import Database
+from distribution.errors import FieldError, InvalidInputError
+from distribution.ids import new_id
+from distribution.models import TemplateVariant
+from distribution.provider_registry import ProviderRegistry
+from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
+from distribution.template_store import (
+    NoLiveVersionError,
+    VersionInput,
+    add_version,
+    compare_version,
+    get_template_detail,
+    get_version,
+    preview_context,
+    publish_version,
+    resolve_template,
+    restore_version,
+)
+from distribution.template_store.store import validate_source
+from providers import PROVIDER_KINDS, Message, ProviderError
+from templates import EmailSource, PreviewError, preview_email, preview_sms
+from web.ui.session import UiUser
+from web.ui.templates_pages import source_json, version_json
+
+__all__ = ["PreviewIn", "SaveIn", "UiApiController"]
+
+
+class PreviewIn(msgspec.Struct):
+    """An unsaved source and the sample data to render it with."""
+
+    channel: str
+    body: str
+    subject: str | None = None
+    body_format: str = "mjml"
+    text_body: str | None = None
+    gsm_safe: bool = False
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SaveIn(msgspec.Struct):
+    """The editor's source, saved as a new draft of the variant."""
+
+    body: str
+    subject: str | None = None
+    body_format: str | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+    note: str | None = None
+
+
+class TestSendIn(PreviewIn):
+    """Send the editor's source, rendered with the sample data, to one address or number."""
+
+    to: str = ""
+    provider: str = BUILT_IN_CAPTURE
+
+
+class RestoreIn(msgspec.Struct):
+    """Restore an old version as a new draft, optionally publishing it at once."""
+
+    publish: bool = False
+
+
+class ResolveIn(msgspec.Struct):
+    """Who a message would go to: which variant would they get?"""
+
+    campaign_id: str | None = None
+    segment_id: str | None = None
+    locale: str | None = None
+
+
+def _errors(errors: list[PreviewError]) -> list[dict[str, Any]]:
+    return [
+        {"part": e.part, "line": e.line, "column": e.column, "message": e.message} for e in errors
+    ]
+
+
+def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
+    """Render an unsaved source like `POST /v1/templates/preview` does."""
+    if data.channel not in ("email", "sms"):
+        raise InvalidInputError([FieldError("channel", 'must be "email" or "sms"')])
+    source = validate_source(
+        data.channel,
+        VersionInput(
+            body=data.body,
+            subject=None if data.channel == "sms" else data.subject or "",
+            body_format=data.body_format if data.channel == "email" else None,
+            text_body=data.text_body or None if data.channel == "email" else None,
+            gsm_safe=data.gsm_safe and data.channel == "sms",
+        ),
+    )
+    context: Mapping[str, Any] = data.context
+    if isinstance(source, EmailSource):
+        email = preview_email(source, context)
+        return {
+            "subject": email.subject,
+            "html": email.html,
+            "text": email.text,
+            "missing": email.missing,
+            "warnings": email.warnings,
+            "errors": _errors(email.errors),
+        }
+    sms = preview_sms(source, context)
+    info = sms.info
+    return {
+        "body": sms.body,
+        "sms": None
+        if info is None
+        else {
+            "encoding": info.encoding,
+            "segments": info.segments,
+            "length": info.length,
+            "ucs2_characters": info.ucs2_characters,
+        },
+        "missing": sms.missing,
+        "warnings": sms.warnings,
+        "errors": _errors(sms.errors),
+    }
+
+
+def _variant_versions(db: Database, project_id: str, template_id: str, variant_id: str) -> Any:
+    with db.reader() as tx:
+        detail = get_template_detail(tx, project_id, template_id)
+    variant = next(d.variant for d in detail.variants if d.variant.id == variant_id)
+    return [version_json(v, variant) for v in detail.versions if v.variant_id == variant_id]
+
+
+class UiApiController(Controller):
+    """JSON for the editor's scripts. Viewers may read and preview; editors change things."""
+
+    path = "/ui/api"
+
+    @post("/preview", sync_to_thread=True, status_code=200)
+    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> dict[str, Any]:
+        """Render an unsaved source with sample data; template errors are a 200 with `errors`."""
+        return render_preview(data)
+
+    @get("/customers", sync_to_thread=True)
+    def customers(
+        self, user: NamedDependency[UiUser], db: NamedDependency[Database], q: FromQuery[str] = ""
+    ) -> list[dict[str, Any]]:
+        """Customers matching a search, for the sample-data picker."""
+        with db.reader() as tx:
+            found = list_customers(tx, user.project_id, limit=20, query=q or None)
+        return [
+            {
+                "id": c.id,
+                "name": c.name,
+                "email": c.email,
+                "phone": c.phone,
+                "source_id": c.source_id,
+            }
+            for c in found.customers
+        ]
+
+    @get("/customers/{customer_id:str}/context", sync_to_thread=True)
+    def customer_context(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        customer_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """Sample data for one real customer: their `customer`, the project, sample for the rest."""
+        with db.reader() as tx:
+            return preview_context(tx, user.project_id, customer_id=customer_id)
+
+    @post("/templates/{template_id:str}/resolve", sync_to_thread=True, status_code=200)
+    def resolve(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        data: JSONBody[ResolveIn],
+    ) -> dict[str, Any]:
+        """Which live variant a recipient with this campaign, segment and locale would get."""
+        with db.reader() as tx:
+            try:
+                variant, version = resolve_template(
+                    tx,
+                    user.project_id,
+                    template_id,
+                    campaign_id=data.campaign_id or None,
+                    segment_ids=[data.segment_id] if data.segment_id else [],
+                    locale=data.locale or None,
+                )
+            except NoLiveVersionError as error:
+                return {"variant_id": None, "message": str(error)}
+        return {"variant_id": variant.id, "version_number": version.number, "message": None}
+
+    @post("/templates/{template_id:str}/variants/{variant_id:str}/versions", sync_to_thread=True)
+    def save(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        variant_id: FromPath[str],
+        data: JSONBody[SaveIn],
+    ) -> dict[str, Any]:
+        """Save the editor's source as a new draft of this variant."""
+        user.require("editor")
+        with db.session() as tx:
+            variant = tx.get(TemplateVariant, variant_id)
+            if variant is None or variant.template_id != template_id:
+                raise InvalidInputError([FieldError("variant_id", "no such variant")])
+            saved = add_version(
+                tx,
+                user.project_id,
+                template_id,
+                VersionInput(
+                    body=data.body,
+                    subject=data.subject,
+                    body_format=data.body_format,
+                    text_body=data.text_body or None,
+                    gsm_safe=data.gsm_safe,
+                    note=data.note or None,
+                ),
+                campaign_id=variant.campaign_id,
+                segment_id=variant.segment_id,
+                locale=variant.locale,
+                actor=user.email,
+            )
+            version = version_json(saved.version, saved.variant)
+        return {
+            "version": version,
+            "errors": _errors(saved.check.errors),
+            "warnings": saved.check.warnings,
+            "versions": _variant_versions(db, user.project_id, template_id, variant_id),
+        }
+
+    @post("/templates/{template_id:str}/versions/{version_id:str}/publish", sync_to_thread=True)
+    def publish(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """Make a saved version live (422 naming each template error when it has any)."""
+        user.require("editor")
+        with db.session() as tx:
+            variant, version = publish_version(
+                tx, user.project_id, template_id, version_id, actor=user.email
+            )
+            shown = version_json(version, variant)
+        return {
+            "version": shown,
+            "versions": _variant_versions(db, user.project_id, template_id, variant.id),
+        }
+
+    @post("/templates/{template_id:str}/versions/{version_id:str}/restore", sync_to_thread=True)
+    def restore(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+        data: JSONBody[RestoreIn],
+    ) -> dict[str, Any]:
+        """Copy an old version into a new draft (and publish it when asked)."""
+        user.require("editor")
+        with db.session() as tx:
+            saved = restore_version(
+                tx, user.project_id, template_id, version_id, publish=data.publish, actor=user.email
+            )
+            channel = "sms" if saved.version.body_format == "text" else "email"
+            shown = version_json(saved.version, saved.variant)
+            source = source_json(saved.version, channel)
+        return {
+            "version": shown,
+            "source": source,
+            "versions": _variant_versions(db, user.project_id, template_id, saved.variant.id),
+        }
+
+    @get("/templates/{template_id:str}/versions/{version_id:str}", sync_to_thread=True)
+    def version(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """One version's source."""
+        with db.reader() as tx:
+            version = get_version(tx, user.project_id, template_id, version_id)
+        channel = "sms" if version.body_format == "text" else "email"
+        return {"id": version.id, "number": version.number, "source": source_json(version, channel)}
+
+    @get("/templates/{template_id:str}/versions/{version_id:str}/compare", sync_to_thread=True)
+    def compare(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """A version against the live one: a unified diff per changed part."""
+        with db.reader() as tx:
+            found = compare_version(tx, user.project_id, template_id, version_id)
+        return {
+            "number": found.version.number,
+            "live_number": found.live.number if found.live else None,
+            "diffs": found.diffs,
+        }
+
+    @get("/providers", sync_to_thread=True)
+    def providers(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        channel: FromQuery[str] = "",
+    ) -> list[dict[str, Any]]:
+        """Senders a test can go through: the built-in capture, then the project's own."""
+        found = [{"name": BUILT_IN_CAPTURE, "kind": "built in, keeps the message"}]
+        with db.reader() as tx:
+            for row in list_providers(tx, user.project_id):
+                kind = PROVIDER_KINDS.get(row.kind)
+                if kind is None or kind.role != "sender" or row.disabled_at is not None:
+                    continue
+                if channel and channel not in kind.channels:
+                    continue
+                found.append({"name": row.name, "kind": row.kind})
+        return found
+
+    @post("/test-send", status_code=200)
+    async def test_send(
+        self,
+        user: NamedDependency[UiUser],
+        providers: NamedDependency[ProviderRegistry],
+        data: JSONBody[TestSendIn],
+    ) -> dict[str, Any]:
+        """Render the unsaved source with the sample data, exactly as previewed, and send it."""
+        user.require("editor")
+        to = data.to.strip()
+        if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
+            raise InvalidInputError([FieldError("to", "is not an email address")])
+        if data.channel == "sms" and not (
+            to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16
+        ):
+            raise InvalidInputError([FieldError("to", "must be a phone number like +14155552671")])
+        shown = await asyncio.to_thread(render_preview, data)
+        if shown["errors"]:
+            raise InvalidInputError(
+                [FieldError(e["part"] or "body", e["message"]) for e in shown["errors"]]
+            )
+        try:
+            if data.channel == "email":
+                message = Message(
+                    id=new_id("test"),
+                    channel="email",
+                    to=to,
+                    subject=shown["subject"],
+                    html=shown["html"],
+                    text=shown["text"] or None,
+                    tags=("test",),
+                )
+            else:
+                message = Message(id=new_id("test"), channel="sms", to=to, body=shown["body"])
+        except ValueError as error:
+            raise InvalidInputError([FieldError("body", str(error))]) from None
+        sender = await providers.sender(user.project_id, data.provider)
+        try:
+            result = await sender.send(message)
+        except ProviderError as error:
+            return {"provider": data.provider, "status": "failed", "reason": str(error)}
+        return {
+            "provider": data.provider,
+            "status": result.status,
+            "provider_message_id": result.provider_message_id,
+            "reason": result.reason,
+        }

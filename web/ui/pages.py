@@ -1,0 +1,267 @@
+"""The editor's server-rendered pages: sign-in, templates, customers, segments, users."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from distribution.customers import list_customers
+from distribution.db import Database
+from distribution.errors import AuthenticationError, DistributionError
+from distribution.segments import count_members, list_segments
+from distribution.users import (
+    ROLES,
+    authenticate_user,
+    create_user,
+    list_users,
+    set_disabled,
+    set_role,
+)
+from web.ui.session import UiUser, csrf_token, rate_limiter
+
+__all__ = ["PagesController"]
+
+
+@dataclass
+class LoginForm:
+    """The sign-in form (every field optional so a bad post gets the page, not a 422)."""
+
+    email: str = ""
+    password: str = ""
+    next: str = ""
+    csrf_token: str = ""
+
+
+@dataclass
+class NewUserForm:
+    """The admin's form to add a user."""
+
+    email: str = ""
+    role: str = "viewer"
+    password: str = ""
+    csrf_token: str = ""
+
+
+@dataclass
+class UserChangeForm:
+    """Change one user's role or enable/disable them."""
+
+    role: str = ""
+    disabled: str = ""
+    csrf_token: str = ""
+
+
+def page(
+    request: Request[Any, Any, Any],
+    name: str,
+    user: NamedDependency[UiUser] | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """A page with what the layout needs: the user, the CSRF token, the current section."""
+    return Template(
+        template_name=name,
+        context={"user": user, "csrf": csrf_token(request), **context},
+        status_code=status_code,
+    )
+
+
+def _safe_next(target: str) -> str:
+    # Only paths on this site: "//host" and "/\host" would leave it.
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
+        return target
+    return "/templates"
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class PagesController(Controller):
+    """HTML pages. Every page but sign-in needs a signed-in user."""
+
+    path = "/"
+
+    @get("/", sync_to_thread=False)
+    def home(self, user: NamedDependency[UiUser]) -> Redirect:
+        """The templates list is the start page."""
+        return Redirect(path="/templates", status_code=303)
+
+    @get("/login", sync_to_thread=False)
+    def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "") -> Template:
+        """The sign-in form."""
+        return page(request, "login.html", None, next=_safe_next(next) if next else "")
+
+    @post("/login", sync_to_thread=True, status_code=303)
+    def login(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        data: URLEncodedBody[LoginForm],
+    ) -> Response[Any]:
+        """Check the password; on success start a fresh session (new CSRF token)."""
+        limiter = rate_limiter(request.app.state)
+        address = _client(request)
+        wait = limiter.retry_after(data.email, address)
+        if wait:
+            response = page(
+                request,
+                "login.html",
+                None,
+                status_code=429,
+                next=data.next,
+                email=data.email,
+                error=f"Too many attempts. Wait {wait} seconds and try again.",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        try:
+            with db.session() as tx:
+                found = authenticate_user(tx, data.email, data.password)
+        except AuthenticationError:
+            limiter.failed(data.email, address)
+            return page(
+                request,
+                "login.html",
+                None,
+                status_code=401,
+                next=data.next,
+                email=data.email,
+                error="Wrong email or password.",
+            )
+        limiter.succeeded(data.email, address)
+        request.set_session({"uid": found.id, "csrf": secrets.token_urlsafe(32)})
+        return Redirect(path=_safe_next(data.next), status_code=303)
+
+    @post("/logout", sync_to_thread=False, status_code=303)
+    def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        """End the session."""
+        request.clear_session()
+        return Redirect(path="/login", status_code=303)
+
+    @get("/customers", sync_to_thread=True)
+    def customers(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        q: FromQuery[str] = "",
+        after: FromQuery[str] = "",
+    ) -> Template:
+        """Customers, searchable by name, email or source id."""
+        with db.reader() as tx:
+            found = list_customers(
+                tx, user.project_id, limit=50, starting_after=after or None, query=q or None
+            )
+        return page(
+            request,
+            "customers.html",
+            user,
+            section="customers",
+            q=q,
+            customers=found.customers,
+            next_cursor=found.next_cursor,
+        )
+
+    @get("/segments", sync_to_thread=True)
+    def segments(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+    ) -> Template:
+        """Segments with their live member counts."""
+        rows = []
+        with db.reader() as tx:
+            for segment in list_segments(tx, user.project_id):
+                try:
+                    members: int | None = count_members(tx, user.project_id, segment)
+                except DistributionError:
+                    members = None
+                rows.append({"segment": segment, "members": members})
+        return page(request, "segments.html", user, section="segments", segments=rows)
+
+    @get("/users", sync_to_thread=True)
+    def users(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+    ) -> Template:
+        """The project's users (admins only)."""
+        user.require("admin")
+        return self._users_page(request, user, db)
+
+    def _users_page(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: Database,
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        with db.reader() as tx:
+            people = list_users(tx, user.project_id)
+        return page(
+            request,
+            "users.html",
+            user,
+            status_code=status_code,
+            section="users",
+            people=people,
+            roles=ROLES,
+            **extra,
+        )
+
+    @post("/users", sync_to_thread=True, status_code=200)
+    def add_user(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        data: URLEncodedBody[NewUserForm],
+    ) -> Template:
+        """Create a user; a generated password is shown once on the page."""
+        user.require("admin")
+        try:
+            with db.session() as tx:
+                new = create_user(tx, user.project_id, data.email, data.role, data.password or None)
+        except DistributionError as error:
+            return self._users_page(request, user, db, 422, error=str(error), form=data)
+        shown = None if data.password else new.password
+        return self._users_page(request, user, db, created=new.user.email, new_password=shown)
+
+    @post("/users/{user_id:str}", sync_to_thread=True, status_code=303)
+    def change_user(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        user_id: FromPath[str],
+        data: URLEncodedBody[UserChangeForm],
+    ) -> Redirect:
+        """Change a role, or disable/enable a user. Admins cannot lock themselves out."""
+        user.require("admin")
+        with db.session() as tx:
+            if data.role:
+                if user_id == user.id and data.role != "admin":
+                    raise DistributionError("you cannot take the admin role from yourself")
+                set_role(tx, user.project_id, user_id, data.role)
+            if data.disabled in ("1", "0"):
+                if user_id == user.id:
+                    raise DistributionError("you cannot disable yourself")
+                set_disabled(tx, user.project_id, user_id, data.disabled == "1")
+        return Redirect(path="/users", status_code=303)
+
+    @get("/settings", sync_to_thread=False)
+    def settings_page(
+        self, request: Request[Any, Any, Any], user: NamedDependency[UiUser]
+    ) -> Template:
+        """Where providers and API keys are managed (admins)."""
+        user.require("admin")
+        return page(request, "settings.html", user, section="settings")

@@ -1,0 +1,640 @@
+// The template editor: code areas with line numbers, live preview, sample data, history, tests.
+// Plain JavaScript, no build step. The page's CSP allows only this file, so no inline handlers.
+"use strict";
+
+(function () {
+  const DEBOUNCE_MS = 300;
+  const data = JSON.parse(document.getElementById("editor-data").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const channel = data.template.channel;
+  const $ = (id) => document.getElementById(id);
+
+  // ---- small DOM and HTTP helpers --------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) {
+        node.append(child instanceof Node ? child : String(child));
+      }
+    }
+    return node;
+  }
+
+  async function call(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.headers["X-CSRF-Token"] = csrf;
+      options.body = JSON.stringify(body);
+    } else if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+    }
+    const response = await fetch(url, options);
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      const reasons = payload && payload.errors
+        ? payload.errors.map((e) => (e.field ? e.field + ": " : "") + e.reason).join("; ")
+        : "";
+      const detail = (payload && payload.detail) || response.statusText;
+      const error = new Error(reasons ? detail + " " + reasons : detail);
+      error.status = response.status;
+      throw error;
+    }
+    return payload;
+  }
+
+  function say(message, kind) {
+    const line = $("status");
+    line.textContent = message;
+    line.className = "status-line" + (kind ? " " + kind : "");
+  }
+
+  // ---- code areas with a line-number gutter ----------------------------------------------
+  const areas = {};
+  let lastFocused = null;
+  let escapePressed = false;
+
+  function renderGutter(area) {
+    const lines = area.input.value.split("\n").length;
+    const marks = area.errorLines || new Set();
+    const gutter = area.gutter;
+    gutter.textContent = "";
+    for (let i = 1; i <= lines; i++) {
+      const span = el("span", marks.has(i) ? { class: "bad", title: "error on this line" } : {}, i);
+      gutter.append(span, "\n");
+    }
+    gutter.scrollTop = area.input.scrollTop;
+  }
+
+  function autoGrow(area) {
+    if (area.input.classList.contains("one-line")) return;
+    const lines = area.input.value.split("\n").length;
+    area.input.rows = Math.max(area.minRows, Math.min(lines + 1, area.maxRows));
+  }
+
+  for (const box of document.querySelectorAll(".code")) {
+    const input = box.querySelector("textarea");
+    const area = {
+      part: box.dataset.part,
+      box,
+      input,
+      gutter: box.querySelector(".gutter"),
+      errorLines: new Set(),
+      minRows: input.classList.contains("one-line") ? 1 : box.classList.contains("tall") ? 18 : 6,
+      maxRows: box.classList.contains("tall") ? 40 : 14,
+    };
+    areas[area.part] = area;
+    input.addEventListener("input", () => {
+      renderGutter(area);
+      autoGrow(area);
+      edited();
+    });
+    input.addEventListener("scroll", () => {
+      area.gutter.scrollTop = input.scrollTop;
+    });
+    input.addEventListener("focus", () => {
+      lastFocused = area;
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        escapePressed = true;
+        return;
+      }
+      if (event.key === "Enter" && input.classList.contains("one-line")) {
+        event.preventDefault(); // a subject is one line
+        return;
+      }
+      if (event.key === "Tab" && !event.shiftKey && !escapePressed && !event.ctrlKey) {
+        event.preventDefault();
+        insertAt(area, "  ");
+      }
+      escapePressed = false;
+    });
+    if (!data.can_edit) input.readOnly = true;
+  }
+
+  function insertAt(area, text) {
+    const input = area.input;
+    const start = input.selectionStart;
+    const end = input.selectionEnd;
+    input.focus();
+    // execCommand keeps the browser's undo history; setRangeText is the fallback.
+    if (!document.execCommand || !document.execCommand("insertText", false, text)) {
+      input.setRangeText(text, start, end, "end");
+      input.dispatchEvent(new Event("input"));
+    }
+  }
+
+  function goToLine(area, line) {
+    const lines = area.input.value.split("\n");
+    let offset = 0;
+    for (let i = 0; i < line - 1 && i < lines.length; i++) offset += lines[i].length + 1;
+    area.input.focus();
+    area.input.setSelectionRange(offset, offset + (lines[line - 1] || "").length);
+  }
+
+  // ---- the source, dirty tracking, unsaved-changes guard ---------------------------------
+  const bodyFormat = $("body-format");
+  const gsmSafe = $("gsm-safe");
+
+  function currentSource() {
+    if (channel === "sms") {
+      return { body: areas.body.input.value, gsm_safe: gsmSafe.checked };
+    }
+    const text = areas.text.input.value;
+    return {
+      subject: areas.subject.input.value,
+      body: areas.body.input.value,
+      body_format: bodyFormat.value,
+      text_body: text.trim() ? text : null,
+    };
+  }
+
+  let savedSnapshot = "";
+  let current = data.current_version;
+
+  function loadSource(source) {
+    areas.body.input.value = source.body || "";
+    if (channel === "email") {
+      areas.subject.input.value = source.subject || "";
+      areas.text.input.value = source.text_body || "";
+      bodyFormat.value = source.body_format === "html" ? "html" : "mjml";
+    } else {
+      gsmSafe.checked = Boolean(source.gsm_safe);
+    }
+    for (const area of Object.values(areas)) {
+      renderGutter(area);
+      autoGrow(area);
+    }
+  }
+
+  function isDirty() {
+    return JSON.stringify(currentSource()) !== savedSnapshot;
+  }
+
+  function markClean() {
+    savedSnapshot = JSON.stringify(currentSource());
+    updateDirty();
+  }
+
+  function updateDirty() {
+    $("dirty-flag").hidden = !isDirty();
+    const state = $("version-state");
+    state.textContent = current
+      ? "editing v" + current.number + " (" + current.status + ")"
+      : "no version yet";
+  }
+
+  window.addEventListener("beforeunload", (event) => {
+    if (data.can_edit && isDirty()) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  // ---- live preview: debounced, one request in flight, stale answers dropped -------------
+  let inFlight = false;
+  let queued = false;
+  let timer = null;
+  let lastEdit = 0;
+  let editCount = 0;
+  let sample = data.sample;
+
+  function edited() {
+    editCount += 1;
+    updateDirty();
+    const now = performance.now();
+    const idle = now - lastEdit > DEBOUNCE_MS && !inFlight && timer === null;
+    lastEdit = now;
+    if (idle) {
+      // The first keystroke after a pause previews at once; while typing, 300 ms after the last.
+      refresh();
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      refresh();
+    }, DEBOUNCE_MS);
+  }
+
+  async function refresh() {
+    if (inFlight) {
+      queued = true; // one request at a time; the newest source goes when this one answers
+      return;
+    }
+    inFlight = true;
+    const sentAt = editCount;
+    try {
+      const answer = await call("POST", "/ui/api/preview", {
+        channel,
+        ...currentSource(),
+        context: sample,
+      });
+      // Stale: the source changed and a newer request is already waiting to go.
+      if (!(queued && sentAt !== editCount)) showPreview(answer);
+    } catch (error) {
+      say("Preview failed: " + error.message, "error");
+    } finally {
+      inFlight = false;
+      if (queued) {
+        queued = false;
+        refresh();
+      }
+    }
+  }
+
+  const MISSING_STYLE =
+    "<style>mark.dm-missing{background:#ffe58a;color:#5a3b00;outline:1px dashed #b7791f;" +
+    "border-radius:2px;padding:0 2px}</style>";
+
+  function showPreview(answer) {
+    showProblems(answer);
+    const failed = answer.errors.length > 0;
+    $("preview-stale").hidden = !failed;
+    if (failed) return; // keep the last good preview
+    if (channel === "email") {
+      $("preview-subject").textContent = answer.subject;
+      const frame = $("preview-frame");
+      frame.srcdoc = MISSING_STYLE + answer.html;
+      $("preview-text").textContent = answer.text;
+    } else {
+      showSms(answer);
+    }
+    document.body.dataset.previews = String(Number(document.body.dataset.previews || 0) + 1);
+  }
+
+  function showSms(answer) {
+    const bubble = $("sms-bubble");
+    bubble.textContent = "";
+    const forcing = new Set(answer.sms ? answer.sms.ucs2_characters : []);
+    let run = "";
+    for (const ch of answer.body) {
+      if (forcing.has(ch)) {
+        if (run) bubble.append(run);
+        run = "";
+        bubble.append(el("mark", { class: "ucs2", title: "forces UCS-2" }, ch));
+      } else {
+        run += ch;
+      }
+    }
+    if (run) bubble.append(run);
+    const info = answer.sms || { encoding: "GSM-7", segments: 0, length: 0, ucs2_characters: [] };
+    $("sms-length").textContent = info.length;
+    $("sms-encoding").textContent = info.encoding;
+    $("sms-encoding").className = info.encoding === "UCS-2" ? "warn" : "";
+    $("sms-segments").textContent = info.segments;
+    $("sms-ucs2").hidden = info.ucs2_characters.length === 0;
+    $("sms-ucs2-chars").textContent = info.ucs2_characters.map((c) => "“" + c + "”").join(" ");
+  }
+
+  const PART_NAMES = { subject: "Subject", body: "Body", text: "Text body" };
+
+  function showProblems(answer) {
+    const list = $("error-list");
+    list.textContent = "";
+    for (const area of Object.values(areas)) area.errorLines = new Set();
+    for (const error of answer.errors) {
+      const area = areas[error.part] || areas.body;
+      if (error.line) area.errorLines.add(error.line);
+      const label = (PART_NAMES[error.part] || "Template") + ": " + error.message;
+      const item = el("li", { class: "error" });
+      if (error.line) {
+        item.append(
+          el("button", { type: "button", class: "link", onclick: () => goToLine(area, error.line) }, label),
+        );
+      } else {
+        item.append(label);
+      }
+      list.append(item);
+    }
+    for (const area of Object.values(areas)) renderGutter(area);
+    const missing = $("missing-list");
+    missing.textContent = "";
+    for (const name of answer.missing) missing.append(el("li", {}, el("code", {}, name)));
+    $("missing-box").hidden = answer.missing.length === 0;
+    const warnings = $("warning-list");
+    warnings.textContent = "";
+    for (const warning of answer.warnings) warnings.append(el("li", {}, warning));
+    $("no-problems").hidden = answer.errors.length + answer.missing.length + answer.warnings.length > 0;
+  }
+
+  // ---- preview modes (desktop, mobile, plain text) ---------------------------------------
+  const tabs = Array.from(document.querySelectorAll('.preview-tabs [role="tab"]'));
+  function selectTab(tab) {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute("aria-selected", on ? "true" : "false");
+      other.tabIndex = on ? 0 : -1;
+    }
+    const mode = tab.dataset.mode;
+    $("preview-email").hidden = mode === "text";
+    $("preview-text").hidden = mode !== "text";
+    $("preview-email").className = "frame-wrap " + (mode === "mobile" ? "mobile" : "desktop");
+  }
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => selectTab(tab));
+    tab.addEventListener("keydown", (event) => {
+      const step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+      if (!step) return;
+      const next = tabs[(index + step + tabs.length) % tabs.length];
+      next.focus();
+      selectTab(next);
+    });
+  });
+
+  if (bodyFormat) bodyFormat.addEventListener("change", edited);
+  if (gsmSafe) gsmSafe.addEventListener("change", edited);
+
+  // ---- variables and filters help --------------------------------------------------------
+  function insertIntoFocused(text) {
+    const area = lastFocused || areas.body;
+    if (!data.can_edit) return;
+    insertAt(area, text);
+  }
+
+  const variables = $("variables");
+  for (const [group, info] of Object.entries(data.variables)) {
+    const items = el("ul", { class: "vars" });
+    for (const [name, field] of Object.entries(info.fields)) {
+      const token = "{{ " + group + "." + name + " }}";
+      const example = typeof field.example === "object" ? JSON.stringify(field.example) : field.example;
+      items.append(
+        el(
+          "li",
+          {},
+          el("button", { type: "button", class: "insert", title: "Insert " + token, onclick: () => insertIntoFocused(token) }, group + "." + name),
+          el("span", { class: "desc" }, field.description + " e.g. " + example),
+        ),
+      );
+    }
+    variables.append(el("details", {}, el("summary", {}, group + " — " + info.description), items));
+  }
+  const filters = $("filters");
+  const filterList = el("ul", { class: "vars" });
+  for (const filter of data.filters) {
+    filterList.append(
+      el(
+        "li",
+        {},
+        el("button", { type: "button", class: "insert", title: "Insert " + filter.example, onclick: () => insertIntoFocused(filter.example) }, filter.signature),
+        el("span", { class: "desc" }, filter.description + " " + filter.example + " → " + filter.output),
+      ),
+    );
+  }
+  filters.append(filterList);
+
+  // ---- sample data: JSON or a real customer ----------------------------------------------
+  const sampleBox = $("sample-json");
+  function setSample(value) {
+    sample = value;
+    sampleBox.value = JSON.stringify(value, null, 2);
+    $("sample-error").hidden = true;
+  }
+  setSample(data.sample);
+  sampleBox.addEventListener("input", () => {
+    try {
+      const parsed = JSON.parse(sampleBox.value);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new Error("the sample must be a JSON object");
+      }
+      sample = parsed;
+      $("sample-error").hidden = true;
+      edited();
+    } catch (error) {
+      $("sample-error").textContent = "Invalid JSON: " + error.message;
+      $("sample-error").hidden = false;
+    }
+  });
+  $("sample-reset").addEventListener("click", () => {
+    setSample(data.sample);
+    refresh();
+  });
+
+  let searchTimer = null;
+  $("customer-search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(searchCustomers, 250);
+  });
+  async function searchCustomers() {
+    const q = $("customer-search").value.trim();
+    const results = $("customer-results");
+    results.textContent = "";
+    if (!q) return;
+    try {
+      const found = await call("GET", "/ui/api/customers?q=" + encodeURIComponent(q));
+      if (!found.length) results.append(el("li", { class: "hint" }, "No customer matches."));
+      for (const customer of found) {
+        const label = [customer.name, customer.email, customer.source_id].filter(Boolean).join(" · ") || customer.id;
+        results.append(el("li", {}, el("button", { type: "button", class: "link", onclick: () => useCustomer(customer, label) }, label)));
+      }
+    } catch (error) {
+      results.append(el("li", { class: "error-text" }, error.message));
+    }
+  }
+  async function useCustomer(customer, label) {
+    try {
+      setSample(await call("GET", "/ui/api/customers/" + encodeURIComponent(customer.id) + "/context"));
+      say("Sample data now uses " + label + ".");
+      refresh();
+    } catch (error) {
+      say("Could not load the customer: " + error.message, "error");
+    }
+  }
+
+  // ---- variant resolution ----------------------------------------------------------------
+  const segmentSelect = $("resolve-segment");
+  for (const segment of data.segments) segmentSelect.append(el("option", { value: segment.id }, segment.name));
+  const variantSwitch = $("variant-switch");
+  for (const variant of data.variants) {
+    const option = el("option", { value: variant.id }, variant.label);
+    if (variant.id === data.variant.id) option.selected = true;
+    variantSwitch.append(option);
+  }
+  variantSwitch.addEventListener("change", () => {
+    window.location.href = "/templates/" + data.template.id + "/variants/" + variantSwitch.value;
+  });
+  $("resolve-btn").addEventListener("click", async () => {
+    const result = $("resolve-result");
+    try {
+      const answer = await call("POST", "/ui/api/templates/" + data.template.id + "/resolve", {
+        campaign_id: $("resolve-campaign").value.trim() || null,
+        segment_id: segmentSelect.value || null,
+        locale: $("resolve-locale").value.trim() || null,
+      });
+      if (!answer.variant_id) {
+        result.textContent = answer.message;
+        return;
+      }
+      const chosen = data.variants.find((v) => v.id === answer.variant_id);
+      result.textContent =
+        "Would send: " + (chosen ? chosen.label : answer.variant_id) + ", live v" + answer.version_number +
+        (answer.variant_id === data.variant.id ? " (this variant)" : "");
+    } catch (error) {
+      result.textContent = error.message;
+    }
+  });
+
+  // ---- save, publish, history, compare, restore ------------------------------------------
+  function versionUrl(id, action) {
+    return "/ui/api/templates/" + data.template.id + "/versions/" + id + (action ? "/" + action : "");
+  }
+
+  function showHistory(versions) {
+    const list = $("history");
+    list.textContent = "";
+    for (const v of versions) {
+      const who = "saved " + (v.created_at || "").replace("T", " ").replace("Z", " UTC") + (v.created_by ? " by " + v.created_by : "");
+      const published = v.published_at
+        ? "published " + v.published_at.replace("T", " ").replace("Z", " UTC") + (v.published_by ? " by " + v.published_by : "")
+        : null;
+      const item = el(
+        "li",
+        { "data-version": v.number },
+        el("div", {}, el("strong", {}, "v" + v.number), " ", el("span", { class: "status status-" + v.status }, v.status), v.note ? " — " + v.note : ""),
+        el("div", { class: "hint" }, who),
+        published ? el("div", { class: "hint" }, published) : null,
+      );
+      const buttons = el("div", { class: "row" });
+      buttons.append(el("button", { type: "button", onclick: () => compare(v) }, "Compare with live"));
+      if (data.can_edit) {
+        buttons.append(el("button", { type: "button", onclick: () => restore(v) }, "Restore"));
+      }
+      item.append(buttons);
+      list.append(item);
+    }
+  }
+
+  async function save() {
+    if (!data.can_edit) return null;
+    say("Saving…");
+    try {
+      const answer = await call(
+        "POST",
+        "/ui/api/templates/" + data.template.id + "/variants/" + data.variant.id + "/versions",
+        currentSource(),
+      );
+      current = answer.version;
+      markClean();
+      showHistory(answer.versions);
+      const problems = answer.errors.length
+        ? " It has " + answer.errors.length + " error(s) to fix before publishing."
+        : "";
+      say("Saved draft v" + current.number + "." + problems, answer.errors.length ? "warn" : "ok");
+      return current;
+    } catch (error) {
+      say("Save failed: " + error.message, "error");
+      return null;
+    }
+  }
+
+  async function publish() {
+    let version = current;
+    if (!version || isDirty() || version.status !== "draft") {
+      version = await save();
+      if (!version) return;
+    }
+    say("Publishing v" + version.number + "…");
+    try {
+      const answer = await call("POST", versionUrl(version.id, "publish"));
+      current = answer.version;
+      updateDirty();
+      showHistory(answer.versions);
+      say("Published v" + current.number + ": sends use it now.", "ok");
+    } catch (error) {
+      say("Publish failed: " + error.message, "error");
+    }
+  }
+
+  async function compare(v) {
+    try {
+      const answer = await call("GET", versionUrl(v.id, "compare"));
+      $("compare-title").textContent =
+        "v" + answer.number + " against " + (answer.live_number ? "live v" + answer.live_number : "nothing live");
+      const parts = Object.values(answer.diffs);
+      $("compare-diff").textContent = parts.length ? parts.join("\n") : "No differences.";
+      $("compare-box").hidden = false;
+    } catch (error) {
+      say("Compare failed: " + error.message, "error");
+    }
+  }
+
+  async function restore(v) {
+    if (isDirty() && !window.confirm("Restoring replaces your unsaved changes. Continue?")) return;
+    try {
+      const answer = await call("POST", versionUrl(v.id, "restore"), { publish: false });
+      loadSource(answer.source);
+      current = answer.version;
+      markClean();
+      showHistory(answer.versions);
+      say("Restored v" + v.number + " as draft v" + current.number + ".", "ok");
+      refresh();
+    } catch (error) {
+      say("Restore failed: " + error.message, "error");
+    }
+  }
+
+  if (data.can_edit) {
+    $("save-btn").addEventListener("click", save);
+    $("publish-btn").addEventListener("click", publish);
+    document.addEventListener("keydown", (event) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+        event.preventDefault();
+        save();
+      }
+    });
+  }
+
+  // ---- send a test -----------------------------------------------------------------------
+  const sendButton = $("test-send");
+  async function loadProviders() {
+    try {
+      const providers = await call("GET", "/ui/api/providers?channel=" + channel);
+      const select = $("test-provider");
+      select.textContent = "";
+      for (const p of providers) select.append(el("option", { value: p.name }, p.name + " (" + p.kind + ")"));
+    } catch (_) {
+      // keep the built-in capture option
+    }
+  }
+  if (sendButton) {
+    loadProviders();
+    sendButton.addEventListener("click", async () => {
+      const result = $("test-result");
+      result.textContent = "Sending…";
+      result.className = "";
+      try {
+        const answer = await call("POST", "/ui/api/test-send", {
+          channel,
+          to: $("test-to").value.trim(),
+          provider: $("test-provider").value,
+          ...currentSource(),
+          context: sample,
+        });
+        result.textContent =
+          answer.status + " via " + answer.provider + (answer.provider_message_id ? " (id " + answer.provider_message_id + ")" : "") +
+          (answer.reason ? ": " + answer.reason : "");
+        result.className = answer.status === "rejected" ? "error-text" : "ok";
+      } catch (error) {
+        result.textContent = "Not sent: " + error.message;
+        result.className = "error-text";
+      }
+    });
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+  loadSource(data.source);
+  markClean();
+  showHistory(data.versions);
+  refresh();
+})();

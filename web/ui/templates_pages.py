@@ -1,0 +1,242 @@
+"""Template pages: the list, one template's variants and versions, the editor of a variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from distribution.db import Database
+from distribution.errors import NotFoundError
+from distribution.models import TemplateVariant, TemplateVersion
+from distribution.segments import list_segments
+from distribution.template_store.store import (
+    create_template,
+    get_template_detail,
+    list_templates,
+    version_status,
+)
+from templates import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
+from web.ui.pages import page
+from web.ui.session import UiUser
+
+__all__ = ["TemplatePagesController", "version_json"]
+
+
+@dataclass
+class NewTemplateForm:
+    """The form that starts a template (with a starter draft)."""
+
+    name: str = ""
+    channel: str = "email"
+    category: str = "transactional"
+    csrf_token: str = ""
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def variant_label(variant: TemplateVariant, segment_names: dict[str, str]) -> str:
+    """How a person reads a variant's targeting: "default" or "campaign X · segment Y · pt-BR"."""
+    parts = []
+    if variant.campaign_id:
+        parts.append(f"campaign {variant.campaign_id}")
+    if variant.segment_id:
+        parts.append(f"segment {segment_names.get(variant.segment_id, variant.segment_id)}")
+    if variant.locale:
+        parts.append(variant.locale)
+    return " · ".join(parts) or "default"
+
+
+def version_json(version: TemplateVersion, variant: TemplateVariant) -> dict[str, Any]:
+    """A version as the editor's history shows it."""
+    return {
+        "id": version.id,
+        "number": version.number,
+        "status": version_status(version, variant),
+        "note": version.note,
+        "created_by": version.created_by,
+        "created_at": _stamp(version.created_at),
+        "published_by": version.published_by,
+        "published_at": _stamp(version.published_at),
+    }
+
+
+def source_json(version: TemplateVersion | None, channel: str) -> dict[str, Any]:
+    """The editable parts of a version (empty parts for a variant without any)."""
+    if version is None:
+        return {
+            "subject": "" if channel == "email" else None,
+            "body": "",
+            "body_format": "mjml" if channel == "email" else "text",
+            "text_body": None,
+            "gsm_safe": False,
+        }
+    return {
+        "subject": version.subject,
+        "body": version.body,
+        "body_format": version.body_format,
+        "text_body": version.text_body,
+        "gsm_safe": version.gsm_safe,
+    }
+
+
+class TemplatePagesController(Controller):
+    """Pages about templates."""
+
+    path = "/templates"
+
+    @get("/", sync_to_thread=True)
+    def templates(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        q: FromQuery[str] = "",
+        channel: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        offset: FromQuery[int] = 0,
+    ) -> Template:
+        """Templates, most recently edited first, with search and filters."""
+        with db.reader() as tx:
+            found = list_templates(
+                tx,
+                user.project_id,
+                q=q or None,
+                channel=channel if channel in ("email", "sms") else None,
+                status=status if status in ("live", "draft", "archived") else None,
+                offset=max(0, offset),
+            )
+        return page(
+            request,
+            "templates.html",
+            user,
+            section="templates",
+            q=q,
+            channel=channel,
+            status=status,
+            rows=found.templates,
+            has_more=found.has_more,
+            next_offset=max(0, offset) + len(found.templates),
+        )
+
+    @post("/", sync_to_thread=True, status_code=303)
+    def create(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        data: URLEncodedBody[NewTemplateForm],
+    ) -> Redirect:
+        """Start a template with a starter draft and open its editor."""
+        user.require("editor")
+        with db.session() as tx:
+            saved = create_template(
+                tx,
+                user.project_id,
+                name=data.name,
+                channel=data.channel,
+                category=data.category,
+                actor=user.email,
+            )
+        return Redirect(
+            path=f"/templates/{saved.version.template_id}/variants/{saved.variant.id}",
+            status_code=303,
+        )
+
+    @get("/{template_id:str}", sync_to_thread=True)
+    def template(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+    ) -> Template:
+        """One template: its variants (live and draft) and its whole version history."""
+        with db.reader() as tx:
+            detail = get_template_detail(tx, user.project_id, template_id)
+            names = {s.id: s.name for s in list_segments(tx, user.project_id)}
+        variants = {d.variant.id: d.variant for d in detail.variants}
+        history = [
+            {
+                **version_json(v, variants[v.variant_id]),
+                "variant": variant_label(variants[v.variant_id], names),
+                "variant_id": v.variant_id,
+            }
+            for v in detail.versions
+            if v.variant_id in variants
+        ]
+        return page(
+            request,
+            "template.html",
+            user,
+            section="templates",
+            detail=detail,
+            labels={d.variant.id: variant_label(d.variant, names) for d in detail.variants},
+            history=history,
+        )
+
+    @get("/{template_id:str}/variants/{variant_id:str}", sync_to_thread=True)
+    def editor(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        variant_id: FromPath[str],
+    ) -> Template:
+        """The editor of one variant, opened on its newest draft, else its live version."""
+        with db.reader() as tx:
+            detail = get_template_detail(tx, user.project_id, template_id)
+            segments = list_segments(tx, user.project_id)
+        found = next((d for d in detail.variants if d.variant.id == variant_id), None)
+        if found is None:
+            raise NotFoundError("template variant", variant_id)
+        names = {s.id: s.name for s in segments}
+        variant = found.variant
+        own = [v for v in detail.versions if v.variant_id == variant.id]
+        current = found.latest_draft or found.live or (own[0] if own else None)
+        template = detail.template
+        editor = {
+            "template": {
+                "id": template.id,
+                "name": template.name,
+                "channel": template.channel,
+                "category": template.category,
+                "archived": template.archived_at is not None,
+            },
+            "variant": {
+                "id": variant.id,
+                "label": variant_label(variant, names),
+                "campaign_id": variant.campaign_id,
+                "segment_id": variant.segment_id,
+                "locale": variant.locale,
+            },
+            "variants": [
+                {"id": d.variant.id, "label": variant_label(d.variant, names)}
+                for d in detail.variants
+            ],
+            "source": source_json(current, template.channel),
+            "current_version": version_json(current, variant) if current else None,
+            "versions": [version_json(v, variant) for v in own],
+            "segments": [{"id": s.id, "name": s.name} for s in segments],
+            "sample": sample_context(),
+            "variables": VARIABLE_SCHEMA,
+            "filters": FILTER_SCHEMA,
+            "can_edit": user.can("editor") and template.archived_at is None,
+            "user_email": user.email,
+        }
+        return page(
+            request,
+            "editor.html",
+            user,
+            section="templates",
+            template=template,
+            variant_label=variant_label(variant, names),
+            editor=editor,
+        )
