@@ -51,6 +51,9 @@ class EmbeddedWorker:
 
     async def start(self) -> None:
         """Recover rows left ``sending`` by a previous process, then start the loop."""
+        if self._task is not None and not self._task.done():
+            raise RuntimeError("the worker is already running")
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         recovered = await asyncio.to_thread(recover_expired, self.database, self.policy)
         if recovered:

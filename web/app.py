@@ -14,13 +14,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from distribution.db import Database
+from distribution.delivery import DeliveryPolicy
+from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
+from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY_SCHEMES, provide_caller
+from web.consent_api import ConsentController, unsubscribe_page, unsubscribe_post
 from web.customers_api import CustomerController
+from web.distributions_api import DistributionController
+from web.events_api import EventController
 from web.health import live, ready
 from web.keys_api import ApiKeyController
+from web.messages_api import MessageController
 from web.problems import EXCEPTION_HANDLERS, document_problems
 from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
@@ -43,6 +50,17 @@ def create_app(settings: Settings) -> Litestar:
     if settings.migrate_on_start:
         upgrade(database.engine)
     provider_registry = ProviderRegistry(database, SecretBox(settings.secret_key))
+    links = LinkSettings(public_url=settings.public_url, secret_key=settings.secret_key)
+    worker = EmbeddedWorker(
+        database,
+        provider_registry,
+        DeliveryPolicy(
+            max_attempts=settings.max_attempts,
+            recovery=settings.sending_recovery,
+            public_url=settings.public_url,
+        ),
+        poll_interval=settings.worker_poll_interval,
+    )
 
     openapi = OpenAPIConfig(
         title="Distribution manager",
@@ -70,12 +88,21 @@ def create_app(settings: Settings) -> Litestar:
             TemplateController,
             ProviderController,
             ProviderWebhookController,
+            DistributionController,
+            EventController,
+            MessageController,
+            ConsentController,
+            unsubscribe_page,
+            unsubscribe_post,
         ],
         template_config=UI_TEMPLATES,
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
             "providers": Provide(lambda: provider_registry, use_cache=True, sync_to_thread=False),
+            "worker": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
+            "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
@@ -85,9 +112,12 @@ def create_app(settings: Settings) -> Litestar:
                 "settings": settings,
                 "import_pool": import_pool,
                 "providers": provider_registry,
+                "worker": worker,
             }
         ),
+        on_startup=[worker.start] if settings.run_worker else [],
         on_shutdown=[
+            worker.stop,
             provider_registry.aclose,
             database.dispose,
             lambda: import_pool.shutdown(cancel_futures=True),

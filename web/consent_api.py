@@ -54,8 +54,10 @@ def _token_or_none(settings: Settings, token: str) -> tuple[str, str, str] | Non
         return None
 
 
-@get("/u/{token:str}", include_in_schema=False, sync_to_thread=False)
-async def unsubscribe_page(token: str, settings: NamedDependency[Settings]) -> Response[str]:
+@get("/u/{token:str}", include_in_schema=False)
+async def unsubscribe_page(
+    token: FromPath[str], settings: NamedDependency[Settings]
+) -> Response[str]:
     """The page behind the link: one button, because mail scanners follow links on their own."""
     found = _token_or_none(settings, token)
     if found is None:
@@ -71,7 +73,7 @@ async def unsubscribe_page(token: str, settings: NamedDependency[Settings]) -> R
 
 @post("/u/{token:str}", include_in_schema=False, status_code=200, sync_to_thread=True)
 def unsubscribe_post(
-    token: str, settings: NamedDependency[Settings], db: NamedDependency[Database]
+    token: FromPath[str], settings: NamedDependency[Settings], db: NamedDependency[Database]
 ) -> Response[str]:
     """The button, and the RFC 8058 one-click POST mail clients send: unsubscribe at once."""
     found = _token_or_none(settings, token)

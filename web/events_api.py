@@ -14,9 +14,10 @@ from litestar.params import Body
 from distribution.db import Database
 from distribution.event_input import parse_event
 from distribution.ingest import LinkSettings, receive_event
+from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY, Caller
 
-__all__ = ["EventController", "Wakeable"]
+__all__ = ["EventController"]
 
 OUR_EVENT = {
     "id": "order-1001-reward",
@@ -48,13 +49,6 @@ VOUCHERIFY_EVENT = {
         }
     },
 }
-
-
-class Wakeable:
-    """What the events endpoint needs of the worker: a thread-safe wake-up call."""
-
-    def wake(self) -> None:  # pragma: no cover - replaced by the real worker
-        """Ask the worker to look for new deliveries now."""
 
 
 class DeliveryOut(msgspec.Struct):
@@ -96,7 +90,7 @@ class EventController(Controller):
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        worker: NamedDependency[Wakeable],
+        worker: NamedDependency[EmbeddedWorker],
         links: NamedDependency[LinkSettings],
         data: Annotated[
             dict[str, Any],

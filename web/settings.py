@@ -10,6 +10,9 @@
 - ``DM_MODE`` (``embedded``): ``embedded`` or ``distributed``.
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
 - ``DM_LOG_LEVEL`` (``INFO``).
+- ``DM_MAX_ATTEMPTS`` (``8``): sends of one delivery before a transient error becomes final.
+- ``DM_SENDING_RECOVERY`` (``unknown``): what happens to a delivery found in flight after a
+  crash: ``unknown`` (listed for the operator, never sent twice) or ``retry``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     migrate_on_start: bool = True
+    # The embedded worker runs inside the API process (embedded mode).
+    run_worker: bool = True
+    worker_poll_interval: float = 1.0
+    max_attempts: int = 8
+    # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
+    sending_recovery: Literal["unknown", "retry"] = "unknown"
 
     def __repr__(self) -> str:
         return f"Settings(database_url={self.database_url!r}, mode={self.mode!r}, secret_key=***)"
@@ -60,7 +69,15 @@ class Settings:
             mode=mode,  # type: ignore[arg-type]
             public_url=env.get("DM_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             log_level=env.get("DM_LOG_LEVEL", "INFO"),
+            max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
+            sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
         )
+
+
+def _recovery(value: str) -> Literal["unknown", "retry"]:
+    if value not in ("unknown", "retry"):
+        raise ValueError(f"DM_SENDING_RECOVERY must be unknown or retry, not {value!r}")
+    return "retry" if value == "retry" else "unknown"
 
 
 def _stored_secret(data_dir: Path) -> str:
