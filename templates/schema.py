@@ -22,11 +22,11 @@ def _group(description: str, fields: dict[str, dict[str, Any]]) -> dict[str, Any
 
 
 _ADDRESS_EXAMPLE = {
-    "line1": "12 Rua Augusta",
-    "line2": None,
+    "line_1": "12 Rua Augusta",
+    "line_2": None,
     "city": "São Paulo",
     "postal_code": "01305-000",
-    "region": "SP",
+    "state": "SP",
     "country": "BR",
 }
 
@@ -39,7 +39,7 @@ _PERSON_FIELDS = {
     "phone": _field("string", "Phone number in E.164 format.", "+5511987654321"),
     "address": _field(
         "object",
-        "Postal address: line1, line2, city, postal_code, region, country (ISO 3166 code).",
+        "Postal address: line_1, line_2, city, postal_code, state, country (ISO 3166 code).",
         _ADDRESS_EXAMPLE,
     ),
     "locale": _field(

@@ -222,11 +222,11 @@ def customer_variables(customer: Customer) -> dict[str, Any]:
     """The `customer` variable for a stored customer (fields it lacks are left out)."""
     address = _present(
         {
-            "line1": customer.address_line_1,
-            "line2": customer.address_line_2,
+            "line_1": customer.address_line_1,
+            "line_2": customer.address_line_2,
             "city": customer.address_city,
             "postal_code": customer.address_postal_code,
-            "region": customer.address_state,
+            "state": customer.address_state,
             "country": customer.address_country,
         }
     )

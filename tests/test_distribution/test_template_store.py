@@ -420,7 +420,7 @@ def test_build_context_from_a_stored_customer() -> None:
         extra={"code": {"code": "ANA-1"}, "customer": {"metadata": {"vip": True}}},
     )
     assert context["customer"]["first_name"] == "Ana"
-    assert context["customer"]["address"] == {"city": "São Paulo", "region": "SP", "country": "BR"}
+    assert context["customer"]["address"] == {"city": "São Paulo", "state": "SP", "country": "BR"}
     assert context["customer"]["metadata"] == {"tier": "gold", "vip": True}
     assert "phone" not in context["customer"]  # absent, so a send names it instead of "None"
     assert context["project"] == {"name": "Shop", "postal_address": "1 Main St"}
