@@ -116,4 +116,5 @@ def receive_status_callback(
         raise InvalidInputError(
             [FieldError("body", f"is not a {row.kind} status callback")]
         ) from None
-    return record_delivery_events(session, project_id, provider_name, events)
+    record_delivery_events(session, project_id, provider_name, events)
+    return len(events)
