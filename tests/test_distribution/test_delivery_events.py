@@ -12,6 +12,7 @@ from distribution.delivery_events import record_delivery_events
 from distribution.ids import new_id
 from distribution.models import Delivery, DeliveryStatusChange
 from providers import DeliveryEvent
+from providers.delivery_events import EventType
 from tests.conftest import ProjectCredentials
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -33,12 +34,9 @@ def _sent(database: Database, project_id: str, status: str = "sent") -> Delivery
     return delivery
 
 
-def _event(delivery: Delivery, kind: str, reason: str | None = None) -> DeliveryEvent:
+def _event(delivery: Delivery, kind: EventType, reason: str | None = None) -> DeliveryEvent:
     return DeliveryEvent(
-        provider_message_id=delivery.provider_message_id,
-        type=kind,
-        timestamp=NOW,
-        reason=reason,  # type: ignore[arg-type]
+        provider_message_id=delivery.provider_message_id, type=kind, timestamp=NOW, reason=reason
     )
 
 
