@@ -93,9 +93,10 @@ def create_user(
         password_hash=_hasher.hash(chosen),
         role=_check_role(role),
     )
-    session.add(user)
     try:
+        # Added inside the savepoint, so a duplicate leaves nothing pending in the session.
         with session.begin_nested():
+            session.add(user)
             session.flush()
     except IntegrityError:
         raise ConflictError(f"a user {user.email!r} already exists in this project") from None

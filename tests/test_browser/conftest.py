@@ -148,7 +148,9 @@ def site(
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running while it is open, which would
+# break the asyncio tests that run after this module.
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
@@ -158,7 +160,7 @@ def browser(chromium_path: Path) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signed_in(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A browser context whose session cookie belongs to the seeded editor (an admin)."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})

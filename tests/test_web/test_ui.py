@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from litestar.testing import TestClient
 
 from distribution.db import Database
 from distribution.template_store import create_template
-from distribution.users import create_user
+from distribution.users import authenticate_user, create_user
 from tests.conftest import ProjectCredentials
+from web.cli import _dev_admin
 from web.cli import main as dm
 from web.settings import Settings
 from web.ui.session import LoginRateLimiter, session_config
@@ -343,3 +345,17 @@ def test_dm_users_create_prints_a_generated_password(
     assert f"created admin {email}" in out
     assert re.search(r"password: \S{16,}", out)
     assert dm(["users", "create", email, "--project", api_project.project.name]) == 1
+
+
+def test_dev_admin_keeps_its_password_in_the_data_dir(
+    app_database: Database, tmp_path: Path, api_project: ProjectCredentials
+) -> None:
+    settings = Settings(database_url=app_database.url, data_dir=tmp_path, secret_key="k")
+    first = _dev_admin(settings, app_database, api_project.project.name)
+    assert _dev_admin(settings, app_database, api_project.project.name) == first
+    assert json.loads((tmp_path / "dev-admin.json").read_text())["password"] == first
+    (tmp_path / "dev-admin.json").unlink()  # lost: the admin gets a new password that works
+    second = _dev_admin(settings, app_database, api_project.project.name)
+    assert second != first
+    with app_database.session() as session:
+        assert authenticate_user(session, "admin@example.com", second).role == "admin"
