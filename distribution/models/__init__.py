@@ -3,6 +3,7 @@
 Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z``.
 """
 
+from distribution.models.campaigns import BulkJob, Campaign, Code, CodePool
 from distribution.models.core import ApiKey, Customer, JSONVariant, Project, Segment, utcnow
 from distribution.models.deliveries import (
     Delivery,
@@ -14,9 +15,14 @@ from distribution.models.deliveries import (
 from distribution.models.providers import ProviderConfig
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User
+from distribution.models.webhooks import WebhookCall, WebhookSubscription
 
 __all__ = [
     "ApiKey",
+    "BulkJob",
+    "Campaign",
+    "Code",
+    "CodePool",
     "Customer",
     "Delivery",
     "DeliveryStatusChange",
@@ -31,5 +37,7 @@ __all__ = [
     "TemplateVariant",
     "TemplateVersion",
     "User",
+    "WebhookCall",
+    "WebhookSubscription",
     "utcnow",
 ]

@@ -39,6 +39,8 @@ class Project(SQLModel, table=True):
     name: str = Field(sa_column=Column(String, nullable=False, unique=True))
     default_region: str = Field(default="US", max_length=2)
     postal_address: str | None = None
+    # Standard Webhooks secret that inbound calls to /v1/events may be signed with (encrypted).
+    inbound_webhook_secret_encrypted: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
 
 

@@ -1,0 +1,57 @@
+"""Outgoing webhooks: subscriptions and the outbox of calls to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from distribution.models.core import JSONVariant, project_fk, utcnow
+
+__all__ = ["WebhookCall", "WebhookSubscription"]
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A URL that receives our events, signed with its own Standard Webhooks secret."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    url: str
+    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSONVariant))
+    secret_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "active"  # "active" | "disabled"
+    consecutive_failures: int = 0
+    disabled_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class WebhookCall(SQLModel, table=True):
+    """One event for one subscription; its id is the ``webhook-id`` on every attempt."""
+
+    __tablename__ = "webhook_call"
+    __table_args__ = (Index("ix_webhook_call_due", "status", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    subscription_id: str = Field(
+        sa_column=Column(
+            String,
+            ForeignKey("webhook_subscription.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    event_type: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
+    status: str = "pending"  # "pending" | "delivered" | "failed"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime)
