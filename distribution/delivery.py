@@ -125,7 +125,7 @@ def claim_due(database: Database, limit: int, policy: DeliveryPolicy) -> list[Cl
     due = (
         core_select(col(Delivery.id))
         .where(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now)
-        .order_by(col(Delivery.next_attempt_at))
+        .order_by(col(Delivery.priority), col(Delivery.next_attempt_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

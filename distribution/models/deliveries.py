@@ -65,7 +65,7 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("project_id", "idempotency_key", name="uq_delivery_idempotency"),
-        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_due", "status", "priority", "next_attempt_at"),
         Index("ix_delivery_project_created", "project_id", "id"),
         Index("ix_delivery_provider_message", "provider", "provider_message_id"),
     )
@@ -85,6 +85,8 @@ class Delivery(SQLModel, table=True):
     marketing: bool = False
     recipient: str | None = None
     status: str = "queued"
+    # Lower goes first: triggered messages (0) are never starved by a bulk job (10).
+    priority: int = 0
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)

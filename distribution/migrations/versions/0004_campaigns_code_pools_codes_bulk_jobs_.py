@@ -1,8 +1,8 @@
-"""campaigns, code pools, codes, bulk jobs, webhook subscriptions and calls, inbound webhook secret
+"""campaigns, code pools, codes, bulk jobs, webhooks, inbound webhook secret, delivery priority
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 22:41:48.172496
+Create Date: 2026-11-25 22:42:20.470797
 """
 
 from collections.abc import Sequence
@@ -181,6 +181,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_code_pool_status", ["pool_id", "status", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_code_project_id"), ["project_id"], unique=False)
 
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("priority", sa.Integer(), nullable=False))
+        batch_op.drop_index(batch_op.f("ix_delivery_due"))
+        batch_op.create_index(
+            "ix_delivery_due", ["status", "priority", "next_attempt_at"], unique=False
+        )
+
     with op.batch_alter_table("project", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("inbound_webhook_secret_encrypted", sa.String(), nullable=True)
@@ -190,6 +197,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("project", schema=None) as batch_op:
         batch_op.drop_column("inbound_webhook_secret_encrypted")
+
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.drop_index("ix_delivery_due")
+        batch_op.create_index(
+            batch_op.f("ix_delivery_due"), ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.drop_column("priority")
 
     with op.batch_alter_table("code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_code_project_id"))
