@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,17 @@ def _sqlite_begin(conn: Any) -> None:
     # instead of one failing with "database is locked" when it upgrades a read transaction.
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 class Database:
@@ -69,27 +80,13 @@ class Database:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10)
             self._writer = self.engine
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """A writing session: commits on success, rolls back on error."""
-        with Session(self._writer, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        return _transaction(self._writer)
 
-    @contextmanager
-    def reader(self) -> Iterator[Session]:
+    def reader(self) -> AbstractContextManager[Session]:
         """A read-only session (on SQLite it does not take the write lock)."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        return _transaction(self.engine)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
