@@ -359,3 +359,62 @@ def test_dev_admin_keeps_its_password_in_the_data_dir(
     assert second != first
     with app_database.session() as session:
         assert authenticate_user(session, "admin@example.com", second).role == "admin"
+
+
+def test_sample_customer_resolution_and_capture_test_send(
+    app: Litestar,
+    client: TestClient[Litestar],
+    app_database: Database,
+    api_project: ProjectCredentials,
+    template_id: str,
+) -> None:
+    created = client.post(
+        "/v1/customers",
+        json={"source_id": "ui-1", "name": "Ada Lovelace", "email": "ada@example.com"},
+    )
+    assert created.status_code in (200, 201), created.text
+    editor = TestClient(app, base_url="http://127.0.0.1")
+    sign_in(editor, make_user(app_database, api_project, "editor").email)
+    headers = {"X-CSRF-Token": header_token(editor)}
+    [found] = editor.get("/ui/api/customers?q=lovelace").json()
+    context = editor.get(f"/ui/api/customers/{found['id']}/context").json()
+    assert context["customer"]["first_name"] == "Ada"
+    assert context["code"]["code"]  # the rest stays sample data
+    # Nothing is live yet, so no variant would be chosen; the answer says why.
+    resolved = editor.post(
+        f"/ui/api/templates/{template_id}/resolve", json={"locale": "pt-BR"}, headers=headers
+    )
+    assert resolved.status_code == 200
+    assert resolved.json()["variant_id"] is None
+    sent = editor.post(
+        "/ui/api/test-send",
+        json={
+            "channel": "email",
+            "to": "ada@example.com",
+            "provider": "capture",
+            "subject": "Hi {{ customer.first_name }}",
+            "body": "<p>Code {{ code.code }}</p>",
+            "body_format": "html",
+            "context": context,
+        },
+        headers=headers,
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "sent"
+    captured = app.state.providers.captured(api_project.project.id).messages
+    assert captured[-1].message.subject == "Hi Ada"
+    assert captured[-1].message.to == "ada@example.com"
+    bad = editor.post(
+        "/ui/api/test-send",
+        json={"channel": "sms", "to": "not a phone", "body": "x", "provider": "capture"},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    viewer = TestClient(app, base_url="http://127.0.0.1")
+    sign_in(viewer, make_user(app_database, api_project, "viewer").email)
+    refused = viewer.post(
+        "/ui/api/test-send",
+        json={"channel": "sms", "to": "+14155552671", "body": "x"},
+        headers={"X-CSRF-Token": header_token(viewer)},
+    )
+    assert refused.status_code == 403
