@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -12,8 +11,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from prometheus_client import CollectorRegistry
 
-from distribution.db import Database
+from distribution.db import Database, is_sqlite
 from distribution.delivery import DeliveryPolicy
 from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade
@@ -28,6 +28,12 @@ from web.events_api import EventController
 from web.health import live, ready
 from web.keys_api import ApiKeyController
 from web.messages_api import MessageController
+from web.observability import (
+    DeliveryCollector,
+    configure_logging,
+    metrics,
+    request_id_middleware,
+)
 from web.problems import EXCEPTION_HANDLERS, document_problems
 from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
@@ -40,7 +46,14 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings) -> Litestar:
     """Build the service for ``settings``; nothing here reads the environment."""
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, json_logs=settings.log_format == "json")
+    if settings.mode == "distributed":
+        if is_sqlite(settings.database_url):
+            raise ValueError(
+                "DM_MODE=distributed needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...): "
+                "workers on several machines cannot share a SQLite file"
+            )
+        raise ValueError("DM_MODE=distributed is not available yet; use embedded")
     database = Database(settings.database_url)
     # Large imports check rows in worker processes; "spawn" because forking a threaded server
     # is unsafe. No process starts until the first large import.
@@ -50,6 +63,8 @@ def create_app(settings: Settings) -> Litestar:
     if settings.migrate_on_start:
         upgrade(database.engine)
     provider_registry = ProviderRegistry(database, SecretBox(settings.secret_key))
+    prometheus = CollectorRegistry()
+    prometheus.register(DeliveryCollector(database))
     links = LinkSettings(public_url=settings.public_url, secret_key=settings.secret_key)
     worker = EmbeddedWorker(
         database,
@@ -81,6 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             live,
             ready,
+            metrics,
             CustomerController,
             SegmentController,
             ApiKeyController,
@@ -102,9 +118,11 @@ def create_app(settings: Settings) -> Litestar:
             "providers": Provide(lambda: provider_registry, use_cache=True, sync_to_thread=False),
             "worker": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
             "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
+            "prometheus": Provide(lambda: prometheus, use_cache=True, sync_to_thread=False),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
         openapi_config=openapi,
         state=State(
             {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from distribution.db import Database
@@ -163,17 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env()
     if getattr(args, "host", None) or getattr(args, "port", None):
-        settings = Settings(
-            **{
-                **settings.__dict__,
-                "host": args.host or settings.host,
-                "port": args.port or settings.port,
-            }
+        settings = replace(
+            settings, host=args.host or settings.host, port=args.port or settings.port
         )
     try:
         if args.command == "serve":
             _serve(settings)
         elif args.command == "dev":
+            # A person reads these logs in a terminal: plain lines unless asked otherwise.
+            if "DM_LOG_FORMAT" not in os.environ:
+                settings = replace(settings, log_format="text")
             _dev(settings)
         elif args.command == "migrate":
             _migrate(settings).dispose()

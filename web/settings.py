@@ -9,7 +9,8 @@
 - ``DM_HOST``/``DM_PORT`` (``127.0.0.1``/``8000``): where ``dm serve`` listens.
 - ``DM_MODE`` (``embedded``): ``embedded`` or ``distributed``.
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
-- ``DM_LOG_LEVEL`` (``INFO``).
+- ``DM_LOG_LEVEL`` (``INFO``); ``DM_LOG_FORMAT``: ``json`` (default: one JSON object per line
+  with the request id) or ``text``.
 - ``DM_MAX_ATTEMPTS`` (``8``): sends of one delivery before a transient error becomes final.
 - ``DM_SENDING_RECOVERY`` (``unknown``): what happens to a delivery found in flight after a
   crash: ``unknown`` (listed for the operator, never sent twice) or ``retry``.
@@ -39,6 +40,7 @@ class Settings:
     mode: Literal["embedded", "distributed"] = "embedded"
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
     migrate_on_start: bool = True
     # The embedded worker runs inside the API process (embedded mode).
     run_worker: bool = True
@@ -69,6 +71,7 @@ class Settings:
             mode=mode,  # type: ignore[arg-type]
             public_url=env.get("DM_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             log_level=env.get("DM_LOG_LEVEL", "INFO"),
+            log_format="text" if env.get("DM_LOG_FORMAT") == "text" else "json",
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
             sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
         )

@@ -1,0 +1,130 @@
+"""Structured JSON logs with request ids, and Prometheus metrics.
+
+Every log line is one JSON object (``ts``, ``level``, ``logger``, ``msg``, plus ``request_id``
+inside a request and any ``extra`` fields such as ``delivery_id``). Each request gets an id (the
+caller's ``X-Request-Id`` when it sends a sane one) that is echoed in the response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from distribution.db import Database
+from distribution.models import Delivery, utcnow
+
+__all__ = ["DeliveryCollector", "configure_logging", "metrics", "request_id_middleware"]
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Attributes every LogRecord has; anything else was passed as ``extra`` and is logged as a field.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, so log pipelines need no parsing rules."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            line["request_id"] = request_id
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value if isinstance(value, str | int | float | bool) else str(value)
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, *, json_logs: bool) -> None:
+    """Route the root logger to stderr, as JSON lines or plain text."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter() if json_logs else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give each HTTP request an id, in the logs and in the ``X-Request-Id`` response header."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SANE_ID.match(given) else secrets.token_hex(8)
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    return middleware
+
+
+class DeliveryCollector(Collector):
+    """Gauges read from the delivery table at scrape time, so they are true across processes."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Any:
+        by_status = GaugeMetricFamily(
+            "dm_deliveries", "Deliveries by status and provider", labels=["status", "provider"]
+        )
+        due = GaugeMetricFamily("dm_queue_depth", "Queued deliveries that are due now")
+        with self.database.reader() as session:
+            rows = session.exec(
+                select(Delivery.status, Delivery.provider, func.count()).group_by(
+                    col(Delivery.status), col(Delivery.provider)
+                )
+            ).all()
+            depth = session.exec(
+                select(func.count()).where(
+                    col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= utcnow()
+                )
+            ).one()
+        for status, provider, count in rows:
+            by_status.add_metric([status, provider], count)
+        due.add_metric([], depth)
+        yield by_status
+        yield due
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=True)
+def metrics(prometheus: NamedDependency[CollectorRegistry]) -> Response[bytes]:
+    """Prometheus text exposition of the service's metrics."""
+    return Response(generate_latest(prometheus), media_type=CONTENT_TYPE_LATEST)
