@@ -14,13 +14,15 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import IO, Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
-from distribution.customer_input import ADDRESS_FIELDS, ValidCustomer
+from distribution.customer_input import ADDRESS_FIELDS
 from distribution.customers import iter_customers, upsert_customers, validate_rows
 from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
@@ -153,40 +155,82 @@ def import_rows(
     *,
     default_region: str,
     executor: Executor | None = None,
+    parallel_from: int = PARALLEL_FROM,
 ) -> ImportReport:
-    """Upsert every valid row in chunks of CHUNK rows, each chunk its own transaction.
+    """Upsert every valid row in chunks, each chunk its own transaction.
 
-    Checking a row (email, phone) costs more than writing it, so with an ``executor`` (a process
-    pool) the chunks are checked in parallel while earlier chunks are being written.
+    With an ``executor`` (a process pool) large imports run whole chunks (checking and writing)
+    in parallel: checking an email and a phone costs more than writing the row, and SQLite's
+    single writer only serialises the short INSERTs. Rows are put in chunks by ``source_id``, so
+    every row of one customer lands in the same chunk, in file order: the later row still wins.
     """
     report = ImportReport(total_rows=len(rows))
-    chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
-    checks: list[Future[list[ValidCustomer | tuple[FieldError, ...]]]] = []
-    if executor is not None and len(rows) >= PARALLEL_FROM:
-        checks = [
-            executor.submit(validate_rows, [r for _, r in chunk], default_region=default_region)
-            for chunk in chunks
-        ]
-    for number, chunk in enumerate(chunks):
-        checked = checks[number].result() if checks else None
-        with database.session() as session:
-            items = upsert_customers(
-                session,
-                project_id,
-                [r for _, r in chunk],
-                default_region=default_region,
-                checked=checked,
-            )
-        for item in items:
-            row_number = chunk[item.index][0]
-            if item.errors:
-                report.failed += 1
-                report.errors.extend(RowError(row_number, e.field, e.reason) for e in item.errors)
-            elif item.created:
-                report.created += 1
-            else:
-                report.updated += 1
+    if executor is None or len(rows) < parallel_from:
+        chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+        for chunk in chunks:
+            _count(report, _upsert_chunk(database, project_id, chunk, default_region))
+        return report
+    buckets: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in range(-(-len(rows) // CHUNK))]
+    for position, row in enumerate(rows):
+        source_id = row[1].get("source_id")
+        key = hash(source_id) if isinstance(source_id, str) and source_id else position
+        buckets[key % len(buckets)].append(row)
+    futures = [
+        executor.submit(import_chunk, database.url, project_id, bucket, default_region)
+        for bucket in buckets
+        if bucket
+    ]
+    for future in futures:
+        _count(report, future.result())
+    report.errors.sort(key=lambda e: e.row)
     return report
+
+
+def _count(report: ImportReport, outcomes: list[tuple[int, bool, tuple[FieldError, ...]]]) -> None:
+    for row_number, created, errors in outcomes:
+        if errors:
+            report.failed += 1
+            report.errors.extend(RowError(row_number, e.field, e.reason) for e in errors)
+        elif created:
+            report.created += 1
+        else:
+            report.updated += 1
+
+
+@cache
+def _database(url: str) -> Database:
+    # One engine per process: worker processes receive the URL, not the parent's engine.
+    return Database(url)
+
+
+def import_chunk(
+    url: str, project_id: str, chunk: Sequence[tuple[int, dict[str, Any]]], default_region: str
+) -> list[tuple[int, bool, tuple[FieldError, ...]]]:
+    """:func:`_upsert_chunk` for a worker process, which gets the URL and opens its own engine."""
+    return _upsert_chunk(_database(url), project_id, chunk, default_region)
+
+
+def _upsert_chunk(
+    database: Database,
+    project_id: str,
+    chunk: Sequence[tuple[int, dict[str, Any]]],
+    default_region: str,
+) -> list[tuple[int, bool, tuple[FieldError, ...]]]:
+    """Check and upsert one chunk in one transaction: ``(row number, created, errors)`` each."""
+    rows = [r for _, r in chunk]
+    checked = validate_rows(rows, default_region=default_region)
+    for attempt in range(2):
+        try:
+            with database.session() as session:
+                items = upsert_customers(
+                    session, project_id, rows, default_region=default_region, checked=checked
+                )
+            break
+        except IntegrityError:
+            # A concurrent request created one of these source ids first: now it updates.
+            if attempt:
+                raise
+    return [(chunk[item.index][0], item.created, item.errors) for item in items]
 
 
 def _metadata_keys(database: Database, project_id: str) -> list[str]:

@@ -1,0 +1,52 @@
+"""Large imports check and write chunks in worker processes; the outcome is the same."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from sqlmodel import select
+
+from distribution.customer_files import import_rows
+from distribution.db import Database
+from distribution.models import Customer
+from tests.conftest import ProjectCredentials
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ProcessPoolExecutor]:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield executor
+
+
+def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row(
+    database: Database, project: ProjectCredentials, pool: ProcessPoolExecutor
+) -> None:
+    rows = [(n + 2, {"source_id": f"s{n}", "email": f"u{n}@example.com"}) for n in range(5000)]
+    rows[10] = (12, {"source_id": "s10", "email": "not-an-email"})
+    rows[4000] = (4002, {"source_id": "s7", "name": "Later wins"})  # s7 again, much later
+    rows[4001] = (4003, {"email": "nobody-has-a-source-id@example.com"})
+    report = import_rows(
+        database,
+        project.project.id,
+        rows,
+        default_region="US",
+        executor=pool,
+        parallel_from=1000,
+    )
+    assert report.total_rows == 5000
+    assert (report.created, report.updated, report.failed) == (4998, 1, 1)
+    assert [(e.row, e.field) for e in report.errors] == [(12, "email")]
+    with database.reader() as session:
+        stored = session.exec(
+            select(Customer).where(
+                Customer.project_id == project.project.id, Customer.source_id == "s7"
+            )
+        ).one()
+        count = len(
+            session.exec(select(Customer.id).where(Customer.project_id == project.project.id)).all()
+        )
+    assert (stored.name, stored.email) == ("Later wins", "u7@example.com")
+    assert count == 4998  # 5,000 rows, one refused, one a second row for s7
