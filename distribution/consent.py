@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from distribution.errors import FieldError, InvalidInputError
 from distribution.ids import new_id
 from distribution.models import Customer, Suppression
+from distribution.webhooks import emit
 
 __all__ = [
     "is_suppressed",
@@ -91,6 +92,12 @@ def suppress(
                 )
             )
             session.flush()
+            emit(
+                session,
+                project_id,
+                "customer.unsubscribed",
+                {"customer_id": customer_id, "channel": channel, "reason": reason},
+            )
     except IntegrityError:
         return  # added concurrently: the outcome is the same
 

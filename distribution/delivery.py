@@ -25,6 +25,7 @@ from distribution.consent import suppress
 from distribution.db import Database
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.webhooks import emit
 from providers import (
     Message,
     PermanentProviderError,
@@ -234,11 +235,15 @@ def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
                 values["provider_message_id"] = outcome.provider_message_id
             if outcome.retry_in is not None:
                 values["next_attempt_at"] = now + timedelta(seconds=outcome.retry_in)
-            connection.execute(
+            moved = connection.execute(
                 update(Delivery)
                 .where(col(Delivery.id) == outcome.id, col(Delivery.status) == "sending")
                 .values(**values)
-            )
+                .returning(*_ANNOUNCED_COLUMNS)
+            ).first()
+            if moved is not None and outcome.status in ("sent", "failed"):
+                data = _announced(moved, outcome)
+                emit(session, str(moved[1]), f"message.{outcome.status}", data)
             if outcome.suppress_address:
                 project_id, channel, address, customer_id = outcome.suppress_address
                 suppress(
@@ -253,6 +258,33 @@ def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
             DeliveryStatusChange(delivery_id=o.id, status=o.status, detail=o.detail, at=now)
             for o in outcomes
         )
+
+
+_ANNOUNCED_COLUMNS = [
+    col(Delivery.id),
+    col(Delivery.project_id),
+    col(Delivery.channel),
+    col(Delivery.distribution_id),
+    col(Delivery.event_id),
+    col(Delivery.customer_id),
+    col(Delivery.campaign_id),
+]
+
+
+def _announced(row: Any, outcome: Outcome) -> dict[str, Any]:
+    """The ``message.sent``/``message.failed`` webhook data of a moved row."""
+    return {
+        "object": "message",
+        "id": row[0],
+        "status": outcome.status,
+        "channel": row[2],
+        "distribution_id": row[3],
+        "event_id": row[4],
+        "customer_id": row[5],
+        "campaign_id": row[6],
+        "provider_message_id": outcome.provider_message_id,
+        "reason": outcome.detail if outcome.status != "sent" else None,
+    }
 
 
 def recover_expired(database: Database, policy: DeliveryPolicy, now: datetime | None = None) -> int:

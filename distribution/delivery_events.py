@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from distribution.consent import suppress
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.webhooks import emit
 from providers import DeliveryEvent
 
 __all__ = ["record_delivery_events"]
@@ -70,6 +71,8 @@ def record_delivery_events(
             if status in ("bounced", "failed"):
                 delivery.last_error = detail or event.type
             session.add(delivery)
+            if status != "sent":
+                emit(session, project_id, f"message.{status}", _announced(delivery, detail))
         reason = _SUPPRESSING.get(event.type)
         if reason and delivery.recipient:
             suppress(
@@ -81,3 +84,19 @@ def record_delivery_events(
                 reason=reason,
             )
     return matched
+
+
+def _announced(delivery: Delivery, detail: str | None) -> dict[str, object]:
+    """The ``message.delivered``/``bounced``/``failed`` webhook data."""
+    return {
+        "object": "message",
+        "id": delivery.id,
+        "status": delivery.status,
+        "channel": delivery.channel,
+        "distribution_id": delivery.distribution_id,
+        "event_id": delivery.event_id,
+        "customer_id": delivery.customer_id,
+        "campaign_id": delivery.campaign_id,
+        "provider_message_id": delivery.provider_message_id,
+        "reason": detail,
+    }

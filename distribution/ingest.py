@@ -45,6 +45,7 @@ from distribution.template_store.rendering import (
     render_version,
     resolve_template,
 )
+from distribution.webhooks import emit
 from templates import MissingVariablesError, RenderedEmail, TemplateError
 
 __all__ = ["DeliverySummary", "IngestResult", "LinkSettings", "ingest_event", "receive_event"]
@@ -276,6 +277,23 @@ class _OutboxWriter:
             delivery.status = refused.status
             delivery.last_error = refused.reason
         self.session.add(delivery)
+        if delivery.status in ("queued", "failed"):
+            emit(
+                self.session,
+                self.project.id,
+                f"message.{delivery.status}",
+                {
+                    "object": "message",
+                    "id": delivery.id,
+                    "status": delivery.status,
+                    "channel": channel,
+                    "distribution_id": distribution.id,
+                    "event_id": self.event.id,
+                    "customer_id": delivery.customer_id,
+                    "campaign_id": delivery.campaign_id,
+                    "reason": delivery.last_error,
+                },
+            )
         self.session.add(
             DeliveryStatusChange(
                 delivery_id=delivery.id,

@@ -19,6 +19,7 @@ from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
+from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.consent_api import ConsentController, unsubscribe_page, unsubscribe_post
@@ -40,6 +41,7 @@ from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
+from web.webhooks_api import InboundSecretController, WebhookController
 
 __all__ = ["create_app"]
 
@@ -62,7 +64,8 @@ def create_app(settings: Settings) -> Litestar:
     )
     if settings.migrate_on_start:
         upgrade(database.engine)
-    provider_registry = ProviderRegistry(database, SecretBox(settings.secret_key))
+    secret_box = SecretBox(settings.secret_key)
+    provider_registry = ProviderRegistry(database, secret_box)
     prometheus = CollectorRegistry()
     prometheus.register(DeliveryCollector(database))
     links = LinkSettings(public_url=settings.public_url, secret_key=settings.secret_key)
@@ -72,9 +75,20 @@ def create_app(settings: Settings) -> Litestar:
         DeliveryPolicy(
             max_attempts=settings.max_attempts,
             recovery=settings.sending_recovery,
+            lease_seconds=settings.lease_seconds,
             public_url=settings.public_url,
         ),
         poll_interval=settings.worker_poll_interval,
+    )
+    dispatcher = WebhookDispatcher(
+        database,
+        secret_box,
+        WebhookPolicy(
+            schedule=settings.webhook_retry_schedule,
+            disable_after=settings.webhook_disable_after,
+            allow_private=settings.webhooks_allow_private,
+        ),
+        poll_interval=settings.webhook_poll_interval,
     )
 
     openapi = OpenAPIConfig(
@@ -110,6 +124,8 @@ def create_app(settings: Settings) -> Litestar:
             ConsentController,
             unsubscribe_page,
             unsubscribe_post,
+            WebhookController,
+            InboundSecretController,
         ],
         template_config=UI_TEMPLATES,
         dependencies={
@@ -120,6 +136,8 @@ def create_app(settings: Settings) -> Litestar:
             "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
             "prometheus": Provide(lambda: prometheus, use_cache=True, sync_to_thread=False),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "secret_box": Provide(lambda: secret_box, use_cache=True, sync_to_thread=False),
+            "dispatcher": Provide(lambda: dispatcher, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
@@ -131,11 +149,13 @@ def create_app(settings: Settings) -> Litestar:
                 "import_pool": import_pool,
                 "providers": provider_registry,
                 "worker": worker,
+                "dispatcher": dispatcher,
             }
         ),
-        on_startup=[worker.start] if settings.run_worker else [],
+        on_startup=[worker.start, dispatcher.start] if settings.run_worker else [],
         on_shutdown=[
             worker.stop,
+            dispatcher.stop,
             provider_registry.aclose,
             database.dispose,
             lambda: import_pool.shutdown(cancel_futures=True),

@@ -13,7 +13,9 @@ from litestar.params import Body
 
 from distribution.db import Database
 from distribution.event_input import parse_event
-from distribution.ingest import LinkSettings, receive_event
+from distribution.inbound_signing import inbound_secret, verify_inbound
+from distribution.ingest import IngestResult, LinkSettings, receive_event
+from distribution.provider_store import SecretBox
 from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY, Caller
 
@@ -68,6 +70,26 @@ class EventAccepted(msgspec.Struct):
     object: str = "event"
 
 
+def _receive(
+    db: Database,
+    box: SecretBox,
+    caller: Caller,
+    headers: dict[str, str],
+    body: bytes,
+    data: dict[str, Any],
+    links: LinkSettings,
+) -> IngestResult:
+    # Verified before parsing, so an unsigned caller learns nothing about the body's validity.
+    with db.reader() as session:
+        secret = inbound_secret(session, box, caller.project_id)
+    if secret is not None:
+        verify_inbound(secret, headers, body)
+    # A signed call's webhook-id names the event as well as an Idempotency-Key would.
+    key = headers.get("idempotency-key") or headers.get("webhook-id")
+    incoming = parse_event(data, idempotency_key=key)
+    return receive_event(db, caller.project_id, incoming, links)
+
+
 class EventController(Controller):
     """Inbound events."""
 
@@ -82,7 +104,10 @@ class EventController(Controller):
         description=(
             "Stores the event once per dedupe key (its `id`, or the `Idempotency-Key` header); "
             "a repeat answers with the original result and sends nothing new. Matching "
-            "distributions are rendered and queued in the same transaction."
+            "distributions are rendered and queued in the same transaction. When the project "
+            "has an inbound signing secret, the call must carry valid Standard Webhooks headers "
+            "(401 otherwise, and nothing is stored); the `webhook-id` then also serves as the "
+            "dedupe key of a body without an `id`."
         ),
     )
     async def receive(
@@ -92,6 +117,7 @@ class EventController(Controller):
         caller: NamedDependency[Caller],
         worker: NamedDependency[EmbeddedWorker],
         links: NamedDependency[LinkSettings],
+        secret_box: NamedDependency[SecretBox],
         data: Annotated[
             dict[str, Any],
             Body(
@@ -102,9 +128,14 @@ class EventController(Controller):
             ),
         ],
     ) -> Response[EventAccepted]:
-        incoming = parse_event(data, idempotency_key=request.headers.get("idempotency-key"))
+        headers = {
+            name: request.headers[name]
+            for name in ("idempotency-key", "webhook-id", "webhook-timestamp", "webhook-signature")
+            if name in request.headers
+        }
+        raw = await request.body()
         result = await anyio.to_thread.run_sync(
-            receive_event, db, caller.project_id, incoming, links
+            _receive, db, secret_box, caller, headers, raw, data, links
         )
         if not result.duplicate and any(d.status == "queued" for d in result.deliveries):
             worker.wake()

@@ -14,6 +14,14 @@
 - ``DM_MAX_ATTEMPTS`` (``8``): sends of one delivery before a transient error becomes final.
 - ``DM_SENDING_RECOVERY`` (``unknown``): what happens to a delivery found in flight after a
   crash: ``unknown`` (listed for the operator, never sent twice) or ``retry``.
+- ``DM_LEASE_SECONDS`` (``120``): how long a claimed delivery may take before it counts as
+  abandoned by a dead worker (longer than the slowest provider call).
+- ``DM_WEBHOOKS_ALLOW_PRIVATE`` (``false``): let webhook subscriptions call loopback, private and
+  link-local addresses (development and tests only).
+- ``DM_WEBHOOK_RETRY_SCHEDULE`` (``5,300,1800,7200,18000,36000,50400,72000,86400``): seconds
+  between a failed webhook call and its next attempt, one entry per retry.
+- ``DM_WEBHOOK_DISABLE_AFTER`` (``5``): consecutive calls that failed every attempt before a
+  subscription is disabled.
 """
 
 from __future__ import annotations
@@ -48,6 +56,21 @@ class Settings:
     max_attempts: int = 8
     # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
     sending_recovery: Literal["unknown", "retry"] = "unknown"
+    lease_seconds: float = 120.0
+    webhooks_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = (
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+        50400.0,
+        72000.0,
+        86400.0,
+    )
+    webhook_disable_after: int = 5
+    webhook_poll_interval: float = 0.5
 
     def __repr__(self) -> str:
         return f"Settings(database_url={self.database_url!r}, mode={self.mode!r}, secret_key=***)"
@@ -74,6 +97,11 @@ class Settings:
             log_format="text" if env.get("DM_LOG_FORMAT") == "text" else "json",
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
             sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
+            lease_seconds=float(env.get("DM_LEASE_SECONDS", "120")),
+            webhooks_allow_private=env.get("DM_WEBHOOKS_ALLOW_PRIVATE", "").lower()
+            in ("1", "true", "yes"),
+            webhook_retry_schedule=_schedule(env.get("DM_WEBHOOK_RETRY_SCHEDULE")),
+            webhook_disable_after=int(env.get("DM_WEBHOOK_DISABLE_AFTER", "5")),
         )
 
 
@@ -81,6 +109,18 @@ def _recovery(value: str) -> Literal["unknown", "retry"]:
     if value not in ("unknown", "retry"):
         raise ValueError(f"DM_SENDING_RECOVERY must be unknown or retry, not {value!r}")
     return "retry" if value == "retry" else "unknown"
+
+
+def _schedule(value: str | None) -> tuple[float, ...]:
+    if not value:
+        return Settings.webhook_retry_schedule
+    try:
+        delays = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError("DM_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds") from None
+    if any(d < 0 for d in delays):
+        raise ValueError("DM_WEBHOOK_RETRY_SCHEDULE must not be negative")
+    return delays
 
 
 def _stored_secret(data_dir: Path) -> str:

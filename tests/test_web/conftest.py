@@ -23,6 +23,10 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Litestar
         data_dir=data_dir,
         secret_key="test-secret-key",
         migrate_on_start=False,
+        # Tests receive webhooks on 127.0.0.1 and should not wait minutes for a retry.
+        webhooks_allow_private=True,
+        webhook_retry_schedule=(0.0, 0.0),
+        webhook_poll_interval=0.05,
     )
     return create_app(settings)
 

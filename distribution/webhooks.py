@@ -1,0 +1,251 @@
+"""Outgoing webhooks: subscriptions of a project, and ``emit`` that queues our events for them.
+
+``emit`` writes one ``WebhookCall`` per matching active subscription in the caller's transaction,
+so an event is announced exactly when the change it describes commits (the outbox pattern). The
+dispatcher (``distribution.webhook_dispatch``) sends the calls later. Secrets are Standard
+Webhooks ``whsec_`` keys, sealed with the service key; only creation and rotation return them.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlmodel import Session, col, select
+
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.ids import new_id
+from distribution.models import WebhookCall, WebhookSubscription, utcnow
+from distribution.provider_store import SecretBox
+from providers.address_guard import forbidden_reason
+
+__all__ = [
+    "EVENT_TYPES",
+    "MAX_SUBSCRIPTIONS",
+    "WILDCARD",
+    "NewSecret",
+    "create_subscription",
+    "delete_subscription",
+    "emit",
+    "enable_subscription",
+    "get_subscription",
+    "list_subscriptions",
+    "new_webhook_secret",
+    "queue_test_call",
+    "rotate_secret",
+]
+
+#: Our events a subscription may ask for; ``*`` asks for all of them.
+EVENT_TYPES = (
+    "message.queued",
+    "message.sent",
+    "message.delivered",
+    "message.failed",
+    "message.bounced",
+    "customer.unsubscribed",
+    "code.assigned",
+    "code_pool.low_stock",
+)
+WILDCARD = "*"
+TEST_EVENT = "webhook.test"
+MAX_SUBSCRIPTIONS = 50
+MAX_URL_LENGTH = 2000
+# Per-transaction cache of active subscriptions, so a batch of outcomes costs one query per project.
+_CACHE_KEY = "webhook_subscriptions"
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """A subscription together with its signing secret, visible only in this answer."""
+
+    subscription: WebhookSubscription
+    secret: str
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _check_url(url: str, allow_private: bool) -> list[FieldError]:
+    """Shape and obvious internal targets; the dispatcher resolves the name again at send time."""
+    if len(url) > MAX_URL_LENGTH:
+        return [FieldError("url", f"must be at most {MAX_URL_LENGTH} characters")]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return [FieldError("url", "is not a valid URL")]
+    # Control characters (NUL included) can neither be stored nor sent in a request line.
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
+    ):
+        return [FieldError("url", "must be an http(s) URL with a host")]
+    if allow_private:
+        return []
+    if host == "localhost" or host.endswith(".localhost"):
+        return [FieldError("url", "must not point at this machine (loopback)")]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return []  # a name: checked when the dispatcher resolves it
+    reason = forbidden_reason(address)
+    return [FieldError("url", f"must not point at a {reason} address")] if reason else []
+
+
+def _check_types(event_types: list[str]) -> list[FieldError]:
+    if not event_types:
+        return [FieldError("event_types", "must name at least one event type (or *)")]
+    allowed = (*EVENT_TYPES, WILDCARD)
+    return [
+        FieldError(f"event_types[{i}]", f"must be one of {', '.join(allowed)}")
+        for i, name in enumerate(event_types)
+        if name not in allowed
+    ]
+
+
+def create_subscription(
+    session: Session,
+    box: SecretBox,
+    project_id: str,
+    url: str,
+    event_types: list[str],
+    *,
+    allow_private: bool = False,
+) -> NewSecret:
+    """Subscribe ``url`` to ``event_types``; the answer carries the secret, once."""
+    errors = _check_url(url, allow_private) + _check_types(event_types)
+    if errors:
+        raise InvalidInputError(errors)
+    count = len(list_subscriptions(session, project_id))
+    if count >= MAX_SUBSCRIPTIONS:
+        raise ConflictError(f"a project has at most {MAX_SUBSCRIPTIONS} webhook subscriptions")
+    secret = new_webhook_secret()
+    subscription = WebhookSubscription(
+        id=new_id("whsub"),
+        project_id=project_id,
+        url=url,
+        event_types=sorted(set(event_types)),
+        secret_encrypted=box.seal({"secret": secret}),
+    )
+    session.add(subscription)
+    session.flush()
+    return NewSecret(subscription, secret)
+
+
+def list_subscriptions(session: Session, project_id: str) -> list[WebhookSubscription]:
+    """The project's subscriptions, oldest first."""
+    return list(
+        session.exec(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.project_id == project_id)
+            .order_by(col(WebhookSubscription.id))
+        )
+    )
+
+
+def get_subscription(
+    session: Session, project_id: str, subscription_id: str
+) -> WebhookSubscription:
+    """One subscription of the project; NotFoundError otherwise."""
+    found = session.get(WebhookSubscription, subscription_id)
+    if found is None or found.project_id != project_id:
+        raise NotFoundError("webhook", subscription_id)
+    return found
+
+
+def delete_subscription(session: Session, project_id: str, subscription_id: str) -> None:
+    """Delete a subscription; its pending calls go with it."""
+    subscription = get_subscription(session, project_id, subscription_id)
+    for call in session.exec(
+        select(WebhookCall).where(WebhookCall.subscription_id == subscription.id)
+    ):
+        session.delete(call)
+    session.delete(subscription)
+
+
+def rotate_secret(session: Session, box: SecretBox, project_id: str, subscription_id: str) -> str:
+    """A new secret for the subscription (the old one stops working at once); returns it."""
+    subscription = get_subscription(session, project_id, subscription_id)
+    secret = new_webhook_secret()
+    subscription.secret_encrypted = box.seal({"secret": secret})
+    subscription.updated_at = utcnow()
+    session.add(subscription)
+    return secret
+
+
+def enable_subscription(
+    session: Session, project_id: str, subscription_id: str
+) -> WebhookSubscription:
+    """Re-activate a disabled subscription; its pending calls are sent again."""
+    subscription = get_subscription(session, project_id, subscription_id)
+    subscription.status = "active"
+    subscription.disabled_reason = None
+    subscription.consecutive_failures = 0
+    subscription.updated_at = utcnow()
+    session.add(subscription)
+    return subscription
+
+
+def _call(
+    project_id: str, subscription_id: str, event_type: str, data: dict[str, Any]
+) -> WebhookCall:
+    # The body is fixed here, so every retry sends the same bytes under the same webhook-id.
+    now = utcnow()
+    return WebhookCall(
+        id=new_id("whmsg"),
+        project_id=project_id,
+        subscription_id=subscription_id,
+        event_type=event_type,
+        payload={
+            "type": event_type,
+            "timestamp": now.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+            "data": data,
+        },
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def queue_test_call(session: Session, project_id: str, subscription_id: str) -> WebhookCall:
+    """Queue a ``webhook.test`` call to one subscription, whatever its event types."""
+    subscription = get_subscription(session, project_id, subscription_id)
+    if subscription.status != "active":
+        raise ConflictError("the webhook is disabled: enable it first")
+    call = _call(
+        project_id, subscription.id, TEST_EVENT, {"subscription_id": subscription.id, "test": True}
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def _active(session: Session, project_id: str) -> list[tuple[str, frozenset[str]]]:
+    cache: dict[str, list[tuple[str, frozenset[str]]]] = session.info.setdefault(_CACHE_KEY, {})
+    if project_id not in cache:
+        rows = session.exec(
+            select(WebhookSubscription).where(
+                WebhookSubscription.project_id == project_id,
+                WebhookSubscription.status == "active",
+            )
+        )
+        cache[project_id] = [(s.id, frozenset(s.event_types)) for s in rows]
+    return cache[project_id]
+
+
+def emit(session: Session, project_id: str, event_type: str, data: dict[str, Any]) -> None:
+    """Queue ``event_type`` with ``data`` for every active subscription that asked for it.
+
+    Runs in the caller's transaction: the calls commit (or roll back) with the change itself.
+    """
+    for subscription_id, types in _active(session, project_id):
+        if event_type in types or WILDCARD in types:
+            session.add(_call(project_id, subscription_id, event_type, data))
