@@ -46,9 +46,17 @@ from distribution.template_store.rendering import (
     resolve_template,
 )
 from distribution.webhooks import emit
-from templates import MissingVariablesError, RenderedEmail, TemplateError
+from templates import MissingVariablesError, RenderedEmail, RenderedSms, TemplateError
 
-__all__ = ["DeliverySummary", "IngestResult", "LinkSettings", "ingest_event", "receive_event"]
+__all__ = [
+    "ADDRESS_NAMES",
+    "DeliverySummary",
+    "IngestResult",
+    "LinkSettings",
+    "ingest_event",
+    "message_content",
+    "receive_event",
+]
 
 # Statuses that count against a frequency cap: the message went, or is going, out.
 _CAPPED = ("queued", "sending", "sent", "delivered", "unknown")
@@ -367,14 +375,9 @@ class _OutboxWriter:
             raise _Refused("failed", "missing variables: " + ", ".join(error.missing)) from None
         except TemplateError as error:
             raise _Refused("failed", f"template error: {error}") from None
-        content: dict[str, Any] = {"to_name": recipient.name}
-        if isinstance(rendered, RenderedEmail):
-            content.update(subject=rendered.subject, html=rendered.html, text=rendered.text)
-        else:
-            content.update(body=rendered.body, segments=rendered.info.segments)
-        if delivery.marketing:
-            content["unsubscribe_url"] = unsubscribe_url
-        delivery.content = content
+        delivery.content = message_content(
+            rendered, recipient.name, unsubscribe_url if delivery.marketing else None
+        )
         if distribution.quiet_hours:
             delivery.next_attempt_at = _after_quiet_hours(
                 self.now, distribution.quiet_hours, recipient.timezone
@@ -411,6 +414,22 @@ class _OutboxWriter:
 
 
 _ADDRESS = {"email": "email address", "sms": "phone number"}
+#: What a channel's address is called in reasons ("the customer has no email address").
+ADDRESS_NAMES = _ADDRESS
+
+
+def message_content(
+    rendered: RenderedEmail | RenderedSms, to_name: str | None, unsubscribe_url: str | None
+) -> dict[str, Any]:
+    """The snapshot a delivery row keeps of one rendered message (what ``deliver`` sends)."""
+    content: dict[str, Any] = {"to_name": to_name}
+    if isinstance(rendered, RenderedEmail):
+        content.update(subject=rendered.subject, html=rendered.html, text=rendered.text)
+    else:
+        content.update(body=rendered.body, segments=rendered.info.segments)
+    if unsubscribe_url is not None:
+        content["unsubscribe_url"] = unsubscribe_url
+    return content
 
 
 class _Refused(Exception):

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
+from distribution.bulk import BulkRunner
 from distribution.db import Database, is_sqlite
 from distribution.delivery import DeliveryPolicy
 from distribution.ingest import LinkSettings
@@ -22,6 +23,8 @@ from distribution.provider_store import SecretBox
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY_SCHEMES, provide_caller
+from web.bulk_api import BulkSendController
+from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
 from web.consent_api import ConsentController, unsubscribe_page, unsubscribe_post
 from web.customers_api import CustomerController
 from web.distributions_api import DistributionController
@@ -80,6 +83,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
         poll_interval=settings.worker_poll_interval,
     )
+    bulk_runner = BulkRunner(database, links, worker.wake)
     dispatcher = WebhookDispatcher(
         database,
         secret_box,
@@ -126,6 +130,11 @@ def create_app(settings: Settings) -> Litestar:
             unsubscribe_post,
             WebhookController,
             InboundSecretController,
+            CampaignController,
+            CodePoolController,
+            CodeController,
+            qr_image,
+            BulkSendController,
         ],
         template_config=UI_TEMPLATES,
         dependencies={
@@ -138,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "secret_box": Provide(lambda: secret_box, use_cache=True, sync_to_thread=False),
             "dispatcher": Provide(lambda: dispatcher, use_cache=True, sync_to_thread=False),
+            "bulk_runner": Provide(lambda: bulk_runner, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
@@ -150,10 +160,14 @@ def create_app(settings: Settings) -> Litestar:
                 "providers": provider_registry,
                 "worker": worker,
                 "dispatcher": dispatcher,
+                "bulk_runner": bulk_runner,
             }
         ),
-        on_startup=[worker.start, dispatcher.start] if settings.run_worker else [],
+        on_startup=[worker.start, dispatcher.start, bulk_runner.start]
+        if settings.run_worker
+        else [],
         on_shutdown=[
+            bulk_runner.stop,
             worker.stop,
             dispatcher.stop,
             provider_registry.aclose,

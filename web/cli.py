@@ -157,7 +157,42 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument("--project", required=True, help="project name or id")
     user_create.add_argument("--role", choices=ROLES, default="viewer")
     user_create.add_argument("--password", help="at least 10 characters; generated when omitted")
+    bulk = commands.add_parser("bulk-send", help="follow bulk sends").add_subparsers(
+        dest="action", required=True
+    )
+    watch = bulk.add_parser("watch", help="show a bulk send's progress bar until it ends")
+    watch.add_argument("job_id")
+    watch.add_argument("--project", required=True, help="project name or id")
     return parser
+
+
+def _watch_bulk(database: Database, project: str, job_id: str) -> None:
+    """Print a progress bar of a bulk send (prepared and sent) until it ends."""
+    import time
+
+    from distribution.bulk import get_job, job_progress
+
+    while True:
+        with database.reader() as session:
+            job = get_job(session, find_project(session, project).id, job_id)
+            progress = job_progress(session, job)
+        total = max(1, progress.audience * max(1, len(job.channels)))
+        done = sum(v for k, v in progress.messages.items() if k not in ("queued", "paused"))
+        filled = int(30 * min(1.0, done / total))
+        rate = f"{progress.rate_per_second:,.0f}/s" if progress.rate_per_second else "-"
+        eta = f"{progress.eta_seconds:,.0f}s" if progress.eta_seconds is not None else "-"
+        print(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} {job.status} "
+            f"prepared {progress.prepared:,} rate {rate} eta {eta}   ",
+            end="",
+            flush=True,
+        )
+        if job.status in ("completed", "cancelled", "failed"):
+            print(
+                f"\n{json.dumps(progress.messages)}" + (f" error: {job.error}" if job.error else "")
+            )
+            return
+        time.sleep(1.0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"created {added.user.role} {added.user.email} in project {project.name}")
             if args.password is None:
                 print(f"password: {added.password}   (shown once: store it now)")
+        elif args.command == "bulk-send":
+            _watch_bulk(_migrate(settings), args.project, args.job_id)
     except DistributionError as error:
         print(f"dm: {error}", file=sys.stderr)
         return 1

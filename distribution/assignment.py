@@ -1,0 +1,277 @@
+"""Giving codes to customers: at most one per customer per campaign, never one code to two.
+
+The unique (campaign, customer) constraint is the rule itself; the claim of an available code is
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (concurrent claimers take different rows) and the single
+writer on SQLite (writing transactions begin ``IMMEDIATE``), and the update re-checks that the
+code is still available. A concurrent twin for the same customer trips the constraint; the loser
+rolls back its savepoint and answers with the winner's code, so asking again is always stable.
+
+Each new assignment ingests a ``code.assigned`` event in the same transaction (distributions can
+trigger on it) and queues the ``code.assigned`` webhook; a revocation does the same with
+``code.revoked``. Bulk sends assign with ``assign_batch`` and do not ingest events: the bulk
+message is the announcement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from distribution.campaigns import get_campaign, referral_url
+from distribution.code_pools import get_pool, note_stock
+from distribution.customers import get_customer
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.event_input import CustomerRef, IncomingEvent
+from distribution.ingest import LinkSettings, ingest_event
+from distribution.models import Campaign, Code, CodePool, Project, utcnow
+from distribution.webhooks import emit
+
+__all__ = ["AssignedCode", "assign_batch", "assign_code", "code_links", "revoke_code"]
+
+_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class AssignedCode:
+    """A code and who holds it, with its links."""
+
+    code: str
+    pool_id: str
+    campaign_id: str
+    status: str
+    customer_id: str | None
+    assigned_at: datetime | None
+    referral_url: str | None
+    qr_url: str
+    created: bool = False
+    deliveries: int = 0
+
+
+def code_links(links: LinkSettings, campaign: Campaign, code: str) -> dict[str, Any]:
+    """The template variables of a code: ``code``, ``referral_url``, ``qr_url``."""
+    values: dict[str, Any] = {
+        "code": code,
+        "qr_url": f"{links.public_url}/links/qr/{quote(code, safe='')}.png",
+    }
+    url = referral_url(campaign.referral_url_template, code)
+    if url is not None:
+        values["referral_url"] = url
+    return values
+
+
+def _answer(
+    row: Code, campaign: Campaign, links: LinkSettings, *, created: bool, deliveries: int = 0
+) -> AssignedCode:
+    extra = code_links(links, campaign, row.code)
+    return AssignedCode(
+        code=row.code,
+        pool_id=row.pool_id,
+        campaign_id=row.campaign_id,
+        status=row.status,
+        customer_id=row.customer_id,
+        assigned_at=row.assigned_at,
+        referral_url=extra.get("referral_url"),
+        qr_url=extra["qr_url"],
+        created=created,
+        deliveries=deliveries,
+    )
+
+
+def _held(session: Session, campaign_id: str, customer_id: str) -> Code | None:
+    return session.exec(
+        select(Code).where(Code.campaign_id == campaign_id, Code.customer_id == customer_id)
+    ).first()
+
+
+def _candidate(session: Session, pool: CodePool, *, skip_locked: bool) -> int | None:
+    return session.exec(
+        select(Code.id)
+        .where(Code.pool_id == pool.id, Code.status == "available")
+        .order_by(col(Code.id))
+        .limit(1)
+        .with_for_update(skip_locked=skip_locked)
+    ).first()
+
+
+def _claim_one(session: Session, pool: CodePool, customer_id: str) -> Code | None:
+    """Move one available code to the customer; None when a twin won the customer first."""
+    for _ in range(_ATTEMPTS):
+        try:
+            # The row lock is taken inside the savepoint, so a loser's rollback frees the code
+            # for others at once instead of at the end of its transaction.
+            with session.begin_nested():
+                candidate = _candidate(session, pool, skip_locked=True)
+                if candidate is None:
+                    # Every available code may be locked by claimers still deciding: wait for
+                    # them (the WHERE is re-checked after the wait) before calling the pool empty.
+                    candidate = _candidate(session, pool, skip_locked=False)
+                if candidate is None:
+                    raise ConflictError(f"code pool {pool.id!r} has no available codes")
+                moved = session.connection().execute(
+                    update(Code)
+                    .where(col(Code.id) == candidate, col(Code.status) == "available")
+                    .values(status="assigned", customer_id=customer_id, assigned_at=utcnow())
+                )
+        except IntegrityError:
+            return None  # the (campaign, customer) pair is taken: a twin assigned first
+        if moved.rowcount == 1:
+            return session.get(Code, candidate, populate_existing=True)
+    raise ConflictError("could not claim a code under contention; try again")
+
+
+def _event(
+    session: Session,
+    project: Project,
+    kind: str,
+    row: Code,
+    customer_id: str,
+    campaign: Campaign,
+    links: LinkSettings,
+) -> int:
+    code_values = code_links(links, campaign, row.code) | {"pool_id": row.pool_id}
+    incoming = IncomingEvent(
+        type=kind,
+        customer=CustomerRef(id=customer_id),
+        upstream_id=f"{kind}:{row.id}:{customer_id}",
+        source="codes",
+        campaign={"id": campaign.id, "name": campaign.name, "type": campaign.type},
+        code=code_values,
+    )
+    result = ingest_event(session, project, incoming, links)
+    emit(
+        session,
+        project.id,
+        kind,
+        {
+            "object": "code",
+            "code": row.code,
+            "pool_id": row.pool_id,
+            "campaign_id": campaign.id,
+            "customer_id": customer_id,
+            "referral_url": code_values.get("referral_url"),
+        },
+    )
+    return sum(1 for d in result.deliveries if d.status == "queued")
+
+
+def assign_code(
+    session: Session, project: Project, pool_id: str, customer: str, links: LinkSettings
+) -> AssignedCode:
+    """The customer's code in the pool's campaign, assigning one from the pool if needed.
+
+    Raises:
+        NotFoundError: No such pool in the project.
+        InvalidInputError: ``customer`` (id or source id) names no customer of the project.
+        ConflictError: The pool has no available code.
+    """
+    pool = get_pool(session, project.id, pool_id)
+    campaign = get_campaign(session, project.id, pool.campaign_id)
+    try:
+        if "\x00" in customer:  # PostgreSQL refuses NUL in a query; no id holds one
+            raise NotFoundError("customer", customer)
+        holder = get_customer(session, project.id, customer)
+    except NotFoundError:
+        raise InvalidInputError([FieldError("customer", "no such customer")]) from None
+    held = _held(session, campaign.id, holder.id)
+    if held is not None:
+        return _answer(held, campaign, links, created=False)
+    claimed = _claim_one(session, pool, holder.id)
+    if claimed is None:
+        held = _held(session, campaign.id, holder.id)
+        if held is None:  # pragma: no cover - the twin's row is visible once it fails us
+            raise ConflictError("a concurrent assignment failed; try again")
+        return _answer(held, campaign, links, created=False)
+    queued = _event(session, project, "code.assigned", claimed, holder.id, campaign, links)
+    note_stock(session, pool)
+    return _answer(claimed, campaign, links, created=True, deliveries=queued)
+
+
+def revoke_code(session: Session, project: Project, code: str, links: LinkSettings) -> AssignedCode:
+    """Revoke a code for good; its holder (kept as ``revoked_customer_id``) may get a new one.
+
+    Revoking a revoked code changes nothing.
+
+    Raises:
+        NotFoundError: No such code in the project.
+    """
+    row = session.exec(
+        select(Code).where(Code.project_id == project.id, Code.code == code).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFoundError("code", code)
+    campaign = get_campaign(session, project.id, row.campaign_id)
+    if row.status == "revoked":
+        return _answer(row, campaign, links, created=False)
+    holder = row.customer_id
+    row.status = "revoked"
+    row.revoked_customer_id = holder
+    row.customer_id = None
+    row.revoked_at = utcnow()
+    session.add(row)
+    session.flush()
+    queued = 0
+    if holder is not None:
+        queued = _event(session, project, "code.revoked", row, holder, campaign, links)
+    return _answer(row, campaign, links, created=False, deliveries=queued)
+
+
+_ASSIGN = (
+    update(Code)
+    .where(col(Code.id) == bindparam("code_id"), col(Code.status) == "available")
+    .values(status="assigned", customer_id=bindparam("holder"), assigned_at=bindparam("at"))
+)
+
+
+def assign_batch(session: Session, pool: CodePool, customer_ids: Sequence[str]) -> dict[str, str]:
+    """Codes for many customers at once: customer id -> code. Customers left out: no stock.
+
+    Customers who already hold a code of the campaign keep it. New codes are claimed in one
+    query and assigned with one executemany in the caller's transaction.
+    """
+    held = dict(
+        session.exec(
+            select(Code.customer_id, Code.code).where(
+                Code.campaign_id == pool.campaign_id, col(Code.customer_id).in_(customer_ids)
+            )
+        ).all()
+    )
+    codes: dict[str, str] = {str(k): v for k, v in held.items()}
+    need = [c for c in customer_ids if c not in codes]
+    if not need:
+        return codes
+    picks = session.exec(
+        select(Code.id, Code.code)
+        .where(Code.pool_id == pool.id, Code.status == "available")
+        .order_by(col(Code.id))
+        .limit(len(need))
+        .with_for_update(skip_locked=True)
+    ).all()
+    now = utcnow()
+    params = [
+        {"code_id": code_id, "holder": customer_id, "at": now}
+        for customer_id, (code_id, _code) in zip(need, picks, strict=False)
+    ]
+    if params:
+        session.connection().execute(_ASSIGN, params)
+    for customer_id, (_code_id, code) in zip(need, picks, strict=False):
+        codes[customer_id] = code
+        emit(
+            session,
+            pool.project_id,
+            "code.assigned",
+            {
+                "object": "code",
+                "code": code,
+                "pool_id": pool.id,
+                "campaign_id": pool.campaign_id,
+                "customer_id": customer_id,
+            },
+        )
+    return codes

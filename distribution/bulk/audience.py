@@ -1,0 +1,114 @@
+"""A bulk job's audience: a segment (evaluated as the job runs) or a fixed list of customer ids.
+
+Customers are walked in id order after a cursor, so a restarted job continues where the last
+committed batch ended. Lists (given ids, source ids, or an uploaded CSV upserted first) are
+resolved to our ids once, when the job is created, and stored sorted with the job.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.models import BulkJob, Customer
+from distribution.segments import get_segment, member_condition
+
+__all__ = ["MAX_LISTED", "audience_size", "next_customers", "resolve_listed"]
+
+MAX_LISTED = 1_000_000
+_IN_CHUNK = 5_000
+
+
+def resolve_listed(session: Session, project_id: str, keys: Sequence[str]) -> list[str]:
+    """Our ids, sorted, for customer ids or source ids; unknown ones are a 422 naming them."""
+    if len(keys) > MAX_LISTED:
+        raise InvalidInputError(
+            [FieldError("audience.customers", f"at most {MAX_LISTED:,} customers")]
+        )
+    found: set[str] = set()
+    missing: list[str] = []
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = [k for k in keys[start : start + _IN_CHUNK] if "\x00" not in k]
+        rows = session.exec(
+            select(Customer.id, Customer.source_id).where(
+                Customer.project_id == project_id,
+                col(Customer.erased_at).is_(None),
+                col(Customer.id).in_(chunk) | col(Customer.source_id).in_(chunk),
+            )
+        ).all()
+        known = {i for i, _ in rows} | {s for _, s in rows if s}
+        by_key = {i: i for i, _ in rows} | {s: i for i, s in rows if s}
+        for key in keys[start : start + _IN_CHUNK]:
+            if key in known:
+                found.add(by_key[key])
+            else:
+                missing.append(key)
+    if missing:
+        shown = ", ".join(repr(m[:80]) for m in missing[:10])
+        raise InvalidInputError(
+            [FieldError("audience.customers", f"{len(missing)} unknown customers: {shown}")]
+        )
+    return sorted(found)
+
+
+def _segment_filter(session: Session, job: BulkJob) -> Any:
+    segment_id = str(job.audience.get("segment_id"))
+    try:
+        segment = get_segment(session, job.project_id, segment_id)
+    except NotFoundError:
+        raise InvalidInputError([FieldError("audience.segment", "no such segment")]) from None
+    return member_condition(segment, session.get_bind().dialect.name)
+
+
+def next_customers(
+    session: Session, job: BulkJob, after: str | None, limit: int
+) -> tuple[list[Customer], str | None]:
+    """Up to ``limit`` live audience customers after ``after``, and the new cursor.
+
+    The cursor can move past the customers returned (listed ids erased since), never back.
+    """
+    query = select(Customer).where(
+        Customer.project_id == job.project_id, col(Customer.erased_at).is_(None)
+    )
+    if "segment_id" in job.audience:
+        query = query.where(_segment_filter(session, job))
+        if after is not None:
+            query = query.where(col(Customer.id) > after)
+        rows = list(session.exec(query.order_by(col(Customer.id)).limit(limit)))
+        return rows, (rows[-1].id if rows else after)
+    listed: list[str] = job.audience.get("customer_ids", [])
+    start = bisect.bisect_right(listed, after) if after is not None else 0
+    ids = listed[start : start + limit]
+    if not ids:
+        return [], after
+    rows = list(session.exec(query.where(col(Customer.id).in_(ids)).order_by(col(Customer.id))))
+    return rows, ids[-1]
+
+
+def audience_size(session: Session, job: BulkJob) -> int:
+    """How many live customers the audience holds now."""
+    if "segment_id" in job.audience:
+        statement = select(func.count()).where(
+            Customer.project_id == job.project_id,
+            col(Customer.erased_at).is_(None),
+            _segment_filter(session, job),
+        )
+        return int(session.exec(statement).one())
+    listed: list[str] = job.audience.get("customer_ids", [])
+    total = 0
+    for start in range(0, len(listed), _IN_CHUNK):
+        total += int(
+            session.exec(
+                select(func.count()).where(
+                    Customer.project_id == job.project_id,
+                    col(Customer.erased_at).is_(None),
+                    col(Customer.id).in_(listed[start : start + _IN_CHUNK]),
+                )
+            ).one()
+        )
+    return total

@@ -1,0 +1,175 @@
+"""The preflight of a bulk send: what would happen, before anything is assigned or sent.
+
+Streams the whole audience in batches (read only): addresses missing or invalid per channel,
+marketing suppressions, customers already holding a code of the campaign, codes available vs
+needed, a strict render of every row with a stand-in code (listing the first rows that fail),
+and SMS segments. The same report is stored with the job when it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from distribution.bulk.audience import audience_size, next_customers
+from distribution.bulk.recipients import Recipients, address_problem, load_channels
+from distribution.campaigns import get_campaign
+from distribution.code_pools import get_pool, pool_stats
+from distribution.ingest import LinkSettings
+from distribution.models import BulkJob, Code, Customer, Project
+from distribution.segments import get_segment, member_condition
+
+__all__ = ["SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
+
+#: What templates see as the code in a preflight render.
+SAMPLE_CODE = "PREFLIGHT-CODE"
+MAX_FAILURES = 20
+SAMPLES = 3
+_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class StockCheck:
+    """Codes the audience needs against codes the pool has."""
+
+    audience: int
+    holders: int
+    needed: int
+    available: int
+
+    @property
+    def short(self) -> bool:
+        return self.available < self.needed
+
+
+def _holders(session: Session, job: BulkJob) -> int:
+    """Audience customers who already hold a code of the campaign."""
+    query = (
+        select(func.count())
+        .select_from(Code)
+        .join(Customer, col(Customer.id) == col(Code.customer_id))
+        .where(
+            Code.campaign_id == job.campaign_id,
+            Customer.project_id == job.project_id,
+            col(Customer.erased_at).is_(None),
+        )
+    )
+    if "segment_id" in job.audience:
+        segment = get_segment(session, job.project_id, str(job.audience["segment_id"]))
+        query = query.where(member_condition(segment, session.get_bind().dialect.name))
+        return int(session.exec(query).one())
+    listed: list[str] = job.audience.get("customer_ids", [])
+    return sum(
+        int(session.exec(query.where(col(Customer.id).in_(listed[i : i + 5000]))).one())
+        for i in range(0, len(listed), 5000)
+    )
+
+
+def stock_check(session: Session, job: BulkJob) -> StockCheck:
+    """Whether the pool covers the audience (counts only: cheap enough to run per request)."""
+    audience = audience_size(session, job)
+    holders = _holders(session, job)
+    available = pool_stats(session, str(job.options["pool_id"])).available
+    return StockCheck(audience, holders, max(0, audience - holders), available)
+
+
+def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, Any]:
+    """The full report (JSON-ready). ``ok`` is false when the job must not start."""
+    project = session.get(Project, job.project_id)
+    assert project is not None
+    campaign = get_campaign(session, job.project_id, str(job.campaign_id))
+    pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
+    channels = load_channels(session, job.project_id, job.channels)
+    stock = stock_check(session, job)
+    recipients = Recipients(session, project, campaign, links, channels)
+    per_channel: dict[int, dict[str, Any]] = {
+        c.index: {
+            "channel": c.channel,
+            "template": c.template_id,
+            "provider": c.provider,
+            "marketing": c.marketing,
+            "sendable": 0,
+            "no_address": 0,
+            "invalid_address": 0,
+            "suppressed": 0,
+            "render_failures": 0,
+            "sms_segments": 0,
+        }
+        for c in channels
+    }
+    failures: list[dict[str, Any]] = []
+    samples: list[dict[str, Any]] = []
+    code = {"code": SAMPLE_CODE, "qr_url": f"{links.public_url}/links/qr/{SAMPLE_CODE}.png"}
+    if campaign.referral_url_template:
+        code["referral_url"] = campaign.referral_url_template.replace("{code}", SAMPLE_CODE)
+    cursor: str | None = None
+    while True:
+        customers, cursor_after = next_customers(session, job, cursor, _BATCH)
+        if cursor_after == cursor:
+            break
+        cursor = cursor_after
+        for channel in channels:
+            report = per_channel[channel.index]
+            suppressed = recipients.suppressed(customers, channel)
+            for customer in customers:
+                address = customer.email if channel.channel == "email" else customer.phone
+                problem = address_problem(channel.channel, address)
+                if problem is not None:
+                    report["no_address" if not address else "invalid_address"] += 1
+                    continue
+                if customer.id in suppressed:
+                    report["suppressed"] += 1
+                    continue
+                outcome = recipients.outcome(customer, channel, code, suppressed=False)
+                if outcome.status != "queued":
+                    report["render_failures"] += 1
+                    if len(failures) < MAX_FAILURES:
+                        failures.append(
+                            {
+                                "customer_id": customer.id,
+                                "channel": channel.channel,
+                                "reason": outcome.reason,
+                                "missing": list(outcome.missing),
+                            }
+                        )
+                    continue
+                report["sendable"] += 1
+                report["sms_segments"] += outcome.segments
+                if len(samples) < SAMPLES and outcome.content is not None:
+                    samples.append(
+                        {"customer_id": customer.id, "channel": channel.channel}
+                        | _excerpt(outcome.content)
+                    )
+        session.expunge_all()
+    problems = []
+    if stock.short and not job.options.get("send_to_available"):
+        problems.append(
+            f"the pool has {stock.available} codes but the audience needs {stock.needed}"
+        )
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "audience": stock.audience,
+        "already_have_code": stock.holders,
+        "codes_needed": stock.needed,
+        "codes_available": stock.available,
+        "pool_id": pool.id,
+        "send_to_available": bool(job.options.get("send_to_available")),
+        "channels": list(per_channel.values()),
+        "render_failures": failures,
+        "samples": samples,
+        "sms": {
+            "messages": sum(r["sendable"] for r in per_channel.values() if r["channel"] == "sms"),
+            "segments": sum(r["sms_segments"] for r in per_channel.values()),
+            "cost_basis": "segments x the provider's price per segment",
+        },
+    }
+
+
+def _excerpt(content: dict[str, Any]) -> dict[str, Any]:
+    if "body" in content:
+        return {"body": content["body"], "segments": content.get("segments")}
+    return {"subject": content.get("subject"), "text": str(content.get("text") or "")[:500]}

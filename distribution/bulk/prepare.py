@@ -1,0 +1,248 @@
+"""Preparing a bulk job in batches: each batch assigns codes and writes delivery rows together.
+
+One transaction per batch moves the job's cursor with the rows it wrote, so a crash leaves
+every recipient either fully prepared (code and delivery rows committed) or not started; a
+restarted job carries on after the cursor. Rows go in with Core executemany (no ORM objects per
+row) at priority 10, so triggered sends (priority 0) are claimed first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from distribution.assignment import assign_batch, code_links
+from distribution.bulk.audience import next_customers
+from distribution.bulk.jobs import get_job, send_at
+from distribution.bulk.preflight import preflight
+from distribution.bulk.recipients import (
+    Channel,
+    Outcome,
+    Recipients,
+    address_problem,
+    load_channels,
+)
+from distribution.campaigns import get_campaign
+from distribution.code_pools import get_pool, note_stock
+from distribution.db import Database
+from distribution.errors import DistributionError
+from distribution.ids import new_id
+from distribution.ingest import LinkSettings
+from distribution.models import BulkJob, Customer, Delivery, DeliveryStatusChange, Project, utcnow
+from distribution.webhooks import emit
+
+__all__ = ["BULK_PRIORITY", "begin_job", "due_jobs", "finish_if_sent", "prepare_batch"]
+
+BULK_PRIORITY = 10
+_NO_CODE = "the code pool ran out of codes before this recipient"
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_CHANGES = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+
+
+def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
+    """Start a due ``scheduled`` job: run and store its preflight, then prepare (or fail)."""
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        if job.status != "scheduled":
+            return job.status
+        try:
+            report: dict[str, Any] | None = preflight(session, job, links)
+            error = None if report is None or report["ok"] else "; ".join(report["problems"])
+        except DistributionError as exc:
+            report, error = None, f"preflight failed: {exc}"
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        if job.status != "scheduled":  # paused or cancelled meanwhile
+            return job.status
+        now = utcnow()
+        job.preflight = report or {}
+        job.started_at = now
+        job.updated_at = now
+        if error:
+            job.status, job.error, job.finished_at = "failed", error, now
+        else:
+            job.status = "preparing"
+            job.options = {**job.options, "send_at": send_at(job, now).isoformat()}
+            job.counts = {**job.counts, "prepared": 0}
+        session.add(job)
+        return job.status
+
+
+def _row(
+    job: BulkJob,
+    customer: Customer,
+    channel: Channel,
+    outcome: Outcome,
+    due: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("msg"),
+        "project_id": job.project_id,
+        "idempotency_key": f"bulk:{job.id}:{customer.id}:{channel.index}",
+        "event_id": None,
+        "distribution_id": None,
+        "bulk_job_id": job.id,
+        "customer_id": customer.id,
+        "campaign_id": job.campaign_id,
+        "channel": channel.channel,
+        "provider": channel.provider,
+        "template_id": channel.template_id,
+        "template_version_id": outcome.version_id,
+        "marketing": channel.marketing,
+        "recipient": outcome.address,
+        "status": outcome.status,
+        "priority": BULK_PRIORITY,
+        "content": outcome.content or {},
+        "attempts": 0,
+        "next_attempt_at": due,
+        "lease_until": None,
+        "provider_message_id": None,
+        "last_error": outcome.reason,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+    }
+
+
+def _announce(session: Session, row: dict[str, Any]) -> None:
+    if row["status"] in ("queued", "failed"):
+        emit(
+            session,
+            row["project_id"],
+            f"message.{row['status']}",
+            {
+                "object": "message",
+                "id": row["id"],
+                "status": row["status"],
+                "channel": row["channel"],
+                "bulk_job_id": row["bulk_job_id"],
+                "customer_id": row["customer_id"],
+                "campaign_id": row["campaign_id"],
+                "reason": row["last_error"],
+            },
+        )
+
+
+def prepare_batch(
+    database: Database, project_id: str, job_id: str, links: LinkSettings, size: int = 1000
+) -> tuple[str, int]:
+    """Prepare the next ``size`` recipients in one transaction: (job status, queued rows)."""
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        if job.status != "preparing":
+            return job.status, 0
+        project = session.get(Project, job.project_id)
+        assert project is not None
+        campaign = get_campaign(session, project.id, str(job.campaign_id))
+        pool = get_pool(session, project.id, str(job.options["pool_id"]))
+        channels = load_channels(session, project.id, job.channels)
+        customers, cursor = next_customers(session, job, job.cursor, size)
+        now = utcnow()
+        if cursor == job.cursor:
+            job.status = "sending"
+            job.updated_at = now
+            session.add(job)
+            return job.status, 0
+        recipients = Recipients(session, project, campaign, links, channels)
+        suppressed = {c.index: recipients.suppressed(customers, c) for c in channels}
+        wanting = [
+            customer.id
+            for customer in customers
+            if any(
+                _reachable(customer, channel) and customer.id not in suppressed[channel.index]
+                for channel in channels
+            )
+        ]
+        codes = assign_batch(session, pool, wanting)
+        due = datetime.fromisoformat(str(job.options["send_at"]))
+        rows: list[dict[str, Any]] = []
+        wanted = set(wanting)
+        for customer in customers:
+            code = codes.get(customer.id)
+            values = code_links(links, campaign, code) if code is not None else None
+            for channel in channels:
+                if customer.id in wanted and code is None:
+                    address = customer.email if channel.channel == "email" else customer.phone
+                    outcome = Outcome("failed", address, _NO_CODE)
+                else:
+                    outcome = recipients.outcome(
+                        customer,
+                        channel,
+                        values,
+                        suppressed=customer.id in suppressed[channel.index],
+                    )
+                rows.append(_row(job, customer, channel, outcome, due, now))
+        if rows:
+            connection = session.connection()
+            connection.execute(insert(_DELIVERIES), rows)
+            connection.execute(
+                insert(_CHANGES),
+                [
+                    {
+                        "delivery_id": r["id"],
+                        "status": r["status"],
+                        "detail": r["last_error"],
+                        "at": now,
+                    }
+                    for r in rows
+                ],
+            )
+            for row in rows:
+                _announce(session, row)
+        queued = sum(1 for r in rows if r["status"] == "queued")
+        counts = dict(job.counts)
+        counts["prepared"] = int(counts.get("prepared", 0)) + len(customers)
+        counts["codes_assigned"] = int(counts.get("codes_assigned", 0)) + len(codes)
+        counts["no_code"] = int(counts.get("no_code", 0)) + len(wanted - set(codes))
+        job.counts = counts
+        job.cursor = cursor
+        job.updated_at = now
+        session.add(job)
+        note_stock(session, pool)
+        return job.status, queued
+
+
+def _reachable(customer: Customer, channel: Channel) -> bool:
+    address = customer.email if channel.channel == "email" else customer.phone
+    return address_problem(channel.channel, address) is None
+
+
+def due_jobs(database: Database) -> list[tuple[str, str, str]]:
+    """(project, job, status) of jobs with work: due ``scheduled``, ``preparing``, ``sending``."""
+    now = utcnow()
+    with database.reader() as session:
+        rows = session.exec(
+            select(BulkJob.project_id, BulkJob.id, BulkJob.status)
+            .where(
+                (BulkJob.status == "preparing")
+                | (BulkJob.status == "sending")
+                | ((BulkJob.status == "scheduled") & (BulkJob.scheduled_at <= now))
+            )
+            .order_by(BulkJob.created_at)  # type: ignore[arg-type]
+        ).all()
+    return [(str(p), str(i), str(s)) for p, i, s in rows]
+
+
+def finish_if_sent(database: Database, project_id: str, job_id: str) -> str:
+    """Complete a ``sending`` job once none of its messages is waiting or in flight."""
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        if job.status != "sending":
+            return job.status
+        waiting = session.exec(
+            select(Delivery.id)
+            .where(
+                Delivery.bulk_job_id == job.id,
+                col(Delivery.status).in_(("queued", "sending", "paused")),
+            )
+            .limit(1)
+        ).first()
+        if waiting is None:
+            now = utcnow()
+            job.status, job.finished_at, job.updated_at = "completed", now, now
+            session.add(job)
+        return job.status

@@ -1,0 +1,252 @@
+"""What one recipient gets on one channel of a bulk job: an address, a variant, a render.
+
+Shared by the preflight (which renders with a stand-in code and writes nothing) and the
+preparation (which renders with the recipient's own code and writes the delivery row). Variant
+resolution is cached per (locale, segments) and renders use the compiled template of the
+version, so a recipient costs one Jinja evaluation per channel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from distribution.errors import DistributionError, FieldError, InvalidInputError
+from distribution.ingest import ADDRESS_NAMES, LinkSettings, message_content
+from distribution.models import (
+    Campaign,
+    Customer,
+    MessageTemplate,
+    Project,
+    Suppression,
+    TemplateVariant,
+    TemplateVersion,
+)
+from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
+from distribution.segment_filter import Filter, matches, parse_filter
+from distribution.segments import list_segments
+from distribution.template_store import build_context, compile_version, resolve_template
+from templates import MissingVariablesError, RenderedSms, TemplateError
+
+__all__ = ["Channel", "Outcome", "Recipients", "load_channels"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+CHANNELS = ("email", "sms")
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel of a job, with what every recipient shares."""
+
+    index: int
+    channel: str
+    provider: str
+    template_id: str
+    marketing: bool
+    segmented: bool  # some live variant targets a segment: membership must be computed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A recipient's message on one channel: ``queued`` with content, or why not."""
+
+    status: str  # "queued" | "failed" | "suppressed"
+    address: str | None
+    reason: str | None = None
+    content: dict[str, Any] | None = None
+    version_id: str | None = None
+    segments: int = 0
+    missing: tuple[str, ...] = ()
+
+
+def load_channels(
+    session: Session, project_id: str, specs: Sequence[dict[str, Any]]
+) -> list[Channel]:
+    """Check a job's channels (template exists and fits, provider exists), naming bad fields."""
+    errors: list[FieldError] = []
+    channels: list[Channel] = []
+    if not specs:
+        errors.append(FieldError("channels", "needs at least one channel"))
+    for index, spec in enumerate(specs):
+        where = f"channels[{index}]"
+        channel, template_id = str(spec.get("channel")), str(spec.get("template"))
+        provider = str(spec.get("provider"))
+        if channel not in CHANNELS:
+            errors.append(FieldError(f"{where}.channel", "must be email or sms"))
+            continue
+        template = session.exec(
+            select(MessageTemplate).where(
+                MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
+            )
+        ).first()
+        if template is None or template.archived_at is not None:
+            errors.append(FieldError(f"{where}.template", "no such live template"))
+            continue
+        if template.channel != channel:
+            errors.append(FieldError(f"{where}.template", f"is a {template.channel} template"))
+            continue
+        if provider != BUILT_IN_CAPTURE and find_provider(session, project_id, provider) is None:
+            errors.append(FieldError(f"{where}.provider", "no such provider"))
+            continue
+        segmented = (
+            session.exec(
+                select(TemplateVariant.id).where(
+                    TemplateVariant.template_id == template_id,
+                    col(TemplateVariant.segment_id).is_not(None),
+                    col(TemplateVariant.live_version_id).is_not(None),
+                )
+            ).first()
+            is not None
+        )
+        channels.append(
+            Channel(
+                index=index,
+                channel=channel,
+                provider=provider,
+                template_id=template_id,
+                marketing=template.category == "marketing",
+                segmented=segmented,
+            )
+        )
+    if errors:
+        raise InvalidInputError(errors)
+    return channels
+
+
+def address_problem(channel: str, address: str | None) -> str | None:
+    """Why an address cannot be sent to, or None."""
+    if not address:
+        return f"the customer has no {ADDRESS_NAMES[channel]}"
+    pattern = _EMAIL if channel == "email" else _PHONE
+    if not pattern.match(address):
+        return f"invalid {ADDRESS_NAMES[channel]}: {address[:100]!r}"
+    return None
+
+
+class Recipients:
+    """Renders one batch of recipients for a job's channels (one per transaction)."""
+
+    def __init__(
+        self,
+        session: Session,
+        project: Project,
+        campaign: Campaign | None,
+        links: LinkSettings,
+        channels: Sequence[Channel],
+    ) -> None:
+        self.session = session
+        self.project = project
+        self.campaign = campaign
+        self.links = links
+        self.channels = channels
+        self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
+        self._segments: list[tuple[str, Filter]] | None = None
+
+    def suppressed(self, customers: Sequence[Customer], channel: Channel) -> set[str]:
+        """Ids of the customers whose marketing on the channel is suppressed (one query)."""
+        if not channel.marketing or not customers:
+            return set()
+        addresses = [
+            a for a in (c.email if channel.channel == "email" else c.phone for c in customers) if a
+        ]
+        rows = self.session.exec(
+            select(Suppression.address, Suppression.customer_id).where(
+                Suppression.project_id == self.project.id,
+                Suppression.channel == channel.channel,
+                or_(
+                    col(Suppression.address).in_(addresses),
+                    col(Suppression.customer_id).in_([c.id for c in customers]),
+                ),
+            )
+        ).all()
+        by_address = {a for a, _ in rows}
+        by_customer = {c for _, c in rows if c}
+        return {
+            c.id
+            for c in customers
+            if c.id in by_customer
+            or (c.email if channel.channel == "email" else c.phone) in by_address
+        }
+
+    def _member_of(self, customer: Customer) -> tuple[str, ...]:
+        if self._segments is None:
+            self._segments = [
+                (s.id, parse_filter(s.filter)) for s in list_segments(self.session, self.project.id)
+            ]
+        return tuple(s for s, f in self._segments if matches(f, customer))
+
+    def _version(self, channel: Channel, customer: Customer) -> TemplateVersion | str:
+        members = self._member_of(customer) if channel.segmented else ()
+        key = (channel.index, customer.locale, members)
+        found = self._versions.get(key)
+        if found is None:
+            try:
+                _variant, found = resolve_template(
+                    self.session,
+                    self.project.id,
+                    channel.template_id,
+                    campaign_id=self.campaign.id if self.campaign else None,
+                    segment_ids=members,
+                    locale=customer.locale,
+                )
+            except DistributionError as error:
+                found = str(error)
+            self._versions[key] = found
+        return found
+
+    def outcome(
+        self,
+        customer: Customer,
+        channel: Channel,
+        code: dict[str, Any] | None,
+        *,
+        suppressed: bool,
+    ) -> Outcome:
+        """Address, suppression, variant and strict render of one recipient on one channel."""
+        address = customer.email if channel.channel == "email" else customer.phone
+        problem = address_problem(channel.channel, address)
+        if problem is not None:
+            return Outcome("failed", address, problem)
+        if suppressed:
+            return Outcome(
+                "suppressed", address, "the customer unsubscribed from marketing on this channel"
+            )
+        version = self._version(channel, customer)
+        if isinstance(version, str):
+            return Outcome("failed", address, version)
+        unsubscribe_url = self.links.unsubscribe_url(self.project.id, customer.id, channel.channel)
+        extra: dict[str, Any] = {
+            "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url}
+        }
+        if self.campaign is not None:
+            extra["campaign"] = {
+                "id": self.campaign.id,
+                "name": self.campaign.name,
+                "type": self.campaign.type,
+                "metadata": self.campaign.meta,
+            }
+        if code is not None:
+            extra["code"] = code
+        context = build_context(customer, project=self.project, extra=extra)
+        try:
+            rendered = compile_version(version).render(context, mode="send")
+        except MissingVariablesError as error:
+            return Outcome(
+                "failed",
+                address,
+                "missing variables: " + ", ".join(error.missing),
+                version_id=version.id,
+                missing=tuple(error.missing),
+            )
+        except TemplateError as error:
+            return Outcome("failed", address, f"template error: {error}", version_id=version.id)
+        content = message_content(
+            rendered, customer.name, unsubscribe_url if channel.marketing else None
+        )
+        segments = rendered.info.segments if isinstance(rendered, RenderedSms) else 0
+        return Outcome("queued", address, None, content, version.id, segments)

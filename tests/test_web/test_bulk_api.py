@@ -1,0 +1,65 @@
+"""Bulk sends over HTTP: preflight, start, progress, pause, resume, cancel."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from distribution.db import Database
+from tests.conftest import ProjectCredentials
+from tests.test_distribution.engine_helpers import publish_template
+
+Client = TestClient[Litestar]
+
+
+def _setup(
+    client: Client, db: Database, project: ProjectCredentials, codes: int
+) -> dict[str, object]:
+    template = publish_template(db, project.project.id, subject="Hi", body="<p>{{ code.code }}</p>")
+    campaign = client.post("/v1/campaigns", json={"name": "Bulk"}).json()["id"]
+    pool = client.post("/v1/code-pools", json={"campaign": campaign, "name": "p"}).json()["id"]
+    client.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": codes, "length": 10})
+    for i in range(3):
+        client.post("/v1/customers", json={"source_id": f"b{i}", "email": f"b{i}@example.com"})
+    return {
+        "campaign": campaign,
+        "audience": {"customers": ["b0", "b1", "b2"]},
+        "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+    }
+
+
+def test_preflight_then_start_pause_resume_cancel(
+    client: Client, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    body = _setup(client, app_database, api_project, 3)
+    dry = client.post("/v1/bulk-sends/preflight", json=body)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["ok"], dry.text
+    assert dry.json()["audience"] == 3
+    started = client.post("/v1/bulk-sends", json=body)
+    assert started.status_code == 202, started.text
+    job = started.json()["id"]
+    assert client.post(f"/v1/bulk-sends/{job}/pause").json()["status"] == "paused"
+    assert client.post(f"/v1/bulk-sends/{job}/resume").json()["status"] != "paused"
+    cancelled = client.post(f"/v1/bulk-sends/{job}/cancel", json={"release_codes": True})
+    assert cancelled.json()["status"] == "cancelled"
+    assert client.post(f"/v1/bulk-sends/{job}/resume").status_code == 409
+    assert client.get(f"/v1/bulk-sends/{job}").json()["progress"]["audience"] == 3
+
+
+def test_an_under_stocked_pool_is_a_409_and_bad_fields_are_422(
+    client: Client, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    body = _setup(client, app_database, api_project, 2)
+    refused = client.post("/v1/bulk-sends", json=body)
+    assert refused.status_code == 409
+    assert "needs 3" in refused.json()["detail"]
+    answer = client.post("/v1/bulk-sends/preflight", json=body)
+    assert answer.status_code == 200, answer.text
+    dry = answer.json()
+    assert not dry["ok"]
+    assert dry["codes_available"] == 2
+    bad = client.post("/v1/bulk-sends", json={**body, "campaign": "nope"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "campaign"
+    assert client.get("/v1/bulk-sends/bulk_nope").status_code == 404

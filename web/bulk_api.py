@@ -1,0 +1,284 @@
+"""``/v1/bulk-sends``: a campaign's codes and messages to a whole audience, with progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath
+
+from distribution.bulk import (
+    BulkRunner,
+    BulkSpec,
+    cancel_job,
+    create_job,
+    get_job,
+    job_progress,
+    pause_job,
+    preflight,
+    resume_job,
+    send_now,
+)
+from distribution.db import Database
+from distribution.errors import FieldError, InvalidInputError
+from distribution.ingest import LinkSettings
+from distribution.models import BulkJob
+from distribution.worker import EmbeddedWorker
+from web.auth import SECURITY, Caller
+from web.customers_api import utc
+
+__all__ = ["BulkSendController"]
+
+EXAMPLE = {
+    "campaign": "camp_...",
+    "audience": {"segment": "seg_..."},
+    "channels": [{"channel": "email", "template": "tmpl_...", "provider": "smtp"}],
+    "send_delay_seconds": 600,
+    "send_to_available": False,
+}
+
+
+class AudienceIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Exactly one: a segment id, customer ids or source ids, or CSV text (upserted first)."""
+
+    segment: str | None = None
+    customers: list[str] | None = None
+    csv: str | None = None
+
+
+class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
+    channel: str
+    template: str
+    provider: str
+
+
+class BulkSendIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A bulk send; ``scheduled_at`` (ISO 8601 with zone) starts it later."""
+
+    campaign: str
+    audience: AudienceIn
+    channels: list[ChannelIn]
+    pool: str | None = None
+    send_delay_seconds: float = 600.0
+    scheduled_at: datetime | None = None
+    send_to_available: bool = False
+
+    def spec(self) -> BulkSpec:
+        scheduled = self.scheduled_at
+        if scheduled is not None:
+            if scheduled.tzinfo is None:
+                raise InvalidInputError([FieldError("scheduled_at", "needs a time zone")])
+            scheduled = scheduled.astimezone(UTC).replace(tzinfo=None)
+        return BulkSpec(
+            campaign_id=self.campaign,
+            channels=[msgspec.to_builtins(c) for c in self.channels],
+            segment_id=self.audience.segment,
+            customers=self.audience.customers,
+            csv=self.audience.csv,
+            pool_id=self.pool,
+            send_delay_seconds=self.send_delay_seconds,
+            scheduled_at=scheduled,
+            send_to_available=self.send_to_available,
+        )
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``release_codes``: give codes of unsent recipients back to the pool."""
+
+    release_codes: bool = False
+
+
+class ProgressOut(msgspec.Struct):
+    audience: int
+    prepared: int
+    messages: dict[str, int]
+    rate_per_second: float | None
+    eta_seconds: float | None
+
+
+class BulkSendOut(msgspec.Struct):
+    id: str
+    status: str
+    campaign_id: str | None
+    audience: dict[str, Any]
+    channels: list[dict[str, Any]]
+    options: dict[str, Any]
+    preflight: dict[str, Any]
+    counts: dict[str, Any]
+    progress: ProgressOut
+    error: str | None
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    object: str = "bulk_send"
+
+
+def _out(session: Any, job: BulkJob) -> BulkSendOut:
+    progress = job_progress(session, job)
+    audience = dict(job.audience)
+    if "customer_ids" in audience:  # a million ids are not a status answer
+        audience = {"customers": len(audience.pop("customer_ids"))} | audience
+    return BulkSendOut(
+        id=job.id,
+        status=job.status,
+        campaign_id=job.campaign_id,
+        audience=audience,
+        channels=job.channels,
+        options=job.options,
+        preflight=job.preflight,
+        counts=job.counts,
+        progress=ProgressOut(
+            audience=progress.audience,
+            prepared=progress.prepared,
+            messages=progress.messages,
+            rate_per_second=progress.rate_per_second,
+            eta_seconds=progress.eta_seconds,
+        ),
+        error=job.error,
+        scheduled_at=utc(job.scheduled_at),
+        started_at=utc(job.started_at) if job.started_at else None,
+        finished_at=utc(job.finished_at) if job.finished_at else None,
+        created_at=utc(job.created_at),
+    )
+
+
+class BulkSendController(Controller):
+    """Bulk sends of the caller's project."""
+
+    path = "/v1/bulk-sends"
+    tags = ["bulk sends"]
+    security = SECURITY
+
+    @post(
+        "/",
+        sync_to_thread=True,
+        status_code=202,
+        summary="Start a bulk send",
+        description=(
+            "Checks the request and that the pool covers the audience (409 otherwise, unless "
+            "`send_to_available`), stores the job and answers at once. The job then runs its "
+            "preflight, assigns codes and writes messages in batches; messages go out "
+            "`send_delay_seconds` (default 600, 0 allowed) after it starts."
+        ),
+    )
+    def create(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        bulk_runner: NamedDependency[BulkRunner],
+        data: Annotated[BulkSendIn, Body(examples=[Example(summary="Invite", value=EXAMPLE)])],
+    ) -> BulkSendOut:
+        with db.session() as session:
+            job = create_job(
+                session,
+                caller.project_id,
+                data.spec(),
+                actor=caller.actor,
+                region=caller.default_region,
+            )
+            answer = _out(session, job)
+        bulk_runner.wake()
+        return answer
+
+    @post(
+        "/preflight",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Dry run: what a bulk send would do",
+        description="Nothing is stored, assigned or sent (a CSV audience is not upserted).",
+    )
+    def dry_run(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        data: Annotated[BulkSendIn, Body(examples=[Example(summary="Invite", value=EXAMPLE)])],
+    ) -> dict[str, Any]:
+        spec = data.spec()
+        # A CSV audience is upserted to be counted; the dry run then rolls it back.
+        session_factory = db.session if spec.csv is not None else db.reader
+        with session_factory() as session:
+            try:
+                job = create_job(
+                    session,
+                    caller.project_id,
+                    BulkSpec(**{**spec.__dict__, "send_to_available": True}),
+                    actor=caller.actor,
+                    region=caller.default_region,
+                    store=False,
+                )
+                job.options = {**job.options, "send_to_available": spec.send_to_available}
+                return preflight(session, job, links)
+            finally:
+                session.rollback()
+
+    @get("/{job_id:str}", sync_to_thread=True, summary="A bulk send with its progress")
+    def retrieve(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller], job_id: FromPath[str]
+    ) -> BulkSendOut:
+        with db.reader() as session:
+            return _out(session, get_job(session, caller.project_id, job_id))
+
+    @post("/{job_id:str}/pause", sync_to_thread=True, status_code=200, summary="Pause")
+    def pause(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller], job_id: FromPath[str]
+    ) -> BulkSendOut:
+        with db.session() as session:
+            return _out(session, pause_job(session, caller.project_id, job_id))
+
+    @post("/{job_id:str}/resume", sync_to_thread=True, status_code=200, summary="Resume")
+    def resume(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        bulk_runner: NamedDependency[BulkRunner],
+        worker: NamedDependency[EmbeddedWorker],
+        job_id: FromPath[str],
+    ) -> BulkSendOut:
+        with db.session() as session:
+            answer = _out(session, resume_job(session, caller.project_id, job_id))
+        bulk_runner.wake()
+        worker.wake()
+        return answer
+
+    @post(
+        "/{job_id:str}/send-now",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Skip the rest of the waiting window",
+    )
+    def skip_wait(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        worker: NamedDependency[EmbeddedWorker],
+        job_id: FromPath[str],
+    ) -> BulkSendOut:
+        with db.session() as session:
+            answer = _out(session, send_now(session, caller.project_id, job_id))
+        worker.wake()
+        return answer
+
+    @post(
+        "/{job_id:str}/cancel",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Cancel unsent messages (codes kept, or released when asked)",
+    )
+    def cancel(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        job_id: FromPath[str],
+        data: Annotated[CancelIn | None, Body()] = None,
+    ) -> BulkSendOut:
+        release = data.release_codes if data is not None else False
+        with db.session() as session:
+            return _out(
+                session, cancel_job(session, caller.project_id, job_id, release_codes=release)
+            )

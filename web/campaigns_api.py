@@ -1,0 +1,457 @@
+"""``/v1/campaigns``, ``/v1/code-pools``, ``/v1/codes`` and the QR images of codes."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+import msgspec
+import segno
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath
+from sqlmodel import Session
+
+from distribution.assignment import AssignedCode, assign_code, revoke_code
+from distribution.campaigns import CampaignSpec, create_campaign, get_campaign, list_campaigns
+from distribution.code_pools import (
+    MAX_CODE_LENGTH,
+    CodeConfig,
+    ImportReport,
+    create_pool,
+    generate_codes,
+    get_pool,
+    import_codes,
+    pool_stats,
+    read_code_csv,
+    read_code_json,
+)
+from distribution.db import Database
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.ingest import LinkSettings
+from distribution.models import Campaign, CodePool, Project
+from distribution.worker import EmbeddedWorker
+from web.auth import SECURITY, Caller
+from web.customers_api import utc
+
+__all__ = ["CampaignController", "CodeController", "CodePoolController", "qr_image"]
+
+IMPORT_MAX_BYTES = 256 * 1024 * 1024
+
+
+class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A campaign; ``referral_url_template`` must contain ``{code}``."""
+
+    name: str
+    type: Literal["referral", "promotion", "loyalty", "gift"] = "referral"
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    referral_url_template: str | None = None
+
+
+class CampaignOut(msgspec.Struct):
+    id: str
+    name: str
+    type: str
+    description: str | None
+    metadata: dict[str, Any]
+    referral_url_template: str | None
+    created_at: datetime
+    object: str = "campaign"
+
+
+def _campaign_out(c: Campaign) -> CampaignOut:
+    return CampaignOut(
+        id=c.id,
+        name=c.name,
+        type=c.type,
+        description=c.description,
+        metadata=c.meta,
+        referral_url_template=c.referral_url_template,
+        created_at=utc(c.created_at),
+    )
+
+
+class CampaignController(Controller):
+    """Campaigns of the caller's project."""
+
+    path = "/v1/campaigns"
+    tags = ["campaigns"]
+    security = SECURITY
+
+    @post("/", sync_to_thread=True, summary="Create a campaign")
+    def create(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: Annotated[
+            CampaignIn,
+            Body(
+                examples=[
+                    Example(
+                        summary="Referral",
+                        value={
+                            "name": "Spring referral",
+                            "type": "referral",
+                            "metadata": {"season": "spring"},
+                            "referral_url_template": "https://shop.example.com/r/{code}",
+                        },
+                    )
+                ]
+            ),
+        ],
+    ) -> CampaignOut:
+        spec = CampaignSpec(
+            name=data.name,
+            type=data.type,
+            description=data.description,
+            metadata=data.metadata,
+            referral_url_template=data.referral_url_template,
+        )
+        with db.session() as session:
+            return _campaign_out(create_campaign(session, caller.project_id, spec))
+
+    @get("/", sync_to_thread=True, summary="List campaigns")
+    def all_campaigns(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
+    ) -> list[CampaignOut]:
+        with db.reader() as session:
+            return [_campaign_out(c) for c in list_campaigns(session, caller.project_id)]
+
+    @get("/{campaign_id:str}", sync_to_thread=True, summary="One campaign")
+    def retrieve(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        campaign_id: FromPath[str],
+    ) -> CampaignOut:
+        with db.reader() as session:
+            return _campaign_out(get_campaign(session, caller.project_id, campaign_id))
+
+
+class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A pool of the campaign; ``code_pool.low_stock`` fires below ``low_stock_threshold``."""
+
+    campaign: str
+    name: str
+    low_stock_threshold: int | None = None
+
+
+class PoolOut(msgspec.Struct):
+    id: str
+    campaign_id: str
+    name: str
+    low_stock_threshold: int | None
+    total: int
+    assigned: int
+    available: int
+    revoked: int
+    created_at: datetime
+    object: str = "code_pool"
+
+
+class GenerateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Voucherify-style code config: ``#`` digit, ``?`` letter, ``*`` any charset character."""
+
+    count: int
+    length: int | None = None
+    charset: str | None = None
+    prefix: str = ""
+    postfix: str = ""
+    pattern: str | None = None
+
+
+class RefusedRow(msgspec.Struct):
+    row: int
+    code: str
+    reason: str
+
+
+class CodesAdded(msgspec.Struct):
+    """Codes added, and the first refused rows (duplicates, invalid codes) with the reason."""
+
+    added: int
+    rejected: int
+    rejected_rows: list[RefusedRow]
+    pool: PoolOut
+
+
+class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The customer (our id or their ``source_id``)."""
+
+    customer: str
+
+
+class CodeOut(msgspec.Struct):
+    code: str
+    pool_id: str
+    campaign_id: str
+    status: str
+    customer_id: str | None
+    assigned_at: datetime | None
+    referral_url: str | None
+    qr_url: str
+    created: bool
+    queued_messages: int
+    object: str = "code"
+
+
+def _pool_out(session: Session, pool: CodePool) -> PoolOut:
+    stats = pool_stats(session, pool.id)
+    return PoolOut(
+        id=pool.id,
+        campaign_id=pool.campaign_id,
+        name=pool.name,
+        low_stock_threshold=pool.low_stock_threshold,
+        total=stats.total,
+        assigned=stats.assigned,
+        available=stats.available,
+        revoked=stats.revoked,
+        created_at=utc(pool.created_at),
+    )
+
+
+def _code_out(found: AssignedCode) -> CodeOut:
+    return CodeOut(
+        code=found.code,
+        pool_id=found.pool_id,
+        campaign_id=found.campaign_id,
+        status=found.status,
+        customer_id=found.customer_id,
+        assigned_at=utc(found.assigned_at) if found.assigned_at else None,
+        referral_url=found.referral_url,
+        qr_url=found.qr_url,
+        created=found.created,
+        queued_messages=found.deliveries,
+    )
+
+
+def _added(db: Database, project_id: str, pool_id: str, report: ImportReport) -> CodesAdded:
+    with db.reader() as session:
+        pool = get_pool(session, project_id, pool_id)
+        return CodesAdded(
+            added=report.added,
+            rejected=report.rejected,
+            rejected_rows=[RefusedRow(**r) for r in report.rows],
+            pool=_pool_out(session, pool),
+        )
+
+
+def _project(session: Session, project_id: str) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:  # pragma: no cover - the caller's project exists
+        raise NotFoundError("project", project_id)
+    return project
+
+
+class CodePoolController(Controller):
+    """Code pools: create, fill (import or generate), count, assign."""
+
+    path = "/v1/code-pools"
+    tags = ["codes"]
+    security = SECURITY
+
+    @post("/", sync_to_thread=True, summary="Create a code pool")
+    def create(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: Annotated[
+            PoolIn,
+            Body(
+                examples=[
+                    Example(
+                        summary="Pool",
+                        value={"campaign": "camp_...", "name": "Main", "low_stock_threshold": 100},
+                    )
+                ]
+            ),
+        ],
+    ) -> PoolOut:
+        with db.session() as session:
+            pool = create_pool(
+                session, caller.project_id, data.campaign, data.name, data.low_stock_threshold
+            )
+            return _pool_out(session, pool)
+
+    @get("/{pool_id:str}", sync_to_thread=True, summary="A pool with its counts")
+    def retrieve(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller], pool_id: FromPath[str]
+    ) -> PoolOut:
+        with db.reader() as session:
+            return _pool_out(session, get_pool(session, caller.project_id, pool_id))
+
+    @post(
+        "/{pool_id:str}/codes/import",
+        status_code=200,
+        request_max_body_size=IMPORT_MAX_BYTES,
+        summary="Import codes from CSV (first column) or a JSON array",
+        description=(
+            "Send the file as the body with `Content-Type: text/csv` (first column; a header "
+            "`code` is skipped) or `application/json` (an array of strings or of `{code}`). "
+            "Written in chunks of 5,000; codes already in the project or repeated in the file, "
+            f"and codes that are not 1-{MAX_CODE_LENGTH} printable characters without spaces, "
+            "are refused and reported by row."
+        ),
+    )
+    async def import_file(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        pool_id: FromPath[str],
+    ) -> CodesAdded:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in ("text/csv", "application/json"):
+            raise InvalidInputError(
+                [FieldError("Content-Type", "must be text/csv or application/json")]
+            )
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+
+            def run() -> CodesAdded:
+                if content_type == "application/json":
+                    rows = read_code_json(spool.read())
+                else:
+                    rows = read_code_csv(io.TextIOWrapper(spool, encoding="utf-8", newline=""))
+                report = import_codes(db, caller.project_id, pool_id, rows)
+                return _added(db, caller.project_id, pool_id, report)
+
+            return await anyio.to_thread.run_sync(run)
+
+    @post("/{pool_id:str}/codes/generate", status_code=200, summary="Generate unique codes")
+    async def generate(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        pool_id: FromPath[str],
+        data: Annotated[
+            GenerateIn,
+            Body(
+                examples=[
+                    Example(summary="Pattern", value={"count": 1000, "pattern": "REF-####-????"}),
+                    Example(summary="Length", value={"count": 500, "length": 8, "prefix": "SP-"}),
+                ]
+            ),
+        ],
+    ) -> CodesAdded:
+        config = CodeConfig(
+            count=data.count,
+            length=data.length,
+            charset=data.charset if data.charset is not None else CodeConfig.charset,
+            prefix=data.prefix,
+            postfix=data.postfix,
+            pattern=data.pattern,
+        )
+
+        def run() -> CodesAdded:
+            report = generate_codes(db, caller.project_id, pool_id, config)
+            return _added(db, caller.project_id, pool_id, report)
+
+        return await anyio.to_thread.run_sync(run)
+
+    @post(
+        "/{pool_id:str}/assign",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Give a customer a code (the same one when asked again)",
+        description=(
+            "At most one code per customer per campaign: asking again answers with the same code "
+            "(`created: false`). A new assignment emits `code.assigned`, which distributions can "
+            "trigger on. 409 when the pool has no available code."
+        ),
+    )
+    def assign(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        worker: NamedDependency[EmbeddedWorker],
+        pool_id: FromPath[str],
+        data: Annotated[
+            AssignIn,
+            Body(examples=[Example(summary="By source id", value={"customer": "shop-42"})]),
+        ],
+    ) -> CodeOut:
+        with db.session() as session:
+            found = assign_code(
+                session, _project(session, caller.project_id), pool_id, data.customer, links
+            )
+        if found.deliveries:
+            worker.wake()
+        return _code_out(found)
+
+
+class CodeController(Controller):
+    """Single codes."""
+
+    path = "/v1/codes"
+    tags = ["codes"]
+    security = SECURITY
+
+    @post(
+        "/{code:str}/revoke",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Revoke a code (emits code.revoked)",
+    )
+    def revoke(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        worker: NamedDependency[EmbeddedWorker],
+        code: FromPath[str],
+    ) -> CodeOut:
+        with db.session() as session:
+            if "\x00" in code:
+                raise NotFoundError("code", code)
+            found = revoke_code(session, _project(session, caller.project_id), code, links)
+        if found.deliveries:
+            worker.wake()
+        return _code_out(found)
+
+
+def _qr_text(code: str) -> str:
+    # The image only draws the text it is given: no lookup, so it reveals nothing about any
+    # project's codes, and needs no credentials (templates embed it in emails).
+    if not 1 <= len(code) <= MAX_CODE_LENGTH or not code.isprintable():
+        raise InvalidInputError(
+            [FieldError("code", f"must be 1-{MAX_CODE_LENGTH} printable characters")]
+        )
+    return code
+
+
+_QR_CACHE = "public, max-age=86400, immutable"
+_QR_KINDS = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+@get(
+    "/links/qr/{name:str}",
+    sync_to_thread=True,
+    tags=["codes"],
+    summary="A QR image of a code: /links/qr/{code}.png or .svg",
+    description=(
+        "Draws the code text it is given (URL-escaped in the path); no credentials and no "
+        "lookup, so it tells nothing about any project's codes."
+    ),
+    # An image link for templates, not an API operation: kept out of the OpenAPI document,
+    # which cannot describe one path answering PNG or SVG by its suffix.
+    include_in_schema=False,
+)
+def qr_image(name: FromPath[str]) -> Response[bytes]:
+    """The QR image of the code in the path, PNG or SVG by the extension."""
+    stem, dot, extension = name.rpartition(".")
+    media_type = _QR_KINDS.get(dot + extension.lower())
+    if not dot or media_type is None:
+        raise InvalidInputError([FieldError("name", "must end in .png or .svg")])
+    out = io.BytesIO()
+    kind = "png" if media_type == "image/png" else "svg"
+    segno.make(_qr_text(stem), error="m").save(out, kind=kind, scale=8, border=2)
+    return Response(out.getvalue(), media_type=media_type, headers={"Cache-Control": _QR_CACHE})
