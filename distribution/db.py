@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -49,12 +50,36 @@ def _transaction(engine: Engine) -> Iterator[Session]:
             raise
 
 
+class _WriterQueue:
+    """Makes SQLite writers wait their turn on locks that hand over at once.
+
+    SQLite has one writer, and its busy handler sleeps up to 100 ms between tries: under load
+    writers spent most of their time asleep. Threads of this process queue on an RLock, and
+    processes (the API and its import workers) on an flock of a file beside the database.
+    """
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0  # only the thread holding _lock touches it
+        self._file = lock_path.open("a+b") if lock_path else None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._lock:
+            self._depth += 1
+            try:
+                if self._depth == 1 and self._file:
+                    fcntl.flock(self._file, fcntl.LOCK_EX)
+                yield
+            finally:
+                if self._depth == 1 and self._file:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+                self._depth -= 1
+
+
 @contextmanager
-def _serialized(lock: threading.RLock, engine: Engine) -> Iterator[Session]:
-    # SQLite has one writer, and its busy handler sleeps up to 100 ms between tries: under load
-    # writers spent most of their time asleep. Writers of this process queue on a lock instead,
-    # which hands over in microseconds; other processes still meet the busy timeout.
-    with lock, _transaction(engine) as session:
+def _serialized(queue: _WriterQueue, engine: Engine) -> Iterator[Session]:
+    with queue.turn(), _transaction(engine) as session:
         yield session
 
 
@@ -86,16 +111,19 @@ class Database:
             )
             event.listen(self.engine, "begin", _sqlite_begin)
             self._writer: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-            self._write_lock: threading.RLock | None = threading.RLock()
+            on_disk = bool(database) and database != ":memory:"
+            self._writers: _WriterQueue | None = _WriterQueue(
+                Path(f"{database}.writelock") if on_disk else None
+            )
         else:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10)
             self._writer = self.engine
-            self._write_lock = None
+            self._writers = None
 
     def session(self) -> AbstractContextManager[Session]:
         """A writing session: commits on success, rolls back on error."""
-        if self._write_lock is not None:
-            return _serialized(self._write_lock, self._writer)
+        if self._writers is not None:
+            return _serialized(self._writers, self._writer)
         return _transaction(self._writer)
 
     def reader(self) -> AbstractContextManager[Session]:
