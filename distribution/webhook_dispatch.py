@@ -14,7 +14,6 @@ every attempt is disabled with the reason.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import json
 import logging
@@ -32,6 +31,7 @@ from sqlmodel import col
 
 from distribution.db import Database
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
+from distribution.polling_loop import PollingLoop
 from distribution.provider_store import SecretBox
 from providers.address_guard import resolve_public
 from providers.standard_webhooks import sign
@@ -265,8 +265,10 @@ def _disable(subscription: WebhookSubscription, reason: str, now: datetime) -> N
     subscription.updated_at = now
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(PollingLoop):
     """The asyncio task that sends due webhook calls, until stopped."""
+
+    name = "webhook-dispatcher"
 
     def __init__(
         self,
@@ -278,17 +280,12 @@ class WebhookDispatcher:
         poll_interval: float = 0.5,
         shutdown_grace: float = 20.0,
     ) -> None:
+        super().__init__(poll_interval=poll_interval, shutdown_grace=shutdown_grace)
         self.database = database
         self.box = box
         self.policy = policy
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
-        self.shutdown_grace = shutdown_grace
         self._client: httpx.AsyncClient | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -299,31 +296,8 @@ class WebhookDispatcher:
             )
         return self._client
 
-    async def start(self) -> None:
-        """Start the dispatch loop."""
-        if self._task is not None and not self._task.done():
-            raise RuntimeError("the dispatcher is already running")
-        self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
-
-    def wake(self) -> None:
-        """Ask for an immediate round (thread-safe)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def stop(self) -> None:
-        """Stop claiming, let the round in flight finish, close the HTTP client."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), self.shutdown_grace)
-            except TimeoutError:
-                # Leased calls come due again after the lease; receivers dedupe by webhook-id.
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+    async def after_stop(self) -> None:
+        """Close the HTTP client (leased calls come due again; receivers dedupe by webhook-id)."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -339,16 +313,3 @@ class WebhookDispatcher:
         outcomes = await asyncio.gather(*(send_call(client, c, self.policy) for c in claimed))
         await asyncio.to_thread(record_call_outcomes, self.database, outcomes, self.policy)
         return len(claimed)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                handled = await self.run_once()
-            except Exception:  # keep dispatching; the rows are still there
-                log.exception("webhook round failed")
-                handled = 0
-            if handled:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
