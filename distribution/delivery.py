@@ -116,11 +116,18 @@ _CLAIM_COLUMNS = [
 ]
 
 
-def claim_due(database: Database, limit: int, policy: DeliveryPolicy) -> list[Claimed]:
+def claim_due(
+    database: Database,
+    limit: int,
+    policy: DeliveryPolicy,
+    ids: Sequence[str] | None = None,
+) -> list[Claimed]:
     """Move up to ``limit`` due ``queued`` rows to ``sending`` with a lease, and return them.
 
-    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps concurrent claimers off each other's rows;
-    SQLite has one writer at a time, which gives the same guarantee.
+    ``ids`` narrows the claim to those rows (a distributed job carries its batch of ids); rows
+    already claimed by someone else, sent or not yet due are left alone. On PostgreSQL
+    ``FOR UPDATE SKIP LOCKED`` keeps concurrent claimers off each other's rows; SQLite has one
+    writer at a time, which gives the same guarantee.
     """
     now = utcnow()
     due = (
@@ -130,6 +137,8 @@ def claim_due(database: Database, limit: int, policy: DeliveryPolicy) -> list[Cl
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if ids is not None:
+        due = due.where(col(Delivery.id).in_(list(ids)))
     statement = (
         update(Delivery)
         .where(col(Delivery.id).in_(due.scalar_subquery()), col(Delivery.status) == "queued")
