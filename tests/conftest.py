@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,14 +32,12 @@ def _postgres_schema_url(base_url: str, schema: str) -> str:
     )
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A migrated database URL, once per backend per test session."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        url = f"sqlite:///{path}"
+@contextmanager
+def migrated_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of a newly migrated, empty database: a SQLite file in ``directory``, or a
+    PostgreSQL schema of its own (dropped afterwards)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'test.sqlite3'}"
         db = Database(url)
         upgrade(db.engine)
         db.dispose()
@@ -54,10 +53,21 @@ def database_url(
     db = Database(url)
     upgrade(db.engine)
     db.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database URL, once per backend per test session."""
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

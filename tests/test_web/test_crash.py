@@ -7,11 +7,6 @@ twice unless it is recorded ``unknown``, and the ``unknown`` ones are listed by 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,14 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.service_process import LEASE, Service, all_messages, api_credentials, wait_until
 from tests.test_providers.fakes.server import serve
 
 pytestmark = pytest.mark.slow
 
 DELIVERIES = 1000
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-LEASE = 4.0
-DM = str(Path(sys.executable).with_name("dm"))
 
 
 class SlowProvider:
@@ -57,81 +51,10 @@ class SlowProvider:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Service:
-    """``dm serve`` as a subprocess on a SQLite file."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DM_DATA_DIR": str(data_dir),
-            "DM_PORT": str(self.port),
-            "DATABASE_URL": f"sqlite:///{data_dir / 'dm.sqlite3'}",
-            "DM_SECRET_KEY": "crash-test-secret",
-            "DM_LEASE_SECONDS": str(LEASE),
-            "DM_LOG_LEVEL": "WARNING",
-        }
-        self.log = (data_dir / "service.log").open("ab")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def run(self, *args: str) -> str:
-        done = subprocess.run(
-            [DM, *args], env=self.env, capture_output=True, text=True, timeout=60, check=True
-        )
-        return done.stdout
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [DM, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the service did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    running = Service(tmp_path)
-    try:
+    with Service(tmp_path) as running:
         yield running
-    finally:
-        running.stop()
-
-
-def _credentials(output: str) -> dict[str, str]:
-    found = {}
-    for line in output.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() in ("X-App-Id", "X-App-Token"):
-            found[name.strip()] = value.split()[0]
-    return found
 
 
 def _set_up(client: httpx.Client, receiver_url: str) -> None:
@@ -198,56 +121,32 @@ async def _post_events(url: str, headers: dict[str, str]) -> list[str]:
         return list(await asyncio.gather(*(one(n) for n in range(DELIVERIES))))
 
 
-def _wait(done: Any, failure: str, limit: float = 60.0) -> None:
-    # A bound, so a broken service fails the test instead of hanging it.
-    deadline = time.monotonic() + limit
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure)
-        time.sleep(0.1)
-
-
-def _all_messages(client: httpx.Client, status: str | None = None) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 100}
-        if status:
-            params["status"] = status
-        if cursor:
-            params["starting_after"] = cursor
-        page = client.get("/v1/messages", params=params).json()
-        found += page["messages"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return found
-
-
 def test_sigkill_mid_delivery_loses_nothing_and_duplicates_only_unknowns(
     service: Service,
 ) -> None:
     receiver = SlowProvider(delay=1.0)
     with serve(receiver) as receiver_url:
-        credentials = _credentials(service.run("projects", "create", "crash"))
+        credentials = api_credentials(service.run("projects", "create", "crash"))
         service.start()
         with httpx.Client(base_url=service.url, headers=credentials, timeout=30) as client:
             _set_up(client, receiver_url)
             accepted = asyncio.run(_post_events(service.url, credentials))
             # Kill while sends are in flight: some deliveries are done, many are not.
-            _wait(lambda: receiver.count() >= 100, "no delivery reached the provider")
+            wait_until(lambda: receiver.count() >= 100, "no delivery reached the provider")
             service.kill()
             at_kill = receiver.count()
             # Let the dead process's leases run out, so the restart finds them abandoned.
             time.sleep(LEASE + 0.5)
             service.start()
-            _wait(
+            wait_until(
                 lambda: (
-                    not _all_messages(client, "queued") and not _all_messages(client, "sending")
+                    not all_messages(client, status="queued")
+                    and not all_messages(client, status="sending")
                 ),
                 "deliveries were still queued or sending",
             )
-            messages = {m["id"]: m for m in _all_messages(client)}
-            unknown = {m["id"] for m in _all_messages(client, "unknown")}
+            messages = {m["id"]: m for m in all_messages(client)}
+            unknown = {m["id"] for m in all_messages(client, status="unknown")}
 
     assert len(accepted) == DELIVERIES
     assert set(accepted) == set(messages)
