@@ -18,7 +18,14 @@ from distribution.bulk.jobs import (
     send_now,
 )
 from distribution.bulk.preflight import preflight, stock_check
-from distribution.bulk.prepare import BULK_PRIORITY, begin_job, finish_if_sent, prepare_batch
+from distribution.bulk.prepare import (
+    BULK_PRIORITY,
+    PreparedCounts,
+    begin_job,
+    finish_if_sent,
+    prepare_batch,
+    prepare_customers,
+)
 from distribution.bulk.runner import BulkRunner
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "DEFAULT_SEND_DELAY",
     "BulkRunner",
     "BulkSpec",
+    "PreparedCounts",
     "Progress",
     "begin_job",
     "cancel_job",
@@ -36,6 +44,7 @@ __all__ = [
     "pause_job",
     "preflight",
     "prepare_batch",
+    "prepare_customers",
     "resume_job",
     "send_now",
     "stock_check",

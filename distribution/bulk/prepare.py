@@ -8,10 +8,14 @@ row) at priority 10, so triggered sends (priority 0) are claimed first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from distribution.assignment import assign_batch, code_links
@@ -34,7 +38,15 @@ from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Customer, Delivery, DeliveryStatusChange, Project, utcnow
 from distribution.webhooks import emit
 
-__all__ = ["BULK_PRIORITY", "begin_job", "due_jobs", "finish_if_sent", "prepare_batch"]
+__all__ = [
+    "BULK_PRIORITY",
+    "PreparedCounts",
+    "begin_job",
+    "due_jobs",
+    "finish_if_sent",
+    "prepare_batch",
+    "prepare_customers",
+]
 
 BULK_PRIORITY = 10
 _NO_CODE = "the code pool ran out of codes before this recipient"
@@ -127,6 +139,136 @@ def _announce(session: Session, row: dict[str, Any]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class PreparedCounts:
+    """What preparing some recipients did: customers prepared, messages queued, codes given."""
+
+    prepared: int = 0
+    queued: int = 0
+    codes_assigned: int = 0
+    no_code: int = 0
+
+
+def _live_customers(session: Session, job: BulkJob, ids: Sequence[str]) -> list[Customer]:
+    rows = session.exec(
+        select(Customer).where(
+            Customer.project_id == job.project_id,
+            col(Customer.erased_at).is_(None),
+            col(Customer.id).in_(list(ids)),
+        )
+    )
+    return sorted(rows, key=lambda c: c.id)
+
+
+def prepare_customers(
+    session: Session,
+    job: BulkJob,
+    customers: Sequence[str] | Sequence[Customer],
+    links: LinkSettings,
+) -> PreparedCounts:
+    """Prepare exactly these recipients of ``job`` in the caller's transaction.
+
+    Assigns their codes, renders their messages, writes their delivery rows (a recipient
+    already prepared is not written twice: the idempotency key is the same) and announces them,
+    then adds the counts to the job's under a row lock taken last, so concurrent chunks of one
+    job only queue on each other for the final update. ``customers`` are ids or loaded rows;
+    ids of erased or unknown customers are skipped.
+    """
+    if customers and isinstance(customers[0], str):
+        loaded = _live_customers(session, job, [str(c) for c in customers])
+    else:
+        loaded = [c for c in customers if isinstance(c, Customer)]
+    if not loaded:
+        return PreparedCounts()
+    project = session.get(Project, job.project_id)
+    assert project is not None
+    campaign = get_campaign(session, project.id, str(job.campaign_id))
+    pool = get_pool(session, project.id, str(job.options["pool_id"]))
+    channels = load_channels(session, project.id, job.channels)
+    now = utcnow()
+    recipients = Recipients(session, project, campaign, links, channels)
+    suppressed = {c.index: recipients.suppressed(loaded, c) for c in channels}
+    wanting = [
+        customer.id
+        for customer in loaded
+        if any(
+            _reachable(customer, channel) and customer.id not in suppressed[channel.index]
+            for channel in channels
+        )
+    ]
+    codes = assign_batch(session, pool, wanting)
+    due = datetime.fromisoformat(str(job.options["send_at"]))
+    rows: list[dict[str, Any]] = []
+    wanted = set(wanting)
+    for customer in loaded:
+        code = codes.get(customer.id)
+        values = code_links(links, campaign, code) if code is not None else None
+        for channel in channels:
+            if customer.id in wanted and code is None:
+                address = customer.email if channel.channel == "email" else customer.phone
+                outcome = Outcome("failed", address, _NO_CODE)
+            else:
+                outcome = recipients.outcome(
+                    customer,
+                    channel,
+                    values,
+                    suppressed=customer.id in suppressed[channel.index],
+                )
+            rows.append(_row(job, customer, channel, outcome, due, now))
+    rows = _insert_new(session, rows)
+    if rows:
+        session.connection().execute(
+            insert(_CHANGES),
+            [
+                {
+                    "delivery_id": r["id"],
+                    "status": r["status"],
+                    "detail": r["last_error"],
+                    "at": now,
+                }
+                for r in rows
+            ],
+        )
+        for row in rows:
+            _announce(session, row)
+    counts = PreparedCounts(
+        prepared=len(loaded),
+        queued=sum(1 for r in rows if r["status"] == "queued"),
+        codes_assigned=len(codes),
+        no_code=len(wanted - set(codes)),
+    )
+    note_stock(session, pool)
+    _add_counts(session, job, counts)
+    return counts
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the delivery rows whose idempotency key is new; the rows actually inserted."""
+    if not rows:
+        return rows
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        build(_DELIVERIES)
+        .on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+        .returning(_DELIVERIES.c.id)
+    )
+    inserted = set(session.connection().execute(statement, rows).scalars())
+    if len(inserted) == len(rows):
+        return rows
+    return [r for r in rows if r["id"] in inserted]
+
+
+def _add_counts(session: Session, job: BulkJob, counts: PreparedCounts) -> None:
+    locked = get_job(session, job.project_id, job.id, lock=True)
+    total = dict(locked.counts)
+    for name in ("prepared", "codes_assigned", "no_code"):
+        total[name] = int(total.get(name, 0)) + getattr(counts, name)
+    locked.counts = total
+    locked.updated_at = utcnow()
+    session.add(locked)
+
+
 def prepare_batch(
     database: Database, project_id: str, job_id: str, links: LinkSettings, size: int = 1000
 ) -> tuple[str, int]:
@@ -135,75 +277,16 @@ def prepare_batch(
         job = get_job(session, project_id, job_id, lock=True)
         if job.status != "preparing":
             return job.status, 0
-        project = session.get(Project, job.project_id)
-        assert project is not None
-        campaign = get_campaign(session, project.id, str(job.campaign_id))
-        pool = get_pool(session, project.id, str(job.options["pool_id"]))
-        channels = load_channels(session, project.id, job.channels)
         customers, cursor = next_customers(session, job, job.cursor, size)
-        now = utcnow()
         if cursor == job.cursor:
             job.status = "sending"
-            job.updated_at = now
+            job.updated_at = utcnow()
             session.add(job)
             return job.status, 0
-        recipients = Recipients(session, project, campaign, links, channels)
-        suppressed = {c.index: recipients.suppressed(customers, c) for c in channels}
-        wanting = [
-            customer.id
-            for customer in customers
-            if any(
-                _reachable(customer, channel) and customer.id not in suppressed[channel.index]
-                for channel in channels
-            )
-        ]
-        codes = assign_batch(session, pool, wanting)
-        due = datetime.fromisoformat(str(job.options["send_at"]))
-        rows: list[dict[str, Any]] = []
-        wanted = set(wanting)
-        for customer in customers:
-            code = codes.get(customer.id)
-            values = code_links(links, campaign, code) if code is not None else None
-            for channel in channels:
-                if customer.id in wanted and code is None:
-                    address = customer.email if channel.channel == "email" else customer.phone
-                    outcome = Outcome("failed", address, _NO_CODE)
-                else:
-                    outcome = recipients.outcome(
-                        customer,
-                        channel,
-                        values,
-                        suppressed=customer.id in suppressed[channel.index],
-                    )
-                rows.append(_row(job, customer, channel, outcome, due, now))
-        if rows:
-            connection = session.connection()
-            connection.execute(insert(_DELIVERIES), rows)
-            connection.execute(
-                insert(_CHANGES),
-                [
-                    {
-                        "delivery_id": r["id"],
-                        "status": r["status"],
-                        "detail": r["last_error"],
-                        "at": now,
-                    }
-                    for r in rows
-                ],
-            )
-            for row in rows:
-                _announce(session, row)
-        queued = sum(1 for r in rows if r["status"] == "queued")
-        counts = dict(job.counts)
-        counts["prepared"] = int(counts.get("prepared", 0)) + len(customers)
-        counts["codes_assigned"] = int(counts.get("codes_assigned", 0)) + len(codes)
-        counts["no_code"] = int(counts.get("no_code", 0)) + len(wanted - set(codes))
-        job.counts = counts
+        counts = prepare_customers(session, job, customers, links)
         job.cursor = cursor
-        job.updated_at = now
         session.add(job)
-        note_stock(session, pool)
-        return job.status, queued
+        return job.status, counts.queued
 
 
 def _reachable(customer: Customer, channel: Channel) -> bool:
