@@ -23,6 +23,7 @@ from distribution.db import Database
 from distribution.errors import ConflictError, NotFoundError
 from distribution.models import ProviderConfig
 from distribution.provider_store import BUILT_IN_CAPTURE, SecretBox, find_provider, full_config
+from distribution.rate_limit import LimiterFactory, in_process_limiter
 from providers import (
     PROVIDER_KINDS,
     CircuitBreaker,
@@ -30,7 +31,6 @@ from providers import (
     ProviderError,
     ResilientProvider,
     Sync,
-    TokenBucket,
     build_provider,
 )
 from providers.capture import CaptureConfig, CaptureProvider
@@ -55,6 +55,7 @@ class _Stored:
     """What the registry needs from a config row, read inside the session."""
 
     key: tuple[str, datetime]
+    project_id: str
     name: str
     kind: str
     config: dict[str, Any]
@@ -66,9 +67,19 @@ class _Stored:
 class ProviderRegistry:
     """Builds, caches and closes the providers configured per project."""
 
-    def __init__(self, database: Database, box: SecretBox) -> None:
+    def __init__(
+        self,
+        database: Database,
+        box: SecretBox,
+        *,
+        limiter_factory: LimiterFactory = in_process_limiter,
+    ) -> None:
+        """``limiter_factory`` makes each rate-limited provider's limiter: in this process's
+        memory by default, shared through PostgreSQL in distributed mode
+        (``distribution.rate_limit.shared_limiter_factory``)."""
         self.database = database
         self.box = box
+        self.limiter_factory = limiter_factory
         self._http_client: httpx.AsyncClient | None = None
         self._live: dict[tuple[str, str], tuple[tuple[str, datetime], Provider | Sync]] = {}
         self._retired: list[Provider | Sync] = []
@@ -92,6 +103,7 @@ class ProviderRegistry:
                 return None
             return _Stored(
                 key=(row.id, row.updated_at),
+                project_id=row.project_id,
                 name=row.name,
                 kind=row.kind,
                 config=full_config(row, self.box),
@@ -120,7 +132,9 @@ class ProviderRegistry:
         return ResilientProvider(
             built,
             max_concurrency=stored.max_concurrency or DEFAULT_CONCURRENCY,
-            rate_limiter=TokenBucket(rate) if rate else None,
+            rate_limiter=self.limiter_factory(stored.project_id, stored.name, rate)
+            if rate
+            else None,
             breaker=CircuitBreaker(stored.name),
         )
 

@@ -43,6 +43,11 @@ class ResilientProvider:
         self.breaker = breaker or CircuitBreaker(inner.name)
 
     @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The limiter every send waits on (None: no rate limit)."""
+        return self._rate_limiter
+
+    @property
     def health(self) -> BreakerState:
         """The circuit breaker's report."""
         return self.breaker.snapshot()
