@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from distribution.db import Database
 from distribution.delivery import (
@@ -45,6 +46,11 @@ class EmbeddedWorker(PollingLoop):
         self.senders = senders
         self.policy = policy
         self.batch_size = batch_size
+
+    def queued(self, ids: Sequence[str]) -> None:
+        """New rows were committed (``DeliveryNotifier``): claiming finds them by status."""
+        if ids:
+            self.wake()
 
     async def before_start(self) -> None:
         """Recover rows left ``sending`` by a previous process."""

@@ -7,7 +7,20 @@
 - ``DM_SECRET_KEY``: signs tokens and encrypts stored secrets; generated into
   ``DM_DATA_DIR/secret.key`` when unset (set it in production, the same on every process).
 - ``DM_HOST``/``DM_PORT`` (``127.0.0.1``/``8000``): where ``dm serve`` listens.
-- ``DM_MODE`` (``embedded``): ``embedded`` or ``distributed``.
+- ``DM_MODE`` (``embedded``): ``embedded`` (one process sends, SQLite or PostgreSQL) or
+  ``distributed`` (PostgreSQL only: API processes enqueue procrastinate jobs, ``dm worker``
+  processes send).
+- ``DM_RUN_WORKER`` (``true``): run the background work inside the API process. Embedded: the
+  delivery worker, bulk runner and webhook dispatcher. Distributed: also a procrastinate worker
+  (a small single-machine deployment, and the tests); set ``false`` when ``dm worker`` runs.
+- ``DM_WORKER_CONCURRENCY`` (``4``): jobs one ``dm worker`` runs at once (each a batch of up to
+  200 deliveries).
+- ``DM_WORKER_QUEUES`` (all: ``deliveries,bulk,maintenance``): the queues ``dm worker`` takes
+  jobs from.
+- ``DM_SWEEP_INTERVAL`` (``5``): seconds between sweeps that enqueue due deliveries without a job
+  and recover abandoned ones (distributed mode; 1 to 59).
+- ``DM_SHUTDOWN_GRACE`` (``30``): seconds a stopping worker waits for jobs in flight before it
+  aborts them (their unsent deliveries go back to ``queued``).
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
 - ``DM_LOG_LEVEL`` (``INFO``); ``DM_LOG_FORMAT``: ``json`` (default: one JSON object per line
   with the request id) or ``text``.
@@ -50,8 +63,13 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     migrate_on_start: bool = True
-    # The embedded worker runs inside the API process (embedded mode).
+    # Background work runs inside the API process: the embedded worker (embedded mode) or an
+    # in-process procrastinate worker besides ``dm worker`` processes (distributed mode).
     run_worker: bool = True
+    worker_concurrency: int = 4
+    worker_queues: tuple[str, ...] = ("deliveries", "bulk", "maintenance")
+    sweep_interval: int = 5
+    shutdown_grace: float = 30.0
     worker_poll_interval: float = 1.0
     max_attempts: int = 8
     # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
@@ -98,11 +116,47 @@ class Settings:
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
             sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
             lease_seconds=float(env.get("DM_LEASE_SECONDS", "120")),
-            webhooks_allow_private=env.get("DM_WEBHOOKS_ALLOW_PRIVATE", "").lower()
-            in ("1", "true", "yes"),
+            webhooks_allow_private=_flag(env.get("DM_WEBHOOKS_ALLOW_PRIVATE", "")),
             webhook_retry_schedule=_schedule(env.get("DM_WEBHOOK_RETRY_SCHEDULE")),
             webhook_disable_after=int(env.get("DM_WEBHOOK_DISABLE_AFTER", "5")),
+            run_worker=_flag(env.get("DM_RUN_WORKER", "true")),
+            worker_concurrency=_positive_int("DM_WORKER_CONCURRENCY", env, "4"),
+            worker_queues=_queues(env.get("DM_WORKER_QUEUES")),
+            sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
+            shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
         )
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
+
+
+def _positive_int(name: str, env: Mapping[str, str], default: str) -> int:
+    value = int(env.get(name, default))
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
+def _queues(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return Settings.worker_queues
+    queues = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = set(queues) - set(Settings.worker_queues)
+    if not queues or unknown:
+        raise ValueError(
+            f"DM_WORKER_QUEUES must list some of {', '.join(Settings.worker_queues)}"
+            + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
+        )
+    return queues
+
+
+def _sweep_interval(value: str) -> int:
+    # A cron seconds field: "*/N" fires at the seconds divisible by N within each minute.
+    seconds = int(value)
+    if not 1 <= seconds <= 59:
+        raise ValueError("DM_SWEEP_INTERVAL must be between 1 and 59 seconds")
+    return seconds
 
 
 def _recovery(value: str) -> Literal["unknown", "retry"]:

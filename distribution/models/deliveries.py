@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from distribution.models.core import JSONVariant, project_fk, utcnow
 
 __all__ = ["Delivery", "DeliveryStatusChange", "Distribution", "Event", "Suppression"]
+
+_UNENQUEUED = "status = 'queued' AND enqueued_until IS NULL"
 
 
 class Distribution(SQLModel, table=True):
@@ -68,6 +70,13 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_due", "status", "priority", "next_attempt_at"),
         Index("ix_delivery_project_created", "project_id", "id"),
         Index("ix_delivery_provider_message", "provider", "provider_message_id"),
+        # Distributed mode: the queued rows no job carries yet (fresh bulk rows).
+        Index(
+            "ix_delivery_unenqueued",
+            "next_attempt_at",
+            postgresql_where=text(_UNENQUEUED),
+            sqlite_where=text(_UNENQUEUED),
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -91,6 +100,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
     lease_until: datetime | None = Field(default=None, sa_type=DateTime)
+    # Distributed mode: until when a queued job is believed to carry this row. The sweeper
+    # enqueues due rows whose mark is missing or past, so a lost enqueue loses nothing.
+    enqueued_until: datetime | None = Field(default=None, sa_type=DateTime)
     provider_message_id: str | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
