@@ -11,11 +11,42 @@ from sqlalchemy import Text, func
 from sqlmodel import Session, col, select
 
 from distribution.errors import NotFoundError
-from distribution.models import Delivery, DeliveryStatusChange
+from distribution.models import (
+    BulkJob,
+    Delivery,
+    DeliveryStatusChange,
+    Distribution,
+    MessageTemplate,
+)
 
-__all__ = ["MessagePage", "distribution_stats", "get_message", "list_messages", "status_history"]
+__all__ = [
+    "DELIVERY_STATUSES",
+    "MessageLabels",
+    "MessagePage",
+    "changed_messages",
+    "distribution_stats",
+    "get_message",
+    "labels_for",
+    "list_bulk_jobs",
+    "list_messages",
+    "message_labels",
+    "status_history",
+]
 
 MAX_PAGE = 100
+#: Every status a delivery can have, in the order a message moves through them.
+DELIVERY_STATUSES = (
+    "queued",
+    "paused",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "suppressed",
+    "cancelled",
+    "unknown",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +70,7 @@ def list_messages(
     channel: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    bulk_job_id: str | None = None,
 ) -> MessagePage:
     """Newest first, filtered; pass ``next_cursor`` as ``starting_after`` for older ones."""
     limit = max(1, min(limit, MAX_PAGE))
@@ -50,6 +82,7 @@ def list_messages(
         "event_id": event_id,
         "status": status,
         "channel": channel,
+        "bulk_job_id": bulk_job_id,
     }
     for name, value in filters.items():
         if value is not None:
@@ -64,6 +97,37 @@ def list_messages(
     has_more = len(rows) > limit
     rows = rows[:limit]
     return MessagePage(rows, has_more, rows[-1].id if has_more and rows else None)
+
+
+def changed_messages(
+    session: Session,
+    project_id: str,
+    *,
+    since: datetime,
+    from_id: str,
+    limit: int = MAX_PAGE,
+    channel: str | None = None,
+    distribution_id: str | None = None,
+    bulk_job_id: str | None = None,
+) -> MessagePage:
+    """Messages with an id at or after ``from_id`` created or changed at or after ``since``.
+
+    Newest first. For a live feed: ``from_id`` is the oldest message on screen, so the scan is
+    bounded by the id index to what is shown and what arrived since, whatever the filters.
+    Status is not a filter here, because a message leaving a status is a change too.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    statement = select(Delivery).where(
+        Delivery.project_id == project_id,
+        col(Delivery.id) >= from_id,
+        col(Delivery.updated_at) >= since,
+    )
+    filters = {"channel": channel, "distribution_id": distribution_id, "bulk_job_id": bulk_job_id}
+    for name, value in filters.items():
+        if value is not None:
+            statement = statement.where(getattr(Delivery, name) == value)
+    rows = list(session.exec(statement.order_by(col(Delivery.id).desc()).limit(limit + 1)))
+    return MessagePage(rows[:limit], len(rows) > limit, None)
 
 
 def get_message(session: Session, project_id: str, message_id: str) -> Delivery:
@@ -87,14 +151,21 @@ def status_history(session: Session, delivery_id: str) -> list[DeliveryStatusCha
     )
 
 
-def distribution_stats(session: Session, project_id: str, distribution_id: str) -> dict[str, Any]:
-    """Counts by status and channel, in total and per day of creation (UTC)."""
+def distribution_stats(
+    session: Session, project_id: str, distribution_id: str, *, since: datetime | None = None
+) -> dict[str, Any]:
+    """Counts by status and channel, in total and per day of creation (UTC).
+
+    With ``since``, only deliveries created at or after it count.
+    """
     day = func.substr(func.cast(col(Delivery.created_at), Text()), 1, 10)
+    statement = select(day, Delivery.channel, Delivery.status, func.count()).where(
+        Delivery.project_id == project_id, Delivery.distribution_id == distribution_id
+    )
+    if since is not None:
+        statement = statement.where(col(Delivery.created_at) >= since)
     rows = session.exec(
-        select(day, Delivery.channel, Delivery.status, func.count())
-        .where(Delivery.project_id == project_id, Delivery.distribution_id == distribution_id)
-        .group_by(day, Delivery.channel, Delivery.status)
-        .order_by(day)
+        statement.group_by(day, Delivery.channel, Delivery.status).order_by(day)
     ).all()
     totals: Counter[str] = Counter()
     by_channel: dict[str, Counter[str]] = {}
@@ -108,3 +179,67 @@ def distribution_stats(session: Session, project_id: str, distribution_id: str) 
         "by_channel": {k: dict(v) for k, v in by_channel.items()},
         "by_day": [{"day": k, "counts": dict(v)} for k, v in by_day.items()],
     }
+
+
+@dataclass(frozen=True)
+class MessageLabels:
+    """Names to show beside messages: their distributions' and templates'."""
+
+    distributions: dict[str, str]
+    templates: dict[str, str]
+
+
+def message_labels(session: Session, project_id: str, messages: list[Delivery]) -> MessageLabels:
+    """The names of the distributions and templates these messages came from."""
+    return labels_for(
+        session,
+        project_id,
+        distribution_ids={m.distribution_id for m in messages if m.distribution_id},
+        template_ids={m.template_id for m in messages if m.template_id},
+    )
+
+
+def labels_for(
+    session: Session,
+    project_id: str,
+    *,
+    distribution_ids: set[str] | frozenset[str] = frozenset(),
+    template_ids: set[str] | frozenset[str] = frozenset(),
+) -> MessageLabels:
+    """The names of these distributions and templates of the project (a query for each kind)."""
+    distributions: dict[str, str] = {}
+    templates: dict[str, str] = {}
+    if distribution_ids:
+        distributions = {
+            str(i): str(n)
+            for i, n in session.exec(
+                select(Distribution.id, Distribution.name).where(
+                    Distribution.project_id == project_id,
+                    col(Distribution.id).in_(distribution_ids),
+                )
+            )
+        }
+    if template_ids:
+        templates = {
+            str(i): str(n)
+            for i, n in session.exec(
+                select(MessageTemplate.id, MessageTemplate.name).where(
+                    MessageTemplate.project_id == project_id,
+                    col(MessageTemplate.id).in_(template_ids),
+                )
+            )
+        }
+    return MessageLabels(distributions, templates)
+
+
+def list_bulk_jobs(session: Session, project_id: str, *, limit: int = 50) -> list[BulkJob]:
+    """The project's newest bulk sends first (ids sort by creation time)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    return list(
+        session.exec(
+            select(BulkJob)
+            .where(BulkJob.project_id == project_id)
+            .order_by(col(BulkJob.id).desc())
+            .limit(limit)
+        )
+    )

@@ -23,6 +23,8 @@ from distribution.errors import DistributionError, NotFoundError
 from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
 from web.ui.api import UiApiController
+from web.ui.feeds_api import FeedsApiController
+from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
 from web.ui.session import (
     CsrfError,
@@ -103,7 +105,13 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
     """The editor's routers: pages and UI API behind the session, and the static files."""
     pages = Router(
         path="/",
-        route_handlers=[PagesController, TemplatePagesController, UiApiController],
+        route_handlers=[
+            PagesController,
+            TemplatePagesController,
+            UiApiController,
+            FeedsPagesController,
+            FeedsApiController,
+        ],
         middleware=[session_middleware(settings)],
         dependencies={"user": Provide(provide_ui_user, sync_to_thread=True)},
         before_request=check_csrf,

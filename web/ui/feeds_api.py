@@ -1,0 +1,230 @@
+"""JSON behind the live pages: the delivery feed, one message, distribution counts, bulk sends.
+
+The feed is polled. The first call returns the newest page and a ``cursor`` (the server's time);
+each later call sends that cursor and ``from`` (the oldest id on screen) and gets the messages
+created or changed since, newest first, with ``gone`` naming rows that left the status filter.
+The cursor is looked at ``LOOKBACK`` earlier than it says, so a change written with an earlier
+time by a transaction that committed after the last poll is still seen; the browser merges
+repeats by id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from distribution.bulk import (
+    BulkRunner,
+    cancel_job,
+    get_job,
+    pause_job,
+    resume_job,
+    send_now,
+)
+from distribution.db import Database
+from distribution.distributions import get_distribution
+from distribution.errors import FieldError, InvalidInputError
+from distribution.messages import (
+    DELIVERY_STATUSES,
+    changed_messages,
+    get_message,
+    list_messages,
+    message_labels,
+    status_history,
+)
+from distribution.models import utcnow
+from distribution.worker import EmbeddedWorker
+from web.ui.feeds_views import (
+    CHANNELS,
+    delivery_json,
+    distribution_counts,
+    history_json,
+    iso,
+    job_json,
+)
+from web.ui.session import UiUser
+
+__all__ = ["FeedsApiController"]
+
+PAGE = 50
+LOOKBACK = timedelta(seconds=10)
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Cancel a bulk send; ``release_codes`` gives unsent recipients' codes back to the pool."""
+
+    release_codes: bool = False
+
+
+def _check_filters(status: str, channel: str) -> None:
+    errors = []
+    if status and status not in DELIVERY_STATUSES:
+        errors.append(FieldError("status", f"must be one of {', '.join(DELIVERY_STATUSES)}"))
+    if channel and channel not in CHANNELS:
+        errors.append(FieldError("channel", 'must be "email" or "sms"'))
+    if errors:
+        raise InvalidInputError(errors)
+
+
+def _parse_cursor(cursor: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(cursor.removesuffix("Z"))
+    except ValueError:
+        raise InvalidInputError([FieldError("cursor", "is not a cursor from this feed")]) from None
+    return parsed.replace(tzinfo=None)
+
+
+class FeedsApiController(Controller):
+    """Read by everyone signed in; bulk-send actions need the editor role."""
+
+    path = "/ui/api"
+
+    @get("/deliveries", sync_to_thread=True)
+    def deliveries(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        status: FromQuery[str] = "",
+        channel: FromQuery[str] = "",
+        distribution: FromQuery[str] = "",
+        bulk_job: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
+        from_id: FromQuery[str] = "",
+    ) -> dict[str, Any]:
+        """The newest messages, or (with ``cursor`` and ``from_id``) those changed since."""
+        _check_filters(status, channel)
+        now = utcnow()
+        gone: list[str] = []
+        with db.reader() as tx:
+            if cursor and from_id:
+                page = changed_messages(
+                    tx,
+                    user.project_id,
+                    since=_parse_cursor(cursor) - LOOKBACK,
+                    from_id=from_id,
+                    channel=channel or None,
+                    distribution_id=distribution or None,
+                    bulk_job_id=bulk_job or None,
+                )
+                rows = [m for m in page.messages if not status or m.status == status]
+                gone = [m.id for m in page.messages if status and m.status != status]
+            else:
+                page = list_messages(
+                    tx,
+                    user.project_id,
+                    limit=PAGE,
+                    status=status or None,
+                    channel=channel or None,
+                    distribution_id=distribution or None,
+                    bulk_job_id=bulk_job or None,
+                )
+                rows = page.messages
+            labels = message_labels(tx, user.project_id, rows)
+        return {
+            "rows": [delivery_json(m, labels) for m in rows],
+            "gone": gone,
+            "truncated": page.has_more,
+            "cursor": iso(now),
+        }
+
+    @get("/deliveries/{message_id:str}", sync_to_thread=True)
+    def delivery(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        message_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """One message: its row, what was rendered and its status history."""
+        with db.reader() as tx:
+            message = get_message(tx, user.project_id, message_id)
+            labels = message_labels(tx, user.project_id, [message])
+            history = history_json(status_history(tx, message.id))
+            return {
+                **delivery_json(message, labels),
+                "last_error": message.last_error,
+                "provider_message_id": message.provider_message_id,
+                "sent_at": iso(message.sent_at),
+                "content": message.content,
+                "history": history,
+            }
+
+    @get("/distributions/{distribution_id:str}/counts", sync_to_thread=True)
+    def distribution_counts(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        distribution_id: FromPath[str],
+        window: FromQuery[str] = "24h",
+    ) -> dict[str, Any]:
+        """A distribution's counts by status over the window (``24h``, ``7d``, ``30d``)."""
+        with db.reader() as tx:
+            found = get_distribution(tx, user.project_id, distribution_id)
+            return distribution_counts(tx, found, window)
+
+    @get("/bulk-sends/{job_id:str}", sync_to_thread=True)
+    def bulk_send(
+        self, user: NamedDependency[UiUser], db: NamedDependency[Database], job_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """A bulk send's progress."""
+        with db.reader() as tx:
+            return job_json(tx, get_job(tx, user.project_id, job_id))
+
+    @post("/bulk-sends/{job_id:str}/pause", sync_to_thread=True, status_code=200)
+    def pause(
+        self, user: NamedDependency[UiUser], db: NamedDependency[Database], job_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """Pause preparing and sending."""
+        user.require("editor")
+        with db.session() as tx:
+            return job_json(tx, pause_job(tx, user.project_id, job_id))
+
+    @post("/bulk-sends/{job_id:str}/resume", sync_to_thread=True, status_code=200)
+    def resume(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        bulk_runner: NamedDependency[BulkRunner],
+        worker: NamedDependency[EmbeddedWorker],
+        job_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """Carry on where the job was paused."""
+        user.require("editor")
+        with db.session() as tx:
+            answer = job_json(tx, resume_job(tx, user.project_id, job_id))
+        bulk_runner.wake()
+        worker.wake()
+        return answer
+
+    @post("/bulk-sends/{job_id:str}/send-now", sync_to_thread=True, status_code=200)
+    def send_now(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        worker: NamedDependency[EmbeddedWorker],
+        job_id: FromPath[str],
+    ) -> dict[str, Any]:
+        """Skip the rest of the waiting window."""
+        user.require("editor")
+        with db.session() as tx:
+            answer = job_json(tx, send_now(tx, user.project_id, job_id))
+        worker.wake()
+        return answer
+
+    @post("/bulk-sends/{job_id:str}/cancel", sync_to_thread=True, status_code=200)
+    def cancel(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        job_id: FromPath[str],
+        data: JSONBody[CancelIn],
+    ) -> dict[str, Any]:
+        """Cancel unsent messages, keeping or releasing their codes as chosen."""
+        user.require("editor")
+        with db.session() as tx:
+            job = cancel_job(tx, user.project_id, job_id, release_codes=data.release_codes)
+            return job_json(tx, job)

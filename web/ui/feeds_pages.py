@@ -1,0 +1,157 @@
+"""Pages that follow sending: the live delivery feed, distributions and bulk sends.
+
+The feed and a bulk send's progress update in the browser (``feeds.js`` polls the UI API);
+these handlers render the first state so the pages read well before the first poll.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlmodel import Session
+
+from distribution.bulk import get_job
+from distribution.db import Database
+from distribution.distributions import get_distribution, list_distributions
+from distribution.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
+from distribution.models import Distribution
+from web.ui.feeds_views import (
+    CHANNELS,
+    WINDOWS,
+    distribution_counts,
+    iso,
+    job_json,
+    parse_window,
+)
+from web.ui.pages import page
+from web.ui.session import UiUser
+
+__all__ = ["FeedsPagesController"]
+
+
+def _template_names(
+    tx: Session, project_id: str, distributions: list[Distribution]
+) -> dict[str, str]:
+    ids = {str(c["template"]) for d in distributions for c in d.channels if c.get("template")}
+    return labels_for(tx, project_id, template_ids=ids).templates
+
+
+class FeedsPagesController(Controller):
+    """Read by every signed-in user; the bulk-send buttons show for editors and admins."""
+
+    path = "/"
+
+    @get("/deliveries", sync_to_thread=False)
+    def deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        status: FromQuery[str] = "",
+        channel: FromQuery[str] = "",
+        distribution: FromQuery[str] = "",
+        bulk_job: FromQuery[str] = "",
+    ) -> Template:
+        """The live feed; ``feeds.js`` fills and follows it."""
+        return page(
+            request,
+            "deliveries.html",
+            user,
+            section="deliveries",
+            statuses=DELIVERY_STATUSES,
+            channels=CHANNELS,
+            status=status if status in DELIVERY_STATUSES else "",
+            channel=channel if channel in CHANNELS else "",
+            distribution=distribution,
+            bulk_job=bulk_job,
+        )
+
+    @get("/distributions", sync_to_thread=True)
+    def distributions(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        window: FromQuery[str] = "24h",
+    ) -> Template:
+        """Every distribution with its state and its counts by status over the window."""
+        parse_window(window)
+        with db.reader() as tx:
+            found = list_distributions(tx, user.project_id)
+            rows = [{"d": d, "counts": distribution_counts(tx, d, window)} for d in found]
+            templates = _template_names(tx, user.project_id, found)
+        return page(
+            request,
+            "distributions.html",
+            user,
+            section="distributions",
+            rows=rows,
+            templates=templates,
+            window=window,
+            windows=WINDOWS,
+            statuses=DELIVERY_STATUSES,
+        )
+
+    @get("/distributions/{distribution_id:str}", sync_to_thread=True)
+    def distribution(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        distribution_id: FromPath[str],
+        window: FromQuery[str] = "24h",
+    ) -> Template:
+        """One distribution: its rule and its counts by status, channel and day."""
+        parse_window(window)
+        with db.reader() as tx:
+            found = get_distribution(tx, user.project_id, distribution_id)
+            counts = distribution_counts(tx, found, window)
+            templates = _template_names(tx, user.project_id, [found])
+        return page(
+            request,
+            "distribution.html",
+            user,
+            section="distributions",
+            d=found,
+            counts=counts,
+            templates=templates,
+            window=window,
+            windows=WINDOWS,
+            statuses=DELIVERY_STATUSES,
+            updated_at=iso(found.updated_at),
+        )
+
+    @get("/bulk-sends", sync_to_thread=True)
+    def bulk_sends(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+    ) -> Template:
+        """The newest bulk sends with their status and counts."""
+        with db.reader() as tx:
+            jobs = list_bulk_jobs(tx, user.project_id)
+        return page(request, "bulk_sends.html", user, section="bulk-sends", jobs=jobs, iso=iso)
+
+    @get("/bulk-sends/{job_id:str}", sync_to_thread=True)
+    def bulk_send(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        job_id: FromPath[str],
+    ) -> Template:
+        """One bulk send: progress, counts, rate and ETA, preflight, and its buttons."""
+        with db.reader() as tx:
+            job = job_json(tx, get_job(tx, user.project_id, job_id))
+        return page(
+            request,
+            "bulk_send.html",
+            user,
+            section="bulk-sends",
+            job=job,
+            can_act=user.can("editor"),
+        )

@@ -1,0 +1,154 @@
+"""What the deliveries, distributions and bulk-send pages show, as plain dicts.
+
+The pages render these on the server and the UI API sends the same dicts to ``feeds.js``, so a
+value looks the same on first load and after a live update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from distribution.bulk import job_progress
+from distribution.bulk.jobs import FINAL
+from distribution.errors import FieldError, InvalidInputError
+from distribution.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
+from distribution.models import BulkJob, Delivery, DeliveryStatusChange, Distribution, utcnow
+
+__all__ = [
+    "CHANNELS",
+    "WINDOWS",
+    "delivery_json",
+    "distribution_counts",
+    "history_json",
+    "iso",
+    "job_json",
+    "parse_window",
+]
+
+CHANNELS = ("email", "sms")
+#: The windows the distribution counts can be looked at over.
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+#: A feed row shows the start of the error; the detail shows all of it.
+ERROR_EXCERPT = 300
+#: Delivery statuses that are still to be settled (the rest are the outcome).
+_PENDING = ("queued", "paused", "sending")
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored naive-UTC time as ISO 8601 with ``Z``."""
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def parse_window(window: str) -> timedelta:
+    """The window named ``24h``, ``7d`` or ``30d``; anything else names the field."""
+    if window not in WINDOWS:
+        raise InvalidInputError([FieldError("window", f"must be one of {', '.join(WINDOWS)}")])
+    return WINDOWS[window]
+
+
+def delivery_json(delivery: Delivery, labels: MessageLabels) -> dict[str, Any]:
+    """One feed row. The recipient is shown whole, as ``GET /v1/messages`` shows it."""
+    error = delivery.last_error
+    if error and len(error) > ERROR_EXCERPT:
+        error = error[:ERROR_EXCERPT] + "…"
+    return {
+        "id": delivery.id,
+        "status": delivery.status,
+        "channel": delivery.channel,
+        "provider": delivery.provider,
+        "recipient": delivery.recipient,
+        "distribution_id": delivery.distribution_id,
+        "distribution": labels.distributions.get(delivery.distribution_id or ""),
+        "bulk_job_id": delivery.bulk_job_id,
+        "template_id": delivery.template_id,
+        "template": labels.templates.get(delivery.template_id or ""),
+        "attempts": delivery.attempts,
+        "last_error": error,
+        "created_at": iso(delivery.created_at),
+        "updated_at": iso(delivery.updated_at),
+    }
+
+
+def history_json(changes: list[DeliveryStatusChange]) -> list[dict[str, Any]]:
+    """A delivery's status history, oldest first."""
+    return [{"status": c.status, "at": iso(c.at), "detail": c.detail} for c in changes]
+
+
+def distribution_counts(
+    session: Session, distribution: Distribution, window: str
+) -> dict[str, Any]:
+    """A distribution's counts by status (all statuses, zeros included) over the window."""
+    since = utcnow() - parse_window(window)
+    stats = distribution_stats(session, distribution.project_id, distribution.id, since=since)
+    total: dict[str, int] = stats["total"]
+    return {
+        "id": distribution.id,
+        "window": window,
+        "since": iso(since),
+        "total": {status: int(total.get(status, 0)) for status in DELIVERY_STATUSES},
+        "messages": sum(total.values()),
+        "by_channel": stats["by_channel"],
+        "by_day": stats["by_day"],
+    }
+
+
+def _percent(part: int, whole: int) -> int:
+    return min(100, part * 100 // whole) if whole > 0 else 0
+
+
+def _send_at(job: BulkJob) -> datetime | None:
+    stored = job.options.get("send_at")
+    return datetime.fromisoformat(str(stored)) if stored else None
+
+
+def job_json(session: Session, job: BulkJob) -> dict[str, Any]:
+    """A bulk send with its progress, what its buttons may do, and its preflight report."""
+    progress = job_progress(session, job)
+    messages = {status: int(progress.messages.get(status, 0)) for status in DELIVERY_STATUSES}
+    expected = max(progress.audience * max(1, len(job.channels)), sum(messages.values()))
+    settled = sum(n for status, n in messages.items() if status not in _PENDING)
+    sent = messages["sent"] + messages["delivered"]
+    send_at = _send_at(job)
+    waiting = job.status == "scheduled" or (send_at is not None and send_at > utcnow())
+    active = job.status not in FINAL
+    return {
+        "id": job.id,
+        "status": job.status,
+        "campaign_id": job.campaign_id,
+        "channels": [c.get("channel") for c in job.channels],
+        "audience": progress.audience,
+        "prepared": progress.prepared,
+        "sent": sent,
+        "failed": messages["failed"] + messages["bounced"],
+        "suppressed": messages["suppressed"],
+        "cancelled": messages["cancelled"],
+        "waiting": messages["queued"] + messages["paused"] + messages["sending"],
+        "messages": messages,
+        "expected_messages": expected,
+        "prepared_percent": 100
+        if job.status == "completed"
+        else _percent(progress.prepared, progress.audience),
+        "done_percent": 100 if job.status == "completed" else _percent(settled, expected),
+        "rate_per_second": round(progress.rate_per_second, 1)
+        if progress.rate_per_second is not None
+        else None,
+        "eta_seconds": round(progress.eta_seconds) if progress.eta_seconds is not None else None,
+        "send_at": iso(send_at),
+        "scheduled_at": iso(job.scheduled_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "created_by": job.created_by,
+        "error": job.error,
+        "codes_released": job.counts.get("codes_released"),
+        "preflight": job.preflight or None,
+        "actions": {
+            "pause": job.status in ("scheduled", "preparing", "sending"),
+            "resume": job.status == "paused",
+            "cancel": active,
+            "send_now": active and waiting,
+        },
+    }

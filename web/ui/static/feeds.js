@@ -1,0 +1,348 @@
+// Live pages: the delivery feed, distribution counts and a bulk send's progress.
+// Plain JavaScript, no build step; each part starts only on the page that has its elements.
+// Polling, not a stream: one request every few seconds, never two in flight, paused while the
+// tab is hidden.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const FEED_MS = 2000;
+  const COUNTS_MS = 5000;
+  const JOB_MS = 2000;
+  const MAX_ROWS = 200;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child !== null && child !== undefined) {
+        node.append(child instanceof Node ? child : String(child));
+      }
+    }
+    return node;
+  }
+
+  async function call(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    const response = await fetch(url, options);
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      const detail = (payload && payload.detail) || response.statusText;
+      const error = new Error(detail);
+      error.status = response.status;
+      throw error;
+    }
+    return payload;
+  }
+
+  // Calls `tick` every `ms` after the previous one finished; skips while the tab is hidden.
+  function every(ms, tick) {
+    let timer = null;
+    async function run() {
+      timer = null;
+      if (!document.hidden) {
+        try {
+          await tick();
+        } catch (_) {
+          // tick reports its own errors; keep polling.
+        }
+      }
+      timer = setTimeout(run, ms);
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && timer !== null) {
+        clearTimeout(timer);
+        run();
+      }
+    });
+    run();
+  }
+
+  function shortTime(iso) {
+    if (!iso) return "—";
+    const date = new Date(iso);
+    return date.toLocaleString(undefined, {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+  }
+
+  function badge(status) {
+    return el("span", { class: "badge st-" + status, "data-role": "status" }, status);
+  }
+
+  // Selects marked data-autosubmit submit their form on change (the window of the counts).
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+
+  // ---- the delivery feed --------------------------------------------------------------
+  function startFeed(body) {
+    const filters = new URLSearchParams(window.location.search);
+    const state = $("feed-state");
+    const empty = $("feed-empty");
+    const rows = new Map();
+    let cursor = null;
+
+    function origin(row) {
+      if (row.distribution_id) {
+        return el("a", { href: "/distributions/" + row.distribution_id },
+          row.distribution || row.distribution_id);
+      }
+      if (row.bulk_job_id) {
+        return el("a", { href: "/bulk-sends/" + row.bulk_job_id }, "bulk " + row.bulk_job_id);
+      }
+      return "—";
+    }
+
+    function cells(row) {
+      return [
+        el("td", {}, el("time", { datetime: row.created_at }, shortTime(row.created_at))),
+        el("td", {}, badge(row.status)),
+        el("td", {}, el("span", { class: "chip chip-" + row.channel },
+          row.channel === "email" ? "Email" : "SMS")),
+        el("td", {}, row.recipient || "—"),
+        el("td", {}, origin(row)),
+        el("td", {}, row.template || row.template_id || "—"),
+        el("td", { class: "error-text" }, row.last_error || ""),
+      ];
+    }
+
+    function render(row) {
+      const known = rows.get(row.id);
+      if (known && known.dataset.updated === row.updated_at && known.dataset.status === row.status) {
+        return;
+      }
+      const tr = el("tr", {
+        "data-id": row.id, "data-status": row.status, "data-updated": row.updated_at,
+        tabindex: "0", class: "clickable", title: "Show this message",
+      }, ...cells(row));
+      if (known) {
+        known.replaceWith(tr);
+        tr.classList.add("changed");
+      } else {
+        // Ids sort by creation time: place the row before the first older one.
+        let before = null;
+        for (const other of body.children) {
+          if (other.dataset.id < row.id) { before = other; break; }
+        }
+        body.insertBefore(tr, before);
+        if (cursor !== null) tr.classList.add("fresh");
+      }
+      rows.set(row.id, tr);
+    }
+
+    function trim() {
+      while (body.children.length > MAX_ROWS) {
+        const last = body.lastElementChild;
+        rows.delete(last.dataset.id);
+        last.remove();
+      }
+    }
+
+    async function poll() {
+      const query = new URLSearchParams();
+      for (const name of ["status", "channel", "distribution", "bulk_job"]) {
+        if (filters.get(name)) query.set(name, filters.get(name));
+      }
+      if (cursor !== null && body.lastElementChild) {
+        query.set("cursor", cursor);
+        query.set("from_id", body.lastElementChild.dataset.id);
+      }
+      let answer;
+      try {
+        answer = await call("GET", "/ui/api/deliveries?" + query.toString());
+      } catch (error) {
+        state.textContent = "Not updating: " + error.message;
+        state.className = "feed-state error-text";
+        if (error.status === 401) window.location.reload();
+        return;
+      }
+      for (const id of answer.gone) {
+        const tr = rows.get(id);
+        if (tr) { tr.remove(); rows.delete(id); }
+      }
+      // Oldest first, so each insert lands above the rows already placed.
+      for (const row of answer.rows.slice().reverse()) render(row);
+      trim();
+      cursor = answer.cursor;
+      empty.hidden = body.children.length > 0;
+      state.className = "feed-state";
+      state.textContent = "Live · updated " + new Date().toLocaleTimeString()
+        + (answer.truncated ? " · more arrived than shown" : "");
+    }
+
+    body.addEventListener("click", (event) => {
+      if (event.target.closest("a")) return;
+      const tr = event.target.closest("tr[data-id]");
+      if (tr) openMessage(tr.dataset.id);
+    });
+    body.addEventListener("keydown", (event) => {
+      const tr = event.target.closest("tr[data-id]");
+      if (tr && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        openMessage(tr.dataset.id);
+      }
+    });
+    $("md-close").addEventListener("click", () => $("message-detail").close());
+    every(FEED_MS, poll);
+  }
+
+  function detailFacts(message) {
+    const facts = [
+      ["Status", badge(message.status)],
+      ["Channel", message.channel],
+      ["Recipient", message.recipient || "—"],
+      ["Provider", message.provider],
+      ["Provider message id", message.provider_message_id || "—"],
+      ["Attempts", message.attempts],
+      ["Created", shortTime(message.created_at)],
+      ["Sent", shortTime(message.sent_at)],
+      ["Template", message.template || message.template_id || "—"],
+      ["From", message.distribution || message.bulk_job_id || "—"],
+    ];
+    return el("dl", { class: "facts" },
+      ...facts.map(([name, value]) => el("div", {}, el("dt", {}, name), el("dd", {}, value))));
+  }
+
+  function contentView(message) {
+    const content = message.content || {};
+    if (message.channel === "email" && content.html) {
+      // Emails render sandboxed: no scripts, no same-origin access, as the editor's preview.
+      const frame = el("iframe", {
+        sandbox: "", title: "Rendered email", referrerpolicy: "no-referrer", class: "message-frame",
+      });
+      frame.srcdoc = content.html;
+      return el("div", {},
+        el("p", { class: "preview-subject" }, el("strong", {}, "Subject: "), content.subject || ""),
+        el("div", { class: "frame-wrap" }, frame));
+    }
+    if (content.body !== undefined) {
+      return el("div", { class: "phone" }, el("div", { class: "bubble" }, content.body));
+    }
+    return el("p", { class: "hint" }, "Nothing was rendered for this message.");
+  }
+
+  function historyView(history) {
+    return el("ol", { class: "history-list" }, ...history.map((change) => el("li", {},
+      badge(change.status), " ", el("time", { datetime: change.at }, shortTime(change.at)),
+      change.detail ? el("span", { class: "hint" }, " — " + change.detail) : null)));
+  }
+
+  async function openMessage(id) {
+    const dialog = $("message-detail");
+    const target = $("md-body");
+    target.textContent = "Loading…";
+    if (!dialog.open) dialog.showModal();
+    try {
+      const message = await call("GET", "/ui/api/deliveries/" + encodeURIComponent(id));
+      $("md-title").textContent = "Message " + message.id;
+      target.textContent = "";
+      target.append(
+        detailFacts(message),
+        message.last_error ? el("p", { class: "alert" }, message.last_error) : "",
+        el("h3", { class: "small" }, "Status history"),
+        historyView(message.history),
+        el("h3", { class: "small" }, "Content"),
+        contentView(message),
+      );
+    } catch (error) {
+      target.textContent = "Could not load the message: " + error.message;
+    }
+  }
+
+  // ---- a distribution's counts ---------------------------------------------------------
+  function startCounts(box) {
+    every(COUNTS_MS, async () => {
+      const counts = await call("GET", box.dataset.url);
+      for (const cell of box.querySelectorAll("[data-status]")) {
+        cell.textContent = counts.total[cell.dataset.status] || 0;
+      }
+      box.querySelector('[data-field="messages"]').textContent = counts.messages;
+    });
+  }
+
+  // ---- a bulk send's progress ----------------------------------------------------------
+  function startJob(box) {
+    const message = $("bulk-message");
+
+    function set(field, value) {
+      for (const node of box.querySelectorAll('[data-field="' + field + '"]')) {
+        if (node.tagName === "PROGRESS") {
+          node.value = value;
+          node.textContent = value + "%";
+        } else {
+          node.textContent = value;
+        }
+      }
+    }
+
+    function show(job) {
+      const status = box.querySelector('[data-field="status"]');
+      status.textContent = job.status;
+      status.className = "badge st-" + job.status;
+      for (const name of ["audience", "prepared", "sent", "waiting", "failed", "suppressed",
+        "cancelled", "done_percent", "prepared_percent"]) {
+        set(name, job[name]);
+      }
+      set("done_percent_text", job.done_percent + "%");
+      set("prepared_text", job.prepared + " of " + job.audience + " recipients");
+      set("rate_text", job.rate_per_second === null ? "—" : job.rate_per_second + "/s");
+      set("eta_text", job.eta_seconds === null ? "—" : job.eta_seconds + " s");
+      for (const name of ["send_at", "started_at", "finished_at"]) set(name, job[name] || "—");
+      for (const [action, allowed] of Object.entries(job.actions)) {
+        const name = action.replace("_", "-");
+        const node = box.querySelector('[data-action="' + name + '"]:not(.danger)')
+          || box.querySelector('[data-action-box="' + name + '"]');
+        if (node) node.hidden = !allowed;
+      }
+      const pending = box.querySelector('[data-field="preflight_pending"]');
+      if (pending && job.preflight) {
+        pending.replaceWith(
+          el("p", {}, job.preflight.ok ? "The preflight found no problem." : "The preflight found problems."),
+          el("pre", { class: "report" }, JSON.stringify(job.preflight, null, 2)));
+      }
+    }
+
+    async function act(action) {
+      const body = action === "cancel" ? { release_codes: $("release-codes").checked } : {};
+      message.textContent = "";
+      try {
+        show(await call("POST", box.dataset.url + "/" + action, body));
+        message.textContent = "Done: " + action.replace("-", " ") + ".";
+        message.className = "status-line ok";
+        const box2 = box.querySelector("details.cancel-box");
+        if (box2) box2.open = false;
+      } catch (error) {
+        message.textContent = "Could not " + action.replace("-", " ") + ": " + error.message;
+        message.className = "status-line error";
+      }
+    }
+
+    box.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (button) act(button.dataset.action);
+    });
+    every(JOB_MS, async () => show(await call("GET", box.dataset.url)));
+  }
+
+  const feed = $("feed-rows");
+  if (feed) startFeed(feed);
+  const counts = $("distribution-counts");
+  if (counts) startCounts(counts);
+  const job = $("bulk-job");
+  if (job) startJob(job);
+})();
