@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from sqlalchemy import Connection, bindparam, func, insert, update
 from sqlalchemy import select as core_select
-from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from distribution.consent import suppress
 from distribution.db import Database
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
-from distribution.webhooks import emit
+from distribution.webhooks import emit_many, wants
 from providers import (
     Message,
     PermanentProviderError,
@@ -48,6 +48,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("distribution.delivery")
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_CHANGES = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+# Ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
+_IN_CHUNK = 5_000
 
 
 class SenderSource(Protocol):
@@ -225,50 +229,6 @@ async def deliver(
     return list(await asyncio.gather(*(_send_one(c, senders, policy) for c in claimed)))
 
 
-def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
-    """Write outcomes in one short transaction; only rows still ``sending`` are moved on."""
-    if not outcomes:
-        return
-    now = utcnow()
-    with database.session() as session:
-        connection = session.connection()
-        for outcome in outcomes:
-            values: dict[str, Any] = {
-                "status": outcome.status,
-                "updated_at": now,
-                "lease_until": None,
-                "last_error": outcome.detail if outcome.status != "sent" else None,
-            }
-            if outcome.status == "sent":
-                values["sent_at"] = now
-                values["provider_message_id"] = outcome.provider_message_id
-            if outcome.retry_in is not None:
-                values["next_attempt_at"] = now + timedelta(seconds=outcome.retry_in)
-            moved = connection.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == outcome.id, col(Delivery.status) == "sending")
-                .values(**values)
-                .returning(*_ANNOUNCED_COLUMNS)
-            ).first()
-            if moved is not None and outcome.status in ("sent", "failed"):
-                data = _announced(moved, outcome)
-                emit(session, str(moved[1]), f"message.{outcome.status}", data)
-            if outcome.suppress_address:
-                project_id, channel, address, customer_id = outcome.suppress_address
-                suppress(
-                    session,
-                    project_id,
-                    channel,
-                    address,
-                    customer_id=customer_id,
-                    reason="the provider reported an opt-out",
-                )
-        session.add_all(
-            DeliveryStatusChange(delivery_id=o.id, status=o.status, detail=o.detail, at=now)
-            for o in outcomes
-        )
-
-
 _ANNOUNCED_COLUMNS = [
     col(Delivery.id),
     col(Delivery.project_id),
@@ -294,6 +254,110 @@ def _announced(row: Any, outcome: Outcome) -> dict[str, Any]:
         "provider_message_id": outcome.provider_message_id,
         "reason": outcome.detail if outcome.status != "sent" else None,
     }
+
+
+_MOVE = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("moved_id"), _DELIVERIES.c.status == "sending")
+    .values(
+        status=bindparam("new_status"),
+        updated_at=bindparam("now"),
+        lease_until=None,
+        last_error=bindparam("error"),
+        sent_at=bindparam("sent"),
+        provider_message_id=bindparam("pmid"),
+        next_attempt_at=func.coalesce(bindparam("next_at"), _DELIVERIES.c.next_attempt_at),
+    )
+)
+
+
+def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
+    """Write outcomes in one short transaction; only rows still ``sending`` are moved on.
+
+    The rows still ``sending`` are read (and locked on PostgreSQL) first, then moved with one
+    executemany; status changes go in with one more, and the ``message.sent``/``failed``
+    webhooks are queued for the moved rows only.
+    """
+    if not outcomes:
+        return
+    now = utcnow()
+    with database.session() as session:
+        connection = session.connection()
+        moving = _still_sending(connection, [o.id for o in outcomes])
+        moved = [o for o in outcomes if o.id in moving]
+        if not moved:
+            return
+        connection.execute(_MOVE, [_move_params(o, now) for o in moved])
+        connection.execute(
+            insert(_CHANGES),
+            [
+                {"delivery_id": o.id, "status": o.status, "detail": o.detail, "at": now}
+                for o in moved
+            ],
+        )
+        _announce(session, moved, moving)
+        for outcome in moved:
+            if outcome.suppress_address:
+                project_id, channel, address, customer_id = outcome.suppress_address
+                suppress(
+                    session,
+                    project_id,
+                    channel,
+                    address,
+                    customer_id=customer_id,
+                    reason="the provider reported an opt-out",
+                )
+
+
+def _still_sending(connection: Connection, ids: list[str]) -> dict[str, str]:
+    """Project by id of the rows among ``ids`` still ``sending`` (locked on PostgreSQL)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        rows = connection.execute(
+            core_select(col(Delivery.id), col(Delivery.project_id))
+            .where(
+                col(Delivery.id).in_(ids[start : start + _IN_CHUNK]),
+                col(Delivery.status) == "sending",
+            )
+            .with_for_update()
+        )
+        found.update((str(i), str(p)) for i, p in rows)
+    return found
+
+
+def _move_params(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    sent = outcome.status == "sent"
+    return {
+        "moved_id": outcome.id,
+        "new_status": outcome.status,
+        "now": now,
+        "error": None if sent else outcome.detail,
+        "sent": now if sent else None,
+        "pmid": outcome.provider_message_id if sent else None,
+        "next_at": (
+            now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        ),
+    }
+
+
+def _announce(session: Session, moved: Sequence[Outcome], projects: dict[str, str]) -> None:
+    """Queue ``message.sent`` and ``message.failed`` for moved rows someone subscribed to."""
+    groups: dict[tuple[str, str], list[Outcome]] = {}
+    for outcome in moved:
+        if outcome.status in ("sent", "failed"):
+            groups.setdefault((projects[outcome.id], outcome.status), []).append(outcome)
+    for (project_id, status), outcomes in groups.items():
+        if not wants(session, project_id, f"message.{status}"):
+            continue
+        ids = [o.id for o in outcomes]
+        rows: dict[str, Any] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            selected = core_select(*_ANNOUNCED_COLUMNS).where(
+                col(Delivery.id).in_(ids[start : start + _IN_CHUNK])
+            )
+            rows.update((str(row[0]), row) for row in session.connection().execute(selected))
+        datas = [_announced(rows[o.id], o) for o in outcomes]
+        emit_many(session, project_id, f"message.{status}", datas)
 
 
 def recover_expired(database: Database, policy: DeliveryPolicy, now: datetime | None = None) -> int:

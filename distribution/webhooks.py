@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import ipaddress
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
@@ -32,12 +34,14 @@ __all__ = [
     "create_subscription",
     "delete_subscription",
     "emit",
+    "emit_many",
     "enable_subscription",
     "get_subscription",
     "list_subscriptions",
     "new_webhook_secret",
     "queue_test_call",
     "rotate_secret",
+    "wants",
 ]
 
 #: Our events a subscription may ask for; ``*`` asks for all of them.
@@ -57,6 +61,7 @@ MAX_SUBSCRIPTIONS = 50
 MAX_URL_LENGTH = 2000
 # Per-transaction cache of active subscriptions, so a batch of outcomes costs one query per project.
 _CACHE_KEY = "webhook_subscriptions"
+_CALLS = WebhookCall.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -195,24 +200,31 @@ def enable_subscription(
     return subscription
 
 
-def _call(
-    project_id: str, subscription_id: str, event_type: str, data: dict[str, Any]
-) -> WebhookCall:
+def _call_values(
+    project_id: str, subscription_id: str, event_type: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     # The body is fixed here, so every retry sends the same bytes under the same webhook-id.
-    now = utcnow()
-    return WebhookCall(
-        id=new_id("whmsg"),
-        project_id=project_id,
-        subscription_id=subscription_id,
-        event_type=event_type,
-        payload={
+    return {
+        "id": new_id("whmsg"),
+        "project_id": project_id,
+        "subscription_id": subscription_id,
+        "event_type": event_type,
+        "payload": {
             "type": event_type,
             "timestamp": now.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
             "data": data,
         },
-        created_at=now,
-        next_attempt_at=now,
-    )
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def _call(
+    project_id: str, subscription_id: str, event_type: str, data: dict[str, Any]
+) -> WebhookCall:
+    return WebhookCall(**_call_values(project_id, subscription_id, event_type, data, utcnow()))
 
 
 def queue_test_call(session: Session, project_id: str, subscription_id: str) -> WebhookCall:
@@ -241,11 +253,39 @@ def _active(session: Session, project_id: str) -> list[tuple[str, frozenset[str]
     return cache[project_id]
 
 
+def wants(session: Session, project_id: str, event_type: str) -> list[str]:
+    """Ids of the project's active subscriptions that asked for ``event_type`` (cached)."""
+    return [
+        subscription_id
+        for subscription_id, types in _active(session, project_id)
+        if event_type in types or WILDCARD in types
+    ]
+
+
 def emit(session: Session, project_id: str, event_type: str, data: dict[str, Any]) -> None:
     """Queue ``event_type`` with ``data`` for every active subscription that asked for it.
 
     Runs in the caller's transaction: the calls commit (or roll back) with the change itself.
     """
-    for subscription_id, types in _active(session, project_id):
-        if event_type in types or WILDCARD in types:
-            session.add(_call(project_id, subscription_id, event_type, data))
+    emit_many(session, project_id, event_type, [data])
+
+
+def emit_many(
+    session: Session, project_id: str, event_type: str, datas: Sequence[dict[str, Any]]
+) -> int:
+    """``emit`` for many events of one type: one cached lookup and one insert; calls queued.
+
+    Costs nothing beyond the (per-transaction cached) subscription lookup when no active
+    subscription asked for ``event_type``.
+    """
+    subscribers = wants(session, project_id, event_type) if datas else []
+    if not subscribers:
+        return 0
+    now = utcnow()
+    rows = [
+        _call_values(project_id, subscription_id, event_type, data, now)
+        for subscription_id in subscribers
+        for data in datas
+    ]
+    session.connection().execute(insert(_CALLS), rows)
+    return len(rows)
