@@ -13,6 +13,7 @@ from distribution.models.deliveries import (
     Suppression,
 )
 from distribution.models.providers import ProviderConfig
+from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User
 from distribution.models.webhooks import WebhookCall, WebhookSubscription
@@ -32,6 +33,7 @@ __all__ = [
     "MessageTemplate",
     "Project",
     "ProviderConfig",
+    "ProviderRateBucket",
     "Segment",
     "Suppression",
     "TemplateVariant",
