@@ -18,9 +18,11 @@ from sqlmodel import Session, col, select
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import Customer, Distribution, utcnow
-from distribution.segment_filter import matches, parse_filter
+from distribution.project_cache import CACHE, changed, detached
+from distribution.segment_filter import Filter, matches, parse_filter
 
 __all__ = [
+    "ActiveRule",
     "DistributionSpec",
     "create_distribution",
     "get_distribution",
@@ -34,6 +36,14 @@ __all__ = [
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 CHANNELS = ("email", "sms")
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    """An active distribution as events use it: a detached copy and its parsed conditions."""
+
+    distribution: Distribution
+    conditions: Filter | None
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,7 @@ def create_distribution(
     )
     session.add(distribution)
     _flush(session, distribution.name)
+    changed(session, project_id)
     return distribution
 
 
@@ -166,6 +177,7 @@ def update_distribution(
     distribution.updated_at = utcnow()
     session.add(distribution)
     _flush(session, distribution.name)
+    changed(session, project_id)
     return distribution
 
 
@@ -178,7 +190,31 @@ def set_distribution_status(
     distribution.updated_by = actor
     distribution.updated_at = utcnow()
     session.add(distribution)
+    changed(session, project_id)
     return distribution
+
+
+def _load_active(session: Session, project_id: str) -> dict[str, tuple[ActiveRule, ...]]:
+    rows = session.exec(
+        select(Distribution)
+        .where(Distribution.project_id == project_id, Distribution.status == "active")
+        .order_by(col(Distribution.id))
+    )
+    by_trigger: dict[str, list[ActiveRule]] = {}
+    for row in rows:
+        conditions = row.filters.get("conditions")
+        rule = ActiveRule(
+            detached(row), parse_filter(conditions) if conditions is not None else None
+        )
+        by_trigger.setdefault(row.trigger, []).append(rule)
+    return {trigger: tuple(rules) for trigger, rules in by_trigger.items()}
+
+
+def active_rules(session: Session, project_id: str) -> dict[str, tuple[ActiveRule, ...]]:
+    """The project's active distributions by trigger, oldest first (cached until one changes)."""
+    return CACHE.get(
+        project_id, ("distributions", project_id), lambda: _load_active(session, project_id)
+    )
 
 
 def matching_distributions(
@@ -187,31 +223,21 @@ def matching_distributions(
     *,
     event_type: str,
     campaign_id: str | None,
-) -> list[Distribution]:
+) -> list[ActiveRule]:
     """Active distributions for an event type whose campaign filter fits.
 
     Segment and condition filters depend on the recipient, so the caller applies them with
     :func:`recipient_fits` once it knows who that is.
     """
-    rows = session.exec(
-        select(Distribution)
-        .where(
-            Distribution.project_id == project_id,
-            Distribution.trigger == event_type,
-            Distribution.status == "active",
-        )
-        .order_by(col(Distribution.id))
-    )
     return [
-        d
-        for d in rows
-        if d.filters.get("campaign_id") is None or d.filters.get("campaign_id") == campaign_id
+        rule
+        for rule in active_rules(session, project_id).get(event_type, ())
+        if rule.distribution.filters.get("campaign_id") in (None, campaign_id)
     ]
 
 
-def recipient_fits(distribution: Distribution, customer: Customer, segment_filter: Any) -> bool:
+def recipient_fits(rule: ActiveRule, customer: Customer, segment_filter: Filter | None) -> bool:
     """Whether the recipient passes the segment (``segment_filter``, parsed) and the conditions."""
     if segment_filter is not None and not matches(segment_filter, customer):
         return False
-    conditions = distribution.filters.get("conditions")
-    return conditions is None or matches(parse_filter(conditions), customer)
+    return rule.conditions is None or matches(rule.conditions, customer)

@@ -15,11 +15,18 @@ from sqlmodel import Session
 
 from distribution.errors import AuthenticationError, NotFoundError
 from distribution.models import Project
+from distribution.project_cache import changed
 from distribution.provider_store import SecretBox
 from distribution.webhooks import new_webhook_secret
 from providers.standard_webhooks import TOLERANCE_SECONDS, verify
 
-__all__ = ["clear_inbound_secret", "inbound_secret", "set_inbound_secret", "verify_inbound"]
+__all__ = [
+    "clear_inbound_secret",
+    "inbound_secret",
+    "open_inbound_secret",
+    "set_inbound_secret",
+    "verify_inbound",
+]
 
 
 def _project(session: Session, project_id: str) -> Project:
@@ -35,6 +42,7 @@ def set_inbound_secret(session: Session, box: SecretBox, project_id: str) -> str
     secret = new_webhook_secret()
     project.inbound_webhook_secret_encrypted = box.seal({"secret": secret})
     session.add(project)
+    changed(session, project_id)  # cached project rows hold the sealed secret
     return secret
 
 
@@ -44,6 +52,7 @@ def clear_inbound_secret(session: Session, project_id: str) -> bool:
     had = project.inbound_webhook_secret_encrypted is not None
     project.inbound_webhook_secret_encrypted = None
     session.add(project)
+    changed(session, project_id)
     return had
 
 
@@ -54,7 +63,15 @@ def inbound_secret(session: Session, box: SecretBox, project_id: str) -> str | N
         AuthenticationError: a secret is set but sealed with another service key; refusing is
             safer than accepting unsigned calls.
     """
-    sealed = _project(session, project_id).inbound_webhook_secret_encrypted
+    return open_inbound_secret(box, _project(session, project_id).inbound_webhook_secret_encrypted)
+
+
+def open_inbound_secret(box: SecretBox, sealed: str | None) -> str | None:
+    """The secret sealed in a project row, or None when calls need no signature.
+
+    Raises:
+        AuthenticationError: sealed with another service key (see `inbound_secret`).
+    """
     if sealed is None:
         return None
     opened = box.open(sealed)

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,7 +22,7 @@ from distribution.consent import is_suppressed, unsubscribe_token
 from distribution.customer_input import CustomerIn
 from distribution.customers import get_customer, upsert_customer
 from distribution.db import Database
-from distribution.distributions import matching_distributions, recipient_fits
+from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
 from distribution.errors import DistributionError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ids import new_id
@@ -30,20 +30,19 @@ from distribution.models import (
     Customer,
     Delivery,
     DeliveryStatusChange,
-    Distribution,
     Event,
-    MessageTemplate,
     Project,
-    Segment,
     utcnow,
 )
-from distribution.segment_filter import Filter, matches, parse_filter
-from distribution.segments import list_segments
+from distribution.projects import cached_project
+from distribution.segment_filter import matches
+from distribution.segments import parsed_segments
+from distribution.template_store.live import cached_live_template
 from distribution.template_store.rendering import (
     build_context,
+    choose_live_version,
     customer_variables,
     render_version,
-    resolve_template,
 )
 from distribution.webhooks import emit
 from templates import MissingVariablesError, RenderedEmail, RenderedSms, TemplateError
@@ -94,11 +93,18 @@ class IngestResult:
     deliveries: list[DeliverySummary]
 
 
-def _result_of(event: Event, duplicate: bool) -> IngestResult:
+def _stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
+    found = session.execute(
+        select(Event.id, Event.result).where(
+            Event.project_id == project_id, Event.dedupe_key == dedupe_key
+        )
+    ).first()
+    if found is None:
+        return None
     return IngestResult(
-        event_id=event.id,
-        duplicate=duplicate,
-        deliveries=[DeliverySummary(**d) for d in event.result.get("deliveries", [])],
+        event_id=found.id,
+        duplicate=True,
+        deliveries=[DeliverySummary(**d) for d in (found.result or {}).get("deliveries", [])],
     )
 
 
@@ -131,44 +137,49 @@ def ingest_event(
     incoming: IncomingEvent,
     links: LinkSettings,
 ) -> IngestResult:
-    """Store ``incoming`` and write its deliveries; the caller commits, then wakes the worker."""
-    dedupe_key = incoming.upstream_id or new_id("evk")
-    existing = session.exec(
-        select(Event).where(Event.project_id == project.id, Event.dedupe_key == dedupe_key)
-    ).first()
-    if existing is not None:
-        return _result_of(existing, duplicate=True)
+    """Store ``incoming`` and write its deliveries; the caller commits, then wakes the worker.
 
+    What does not change from one event to the next (distributions, segments, live templates)
+    comes from ``distribution.project_cache``; rows are written with one Core statement per
+    table. A concurrent twin (same dedupe key) fails on the event's unique key with
+    IntegrityError: see ``receive_event``.
+    """
+    if incoming.upstream_id:  # a key made up below cannot have been stored before
+        stored = _stored_result(session, project.id, incoming.upstream_id)
+        if stored is not None:
+            return stored
     customer = _find_or_upsert(session, project, incoming.customer, "customer")
     referrer = (
         _find_or_upsert(session, project, incoming.referrer, "referrer")
         if incoming.referrer
         else None
     )
-    event = Event(
-        id=new_id("evt"),
-        project_id=project.id,
-        dedupe_key=dedupe_key,
-        type=incoming.type,
-        source=incoming.source,
-        customer_id=customer.id,
-        payload=_payload(incoming),
-    )
-    session.add(event)
-    session.flush()  # a concurrent twin fails here with IntegrityError: see receive_event
+    writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
     campaign_id = (incoming.campaign or {}).get("id")
-    distributions = matching_distributions(
+    for rule in matching_distributions(
         session, project.id, event_type=incoming.type, campaign_id=campaign_id
+    ):
+        recipient = customer if rule.distribution.recipient == "customer" else referrer
+        writer.write(rule, recipient, referrer)
+    summaries = writer.summaries
+    session.execute(
+        insert(Event),
+        [
+            {
+                "id": writer.event_id,
+                "project_id": project.id,
+                "dedupe_key": incoming.upstream_id or new_id("evk"),
+                "type": incoming.type,
+                "source": incoming.source,
+                "customer_id": customer.id,
+                "payload": _payload(incoming),
+                "result": {"deliveries": [s.__dict__ for s in summaries]},
+                "received_at": writer.now,
+            }
+        ],
     )
-    writer = _OutboxWriter(session, project, event, incoming, links)
-    summaries: list[DeliverySummary] = []
-    for distribution in distributions:
-        recipient = customer if distribution.recipient == "customer" else referrer
-        summaries += writer.write(distribution, recipient, referrer)
-    event.result = {"deliveries": [s.__dict__ for s in summaries]}
-    session.add(event)
-    session.flush()
-    return IngestResult(event_id=event.id, duplicate=False, deliveries=summaries)
+    writer.insert_rows()
+    return IngestResult(event_id=writer.event_id, duplicate=False, deliveries=summaries)
 
 
 def receive_event(
@@ -177,22 +188,16 @@ def receive_event(
     """Ingest in its own transaction; a twin that committed first answers for both."""
     try:
         with database.session() as session:
-            project = session.get(Project, project_id)
-            if project is None:
-                raise NotFoundError("project", project_id)
+            project = cached_project(session, project_id)
             return ingest_event(session, project, incoming, links)
     except IntegrityError:
         if not incoming.upstream_id:
             raise
         with database.reader() as session:
-            twin = session.exec(
-                select(Event).where(
-                    Event.project_id == project_id, Event.dedupe_key == incoming.upstream_id
-                )
-            ).first()
+            twin = _stored_result(session, project_id, incoming.upstream_id)
         if twin is None:
             raise
-        return _result_of(twin, duplicate=True)
+        return twin
 
 
 def _payload(incoming: IncomingEvent) -> dict[str, Any]:
@@ -208,162 +213,188 @@ def _payload(incoming: IncomingEvent) -> dict[str, Any]:
 
 
 class _OutboxWriter:
-    """Writes one event's delivery rows; caches what all its distributions share."""
+    """Builds one event's delivery rows in memory, then inserts them with one statement."""
 
     def __init__(
         self,
         session: Session,
         project: Project,
-        event: Event,
+        event_id: str,
         incoming: IncomingEvent,
         links: LinkSettings,
     ) -> None:
         self.session = session
         self.project = project
-        self.event = event
+        self.event_id = event_id
         self.incoming = incoming
         self.links = links
         self.now = utcnow()
-        self._segments: list[tuple[Segment, Filter]] | None = None
+        self.campaign_id: str | None = (incoming.campaign or {}).get("id")
+        self.summaries: list[DeliverySummary] = []
+        self._rows: list[dict[str, Any]] = []
+        self._members: dict[str, list[str]] = {}
+        # Distributions that already have a message (of this event) counting against their cap.
+        self._counted: set[str] = set()
 
-    def segments(self) -> list[tuple[Segment, Filter]]:
-        if self._segments is None:
-            self._segments = [
-                (s, parse_filter(s.filter)) for s in list_segments(self.session, self.project.id)
+    def _member_of(self, recipient: Customer) -> list[str]:
+        """The recipient's segments, oldest first (variant resolution ranks them in this order)."""
+        if recipient.id not in self._members:
+            self._members[recipient.id] = [
+                segment_id
+                for segment_id, parsed in parsed_segments(self.session, self.project.id)
+                if matches(parsed, recipient)
             ]
-        return self._segments
+        return self._members[recipient.id]
 
     def write(
-        self, distribution: Distribution, recipient: Customer | None, referrer: Customer | None
-    ) -> list[DeliverySummary]:
-        segment_id = distribution.filters.get("segment_id")
-        member_of = [s.id for s, f in self.segments() if matches(f, recipient)] if recipient else []
+        self, rule: ActiveRule, recipient: Customer | None, referrer: Customer | None
+    ) -> None:
+        """Add the rows of one matching distribution (none when the recipient does not fit)."""
+        distribution = rule.distribution
+        member_of: list[str] = []
         if recipient is not None:
             segment_filter = None
+            segment_id = distribution.filters.get("segment_id")
             if segment_id:
-                found = [f for s, f in self.segments() if s.id == segment_id]
+                found = [
+                    f for s, f in parsed_segments(self.session, self.project.id) if s == segment_id
+                ]
                 if not found:
-                    return []  # the segment was deleted: it has no members
+                    return  # the segment was deleted: it has no members
                 segment_filter = found[0]
-            if not recipient_fits(distribution, recipient, segment_filter):
-                return []
-        summaries = []
+            if not recipient_fits(rule, recipient, segment_filter):
+                return
+            member_of = self._member_of(recipient)
         for index, channel in enumerate(distribution.channels):
-            summaries.append(
-                self._one(distribution, index, channel, recipient, referrer, member_of)
-            )
-        return summaries
+            self._one(rule, index, channel, recipient, referrer, member_of)
 
     def _one(
         self,
-        distribution: Distribution,
+        rule: ActiveRule,
         index: int,
         channel_spec: dict[str, Any],
         recipient: Customer | None,
         referrer: Customer | None,
         member_of: Sequence[str],
-    ) -> DeliverySummary:
+    ) -> None:
+        distribution = rule.distribution
         channel = str(channel_spec["channel"])
-        delivery = Delivery(
-            id=new_id("msg"),
-            project_id=self.project.id,
-            idempotency_key=f"{self.event.id}:{distribution.id}:{index}",
-            event_id=self.event.id,
-            distribution_id=distribution.id,
-            customer_id=recipient.id if recipient else None,
-            campaign_id=(self.incoming.campaign or {}).get("id"),
-            channel=channel,
-            provider=str(channel_spec["provider"]),
-            template_id=str(channel_spec["template"]),
-            created_at=self.now,
-            updated_at=self.now,
-            next_attempt_at=self.now,
-        )
+        row: dict[str, Any] = {
+            "id": new_id("msg"),
+            "project_id": self.project.id,
+            "idempotency_key": f"{self.event_id}:{distribution.id}:{index}",
+            "event_id": self.event_id,
+            "distribution_id": distribution.id,
+            "customer_id": recipient.id if recipient else None,
+            "campaign_id": self.campaign_id,
+            "channel": channel,
+            "provider": str(channel_spec["provider"]),
+            "template_id": str(channel_spec["template"]),
+            "template_version_id": None,
+            "marketing": False,
+            "recipient": None,
+            "status": "queued",
+            "content": {},
+            "last_error": None,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "next_attempt_at": self.now,
+        }
         try:
-            self._prepare(delivery, distribution, recipient, referrer, member_of)
+            self._prepare(row, rule, recipient, referrer, member_of)
         except _Refused as refused:
-            delivery.status = refused.status
-            delivery.last_error = refused.reason
-        self.session.add(delivery)
-        if delivery.status in ("queued", "failed"):
+            row["status"] = refused.status
+            row["last_error"] = refused.reason
+        self._rows.append(row)
+        if row["status"] in _CAPPED:
+            self._counted.add(distribution.id)
+        if row["status"] in ("queued", "failed"):
             emit(
                 self.session,
                 self.project.id,
-                f"message.{delivery.status}",
+                f"message.{row['status']}",
                 {
                     "object": "message",
-                    "id": delivery.id,
-                    "status": delivery.status,
+                    "id": row["id"],
+                    "status": row["status"],
                     "channel": channel,
                     "distribution_id": distribution.id,
-                    "event_id": self.event.id,
-                    "customer_id": delivery.customer_id,
-                    "campaign_id": delivery.campaign_id,
-                    "reason": delivery.last_error,
+                    "event_id": self.event_id,
+                    "customer_id": row["customer_id"],
+                    "campaign_id": row["campaign_id"],
+                    "reason": row["last_error"],
                 },
             )
-        self.session.add(
-            DeliveryStatusChange(
-                delivery_id=delivery.id,
-                status=delivery.status,
-                detail=delivery.last_error,
-                at=self.now,
+        self.summaries.append(
+            DeliverySummary(
+                id=row["id"],
+                channel=channel,
+                status=row["status"],
+                distribution_id=distribution.id,
+                reason=row["last_error"],
             )
         )
-        return DeliverySummary(
-            id=delivery.id,
-            channel=channel,
-            status=delivery.status,
-            distribution_id=distribution.id,
-            reason=delivery.last_error,
+
+    def insert_rows(self) -> None:
+        """Insert the deliveries and their first status (after the event: one statement each)."""
+        if not self._rows:
+            return
+        self.session.execute(insert(Delivery), self._rows)
+        self.session.execute(
+            insert(DeliveryStatusChange),
+            [
+                {
+                    "delivery_id": row["id"],
+                    "status": row["status"],
+                    "detail": row["last_error"],
+                    "at": self.now,
+                }
+                for row in self._rows
+            ],
         )
 
     def _prepare(
         self,
-        delivery: Delivery,
-        distribution: Distribution,
+        row: dict[str, Any],
+        rule: ActiveRule,
         recipient: Customer | None,
         referrer: Customer | None,
         member_of: Sequence[str],
     ) -> None:
+        distribution = rule.distribution
         if recipient is None:
             raise _Refused("failed", "the event names no referrer to send to")
-        address = recipient.email if delivery.channel == "email" else recipient.phone
+        channel = row["channel"]
+        address = recipient.email if channel == "email" else recipient.phone
         if not address:
-            raise _Refused("failed", f"the customer has no {_ADDRESS[delivery.channel]}")
-        delivery.recipient = address
+            raise _Refused("failed", f"the customer has no {_ADDRESS[channel]}")
+        row["recipient"] = address
         try:
-            _variant, version = resolve_template(
-                self.session,
-                self.project.id,
-                delivery.template_id or "",
-                campaign_id=delivery.campaign_id,
-                segment_ids=member_of,
-                locale=recipient.locale,
+            live = cached_live_template(self.session, self.project.id, row["template_id"])
+            _variant, version = choose_live_version(
+                live, campaign_id=self.campaign_id, segment_ids=member_of, locale=recipient.locale
             )
         except DistributionError as error:
             raise _Refused("failed", str(error)) from None
-        template = self.session.get(MessageTemplate, version.template_id)
-        assert template is not None
-        if template.channel != delivery.channel:
+        template = live.template
+        if template.channel != channel:
             raise _Refused(
-                "failed",
-                f"template {template.id} is for {template.channel}, not {delivery.channel}",
+                "failed", f"template {template.id} is for {template.channel}, not {channel}"
             )
-        delivery.template_version_id = version.id
-        delivery.marketing = template.category == "marketing"
-        if delivery.marketing and is_suppressed(
-            self.session, self.project.id, delivery.channel, address, recipient.id
+        row["template_version_id"] = version.id
+        marketing = row["marketing"] = template.category == "marketing"
+        if marketing and is_suppressed(
+            self.session, self.project.id, channel, address, recipient.id
         ):
             raise _Refused("suppressed", "the customer unsubscribed from marketing on this channel")
-        if distribution.frequency_cap_hours and self._capped(distribution, recipient):
+        if distribution.frequency_cap_hours and self._capped(
+            distribution.id, distribution.frequency_cap_hours, recipient
+        ):
             raise _Refused(
                 "suppressed",
                 f"frequency cap: already sent within {distribution.frequency_cap_hours} h",
             )
-        unsubscribe_url = self.links.unsubscribe_url(
-            self.project.id, recipient.id, delivery.channel
-        )
+        unsubscribe_url = self.links.unsubscribe_url(self.project.id, recipient.id, channel)
         context = build_context(
             recipient,
             project=self.project,
@@ -375,11 +406,11 @@ class _OutboxWriter:
             raise _Refused("failed", "missing variables: " + ", ".join(error.missing)) from None
         except TemplateError as error:
             raise _Refused("failed", f"template error: {error}") from None
-        delivery.content = message_content(
-            rendered, recipient.name, unsubscribe_url if delivery.marketing else None
+        row["content"] = message_content(
+            rendered, recipient.name, unsubscribe_url if marketing else None
         )
         if distribution.quiet_hours:
-            delivery.next_attempt_at = _after_quiet_hours(
+            row["next_attempt_at"] = _after_quiet_hours(
                 self.now, distribution.quiet_hours, recipient.timezone
             )
 
@@ -399,12 +430,15 @@ class _OutboxWriter:
             extra["referrer"] = customer_variables(referrer)
         return extra
 
-    def _capped(self, distribution: Distribution, recipient: Customer) -> bool:
-        since = self.now - timedelta(hours=distribution.frequency_cap_hours or 0)
+    def _capped(self, distribution_id: str, hours: int, recipient: Customer) -> bool:
+        """Whether the recipient already has a message of this distribution within the cap."""
+        if distribution_id in self._counted:  # an earlier channel of this very event
+            return True
+        since = self.now - timedelta(hours=hours)
         count = self.session.exec(
             select(func.count()).where(
                 Delivery.project_id == self.project.id,
-                Delivery.distribution_id == distribution.id,
+                Delivery.distribution_id == distribution_id,
                 Delivery.customer_id == recipient.id,
                 col(Delivery.status).in_(_CAPPED),
                 col(Delivery.created_at) >= since,

@@ -2,6 +2,10 @@
 
 Tokens are 256-bit random secrets, so a plain SHA-256 is the right hash: it is not guessable and
 costs microseconds per request (a slow password hash would only add latency).
+
+Every request authenticates, so a successful lookup is cached per process, keyed on the app id
+and the token's hash (the token itself is never kept), until a key is revoked here or for
+``project_cache.TTL_SECONDS`` (a revocation by another process, such as ``dm keys revoke``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from sqlmodel import Session, col, select
 from distribution.errors import AuthenticationError, ConflictError, NotFoundError
 from distribution.ids import new_id, new_secret
 from distribution.models import ApiKey, Project, utcnow
+from distribution.project_cache import API_KEYS, CACHE, changed, detached
 
 __all__ = [
     "NewApiKey",
     "authenticate",
+    "cached_project",
     "create_api_key",
     "create_project",
     "find_project",
@@ -91,13 +97,23 @@ def revoke_api_key(session: Session, project_id: str, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        changed(session, API_KEYS)
     return key
 
 
 def authenticate(session: Session, app_id: str | None, token: str | None) -> Project:
-    """The project of a valid, unrevoked ``X-App-Id``/``X-App-Token`` pair."""
+    """The project of a valid, unrevoked ``X-App-Id``/``X-App-Token`` pair (a detached copy)."""
     if not app_id or not token:
         raise AuthenticationError("send the X-App-Id and X-App-Token headers")
+    token_hash = _hash(token)
+    return CACHE.get(
+        API_KEYS,
+        ("api-key", app_id, token_hash),
+        lambda: detached(_check_key(session, app_id, token_hash)),
+    )
+
+
+def _check_key(session: Session, app_id: str, token_hash: str) -> Project:
     row = session.exec(
         select(ApiKey, Project)
         .join(Project, col(Project.id) == col(ApiKey.project_id))
@@ -105,8 +121,24 @@ def authenticate(session: Session, app_id: str | None, token: str | None) -> Pro
     ).first()
     # Compare even when the key is unknown so that timing does not tell which app ids exist.
     expected = row[0].token_hash if row else _hash("")
-    if not hmac.compare_digest(expected, _hash(token)) or row is None:
+    if not hmac.compare_digest(expected, token_hash) or row is None:
         raise AuthenticationError("unknown X-App-Id or wrong X-App-Token")
     if row[0].revoked_at is not None:
         raise AuthenticationError("this API key has been revoked")
     return row[1]
+
+
+def cached_project(session: Session, project_id: str) -> Project:
+    """The project's row, a detached copy cached until the project's settings change.
+
+    Raises:
+        NotFoundError: No such project (never cached).
+    """
+
+    def load() -> Project:
+        project = session.get(Project, project_id)
+        if project is None:
+            raise NotFoundError("project", project_id)
+        return detached(project)
+
+    return CACHE.get(project_id, ("project", project_id), load)

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import Customer, Segment, utcnow
-from distribution.segment_filter import filter_clause, matches, parse_filter
+from distribution.project_cache import CACHE, changed
+from distribution.segment_filter import Filter, filter_clause, matches, parse_filter
 
 __all__ = [
     "count_members",
@@ -21,6 +22,7 @@ __all__ = [
     "is_member",
     "list_segments",
     "member_condition",
+    "parsed_segments",
     "update_segment",
 ]
 
@@ -48,6 +50,7 @@ def create_segment(session: Session, project_id: str, name: str, raw_filter: Any
     )
     session.add(segment)
     _flush_unique(session, segment.name)
+    changed(session, project_id)
     return segment
 
 
@@ -88,12 +91,23 @@ def update_segment(
     segment.updated_at = utcnow()
     session.add(segment)
     _flush_unique(session, segment.name)
+    changed(session, project_id)
     return segment
 
 
 def delete_segment(session: Session, project_id: str, segment_id: str) -> None:
     """Delete a segment (customers are untouched)."""
     session.delete(get_segment(session, project_id, segment_id))
+    changed(session, project_id)  # template variants for it stop targeting anyone
+
+
+def parsed_segments(session: Session, project_id: str) -> tuple[tuple[str, Filter], ...]:
+    """Every segment's id and parsed filter, oldest first (cached until a segment changes)."""
+
+    def load() -> tuple[tuple[str, Filter], ...]:
+        return tuple((s.id, parse_filter(s.filter)) for s in list_segments(session, project_id))
+
+    return CACHE.get(project_id, ("segments", project_id), load)
 
 
 def member_condition(segment: Segment, dialect_name: str) -> ColumnElement[bool]:

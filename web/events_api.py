@@ -13,10 +13,11 @@ from litestar.params import Body
 
 from distribution.db import Database
 from distribution.event_input import parse_event
-from distribution.inbound_signing import inbound_secret, verify_inbound
+from distribution.inbound_signing import open_inbound_secret, verify_inbound
 from distribution.ingest import IngestResult, LinkSettings, receive_event
+from distribution.notifiers import DeliveryNotifier
+from distribution.projects import cached_project
 from distribution.provider_store import SecretBox
-from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY, Caller
 
 __all__ = ["EventController"]
@@ -80,8 +81,9 @@ def _receive(
     links: LinkSettings,
 ) -> IngestResult:
     # Verified before parsing, so an unsigned caller learns nothing about the body's validity.
-    with db.reader() as session:
-        secret = inbound_secret(session, box, caller.project_id)
+    with db.reader() as session:  # opens no transaction when the project is cached
+        project = cached_project(session, caller.project_id)
+    secret = open_inbound_secret(box, project.inbound_webhook_secret_encrypted)
     if secret is not None:
         verify_inbound(secret, headers, body)
     # A signed call's webhook-id names the event as well as an Idempotency-Key would.
@@ -115,7 +117,7 @@ class EventController(Controller):
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        worker: NamedDependency[EmbeddedWorker],
+        worker: NamedDependency[DeliveryNotifier],
         links: NamedDependency[LinkSettings],
         secret_box: NamedDependency[SecretBox],
         data: Annotated[
@@ -137,8 +139,8 @@ class EventController(Controller):
         result = await anyio.to_thread.run_sync(
             _receive, db, secret_box, caller, headers, raw, data, links
         )
-        if not result.duplicate and any(d.status == "queued" for d in result.deliveries):
-            worker.wake()
+        if not result.duplicate:
+            worker.queued([d.id for d in result.deliveries if d.status == "queued"])
         body = EventAccepted(
             id=result.event_id,
             duplicate=result.duplicate,

@@ -38,12 +38,15 @@ from templates import (
 
 __all__ = [
     "COMPILED",
+    "LiveTemplate",
     "NoLiveVersionError",
     "SourceCheck",
     "build_context",
     "check_source",
+    "choose_live_version",
     "compile_version",
     "customer_variables",
+    "load_live_template",
     "merge_context",
     "preview_context",
     "render_version",
@@ -150,6 +153,71 @@ def _segment_of_key(variant_key: str) -> str:
     return variant_key.split("|")[1] if variant_key.count("|") == 2 else ""
 
 
+@dataclass(frozen=True)
+class LiveTemplate:
+    """What sends of one template need, loaded once: the template row and its live variants.
+
+    The rows belong to the loading session; a cache shares a detached copy (`detached`).
+    """
+
+    template: MessageTemplate
+    candidates: tuple[Variant[tuple[TemplateVariant, TemplateVersion]], ...]
+
+
+def load_live_template(session: Session, project_id: str, template_id: str) -> LiveTemplate:
+    """The template and every variant with a live version, with that version (two queries).
+
+    Raises:
+        NotFoundError: No such template in the project.
+    """
+    template = session.exec(
+        select(MessageTemplate).where(
+            MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
+        )
+    ).first()
+    if template is None:
+        raise NotFoundError("template", template_id)
+    rows = session.exec(
+        select(TemplateVariant, TemplateVersion)
+        .join(TemplateVersion, col(TemplateVersion.id) == col(TemplateVariant.live_version_id))
+        .where(TemplateVariant.template_id == template_id)
+        .order_by(col(TemplateVariant.id))
+    ).all()
+    candidates = tuple(
+        Variant((v, version), campaign_id=v.campaign_id, segment_id=v.segment_id, locale=v.locale)
+        for v, version in rows
+        # A variant whose segment was deleted keeps the segment in its key; it targets nobody.
+        if v.segment_id is not None or not _segment_of_key(v.variant_key)
+    )
+    return LiveTemplate(template, candidates)
+
+
+def choose_live_version(
+    live: LiveTemplate,
+    *,
+    campaign_id: str | None,
+    segment_ids: Sequence[str],
+    locale: str | None,
+) -> tuple[TemplateVariant, TemplateVersion]:
+    """The variant and live version a send uses (see `templates.resolve_variant` for the order).
+
+    Raises:
+        NoLiveVersionError: The template is archived, or no live variant fits.
+    """
+    template_id = live.template.id
+    if live.template.archived_at is not None:
+        raise NoLiveVersionError(f"template {template_id!r} is archived")
+    chosen = resolve_variant(
+        live.candidates, campaign_id=campaign_id, segment_ids=list(segment_ids), locale=locale
+    )
+    if chosen is None:
+        raise NoLiveVersionError(
+            f"template {template_id!r} has no live variant for campaign={campaign_id!r}, "
+            f"segments={list(segment_ids)!r}, locale={locale!r}"
+        )
+    return chosen.template
+
+
 def resolve_template(
     session: Session,
     project_id: str,
@@ -167,42 +235,12 @@ def resolve_template(
         NotFoundError: No such template in the project.
         NoLiveVersionError: The template is archived, or no live variant fits.
     """
-    template = session.exec(
-        select(MessageTemplate).where(
-            MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
-        )
-    ).first()
-    if template is None:
-        raise NotFoundError("template", template_id)
-    if template.archived_at is not None:
-        raise NoLiveVersionError(f"template {template_id!r} is archived")
-    variants = session.exec(
-        select(TemplateVariant)
-        .where(
-            TemplateVariant.template_id == template_id,
-            col(TemplateVariant.live_version_id).is_not(None),
-        )
-        .order_by(col(TemplateVariant.id))
-    ).all()
-    candidates = [
-        Variant(v, campaign_id=v.campaign_id, segment_id=v.segment_id, locale=v.locale)
-        for v in variants
-        # A variant whose segment was deleted keeps the segment in its key; it targets nobody.
-        if v.segment_id is not None or not _segment_of_key(v.variant_key)
-    ]
-    chosen = resolve_variant(
-        candidates, campaign_id=campaign_id, segment_ids=list(segment_ids), locale=locale
+    return choose_live_version(
+        load_live_template(session, project_id, template_id),
+        campaign_id=campaign_id,
+        segment_ids=segment_ids,
+        locale=locale,
     )
-    if chosen is None:
-        raise NoLiveVersionError(
-            f"template {template_id!r} has no live variant for campaign={campaign_id!r}, "
-            f"segments={list(segment_ids)!r}, locale={locale!r}"
-        )
-    variant = chosen.template
-    version = session.get(TemplateVersion, variant.live_version_id)
-    if version is None:  # pragma: no cover - the live version is deleted only with its variant
-        raise NoLiveVersionError(f"template {template_id!r} lost its live version")
-    return variant, version
 
 
 def _first_name(customer: Customer) -> str | None:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import MessageTemplate, Segment, TemplateVariant, TemplateVersion, utcnow
+from distribution.project_cache import changed
 from distribution.template_store.rendering import (
     SourceCheck,
     check_source,
@@ -592,6 +593,7 @@ def publish_version(
     template.updated_at = now
     session.add_all([version, variant, template])
     session.flush()
+    changed(session, project_id)  # sends resolve to the new live version
     return variant, version
 
 
@@ -675,4 +677,5 @@ def archive_template(session: Session, project_id: str, template_id: str) -> Mes
         template.archived_at = template.updated_at = utcnow()
         session.add(template)
         session.flush()
+        changed(session, project_id)  # sends of it now fail
     return template
