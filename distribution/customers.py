@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,7 @@ from distribution.customer_input import (
     field_error_from_msgspec,
     validate_customer,
 )
+from distribution.customer_rows import COLUMNS, insert_rows, rows_by_source_id, update_rows
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import Customer, utcnow
@@ -111,22 +112,6 @@ def upsert_customer(
     raise AssertionError("unreachable")
 
 
-def _by_source_id(
-    session: Session, project_id: str, source_ids: Sequence[str | None]
-) -> dict[str, Customer]:
-    wanted = [s for s in source_ids if s]
-    if not wanted:
-        return {}
-    rows = session.exec(
-        select(Customer).where(
-            Customer.project_id == project_id,
-            col(Customer.source_id).in_(wanted),
-            col(Customer.erased_at).is_(None),
-        )
-    )
-    return {c.source_id: c for c in rows if c.source_id}
-
-
 def validate_rows(
     rows: Sequence[dict[str, Any] | CustomerIn], *, default_region: str
 ) -> list[ValidCustomer | tuple[FieldError, ...]]:
@@ -156,9 +141,9 @@ def upsert_customers(
 ) -> list[BatchItem]:
     """Upsert many customers at once; invalid rows are reported, valid ones kept.
 
-    Valid rows are written with two bulk statements over plain dicts (no ORM objects per row),
-    which is what makes 100,000-row imports fast. ``checked`` is ``validate_rows(rows)`` when the
-    caller has already computed it.
+    Valid rows are read and written as plain dicts with one statement per kind (see
+    :mod:`distribution.customer_rows`), which is what makes 100,000-row imports fast.
+    ``checked`` is ``validate_rows(rows)`` when the caller has already computed it.
     """
     if checked is None:
         checked = validate_rows(rows, default_region=default_region)
@@ -170,12 +155,9 @@ def upsert_customers(
         else:
             items.append(BatchItem(index=index, errors=result))
 
-    existing = {
-        key: _row(customer)
-        for key, customer in _by_source_id(
-            session, project_id, [v.source_id for _, v in valid_rows]
-        ).items()
-    }
+    existing = rows_by_source_id(
+        session, project_id, {v.source_id for _, v in valid_rows if v.source_id}
+    )
     now = utcnow()
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
@@ -194,41 +176,29 @@ def upsert_customers(
         _merge(row, valid, now)
         items.append(BatchItem(index=index, customer_id=row["id"], created=created))
 
-    if fresh:
-        # A Core insert keyed by column name: the ORM bulk path costs several times more per row.
-        for row in fresh:
-            row["metadata"] = row.pop("meta")
-        session.execute(insert(Customer.__table__), fresh)  # type: ignore[attr-defined]
-    if touched:
-        session.execute(update(Customer), list(touched.values()))
-    # Objects loaded above are now stale copies of what the bulk statements wrote.
+    insert_rows(session, fresh)
+    update_rows(session, touched.values())
+    # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     items.sort(key=lambda item: item.index)
     return items
 
 
-_COLUMNS = tuple(Customer.model_fields)
-
-
 def _new_row(project_id: str, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-    row.update(id=new_id("cust"), project_id=project_id, meta={}, created_at=now)
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(id=new_id("cust"), project_id=project_id, metadata={}, created_at=now)
     return row
 
 
 def _merge(row: dict[str, Any], valid: ValidCustomer, now: datetime) -> None:
     row.update(valid.columns)
     if valid.metadata_replace:
-        row["meta"] = {}
+        row["metadata"] = {}
     if valid.metadata_set or valid.metadata_removed:
-        merged = {k: v for k, v in row["meta"].items() if k not in valid.metadata_removed}
+        merged = {k: v for k, v in row["metadata"].items() if k not in valid.metadata_removed}
         merged.update(valid.metadata_set)
-        row["meta"] = merged
+        row["metadata"] = merged
     row["updated_at"] = now
-
-
-def _row(customer: Customer) -> dict[str, Any]:
-    return {name: getattr(customer, name) for name in _COLUMNS}
 
 
 def get_customer(session: Session, project_id: str, id_or_source_id: str) -> Customer:
