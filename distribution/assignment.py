@@ -31,7 +31,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import LinkSettings, ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
-from distribution.webhooks import emit
+from distribution.webhooks import emit, emit_many
 
 __all__ = ["AssignedCode", "assign_batch", "assign_code", "code_links", "revoke_code"]
 
@@ -260,18 +260,16 @@ def assign_batch(session: Session, pool: CodePool, customer_ids: Sequence[str]) 
     ]
     if params:
         session.connection().execute(_ASSIGN, params)
-    for customer_id, (_code_id, code) in zip(need, picks, strict=False):
-        codes[customer_id] = code
-        emit(
-            session,
-            pool.project_id,
-            "code.assigned",
-            {
-                "object": "code",
-                "code": code,
-                "pool_id": pool.id,
-                "campaign_id": pool.campaign_id,
-                "customer_id": customer_id,
-            },
-        )
+    assigned = [
+        {
+            "object": "code",
+            "code": code,
+            "pool_id": pool.id,
+            "campaign_id": pool.campaign_id,
+            "customer_id": customer_id,
+        }
+        for customer_id, (_code_id, code) in zip(need, picks, strict=False)
+    ]
+    codes.update((a["customer_id"], a["code"]) for a in assigned)
+    emit_many(session, pool.project_id, "code.assigned", assigned)
     return codes

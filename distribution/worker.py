@@ -37,7 +37,7 @@ class EmbeddedWorker(PollingLoop):
         senders: SenderSource,
         policy: DeliveryPolicy,
         *,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         poll_interval: float = 1.0,
         shutdown_grace: float = 30.0,
     ) -> None:

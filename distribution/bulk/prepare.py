@@ -29,6 +29,7 @@ from distribution.bulk.recipients import (
     address_problem,
     load_channels,
 )
+from distribution.bulk.timing import phase
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, note_stock
 from distribution.db import Database
@@ -36,7 +37,7 @@ from distribution.errors import DistributionError
 from distribution.ids import new_id
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Customer, Delivery, DeliveryStatusChange, Project, utcnow
-from distribution.webhooks import emit
+from distribution.webhooks import emit_many, wants
 
 __all__ = [
     "BULK_PRIORITY",
@@ -61,7 +62,8 @@ def begin_job(database: Database, project_id: str, job_id: str, links: LinkSetti
         if job.status != "scheduled":
             return job.status
         try:
-            report: dict[str, Any] | None = preflight(session, job, links)
+            with phase("preflight"):
+                report: dict[str, Any] | None = preflight(session, job, links)
             error = None if report is None or report["ok"] else "; ".join(report["problems"])
         except DistributionError as exc:
             report, error = None, f"preflight failed: {exc}"
@@ -120,22 +122,29 @@ def _row(
     }
 
 
-def _announce(session: Session, row: dict[str, Any]) -> None:
-    if row["status"] in ("queued", "failed"):
-        emit(
+def _announce(session: Session, project_id: str, rows: list[dict[str, Any]]) -> None:
+    """``message.queued``/``message.failed`` for new rows, only if some subscription wants it."""
+    for status in ("queued", "failed"):
+        if not wants(session, project_id, f"message.{status}"):
+            continue
+        emit_many(
             session,
-            row["project_id"],
-            f"message.{row['status']}",
-            {
-                "object": "message",
-                "id": row["id"],
-                "status": row["status"],
-                "channel": row["channel"],
-                "bulk_job_id": row["bulk_job_id"],
-                "customer_id": row["customer_id"],
-                "campaign_id": row["campaign_id"],
-                "reason": row["last_error"],
-            },
+            project_id,
+            f"message.{status}",
+            [
+                {
+                    "object": "message",
+                    "id": row["id"],
+                    "status": row["status"],
+                    "channel": row["channel"],
+                    "bulk_job_id": row["bulk_job_id"],
+                    "customer_id": row["customer_id"],
+                    "campaign_id": row["campaign_id"],
+                    "reason": row["last_error"],
+                }
+                for row in rows
+                if row["status"] == status
+            ],
         )
 
 
@@ -187,50 +196,52 @@ def prepare_customers(
     channels = load_channels(session, project.id, job.channels)
     now = utcnow()
     recipients = Recipients(session, project, campaign, links, channels)
-    suppressed = {c.index: recipients.suppressed(loaded, c) for c in channels}
-    wanting = [
-        customer.id
-        for customer in loaded
-        if any(
-            _reachable(customer, channel) and customer.id not in suppressed[channel.index]
-            for channel in channels
-        )
-    ]
-    codes = assign_batch(session, pool, wanting)
-    due = datetime.fromisoformat(str(job.options["send_at"]))
-    rows: list[dict[str, Any]] = []
-    wanted = set(wanting)
-    for customer in loaded:
-        code = codes.get(customer.id)
-        values = code_links(links, campaign, code) if code is not None else None
-        for channel in channels:
-            if customer.id in wanted and code is None:
-                address = customer.email if channel.channel == "email" else customer.phone
-                outcome = Outcome("failed", address, _NO_CODE)
-            else:
-                outcome = recipients.outcome(
-                    customer,
-                    channel,
-                    values,
-                    suppressed=customer.id in suppressed[channel.index],
-                )
-            rows.append(_row(job, customer, channel, outcome, due, now))
-    rows = _insert_new(session, rows)
-    if rows:
-        session.connection().execute(
-            insert(_CHANGES),
-            [
-                {
-                    "delivery_id": r["id"],
-                    "status": r["status"],
-                    "detail": r["last_error"],
-                    "at": now,
-                }
-                for r in rows
-            ],
-        )
-        for row in rows:
-            _announce(session, row)
+    with phase("assignment"):
+        suppressed = {c.index: recipients.suppressed(loaded, c) for c in channels}
+        wanting = [
+            customer.id
+            for customer in loaded
+            if any(
+                _reachable(customer, channel) and customer.id not in suppressed[channel.index]
+                for channel in channels
+            )
+        ]
+        codes = assign_batch(session, pool, wanting)
+    with phase("rendering"):
+        due = datetime.fromisoformat(str(job.options["send_at"]))
+        rows: list[dict[str, Any]] = []
+        wanted = set(wanting)
+        for customer in loaded:
+            code = codes.get(customer.id)
+            values = code_links(links, campaign, code) if code is not None else None
+            for channel in channels:
+                if customer.id in wanted and code is None:
+                    address = customer.email if channel.channel == "email" else customer.phone
+                    outcome = Outcome("failed", address, _NO_CODE)
+                else:
+                    outcome = recipients.outcome(
+                        customer,
+                        channel,
+                        values,
+                        suppressed=customer.id in suppressed[channel.index],
+                    )
+                rows.append(_row(job, customer, channel, outcome, due, now))
+    with phase("inserting"):
+        rows = _insert_new(session, rows)
+        if rows:
+            session.connection().execute(
+                insert(_CHANGES),
+                [
+                    {
+                        "delivery_id": r["id"],
+                        "status": r["status"],
+                        "detail": r["last_error"],
+                        "at": now,
+                    }
+                    for r in rows
+                ],
+            )
+            _announce(session, job.project_id, rows)
     counts = PreparedCounts(
         prepared=len(loaded),
         queued=sum(1 for r in rows if r["status"] == "queued"),

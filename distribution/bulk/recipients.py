@@ -30,7 +30,13 @@ from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
 from distribution.segment_filter import Filter, matches, parse_filter
 from distribution.segments import list_segments
 from distribution.template_store import build_context, compile_version, resolve_template
-from templates import MissingVariablesError, RenderedSms, TemplateError
+from templates import (
+    CompiledEmail,
+    CompiledSms,
+    MissingVariablesError,
+    RenderedSms,
+    TemplateError,
+)
 
 __all__ = ["Channel", "Outcome", "Recipients", "load_channels"]
 
@@ -145,6 +151,7 @@ class Recipients:
         self.links = links
         self.channels = channels
         self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
+        self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
         self._segments: list[tuple[str, Filter]] | None = None
 
     def suppressed(self, customers: Sequence[Customer], channel: Channel) -> set[str]:
@@ -234,7 +241,10 @@ class Recipients:
             extra["code"] = code
         context = build_context(customer, project=self.project, extra=extra)
         try:
-            rendered = compile_version(version).render(context, mode="send")
+            compiled = self._compiled.get(version.id)
+            if compiled is None:
+                compiled = self._compiled[version.id] = compile_version(version)
+            rendered = compiled.render(context, mode="send")
         except MissingVariablesError as error:
             return Outcome(
                 "failed",

@@ -30,7 +30,7 @@ class BulkRunner:
         links: LinkSettings,
         wake_worker: Callable[[], None],
         *,
-        batch_size: int = 1000,
+        batch_size: int = 2000,
         poll_interval: float = 1.0,
     ) -> None:
         self.database = database
