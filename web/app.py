@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -14,12 +16,21 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
-from distribution.db import Database, is_sqlite
+from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
+from distribution.distributed import (
+    BulkKick,
+    InProcessWorker,
+    QueueNotifier,
+    WorkerRuntime,
+    build_queue_app,
+)
 from distribution.ingest import LinkSettings
-from distribution.migrate import upgrade
+from distribution.migrate import upgrade, upgrade_queue
+from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
+from distribution.rate_limit import shared_limiter_factory
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY_SCHEMES, provide_caller
@@ -46,19 +57,121 @@ from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
 from web.webhooks_api import InboundSecretController, WebhookController
 
-__all__ = ["create_app"]
+__all__ = [
+    "create_app",
+    "delivery_policy",
+    "link_settings",
+    "provider_registry",
+    "webhook_dispatcher",
+]
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    """Retry and lease settings of every worker, embedded or distributed."""
+    return DeliveryPolicy(
+        max_attempts=settings.max_attempts,
+        recovery=settings.sending_recovery,
+        lease_seconds=settings.lease_seconds,
+        public_url=settings.public_url,
+    )
+
+
+def link_settings(settings: Settings) -> LinkSettings:
+    """How links in messages are built and signed."""
+    return LinkSettings(public_url=settings.public_url, secret_key=settings.secret_key)
+
+
+def webhook_dispatcher(settings: Settings, database: Database) -> WebhookDispatcher:
+    """The outgoing webhook dispatcher (leased claims: any number of processes may run one)."""
+    return WebhookDispatcher(
+        database,
+        SecretBox(settings.secret_key),
+        WebhookPolicy(
+            schedule=settings.webhook_retry_schedule,
+            disable_after=settings.webhook_disable_after,
+            allow_private=settings.webhooks_allow_private,
+        ),
+        poll_interval=settings.webhook_poll_interval,
+    )
+
+
+def provider_registry(settings: Settings, database: Database) -> ProviderRegistry:
+    """Live providers; distributed, their rate limits hold across all processes together."""
+    secret_box = SecretBox(settings.secret_key)
+    if settings.mode == "distributed":
+        return ProviderRegistry(
+            database, secret_box, limiter_factory=shared_limiter_factory(database)
+        )
+    return ProviderRegistry(database, secret_box)
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """The delivery engine of a mode: what handlers notify, and what starts and stops."""
+
+    notifier: DeliveryNotifier
+    bulk: Waker
+    on_startup: list[Callable[[], Awaitable[None]]]
+    on_shutdown: list[Callable[[], Awaitable[None]]]
+
+
+def _embedded(
+    settings: Settings,
+    database: Database,
+    providers: ProviderRegistry,
+    dispatcher: WebhookDispatcher,
+) -> _Engine:
+    worker = EmbeddedWorker(
+        database,
+        providers,
+        delivery_policy(settings),
+        poll_interval=settings.worker_poll_interval,
+    )
+    bulk_runner = BulkRunner(database, link_settings(settings), worker.wake)
+    return _Engine(
+        notifier=worker,
+        bulk=bulk_runner,
+        on_startup=[worker.start, dispatcher.start, bulk_runner.start]
+        if settings.run_worker
+        else [],
+        on_shutdown=[bulk_runner.stop, worker.stop, dispatcher.stop],
+    )
+
+
+def _distributed(
+    settings: Settings,
+    database: Database,
+    providers: ProviderRegistry,
+    dispatcher: WebhookDispatcher,
+) -> _Engine:
+    # API processes only enqueue; ``dm worker`` processes (and this one when run_worker) send.
+    queue = build_queue_app(settings.database_url, sweep_interval=settings.sweep_interval)
+    notifier = QueueNotifier(queue, database)
+
+    async def open_queue() -> None:
+        # open_async() returns an awaitable context manager, not a coroutine Litestar awaits.
+        await queue.open_async()
+
+    on_startup: list[Callable[[], Awaitable[None]]] = [open_queue, notifier.start]
+    on_shutdown: list[Callable[[], Awaitable[None]]] = [notifier.stop]
+    if settings.run_worker:
+        worker = InProcessWorker(
+            queue,
+            WorkerRuntime(database, providers, delivery_policy(settings), link_settings(settings)),
+            concurrency=settings.worker_concurrency,
+            queues=settings.worker_queues,
+            shutdown_grace=settings.shutdown_grace,
+        )
+        on_startup += [worker.start, dispatcher.start]
+        on_shutdown = [worker.stop, dispatcher.stop, *on_shutdown]
+    on_shutdown.append(queue.close_async)
+    return _Engine(notifier, BulkKick(notifier), on_startup, on_shutdown)
 
 
 def create_app(settings: Settings) -> Litestar:
     """Build the service for ``settings``; nothing here reads the environment."""
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
-    if settings.mode == "distributed":
-        if is_sqlite(settings.database_url):
-            raise ValueError(
-                "DM_MODE=distributed needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...): "
-                "workers on several machines cannot share a SQLite file"
-            )
-        raise ValueError("DM_MODE=distributed is not available yet; use embedded")
+    settings.check_mode()
     database = Database(settings.database_url)
     # Large imports check rows in worker processes; "spawn" because forking a threaded server
     # is unsafe. No process starts until the first large import.
@@ -67,33 +180,16 @@ def create_app(settings: Settings) -> Litestar:
     )
     if settings.migrate_on_start:
         upgrade(database.engine)
+        if settings.mode == "distributed":
+            upgrade_queue(database.engine)
     secret_box = SecretBox(settings.secret_key)
-    provider_registry = ProviderRegistry(database, secret_box)
+    providers = provider_registry(settings, database)
     prometheus = CollectorRegistry()
     prometheus.register(DeliveryCollector(database))
-    links = LinkSettings(public_url=settings.public_url, secret_key=settings.secret_key)
-    worker = EmbeddedWorker(
-        database,
-        provider_registry,
-        DeliveryPolicy(
-            max_attempts=settings.max_attempts,
-            recovery=settings.sending_recovery,
-            lease_seconds=settings.lease_seconds,
-            public_url=settings.public_url,
-        ),
-        poll_interval=settings.worker_poll_interval,
-    )
-    bulk_runner = BulkRunner(database, links, worker.wake)
-    dispatcher = WebhookDispatcher(
-        database,
-        secret_box,
-        WebhookPolicy(
-            schedule=settings.webhook_retry_schedule,
-            disable_after=settings.webhook_disable_after,
-            allow_private=settings.webhooks_allow_private,
-        ),
-        poll_interval=settings.webhook_poll_interval,
-    )
+    links = link_settings(settings)
+    dispatcher = webhook_dispatcher(settings, database)
+    build_engine = _distributed if settings.mode == "distributed" else _embedded
+    engine = build_engine(settings, database, providers, dispatcher)
 
     openapi = OpenAPIConfig(
         title="Distribution manager",
@@ -140,14 +236,14 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=True),
-            "providers": Provide(lambda: provider_registry, use_cache=True, sync_to_thread=False),
-            "worker": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
+            "providers": Provide(lambda: providers, use_cache=True, sync_to_thread=False),
+            "worker": Provide(lambda: engine.notifier, use_cache=True, sync_to_thread=False),
             "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
             "prometheus": Provide(lambda: prometheus, use_cache=True, sync_to_thread=False),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "secret_box": Provide(lambda: secret_box, use_cache=True, sync_to_thread=False),
             "dispatcher": Provide(lambda: dispatcher, use_cache=True, sync_to_thread=False),
-            "bulk_runner": Provide(lambda: bulk_runner, use_cache=True, sync_to_thread=False),
+            "bulk_runner": Provide(lambda: engine.bulk, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
@@ -157,20 +253,16 @@ def create_app(settings: Settings) -> Litestar:
                 "database": database,
                 "settings": settings,
                 "import_pool": import_pool,
-                "providers": provider_registry,
-                "worker": worker,
+                "providers": providers,
+                "worker": engine.notifier,
                 "dispatcher": dispatcher,
-                "bulk_runner": bulk_runner,
+                "bulk_runner": engine.bulk,
             }
         ),
-        on_startup=[worker.start, dispatcher.start, bulk_runner.start]
-        if settings.run_worker
-        else [],
+        on_startup=engine.on_startup,
         on_shutdown=[
-            bulk_runner.stop,
-            worker.stop,
-            dispatcher.stop,
-            provider_registry.aclose,
+            *engine.on_shutdown,
+            providers.aclose,
             database.dispose,
             lambda: import_pool.shutdown(cancel_futures=True),
         ],

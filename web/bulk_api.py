@@ -12,7 +12,6 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
 from distribution.bulk import (
-    BulkRunner,
     BulkSpec,
     cancel_job,
     create_job,
@@ -27,7 +26,7 @@ from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
-from distribution.worker import EmbeddedWorker
+from distribution.notifiers import DeliveryNotifier, Waker
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
 
@@ -170,7 +169,7 @@ class BulkSendController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        bulk_runner: NamedDependency[BulkRunner],
+        bulk_runner: NamedDependency[Waker],
         data: Annotated[BulkSendIn, Body(examples=[Example(summary="Invite", value=EXAMPLE)])],
     ) -> BulkSendOut:
         with db.session() as session:
@@ -236,8 +235,8 @@ class BulkSendController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        bulk_runner: NamedDependency[BulkRunner],
-        worker: NamedDependency[EmbeddedWorker],
+        bulk_runner: NamedDependency[Waker],
+        worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> BulkSendOut:
         with db.session() as session:
@@ -256,7 +255,7 @@ class BulkSendController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        worker: NamedDependency[EmbeddedWorker],
+        worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> BulkSendOut:
         with db.session() as session:

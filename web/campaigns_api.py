@@ -34,7 +34,7 @@ from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.ingest import LinkSettings
 from distribution.models import Campaign, CodePool, Project
-from distribution.worker import EmbeddedWorker
+from distribution.notifiers import DeliveryNotifier
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
 
@@ -372,7 +372,7 @@ class CodePoolController(Controller):
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
         links: NamedDependency[LinkSettings],
-        worker: NamedDependency[EmbeddedWorker],
+        worker: NamedDependency[DeliveryNotifier],
         pool_id: FromPath[str],
         data: Annotated[
             AssignIn,
@@ -406,7 +406,7 @@ class CodeController(Controller):
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
         links: NamedDependency[LinkSettings],
-        worker: NamedDependency[EmbeddedWorker],
+        worker: NamedDependency[DeliveryNotifier],
         code: FromPath[str],
     ) -> CodeOut:
         with db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -11,8 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from distribution.db import Database
+from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
 from distribution.errors import DistributionError
-from distribution.migrate import upgrade
+from distribution.migrate import queue_schema_applied, upgrade, upgrade_queue
 from distribution.projects import (
     authenticate,
     create_api_key,
@@ -39,9 +41,67 @@ def _serve(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> Database:
+    settings.check_mode()
     database = Database(settings.database_url)
     upgrade(database.engine)
+    if settings.mode == "distributed":
+        upgrade_queue(database.engine)
     return database
+
+
+async def _work(settings: Settings) -> None:
+    """``dm worker``: deliveries, bulk rounds and the sweeper as procrastinate jobs, plus the
+    webhook dispatcher, until SIGTERM/SIGINT (then the jobs in flight finish or are released)."""
+    from web.app import delivery_policy, link_settings, provider_registry, webhook_dispatcher
+
+    database = Database(settings.database_url)
+    providers = provider_registry(settings, database)
+    queue = build_queue_app(
+        settings.database_url,
+        sweep_interval=settings.sweep_interval,
+        pool_size=settings.worker_concurrency + 4,
+    )
+    dispatcher = webhook_dispatcher(settings, database)
+    runtime = WorkerRuntime(database, providers, delivery_policy(settings), link_settings(settings))
+    try:
+        async with queue.open_async():
+            await dispatcher.start()
+            try:
+                await run_worker(
+                    queue,
+                    runtime,
+                    concurrency=settings.worker_concurrency,
+                    queues=settings.worker_queues,
+                    shutdown_grace=settings.shutdown_grace,
+                )
+            finally:
+                await dispatcher.stop()
+    finally:
+        await providers.aclose()
+        database.dispose()
+
+
+def _worker(settings: Settings) -> int:
+    if settings.mode != "distributed":
+        print(
+            "dm: dm worker needs DM_MODE=distributed (embedded, dm serve sends by itself)",
+            file=sys.stderr,
+        )
+        return 2
+    settings.check_mode()
+    from web.observability import configure_logging
+
+    configure_logging(settings.log_level, json_logs=settings.log_format == "json")
+    database = Database(settings.database_url)
+    try:
+        ready = queue_schema_applied(database.engine)
+    finally:
+        database.dispose()
+    if not ready:
+        print("dm: the job queue's tables are missing: run dm migrate first", file=sys.stderr)
+        return 2
+    asyncio.run(_work(settings))
+    return 0
 
 
 def _print_key(project_name: str, app_id: str, token: str) -> None:
@@ -129,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "worker", help="distributed mode: run a worker (DM_WORKER_CONCURRENCY jobs at once)"
+    )
     commands.add_parser("dev", help="migrate, ensure a development project, print it, serve")
 
     projects = commands.add_parser("projects", help="manage projects").add_subparsers(
@@ -211,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "DM_LOG_FORMAT" not in os.environ:
                 settings = replace(settings, log_format="text")
             _dev(settings)
+        elif args.command == "worker":
+            return _worker(settings)
         elif args.command == "migrate":
             _migrate(settings).dispose()
             print("database is up to date")

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from distribution.db import is_sqlite
+
 __all__ = ["Settings"]
 
 
@@ -89,6 +91,14 @@ class Settings:
     )
     webhook_disable_after: int = 5
     webhook_poll_interval: float = 0.5
+
+    def check_mode(self) -> None:
+        """Refuse a mode the database cannot serve."""
+        if self.mode == "distributed" and is_sqlite(self.database_url):
+            raise ValueError(
+                "DM_MODE=distributed needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...): "
+                "workers on several machines cannot share a SQLite file"
+            )
 
     def __repr__(self) -> str:
         return f"Settings(database_url={self.database_url!r}, mode={self.mode!r}, secret_key=***)"

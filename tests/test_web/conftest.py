@@ -1,7 +1,13 @@
-"""A real app on the test database, driven in-process through Litestar's TestClient."""
+"""A real app on the test database, driven in-process through Litestar's TestClient.
+
+Every web test runs on SQLite, and with TEST_DATABASE_URL also on PostgreSQL in both modes:
+``postgresql`` (embedded worker) and ``postgresql-distributed`` (the API enqueues procrastinate
+jobs and, as ``run_worker`` allows, runs a procrastinate worker in the same process).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,23 +16,52 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from distribution.db import Database
-from tests.conftest import ProjectCredentials, make_project
+from distribution.migrate import upgrade_queue
+from tests.conftest import ProjectCredentials, make_project, migrated_database
 from web.app import create_app
 from web.settings import Settings
 
+DISTRIBUTED = "postgresql-distributed"
+WEB_BACKENDS = ["sqlite"] + (
+    ["postgresql", DISTRIBUTED] if os.environ.get("TEST_DATABASE_URL") else []
+)
+
+
+@pytest.fixture(scope="session", params=WEB_BACKENDS)
+def web_backend(request: pytest.FixtureRequest) -> str:
+    """The database and mode of the web tests' app."""
+    backend: str = request.param
+    return backend
+
 
 @pytest.fixture(scope="session")
-def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Litestar:
+def database_url(web_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of this backend (with the job queue's tables when distributed)."""
+    backend = "postgresql" if web_backend == DISTRIBUTED else web_backend
+    with migrated_database(backend, tmp_path_factory.mktemp("db")) as url:
+        if web_backend == DISTRIBUTED:
+            database = Database(url)
+            upgrade_queue(database.engine)
+            database.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, web_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Litestar:
     data_dir: Path = tmp_path_factory.mktemp("data")
     settings = Settings(
         database_url=database_url,
         data_dir=data_dir,
         secret_key="test-secret-key",
+        mode="distributed" if web_backend == DISTRIBUTED else "embedded",
         migrate_on_start=False,
         # Tests receive webhooks on 127.0.0.1 and should not wait minutes for a retry.
         webhooks_allow_private=True,
         webhook_retry_schedule=(0.0, 0.0),
         webhook_poll_interval=0.05,
+        # Distributed: lost enqueues and due retries are swept up every second.
+        sweep_interval=1,
+        shutdown_grace=5.0,
     )
     return create_app(settings)
 

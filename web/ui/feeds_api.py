@@ -19,7 +19,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.bulk import (
-    BulkRunner,
     cancel_job,
     get_job,
     pause_job,
@@ -38,7 +37,7 @@ from distribution.messages import (
     status_history,
 )
 from distribution.models import utcnow
-from distribution.worker import EmbeddedWorker
+from distribution.notifiers import DeliveryNotifier, Waker
 from web.ui.feeds_views import (
     CHANNELS,
     delivery_json,
@@ -188,8 +187,8 @@ class FeedsApiController(Controller):
         self,
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
-        bulk_runner: NamedDependency[BulkRunner],
-        worker: NamedDependency[EmbeddedWorker],
+        bulk_runner: NamedDependency[Waker],
+        worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> dict[str, Any]:
         """Carry on where the job was paused."""
@@ -205,7 +204,7 @@ class FeedsApiController(Controller):
         self,
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
-        worker: NamedDependency[EmbeddedWorker],
+        worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> dict[str, Any]:
         """Skip the rest of the waiting window."""

@@ -1,0 +1,181 @@
+"""The procrastinate jobs: deliver a batch of ids, sweep, and move bulk jobs along.
+
+Every job finds what it needs (database, providers, policy) in the worker's context
+(``WorkerRuntime``), so the same functions run in ``dm worker`` and in an API process that runs
+a worker of its own. Jobs call the same ``claim_due``/``deliver``/``record_outcomes`` as the
+embedded worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.job_context import JobContext
+
+from distribution.bulk import BulkRunner
+from distribution.db import Database
+from distribution.delivery import (
+    Claimed,
+    DeliveryPolicy,
+    Outcome,
+    SenderSource,
+    claim_due,
+    deliver,
+    record_outcomes,
+    recover_expired,
+    release,
+)
+from distribution.distributed.enqueue import DELIVER_BATCH, enqueue_ids, sweep_due, unmark
+from distribution.ingest import LinkSettings
+
+__all__ = [
+    "BULK_ROUND",
+    "RUNTIME",
+    "SWEEP",
+    "WorkerRuntime",
+    "bulk_round",
+    "deliver_batch",
+    "kick_bulk",
+    "register",
+    "sweep",
+]
+
+log = logging.getLogger("distribution.distributed")
+
+SWEEP = "sweep"
+BULK_ROUND = "bulk_round"
+# The key of the WorkerRuntime in the worker's additional context.
+RUNTIME = "dm_runtime"
+
+
+@dataclass(frozen=True)
+class WorkerRuntime:
+    """What the jobs of one worker process share."""
+
+    database: Database
+    senders: SenderSource
+    policy: DeliveryPolicy
+    links: LinkSettings
+
+
+def _runtime(context: JobContext) -> WorkerRuntime:
+    runtime = context.additional_context.get(RUNTIME)
+    if not isinstance(runtime, WorkerRuntime):
+        raise RuntimeError("this worker was started without a WorkerRuntime in its context")
+    return runtime
+
+
+async def deliver_batch(context: JobContext, ids: list[str]) -> int:
+    """Claim the given rows that are still due, send them and record the outcomes.
+
+    Rows already sent, claimed by another job or not yet due are not claimed, so a duplicate
+    job sends nothing twice. Retries get a job scheduled for the time they come due.
+    """
+    runtime = _runtime(context)
+    claimed = await _claim(runtime, ids)
+    if not claimed:
+        return 0
+    log.info(
+        "delivering %d deliveries",
+        len(claimed),
+        extra={"job_id": context.job.id, "delivery_ids": ",".join(c.id for c in claimed)},
+    )
+    outcomes = await _send(runtime, claimed)
+    await asyncio.to_thread(record_outcomes, runtime.database, outcomes)
+    retrying = [o.id for o in outcomes if o.status == "queued"]
+    if retrying:
+        await enqueue_ids(context.app, runtime.database, retrying)
+    return len(claimed)
+
+
+async def _claim(runtime: WorkerRuntime, ids: Sequence[str]) -> list[Claimed]:
+    # Shielded: a claim committed while the job is being aborted must still be released,
+    # or its rows would wait for their lease and then count as "unknown" though never sent.
+    claiming = asyncio.ensure_future(
+        asyncio.to_thread(claim_due, runtime.database, len(ids), runtime.policy, ids)
+    )
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        claimed = await claiming
+        await asyncio.to_thread(release, runtime.database, [c.id for c in claimed])
+        await asyncio.to_thread(unmark, runtime.database, [c.id for c in claimed])
+        raise
+
+
+async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outcome]:
+    """``deliver`` each row as its own task, so an abort keeps the answers already in."""
+    sends = [asyncio.ensure_future(deliver([c], runtime.senders, runtime.policy)) for c in claimed]
+    try:
+        await asyncio.gather(*sends)
+    except asyncio.CancelledError:
+        # The worker stops past its grace: record what was answered, put the rest back.
+        answered = [s.result()[0] for s in sends if s.done() and not s.cancelled()]
+        unanswered = sorted({c.id for c in claimed} - {o.id for o in answered})
+        await asyncio.to_thread(record_outcomes, runtime.database, answered)
+        await asyncio.to_thread(release, runtime.database, unanswered)
+        await asyncio.to_thread(unmark, runtime.database, unanswered)
+        log.warning(
+            "stopped mid-batch: %d deliveries released",
+            len(unanswered),
+            extra={"delivery_ids": ",".join(unanswered)},
+        )
+        raise
+    return [s.result()[0] for s in sends]
+
+
+async def sweep(context: JobContext, timestamp: int) -> int:
+    """Periodic: recover abandoned rows, enqueue due rows without a job, kick the bulk jobs."""
+    runtime = _runtime(context)
+    recovered = await asyncio.to_thread(recover_expired, runtime.database, runtime.policy)
+    swept = await sweep_due(context.app, runtime.database)
+    await kick_bulk(context.app)
+    if recovered or swept:
+        log.info(
+            "sweep: %d abandoned deliveries recovered, %d enqueued",
+            recovered,
+            swept,
+            extra={"tick": timestamp},
+        )
+    return swept
+
+
+async def bulk_round(context: JobContext) -> int:
+    """Move every bulk job along (start, prepare, complete) until none has work left."""
+    runtime = _runtime(context)
+    prepared: list[int] = []
+    runner = BulkRunner(runtime.database, runtime.links, lambda: prepared.append(1))
+    rounds = 0
+    while await runner.run_once():
+        rounds += 1
+        if prepared:
+            # Fresh rows are due at the job's send time: their jobs are scheduled for it.
+            prepared.clear()
+            await sweep_due(context.app, runtime.database, fresh=True)
+    return rounds
+
+
+async def kick_bulk(queue: procrastinate.App) -> None:
+    """Ask for a bulk round; one waiting round is enough (its queueing lock)."""
+    with contextlib.suppress(AlreadyEnqueued):
+        await queue.tasks[BULK_ROUND].defer_async()
+
+
+def register(app: procrastinate.App, *, sweep_interval: int) -> None:
+    """Register the jobs on ``app``; the sweeper runs every ``sweep_interval`` seconds."""
+    retry = procrastinate.RetryStrategy(max_attempts=3, wait=1)
+    app.task(name=DELIVER_BATCH, queue="deliveries", pass_context=True, retry=retry)(deliver_batch)
+    sweeper: Any = app.task(
+        name=SWEEP, queue="maintenance", pass_context=True, queueing_lock=SWEEP
+    )(sweep)
+    app.periodic(cron=f"*/{sweep_interval} * * * * *", periodic_id="sweeper")(sweeper)
+    app.task(
+        name=BULK_ROUND, queue="bulk", pass_context=True, lock=BULK_ROUND, queueing_lock=BULK_ROUND
+    )(bulk_round)

@@ -1,0 +1,295 @@
+"""The distributed jobs on PostgreSQL: deliver_batch, the sweeper, retries and graceful stop.
+
+Each test runs real procrastinate workers in this process against a schema of this module,
+with providers faked at the provider boundary only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+
+import procrastinate
+import pytest
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.types import JSONDict, JSONValue
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from distribution.db import Database
+from distribution.delivery import DeliveryPolicy
+from distribution.distributed import InProcessWorker, WorkerRuntime, build_queue_app, run_worker
+from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW
+from distribution.distributed.tasks import SWEEP
+from distribution.ids import new_id
+from distribution.migrate import upgrade_queue
+from distribution.models import Delivery, utcnow
+from providers import Message, SendResult, TransientProviderError
+from providers.capture import CaptureProvider
+from tests.conftest import make_project
+from tests.test_distribution.engine_helpers import LINKS, Senders, capture
+
+POLICY = DeliveryPolicy(max_attempts=5, base_backoff=1.0, max_backoff=1.0)
+
+
+class HeldProvider:
+    """Answers only once its gate opens: a provider call that is still in flight."""
+
+    kind = "held"
+    channels = frozenset({"email"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.gate = asyncio.Event()
+        self.called: list[str] = []
+
+    async def send(self, message: Message) -> SendResult:
+        self.called.append(message.id)
+        await self.gate.wait()
+        return SendResult(status="sent", provider_message_id=f"held-{message.id}")
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FlakyOnce:
+    """Fails each message's first call with a transient error, accepts the second."""
+
+    kind = "flaky"
+    channels = frozenset({"email"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: list[str] = []
+
+    async def send(self, message: Message) -> SendResult:
+        self.seen.append(message.id)
+        if self.seen.count(message.id) == 1:
+            raise TransientProviderError("try again", provider=self.name)
+        return SendResult(status="sent", provider_message_id=f"flaky-{message.id}")
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def queue_url(postgres_url: str, postgres: Database) -> str:
+    upgrade_queue(postgres.engine)
+    return postgres_url
+
+
+@pytest.fixture
+async def queue(queue_url: str) -> AsyncIterator[procrastinate.App]:
+    app = build_queue_app(queue_url, sweep_interval=1)
+    async with app.open_async():
+        yield app
+
+
+@pytest.fixture
+def project_id(postgres: Database) -> str:
+    return make_project(postgres).project.id
+
+
+def queued_rows(
+    database: Database,
+    project_id: str,
+    provider: str,
+    count: int,
+    *,
+    enqueued_until: datetime | None = None,
+) -> list[str]:
+    """``count`` due ``queued`` deliveries through ``provider``; their ids."""
+    ids = [new_id("msg") for _ in range(count)]
+    with database.session() as session:
+        session.add_all(
+            Delivery(
+                id=delivery_id,
+                project_id=project_id,
+                idempotency_key=delivery_id,
+                channel="email",
+                provider=provider,
+                recipient=f"{delivery_id}@example.com",
+                content={"subject": "Hi", "html": "<p>Hi</p>", "text": "Hi"},
+                next_attempt_at=utcnow() - timedelta(seconds=1),
+                enqueued_until=enqueued_until,
+            )
+            for delivery_id in ids
+        )
+    return ids
+
+
+def statuses(database: Database, ids: Sequence[str]) -> dict[str, str]:
+    with database.reader() as session:
+        rows = session.exec(
+            select(Delivery.id, Delivery.status).where(col(Delivery.id).in_(list(ids)))
+        ).all()
+    return dict(rows)
+
+
+def runtime(database: Database, **providers: object) -> WorkerRuntime:
+    return WorkerRuntime(database, Senders(dict(providers)), POLICY, LINKS)  # type: ignore[arg-type]
+
+
+async def drain(queue: procrastinate.App, work: WorkerRuntime, *queues: str) -> None:
+    """Run a worker until the given queues are empty."""
+    await run_worker(
+        queue,
+        work,
+        concurrency=4,
+        queues=queues,
+        shutdown_grace=5.0,
+        install_signal_handlers=False,
+        wait=False,
+    )
+
+
+async def wait_until(condition: object, what: str) -> None:
+    for _ in range(400):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_deliver_batch_claims_only_its_ids(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    sink = capture()
+    mine = queued_rows(postgres, project_id, "capture", 3)
+    other = queued_rows(postgres, project_id, "capture", 2)
+    await queue.tasks[DELIVER_BATCH].defer_async(ids=mine)
+    await drain(queue, runtime(postgres, capture=sink), "deliveries")
+    assert set(statuses(postgres, mine).values()) == {"sent"}
+    assert set(statuses(postgres, other).values()) == {"queued"}
+    assert sorted(m.message.id for m in sink.messages) == sorted(mine)
+
+
+async def test_a_duplicate_job_sends_nothing_twice(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    sink: CaptureProvider = capture()
+    ids = queued_rows(postgres, project_id, "capture", 20)
+    task = queue.tasks[DELIVER_BATCH]
+    batches: list[JSONDict] = [{"ids": list[JSONValue](batch)} for batch in (ids, ids, ids[:5])]
+    await task.batch_defer_async(*batches)
+    await drain(queue, runtime(postgres, capture=sink), "deliveries")
+    sent = [m.message.id for m in sink.messages]
+    assert sorted(sent) == sorted(ids)
+    assert set(statuses(postgres, ids).values()) == {"sent"}
+
+
+async def test_the_sweeper_enqueues_rows_whose_enqueue_was_lost(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    sink = capture()
+    never = queued_rows(postgres, project_id, "capture", 3)
+    # Marked as carried by a job that never ran (its window passed).
+    lost = queued_rows(postgres, project_id, "capture", 2, enqueued_until=utcnow())
+    # Carried by a job still believed pending: the sweeper leaves them to it.
+    pending = queued_rows(
+        postgres, project_id, "capture", 2, enqueued_until=utcnow() + ENQUEUE_WINDOW
+    )
+    # One sweep may already wait (the periodic deferrer of an earlier worker): that one will do.
+    with contextlib.suppress(AlreadyEnqueued):
+        await queue.tasks[SWEEP].defer_async(timestamp=0)
+    # A worker without wait stops when it finds no job: the sweep's jobs come after it.
+    await drain(queue, runtime(postgres, capture=sink), "maintenance")
+    await drain(queue, runtime(postgres, capture=sink), "deliveries")
+    assert set(statuses(postgres, never + lost).values()) == {"sent"}
+    assert set(statuses(postgres, pending).values()) == {"queued"}
+    # The sweep also finds rows other tests of this schema left without a job: once each.
+    sent = [m.message.id for m in sink.messages]
+    assert len(sent) == len(set(sent))
+    assert set(never + lost) <= set(sent)
+
+
+async def test_a_retry_gets_a_job_scheduled_for_when_it_comes_due(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    flaky = FlakyOnce("flaky")
+    [delivery_id] = queued_rows(postgres, project_id, "flaky", 1)
+    await queue.tasks[DELIVER_BATCH].defer_async(ids=[delivery_id])
+    await drain(queue, runtime(postgres, flaky=flaky), "deliveries")
+    with postgres.reader() as session:
+        row = session.get(Delivery, delivery_id)
+        assert row is not None
+        assert row.status == "queued"
+        assert row.attempts == 1
+        scheduled = (
+            session.connection()
+            .execute(
+                text(
+                    "SELECT scheduled_at FROM procrastinate_jobs WHERE status = 'todo' "
+                    "AND task_name = :task AND args -> 'ids' ? :id"
+                ),
+                {"task": DELIVER_BATCH, "id": delivery_id},
+            )
+            .scalar_one()
+        )
+    assert scheduled.replace(tzinfo=None) >= row.next_attempt_at
+    # The worker keeps polling, so the scheduled job runs once it is due.
+    worker = InProcessWorker(
+        queue,
+        runtime(postgres, flaky=flaky),
+        concurrency=1,
+        queues=["deliveries"],
+        shutdown_grace=5.0,
+    )
+    await worker.start()
+    try:
+        await wait_until(
+            lambda: statuses(postgres, [delivery_id]) == {delivery_id: "sent"}, "retry"
+        )
+    finally:
+        await worker.stop()
+    assert flaky.seen == [delivery_id, delivery_id]
+
+
+async def test_stopping_waits_for_the_batch_in_flight(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    held = HeldProvider("held")
+    ids = queued_rows(postgres, project_id, "held", 3)
+    worker = InProcessWorker(
+        queue, runtime(postgres, held=held), concurrency=1, queues=["deliveries"], shutdown_grace=30
+    )
+    await worker.start()
+    await queue.tasks[DELIVER_BATCH].defer_async(ids=ids)
+    await wait_until(lambda: len(held.called) == 3, "the provider calls")
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0.2)
+    held.gate.set()  # the provider answers while the worker is stopping
+    await stopping
+    assert set(statuses(postgres, ids).values()) == {"sent"}
+
+
+async def test_stopping_past_the_grace_puts_unsent_rows_back(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    held = HeldProvider("held")
+    ids = queued_rows(postgres, project_id, "held", 3)
+    worker = InProcessWorker(
+        queue,
+        runtime(postgres, held=held),
+        concurrency=1,
+        queues=["deliveries"],
+        shutdown_grace=0.2,
+    )
+    await worker.start()
+    await queue.tasks[DELIVER_BATCH].defer_async(ids=ids)
+    await wait_until(lambda: len(held.called) == 3, "the provider calls")
+    assert set(statuses(postgres, ids).values()) == {"sending"}
+    await worker.stop()  # the provider never answers: the job is aborted after 0.2 s
+    with postgres.reader() as session:
+        rows = session.exec(select(Delivery).where(col(Delivery.id).in_(ids))).all()
+    assert {(r.status, r.attempts, r.lease_until, r.enqueued_until) for r in rows} == {
+        ("queued", 0, None, None)
+    }
