@@ -22,6 +22,7 @@ from distribution.models import Delivery, utcnow
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_distribution.engine_helpers import publish_template
 from tests.test_web.test_ui import header_token, make_user, sign_in
+from web.ui.feeds_views import duration_text
 
 Client = TestClient[Litestar]
 
@@ -334,3 +335,10 @@ def test_one_project_sees_nothing_of_another(
     cancel = other.post(f"/ui/api/bulk-sends/{job}/cancel", json={}, headers=headers)
     assert cancel.status_code == 404
     assert owner.get(f"/ui/api/bulk-sends/{job}").json()["status"] != "cancelled"
+
+
+def test_durations_read_as_a_person_says_them() -> None:
+    assert duration_text(None) == "—"
+    assert duration_text(44.6) == "45 s"
+    assert duration_text(200) == "3 min 20 s"
+    assert duration_text(7500) == "2 h 5 min"

@@ -22,6 +22,7 @@ __all__ = [
     "WINDOWS",
     "delivery_json",
     "distribution_counts",
+    "duration_text",
     "history_json",
     "iso",
     "job_json",
@@ -95,6 +96,18 @@ def distribution_counts(
     }
 
 
+def duration_text(seconds: float | None) -> str:
+    """A duration as a person reads it: "45 s", "3 min 20 s", "2 h 5 min"; "—" when unknown."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
 def _percent(part: int, whole: int) -> int:
     return min(100, part * 100 // whole) if whole > 0 else 0
 
@@ -136,6 +149,10 @@ def job_json(session: Session, job: BulkJob) -> dict[str, Any]:
         if progress.rate_per_second is not None
         else None,
         "eta_seconds": round(progress.eta_seconds) if progress.eta_seconds is not None else None,
+        "rate_text": "—"
+        if progress.rate_per_second is None
+        else f"{progress.rate_per_second:,.1f} messages/s",
+        "eta_text": duration_text(progress.eta_seconds),
         "send_at": iso(send_at),
         "scheduled_at": iso(job.scheduled_at),
         "started_at": iso(job.started_at),

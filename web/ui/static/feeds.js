@@ -72,12 +72,15 @@
     run();
   }
 
+  // Today's times as the time alone; older ones with their day.
   function shortTime(iso) {
     if (!iso) return "—";
     const date = new Date(iso);
-    return date.toLocaleString(undefined, {
-      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-    });
+    const time = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (date.toDateString() === new Date().toDateString()) {
+      return date.toLocaleTimeString(undefined, time);
+    }
+    return date.toLocaleString(undefined, { month: "short", day: "numeric", ...time });
   }
 
   function badge(status) {
@@ -103,14 +106,16 @@
           row.distribution || row.distribution_id);
       }
       if (row.bulk_job_id) {
-        return el("a", { href: "/bulk-sends/" + row.bulk_job_id }, "bulk " + row.bulk_job_id);
+        return el("a", { href: "/bulk-sends/" + row.bulk_job_id, title: row.bulk_job_id },
+          "Bulk send …" + row.bulk_job_id.slice(-6));
       }
       return "—";
     }
 
     function cells(row) {
       return [
-        el("td", {}, el("time", { datetime: row.created_at }, shortTime(row.created_at))),
+        el("td", { class: "when" },
+          el("time", { datetime: row.created_at, title: row.created_at }, shortTime(row.created_at))),
         el("td", {}, badge(row.status)),
         el("td", {}, el("span", { class: "chip chip-" + row.channel },
           row.channel === "email" ? "Email" : "SMS")),
@@ -300,8 +305,8 @@
       }
       set("done_percent_text", job.done_percent + "%");
       set("prepared_text", job.prepared + " of " + job.audience + " recipients");
-      set("rate_text", job.rate_per_second === null ? "—" : job.rate_per_second + "/s");
-      set("eta_text", job.eta_seconds === null ? "—" : job.eta_seconds + " s");
+      set("rate_text", job.rate_text);
+      set("eta_text", job.eta_text);
       for (const name of ["send_at", "started_at", "finished_at"]) set(name, job[name] || "—");
       for (const [action, allowed] of Object.entries(job.actions)) {
         const name = action.replace("_", "-");
