@@ -19,7 +19,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import JobContext
 
-from distribution.bulk import BulkRunner
+from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.db import Database
 from distribution.delivery import (
     Claimed,
@@ -32,17 +32,20 @@ from distribution.delivery import (
     recover_expired,
     release,
 )
+from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
 from distribution.distributed.enqueue import DELIVER_BATCH, enqueue_ids, sweep_due, unmark
 from distribution.ingest import LinkSettings
 
 __all__ = [
     "BULK_ROUND",
+    "PREPARE_CHUNK",
     "RUNTIME",
     "SWEEP",
     "WorkerRuntime",
     "bulk_round",
     "deliver_batch",
     "kick_bulk",
+    "prepare_chunk",
     "register",
     "sweep",
 ]
@@ -51,6 +54,7 @@ log = logging.getLogger("distribution.distributed")
 
 SWEEP = "sweep"
 BULK_ROUND = "bulk_round"
+PREPARE_CHUNK = "prepare_chunk"
 # The key of the WorkerRuntime in the worker's additional context.
 RUNTIME = "dm_runtime"
 
@@ -148,18 +152,65 @@ async def sweep(context: JobContext, timestamp: int) -> int:
 
 
 async def bulk_round(context: JobContext) -> int:
-    """Move every bulk job along (start, prepare, complete) until none has work left."""
+    """Move every bulk job along: start due ones, defer the chunks of preparing ones (again,
+    for chunks not done: a waiting or running duplicate is refused or serialized by its locks),
+    complete sent ones. How many chunk jobs it deferred."""
     runtime = _runtime(context)
-    prepared: list[int] = []
-    runner = BulkRunner(runtime.database, runtime.links, lambda: prepared.append(1))
-    rounds = 0
-    while await runner.run_once():
-        rounds += 1
-        if prepared:
-            # Fresh rows are due at the job's send time: their jobs are scheduled for it.
-            prepared.clear()
-            await sweep_due(context.app, runtime.database, fresh=True)
-    return rounds
+    database = runtime.database
+    deferred = 0
+    for project_id, job_id, status in await asyncio.to_thread(due_jobs, database):
+        if status == "scheduled":
+            status = await asyncio.to_thread(begin_job, database, project_id, job_id, runtime.links)
+        if status == "preparing":
+            chunks = await asyncio.to_thread(pending_chunks, database, project_id, job_id)
+            for chunk in chunks:
+                deferred += await _defer_chunk(context.app, project_id, job_id, chunk)
+        elif status == "sending":
+            await asyncio.to_thread(finish_if_sent, database, project_id, job_id)
+    return deferred
+
+
+async def _defer_chunk(queue: procrastinate.App, project_id: str, job_id: str, chunk: Chunk) -> int:
+    key = f"{PREPARE_CHUNK}:{job_id}:{chunk.index}"
+    deferrer = queue.tasks[PREPARE_CHUNK].configure(queueing_lock=key, lock=key)
+    try:
+        await deferrer.defer_async(
+            project_id=project_id,
+            job_id=job_id,
+            index=chunk.index,
+            after=chunk.after,
+            upto=chunk.upto,
+        )
+    except AlreadyEnqueued:
+        return 0
+    return 1
+
+
+async def prepare_chunk(
+    context: JobContext,
+    project_id: str,
+    job_id: str,
+    index: int,
+    after: str | None,
+    upto: str | None,
+) -> int:
+    """Prepare one chunk of a bulk job, then give its rows jobs for their send time."""
+    runtime = _runtime(context)
+    queued = await asyncio.to_thread(
+        prepare_chunk_rows,
+        runtime.database,
+        project_id,
+        job_id,
+        Chunk(index, after, upto),
+        runtime.links,
+    )
+    if queued:
+        await sweep_due(context.app, runtime.database, fresh=True)
+    log.info(
+        "bulk chunk prepared",
+        extra={"bulk_job_id": job_id, "chunk": index, "queued": queued},
+    )
+    return queued
 
 
 async def kick_bulk(queue: procrastinate.App) -> None:
@@ -176,6 +227,7 @@ def register(app: procrastinate.App, *, sweep_interval: int) -> None:
         name=SWEEP, queue="maintenance", pass_context=True, queueing_lock=SWEEP
     )(sweep)
     app.periodic(cron=f"*/{sweep_interval} * * * * *", periodic_id="sweeper")(sweeper)
+    app.task(name=PREPARE_CHUNK, queue="bulk", pass_context=True, retry=retry)(prepare_chunk)
     app.task(
         name=BULK_ROUND, queue="bulk", pass_context=True, lock=BULK_ROUND, queueing_lock=BULK_ROUND
     )(bulk_round)

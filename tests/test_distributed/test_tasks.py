@@ -18,18 +18,23 @@ from procrastinate.types import JSONDict, JSONValue
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from distribution.bulk import create_job
+from distribution.bulk.jobs import get_job
 from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
 from distribution.distributed import InProcessWorker, WorkerRuntime, build_queue_app, run_worker
+from distribution.distributed.bulk_chunks import CHUNK_SIZE
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW
-from distribution.distributed.tasks import SWEEP
+from distribution.distributed.tasks import SWEEP, kick_bulk
 from distribution.ids import new_id
 from distribution.migrate import upgrade_queue
-from distribution.models import Delivery, utcnow
+from distribution.models import Code, Delivery, utcnow
 from providers import Message, SendResult, TransientProviderError
-from providers.capture import CaptureProvider
+from providers.capture import CaptureConfig, CaptureProvider
 from tests.conftest import make_project
 from tests.test_distribution.engine_helpers import LINKS, Senders, capture
+from tests.test_distribution.test_bulk import _setup as bulk_setup
+from tests.test_distribution.test_bulk import _spec as bulk_spec
 
 POLICY = DeliveryPolicy(max_attempts=5, base_backoff=1.0, max_backoff=1.0)
 
@@ -293,3 +298,44 @@ async def test_stopping_past_the_grace_puts_unsent_rows_back(
     assert {(r.status, r.attempts, r.lease_until, r.enqueued_until) for r in rows} == {
         ("queued", 0, None, None)
     }
+
+
+async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    recipients = 2 * CHUNK_SIZE + 500  # three chunks
+    ids = bulk_setup(postgres, project_id, recipients, recipients)
+    with postgres.session() as session:
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=0), actor="test"
+        ).id
+    sink = CaptureProvider("capture", CaptureConfig(max_messages=2 * recipients))
+    worker = InProcessWorker(
+        queue,
+        runtime(postgres, capture=sink),
+        concurrency=3,
+        queues=["bulk", "deliveries", "maintenance"],
+        shutdown_grace=5.0,
+    )
+    await worker.start()
+    try:
+        await kick_bulk(queue)
+
+        def finished() -> bool:
+            with postgres.reader() as session:
+                return get_job(session, project_id, job_id).status in ("completed", "failed")
+
+        await wait_until(finished, "the bulk job to complete")
+    finally:
+        await worker.stop()
+    with postgres.reader() as session:
+        job = get_job(session, project_id, job_id)
+        holders = session.exec(
+            select(Code.customer_id).where(Code.pool_id == ids["pool"], Code.status == "assigned")
+        ).all()
+    assert job.status == "completed", job.error
+    assert job.options["chunks_done"] == [0, 1, 2]
+    assert job.counts["prepared"] == recipients
+    sent_to = [m.message.to for m in sink.messages]
+    assert len(sent_to) == len(set(sent_to)) == recipients
+    assert len(set(holders)) == recipients

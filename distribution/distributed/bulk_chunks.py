@@ -1,0 +1,109 @@
+"""Bulk preparation in chunks, so several workers prepare one large campaign in parallel.
+
+When a job starts preparing, its audience is cut into keyset ranges of customer ids (the plan,
+kept in the job's options). Each chunk job prepares its range with ``prepare_customers`` in one
+transaction that also records the chunk as done; the job moves to ``sending`` with its last
+chunk. Preparing is idempotent, so a chunk run twice (a lost worker, a re-deferred job) writes
+nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from distribution.bulk.audience import next_customers
+from distribution.bulk.jobs import get_job
+from distribution.bulk.prepare import prepare_customers
+from distribution.db import Database
+from distribution.ingest import LinkSettings
+from distribution.models import BulkJob, Customer, utcnow
+
+__all__ = ["CHUNK_SIZE", "Chunk", "pending_chunks", "prepare_chunk_rows"]
+
+# Recipients per chunk: one transaction of codes, renders and delivery rows.
+CHUNK_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Customers with ids in (after, upto] of a job's audience; ``upto`` None: to the end."""
+
+    index: int
+    after: str | None
+    upto: str | None
+
+
+def pending_chunks(database: Database, project_id: str, job_id: str) -> list[Chunk]:
+    """The chunks of a ``preparing`` job not done yet, planning them the first time."""
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        if job.status != "preparing":
+            return []
+        if "chunks" not in job.options:
+            _plan(session, job)
+        done = set(job.options.get("chunks_done", []))
+        return [
+            Chunk(index, after, upto)
+            for index, (after, upto) in enumerate(job.options["chunks"])
+            if index not in done
+        ]
+
+
+def _plan(session: Session, job: BulkJob) -> None:
+    bounds: list[list[str | None]] = []
+    cursor = job.cursor
+    while True:
+        _customers, following = next_customers(session, job, cursor, CHUNK_SIZE)
+        if following == cursor:
+            break
+        bounds.append([cursor, following])
+        cursor = following
+    if bounds:
+        bounds[-1][1] = None  # the last chunk also takes customers added meanwhile
+    job.options = {**job.options, "chunks": bounds, "chunks_done": []}
+    _finish_if_prepared(job)
+    session.add(job)
+
+
+def prepare_chunk_rows(
+    database: Database, project_id: str, job_id: str, chunk: Chunk, links: LinkSettings
+) -> int:
+    """Prepare one chunk and record it done, in one transaction; the rows it queued."""
+    with database.reader() as session:
+        # Read apart from the writing session: prepare_customers locks and re-reads the job
+        # there, so the counts and the chunks done of concurrent chunks are never stale.
+        job = get_job(session, project_id, job_id)
+    if job.status != "preparing" or chunk.index in job.options.get("chunks_done", []):
+        return 0
+    with database.session() as session:
+        counts = prepare_customers(session, job, _customers(session, job, chunk), links)
+        locked = get_job(session, project_id, job_id, lock=True)
+        if locked.status != "preparing":  # paused or cancelled meanwhile: roll the chunk back
+            session.rollback()
+            return 0
+        done = sorted({*locked.options.get("chunks_done", []), chunk.index})
+        locked.options = {**locked.options, "chunks_done": done}
+        _finish_if_prepared(locked)
+        session.add(locked)
+    return counts.queued
+
+
+def _finish_if_prepared(job: BulkJob) -> None:
+    options: dict[str, Any] = job.options
+    if len(options.get("chunks_done", [])) >= len(options.get("chunks", [])):
+        job.status = "sending"
+        job.updated_at = utcnow()
+
+
+def _customers(session: Session, job: BulkJob, chunk: Chunk) -> list[Customer]:
+    found: list[Customer] = []
+    cursor = chunk.after
+    while True:
+        customers, following = next_customers(session, job, cursor, CHUNK_SIZE)
+        found += [c for c in customers if chunk.upto is None or c.id <= chunk.upto]
+        if following == cursor or (chunk.upto is not None and str(following) >= chunk.upto):
+            return found
+        cursor = following
