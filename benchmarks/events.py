@@ -6,7 +6,12 @@ from N concurrent clients for ``--seconds``. Latency is from the client receivin
 delivery's ``sent_at`` (written just after the provider call returned; both clocks are this
 machine's), an upper bound of the delay between an accepted event and its provider call.
 
-    .venv/bin/python benchmarks/events.py [--seconds 20] [--clients 32]
+Two baselines run first, with the same clients for ``--baseline-seconds`` each, so that the
+figures can be read as ratios on a noisy machine: ``GET /v1/distributions`` (HTTP, the API key
+and one small read: the floor of any authenticated call) and events of a type no distribution
+listens to (the same customer upsert and event row, no render and no delivery).
+
+    .venv/bin/python benchmarks/events.py [--seconds 20] [--clients 32] [--baseline-seconds 5]
 
 Targets (embedded default): >= 500 events/s sustained, p99 event-to-send < 250 ms, none lost.
 Ends with one JSON line of the figures.
@@ -24,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,46 +87,100 @@ def _set_up(client: httpx.Client) -> None:
     ).raise_for_status()
 
 
+def _event(n: int, event_type: str) -> dict[str, Any]:
+    return {
+        "id": f"bench-{event_type}-{n}",
+        "type": event_type,
+        "customer": {
+            "source_id": f"c{n % 5000}",
+            "email": f"c{n % 5000}@example.com",
+            "name": f"Customer {n % 5000}",
+        },
+        "reward": {"type": "credit", "amount": 1500, "currency": "EUR"},
+    }
+
+
+@dataclass
+class Load:
+    """What one load phase saw."""
+
+    requests: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    #: Seconds from sending each successful request to its answer.
+    latencies: list[float] = field(default_factory=list)
+    #: Delivery id -> wall-clock time its event's 202 arrived.
+    accepted: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds the service process used during the phase (worker included).
+    service_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """Service CPU per request: unlike rates, barely moved by other load on the machine."""
+        return self.service_cpu * 1000 / self.requests if self.requests else float("nan")
+
+    def latency_ms(self, share: float) -> float:
+        return _percentile(self.latencies, share) * 1000 if self.latencies else float("nan")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _load(
-    url: str, headers: dict[str, str], seconds: float, clients: int
-) -> tuple[dict[str, float], int, float]:
-    """Post events until time is up; delivery id -> time its 202 arrived, errors, elapsed."""
-    accepted: dict[str, float] = {}
-    errors = 0
+    url: str,
+    headers: dict[str, str],
+    seconds: float,
+    clients: int,
+    request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]],
+    service_pid: int,
+) -> Load:
+    """Send ``request(client, n)`` from ``clients`` loops until time is up."""
+    load = Load()
+    cpu_before = _cpu_seconds(service_pid)
     counter = iter(range(10**9))
     start = time.perf_counter()
     stop = start + seconds
 
     async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal errors
         while time.perf_counter() < stop:
-            n = next(counter)
-            answer = await client.post(
-                "/v1/events",
-                json={
-                    "id": f"bench-{n}",
-                    "type": "reward.granted",
-                    "customer": {
-                        "source_id": f"c{n % 5000}",
-                        "email": f"c{n % 5000}@example.com",
-                        "name": f"Customer {n % 5000}",
-                    },
-                    "reward": {"type": "credit", "amount": 1500, "currency": "EUR"},
-                },
-            )
-            now = time.time()
-            if answer.status_code != 202:
-                errors += 1
+            sent = time.perf_counter()
+            answer = await request(client, next(counter))
+            if answer.status_code not in (200, 202):
+                load.errors += 1
                 continue
-            for delivery in answer.json()["deliveries"]:
-                accepted[delivery["id"]] = now
+            load.requests += 1
+            load.latencies.append(time.perf_counter() - sent)
+            if answer.status_code == 202:
+                now = time.time()
+                for delivery in answer.json()["deliveries"]:
+                    load.accepted[delivery["id"]] = now
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
         base_url=url, headers=headers, timeout=30, limits=limits
     ) as client:
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-    return accepted, errors, time.perf_counter() - start
+    load.elapsed = time.perf_counter() - start
+    load.service_cpu = _cpu_seconds(service_pid) - cpu_before
+    return load
+
+
+def _post_event(event_type: str) -> Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]:
+    async def post(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        return await client.post("/v1/events", json=_event(n, event_type))
+
+    return post
+
+
+async def _list_distributions(client: httpx.AsyncClient, _n: int) -> httpx.Response:
+    return await client.get("/v1/distributions")
 
 
 def _sent(client: httpx.Client) -> dict[str, float]:
@@ -145,12 +206,8 @@ def _pending(client: httpx.Client) -> int:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--clients", type=int, default=32)
-    args = parser.parse_args()
-
+def _run_service(args: argparse.Namespace) -> tuple[Load, Load, Load, dict[str, float]]:
+    """Start ``dm serve``, run the baselines and the load; the phases and what was sent."""
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
         port = _free_port()
@@ -178,20 +235,38 @@ def main() -> None:
         log = (data / "service.log").open("wb")
         service = subprocess.Popen([BIN / "dm", "serve"], env=env, stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the service did not start")
-                time.sleep(0.1)
+            _wait_ready(url)
             with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
                 _set_up(client)
-                accepted, errors, elapsed = asyncio.run(
-                    _load(url, headers, args.seconds, args.clients)
+                floor = asyncio.run(
+                    _load(
+                        url,
+                        headers,
+                        args.baseline_seconds,
+                        args.clients,
+                        _list_distributions,
+                        service.pid,
+                    )
+                )
+                no_op = asyncio.run(
+                    _load(
+                        url,
+                        headers,
+                        args.baseline_seconds,
+                        args.clients,
+                        _post_event("bench.nothing_listens"),
+                        service.pid,
+                    )
+                )
+                events = asyncio.run(
+                    _load(
+                        url,
+                        headers,
+                        args.seconds,
+                        args.clients,
+                        _post_event("reward.granted"),
+                        service.pid,
+                    )
                 )
                 drain_deadline = time.monotonic() + 60
                 while _pending(client) and time.monotonic() < drain_deadline:
@@ -201,19 +276,65 @@ def main() -> None:
             service.terminate()
             service.wait(timeout=30)
             log.close()
+    return floor, no_op, events, captured
 
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the service did not start")
+        time.sleep(0.1)
+
+
+def _phase(load: Load, unit: str) -> str:
+    return (
+        f"{load.rate:,.0f} {unit}/s, p99 {load.latency_ms(0.99):.1f} ms, "
+        f"service CPU {load.cpu_ms:.2f} ms each"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+
+    floor, no_op, events, captured = _run_service(args)
+    accepted = events.accepted
     latencies = [(captured[i] - at) * 1000 for i, at in accepted.items() if i in captured]
     lost = len(accepted.keys() - captured.keys())
-    rate = len(accepted) / elapsed
+    rate = events.rate
     p50 = statistics.median(latencies) if latencies else float("nan")
     p99 = _percentile(latencies, 0.99) if latencies else float("nan")
     met = rate >= 500 and p99 < 250 and lost == 0
     rows: list[tuple[str, Any]] = [
         ("clients", args.clients),
-        ("seconds", f"{elapsed:.1f}"),
-        ("events accepted", f"{len(accepted):,}"),
-        ("non-202 answers", errors),
+        (
+            "baseline GET /v1/distributions",
+            f"{floor.rate:,.0f} req/s, p99 {floor.latency_ms(0.99):.1f} ms",
+        ),
+        (
+            "baseline no-op events",
+            f"{no_op.rate:,.0f} events/s, p99 {no_op.latency_ms(0.99):.1f} ms",
+        ),
+        ("seconds", f"{events.elapsed:.1f}"),
+        ("events accepted", f"{events.requests:,}"),
+        ("non-202 answers", events.errors),
         ("events accepted/s", f"{rate:,.0f}   (target >= 500)"),
+        ("service CPU per event", f"{events.cpu_ms:.2f} ms (worker included)"),
+        ("  of the GET baseline", f"{rate / floor.rate:.2f}x" if floor.rate else "-"),
+        ("  of the no-op baseline", f"{rate / no_op.rate:.2f}x" if no_op.rate else "-"),
+        (
+            "ingest latency p50/p99",
+            f"{events.latency_ms(0.5):.1f} / {events.latency_ms(0.99):.1f} ms",
+        ),
         ("event-to-send p50", f"{p50:.1f} ms"),
         ("event-to-send p99", f"{p99:.1f} ms   (target < 250 ms)"),
         ("lost", f"{lost}   (target 0)"),
@@ -227,13 +348,21 @@ def main() -> None:
             {
                 "benchmark": "events",
                 "clients": args.clients,
-                "seconds": round(elapsed, 2),
-                "events_accepted": len(accepted),
+                "seconds": round(events.elapsed, 2),
+                "events_accepted": events.requests,
                 "events_per_second": round(rate),
+                "baseline_get_per_second": round(floor.rate),
+                "baseline_no_op_events_per_second": round(no_op.rate),
+                "cpu_ms_per_get": round(floor.cpu_ms, 2),
+                "cpu_ms_per_no_op_event": round(no_op.cpu_ms, 2),
+                "cpu_ms_per_event": round(events.cpu_ms, 2),
+                "ratio_to_get_baseline": round(rate / floor.rate, 2) if floor.rate else None,
+                "ingest_p50_ms": round(events.latency_ms(0.5), 1),
+                "ingest_p99_ms": round(events.latency_ms(0.99), 1),
                 "p50_ms": round(p50, 1),
                 "p99_ms": round(p99, 1),
                 "lost": lost,
-                "errors": errors,
+                "errors": events.errors,
             }
         )
     )
