@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,7 +33,17 @@ from distribution.ingest import LinkSettings, ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
 from distribution.webhooks import emit, emit_many
 
-__all__ = ["AssignedCode", "assign_batch", "assign_code", "code_links", "revoke_code"]
+__all__ = [
+    "AssignedCode",
+    "CodeClaim",
+    "assign_batch",
+    "assign_claims",
+    "assign_code",
+    "code_links",
+    "held_codes",
+    "pick_codes",
+    "revoke_code",
+]
 
 _ATTEMPTS = 50
 
@@ -227,6 +237,111 @@ _ASSIGN = (
     .where(col(Code.id) == bindparam("code_id"), col(Code.status) == "available")
     .values(status="assigned", customer_id=bindparam("holder"), assigned_at=bindparam("at"))
 )
+# Ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
+_IN_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class CodeClaim:
+    """An available code picked for a customer, not yet assigned."""
+
+    code_id: int
+    code: str
+    customer_id: str
+
+
+def held_codes(session: Session, campaign_id: str, customer_ids: Sequence[str]) -> dict[str, str]:
+    """customer id -> code, for the customers who already hold a code of the campaign."""
+    held: dict[str, str] = {}
+    for start in range(0, len(customer_ids), _IN_CHUNK):
+        rows = session.exec(
+            select(Code.customer_id, Code.code).where(
+                Code.campaign_id == campaign_id,
+                col(Code.customer_id).in_(customer_ids[start : start + _IN_CHUNK]),
+            )
+        ).all()
+        held.update((str(customer), code) for customer, code in rows)
+    return held
+
+
+def pick_codes(
+    session: Session, pool: CodePool, customer_ids: Sequence[str], *, lock: bool
+) -> list[CodeClaim]:
+    """Available codes for the customers, in order; fewer when the pool runs short.
+
+    With ``lock`` the codes are claimed for the transaction (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL); without, they are a plan that ``assign_claims`` checks again when writing.
+    """
+    query = (
+        select(Code.id, Code.code)
+        .where(Code.pool_id == pool.id, Code.status == "available")
+        .order_by(col(Code.id))
+        .limit(len(customer_ids))
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    picks = session.exec(query).all() if customer_ids else []
+    return [
+        CodeClaim(code_id, code, customer_id)
+        for customer_id, (code_id, code) in zip(customer_ids, picks, strict=False)
+        if code_id is not None  # a stored code always has its id
+    ]
+
+
+def _claims_still_free(session: Session, pool: CodePool, claims: Sequence[CodeClaim]) -> bool:
+    """Every planned code still available (locked now) and no planned customer holds one."""
+    code_ids = [c.code_id for c in claims]
+    customers = [c.customer_id for c in claims]
+    for start in range(0, len(claims), _IN_CHUNK):
+        free = session.exec(
+            select(func.count()).select_from(
+                select(Code.id)
+                .where(
+                    col(Code.id).in_(code_ids[start : start + _IN_CHUNK]),
+                    Code.status == "available",
+                )
+                .with_for_update()
+                .subquery()
+            )
+        ).one()
+        if free != len(code_ids[start : start + _IN_CHUNK]):
+            return False
+    return not held_codes(session, pool.campaign_id, customers)
+
+
+def assign_claims(
+    session: Session, pool: CodePool, claims: Sequence[CodeClaim], *, verify: bool
+) -> bool:
+    """Assign picked codes with one executemany and queue ``code.assigned`` for them.
+
+    With ``verify`` (codes picked outside this transaction) nothing is written, and False is
+    returned, when another assignment took one of the codes or gave one of the customers a code
+    in the meantime.
+    """
+    if not claims:
+        return True
+    if verify and not _claims_still_free(session, pool, claims):
+        return False
+    now = utcnow()
+    session.connection().execute(
+        _ASSIGN, [{"code_id": c.code_id, "holder": c.customer_id, "at": now} for c in claims]
+    )
+    emit_many(
+        session,
+        pool.project_id,
+        "code.assigned",
+        [
+            {
+                "object": "code",
+                "code": c.code,
+                "pool_id": pool.id,
+                "campaign_id": pool.campaign_id,
+                "customer_id": c.customer_id,
+            }
+            for c in claims
+        ],
+    )
+    return True
 
 
 def assign_batch(session: Session, pool: CodePool, customer_ids: Sequence[str]) -> dict[str, str]:
@@ -235,41 +350,8 @@ def assign_batch(session: Session, pool: CodePool, customer_ids: Sequence[str]) 
     Customers who already hold a code of the campaign keep it. New codes are claimed in one
     query and assigned with one executemany in the caller's transaction.
     """
-    held = dict(
-        session.exec(
-            select(Code.customer_id, Code.code).where(
-                Code.campaign_id == pool.campaign_id, col(Code.customer_id).in_(customer_ids)
-            )
-        ).all()
-    )
-    codes: dict[str, str] = {str(k): v for k, v in held.items()}
-    need = [c for c in customer_ids if c not in codes]
-    if not need:
-        return codes
-    picks = session.exec(
-        select(Code.id, Code.code)
-        .where(Code.pool_id == pool.id, Code.status == "available")
-        .order_by(col(Code.id))
-        .limit(len(need))
-        .with_for_update(skip_locked=True)
-    ).all()
-    now = utcnow()
-    params = [
-        {"code_id": code_id, "holder": customer_id, "at": now}
-        for customer_id, (code_id, _code) in zip(need, picks, strict=False)
-    ]
-    if params:
-        session.connection().execute(_ASSIGN, params)
-    assigned = [
-        {
-            "object": "code",
-            "code": code,
-            "pool_id": pool.id,
-            "campaign_id": pool.campaign_id,
-            "customer_id": customer_id,
-        }
-        for customer_id, (_code_id, code) in zip(need, picks, strict=False)
-    ]
-    codes.update((a["customer_id"], a["code"]) for a in assigned)
-    emit_many(session, pool.project_id, "code.assigned", assigned)
+    codes = held_codes(session, pool.campaign_id, customer_ids)
+    claims = pick_codes(session, pool, [c for c in customer_ids if c not in codes], lock=True)
+    assign_claims(session, pool, claims, verify=False)
+    codes.update((c.customer_id, c.code) for c in claims)
     return codes

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
-from distribution.bulk import begin_job, cancel_job, create_job, get_job, prepare_customers
+from distribution.assignment import assign_code
+from distribution.bulk import (
+    begin_job,
+    cancel_job,
+    create_job,
+    get_job,
+    prepare_batch,
+    prepare_customers,
+)
+from distribution.bulk.batch import render_batch, write_batch
 from distribution.db import Database
-from distribution.models import Code, Customer, Delivery, DeliveryStatusChange
+from distribution.models import Code, Customer, Delivery, DeliveryStatusChange, Project
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS
 from tests.test_distribution.test_bulk import _setup, _spec
@@ -89,4 +98,40 @@ def test_preparing_the_same_recipients_again_writes_nothing_twice(
     assert changes == 5
     assert len(held) == 5
     assert len({c for _, c in held}) == 5
+    _cancel(database, project_id, job_id)
+
+
+def test_a_batch_whose_planned_code_was_taken_meanwhile_writes_nothing(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    job_id, customer_ids = _started_job(database, project_id, 4)
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        customers = list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
+        batch = render_batch(session, job, customers, LINKS, lock_codes=False)
+    pool_id = str(job.options["pool_id"])
+    # A single assignment through the API takes the lowest available code: the one planned first.
+    with database.session() as session:
+        owner = session.get(Project, project_id)
+        assert owner is not None
+        taken = assign_code(session, owner, pool_id, customer_ids[0], LINKS)
+    assert taken.code == batch.claims[0].code
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        assert write_batch(session, job, batch, verify=True) is None
+    with database.reader() as session:
+        written = session.exec(select(func.count()).where(Delivery.bulk_job_id == job_id)).one()
+    assert written == 0
+    assert prepare_batch(database, project_id, job_id, LINKS)[1] == 4
+    with database.reader() as session:
+        held = dict(
+            session.exec(
+                select(Code.customer_id, Code.code).where(
+                    Code.project_id == project_id, Code.status == "assigned"
+                )
+            ).all()
+        )
+    assert held[customer_ids[0]] == taken.code
+    assert len(set(held.values())) == 4
     _cancel(database, project_id, job_id)

@@ -1,0 +1,307 @@
+"""One batch of a bulk job's recipients: rendered first, then written in one short transaction.
+
+Rendering is most of a batch's cost and needs only reads, so ``render_batch`` can run in a
+reading transaction with codes picked but not yet taken; ``write_batch`` then assigns the codes
+(after checking that nobody took them meanwhile), inserts the delivery rows and status changes
+with Core executemany and announces them. On SQLite the single writer lock is thus held for the
+writes alone, and the delivery worker's claims and outcomes are not kept waiting behind renders.
+
+Delivery rows are inserted with ``ON CONFLICT DO NOTHING`` on their idempotency key, so a batch
+run twice (a crashed run's retry, or two overlapping chunks) never writes a message twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from distribution.assignment import CodeClaim, assign_claims, code_links, held_codes, pick_codes
+from distribution.bulk.jobs import get_job
+from distribution.bulk.recipients import (
+    Channel,
+    Outcome,
+    Recipients,
+    address_problem,
+    load_channels,
+)
+from distribution.bulk.timing import phase
+from distribution.campaigns import get_campaign
+from distribution.code_pools import get_pool, note_stock
+from distribution.ids import new_id
+from distribution.ingest import LinkSettings
+from distribution.models import BulkJob, Customer, Delivery, DeliveryStatusChange, Project, utcnow
+from distribution.webhooks import emit_many, wants
+
+__all__ = [
+    "BULK_PRIORITY",
+    "PreparedCounts",
+    "RenderedBatch",
+    "prepare_customers",
+    "render_batch",
+    "write_batch",
+]
+
+BULK_PRIORITY = 10
+_NO_CODE = "the code pool ran out of codes before this recipient"
+_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
+_CHANGES = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PreparedCounts:
+    """What preparing some recipients did: customers prepared, messages queued, codes given."""
+
+    prepared: int = 0
+    queued: int = 0
+    codes_assigned: int = 0
+    no_code: int = 0
+
+
+@dataclass(frozen=True)
+class RenderedBatch:
+    """Recipients rendered with the codes planned for them, ready to be written."""
+
+    prepared: int
+    claims: list[CodeClaim]
+    codes_assigned: int
+    no_code: int
+    rows: list[dict[str, Any]]
+
+
+def _live_customers(session: Session, job: BulkJob, ids: Sequence[str]) -> list[Customer]:
+    rows = session.exec(
+        select(Customer).where(
+            Customer.project_id == job.project_id,
+            col(Customer.erased_at).is_(None),
+            col(Customer.id).in_(list(ids)),
+        )
+    )
+    return sorted(rows, key=lambda c: c.id)
+
+
+def _reachable(customer: Customer, channel: Channel) -> bool:
+    address = customer.email if channel.channel == "email" else customer.phone
+    return address_problem(channel.channel, address) is None
+
+
+def render_batch(
+    session: Session,
+    job: BulkJob,
+    customers: Sequence[Customer],
+    links: LinkSettings,
+    *,
+    lock_codes: bool,
+) -> RenderedBatch:
+    """Plan codes for the recipients who need one and render every recipient's messages.
+
+    Writes nothing. ``lock_codes`` takes the planned codes for this transaction (use it in the
+    writing transaction); without it the plan is checked again by ``write_batch``.
+    """
+    project = session.get(Project, job.project_id)
+    assert project is not None
+    campaign = get_campaign(session, project.id, str(job.campaign_id))
+    pool = get_pool(session, project.id, str(job.options["pool_id"]))
+    channels = load_channels(session, project.id, job.channels)
+    recipients = Recipients(session, project, campaign, links, channels)
+    with phase("assignment"):
+        suppressed = {c.index: recipients.suppressed(customers, c) for c in channels}
+        wanting = [
+            customer.id
+            for customer in customers
+            if any(
+                _reachable(customer, channel) and customer.id not in suppressed[channel.index]
+                for channel in channels
+            )
+        ]
+        codes = held_codes(session, pool.campaign_id, wanting)
+        claims = pick_codes(session, pool, [c for c in wanting if c not in codes], lock=lock_codes)
+        codes.update((c.customer_id, c.code) for c in claims)
+    with phase("rendering"):
+        due = datetime.fromisoformat(str(job.options["send_at"]))
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        wanted = set(wanting)
+        for customer in customers:
+            code = codes.get(customer.id)
+            values = code_links(links, campaign, code) if code is not None else None
+            for channel in channels:
+                if customer.id in wanted and code is None:
+                    address = customer.email if channel.channel == "email" else customer.phone
+                    outcome = Outcome("failed", address, _NO_CODE)
+                else:
+                    outcome = recipients.outcome(
+                        customer,
+                        channel,
+                        values,
+                        suppressed=customer.id in suppressed[channel.index],
+                    )
+                rows.append(_row(job, customer, channel, outcome, due, now))
+    return RenderedBatch(
+        prepared=len(customers),
+        claims=claims,
+        codes_assigned=len(codes),
+        no_code=len(wanted) - len(codes),
+        rows=rows,
+    )
+
+
+def write_batch(
+    session: Session, job: BulkJob, batch: RenderedBatch, *, verify: bool
+) -> PreparedCounts | None:
+    """Assign the batch's codes, insert its new rows, announce them and add the job's counts.
+
+    With ``verify`` (the batch was rendered outside this transaction) None is returned, with
+    nothing written, when one of its planned codes or customers was assigned meanwhile.
+    """
+    pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
+    with phase("assignment"):
+        if not assign_claims(session, pool, batch.claims, verify=verify):
+            return None
+    with phase("inserting"):
+        rows = _insert_new(session, batch.rows)
+        if rows:
+            session.connection().execute(
+                insert(_CHANGES),
+                [
+                    {
+                        "delivery_id": r["id"],
+                        "status": r["status"],
+                        "detail": r["last_error"],
+                        "at": r["created_at"],
+                    }
+                    for r in rows
+                ],
+            )
+            _announce(session, job.project_id, rows)
+        counts = PreparedCounts(
+            prepared=batch.prepared,
+            queued=sum(1 for r in rows if r["status"] == "queued"),
+            codes_assigned=batch.codes_assigned,
+            no_code=batch.no_code,
+        )
+        note_stock(session, pool)
+        _add_counts(session, job, counts)
+    return counts
+
+
+def prepare_customers(
+    session: Session,
+    job: BulkJob,
+    customers: Sequence[str] | Sequence[Customer],
+    links: LinkSettings,
+) -> PreparedCounts:
+    """Prepare exactly these recipients of ``job`` in the caller's (writing) transaction.
+
+    Assigns their codes, renders their messages, writes their delivery rows (a recipient
+    already prepared is not written twice: the idempotency key is the same) and announces them,
+    then adds the counts to the job's under a row lock taken last, so concurrent chunks of one
+    job only queue on each other for the final update. ``customers`` are ids or loaded rows;
+    ids of erased or unknown customers are skipped.
+    """
+    if customers and isinstance(customers[0], str):
+        loaded = _live_customers(session, job, [str(c) for c in customers])
+    else:
+        loaded = [c for c in customers if isinstance(c, Customer)]
+    if not loaded:
+        return PreparedCounts()
+    batch = render_batch(session, job, loaded, links, lock_codes=True)
+    counts = write_batch(session, job, batch, verify=False)
+    assert counts is not None  # unverified writes always go through
+    return counts
+
+
+def _row(
+    job: BulkJob,
+    customer: Customer,
+    channel: Channel,
+    outcome: Outcome,
+    due: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("msg"),
+        "project_id": job.project_id,
+        "idempotency_key": f"bulk:{job.id}:{customer.id}:{channel.index}",
+        "event_id": None,
+        "distribution_id": None,
+        "bulk_job_id": job.id,
+        "customer_id": customer.id,
+        "campaign_id": job.campaign_id,
+        "channel": channel.channel,
+        "provider": channel.provider,
+        "template_id": channel.template_id,
+        "template_version_id": outcome.version_id,
+        "marketing": channel.marketing,
+        "recipient": outcome.address,
+        "status": outcome.status,
+        "priority": BULK_PRIORITY,
+        "content": outcome.content or {},
+        "attempts": 0,
+        "next_attempt_at": due,
+        "lease_until": None,
+        "provider_message_id": None,
+        "last_error": outcome.reason,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+    }
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert the delivery rows whose idempotency key is new; the rows actually inserted."""
+    if not rows:
+        return rows
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        build(_DELIVERIES)
+        .on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
+        .returning(_DELIVERIES.c.id)
+    )
+    inserted = set(session.connection().execute(statement, rows).scalars())
+    if len(inserted) == len(rows):
+        return rows
+    return [r for r in rows if r["id"] in inserted]
+
+
+def _announce(session: Session, project_id: str, rows: list[dict[str, Any]]) -> None:
+    """``message.queued``/``message.failed`` for new rows, only if some subscription wants it."""
+    for status in ("queued", "failed"):
+        if not wants(session, project_id, f"message.{status}"):
+            continue
+        emit_many(
+            session,
+            project_id,
+            f"message.{status}",
+            [
+                {
+                    "object": "message",
+                    "id": row["id"],
+                    "status": row["status"],
+                    "channel": row["channel"],
+                    "bulk_job_id": row["bulk_job_id"],
+                    "customer_id": row["customer_id"],
+                    "campaign_id": row["campaign_id"],
+                    "reason": row["last_error"],
+                }
+                for row in rows
+                if row["status"] == status
+            ],
+        )
+
+
+def _add_counts(session: Session, job: BulkJob, counts: PreparedCounts) -> None:
+    locked = get_job(session, job.project_id, job.id, lock=True)
+    total = dict(locked.counts)
+    for name in ("prepared", "codes_assigned", "no_code"):
+        total[name] = int(total.get(name, 0)) + getattr(counts, name)
+    locked.counts = total
+    locked.updated_at = utcnow()
+    session.add(locked)
