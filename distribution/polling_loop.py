@@ -72,6 +72,10 @@ class PollingLoop:
     async def _run(self) -> None:
         rounds = 0
         while not self._stopping:
+            # Cleared before the round, not after it: a wake() arriving while a round finds
+            # nothing (work committed just after its claim) must start the next round at once
+            # rather than wait out poll_interval.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
                 rounds += 1
@@ -81,6 +85,5 @@ class PollingLoop:
                 handled = 0
             if handled:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
