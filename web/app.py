@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
 from distribution.db import Database
-from distribution.delivery import DeliveryPolicy
+from distribution.delivery import DeliveryPolicy, SenderSource
 from distribution.distributed import (
     BulkKick,
     InProcessWorker,
@@ -45,6 +45,9 @@ from web.keys_api import ApiKeyController
 from web.messages_api import MessageController
 from web.observability import (
     DeliveryCollector,
+    MeasuredSenders,
+    QueueCollector,
+    SendMetrics,
     configure_logging,
     metrics,
     request_id_middleware,
@@ -118,12 +121,12 @@ class _Engine:
 def _embedded(
     settings: Settings,
     database: Database,
-    providers: ProviderRegistry,
+    senders: SenderSource,
     dispatcher: WebhookDispatcher,
 ) -> _Engine:
     worker = EmbeddedWorker(
         database,
-        providers,
+        senders,
         delivery_policy(settings),
         poll_interval=settings.worker_poll_interval,
     )
@@ -141,7 +144,7 @@ def _embedded(
 def _distributed(
     settings: Settings,
     database: Database,
-    providers: ProviderRegistry,
+    senders: SenderSource,
     dispatcher: WebhookDispatcher,
 ) -> _Engine:
     # API processes only enqueue; ``dm worker`` processes (and this one when run_worker) send.
@@ -157,7 +160,7 @@ def _distributed(
     if settings.run_worker:
         worker = InProcessWorker(
             queue,
-            WorkerRuntime(database, providers, delivery_policy(settings), link_settings(settings)),
+            WorkerRuntime(database, senders, delivery_policy(settings), link_settings(settings)),
             concurrency=settings.worker_concurrency,
             queues=settings.worker_queues,
             shutdown_grace=settings.shutdown_grace,
@@ -186,10 +189,13 @@ def create_app(settings: Settings) -> Litestar:
     providers = provider_registry(settings, database)
     prometheus = CollectorRegistry()
     prometheus.register(DeliveryCollector(database))
+    if settings.mode == "distributed":
+        prometheus.register(QueueCollector(database))
+    senders = MeasuredSenders(providers, SendMetrics(prometheus))
     links = link_settings(settings)
     dispatcher = webhook_dispatcher(settings, database)
     build_engine = _distributed if settings.mode == "distributed" else _embedded
-    engine = build_engine(settings, database, providers, dispatcher)
+    engine = build_engine(settings, database, senders, dispatcher)
 
     openapi = OpenAPIConfig(
         title="Distribution manager",

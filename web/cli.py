@@ -52,7 +52,10 @@ def _migrate(settings: Settings) -> Database:
 async def _work(settings: Settings) -> None:
     """``dm worker``: deliveries, bulk rounds and the sweeper as procrastinate jobs, plus the
     webhook dispatcher, until SIGTERM/SIGINT (then the jobs in flight finish or are released)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
     from web.app import delivery_policy, link_settings, provider_registry, webhook_dispatcher
+    from web.observability import MeasuredSenders, SendMetrics
 
     database = Database(settings.database_url)
     providers = provider_registry(settings, database)
@@ -62,7 +65,12 @@ async def _work(settings: Settings) -> None:
         pool_size=settings.worker_concurrency + 4,
     )
     dispatcher = webhook_dispatcher(settings, database)
-    runtime = WorkerRuntime(database, providers, delivery_policy(settings), link_settings(settings))
+    prometheus = CollectorRegistry()
+    senders = MeasuredSenders(providers, SendMetrics(prometheus))
+    if settings.worker_metrics_port:
+        # Each worker exposes its own sends; the queue and delivery gauges come from the API.
+        start_http_server(settings.worker_metrics_port, addr=settings.host, registry=prometheus)
+    runtime = WorkerRuntime(database, senders, delivery_policy(settings), link_settings(settings))
     try:
         async with queue.open_async():
             await dispatcher.start()

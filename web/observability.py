@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import sys
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -20,16 +21,34 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from distribution.db import Database
+from distribution.delivery import SenderSource
+from distribution.distributed import queue_depths
 from distribution.models import Delivery, utcnow
+from providers import Message as OutgoingMessage
+from providers import Provider, SendResult, TransientProviderError
 
-__all__ = ["DeliveryCollector", "configure_logging", "metrics", "request_id_middleware"]
+__all__ = [
+    "DeliveryCollector",
+    "MeasuredSenders",
+    "QueueCollector",
+    "SendMetrics",
+    "configure_logging",
+    "metrics",
+    "request_id_middleware",
+]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -67,6 +86,10 @@ def configure_logging(level: str, *, json_logs: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # procrastinate logs two lines per job at INFO (the sweeper's every few seconds): only
+    # its warnings unless debugging. Our jobs log what they did, with the delivery ids.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("procrastinate").setLevel(quiet)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -122,6 +145,77 @@ class DeliveryCollector(Collector):
         due.add_metric([], depth)
         yield by_status
         yield due
+
+
+class QueueCollector(Collector):
+    """Distributed mode: jobs due and waiting for a worker, per queue, at scrape time."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Any:
+        waiting = GaugeMetricFamily(
+            "dm_jobs_waiting", "Jobs due and waiting for a worker, per queue", labels=["queue"]
+        )
+        for queue, depth in queue_depths(self.database).items():
+            waiting.add_metric([queue], depth)
+        yield waiting
+
+
+class SendMetrics:
+    """Provider call latency and retries of the sends made by this process."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.latency = Histogram(
+            "dm_provider_send_seconds",
+            "Time of one provider send call (waits for its rate and concurrency limits included)",
+            ["provider_kind"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.retries = Counter(
+            "dm_delivery_retries",
+            "Sends that failed transiently: each is retried later, up to DM_MAX_ATTEMPTS",
+            ["provider_kind"],
+            registry=registry,
+        )
+
+
+class MeasuredSenders:
+    """A ``SenderSource`` whose providers' sends are timed and their retries counted."""
+
+    def __init__(self, inner: SenderSource, measures: SendMetrics) -> None:
+        self.inner = inner
+        self.measures = measures
+
+    async def sender(self, project_id: str, name: str) -> Provider:
+        return _MeasuredProvider(await self.inner.sender(project_id, name), self.measures)
+
+
+class _MeasuredProvider:
+    def __init__(self, inner: Provider, measures: SendMetrics) -> None:
+        self.inner = inner
+        self.measures = measures
+        self.name = inner.name
+        self.kind = inner.kind
+        self.channels = inner.channels
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        started = time.perf_counter()
+        try:
+            return await self.inner.send(message)
+        except TransientProviderError:
+            self.measures.retries.labels(self.kind).inc()
+            raise
+        finally:
+            self.measures.latency.labels(self.kind).observe(time.perf_counter() - started)
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def aclose(self) -> None:
+        # The registry owns the provider and closes it; this wrapper holds nothing.
+        return None
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=True)

@@ -19,6 +19,8 @@
   jobs from.
 - ``DM_SWEEP_INTERVAL`` (``5``): seconds between sweeps that enqueue due deliveries without a job
   and recover abandoned ones (distributed mode; 1 to 59).
+- ``DM_WORKER_METRICS_PORT`` (unset): where ``dm worker`` serves its Prometheus metrics
+  (provider latency, retries) on ``DM_HOST``.
 - ``DM_SHUTDOWN_GRACE`` (``30``): seconds a stopping worker waits for jobs in flight before it
   aborts them (their unsent deliveries go back to ``queued``).
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
@@ -72,6 +74,7 @@ class Settings:
     worker_queues: tuple[str, ...] = ("deliveries", "bulk", "maintenance")
     sweep_interval: int = 5
     shutdown_grace: float = 30.0
+    worker_metrics_port: int | None = None
     worker_poll_interval: float = 1.0
     max_attempts: int = 8
     # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
@@ -134,6 +137,9 @@ class Settings:
             worker_queues=_queues(env.get("DM_WORKER_QUEUES")),
             sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
+            worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
+            if env.get("DM_WORKER_METRICS_PORT")
+            else None,
         )
 
 

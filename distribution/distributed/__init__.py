@@ -11,6 +11,7 @@ nothing twice, and a lost job is found again by the sweeper.
 """
 
 from distribution.distributed.app import QUEUES, build_queue_app, queue_conninfo
+from distribution.distributed.monitoring import queue_depths
 from distribution.distributed.notifier import BulkKick, QueueNotifier
 from distribution.distributed.tasks import WorkerRuntime
 from distribution.distributed.worker import InProcessWorker, run_worker
@@ -23,5 +24,6 @@ __all__ = [
     "WorkerRuntime",
     "build_queue_app",
     "queue_conninfo",
+    "queue_depths",
     "run_worker",
 ]

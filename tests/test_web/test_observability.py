@@ -64,3 +64,28 @@ def test_distributed_mode_on_sqlite_is_refused_clearly(tmp_path: object) -> None
     )
     with pytest.raises(ValueError, match="needs PostgreSQL"):
         create_app(settings)
+
+
+def test_ready_checks_the_database_and_in_distributed_mode_the_queue(
+    client: Client, app: Litestar
+) -> None:
+    answer = client.get("/health/ready")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["database"] == "ok"
+    if app.state.settings.mode == "distributed":
+        assert body["queue"] == "ok"
+        assert set(body["queue_depth"]) == {"deliveries", "bulk", "maintenance"}
+        assert all(isinstance(depth, int) for depth in body["queue_depth"].values())
+    else:
+        assert "queue" not in body
+
+
+def test_metrics_have_provider_latency_retries_and_in_distributed_mode_jobs_waiting(
+    client: Client, app: Litestar
+) -> None:
+    text = client.get("/metrics").text
+    assert "# TYPE dm_provider_send_seconds histogram" in text
+    assert "# TYPE dm_delivery_retries_total counter" in text
+    if app.state.settings.mode == "distributed":
+        assert 'dm_jobs_waiting{queue="deliveries"}' in text
