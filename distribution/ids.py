@@ -7,13 +7,20 @@ formatted in C: ids are minted per row in 100,000-row imports and bulk sends.
 
 import secrets
 import time
+from datetime import UTC, datetime
 
-__all__ = ["new_id", "new_secret"]
+__all__ = ["first_id_at", "new_id", "new_secret"]
 
 
 def new_id(prefix: str) -> str:
     """A new id such as ``cust_019ab3c4d5e6f7...``: 48 bits of milliseconds, 80 random bits."""
     return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+
+
+def first_id_at(prefix: str, when: datetime) -> str:
+    """A bound no greater than any id of ``prefix`` minted at or after ``when`` (naive = UTC)."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return f"{prefix}_{max(0, int(aware.timestamp() * 1000)):012x}"
 
 
 def new_secret(prefix: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import Text, func
 from sqlmodel import Session, col, select
 
 from distribution.errors import NotFoundError
+from distribution.ids import first_id_at
 from distribution.models import (
     BulkJob,
     Delivery,
@@ -21,6 +22,7 @@ from distribution.models import (
 
 __all__ = [
     "DELIVERY_STATUSES",
+    "MESSAGE_ID_PREFIX",
     "MessageLabels",
     "MessagePage",
     "changed_messages",
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 MAX_PAGE = 100
+#: Deliveries' ids start with this (see ``distribution.ingest`` and ``distribution.bulk``).
+MESSAGE_ID_PREFIX = "msg"
 #: Every status a delivery can have, in the order a message moves through them.
 DELIVERY_STATUSES = (
     "queued",
@@ -105,6 +109,7 @@ def changed_messages(
     *,
     since: datetime,
     from_id: str,
+    created_since: datetime | None = None,
     limit: int = MAX_PAGE,
     channel: str | None = None,
     distribution_id: str | None = None,
@@ -112,11 +117,13 @@ def changed_messages(
 ) -> MessagePage:
     """Messages with an id at or after ``from_id`` created or changed at or after ``since``.
 
-    Newest first. For a live feed: ``from_id`` is the oldest message on screen, so the scan is
-    bounded by the id index to what is shown and what arrived since, whatever the filters.
-    Status is not a filter here, because a message leaving a status is a change too.
+    Newest first. For a live feed: ``from_id`` is the oldest message on screen, so the scan
+    walks the id index only from there; ``created_since`` bounds it further (ids begin with
+    their creation time). Status is not a filter here: a message leaving a status is a change.
     """
     limit = max(1, min(limit, MAX_PAGE))
+    if created_since is not None:
+        from_id = max(from_id, first_id_at(MESSAGE_ID_PREFIX, created_since))
     statement = select(Delivery).where(
         Delivery.project_id == project_id,
         col(Delivery.id) >= from_id,

@@ -18,6 +18,8 @@ from litestar.testing import TestClient
 from sqlalchemy import update
 
 from distribution.db import Database
+from distribution.ids import first_id_at
+from distribution.messages import MESSAGE_ID_PREFIX, changed_messages
 from distribution.models import Delivery, utcnow
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_distribution.engine_helpers import publish_template
@@ -136,8 +138,12 @@ def test_feed_lists_the_newest_then_what_changed_since_the_cursor(
 ) -> None:
     distribution = _distribution(client, app_database, api_project)
     ui = _ui(app, app_database, api_project, "viewer")
+    opened = _feed(ui)  # nothing yet: later polls start from the floor
+    assert opened["rows"] == []
     first = _event(client, "ana")
     _wait_until(lambda: _sent(ui, first), "the first message to be sent")
+    since_opened = _feed(ui, cursor=opened["cursor"], from_id=opened["floor"])
+    assert [r["id"] for r in since_opened["rows"]] == [first]
     start = _feed(ui)
     assert [r["id"] for r in start["rows"]] == [first]
     row = start["rows"][0]
@@ -342,3 +348,39 @@ def test_durations_read_as_a_person_says_them() -> None:
     assert duration_text(44.6) == "45 s"
     assert duration_text(200) == "3 min 20 s"
     assert duration_text(7500) == "2 h 5 min"
+
+
+def test_the_feed_stops_following_messages_created_over_an_hour_ago(
+    app: Litestar, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    ui = _ui(app, app_database, api_project, "viewer")
+    opened = _feed(ui)
+    made = utcnow() - timedelta(hours=2)
+    old_id = first_id_at(MESSAGE_ID_PREFIX, made) + "0" * 20
+    with app_database.session() as session:
+        session.add(
+            Delivery(
+                id=old_id,
+                project_id=api_project.project.id,
+                idempotency_key="old",
+                channel="email",
+                provider="capture",
+                recipient="old@example.com",
+                status="bounced",
+                created_at=made,
+                updated_at=utcnow(),  # it changed just now
+            )
+        )
+    with app_database.reader() as session:
+        everything = changed_messages(session, api_project.project.id, since=made, from_id=old_id)
+        recent = changed_messages(
+            session,
+            api_project.project.id,
+            since=made,
+            from_id=old_id,
+            created_since=utcnow() - timedelta(hours=1),
+        )
+    assert [m.id for m in everything.messages] == [old_id]
+    assert recent.messages == []
+    assert _feed(ui, cursor=opened["cursor"], from_id=old_id)["rows"] == []
+    assert [r["id"] for r in _feed(ui, status="bounced")["rows"]] == [old_id]  # on reload

@@ -1,11 +1,13 @@
 """JSON behind the live pages: the delivery feed, one message, distribution counts, bulk sends.
 
-The feed is polled. The first call returns the newest page and a ``cursor`` (the server's time);
-each later call sends that cursor and ``from`` (the oldest id on screen) and gets the messages
-created or changed since, newest first, with ``gone`` naming rows that left the status filter.
-The cursor is looked at ``LOOKBACK`` earlier than it says, so a change written with an earlier
-time by a transaction that committed after the last poll is still seen; the browser merges
-repeats by id.
+The feed is polled. The first call returns the newest page, a ``cursor`` (the server's time) and
+a ``floor`` (an id bound at that time). Each later call sends the cursor and ``from_id`` (the
+oldest id on screen, or the floor while nothing is shown) and gets the messages created or
+changed since, newest first, with ``gone`` naming rows that left the status filter. The cursor is
+looked at ``LOOKBACK`` earlier than it says, so a change written with an earlier time by a
+transaction that committed after the last poll is still seen; the browser merges repeats by id.
+Messages created more than ``FOLLOW`` ago are no longer followed, which bounds the index walk of
+a filtered feed whose rows on screen are old.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from distribution.bulk import (
 from distribution.db import Database
 from distribution.distributions import get_distribution
 from distribution.errors import FieldError, InvalidInputError
+from distribution.ids import first_id_at
 from distribution.messages import (
     DELIVERY_STATUSES,
+    MESSAGE_ID_PREFIX,
     changed_messages,
     get_message,
     list_messages,
@@ -52,6 +56,7 @@ __all__ = ["FeedsApiController"]
 
 PAGE = 50
 LOOKBACK = timedelta(seconds=10)
+FOLLOW = timedelta(hours=1)
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,17 +100,18 @@ class FeedsApiController(Controller):
         cursor: FromQuery[str] = "",
         from_id: FromQuery[str] = "",
     ) -> dict[str, Any]:
-        """The newest messages, or (with ``cursor`` and ``from_id``) those changed since."""
+        """The newest messages, or (with ``cursor``) those created or changed since."""
         _check_filters(status, channel)
         now = utcnow()
         gone: list[str] = []
         with db.reader() as tx:
-            if cursor and from_id:
+            if cursor:
                 page = changed_messages(
                     tx,
                     user.project_id,
                     since=_parse_cursor(cursor) - LOOKBACK,
                     from_id=from_id,
+                    created_since=now - FOLLOW,
                     channel=channel or None,
                     distribution_id=distribution or None,
                     bulk_job_id=bulk_job or None,
@@ -129,6 +135,7 @@ class FeedsApiController(Controller):
             "gone": gone,
             "truncated": page.has_more,
             "cursor": iso(now),
+            "floor": first_id_at(MESSAGE_ID_PREFIX, now - LOOKBACK),
         }
 
     @get("/deliveries/{message_id:str}", sync_to_thread=True)

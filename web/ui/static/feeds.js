@@ -99,6 +99,7 @@
     const empty = $("feed-empty");
     const rows = new Map();
     let cursor = null;
+    let floor = "";
 
     function origin(row) {
       if (row.distribution_id) {
@@ -163,9 +164,9 @@
       for (const name of ["status", "channel", "distribution", "bulk_job"]) {
         if (filters.get(name)) query.set(name, filters.get(name));
       }
-      if (cursor !== null && body.lastElementChild) {
+      if (cursor !== null) {
         query.set("cursor", cursor);
-        query.set("from_id", body.lastElementChild.dataset.id);
+        query.set("from_id", body.lastElementChild ? body.lastElementChild.dataset.id : floor);
       }
       let answer;
       try {
@@ -183,6 +184,7 @@
       // Oldest first, so each insert lands above the rows already placed.
       for (const row of answer.rows.slice().reverse()) render(row);
       trim();
+      if (cursor === null) floor = answer.floor;
       cursor = answer.cursor;
       empty.hidden = body.children.length > 0;
       state.className = "feed-state";
