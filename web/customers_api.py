@@ -34,6 +34,7 @@ from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
+from web.paging import PAGING, CursorList, PageQuery
 
 __all__ = ["CustomerController", "CustomerOut", "customer_out", "naive", "utc"]
 
@@ -89,13 +90,10 @@ class CustomerOut(msgspec.Struct):
     object: str = "customer"
 
 
-class CustomerList(msgspec.Struct):
+class CustomerList(CursorList):
     """A page of customers; pass ``next_cursor`` as ``starting_after`` for the next page."""
 
     customers: list[CustomerOut]
-    has_more: bool
-    next_cursor: str | None
-    object: str = "list"
     data_ref: str = "customers"
 
 
@@ -173,6 +171,7 @@ class CustomerController(Controller):
     path = "/v1/customers"
     tags = ["customers"]
     security = SECURITY
+    dependencies = PAGING
 
     @post(
         "/",
@@ -303,8 +302,7 @@ class CustomerController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-        starting_after: FromQuery[str | None] = None,
+        page: NamedDependency[PageQuery],
         order: FromQuery[Literal["asc", "desc"]] = "asc",
         email: FromQuery[str | None] = None,
         q: Annotated[
@@ -314,11 +312,11 @@ class CustomerController(Controller):
         created_before: FromQuery[datetime | None] = None,
     ) -> CustomerList:
         with db.reader() as session:
-            page = list_customers(
+            found = list_customers(
                 session,
                 caller.project_id,
-                limit=limit,
-                starting_after=starting_after,
+                limit=page.limit,
+                starting_after=page.starting_after,
                 order=order,
                 email=email,
                 query=q,
@@ -326,9 +324,9 @@ class CustomerController(Controller):
                 created_before=naive(created_before),
             )
         return CustomerList(
-            customers=[customer_out(c) for c in page.customers],
-            has_more=page.has_more,
-            next_cursor=page.next_cursor,
+            customers=[customer_out(c) for c in found.customers],
+            has_more=found.has_more,
+            next_cursor=found.next_cursor,
         )
 
     @get("/{customer_id:str}", sync_to_thread=True, summary="Get a customer by id or source_id")

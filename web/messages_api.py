@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
 from distribution.db import Database
 from distribution.messages import get_message, list_messages, status_history
 from distribution.models import Delivery
 from web.auth import SECURITY, Caller
 from web.customers_api import naive, utc
+from web.paging import PAGING, CursorList, PageQuery
 
 __all__ = ["MessageController"]
 
@@ -53,11 +54,10 @@ class MessageOut(msgspec.Struct):
     object: str = "message"
 
 
-class MessageList(msgspec.Struct):
+class MessageList(CursorList):
+    """A page of messages; pass ``next_cursor`` as ``starting_after`` for older ones."""
+
     messages: list[MessageOut]
-    has_more: bool
-    next_cursor: str | None
-    object: str = "list"
     data_ref: str = "messages"
 
 
@@ -94,14 +94,14 @@ class MessageController(Controller):
     path = "/v1/messages"
     tags = ["messages"]
     security = SECURITY
+    dependencies = PAGING
 
     @get("/", sync_to_thread=True, summary="List messages, newest first")
     def list(
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-        starting_after: FromQuery[str | None] = None,
+        page: NamedDependency[PageQuery],
         customer_id: FromQuery[str | None] = None,
         distribution_id: FromQuery[str | None] = None,
         campaign_id: FromQuery[str | None] = None,
@@ -112,11 +112,11 @@ class MessageController(Controller):
         created_before: FromQuery[datetime | None] = None,
     ) -> MessageList:
         with db.reader() as session:
-            page = list_messages(
+            found = list_messages(
                 session,
                 caller.project_id,
-                limit=limit,
-                starting_after=starting_after,
+                limit=page.limit,
+                starting_after=page.starting_after,
                 customer_id=customer_id,
                 distribution_id=distribution_id,
                 campaign_id=campaign_id,
@@ -127,9 +127,9 @@ class MessageController(Controller):
                 created_before=naive(created_before),
             )
         return MessageList(
-            messages=[message_out(m) for m in page.messages],
-            has_more=page.has_more,
-            next_cursor=page.next_cursor,
+            messages=[message_out(m) for m in found.messages],
+            has_more=found.has_more,
+            next_cursor=found.next_cursor,
         )
 
     @get("/{message_id:str}", sync_to_thread=True, summary="One message with content and history")
