@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from sqlmodel import select
@@ -26,7 +27,8 @@ def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row
 ) -> None:
     rows = [(n + 2, {"source_id": f"s{n}", "email": f"u{n}@example.com"}) for n in range(5000)]
     rows[10] = (12, {"source_id": "s10", "email": "not-an-email"})
-    rows[4000] = (4002, {"source_id": "s7", "name": "Later wins"})  # s7 again, much later
+    # s7 again, much later (validation strips the spaces, and so does the chunking)
+    rows[4000] = (4002, {"source_id": " s7 ", "name": "Later wins"})
     rows[4001] = (4003, {"email": "nobody-has-a-source-id@example.com"})
     report = import_rows(
         database,
@@ -50,3 +52,25 @@ def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row
         )
     assert (stored.name, stored.email) == ("Later wins", "u7@example.com")
     assert count == 4998  # 5,000 rows, one refused, one a second row for s7
+
+
+def test_the_calling_thread_imports_every_chunk_no_worker_has_started(
+    database: Database, project: ProjectCredentials
+) -> None:
+    # The only worker is busy for the whole import, so no chunk may wait for it.
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as busy:
+        busy.submit(release.wait)
+        rows = [(n + 2, {"source_id": f"t{n}", "phone": "+14155552671"}) for n in range(3000)]
+        rows[5] = (7, {"source_id": "t5", "phone": "12"})
+        report = import_rows(
+            database,
+            project.project.id,
+            rows,
+            default_region="US",
+            executor=busy,
+            parallel_from=1000,
+        )
+        release.set()
+    assert (report.created, report.updated, report.failed) == (2999, 0, 1)
+    assert [(e.row, e.field) for e in report.errors] == [(7, "phone")]
