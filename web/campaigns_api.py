@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -37,6 +36,7 @@ from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
+from web.uploads import spooled_upload
 
 __all__ = ["CampaignController", "CodeController", "CodePoolController", "qr_image"]
 
@@ -305,21 +305,14 @@ class CodePoolController(Controller):
         caller: NamedDependency[Caller],
         pool_id: FromPath[str],
     ) -> CodesAdded:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("text/csv", "application/json"):
-            raise InvalidInputError(
-                [FieldError("Content-Type", "must be text/csv or application/json")]
-            )
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            async for chunk in request.stream():
-                spool.write(chunk)
-            spool.seek(0)
+        async with spooled_upload(request) as upload:
 
             def run() -> CodesAdded:
-                if content_type == "application/json":
-                    rows = read_code_json(spool.read())
+                if upload.is_json:
+                    rows = read_code_json(upload.file.read())
                 else:
-                    rows = read_code_csv(io.TextIOWrapper(spool, encoding="utf-8", newline=""))
+                    text = io.TextIOWrapper(upload.file, encoding="utf-8", newline="")
+                    rows = read_code_csv(text)
                 report = import_codes(db, caller.project_id, pool_id, rows)
                 return _added(db, caller.project_id, pool_id, report)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,10 +30,11 @@ from distribution.customers import (
     upsert_customers,
 )
 from distribution.db import Database
-from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
+from distribution.errors import PayloadTooLargeError
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
 from web.paging import PAGING, CursorList, PageQuery
+from web.uploads import spooled_upload
 
 __all__ = ["CustomerController", "CustomerOut", "customer_out", "naive", "utc"]
 
@@ -244,23 +244,13 @@ class CustomerController(Controller):
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
     ) -> ImportOut:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("text/csv", "application/json"):
-            raise InvalidInputError(
-                [FieldError("Content-Type", "must be text/csv or application/json")]
-            )
-        # Spool to disk so a large upload never sits in memory whole.
-        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            async for chunk in request.stream():
-                spool.write(chunk)
-            spool.seek(0)
+        async with spooled_upload(request) as upload:
 
             def run() -> ImportOut:
-                if content_type == "application/json":
-                    rows = count_limit(read_json_rows(spool.read()))
+                if upload.is_json:
+                    rows = count_limit(read_json_rows(upload.file.read()))
                 else:
-                    text = _text_stream(spool)
-                    rows = count_limit(read_csv_rows(text))
+                    rows = count_limit(read_csv_rows(_text_stream(upload.file)))
                 report = import_rows(
                     db,
                     caller.project_id,
