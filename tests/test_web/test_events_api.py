@@ -183,3 +183,72 @@ def test_unsubscribe_link_suppresses_later_marketing(client: Client) -> None:
     assert [d["status"] for d in second] == ["suppressed"]
     forged = client.post(f"/{path[:-3]}xyz", content="List-Unsubscribe=One-Click")
     assert forged.status_code == 404
+
+
+def _event_deliveries(client: Client, event: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = client.post("/v1/events", json=event)
+    assert answer.status_code == 202, answer.text
+    return list(answer.json()["deliveries"])
+
+
+def _subject(client: Client, delivery_id: str) -> str:
+    return str(client.get(f"/v1/messages/{delivery_id}").json()["content"]["subject"])
+
+
+def test_every_edit_reaches_the_very_next_event(client: Client) -> None:
+    """Distributions, segments and live templates are cached between events: each edit counts."""
+    template_id = _published_template(
+        client, {"body_format": "html", "subject": "First {{ customer.name }}", "body": "<p>1</p>"}
+    )
+    rule = {
+        "name": "Edits",
+        "trigger": "edit.tested",
+        "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+    }
+    distribution = client.post("/v1/distributions", json=rule).json()
+    event = {
+        "type": "edit.tested",
+        "customer": {"source_id": "e1", "email": "e1@example.com", "name": "Eve"},
+    }
+    [first] = _event_deliveries(client, event)
+    assert _subject(client, first["id"]) == "First Eve"
+
+    draft = client.post(
+        f"/v1/templates/{template_id}/versions",
+        json={"body_format": "html", "subject": "Second {{ customer.name }}", "body": "<p>2</p>"},
+    ).json()["version"]
+    client.post(f"/v1/templates/{template_id}/publish", json={"version_id": draft["id"]})
+    [second] = _event_deliveries(client, event)
+    assert _subject(client, second["id"]) == "Second Eve"
+
+    only_gold = {"field": "metadata.tier", "op": "eq", "value": "gold"}
+    conditions = {**rule, "filters": {"conditions": only_gold}}
+    assert client.put(f"/v1/distributions/{distribution['id']}", json=conditions).is_success
+    assert _event_deliveries(client, event) == []
+
+    segment = client.post("/v1/segments", json={"name": "edits", "filter": only_gold}).json()
+    in_segment = {**rule, "filters": {"segment_id": segment["id"]}}
+    assert client.put(f"/v1/distributions/{distribution['id']}", json=in_segment).is_success
+    assert _event_deliveries(client, event) == []
+    everyone = {"field": "email", "op": "exists", "value": True}
+    assert client.patch(f"/v1/segments/{segment['id']}", json={"filter": everyone}).is_success
+    assert [d["status"] for d in _event_deliveries(client, event)] == ["queued"]
+    assert client.delete(f"/v1/segments/{segment['id']}").status_code == 204
+    assert _event_deliveries(client, event) == []
+
+    assert client.put(f"/v1/distributions/{distribution['id']}", json=rule).is_success
+    client.post(f"/v1/distributions/{distribution['id']}/pause")
+    assert _event_deliveries(client, event) == []
+    client.post(f"/v1/distributions/{distribution['id']}/resume")
+    assert client.delete(f"/v1/templates/{template_id}").status_code == 204
+    [archived] = _event_deliveries(client, event)
+    assert archived["status"] == "failed"
+    assert "archived" in archived["reason"]
+
+
+def test_setting_an_inbound_secret_applies_to_the_next_unsigned_event(client: Client) -> None:
+    event = {"id": "before-secret", "type": "secret.tested", "customer": {"source_id": "s9"}}
+    assert client.post("/v1/events", json=event).status_code == 202  # the project is cached now
+    assert client.post("/v1/settings/inbound-webhook-secret").status_code == 201
+    refused = client.post("/v1/events", json={**event, "id": "after-secret"})
+    assert refused.status_code == 401
