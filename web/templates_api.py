@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from sqlmodel import Session
 
 from distribution.db import Database
 from distribution.models import TemplateVariant, TemplateVersion
@@ -293,6 +294,34 @@ class VariablesOut(msgspec.Struct):
     filters: list[dict[str, Any]]
 
 
+class _SourceFields(Protocol):
+    """The source fields beside ``body`` and ``subject`` of every input that carries a source."""
+
+    body_format: Literal["mjml", "html", "text"] | None
+    text_body: str | None
+    gsm_safe: bool
+
+
+def _version_input(
+    data: _SourceFields, *, body: str, subject: str | None, note: str | None = None
+) -> VersionInput:
+    """The version a request's source makes; each handler settles ``body`` and ``subject``."""
+    return VersionInput(
+        body=body,
+        subject=subject,
+        body_format=data.body_format,
+        text_body=data.text_body,
+        gsm_safe=data.gsm_safe,
+        note=note,
+    )
+
+
+def _variant_of(session: Session, version: TemplateVersion) -> TemplateVariant:
+    variant = session.get(TemplateVariant, version.variant_id)
+    assert variant is not None  # a version is deleted with its variant
+    return variant
+
+
 def _when(value: datetime | None) -> datetime | None:
     return utc(value) if value is not None else None
 
@@ -394,13 +423,7 @@ class TemplateController(Controller):
     ) -> TemplateDetailOut:
         first = None
         if data.body is not None or data.subject is not None or data.text_body is not None:
-            first = VersionInput(
-                body=data.body or "",
-                subject=data.subject,
-                body_format=data.body_format,
-                text_body=data.text_body,
-                gsm_safe=data.gsm_safe,
-            )
+            first = _version_input(data, body=data.body or "", subject=data.subject)
         with db.session() as session:
             saved = create_template(
                 session,
@@ -496,12 +519,10 @@ class TemplateController(Controller):
     ) -> PreviewOut:
         source = validate_source(
             data.channel,
-            VersionInput(
+            _version_input(
+                data,
                 body=data.body,
                 subject=data.subject if data.channel == "sms" else data.subject or "",
-                body_format=data.body_format,
-                text_body=data.text_body,
-                gsm_safe=data.gsm_safe,
             ),
         )
         with db.reader() as session:
@@ -575,14 +596,7 @@ class TemplateController(Controller):
                 session,
                 caller.project_id,
                 template_id,
-                VersionInput(
-                    body=data.body,
-                    subject=data.subject,
-                    body_format=data.body_format,
-                    text_body=data.text_body,
-                    gsm_safe=data.gsm_safe,
-                    note=data.note,
-                ),
+                _version_input(data, body=data.body, subject=data.subject, note=data.note),
                 campaign_id=data.campaign_id,
                 segment_id=data.segment_id,
                 locale=data.locale,
@@ -604,9 +618,7 @@ class TemplateController(Controller):
     ) -> VersionOut:
         with db.reader() as session:
             version = get_version(session, caller.project_id, template_id, version_id)
-            variant = session.get(TemplateVariant, version.variant_id)
-            assert variant is not None  # a version is deleted with its variant
-            return _version_out(version, variant)
+            return _version_out(version, _variant_of(session, version))
 
     @post(
         "/{template_id:str}/publish",
@@ -673,8 +685,7 @@ class TemplateController(Controller):
     ) -> CompareOut:
         with db.reader() as session:
             comparison = compare_version(session, caller.project_id, template_id, version_id)
-            variant = session.get(TemplateVariant, comparison.version.variant_id)
-            assert variant is not None
+            variant = _variant_of(session, comparison.version)
             return CompareOut(
                 version=_version_out(comparison.version, variant),
                 live=_version_out(comparison.live, variant) if comparison.live else None,
