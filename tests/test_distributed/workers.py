@@ -37,6 +37,8 @@ __all__ = [
     "add_customers",
     "api_client",
     "delivery_counts",
+    "post_invite",
+    "prepare_invite",
     "start_invite",
     "wait_until",
 ]
@@ -163,8 +165,9 @@ class Invite:
     recipients: int
 
 
-def start_invite(client: httpx.Client, provider: str, recipients: int) -> Invite:
-    """Invite every customer of the project (a code each) through ``provider``, at once."""
+def prepare_invite(client: httpx.Client, provider: str, recipients: int) -> dict[str, Any]:
+    """A template, a campaign with ``recipients`` codes and a segment of every customer: the
+    body of a bulk send inviting them all through ``provider`` at once."""
     template = _created(
         client.post(
             "/v1/templates",
@@ -195,19 +198,23 @@ def start_invite(client: httpx.Client, provider: str, recipients: int) -> Invite
             json={"name": "wave", "filter": {"field": "metadata.wave", "op": "eq", "value": "one"}},
         )
     )["id"]
-    channel = {"channel": "email", "template": template["id"], "provider": provider}
-    job = _created(
-        client.post(
-            "/v1/bulk-sends",
-            json={
-                "campaign": campaign,
-                "audience": {"segment": segment},
-                "channels": [channel],
-                "send_delay_seconds": 0,
-            },
-        )
-    )
+    return {
+        "campaign": campaign,
+        "audience": {"segment": segment},
+        "channels": [{"channel": "email", "template": template["id"], "provider": provider}],
+        "send_delay_seconds": 0,
+    }
+
+
+def post_invite(client: httpx.Client, request: dict[str, Any], recipients: int) -> Invite:
+    """Start the bulk send ``prepare_invite`` described."""
+    job = _created(client.post("/v1/bulk-sends", json=request))
     return Invite(job_id=str(job["id"]), recipients=recipients)
+
+
+def start_invite(client: httpx.Client, provider: str, recipients: int) -> Invite:
+    """Invite every customer of the project (a code each) through ``provider``, at once."""
+    return post_invite(client, prepare_invite(client, provider, recipients), recipients)
 
 
 def delivery_counts(database: Database, job_id: str) -> dict[str, int]:

@@ -1,0 +1,239 @@
+"""The 100,000-recipient bulk invite in distributed mode: 1, 2 and 4 ``dm worker`` processes.
+
+On PostgreSQL (a fresh schema of ``TEST_DATABASE_URL``, default the local server), for each
+worker count: a new project with N customers, a campaign with N codes, then ``POST
+/v1/bulk-sends`` to the built-in ``capture`` sender through the API in distributed mode (it only
+enqueues), and the workers prepare and send. Capture keeps messages in the workers' memory, so
+progress is counted from the delivery rows. Timed from the POST to the last ``sent`` row.
+
+Costs per message come from /proc: the CPU time of the worker processes, and of the PostgreSQL
+backends serving them (found by their ``application_name``; pg_stat_statements needs a server
+restart to load, which a shared server does not get). The estimate for a larger fleet is derived
+from those two figures.
+
+    .venv/bin/python benchmarks/bulk_distributed.py [--workers 1,2,4] [--customers 100000]
+
+Ends with one JSON line of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Run from the repository root: benchmarks/providers.py would shadow the providers package.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlmodel import col  # noqa: E402
+
+from distribution.db import Database  # noqa: E402
+from distribution.models import Delivery  # noqa: E402
+from tests.conftest import make_project, migrated_database  # noqa: E402
+from tests.test_distributed.workers import (  # noqa: E402
+    WorkerFleet,
+    add_customers,
+    api_client,
+    delivery_counts,
+    post_invite,
+    prepare_invite,
+    wait_until,
+)
+
+DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Marks the connections of the workers, so their backends' CPU time can be found.
+APPLICATION = "dm-bench-worker"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of live processes, from /proc (gone ones count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / TICKS
+
+
+def backend_pids(database: Database) -> list[int]:
+    """The PostgreSQL backends serving the workers right now."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": APPLICATION},
+        ).all()
+    return [int(row[0]) for row in rows]
+
+
+@dataclass
+class Run:
+    """What one worker count achieved."""
+
+    workers: int
+    sent: int
+    seconds: float
+    messages_per_second: float
+    preparing_seconds: float
+    delivering_seconds: float
+    worker_cpu_ms_per_message: float
+    database_cpu_ms_per_message: float
+
+
+def phases(database: Database, job_id: str) -> tuple[float, float, float]:
+    """(first row created -> last row created, first sent -> last sent, the sent count)."""
+    with database.engine.connect() as connection:
+        first_row, last_row, first_sent, last_sent, sent = connection.execute(
+            select(
+                func.min(col(Delivery.created_at)),
+                func.max(col(Delivery.created_at)),
+                func.min(col(Delivery.sent_at)),
+                func.max(col(Delivery.sent_at)),
+                func.count(col(Delivery.sent_at)),
+            ).where(col(Delivery.bulk_job_id) == job_id)
+        ).one()
+    assert first_sent is not None, "nothing was sent"
+    assert last_sent is not None, "nothing was sent"
+    return (
+        (last_row - first_row).total_seconds(),
+        (last_sent - first_sent).total_seconds(),
+        float(sent),
+    )
+
+
+def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: int) -> Run:
+    """Set up a project and its invite, then time W workers preparing and sending it."""
+    database = Database(url)
+    worker_url = (
+        make_url(url)
+        .update_query_dict({"application_name": APPLICATION})
+        .render_as_string(hide_password=False)
+    )
+    credentials = make_project(database)
+    add_customers(database, credentials.project.id, customers)
+    fleet = WorkerFleet(worker_url, folder, workers, {"DM_WORKER_CONCURRENCY": str(concurrency)})
+    with api_client(url, folder) as client, fleet:
+        client.headers.update(credentials.headers)
+        request = prepare_invite(client, "capture", customers)
+        # Every worker has its queue connection before the clock starts.
+        wait_until(
+            lambda: len(backend_pids(database)) >= workers,
+            lambda: f"workers did not connect\n{fleet.log()}",
+            limit=120,
+        )
+        time.sleep(1)
+        pids = [process.pid for process in fleet.processes]
+        worker_cpu = cpu_seconds(pids)
+        database_cpu = cpu_seconds(backend_pids(database))
+        # The setup (customers, codes) is not timed: the clock starts at the POST.
+        start = time.perf_counter()
+        invite = post_invite(client, request, customers)
+        wait_until(
+            lambda: delivery_counts(database, invite.job_id).get("sent", 0) >= customers,
+            lambda: f"not all sent: {delivery_counts(database, invite.job_id)}\n{fleet.log()}",
+            limit=3600,
+        )
+        seconds = time.perf_counter() - start
+        worker_cpu = cpu_seconds(pids) - worker_cpu
+        database_cpu = cpu_seconds(backend_pids(database)) - database_cpu
+    preparing, delivering, sent = phases(database, invite.job_id)
+    database.dispose()
+    return Run(
+        workers=workers,
+        sent=int(sent),
+        seconds=round(seconds, 2),
+        messages_per_second=round(sent / seconds, 1),
+        preparing_seconds=round(preparing, 2),
+        delivering_seconds=round(delivering, 2),
+        worker_cpu_ms_per_message=round(1000 * worker_cpu / sent, 3),
+        database_cpu_ms_per_message=round(1000 * database_cpu / sent, 3),
+    )
+
+
+def estimate(runs: list[Run], fleet_cores: int = 16) -> tuple[str, dict[str, float]]:
+    """A fleet of ``fleet_cores`` worker cores against one PostgreSQL, from the measured costs.
+
+    Workers scale out (each core handles 1/worker-cost messages per second); the database does
+    not: every message costs it the same CPU wherever it was sent from, so a database with D
+    cores caps the fleet at D/database-cost. The fleet gets the smaller of the two, derated for
+    the lock and WAL waits a busy PostgreSQL adds (we assume 70% of its CPU is usable).
+    """
+    worker_cost = min(run.worker_cpu_ms_per_message for run in runs) / 1000
+    database_cost = min(run.database_cpu_ms_per_message for run in runs) / 1000
+    workers_cap = fleet_cores / worker_cost
+    figures: dict[str, float] = {"fleet_cores": fleet_cores, "workers_cap": round(workers_cap)}
+    here = (os.cpu_count() or 1) / (worker_cost + database_cost)
+    figures["this_machine_cpu_bound"] = round(here)
+    lines = [
+        f"measured per message: worker CPU {1000 * worker_cost:.3f} ms, "
+        f"PostgreSQL CPU {1000 * database_cost:.3f} ms",
+        f"this machine ({os.cpu_count()} cores shared by workers and PostgreSQL) cannot pass "
+        f"{os.cpu_count()} / {1000 * (worker_cost + database_cost):.3f} ms "
+        f"= {here:,.0f} messages/s",
+        f"{fleet_cores} worker cores alone: {fleet_cores} / {1000 * worker_cost:.3f} ms "
+        f"= {workers_cap:,.0f} messages/s",
+    ]
+    for database_cores in (2, 8, 16):
+        database_cap = 0.7 * database_cores / database_cost
+        fleet = min(workers_cap, database_cap)
+        figures[f"fleet_with_{database_cores}_core_database"] = round(fleet)
+        bound = "the database" if database_cap < workers_cap else "the workers"
+        lines.append(
+            f"PostgreSQL with {database_cores} cores: 0.7 x {database_cores} / "
+            f"{1000 * database_cost:.3f} ms = {database_cap:,.0f} messages/s; "
+            f"the fleet reaches about {fleet:,.0f} messages/s ({bound} bound)"
+        )
+    return "\n".join(lines), figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--concurrency", type=int, default=4, help="jobs per worker at once")
+    args = parser.parse_args(argv)
+    counts = [int(part) for part in args.workers.split(",")]
+    os.environ.setdefault("TEST_DATABASE_URL", DEFAULT_DATABASE)
+    folder = Path(tempfile.mkdtemp(prefix="dm-bulk-distributed-"))
+    runs: list[Run] = []
+    with migrated_database("postgresql", folder) as url:
+        for workers in counts:
+            run = one_run(url, folder, workers, args.customers, args.concurrency)
+            runs.append(run)
+            print(
+                f"{workers} worker(s): {run.sent:,} sent in {run.seconds} s = "
+                f"{run.messages_per_second:,} msg/s (preparing {run.preparing_seconds} s, "
+                f"delivering {run.delivering_seconds} s; CPU per message: worker "
+                f"{run.worker_cpu_ms_per_message} ms, PostgreSQL {run.database_cpu_ms_per_message}"
+                " ms)",
+                flush=True,
+            )
+    base = runs[0].messages_per_second
+    scaling = {
+        f"{run.workers}_vs_{runs[0].workers}": round(run.messages_per_second / base, 2)
+        for run in runs
+    }
+    print(
+        "scaling:",
+        ", ".join(
+            f"{key.replace('_vs_', ' vs ')} workers {value}x" for key, value in scaling.items()
+        ),
+    )
+    text_estimate, figures = estimate(runs)
+    print(text_estimate)
+    print(
+        json.dumps({"runs": [asdict(run) for run in runs], "scaling": scaling, "estimate": figures})
+    )
+
+
+if __name__ == "__main__":
+    main()
