@@ -133,7 +133,8 @@ class FeedsApiController(Controller):
         return {
             "rows": [delivery_json(m, labels) for m in rows],
             "gone": gone,
-            "truncated": page.has_more,
+            # More changed since the last poll than one answer holds (the newest are shown).
+            "truncated": bool(cursor) and page.has_more,
             "cursor": iso(now),
             "floor": first_id_at(MESSAGE_ID_PREFIX, now - LOOKBACK),
         }
