@@ -1,8 +1,10 @@
 """The bulk runner: an asyncio task of the embedded service that moves bulk jobs along.
 
 It finds its work in the database (due ``scheduled`` jobs, ``preparing`` and ``sending`` ones),
-so a restarted service picks up where the last one stopped. Each batch runs in a thread in its
-own transaction; pause and cancel take effect between batches.
+so a restarted service picks up where the last one stopped. Preflights and batches run in the
+preparation process (``Preparer``), each in transactions of its own; pause and cancel take
+effect between batches. The worker is woken after each batch, so delivering overlaps with
+preparing the next one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent, prepare_batch
+from distribution.bulk.prepare import due_jobs, finish_if_sent
+from distribution.bulk.preparer import Preparer
 from distribution.db import Database
 from distribution.ingest import LinkSettings
 
@@ -32,8 +35,10 @@ class BulkRunner:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        preparer: Preparer | None = None,
     ) -> None:
         self.database = database
+        self.preparer = preparer or Preparer(database)
         self.links = links
         self.wake_worker = wake_worker
         self.batch_size = batch_size
@@ -61,6 +66,7 @@ class BulkRunner:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await asyncio.to_thread(self.preparer.close)
 
     async def run_once(self) -> bool:
         """One step of every job with work; whether anything was prepared or started."""
@@ -69,11 +75,11 @@ class BulkRunner:
             if self._stopping:
                 break
             if status == "scheduled":
-                await asyncio.to_thread(begin_job, self.database, project_id, job_id, self.links)
+                await asyncio.to_thread(self.preparer.begin_job, project_id, job_id, self.links)
                 worked = True
             elif status == "preparing":
                 _status, queued = await asyncio.to_thread(
-                    prepare_batch, self.database, project_id, job_id, self.links, self.batch_size
+                    self.preparer.prepare_batch, project_id, job_id, self.links, self.batch_size
                 )
                 if queued:
                     self.wake_worker()

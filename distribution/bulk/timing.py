@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["PHASES", "phase", "phase_seconds", "reset_phases"]
+__all__ = ["PHASES", "add_phases", "phase", "phase_seconds", "reset_phases"]
 
 PHASES = ("preflight", "assignment", "rendering", "inserting")
 _totals = dict.fromkeys(PHASES, 0.0)
@@ -35,3 +35,10 @@ def reset_phases() -> None:
     """Start counting from zero."""
     for name in PHASES:
         _totals[name] = 0.0
+
+
+def add_phases(seconds: dict[str, float]) -> None:
+    """Add totals measured elsewhere (the preparation process) to this process's."""
+    for name, value in seconds.items():
+        if name in _totals:
+            _totals[name] += value
