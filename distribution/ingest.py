@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, insert
+from sqlalchemy import Table, bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -64,6 +64,14 @@ _CAPPED = ("queued", "sending", "sent", "delivered", "unknown")
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _STATUS_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+# Built once: constructing a statement cost about as much as running it.
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_DELIVERIES = insert(_DELIVERIES)
+_INSERT_STATUS_CHANGES = insert(_STATUS_CHANGES)
+_STORED_RESULT = select(_EVENTS.c.id, _EVENTS.c.result).where(
+    _EVENTS.c.project_id == bindparam("project_id"),
+    _EVENTS.c.dedupe_key == bindparam("dedupe_key"),
+)
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,11 @@ class IngestResult:
 
 
 def _stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
-    found = session.execute(
-        select(Event.id, Event.result).where(
-            Event.project_id == project_id, Event.dedupe_key == dedupe_key
-        )
-    ).first()
+    found = (
+        session.connection()
+        .execute(_STORED_RESULT, {"project_id": project_id, "dedupe_key": dedupe_key})
+        .first()
+    )
     if found is None:
         return None
     return IngestResult(
@@ -167,8 +175,8 @@ def ingest_event(
         recipient = customer if rule.distribution.recipient == "customer" else referrer
         writer.write(rule, recipient, referrer)
     summaries = writer.summaries
-    session.execute(
-        insert(_EVENTS),
+    session.connection().execute(
+        _INSERT_EVENT,
         [
             {
                 "id": writer.event_id,
@@ -344,9 +352,10 @@ class _OutboxWriter:
         """Insert the deliveries and their first status (after the event: one statement each)."""
         if not self._rows:
             return
-        self.session.execute(insert(_DELIVERIES), self._rows)
-        self.session.execute(
-            insert(_STATUS_CHANGES),
+        connection = self.session.connection()
+        connection.execute(_INSERT_DELIVERIES, self._rows)
+        connection.execute(
+            _INSERT_STATUS_CHANGES,
             [
                 {
                     "delivery_id": row["id"],
