@@ -384,3 +384,27 @@ def test_the_feed_stops_following_messages_created_over_an_hour_ago(
     assert recent.messages == []
     assert _feed(ui, cursor=opened["cursor"], from_id=old_id)["rows"] == []
     assert [r["id"] for r in _feed(ui, status="bounced")["rows"]] == [old_id]  # on reload
+
+
+def test_send_now_ends_the_waiting_window(
+    app: Litestar, app_database: Database, api_project: ProjectCredentials, client: Client
+) -> None:
+    job = _bulk_job(client, app_database, api_project)
+    editor = _ui(app, app_database, api_project, "editor")
+    _wait_until(
+        lambda: editor.get(f"/ui/api/bulk-sends/{job}").json()["prepared"] == 3,
+        "the job to prepare its recipients",
+    )
+    answer = editor.post(
+        f"/ui/api/bulk-sends/{job}/send-now", headers={"X-CSRF-Token": header_token(editor)}
+    )
+    assert answer.status_code == 200, answer.text
+    done = _wait_until(
+        lambda: (
+            (j := editor.get(f"/ui/api/bulk-sends/{job}").json())["status"] == "completed" and j
+        ),
+        "the job to complete",
+    )
+    assert done["sent"] == 3
+    assert done["done_percent"] == 100
+    assert done["actions"] == {"pause": False, "resume": False, "cancel": False, "send_now": False}
