@@ -2,8 +2,10 @@
 
 Streams the whole audience in batches (read only): addresses missing or invalid per channel,
 marketing suppressions, customers already holding a code of the campaign, codes available vs
-needed, a strict render of every row with a stand-in code (listing the first rows that fail),
-and SMS segments. The same report is stored with the job when it starts.
+needed, a strict missing-variable check of every row with a stand-in code (listing the first
+rows that fail), renders of the first rows as samples, and SMS segments. An email row whose
+context holds every path its template reads is checked without a render (``variable_paths``);
+any other row is rendered. The same report is stored with the job when it starts.
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, 
                     continue
                 if customer.id in suppressed:
                     report["suppressed"] += 1
+                    continue
+                if len(samples) >= SAMPLES and recipients.surely_complete(customer, channel, code):
+                    report["sendable"] += 1
                     continue
                 outcome = recipients.outcome(customer, channel, code, suppressed=False)
                 if outcome.status != "queued":

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
+from distribution.bulk.variable_paths import VariablePaths, variable_paths
 from distribution.errors import DistributionError, FieldError, InvalidInputError
 from distribution.ingest import ADDRESS_NAMES, LinkSettings, message_content
 from distribution.models import (
@@ -152,6 +153,7 @@ class Recipients:
         self.channels = channels
         self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
         self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
+        self._paths: dict[str, VariablePaths] = {}
         self._segments: list[tuple[str, Filter]] | None = None
 
     def suppressed(self, customers: Sequence[Customer], channel: Channel) -> set[str]:
@@ -206,6 +208,43 @@ class Recipients:
             self._versions[key] = found
         return found
 
+    def _context(
+        self, customer: Customer, code: dict[str, Any] | None, unsubscribe_url: str
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {
+            "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url}
+        }
+        if self.campaign is not None:
+            extra["campaign"] = {
+                "id": self.campaign.id,
+                "name": self.campaign.name,
+                "type": self.campaign.type,
+                "metadata": self.campaign.meta,
+            }
+        if code is not None:
+            extra["code"] = code
+        return build_context(customer, project=self.project, extra=extra)
+
+    def surely_complete(
+        self, customer: Customer, channel: Channel, code: dict[str, Any] | None
+    ) -> bool:
+        """Whether a strict render of this email recipient cannot miss a variable, unrendered.
+
+        True only for an email template that reads plain paths alone, all of them present in
+        the recipient's context (see ``variable_paths``); otherwise render to find out.
+        """
+        if channel.channel != "email":
+            return False  # an SMS render also counts its segments
+        version = self._version(channel, customer)
+        if isinstance(version, str):
+            return False
+        paths = self._paths.get(version.id)
+        if paths is None:
+            parts = (version.subject, version.body, version.text_body)
+            paths = self._paths[version.id] = variable_paths(parts)
+        # The link itself does not matter here, only that the context holds one.
+        return paths.simple and paths.all_present(self._context(customer, code, ""))
+
     def outcome(
         self,
         customer: Customer,
@@ -227,19 +266,7 @@ class Recipients:
         if isinstance(version, str):
             return Outcome("failed", address, version)
         unsubscribe_url = self.links.unsubscribe_url(self.project.id, customer.id, channel.channel)
-        extra: dict[str, Any] = {
-            "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url}
-        }
-        if self.campaign is not None:
-            extra["campaign"] = {
-                "id": self.campaign.id,
-                "name": self.campaign.name,
-                "type": self.campaign.type,
-                "metadata": self.campaign.meta,
-            }
-        if code is not None:
-            extra["code"] = code
-        context = build_context(customer, project=self.project, extra=extra)
+        context = self._context(customer, code, unsubscribe_url)
         try:
             compiled = self._compiled.get(version.id)
             if compiled is None:
