@@ -331,8 +331,8 @@
         show(await call("POST", box.dataset.url + "/" + action, body));
         message.textContent = "Done: " + action.replace("-", " ") + ".";
         message.className = "status-line ok";
-        const box2 = box.querySelector("details.cancel-box");
-        if (box2) box2.open = false;
+        const cancelBox = box.querySelector("details.cancel-box");
+        if (cancelBox) cancelBox.open = false;
       } catch (error) {
         message.textContent = "Could not " + action.replace("-", " ") + ": " + error.message;
         message.className = "status-line error";
