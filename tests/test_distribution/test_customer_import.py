@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
-from distribution.customer_files import import_rows
+from distribution.customer_files import (
+    _metadata_value,
+    import_chunk,
+    import_rows,
+    new_import_pool,
+)
 from distribution.db import Database
 from distribution.models import Customer
 from tests.conftest import ProjectCredentials
@@ -18,7 +24,7 @@ from tests.conftest import ProjectCredentials
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+    with new_import_pool() as executor:
         yield executor
 
 
@@ -74,3 +80,49 @@ def test_the_calling_thread_imports_every_chunk_no_worker_has_started(
         release.set()
     assert (report.created, report.updated, report.failed) == (2999, 0, 1)
     assert [(e.row, e.field) for e in report.errors] == [(7, "phone")]
+
+
+def _metadata_value_by_definition(cell: str) -> object:
+    # The documented rule, tried on every cell: booleans, then the finite number whose text it
+    # is (inf and nan stay text).
+    if cell in ("true", "false"):
+        return cell == "true"
+    if cell.lstrip("-").startswith(("inf", "nan")):
+        return cell
+    for kind in (int, float):
+        try:
+            number = kind(cell)
+        except ValueError:
+            continue
+        if str(number) == cell:
+            return number
+    return cell
+
+
+numberish = st.text(alphabet="-+.e0123456789_ Eaint", max_size=12)
+
+
+@given(cell=st.one_of(numberish, st.text(min_size=1, max_size=12), st.floats().map(str)))
+@settings(max_examples=2000)
+def test_metadata_cells_become_numbers_exactly_by_the_rule(cell: str) -> None:
+    if cell:
+        assert _metadata_value(cell) == _metadata_value_by_definition(cell)
+        assert type(_metadata_value(cell)) is type(_metadata_value_by_definition(cell))
+
+
+def test_a_worker_process_checks_and_writes_a_chunk(
+    database: Database, project: ProjectCredentials, pool: ProcessPoolExecutor
+) -> None:
+    chunk = [(2, {"source_id": "w1", "email": "W1@Example.com"}), (3, {"email": "nope"})]
+    outcomes = pool.submit(import_chunk, database.url, project.project.id, chunk, "US").result()
+    assert [(row, created, [e.field for e in errors]) for row, created, errors in outcomes] == [
+        (2, True, []),
+        (3, False, ["email"]),
+    ]
+    with database.reader() as session:
+        stored = session.exec(
+            select(Customer).where(
+                Customer.project_id == project.project.id, Customer.source_id == "w1"
+            )
+        ).one()
+    assert stored.email == "W1@example.com"
