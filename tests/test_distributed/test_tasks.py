@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import procrastinate
 import pytest
@@ -24,7 +24,7 @@ from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
 from distribution.distributed import InProcessWorker, WorkerRuntime, build_queue_app, run_worker
 from distribution.distributed.bulk_chunks import CHUNK_SIZE
-from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW
+from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
 from distribution.distributed.tasks import SWEEP, kick_bulk
 from distribution.ids import new_id
 from distribution.migrate import upgrade_queue
@@ -339,3 +339,40 @@ async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
     sent_to = [m.message.to for m in sink.messages]
     assert len(sent_to) == len(set(sent_to)) == recipients
     assert len(set(holders)) == recipients
+
+
+async def test_a_later_send_gets_a_job_for_its_time_and_a_send_now_one_for_now(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    [delivery_id] = queued_rows(postgres, project_id, "capture", 1)
+    later = utcnow() + timedelta(hours=1)
+    with postgres.session() as session:
+        row = session.get(Delivery, delivery_id)
+        assert row is not None
+        row.next_attempt_at = later
+    assert await enqueue_ids(queue, postgres, [delivery_id]) == 1
+    assert job_starts(postgres, delivery_id) == [
+        later.replace(microsecond=0) + timedelta(seconds=1)
+    ]
+    # Sent now after all: its job is an hour away, so the sweeper gives it one for now.
+    with postgres.session() as session:
+        row = session.get(Delivery, delivery_id)
+        assert row is not None
+        row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    assert await sweep_due(queue, postgres) >= 1
+    starts = job_starts(postgres, delivery_id)
+    assert len(starts) == 2
+    assert min(starts) <= utcnow()
+
+
+def job_starts(database: Database, delivery_id: str) -> list[datetime]:
+    """When the waiting deliver_batch jobs that carry this delivery may start (UTC)."""
+    with database.reader() as session:
+        found = session.connection().execute(
+            text(
+                "SELECT coalesce(scheduled_at, now()) FROM procrastinate_jobs "
+                "WHERE status = 'todo' AND task_name = :task AND args -> 'ids' ? :id"
+            ),
+            {"task": DELIVER_BATCH, "id": delivery_id},
+        )
+        return sorted(start.astimezone(UTC).replace(tzinfo=None) for start in found.scalars())
