@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from litestar import Litestar
@@ -16,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
+from distribution.customer_files import new_import_pool
 from distribution.db import Database
 from distribution.delivery import DeliveryPolicy, SenderSource
 from distribution.distributed import (
@@ -176,11 +174,8 @@ def create_app(settings: Settings) -> Litestar:
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     settings.check_mode()
     database = Database(settings.database_url)
-    # Large imports check rows in worker processes; "spawn" because forking a threaded server
-    # is unsafe. No process starts until the first large import.
-    import_pool = ProcessPoolExecutor(
-        max_workers=os.cpu_count() or 2, mp_context=multiprocessing.get_context("spawn")
-    )
+    # Large imports check and write chunks in worker processes (see new_import_pool).
+    import_pool = new_import_pool()
     if settings.migrate_on_start:
         upgrade(database.engine)
         if settings.mode == "distributed":
