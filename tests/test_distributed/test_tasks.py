@@ -239,7 +239,7 @@ async def test_a_retry_gets_a_job_scheduled_for_when_it_comes_due(
             )
             .scalar_one()
         )
-    assert scheduled.replace(tzinfo=None) >= row.next_attempt_at
+    assert scheduled.astimezone(UTC).replace(tzinfo=None) >= row.next_attempt_at
     # The worker keeps polling, so the scheduled job runs once it is due.
     worker = InProcessWorker(
         queue,
