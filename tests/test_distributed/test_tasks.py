@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import procrastinate
 import pytest
@@ -27,14 +28,15 @@ from distribution.distributed.bulk_chunks import CHUNK_SIZE
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
 from distribution.distributed.tasks import SWEEP, kick_bulk
 from distribution.ids import new_id
-from distribution.migrate import upgrade_queue
+from distribution.migrate import queue_schema_applied, upgrade_queue
 from distribution.models import Code, Delivery, utcnow
 from providers import Message, SendResult, TransientProviderError
 from providers.capture import CaptureConfig, CaptureProvider
-from tests.conftest import make_project
+from tests.conftest import make_project, migrated_database
 from tests.test_distribution.engine_helpers import LINKS, Senders, capture
 from tests.test_distribution.test_bulk import _setup as bulk_setup
 from tests.test_distribution.test_bulk import _spec as bulk_spec
+from web.cli import main
 
 POLICY = DeliveryPolicy(max_attempts=5, base_backoff=1.0, max_backoff=1.0)
 
@@ -376,3 +378,23 @@ def job_starts(database: Database, delivery_id: str) -> list[datetime]:
             {"task": DELIVER_BATCH, "id": delivery_id},
         )
         return sorted(start.astimezone(UTC).replace(tzinfo=None) for start in found.scalars())
+
+
+def test_dm_migrate_adds_the_queue_tables_once_and_dm_worker_needs_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with migrated_database("postgresql", tmp_path) as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("DM_MODE", "distributed")
+        monkeypatch.setenv("DM_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("DM_SECRET_KEY", "k")
+        database = Database(url)
+        try:
+            assert main(["worker"]) == 2
+            assert "dm migrate" in capsys.readouterr().err
+            assert not queue_schema_applied(database.engine)
+            assert main(["migrate"]) == 0
+            assert main(["migrate"]) == 0  # idempotent
+            assert queue_schema_applied(database.engine)
+        finally:
+            database.dispose()
