@@ -71,6 +71,12 @@ class Preparer:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
 
+    def warm(self) -> None:
+        """Start the child now (it imports for a few seconds) so it is ready for the batches."""
+        if not self.in_process:
+            with self._lock:
+                self._child()
+
     def begin_job(self, project_id: str, job_id: str, links: LinkSettings) -> str:
         """``prepare.begin_job`` (blocking: call it from a thread)."""
         return str(self._run("begin_job", project_id, job_id, links))

@@ -1,10 +1,10 @@
 """The bulk runner: an asyncio task of the embedded service that moves bulk jobs along.
 
 It finds its work in the database (due ``scheduled`` jobs, ``preparing`` and ``sending`` ones),
-so a restarted service picks up where the last one stopped. Preflights and batches run in the
-preparation process (``Preparer``), each in transactions of its own; pause and cancel take
-effect between batches. The worker is woken after each batch, so delivering overlaps with
-preparing the next one.
+so a restarted service picks up where the last one stopped. A job's preflight runs in a thread
+here while the preparation process (``Preparer``) starts; its batches run in that process, each
+in transactions of its own. Pause and cancel take effect between batches. The worker is woken
+after each batch, so delivering overlaps with preparing the next one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from distribution.bulk.prepare import due_jobs, finish_if_sent
+from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.bulk.preparer import Preparer
 from distribution.db import Database
 from distribution.ingest import LinkSettings
@@ -75,7 +75,9 @@ class BulkRunner:
             if self._stopping:
                 break
             if status == "scheduled":
-                await asyncio.to_thread(self.preparer.begin_job, project_id, job_id, self.links)
+                # The preflight runs here while the preparation process starts up beside it.
+                self.preparer.warm()
+                await asyncio.to_thread(begin_job, self.database, project_id, job_id, self.links)
                 worked = True
             elif status == "preparing":
                 _status, queued = await asyncio.to_thread(
