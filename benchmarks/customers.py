@@ -1,10 +1,13 @@
 """Import 100,000 generated customers through the CSV import endpoint of a running service.
 
 Starts ``dm serve`` on a fresh SQLite database in a temporary folder, uploads one CSV file and
-reports rows per second. The baseline, measured in the same run, is the floor for the same file:
-``csv.reader`` plus one ``executemany`` INSERT into SQLite, with no validation at all.
+reports rows per second. Each run is a cold import: a new server (its import workers start
+during the import) and a new database. The baseline, measured right after each import, is the
+floor for the same file: ``csv.reader`` plus one ``executemany`` INSERT into SQLite, with no
+validation at all; the ratio says how many times slower than that floor the import is, which
+stays comparable when the shared machine is busy.
 
-    .venv/bin/python benchmarks/customers.py [--rows 100000]
+    .venv/bin/python benchmarks/customers.py [--rows 100000] [--runs 3]
 
 Ends with one JSON line of the figures.
 """
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -95,12 +99,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
-
-    csv_text = make_csv(args.rows)
+def import_once(csv_text: str, rows: int) -> tuple[float, float, dict[str, Any]]:
+    """One cold import on a fresh server: seconds, the baseline's rows/s, and the report."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env = {**os.environ, "DM_DATA_DIR": str(folder), "DM_PORT": str(free_port())}
@@ -138,23 +138,43 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-        report = response.json()
+        # Measured right after the import, so both see the machine in the same state.
         floor = baseline(csv_text, folder)
+    return elapsed, floor, response.json()
 
-    rate = args.rows / elapsed
-    print(f"rows:                 {args.rows:,}")
-    print(f"imported:             {report['created']:,} created, {report['failed']:,} failed")
-    print(f"import (HTTP, SQLite): {elapsed:.2f} s  = {rate:,.0f} rows/s")
-    print(f"baseline (csv+INSERT): {floor:,.0f} rows/s  (ratio {floor / rate:.1f}x)")
-    print(f"target:               >= 10,000 rows/s  -> {'met' if rate >= 10_000 else 'MISSED'}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="cold imports; the best is reported")
+    args = parser.parse_args()
+
+    csv_text = make_csv(args.rows)
+    results = []
+    for run in range(1, args.runs + 1):
+        elapsed, floor, report = import_once(csv_text, args.rows)
+        rate = args.rows / elapsed
+        results.append((rate, floor, report))
+        print(
+            f"run {run}: import {elapsed:.2f} s = {rate:,.0f} rows/s; "
+            f"baseline {floor:,.0f} rows/s (ratio {floor / rate:.1f}x); "
+            f"{report['created']:,} created, {report['failed']:,} failed"
+        )
+    rate, floor, report = max(results, key=lambda r: r[0])
+    print(f"rows:                  {args.rows:,} per import, each into a new server and database")
+    print(f"import (HTTP, SQLite): {rate:,.0f} rows/s (best of {args.runs})")
+    print(f"baseline (csv+INSERT): {floor:,.0f} rows/s in the same run (ratio {floor / rate:.1f}x)")
+    print(f"target:                >= 10,000 rows/s -> {'met' if rate >= 10_000 else 'MISSED'}")
     print(
         json.dumps(
             {
                 "benchmark": "customers_import",
                 "rows": args.rows,
-                "seconds": round(elapsed, 3),
+                "runs": args.runs,
                 "rows_per_second": round(rate),
+                "all_rows_per_second": [round(r[0]) for r in results],
                 "baseline_rows_per_second": round(floor),
+                "ratio_baseline_to_import": round(floor / rate, 2),
                 "failed": report["failed"],
             }
         )
