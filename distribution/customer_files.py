@@ -11,6 +11,7 @@ its canonical number would lose the zero).
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -252,7 +253,16 @@ def new_import_pool() -> ProcessPoolExecutor:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["__main__", __name__])
-    return ProcessPoolExecutor(max(1, (os.cpu_count() or 2) - 1), mp_context=context)
+    return ProcessPoolExecutor(
+        max(1, (os.cpu_count() or 2) - 1), mp_context=context, initializer=_start_worker
+    )
+
+
+def _start_worker() -> None:
+    # The modules a worker inherits live as long as it does, yet the cycle collector would
+    # walk all of their objects again on every full collection while chunks run (about a tenth
+    # of a chunk's time).
+    gc.freeze()
 
 
 @cache
