@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from distribution.consent import unsubscribe_customer
 from distribution.db import Database
-from distribution.delivery import DeliveryPolicy, claim_due, recover_expired
+from distribution.delivery import (
+    DeliveryPolicy,
+    Outcome,
+    claim_due,
+    record_outcomes,
+    recover_expired,
+    release,
+)
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
-from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
+from distribution.provider_store import SecretBox
+from distribution.webhooks import create_subscription
 from distribution.worker import EmbeddedWorker
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.conftest import ProjectCredentials
@@ -267,3 +277,83 @@ async def test_a_delivery_left_sending_by_a_dead_worker_is_marked_unknown(
     assert row.status == "unknown"
     retry_policy = DeliveryPolicy(lease_seconds=0.0, recovery="retry")
     assert recover_expired(database, retry_policy) == 0  # unknown rows are the operator's call
+
+
+def test_outcomes_move_only_rows_still_sending_and_announce_only_those(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
+    for name in ("a", "b", "c", "d"):
+        receive_event(
+            database,
+            project_id,
+            _event(
+                {
+                    "type": "reward.granted",
+                    "customer": {
+                        "source_id": name,
+                        "email": f"{name}@example.com",
+                        "name": name.upper(),
+                    },
+                    "reward": {"amount": 100, "currency": "USD"},
+                }
+            ),
+            LINKS,
+        )
+    with database.session() as session:
+        create_subscription(
+            session,
+            SecretBox("engine-test"),
+            project_id,
+            "https://hooks.example.com/in",
+            ["message.sent", "message.failed"],
+        )
+    mine = [r.id for r in _rows(database, project_id)]
+    claimed = claim_due(database, 1000, FAST_RETRIES, ids=mine)
+    by_address = {c.recipient: c.id for c in claimed}
+    assert len(by_address) == 4
+    # d's claim is given back before its outcome arrives: that outcome must not move it.
+    release(database, [by_address["d@example.com"]])
+    record_outcomes(
+        database,
+        [
+            Outcome(by_address["a@example.com"], "sent", provider_message_id="p-a"),
+            Outcome(by_address["b@example.com"], "failed", "rejected: no such mailbox"),
+            Outcome(by_address["c@example.com"], "queued", "retrying: busy", retry_in=3600.0),
+            Outcome(by_address["d@example.com"], "sent", provider_message_id="p-d"),
+        ],
+    )
+    rows = {r.recipient: r for r in _rows(database, project_id)}
+    assert rows["a@example.com"].status == "sent"
+    assert rows["a@example.com"].provider_message_id == "p-a"
+    assert rows["a@example.com"].sent_at is not None
+    assert rows["b@example.com"].status == "failed"
+    assert rows["b@example.com"].last_error == "rejected: no such mailbox"
+    assert rows["c@example.com"].status == "queued"
+    assert rows["c@example.com"].next_attempt_at > utcnow() + timedelta(minutes=50)
+    assert rows["d@example.com"].status == "queued"
+    assert rows["d@example.com"].provider_message_id is None
+    with database.reader() as session:
+        changes = session.exec(
+            select(DeliveryStatusChange.delivery_id, DeliveryStatusChange.status).where(
+                col(DeliveryStatusChange.delivery_id).in_(list(by_address.values())),
+                col(DeliveryStatusChange.status).in_(("sent", "failed")),
+            )
+        ).all()
+        calls = session.exec(
+            select(WebhookCall.event_type, WebhookCall.payload).where(
+                WebhookCall.project_id == project_id
+            )
+        ).all()
+    assert sorted(changes) == sorted(
+        [(by_address["a@example.com"], "sent"), (by_address["b@example.com"], "failed")]
+    )
+    announced = sorted((kind, payload["data"]["id"]) for kind, payload in calls)
+    assert announced == sorted(
+        [
+            ("message.sent", by_address["a@example.com"]),
+            ("message.failed", by_address["b@example.com"]),
+        ]
+    )

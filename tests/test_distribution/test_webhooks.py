@@ -18,7 +18,7 @@ from distribution.ingest import receive_event
 from distribution.models import Delivery, WebhookCall, WebhookSubscription, utcnow
 from distribution.provider_store import SecretBox
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
-from distribution.webhooks import create_subscription, emit
+from distribution.webhooks import create_subscription, emit, emit_many
 from distribution.worker import EmbeddedWorker
 from providers import DeliveryEvent
 from tests.conftest import ProjectCredentials
@@ -289,3 +289,45 @@ def test_customer_unsubscribed_names_the_customer(
         "channel": "email",
         "reason": "one click",
     }
+
+
+def test_emit_many_queues_one_call_per_event_and_wanting_subscription(
+    database: Database, project: ProjectCredentials, receiver: tuple[Receiver, str]
+) -> None:
+    pid = project.project.id
+    sent_only = _subscribe(database, pid, receiver, ["message.sent"], name=f"{pid}-s")
+    everything = _subscribe(database, pid, receiver, ["*"], name=f"{pid}-all")
+    with database.session() as session:
+        queued = emit_many(session, pid, "message.sent", [{"id": f"msg_{i}"} for i in range(3)])
+        assigned = emit_many(session, pid, "code.assigned", [{"code": "A"}, {"code": "B"}])
+        assert emit_many(session, pid, "message.sent", []) == 0
+    with database.session() as session:
+        unwanted = emit_many(
+            session, project.project.id, "message.queued", [{"id": "msg_9"}]
+        )  # only the wildcard wants it
+    assert (queued, assigned, unwanted) == (6, 2, 1)
+    calls = _calls(database, pid)
+    by_subscription: dict[str, list[tuple[str, object]]] = {}
+    for call in calls:
+        by_subscription.setdefault(call.subscription_id, []).append(
+            (call.event_type, call.payload["data"])
+        )
+    assert sorted(by_subscription[sent_only], key=str) == [
+        ("message.sent", {"id": "msg_0"}),
+        ("message.sent", {"id": "msg_1"}),
+        ("message.sent", {"id": "msg_2"}),
+    ]
+    assert len(by_subscription[everything]) == 6
+    assert len({c.id for c in calls}) == len(calls) == 9
+    assert all(c.status == "pending" and c.payload["type"] == c.event_type for c in calls)
+
+
+def test_emit_many_with_no_subscription_wanting_the_type_writes_nothing(
+    database: Database, project: ProjectCredentials, receiver: tuple[Receiver, str]
+) -> None:
+    pid = project.project.id
+    _subscribe(database, pid, receiver, ["customer.unsubscribed"], name=f"{pid}-u")
+    with database.session() as session:
+        written = emit_many(session, pid, "message.sent", [{"id": "msg_1"}] * 100)
+    assert written == 0
+    assert _calls(database, pid) == []
