@@ -63,6 +63,11 @@ class QueueNotifier(PollingLoop):
             self._bulk = True
         super().wake()
 
+    async def after_stop(self) -> None:
+        """Hand over the ids still waiting, so a graceful stop leaves none to the sweeper."""
+        while await self.run_once():
+            pass
+
     async def run_once(self) -> int:
         with self._lock:
             ids = self._pending[: self.batch_size]

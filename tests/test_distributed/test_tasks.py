@@ -23,7 +23,13 @@ from distribution.bulk import create_job
 from distribution.bulk.jobs import get_job
 from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
-from distribution.distributed import InProcessWorker, WorkerRuntime, build_queue_app, run_worker
+from distribution.distributed import (
+    InProcessWorker,
+    QueueNotifier,
+    WorkerRuntime,
+    build_queue_app,
+    run_worker,
+)
 from distribution.distributed.bulk_chunks import CHUNK_SIZE
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
 from distribution.distributed.tasks import SWEEP, kick_bulk
@@ -398,3 +404,23 @@ def test_dm_migrate_adds_the_queue_tables_once_and_dm_worker_needs_them(
             assert queue_schema_applied(database.engine)
         finally:
             database.dispose()
+
+
+async def test_the_api_notifier_enqueues_committed_ids_and_flushes_them_when_stopping(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    sent_soon = queued_rows(postgres, project_id, "capture", 3)
+    at_stop = queued_rows(postgres, project_id, "capture", 2)
+    notifier = QueueNotifier(queue, postgres)
+    await notifier.start()
+    notifier.queued(sent_soon)
+    await wait_until(lambda: all(job_starts(postgres, i) for i in sent_soon), "their jobs")
+    await notifier.stop()
+    notifier.queued(at_stop)  # handed over after the loop ended: the stop flushes them
+    await notifier.stop()
+    assert all(len(job_starts(postgres, i)) == 1 for i in sent_soon + at_stop)
+    with postgres.reader() as session:
+        marks = session.exec(
+            select(Delivery.enqueued_until).where(col(Delivery.id).in_(sent_soon + at_stop))
+        ).all()
+    assert all(mark is not None and mark > utcnow() for mark in marks)
