@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from distribution.consent import is_suppressed, unsubscribe_token
 from distribution.customer_input import CustomerIn
@@ -68,6 +68,13 @@ _STATUS_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-def
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_DELIVERIES = insert(_DELIVERIES)
 _INSERT_STATUS_CHANGES = insert(_STATUS_CHANGES)
+_CAP_COUNT = select(func.count()).where(
+    _DELIVERIES.c.project_id == bindparam("project_id"),
+    _DELIVERIES.c.distribution_id == bindparam("distribution_id"),
+    _DELIVERIES.c.customer_id == bindparam("customer_id"),
+    _DELIVERIES.c.status.in_(_CAPPED),
+    _DELIVERIES.c.created_at >= bindparam("since"),
+)
 _STORED_RESULT = select(_EVENTS.c.id, _EVENTS.c.result).where(
     _EVENTS.c.project_id == bindparam("project_id"),
     _EVENTS.c.dedupe_key == bindparam("dedupe_key"),
@@ -448,16 +455,13 @@ class _OutboxWriter:
         """Whether the recipient already has a message of this distribution within the cap."""
         if distribution_id in self._counted:  # an earlier channel of this very event
             return True
-        since = self.now - timedelta(hours=hours)
-        count = self.session.exec(
-            select(func.count()).where(
-                Delivery.project_id == self.project.id,
-                Delivery.distribution_id == distribution_id,
-                Delivery.customer_id == recipient.id,
-                col(Delivery.status).in_(_CAPPED),
-                col(Delivery.created_at) >= since,
-            )
-        ).one()
+        values = {
+            "project_id": self.project.id,
+            "distribution_id": distribution_id,
+            "customer_id": recipient.id,
+            "since": self.now - timedelta(hours=hours),
+        }
+        count = self.session.connection().execute(_CAP_COUNT, values).scalar_one()
         return int(count) > 0
 
 

@@ -357,3 +357,62 @@ def test_outcomes_move_only_rows_still_sending_and_announce_only_those(
             ("message.failed", by_address["b@example.com"]),
         ]
     )
+
+
+async def test_quiet_hours_make_a_delivery_wait_until_they_end(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    now = utcnow()
+    # An hour either side of now, in the customer's zone (UTC): the send waits for the end.
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    distribute(
+        database, project_id, "quiet.tested", [("email", template, "capture")], quiet_hours=quiet
+    )
+    body = {
+        "type": "quiet.tested",
+        "customer": {
+            "source_id": "q",
+            "email": "q@example.com",
+            "name": "Quinn",
+            "timezone": "UTC",
+        },
+        "reward": {"amount": 100, "currency": "EUR"},
+    }
+    [summary] = receive_event(database, project_id, _event(body), LINKS).deliveries
+    assert summary.status == "queued"
+    [row] = _rows(database, project_id)
+    assert row.next_attempt_at > now + timedelta(minutes=58)
+    worker = EmbeddedWorker(database, Senders({"capture": capture()}), FAST_RETRIES)
+    await drain(worker)
+    [waiting] = _rows(database, project_id)
+    assert waiting.status == "queued"
+
+
+async def test_a_frequency_cap_suppresses_the_second_event_for_the_same_customer(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(
+        database,
+        project_id,
+        "capped.tested",
+        [("email", template, "capture")],
+        frequency_cap_hours=24,
+    )
+    body = {
+        "type": "capped.tested",
+        "customer": {"source_id": "f", "email": "f@example.com", "name": "Fay"},
+        "reward": {"amount": 100, "currency": "EUR"},
+    }
+    first = receive_event(database, project_id, _event(body), LINKS).deliveries
+    second = receive_event(database, project_id, _event(body), LINKS).deliveries
+    other = {**body, "customer": {"source_id": "g", "email": "g@example.com", "name": "Gus"}}
+    third = receive_event(database, project_id, _event(other), LINKS).deliveries
+    assert [d.status for d in first + second + third] == ["queued", "suppressed", "queued"]
+    assert second[0].reason == "frequency cap: already sent within 24 h"
