@@ -27,6 +27,8 @@ class Caller:
 
 def provide_caller(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Caller:
     """Dependency: the authenticated caller, or AuthenticationError (401)."""
+    # After a key's first request this is a dictionary lookup: `authenticate` caches the answer
+    # per (app id, token hash) until the key is revoked, and the session opens no transaction.
     with db.reader() as session:
         project = authenticate(
             session, request.headers.get("x-app-id"), request.headers.get("x-app-token")
