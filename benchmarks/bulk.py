@@ -7,7 +7,7 @@ preflight, assignment, rendering and inserting are the totals the preparation me
 (``distribution.bulk.timing``; they interleave batch by batch, so they add up to more than the
 preparation's wall time when delivering overlaps); delivering is first to last ``sent`` on the
 rows. Wall-clock figures all use the database's clock (naive UTC). Peak memory is this process's
-max RSS.
+max RSS, and the largest of its finished children's (the preparation process).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bulk.py [--customers 100000] [--provider smtp]
         [--mode embedded|distributed]
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
+import importlib
 import json
 import resource
 import sys
@@ -195,6 +195,10 @@ def run_embedded(count: int, provider_kind: str) -> dict[str, Any]:
         "completed_seconds": round(_seconds(completed, requested) or 0.0, 2),
         "messages_per_second": round(sent / end_to_end, 1) if end_to_end else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # The largest finished child: the preparation process (and the SMTP sink, if any).
+        "peak_child_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "setup_customers_seconds": round(setup_customers, 2),
         "setup_codes_seconds": round(setup_codes, 2),
     }
@@ -208,11 +212,7 @@ def run_distributed(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    spec = importlib.util.spec_from_file_location("bulk_distributed", DISTRIBUTED)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module("benchmarks.bulk_distributed")
     result = module.main(argv)
     return int(result or 0)
 
