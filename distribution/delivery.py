@@ -226,7 +226,23 @@ async def deliver(
     claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
 ) -> list[Outcome]:
     """Send every claimed delivery concurrently (providers bound their own concurrency)."""
-    return list(await asyncio.gather(*(_send_one(c, senders, policy) for c in claimed)))
+    batch = _BatchSenders(senders)
+    return list(await asyncio.gather(*(_send_one(c, batch, policy) for c in claimed)))
+
+
+class _BatchSenders:
+    """Looks each (project, provider) up once per batch: a lookup reads the provider's row."""
+
+    def __init__(self, senders: SenderSource) -> None:
+        self._senders = senders
+        self._lookups: dict[tuple[str, str], asyncio.Task[Provider]] = {}
+
+    async def sender(self, project_id: str, name: str) -> Provider:
+        lookup = self._lookups.get((project_id, name))
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._senders.sender(project_id, name))
+            self._lookups[(project_id, name)] = lookup
+        return await lookup
 
 
 _ANNOUNCED_COLUMNS = [
