@@ -22,6 +22,7 @@ __all__ = ["COLUMNS", "insert_rows", "rows_by_source_id", "update_rows"]
 
 _TABLE: Table = Customer.__table__  # type: ignore[attr-defined]
 COLUMNS: tuple[str, ...] = tuple(column.name for column in _TABLE.columns)
+LOOKUP_SLICE = 5_000
 _UPDATED = tuple(name for name in COLUMNS if name not in ("id", "project_id", "created_at"))
 
 
@@ -34,16 +35,17 @@ def rows_by_source_id(
     session.flush()
     connection = session.connection()
     dialect = connection.dialect
-    mark = _placeholder(dialect)
-    sql = (
-        f"SELECT {', '.join(_quoted(dialect, COLUMNS))} FROM {_TABLE.name} "  # noqa: S608
-        f"WHERE project_id = {mark} AND erased_at IS NULL "
-        f"AND source_id IN ({', '.join([mark] * len(source_ids))})"
-    )
     converters = _converters(dialect, COLUMNS, reading=True)
-    result = connection.exec_driver_sql(sql, (project_id, *source_ids))
-    rows = (dict(zip(COLUMNS, values, strict=True)) for values in _convert(result, converters))
-    return {row["source_id"]: row for row in rows}
+    wanted = list(source_ids)
+    found: dict[str, dict[str, Any]] = {}
+    # In slices: SQLite and PostgreSQL both cap the number of parameters of one statement.
+    for start in range(0, len(wanted), LOOKUP_SLICE):
+        some = wanted[start : start + LOOKUP_SLICE]
+        result = connection.exec_driver_sql(_lookup_sql(dialect, len(some)), (project_id, *some))
+        for values in _convert(result, converters):
+            row = dict(zip(COLUMNS, values, strict=True))
+            found[row["source_id"]] = row
+    return found
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -116,6 +118,15 @@ def _placeholder(dialect: Dialect) -> str:
 
 def _quoted(dialect: Dialect, names: Iterable[str]) -> list[str]:
     return [dialect.identifier_preparer.quote(name) for name in names]
+
+
+def _lookup_sql(dialect: Dialect, count: int) -> str:
+    mark = _placeholder(dialect)
+    return (
+        f"SELECT {', '.join(_quoted(dialect, COLUMNS))} FROM {_TABLE.name} "  # noqa: S608
+        f"WHERE project_id = {mark} AND erased_at IS NULL "
+        f"AND source_id IN ({', '.join([mark] * count)})"
+    )
 
 
 @cache
