@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from distribution.db import Database
 from distribution.models import Code
+from tests.test_distributed.workers import post_invite, prepare_invite
 from tests.test_providers.fakes.smtp_server import Received
 
 __all__ = [
@@ -36,11 +37,10 @@ CUSTOMER_BATCH = 1000
 
 @dataclass(frozen=True)
 class BulkInvite:
-    """A started bulk send and the campaign and pool it draws codes from."""
+    """A started bulk send and the campaign it draws codes from."""
 
     job_id: str
     campaign_id: str
-    pool_id: str
 
 
 def _created(answer: httpx.Response) -> dict[str, Any]:
@@ -68,31 +68,13 @@ def _smtp_provider(client: httpx.Client, smtp_port: int) -> str:
     return "mail"
 
 
-def _invite_template(client: httpx.Client) -> str:
-    template = _created(
-        client.post(
-            "/v1/templates",
-            json={
-                "name": "invite",
-                "channel": "email",
-                "category": "transactional",
-                "subject": "Your invite, {{ customer.name }}",
-                "body_format": "html",
-                "body": "<p>Hi {{ customer.name }}, your code is {{ code.code }}.</p>",
-            },
-        )
-    )
-    draft = template["variants"][0]["latest_draft"]["id"]
-    _created(client.post(f"/v1/templates/{template['id']}/publish", json={"version_id": draft}))
-    return str(template["id"])
-
-
 def add_readers(client: httpx.Client, count: int) -> list[str]:
-    """Customers ``reader-<n>`` with addresses ``reader-<n>@example.com``; their source ids."""
+    """Customers ``reader-<n>`` at ``reader-<n>@example.com``, in the segment ``prepare_invite``
+    sends to (metadata ``wave: one``); their source ids."""
     source_ids = [f"reader-{n}" for n in range(count)]
     for start in range(0, count, CUSTOMER_BATCH):
         rows = [
-            {"source_id": s, "name": f"Reader {s}", "email": f"{s}@example.com"}
+            {"source_id": s, "email": f"{s}@example.com", "metadata": {"wave": "one"}}
             for s in source_ids[start : start + CUSTOMER_BATCH]
         ]
         done = _created(client.post("/v1/customers/batch", json={"customers": rows}))
@@ -100,31 +82,11 @@ def add_readers(client: httpx.Client, count: int) -> list[str]:
     return source_ids
 
 
-def start_invite(client: httpx.Client, smtp_port: int, source_ids: list[str]) -> BulkInvite:
-    """A campaign with a pool of exactly enough codes, sent at once to ``source_ids`` by SMTP."""
-    provider = _smtp_provider(client, smtp_port)
-    template = _invite_template(client)
-    campaign = _created(client.post("/v1/campaigns", json={"name": "Invite"}))["id"]
-    pool = _created(client.post("/v1/code-pools", json={"campaign": campaign, "name": "main"}))
-    generated = _created(
-        client.post(
-            f"/v1/code-pools/{pool['id']}/codes/generate",
-            json={"count": len(source_ids), "length": 12},
-        )
-    )
-    assert generated["added"] == len(source_ids), generated
-    job = _created(
-        client.post(
-            "/v1/bulk-sends",
-            json={
-                "campaign": campaign,
-                "audience": {"customers": source_ids},
-                "channels": [{"channel": "email", "template": template, "provider": provider}],
-                "send_delay_seconds": 0,
-            },
-        )
-    )
-    return BulkInvite(job_id=job["id"], campaign_id=campaign, pool_id=pool["id"])
+def start_invite(client: httpx.Client, smtp_port: int, recipients: int) -> BulkInvite:
+    """A campaign with exactly enough codes, sent at once by SMTP to the readers' segment."""
+    request = prepare_invite(client, _smtp_provider(client, smtp_port), recipients)
+    started = post_invite(client, request, recipients)
+    return BulkInvite(job_id=started.job_id, campaign_id=str(request["campaign"]))
 
 
 def bulk_send(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -135,17 +97,17 @@ def bulk_send(client: httpx.Client, job_id: str) -> dict[str, Any]:
     return job
 
 
-def assigned_codes(database: Database, pool_id: str) -> dict[str, str]:
-    """Customer id -> the code assigned to them from the pool (read from the database: the API
-    has no listing of a pool's codes)."""
+def assigned_codes(database: Database, campaign_id: str) -> dict[str, str]:
+    """Customer id -> the code of the campaign assigned to them (read from the database: the
+    API has no listing of codes)."""
     with database.reader() as session:
         rows = session.exec(
             select(Code.customer_id, Code.code).where(
-                Code.pool_id == pool_id, Code.status == "assigned"
+                Code.campaign_id == campaign_id, Code.status == "assigned"
             )
         ).all()
     holders = [customer for customer, _ in rows]
-    assert len(holders) == len(set(holders)), "a customer holds two codes of one pool"
+    assert len(holders) == len(set(holders)), "a customer holds two codes of one campaign"
     return {str(customer): code for customer, code in rows}
 
 

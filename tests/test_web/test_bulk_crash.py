@@ -99,7 +99,7 @@ def test_sigkill_mid_bulk_send_completes_once_per_recipient_with_own_code(
         service.start()
         with httpx.Client(base_url=service.url, headers=credentials, timeout=60) as client:
             source_ids = add_readers(client, RECIPIENTS)
-            invite = start_invite(client, port, source_ids)
+            invite = start_invite(client, port, len(source_ids))
             wait_until(
                 lambda: _at(moment, _job(database, invite.job_id), len(handler.received)),
                 f"the job never reached the moment to kill it ({moment})",
@@ -118,7 +118,7 @@ def test_sigkill_mid_bulk_send_completes_once_per_recipient_with_own_code(
             )
             job = bulk_send(client, invite.job_id)
             messages = all_messages(client, campaign_id=invite.campaign_id)
-        codes = assigned_codes(database, invite.pool_id)
+        codes = assigned_codes(database, invite.campaign_id)
     finally:
         database.dispose()
     received = inbox(handler.received)

@@ -41,7 +41,7 @@ def test_every_recipient_gets_one_email_with_their_own_code(
 ) -> None:
     handler, port = smtp_sink
     source_ids = add_readers(client, RECIPIENTS)
-    invite = start_invite(client, port, source_ids)
+    invite = start_invite(client, port, len(source_ids))
     wait_until(
         lambda: bulk_send(client, invite.job_id)["status"] in FINAL,
         "the bulk send did not finish",
@@ -49,7 +49,7 @@ def test_every_recipient_gets_one_email_with_their_own_code(
     )
     job = bulk_send(client, invite.job_id)
     messages = all_messages(client, campaign_id=invite.campaign_id)
-    codes = assigned_codes(app_database, invite.pool_id)
+    codes = assigned_codes(app_database, invite.campaign_id)
     received = inbox(handler.received)
 
     assert job["status"] == "completed", job
