@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 # Run from the repository root: benchmarks/providers.py would shadow the providers package.
@@ -35,7 +36,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 from distribution.db import Database  # noqa: E402
-from distribution.models import Delivery  # noqa: E402
+from distribution.models import Delivery, utcnow  # noqa: E402
 from tests.conftest import make_project, migrated_database  # noqa: E402
 from tests.test_distributed.workers import (  # noqa: E402
     WorkerFleet,
@@ -83,14 +84,27 @@ class Run:
     sent: int
     seconds: float
     messages_per_second: float
+    first_row_seconds: float
+    first_sent_seconds: float
     preparing_seconds: float
     delivering_seconds: float
     worker_cpu_ms_per_message: float
     database_cpu_ms_per_message: float
 
 
-def phases(database: Database, job_id: str) -> tuple[float, float, float]:
-    """(first row created -> last row created, first sent -> last sent, the sent count)."""
+@dataclass(frozen=True)
+class Phases:
+    """When the job's rows appeared and were sent, in seconds after the POST."""
+
+    first_row: float
+    last_row: float
+    first_sent: float
+    last_sent: float
+    sent: int
+
+
+def phases(database: Database, job_id: str, posted: datetime) -> Phases:
+    """The job's phases from its delivery rows (naive UTC, written on this machine)."""
     with database.engine.connect() as connection:
         first_row, last_row, first_sent, last_sent, sent = connection.execute(
             select(
@@ -103,11 +117,11 @@ def phases(database: Database, job_id: str) -> tuple[float, float, float]:
         ).one()
     assert first_sent is not None, "nothing was sent"
     assert last_sent is not None, "nothing was sent"
-    return (
-        (last_row - first_row).total_seconds(),
-        (last_sent - first_sent).total_seconds(),
-        float(sent),
-    )
+
+    def after(moment: datetime) -> float:
+        return (moment - posted).total_seconds()
+
+    return Phases(after(first_row), after(last_row), after(first_sent), after(last_sent), int(sent))
 
 
 def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: int) -> Run:
@@ -136,6 +150,7 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         database_cpu = cpu_seconds(backend_pids(database))
         # The setup (customers, codes) is not timed: the clock starts at the POST.
         start = time.perf_counter()
+        posted = utcnow()
         invite = post_invite(client, request, customers)
         wait_until(
             lambda: delivery_counts(database, invite.job_id).get("sent", 0) >= customers,
@@ -145,15 +160,18 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         seconds = time.perf_counter() - start
         worker_cpu = cpu_seconds(pids) - worker_cpu
         database_cpu = cpu_seconds(backend_pids(database)) - database_cpu
-    preparing, delivering, sent = phases(database, invite.job_id)
+    seen = phases(database, invite.job_id, posted)
+    sent = seen.sent
     database.dispose()
     return Run(
         workers=workers,
-        sent=int(sent),
+        sent=sent,
         seconds=round(seconds, 2),
         messages_per_second=round(sent / seconds, 1),
-        preparing_seconds=round(preparing, 2),
-        delivering_seconds=round(delivering, 2),
+        first_row_seconds=round(seen.first_row, 2),
+        first_sent_seconds=round(seen.first_sent, 2),
+        preparing_seconds=round(seen.last_row - seen.first_row, 2),
+        delivering_seconds=round(seen.last_sent - seen.first_sent, 2),
         worker_cpu_ms_per_message=round(1000 * worker_cpu / sent, 3),
         database_cpu_ms_per_message=round(1000 * database_cpu / sent, 3),
     )
@@ -167,15 +185,18 @@ def estimate(runs: list[Run], fleet_cores: int = 16) -> tuple[str, dict[str, flo
     cores caps the fleet at D/database-cost. The fleet gets the smaller of the two, derated for
     the lock and WAL waits a busy PostgreSQL adds (we assume 70% of its CPU is usable).
     """
-    worker_cost = min(run.worker_cpu_ms_per_message for run in runs) / 1000
-    database_cost = min(run.database_cpu_ms_per_message for run in runs) / 1000
+    # The run with the most workers: the database's cost per message grows with the number of
+    # workers (more lock waits and polling), and a fleet is many workers.
+    largest = max(runs, key=lambda run: run.workers)
+    worker_cost = largest.worker_cpu_ms_per_message / 1000
+    database_cost = largest.database_cpu_ms_per_message / 1000
     workers_cap = fleet_cores / worker_cost
     figures: dict[str, float] = {"fleet_cores": fleet_cores, "workers_cap": round(workers_cap)}
     here = (os.cpu_count() or 1) / (worker_cost + database_cost)
     figures["this_machine_cpu_bound"] = round(here)
     lines = [
-        f"measured per message: worker CPU {1000 * worker_cost:.3f} ms, "
-        f"PostgreSQL CPU {1000 * database_cost:.3f} ms",
+        f"measured per message with {largest.workers} worker(s): worker CPU "
+        f"{1000 * worker_cost:.3f} ms, PostgreSQL CPU {1000 * database_cost:.3f} ms",
         f"this machine ({os.cpu_count()} cores shared by workers and PostgreSQL) cannot pass "
         f"{os.cpu_count()} / {1000 * (worker_cost + database_cost):.3f} ms "
         f"= {here:,.0f} messages/s",
@@ -211,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(run)
             print(
                 f"{workers} worker(s): {run.sent:,} sent in {run.seconds} s = "
-                f"{run.messages_per_second:,} msg/s (preparing {run.preparing_seconds} s, "
+                f"{run.messages_per_second:,} msg/s (first row after {run.first_row_seconds} s, "
+                f"first sent after {run.first_sent_seconds} s; "
+                f"preparing {run.preparing_seconds} s, "
                 f"delivering {run.delivering_seconds} s; CPU per message: worker "
                 f"{run.worker_cpu_ms_per_message} ms, PostgreSQL {run.database_cpu_ms_per_message}"
                 " ms)",
