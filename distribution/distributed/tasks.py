@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.job_context import JobContext
+from procrastinate.jobs import Status
 
 from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.db import Database
@@ -47,6 +48,7 @@ __all__ = [
     "kick_bulk",
     "prepare_chunk",
     "register",
+    "retry_stalled",
     "sweep",
 ]
 
@@ -136,9 +138,11 @@ async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outc
 
 
 async def sweep(context: JobContext, timestamp: int) -> int:
-    """Periodic: recover abandoned rows, enqueue due rows without a job, kick the bulk jobs."""
+    """Periodic: recover abandoned rows and jobs, enqueue due rows without a job, kick the bulk
+    jobs."""
     runtime = _runtime(context)
     recovered = await asyncio.to_thread(recover_expired, runtime.database, runtime.policy)
+    await retry_stalled(context.app)
     swept = await sweep_due(context.app, runtime.database)
     await kick_bulk(context.app)
     if recovered or swept:
@@ -149,6 +153,24 @@ async def sweep(context: JobContext, timestamp: int) -> int:
             extra={"tick": timestamp},
         )
     return swept
+
+
+async def retry_stalled(queue: procrastinate.App) -> int:
+    """Jobs left ``doing`` by a worker that stopped beating (killed): run them again.
+
+    A stalled job also holds its lock, which would block a bulk chunk's twin forever. When a
+    twin already waits (its queueing lock), the stalled one is closed as failed instead.
+    """
+    manager = queue.job_manager
+    stalled = list(await manager.get_stalled_jobs())
+    for job in stalled:
+        try:
+            await manager.retry_job(job)
+        except ConnectorException:
+            await manager.finish_job(job, Status.FAILED, delete_job=False)
+    if stalled:
+        log.warning("%d jobs of stopped workers run again", len(stalled))
+    return len(stalled)
 
 
 async def bulk_round(context: JobContext) -> int:

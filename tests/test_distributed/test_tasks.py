@@ -32,7 +32,7 @@ from distribution.distributed import (
 )
 from distribution.distributed.bulk_chunks import CHUNK_SIZE
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
-from distribution.distributed.tasks import SWEEP, kick_bulk
+from distribution.distributed.tasks import SWEEP, kick_bulk, retry_stalled
 from distribution.ids import new_id
 from distribution.migrate import queue_schema_applied, upgrade_queue
 from distribution.models import Code, Delivery, utcnow
@@ -424,3 +424,44 @@ async def test_the_api_notifier_enqueues_committed_ids_and_flushes_them_when_sto
             select(Delivery.enqueued_until).where(col(Delivery.id).in_(sent_soon + at_stop))
         ).all()
     assert all(mark is not None and mark > utcnow() for mark in marks)
+
+
+ASIDE = "stalled-test"
+
+
+async def test_jobs_of_a_killed_worker_run_again_unless_a_twin_waits(
+    queue: procrastinate.App, postgres: Database
+) -> None:
+    task = queue.tasks[DELIVER_BATCH]
+    # A queue of their own: no other test's job is taken with them.
+    alone = await task.configure(queue=ASIDE, queueing_lock="stalled-alone").defer_async(ids=[])
+    twinned = await task.configure(queue=ASIDE, queueing_lock="stalled-twin").defer_async(ids=[])
+    manager = queue.job_manager
+    worker_id = await manager.register_worker()
+    # The worker takes both jobs, then dies: its heartbeat stops.
+    taken: set[int | None] = set()
+    while len(taken) < 2:
+        job = await manager.fetch_job(queues=[ASIDE], worker_id=worker_id)
+        assert job is not None
+        taken.add(job.id)
+    assert {alone, twinned} <= taken
+    twin = await task.configure(queue=ASIDE, queueing_lock="stalled-twin").defer_async(ids=[])
+    with postgres.session() as session:
+        session.connection().execute(
+            text(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                "WHERE id = :id"
+            ),
+            {"id": worker_id},
+        )
+    assert await retry_stalled(queue) >= 2
+    with postgres.reader() as session:
+        status: dict[int, str] = dict(
+            session.connection()
+            .execute(
+                text("SELECT id, status FROM procrastinate_jobs WHERE id IN (:a, :b, :c)"),
+                {"a": alone, "b": twinned, "c": twin},
+            )
+            .all()
+        )
+    assert status == {alone: "todo", twinned: "failed", twin: "todo"}
