@@ -70,6 +70,7 @@ class RenderedBatch:
 
     prepared: int
     claims: list[CodeClaim]
+    held: dict[str, str]  # customer -> the code of the campaign they held already
     codes_assigned: int
     no_code: int
     rows: list[dict[str, Any]]
@@ -120,7 +121,8 @@ def render_batch(
                 for channel in channels
             )
         ]
-        codes = held_codes(session, pool.campaign_id, wanting)
+        held = held_codes(session, pool.campaign_id, wanting)
+        codes = dict(held)
         claims = pick_codes(session, pool, [c for c in wanting if c not in codes], lock=lock_codes)
         codes.update((c.customer_id, c.code) for c in claims)
     with phase("rendering"):
@@ -146,6 +148,7 @@ def render_batch(
     return RenderedBatch(
         prepared=len(customers),
         claims=claims,
+        held=held,
         codes_assigned=len(codes),
         no_code=len(wanted) - len(codes),
         rows=rows,
@@ -158,10 +161,14 @@ def write_batch(
     """Assign the batch's codes, insert its new rows, announce them and add the job's counts.
 
     With ``verify`` (the batch was rendered outside this transaction) None is returned, with
-    nothing written, when one of its planned codes or customers was assigned meanwhile.
+    nothing written, when one of its planned codes or customers was assigned meanwhile, or a
+    code a customer held was revoked.
     """
     pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
     with phase("assignment"):
+        # A code held at render time may have been revoked since: the message would carry it.
+        if verify and held_codes(session, pool.campaign_id, list(batch.held)) != batch.held:
+            return None
         if not assign_claims(session, pool, batch.claims, verify=verify):
             return None
     with phase("inserting"):

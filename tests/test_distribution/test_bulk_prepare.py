@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
-from distribution.assignment import assign_code
+from distribution.assignment import assign_code, revoke_code
 from distribution.bulk import (
     begin_job,
     cancel_job,
@@ -21,8 +21,10 @@ from tests.test_distribution.engine_helpers import LINKS
 from tests.test_distribution.test_bulk import _setup, _spec
 
 
-def _started_job(database: Database, project_id: str, customers: int) -> tuple[str, list[str]]:
-    ids = _setup(database, project_id, customers, customers)
+def _started_job(
+    database: Database, project_id: str, customers: int, codes: int | None = None
+) -> tuple[str, list[str]]:
+    ids = _setup(database, project_id, customers, customers if codes is None else codes)
     with database.session() as session:
         job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
     assert begin_job(database, project_id, job_id, LINKS) == "preparing"
@@ -134,4 +136,39 @@ def test_a_batch_whose_planned_code_was_taken_meanwhile_writes_nothing(
         )
     assert held[customer_ids[0]] == taken.code
     assert len(set(held.values())) == 4
+    _cancel(database, project_id, job_id)
+
+
+def test_a_batch_whose_held_code_was_revoked_meanwhile_writes_nothing(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    job_id, customer_ids = _started_job(database, project_id, 3, codes=4)
+    with database.reader() as session:
+        pool_id = str(get_job(session, project_id, job_id).options["pool_id"])
+    with database.session() as session:
+        owner = session.get(Project, project_id)
+        assert owner is not None
+        held = assign_code(session, owner, pool_id, customer_ids[1], LINKS)
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        customers = list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
+        batch = render_batch(session, job, customers, LINKS, lock_codes=False)
+    assert batch.held == {customer_ids[1]: held.code}
+    with database.session() as session:
+        owner = session.get(Project, project_id)
+        assert owner is not None
+        revoke_code(session, owner, held.code, LINKS)
+    with database.session() as session:
+        job = get_job(session, project_id, job_id, lock=True)
+        assert write_batch(session, job, batch, verify=True) is None
+    assert prepare_batch(database, project_id, job_id, LINKS)[1] == 3
+    with database.reader() as session:
+        sent_codes = [
+            content["html"]
+            for content in session.exec(
+                select(Delivery.content).where(Delivery.bulk_job_id == job_id)
+            )
+        ]
+    assert not any(held.code in html for html in sent_codes)
     _cancel(database, project_id, job_id)
