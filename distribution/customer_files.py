@@ -17,8 +17,9 @@ import json
 import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,6 +49,11 @@ IMPORT_LIMIT = 100_000
 CHUNK = 2_000
 # Below this, starting worker processes costs more than checking the rows here.
 PARALLEL_FROM = 10_000
+# One worker fewer than cores: the request thread imports chunks too.
+WORKERS = max(1, (os.cpu_count() or 2) - 1)
+# Chunks handed to workers ahead: enough that none waits for its next, few enough to leave
+# the rest to whichever finishes first.
+IN_FLIGHT = 2 * WORKERS
 _PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone")
 _IGNORED = ("id", "object", "created_at", "updated_at")
 _EXPORT_COLUMNS = ["id", *_PLAIN[:5], *(f"address.{p}" for p in ADDRESS_FIELDS), *_PLAIN[5:]]
@@ -169,6 +175,7 @@ def import_rows(
     default_region: str,
     executor: Executor | None = None,
     parallel_from: int = PARALLEL_FROM,
+    chunk_rows: int = CHUNK,
 ) -> ImportReport:
     """Upsert every valid row in chunks, each chunk its own transaction.
 
@@ -180,11 +187,12 @@ def import_rows(
     report = ImportReport(total_rows=len(rows))
     with _collector_skips_existing_objects():
         if executor is None or len(rows) < parallel_from:
-            chunks = [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
-            for chunk in chunks:
+            for start in range(0, len(rows), chunk_rows):
+                chunk = rows[start : start + chunk_rows]
                 _count(report, _upsert_chunk(database, project_id, chunk, default_region))
             return report
-        spread = _run_spread(database, project_id, _by_customer(rows), default_region, executor)
+        chunks = _by_customer(rows, chunk_rows)
+        spread = _run_spread(database, project_id, chunks, default_region, executor)
     for outcomes in spread:
         _count(report, outcomes)
     report.errors.sort(key=lambda e: e.row)
@@ -207,10 +215,12 @@ def _collector_skips_existing_objects() -> Iterator[None]:
 
 
 def _by_customer(
-    rows: Sequence[tuple[int, dict[str, Any]]],
+    rows: Sequence[tuple[int, dict[str, Any]]], chunk_rows: int
 ) -> list[list[tuple[int, dict[str, Any]]]]:
-    """Rows in chunks of about CHUNK, all rows of one ``source_id`` in one chunk, in file order."""
-    buckets: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in range(-(-len(rows) // CHUNK))]
+    """Rows in chunks of about chunk_rows, all rows of one ``source_id`` in one chunk, in order."""
+    buckets: list[list[tuple[int, dict[str, Any]]]] = [
+        [] for _ in range(-(-len(rows) // chunk_rows))
+    ]
     for position, row in enumerate(rows):
         source_id = row[1].get("source_id")
         # Stripped as validation strips it: " a" and "a" are the same customer.
@@ -219,36 +229,41 @@ def _by_customer(
     return [bucket for bucket in buckets if bucket]
 
 
+Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
+
+
 def _run_spread(
     database: Database,
     project_id: str,
     chunks: list[list[tuple[int, dict[str, Any]]]],
     default_region: str,
     executor: Executor,
-) -> list[list[tuple[int, bool, tuple[FieldError, ...]]]]:
+) -> list[Outcomes]:
     """Each chunk's outcomes, the chunks run by the executor's workers and this thread alike.
 
-    This thread takes chunks from the end that no worker has started yet, so the import makes
-    progress at once instead of waiting for worker processes to start (about a second each),
-    and no core stays idle while the workers run.
+    Workers get chunks from the front, a couple each at a time so none waits for the next;
+    this thread imports chunks from the back meanwhile. So the import starts at once instead
+    of waiting for worker processes to start, and no core stays idle while they run.
     """
-    futures = [
-        executor.submit(import_chunk, database.url, project_id, chunk, default_region)
-        for chunk in chunks
-    ]
-    done_here = {}
-    for position in reversed(range(len(chunks))):
-        if futures[position].cancel():
-            done_here[position] = _upsert_chunk(
-                database, project_id, chunks[position], default_region
-            )
-    return [
-        done_here[position] if position in done_here else future.result()
-        for position, future in enumerate(futures)
-    ]
+    outcomes: dict[int, Outcomes] = {}
+    waiting = deque(enumerate(chunks))
+    running: dict[Future[Outcomes], int] = {}
+    while waiting or running:
+        for future in [f for f in running if f.done()]:
+            outcomes[running.pop(future)] = future.result()
+        while waiting and len(running) < IN_FLIGHT:
+            position, chunk = waiting.popleft()
+            future = executor.submit(import_chunk, database.url, project_id, chunk, default_region)
+            running[future] = position
+        if waiting:
+            position, chunk = waiting.pop()
+            outcomes[position] = _upsert_chunk(database, project_id, chunk, default_region)
+        elif running:
+            wait(running, return_when=FIRST_COMPLETED)
+    return [outcomes[position] for position in range(len(chunks))]
 
 
-def _count(report: ImportReport, outcomes: list[tuple[int, bool, tuple[FieldError, ...]]]) -> None:
+def _count(report: ImportReport, outcomes: Outcomes) -> None:
     for row_number, created, errors in outcomes:
         if errors:
             report.failed += 1
@@ -271,9 +286,7 @@ def new_import_pool() -> ProcessPoolExecutor:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["__main__", __name__])
-    return ProcessPoolExecutor(
-        max(1, (os.cpu_count() or 2) - 1), mp_context=context, initializer=_start_worker
-    )
+    return ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start_worker)
 
 
 def _start_worker() -> None:

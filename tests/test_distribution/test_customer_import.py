@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -60,26 +60,36 @@ def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row
     assert count == 4998  # 5,000 rows, one refused, one a second row for s7
 
 
-def test_the_calling_thread_imports_every_chunk_no_worker_has_started(
+class CountingExecutor(ThreadPoolExecutor):
+    """A real executor that remembers how many chunks it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_calling_thread_imports_chunks_alongside_the_workers(
     database: Database, project: ProjectCredentials
 ) -> None:
-    # The only worker is busy for the whole import, so no chunk may wait for it.
-    release = threading.Event()
-    with ThreadPoolExecutor(1) as busy:
-        busy.submit(release.wait)
-        rows = [(n + 2, {"source_id": f"t{n}", "phone": "+14155552671"}) for n in range(3000)]
-        rows[5] = (7, {"source_id": "t5", "phone": "12"})
+    rows = [(n + 2, {"source_id": f"t{n}", "phone": "+14155552671"}) for n in range(3000)]
+    rows[5] = (7, {"source_id": "t5", "phone": "12"})
+    with CountingExecutor() as executor:
         report = import_rows(
             database,
             project.project.id,
             rows,
             default_region="US",
-            executor=busy,
+            executor=executor,
             parallel_from=1000,
+            chunk_rows=100,
         )
-        release.set()
     assert (report.created, report.updated, report.failed) == (2999, 0, 1)
     assert [(e.row, e.field) for e in report.errors] == [(7, "phone")]
+    assert 0 < executor.submitted < 30  # the other chunks were imported by the calling thread
 
 
 def _metadata_value_by_definition(cell: str) -> object:
