@@ -9,7 +9,7 @@ so every grant is computed from the tokens the previous grant left.
 To keep round trips low, a process takes tokens for all of its acquirers waiting at that moment
 (up to ``batch``) and hands them out locally. Tokens are only taken for waiters, so they are
 spent at once; one left over (its waiter was cancelled) expires after ``batch / rate`` seconds.
-The row holds at most ``burst - batch`` tokens, less a tenth of a second's worth (and at least
+The row holds at most ``burst - batch`` tokens, less a quarter of a second's worth (and at least
 one), so tokens granted but not yet spent can never add to a burst: over any window of ``t``
 seconds, all workers together send at most ``rate * t + burst``, with room to spare for the
 network, which can bunch requests sent at a steady pace before the provider counts them.
@@ -40,7 +40,7 @@ LimiterFactory = Callable[[str, str, float], RateLimiter]
 # A batch is at most this many seconds of the rate (and at most half the burst).
 BATCH_SECONDS = 0.05
 # Headroom kept below the burst for requests the network delays and then delivers together.
-JITTER_SECONDS = 0.1
+JITTER_SECONDS = 0.25
 
 _NOW = "(statement_timestamp() AT TIME ZONE 'UTC')"
 # Tokens available now: the stored tokens plus the refill since, capped at the capacity. The

@@ -1,14 +1,11 @@
 """Three ``dm worker`` processes share one bulk job (PostgreSQL only).
 
-The provider is the ``webhook`` kind pointed at a receiver in this process that counts calls per
+The provider is the ``webhook`` kind pointed at a receiver process that counts calls per
 delivery id (the ``webhook-id`` header) and notes when each arrived.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from sqlmodel import col, select
 from distribution.db import Database
 from distribution.models import Delivery
 from tests.conftest import make_project
+from tests.test_distributed.receiver import counting_receiver
 from tests.test_distributed.windows import most_in_any_window
 from tests.test_distributed.workers import (
     Invite,
@@ -32,7 +30,6 @@ from tests.test_distributed.workers import (
     start_invite,
     wait_until,
 )
-from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.webhook_receiver import SECRET
 
 pytestmark = pytest.mark.slow
@@ -40,37 +37,8 @@ pytestmark = pytest.mark.slow
 WORKERS = 3
 # Short, so a killed worker's claims are found abandoned soon.
 LEASE = "4"
-ONE_JOB_AT_A_TIME = {"DM_LEASE_SECONDS": LEASE, "DM_WORKER_CONCURRENCY": "1"}
-
-
-class CountingReceiver:
-    """Counts the calls per delivery id and notes each arrival's time; answers at once (or
-    after ``delay`` seconds)."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.calls: Counter[str] = Counter()
-        self.arrivals: list[float] = []
-        self._lock = threading.Lock()
-
-    def total(self) -> int:
-        with self._lock:
-            return len(self.arrivals)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        arrived = time.monotonic()
-        while (await receive()).get("more_body"):
-            pass
-        delivery_id = dict(scope["headers"]).get(b"webhook-id", b"").decode()
-        with self._lock:
-            self.calls[delivery_id] += 1
-            self.arrivals.append(arrived)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+# A rate-limited batch takes longer than LEASE: the default lease keeps its rows claimed.
+ONE_JOB_AT_A_TIME = {"DM_WORKER_CONCURRENCY": "1"}
 
 
 def _webhook_provider(
@@ -123,23 +91,23 @@ def test_three_workers_send_a_20000_message_job_exactly_once(
     client, project_id = setup_invite
     recipients = 20_000
     add_customers(postgres, project_id, recipients)
-    receiver = CountingReceiver()
     with (
-        serve(receiver) as url,
+        counting_receiver() as receiver,
         WorkerFleet(postgres_url, tmp_path, WORKERS) as fleet,
     ):
-        invite = start_invite(client, _webhook_provider(client, url), recipients)
+        invite = start_invite(client, _webhook_provider(client, receiver.url), recipients)
         wait_until(
             lambda: _settled(postgres, invite),
             lambda: f"not settled: {delivery_counts(postgres, invite.job_id)}\n{fleet.log()}",
             limit=600,
         )
         assert fleet.running() == WORKERS
+        calls = receiver.calls()
     deliveries = _statuses(postgres, invite.job_id)
     assert len(deliveries) == recipients
     assert Counter(deliveries.values()) == {"sent": recipients}
-    assert set(receiver.calls) == set(deliveries)
-    assert set(receiver.calls.values()) == {1}
+    assert set(calls) == set(deliveries)
+    assert set(calls.values()) == {1}
 
 
 def test_sigkill_one_worker_the_others_finish_the_job(
@@ -149,12 +117,11 @@ def test_sigkill_one_worker_the_others_finish_the_job(
     recipients = 3000
     add_customers(postgres, project_id, recipients)
     # Slow answers keep many sends in flight, so the kill lands mid-batch.
-    receiver = CountingReceiver(delay=0.2)
     with (
-        serve(receiver) as url,
+        counting_receiver(delay=0.2) as receiver,
         WorkerFleet(postgres_url, tmp_path, WORKERS, {"DM_LEASE_SECONDS": LEASE}) as fleet,
     ):
-        invite = start_invite(client, _webhook_provider(client, url), recipients)
+        invite = start_invite(client, _webhook_provider(client, receiver.url), recipients)
         wait_until(
             lambda: receiver.total() >= recipients // 5,
             lambda: f"no sends: {delivery_counts(postgres, invite.job_id)}\n{fleet.log()}",
@@ -168,6 +135,7 @@ def test_sigkill_one_worker_the_others_finish_the_job(
             limit=600,
         )
         assert fleet.running() == WORKERS - 1
+        calls = receiver.calls()
     deliveries = _statuses(postgres, invite.job_id)
     statuses = Counter(deliveries.values())
     assert len(deliveries) == recipients, "every recipient got a delivery"
@@ -175,9 +143,9 @@ def test_sigkill_one_worker_the_others_finish_the_job(
     assert at_kill < recipients, "the kill came after every delivery was sent"
     unknown = {i for i, status in deliveries.items() if status == "unknown"}
     sent = {i for i, status in deliveries.items() if status == "sent"}
-    assert all(receiver.calls[i] == 1 for i in sent), "a sent delivery reached it twice"
-    assert set(receiver.calls) <= set(deliveries)
-    duplicates = {i for i, n in receiver.calls.items() if n > 1}
+    assert all(calls[i] == 1 for i in sent), "a sent delivery reached it twice"
+    assert set(calls) <= set(deliveries)
+    duplicates = {i for i, n in calls.items() if n > 1}
     assert duplicates <= unknown
 
 
@@ -190,21 +158,21 @@ def test_a_provider_rate_limit_holds_across_three_workers(
     # Three jobs of 200 (the batch size), one at a time per worker: each worker sends one.
     recipients = 600
     add_customers(postgres, project_id, recipients)
-    receiver = CountingReceiver()
     with (
-        serve(receiver) as url,
+        counting_receiver() as receiver,
         WorkerFleet(postgres_url, tmp_path, WORKERS, ONE_JOB_AT_A_TIME) as fleet,
     ):
         invite = start_invite(
-            client, _webhook_provider(client, url, rate_per_second=rate), recipients
+            client, _webhook_provider(client, receiver.url, rate_per_second=rate), recipients
         )
         wait_until(
             lambda: _settled(postgres, invite),
             lambda: f"not settled: {delivery_counts(postgres, invite.job_id)}\n{fleet.log()}",
             limit=300,
         )
+        arrivals = receiver.arrivals()
     assert delivery_counts(postgres, invite.job_id) == {"sent": recipients}
-    assert len(receiver.arrivals) == recipients
+    assert len(arrivals) == recipients
     for window in (0.5, 1.0, 2.0, 4.0):
-        most = most_in_any_window(receiver.arrivals, window)
+        most = most_in_any_window(arrivals, window)
         assert most <= rate * window + burst, (window, most)
