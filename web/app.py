@@ -39,6 +39,7 @@ from web.customers_api import CustomerController
 from web.distributions_api import DistributionController
 from web.events_api import EventController
 from web.health import live, ready
+from web.input_guard import refuse_nul_characters
 from web.keys_api import ApiKeyController
 from web.messages_api import MessageController
 from web.observability import (
@@ -248,6 +249,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        before_request=refuse_nul_characters,
         openapi_config=openapi,
         state=State(
             {
