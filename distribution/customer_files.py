@@ -54,6 +54,8 @@ WORKERS = max(1, (os.cpu_count() or 2) - 1)
 # Chunks handed to workers ahead: enough that none waits for its next, few enough to leave
 # the rest to whichever finishes first.
 IN_FLIGHT = 2 * WORKERS
+# What importing a chunk gives back: per row its number, whether it was created, its errors.
+Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
 _PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone")
 _IGNORED = ("id", "object", "created_at", "updated_at")
 _EXPORT_COLUMNS = ["id", *_PLAIN[:5], *(f"address.{p}" for p in ADDRESS_FIELDS), *_PLAIN[5:]]
@@ -180,9 +182,10 @@ def import_rows(
     """Upsert every valid row in chunks, each chunk its own transaction.
 
     With an ``executor`` (a process pool) large imports run whole chunks (checking and writing)
-    in parallel: checking an email and a phone costs more than writing the row, and SQLite's
-    single writer only serialises the short INSERTs. Rows are put in chunks by ``source_id``, so
-    every row of one customer lands in the same chunk, in file order: the later row still wins.
+    in parallel, this thread taking part: checking an email and a phone costs more than writing
+    the row, and SQLite's single writer only serialises the short INSERTs. Rows are put in
+    chunks by ``source_id``, so every row of one customer lands in the same chunk, in file
+    order: the later row still wins.
     """
     report = ImportReport(total_rows=len(rows))
     with _collector_skips_existing_objects():
@@ -227,9 +230,6 @@ def _by_customer(
         key = source_id.strip() if isinstance(source_id, str) else ""
         buckets[(hash(key) if key else position) % len(buckets)].append(row)
     return [bucket for bucket in buckets if bucket]
-
-
-Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
 
 
 def _run_spread(
@@ -304,7 +304,7 @@ def _database(url: str) -> Database:
 
 def import_chunk(
     url: str, project_id: str, chunk: Sequence[tuple[int, dict[str, Any]]], default_region: str
-) -> list[tuple[int, bool, tuple[FieldError, ...]]]:
+) -> Outcomes:
     """:func:`_upsert_chunk` for a worker process, which gets the URL and opens its own engine."""
     return _upsert_chunk(_database(url), project_id, chunk, default_region)
 
@@ -314,7 +314,7 @@ def _upsert_chunk(
     project_id: str,
     chunk: Sequence[tuple[int, dict[str, Any]]],
     default_region: str,
-) -> list[tuple[int, bool, tuple[FieldError, ...]]]:
+) -> Outcomes:
     """Check and upsert one chunk in one transaction: ``(row number, created, errors)`` each."""
     rows = [r for _, r in chunk]
     checked = validate_rows(rows, default_region=default_region)
