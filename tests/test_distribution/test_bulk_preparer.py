@@ -1,0 +1,76 @@
+"""The preparation process: tasks run in a child of their own, which is replaced if it dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from sqlmodel import func, select
+
+from distribution.bulk import cancel_job, create_job, get_job
+from distribution.bulk.preparer import Preparer, PreparerError
+from distribution.bulk.timing import phase_seconds
+from distribution.db import Database
+from distribution.models import Delivery
+from tests.conftest import ProjectCredentials
+from tests.test_distribution.engine_helpers import LINKS
+from tests.test_distribution.test_bulk import _setup, _spec
+
+
+def test_a_job_is_prepared_in_the_child_and_a_dead_child_is_replaced(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    ids = _setup(database, project_id, 30, 30)
+    with database.session() as session:
+        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
+    preparer = Preparer(database)
+    assert not preparer.in_process
+    try:
+        before = phase_seconds()["preflight"]
+        assert preparer.begin_job(project_id, job_id, LINKS) == "preparing"
+        assert phase_seconds()["preflight"] > before  # the child's timings come back
+        assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 10)
+        child = preparer._process
+        assert child is not None
+        assert child.pid is not None
+        assert child.pid != os.getpid()
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(10)
+        with pytest.raises(PreparerError, match="died"):
+            preparer.prepare_batch(project_id, job_id, LINKS, 10)
+        # The next task starts a new child and carries on after the last committed batch.
+        while preparer.prepare_batch(project_id, job_id, LINKS, 10)[0] == "preparing":
+            pass
+    finally:
+        preparer.close()
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        rows = session.exec(
+            select(func.count(), func.count(func.distinct(Delivery.customer_id))).where(
+                Delivery.bulk_job_id == job_id
+            )
+        ).one()
+    assert job.status == "sending"
+    assert job.counts["prepared"] == 30
+    assert tuple(rows) == (30, 30)
+    with database.session() as session:
+        cancel_job(session, project_id, job_id, release_codes=False)
+
+
+def test_in_process_preparation_starts_no_child(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    ids = _setup(database, project_id, 5, 5)
+    with database.session() as session:
+        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
+    preparer = Preparer(database, in_process=True)
+    preparer.warm()
+    assert preparer.begin_job(project_id, job_id, LINKS) == "preparing"
+    assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 5)
+    assert preparer._process is None
+    preparer.close()
+    with database.session() as session:
+        cancel_job(session, project_id, job_id, release_codes=False)
