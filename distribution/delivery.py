@@ -10,9 +10,10 @@ chose.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -42,9 +43,11 @@ __all__ = [
     "SenderSource",
     "claim_due",
     "deliver",
+    "leases_kept",
     "record_outcomes",
     "recover_expired",
     "release",
+    "renew_leases",
 ]
 
 log = logging.getLogger("distribution.delivery")
@@ -223,11 +226,63 @@ def _retry_or_fail(
 
 
 async def deliver(
-    claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
+    claimed: Sequence[Claimed],
+    senders: SenderSource,
+    policy: DeliveryPolicy,
+    database: Database | None = None,
 ) -> list[Outcome]:
-    """Send every claimed delivery concurrently (providers bound their own concurrency)."""
+    """Send every claimed delivery concurrently (providers bound their own concurrency).
+
+    With ``database``, the batch's leases are renewed while it is in flight: a batch waiting on
+    a provider's rate limit or a slow provider can outlast one lease, and recovery would then
+    mark rows ``unknown`` that this live worker is still sending. A dead worker renews nothing,
+    so its rows still come up for recovery one lease after it stopped.
+    """
     batch = _BatchSenders(senders)
-    return list(await asyncio.gather(*(_send_one(c, batch, policy) for c in claimed)))
+    sends = asyncio.gather(*(_send_one(c, batch, policy) for c in claimed))
+    if database is None:
+        return list(await sends)
+    async with leases_kept(database, [c.id for c in claimed], policy):
+        return list(await sends)
+
+
+@contextlib.asynccontextmanager
+async def leases_kept(
+    database: Database, ids: list[str], policy: DeliveryPolicy
+) -> AsyncIterator[None]:
+    """Renew the leases of claimed rows every third of a lease while the block runs."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(policy.lease_seconds / 3)
+            await asyncio.to_thread(renew_leases, database, ids, policy)
+
+    renewing = asyncio.create_task(renew()) if ids and policy.lease_seconds > 0 else None
+    try:
+        yield
+    finally:
+        if renewing is not None:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+
+def renew_leases(database: Database, ids: Sequence[str], policy: DeliveryPolicy) -> int:
+    """Push the lease of those rows still ``sending`` one lease into the future."""
+    lease_until = utcnow() + timedelta(seconds=policy.lease_seconds)
+    renewed = 0
+    with database.session() as session:
+        connection = session.connection()
+        for start in range(0, len(ids), 500):
+            renewed += connection.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.id).in_(list(ids[start : start + 500])),
+                    col(Delivery.status) == "sending",
+                )
+                .values(lease_until=lease_until)
+            ).rowcount
+    return renewed
 
 
 class _BatchSenders:

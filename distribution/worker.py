@@ -68,6 +68,6 @@ class EmbeddedWorker(PollingLoop):
         claimed = await asyncio.to_thread(claim_due, self.database, self.batch_size, self.policy)
         if not claimed:
             return 0
-        outcomes = await deliver(claimed, self.senders, self.policy)
+        outcomes = await deliver(claimed, self.senders, self.policy, self.database)
         await asyncio.to_thread(record_outcomes, self.database, outcomes)
         return len(claimed)

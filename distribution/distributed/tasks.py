@@ -29,6 +29,7 @@ from distribution.delivery import (
     SenderSource,
     claim_due,
     deliver,
+    leases_kept,
     record_outcomes,
     recover_expired,
     release,
@@ -120,7 +121,8 @@ async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outc
     """``deliver`` each row as its own task, so an abort keeps the answers already in."""
     sends = [asyncio.ensure_future(deliver([c], runtime.senders, runtime.policy)) for c in claimed]
     try:
-        await asyncio.gather(*sends)
+        async with leases_kept(runtime.database, [c.id for c in claimed], runtime.policy):
+            await asyncio.gather(*sends)
     except asyncio.CancelledError:
         # The worker stops past its grace: record what was answered, put the rest back.
         answered = [s.result()[0] for s in sends if s.done() and not s.cancelled()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from datetime import timedelta
@@ -27,6 +28,8 @@ from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utc
 from distribution.provider_store import SecretBox
 from distribution.webhooks import create_subscription
 from distribution.worker import EmbeddedWorker
+from providers import Message, SendResult
+from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.conftest import ProjectCredentials
 from tests.test_providers.fakes.asgi import Fault
@@ -416,3 +419,49 @@ async def test_a_frequency_cap_suppresses_the_second_event_for_the_same_customer
     third = receive_event(database, project_id, _event(other), LINKS).deliveries
     assert [d.status for d in first + second + third] == ["queued", "suppressed", "queued"]
     assert second[0].reason == "frequency cap: already sent within 24 h"
+
+
+class _SlowCapture(CaptureProvider):
+    """A capture provider that takes longer to answer than one lease lasts."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__("capture", CaptureConfig())
+        self.delay = delay
+
+    async def send(self, message: Message) -> SendResult:
+        await asyncio.sleep(self.delay)
+        return await super().send(message)
+
+
+async def test_a_batch_slower_than_its_lease_is_not_recovered_while_its_worker_lives(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "reward.granted", [("email", template, "slow")])
+    receive_event(
+        database,
+        project_id,
+        _event(
+            {
+                "type": "reward.granted",
+                "customer": {"source_id": "slow", "email": "s@example.com", "name": "Sam"},
+                "reward": {"amount": 100, "currency": "USD"},
+            }
+        ),
+        LINKS,
+    )
+    policy = DeliveryPolicy(lease_seconds=0.6)
+    provider = _SlowCapture(delay=2.0)
+    worker = EmbeddedWorker(database, Senders({"slow": provider}), policy)
+
+    async def recover_midway() -> None:
+        # Twice past the first lease: without renewal the row would be taken as abandoned.
+        for _ in range(3):
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(recover_expired, database, policy)
+
+    await asyncio.gather(drain(worker), recover_midway())
+    [row] = _rows(database, project_id)
+    assert row.status == "sent", row.last_error
+    assert len(provider.messages) == 1
