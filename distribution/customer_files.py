@@ -15,6 +15,7 @@ import gc
 import io
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 from collections import deque
@@ -280,12 +281,14 @@ def new_import_pool() -> ProcessPoolExecutor:
     One worker fewer than there are cores, since the request thread imports chunks too.
     Workers fork from a forkserver that has already imported the program and this module, so
     each starts in milliseconds; spawning one would cost a second or two of CPU importing the
-    same modules again. Nothing starts until the first large import.
+    same modules again. The forkserver (one per process) starts loading them now, in the
+    background, so the first large import does not wait for it; workers start at that import.
     """
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["__main__", __name__])
+        multiprocessing.forkserver.ensure_running()
     return ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start_worker)
 
 
