@@ -43,6 +43,7 @@ def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row
         default_region="US",
         executor=pool,
         parallel_from=1000,
+        chunk_rows=500,
     )
     assert report.total_rows == 5000
     assert (report.created, report.updated, report.failed) == (4998, 1, 1)
