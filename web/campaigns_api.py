@@ -36,6 +36,7 @@ from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
+from web.input_guard import STREAMS_BODY
 from web.uploads import spooled_upload
 
 __all__ = ["CampaignController", "CodeController", "CodePoolController", "qr_image"]
@@ -289,6 +290,7 @@ class CodePoolController(Controller):
         "/{pool_id:str}/codes/import",
         status_code=200,
         request_max_body_size=IMPORT_MAX_BYTES,
+        opt=STREAMS_BODY,
         summary="Import codes from CSV (first column) or a JSON array",
         description=(
             "Send the file as the body with `Content-Type: text/csv` (first column; a header "

@@ -33,6 +33,7 @@ from distribution.db import Database
 from distribution.errors import PayloadTooLargeError
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
+from web.input_guard import STREAMS_BODY
 from web.paging import PAGING, CursorList, PageQuery
 from web.uploads import spooled_upload
 
@@ -231,6 +232,7 @@ class CustomerController(Controller):
         "/import",
         status_code=200,
         request_max_body_size=IMPORT_MAX_BYTES,
+        opt=STREAMS_BODY,
         summary="Import customers from CSV or a JSON array",
         description=(
             "Send the file as the request body with `Content-Type: text/csv` or "

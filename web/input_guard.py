@@ -1,35 +1,78 @@
-"""Refuse NUL characters in query strings and path segments before any handler sees them.
+"""Refuse NUL characters in query strings, path segments and JSON bodies before any handler.
 
-No stored value can hold a NUL (PostgreSQL's text type refuses it outright; the input checks
-refuse it in bodies), so a filter or id carrying one can match nothing. Checking once here gives
-every endpoint the same clear 422 instead of each filter needing its own guard, and keeps such
+No stored value can hold a NUL (PostgreSQL's text type refuses it outright), so a filter, an id
+or a field carrying one can match or store nothing. Checking once here gives every endpoint the
+same clear 422 naming the field, instead of each handler needing its own guard, and keeps such
 values away from the database driver, which would fail with an error of its own.
+
+Handlers that stream their body (file uploads, opted out with ``STREAMS_BODY``) check their rows
+themselves and report NULs per row, so one bad row does not refuse a whole import.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from litestar import Request
 
 from distribution.errors import FieldError, InvalidInputError
 
-__all__ = ["refuse_nul_characters"]
+__all__ = ["STREAMS_BODY", "refuse_nul_characters"]
 
+#: ``opt`` of a handler that reads its body as a stream: the guard must not read it first.
+STREAMS_BODY = {"streams_body": True}
 _NUL = "\x00"
+_REASON = "must not contain NUL characters"
 
 
-def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
-    """A ``before_request`` hook: a 422 naming every query or path parameter holding a NUL."""
+def _json_paths_with_nul(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if _NUL in value:
+            yield path or "body"
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_paths_with_nul(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key.replace(_NUL, "\\0")
+            here = f"{path}.{name}" if path else name
+            if _NUL in key:
+                yield here
+            yield from _json_paths_with_nul(item, here)
+
+
+async def _body_errors(request: Request[Any, Any, Any]) -> list[FieldError]:
+    if request.method not in ("POST", "PUT", "PATCH") or request.route_handler.opt.get(
+        "streams_body"
+    ):
+        return []
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        return []
+    body = await request.body()
+    if b"\\u0000" not in body and b"\x00" not in body:  # the usual case costs one scan
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return []  # not JSON: the handler's own decoding reports it
+    return [FieldError(path, _REASON) for path in _json_paths_with_nul(document, "")]
+
+
+async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: a 422 naming every parameter or JSON field holding a NUL."""
     errors = [
-        FieldError(name.replace(_NUL, "\\0"), "must not contain NUL characters")
+        FieldError(name.replace(_NUL, "\\0"), _REASON)
         for name, value in request.query_params.multi_items()
         if _NUL in name or _NUL in value
     ]
     errors += [
-        FieldError(name, "must not contain NUL characters")
+        FieldError(name, _REASON)
         for name, value in request.path_params.items()
         if isinstance(value, str) and _NUL in value
     ]
+    errors += await _body_errors(request)
     if errors:
         raise InvalidInputError(errors)

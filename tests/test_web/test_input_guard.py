@@ -32,3 +32,35 @@ def test_nul_in_a_query_or_path_is_a_clear_problem(client: Client, path: str, fi
 
 def test_ordinary_filters_still_work(client: Client) -> None:
     assert client.get("/v1/customers?email=nobody%40example.com").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/code-pools", {"campaign": "\x00", "name": "p"}, "campaign"),
+        (
+            "/v1/customers",
+            {"source_id": "a", "metadata": {"tier": ["x", "\x00"]}},
+            "metadata.tier[1]",
+        ),
+        ("/v1/segments", {"name": "s", "filter": {"field\x00": 1}}, "filter.field\\0"),
+    ],
+)
+def test_nul_in_a_json_body_is_a_clear_problem(
+    client: Client, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = client.post(path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert field in [e["field"] for e in answer.json()["errors"]]
+
+
+def test_an_upload_still_reports_a_nul_row_by_row(client: Client) -> None:
+    answer = client.post(
+        "/v1/customers/import",
+        content=b"source_id,email\nok-1,ok@example.com\nbad,\x00@example.com\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["created"] == 1
+    assert [e["row"] for e in report["errors"]] == [3]
