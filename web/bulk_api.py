@@ -13,14 +13,12 @@ from litestar.params import Body, FromPath
 
 from distribution.bulk import (
     BulkSpec,
-    cancel_job,
+    JobWakers,
+    control_job,
     create_job,
     get_job,
     job_progress,
-    pause_job,
     preflight,
-    resume_job,
-    send_now,
 )
 from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError
@@ -225,10 +223,15 @@ class BulkSendController(Controller):
 
     @post("/{job_id:str}/pause", sync_to_thread=True, status_code=200, summary="Pause")
     def pause(
-        self, db: NamedDependency[Database], caller: NamedDependency[Caller], job_id: FromPath[str]
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        bulk_runner: NamedDependency[Waker],
+        worker: NamedDependency[DeliveryNotifier],
+        job_id: FromPath[str],
     ) -> BulkSendOut:
-        with db.session() as session:
-            return _out(session, pause_job(session, caller.project_id, job_id))
+        wakers = JobWakers(bulk_runner, worker)
+        return control_job(db, caller.project_id, job_id, "pause", _out, wakers)
 
     @post("/{job_id:str}/resume", sync_to_thread=True, status_code=200, summary="Resume")
     def resume(
@@ -239,11 +242,8 @@ class BulkSendController(Controller):
         worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> BulkSendOut:
-        with db.session() as session:
-            answer = _out(session, resume_job(session, caller.project_id, job_id))
-        bulk_runner.wake()
-        worker.wake()
-        return answer
+        wakers = JobWakers(bulk_runner, worker)
+        return control_job(db, caller.project_id, job_id, "resume", _out, wakers)
 
     @post(
         "/{job_id:str}/send-now",
@@ -255,13 +255,12 @@ class BulkSendController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
+        bulk_runner: NamedDependency[Waker],
         worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
     ) -> BulkSendOut:
-        with db.session() as session:
-            answer = _out(session, send_now(session, caller.project_id, job_id))
-        worker.wake()
-        return answer
+        wakers = JobWakers(bulk_runner, worker)
+        return control_job(db, caller.project_id, job_id, "send-now", _out, wakers)
 
     @post(
         "/{job_id:str}/cancel",
@@ -273,11 +272,13 @@ class BulkSendController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
+        bulk_runner: NamedDependency[Waker],
+        worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
         data: Annotated[CancelIn | None, Body()] = None,
     ) -> BulkSendOut:
         release = data.release_codes if data is not None else False
-        with db.session() as session:
-            return _out(
-                session, cancel_job(session, caller.project_id, job_id, release_codes=release)
-            )
+        wakers = JobWakers(bulk_runner, worker)
+        return control_job(
+            db, caller.project_id, job_id, "cancel", _out, wakers, release_codes=release
+        )

@@ -5,6 +5,7 @@ Modules: ``jobs`` (create, progress, pause/resume/cancel), ``audience`` (who, in
 ``prepare`` (batches of codes and delivery rows), ``runner`` (the asyncio task).
 """
 
+from distribution.bulk.controls import JobAction, JobWakers, control_job
 from distribution.bulk.jobs import (
     DEFAULT_SEND_DELAY,
     BulkSpec,
@@ -33,10 +34,13 @@ __all__ = [
     "DEFAULT_SEND_DELAY",
     "BulkRunner",
     "BulkSpec",
+    "JobAction",
+    "JobWakers",
     "PreparedCounts",
     "Progress",
     "begin_job",
     "cancel_job",
+    "control_job",
     "create_job",
     "finish_if_sent",
     "get_job",

@@ -20,13 +20,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from distribution.bulk import (
-    cancel_job,
-    get_job,
-    pause_job,
-    resume_job,
-    send_now,
-)
+from distribution.bulk import JobAction, JobWakers, control_job, get_job
 from distribution.db import Database
 from distribution.distributions import get_distribution
 from distribution.errors import FieldError, InvalidInputError
@@ -181,57 +175,26 @@ class FeedsApiController(Controller):
         with db.reader() as tx:
             return job_json(tx, get_job(tx, user.project_id, job_id))
 
-    @post("/bulk-sends/{job_id:str}/pause", sync_to_thread=True, status_code=200)
-    def pause(
-        self, user: NamedDependency[UiUser], db: NamedDependency[Database], job_id: FromPath[str]
-    ) -> dict[str, Any]:
-        """Pause preparing and sending."""
-        user.require("editor")
-        with db.session() as tx:
-            return job_json(tx, pause_job(tx, user.project_id, job_id))
-
-    @post("/bulk-sends/{job_id:str}/resume", sync_to_thread=True, status_code=200)
-    def resume(
+    @post("/bulk-sends/{job_id:str}/{action:str}", sync_to_thread=True, status_code=200)
+    def control(
         self,
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
         bulk_runner: NamedDependency[Waker],
         worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
+        action: FromPath[JobAction],
+        data: JSONBody[CancelIn | None] = None,
     ) -> dict[str, Any]:
-        """Carry on where the job was paused."""
+        """Pause, resume, send now, or cancel (keeping or releasing codes as chosen)."""
         user.require("editor")
-        with db.session() as tx:
-            answer = job_json(tx, resume_job(tx, user.project_id, job_id))
-        bulk_runner.wake()
-        worker.wake()
-        return answer
-
-    @post("/bulk-sends/{job_id:str}/send-now", sync_to_thread=True, status_code=200)
-    def send_now(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        worker: NamedDependency[DeliveryNotifier],
-        job_id: FromPath[str],
-    ) -> dict[str, Any]:
-        """Skip the rest of the waiting window."""
-        user.require("editor")
-        with db.session() as tx:
-            answer = job_json(tx, send_now(tx, user.project_id, job_id))
-        worker.wake()
-        return answer
-
-    @post("/bulk-sends/{job_id:str}/cancel", sync_to_thread=True, status_code=200)
-    def cancel(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        job_id: FromPath[str],
-        data: JSONBody[CancelIn],
-    ) -> dict[str, Any]:
-        """Cancel unsent messages, keeping or releasing their codes as chosen."""
-        user.require("editor")
-        with db.session() as tx:
-            job = cancel_job(tx, user.project_id, job_id, release_codes=data.release_codes)
-            return job_json(tx, job)
+        release = data.release_codes if data is not None else False
+        return control_job(
+            db,
+            user.project_id,
+            job_id,
+            action,
+            job_json,
+            JobWakers(bulk_runner, worker),
+            release_codes=release,
+        )
