@@ -405,8 +405,6 @@ class CodeController(Controller):
         code: FromPath[str],
     ) -> CodeOut:
         with db.session() as session:
-            if "\x00" in code:
-                raise NotFoundError("code", code)
             found = revoke_code(session, _project(session, caller.project_id), code, links)
         if found.deliveries:
             worker.wake()

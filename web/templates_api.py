@@ -453,7 +453,7 @@ class TemplateController(Controller):
             page = list_templates(
                 session,
                 caller.project_id,
-                q=(q or "").replace("\x00", "") or None,
+                q=q or None,
                 channel=channel,
                 status=status,
                 limit=limit,
