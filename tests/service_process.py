@@ -102,12 +102,17 @@ def api_credentials(output: str) -> dict[str, str]:
     return found
 
 
-def wait_until(done: Callable[[], bool], failure: str, limit: float = 120.0) -> None:
-    """Poll ``done`` until true; a bound, so a broken service fails the test instead of hanging."""
+def wait_until(
+    done: Callable[[], bool], failure: str | Callable[[], str], limit: float = 120.0
+) -> None:
+    """Poll ``done`` until true; a bound, so a broken service fails the test instead of hanging.
+
+    ``failure`` may be a callable, to describe the state found at the deadline.
+    """
     deadline = time.monotonic() + limit
     while not done():
         if time.monotonic() > deadline:
-            raise AssertionError(failure)
+            raise AssertionError(failure() if callable(failure) else failure)
         time.sleep(0.1)
 
 

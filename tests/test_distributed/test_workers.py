@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from distribution.db import Database
 from distribution.models import Delivery
 from tests.conftest import make_project
+from tests.service_process import wait_until
 from tests.test_distributed.receiver import counting_receiver
 from tests.test_distributed.windows import most_in_any_window
 from tests.test_distributed.workers import (
@@ -28,7 +29,6 @@ from tests.test_distributed.workers import (
     api_client,
     delivery_counts,
     start_invite,
-    wait_until,
 )
 from tests.test_providers.fakes.webhook_receiver import SECRET
 

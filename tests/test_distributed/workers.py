@@ -11,8 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,6 @@ __all__ = [
     "post_invite",
     "prepare_invite",
     "start_invite",
-    "wait_until",
 ]
 
 DM = str(Path(sys.executable).with_name("dm"))
@@ -226,12 +224,3 @@ def delivery_counts(database: Database, job_id: str) -> dict[str, int]:
             .group_by(col(Delivery.status))
         ).all()
     return {str(status): int(count) for status, count in rows}
-
-
-def wait_until(done: Callable[[], bool], failure: Callable[[], str], limit: float) -> None:
-    """Poll ``done`` until true; a bound, so a broken fleet fails instead of hanging."""
-    deadline = time.monotonic() + limit
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure())
-        time.sleep(0.2)

@@ -95,6 +95,16 @@ def _event(body: dict[str, Any]) -> Any:
     return parse_event(body)
 
 
+def _reward_granted(database: Database, project_id: str, name: str) -> None:
+    """A ``reward.granted`` event for customer ``name`` (source id, email and name from it)."""
+    body = {
+        "type": "reward.granted",
+        "customer": {"source_id": name, "email": f"{name}@example.com", "name": name.upper()},
+        "reward": {"amount": 100, "currency": "USD"},
+    }
+    receive_event(database, project_id, _event(body), LINKS)
+
+
 def _rows(database: Database, project_id: str) -> list[Delivery]:
     with database.reader() as session:
         return list(session.exec(select(Delivery).where(Delivery.project_id == project_id)))
@@ -258,18 +268,7 @@ async def test_a_delivery_left_sending_by_a_dead_worker_is_marked_unknown(
     project_id = project.project.id
     template = publish_template(database, project_id)
     distribute(database, project_id, "reward.granted", [("email", template, "capture")])
-    receive_event(
-        database,
-        project_id,
-        _event(
-            {
-                "type": "reward.granted",
-                "customer": {"source_id": "z", "email": "z@example.com", "name": "Zed"},
-                "reward": {"amount": 100, "currency": "USD"},
-            }
-        ),
-        LINKS,
-    )
+    _reward_granted(database, project_id, "z")
     policy = DeliveryPolicy(lease_seconds=0.0)
     claimed = claim_due(database, 1000, policy)
     mine = [c for c in claimed if c.project_id == project_id]
@@ -289,22 +288,7 @@ def test_outcomes_move_only_rows_still_sending_and_announce_only_those(
     template = publish_template(database, project_id)
     distribute(database, project_id, "reward.granted", [("email", template, "capture")])
     for name in ("a", "b", "c", "d"):
-        receive_event(
-            database,
-            project_id,
-            _event(
-                {
-                    "type": "reward.granted",
-                    "customer": {
-                        "source_id": name,
-                        "email": f"{name}@example.com",
-                        "name": name.upper(),
-                    },
-                    "reward": {"amount": 100, "currency": "USD"},
-                }
-            ),
-            LINKS,
-        )
+        _reward_granted(database, project_id, name)
     with database.session() as session:
         create_subscription(
             session,
@@ -439,18 +423,7 @@ async def test_a_batch_slower_than_its_lease_is_not_recovered_while_its_worker_l
     project_id = project.project.id
     template = publish_template(database, project_id)
     distribute(database, project_id, "reward.granted", [("email", template, "slow")])
-    receive_event(
-        database,
-        project_id,
-        _event(
-            {
-                "type": "reward.granted",
-                "customer": {"source_id": "slow", "email": "s@example.com", "name": "Sam"},
-                "reward": {"amount": 100, "currency": "USD"},
-            }
-        ),
-        LINKS,
-    )
+    _reward_granted(database, project_id, "slow")
     policy = DeliveryPolicy(lease_seconds=0.6)
     provider = _SlowCapture(delay=2.0)
     worker = EmbeddedWorker(database, Senders({"slow": provider}), policy)
