@@ -55,6 +55,7 @@ __all__ = [
     "ingest_event",
     "message_content",
     "receive_event",
+    "receive_events",
 ]
 
 # Statuses that count against a frequency cap: the message went, or is going, out.
@@ -206,18 +207,70 @@ def receive_event(
     database: Database, project_id: str, incoming: IncomingEvent, links: LinkSettings
 ) -> IngestResult:
     """Ingest in its own transaction; a twin that committed first answers for both."""
+    [outcome] = receive_events(database, [(project_id, incoming)], links)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def receive_events(
+    database: Database,
+    items: Sequence[tuple[str, IncomingEvent]],
+    links: LinkSettings,
+) -> list[IngestResult | Exception]:
+    """Ingest several events in one transaction (group commit): one outcome per item, in order.
+
+    Each event runs in a savepoint of its own, so an event that fails (a 4xx, or a bug) is
+    undone alone and its outcome is the exception; the others still commit. A repeated dedupe
+    key inside the batch answers with the original's result, as a repeat across batches does,
+    since the lookup sees the batch's own writes. One transaction for many events spares SQLite
+    a BEGIN IMMEDIATE, a commit and a lock handover per event.
+
+    If the transaction as a whole fails (its commit, or an error a savepoint cannot undo),
+    nothing of it was stored: every event is then ingested again in a transaction of its own.
+    """
     try:
         with database.session() as session:
-            project = cached_project(session, project_id)
-            return ingest_event(session, project, incoming, links)
-    except IntegrityError:
-        if not incoming.upstream_id:
+            return [
+                _savepointed(session, project_id, incoming, links) for project_id, incoming in items
+            ]
+    except Exception:
+        if len(items) == 1:
             raise
-        with database.reader() as session:
-            twin = _stored_result(session, project_id, incoming.upstream_id)
-        if twin is None:
-            raise
-        return twin
+    return [_alone(database, item, links) for item in items]
+
+
+def _alone(
+    database: Database, item: tuple[str, IncomingEvent], links: LinkSettings
+) -> IngestResult | Exception:
+    try:
+        return receive_event(database, item[0], item[1], links)
+    except Exception as error:  # answered in its own request
+        return error
+
+
+def _savepointed(
+    session: Session, project_id: str, incoming: IncomingEvent, links: LinkSettings
+) -> IngestResult | Exception:
+    savepoint = session.begin_nested()
+    try:
+        project = cached_project(session, project_id)
+        result = ingest_event(session, project, incoming, links)
+    except IntegrityError as error:
+        # A concurrent twin (same dedupe key) committed first: on SQLite another process, on
+        # PostgreSQL another transaction, whose commit this one's unique check waited for.
+        savepoint.rollback()
+        twin = (
+            _stored_result(session, project_id, incoming.upstream_id)
+            if incoming.upstream_id
+            else None
+        )
+        return error if twin is None else twin
+    except Exception as error:  # undone alone, raised in its own request
+        savepoint.rollback()
+        return error
+    savepoint.commit()
+    return result
 
 
 def _payload(incoming: IncomingEvent) -> dict[str, Any]:

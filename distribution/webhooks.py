@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
+from distribution.project_cache import CACHE, changed
 from distribution.provider_store import SecretBox
 from providers.address_guard import forbidden_reason
 
@@ -59,8 +61,6 @@ WILDCARD = "*"
 TEST_EVENT = "webhook.test"
 MAX_SUBSCRIPTIONS = 50
 MAX_URL_LENGTH = 2000
-# Per-transaction cache of active subscriptions, so a batch of outcomes costs one query per project.
-_CACHE_KEY = "webhook_subscriptions"
 _CALLS = WebhookCall.__table__  # type: ignore[attr-defined]
 
 
@@ -240,17 +240,41 @@ def queue_test_call(session: Session, project_id: str, subscription_id: str) -> 
     return call
 
 
+def _scope(project_id: str) -> str:
+    # A scope of its own: a subscription's failure count changes with every failed call, which
+    # must not throw away the project's cached distributions and templates.
+    return f"webhooks:{project_id}"
+
+
+def _subscription_changed(_mapper: Any, _connection: Any, target: WebhookSubscription) -> None:
+    session = object_session(target)
+    if session is not None:
+        changed(session, _scope(target.project_id))
+
+
+# Every write of a subscription goes through the ORM (here, and the dispatcher disabling one), so
+# mapper events see them all, wherever they are made.
+for _name in ("after_insert", "after_update", "after_delete"):
+    event.listen(WebhookSubscription, _name, _subscription_changed)
+
+
 def _active(session: Session, project_id: str) -> list[tuple[str, frozenset[str]]]:
-    cache: dict[str, list[tuple[str, frozenset[str]]]] = session.info.setdefault(_CACHE_KEY, {})
-    if project_id not in cache:
+    """The project's active subscriptions and their event types, cached until one changes.
+
+    Every event and every delivery outcome asks; the answer changes only when someone edits a
+    subscription (or the dispatcher disables one).
+    """
+
+    def load() -> list[tuple[str, frozenset[str]]]:
         rows = session.exec(
             select(WebhookSubscription).where(
                 WebhookSubscription.project_id == project_id,
                 WebhookSubscription.status == "active",
             )
         )
-        cache[project_id] = [(s.id, frozenset(s.event_types)) for s in rows]
-    return cache[project_id]
+        return [(s.id, frozenset(s.event_types)) for s in rows]
+
+    return CACHE.get(_scope(project_id), ("webhooks", project_id), load)
 
 
 def wants(session: Session, project_id: str, event_type: str) -> list[str]:
@@ -275,7 +299,7 @@ def emit_many(
 ) -> int:
     """``emit`` for many events of one type: one cached lookup and one insert; calls queued.
 
-    Costs nothing beyond the (per-transaction cached) subscription lookup when no active
+    Costs nothing beyond the (cached) subscription lookup when no active
     subscription asked for ``event_type``.
     """
     subscribers = wants(session, project_id, event_type) if datas else []
