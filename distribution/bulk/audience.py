@@ -11,14 +11,15 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
-from distribution.models import BulkJob, Customer
+from distribution.models import CUSTOMER_COLUMNS, BulkJob, Customer, CustomerRecord
 from distribution.segments import get_segment, member_condition
 
-__all__ = ["MAX_LISTED", "audience_size", "next_customers", "resolve_listed"]
+__all__ = ["MAX_LISTED", "audience_size", "live_customers", "next_customers", "resolve_listed"]
 
 MAX_LISTED = 1_000_000
 _IN_CHUNK = 5_000
@@ -65,29 +66,42 @@ def _segment_filter(session: Session, job: BulkJob) -> Any:
     return member_condition(segment, session.get_bind().dialect.name)
 
 
+def _live(project_id: str) -> Select[Any]:
+    # Plain records, not ORM objects: building those cost more than the query and the render.
+    return core_select(*CUSTOMER_COLUMNS).where(
+        col(Customer.project_id) == project_id, col(Customer.erased_at).is_(None)
+    )
+
+
+def _records(session: Session, query: Select[Any]) -> list[CustomerRecord]:
+    return [CustomerRecord(*row) for row in session.connection().execute(query)]
+
+
+def live_customers(session: Session, project_id: str, ids: Sequence[str]) -> list[CustomerRecord]:
+    """The live customers among ``ids``, in id order (erased and unknown ones left out)."""
+    query = _live(project_id).where(col(Customer.id).in_(list(ids))).order_by(col(Customer.id))
+    return _records(session, query)
+
+
 def next_customers(
     session: Session, job: BulkJob, after: str | None, limit: int
-) -> tuple[list[Customer], str | None]:
+) -> tuple[list[CustomerRecord], str | None]:
     """Up to ``limit`` live audience customers after ``after``, and the new cursor.
 
     The cursor can move past the customers returned (listed ids erased since), never back.
     """
-    query = select(Customer).where(
-        Customer.project_id == job.project_id, col(Customer.erased_at).is_(None)
-    )
     if "segment_id" in job.audience:
-        query = query.where(_segment_filter(session, job))
+        query = _live(job.project_id).where(_segment_filter(session, job))
         if after is not None:
             query = query.where(col(Customer.id) > after)
-        rows = list(session.exec(query.order_by(col(Customer.id)).limit(limit)))
+        rows = _records(session, query.order_by(col(Customer.id)).limit(limit))
         return rows, (rows[-1].id if rows else after)
     listed: list[str] = job.audience.get("customer_ids", [])
     start = bisect.bisect_right(listed, after) if after is not None else 0
     ids = listed[start : start + limit]
     if not ids:
         return [], after
-    rows = list(session.exec(query.where(col(Customer.id).in_(ids)).order_by(col(Customer.id))))
-    return rows, ids[-1]
+    return live_customers(session, job.project_id, ids), ids[-1]
 
 
 def audience_size(session: Session, job: BulkJob) -> int:

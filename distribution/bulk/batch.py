@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from distribution.assignment import CodeClaim, assign_claims, code_links, held_codes, pick_codes
+from distribution.bulk.audience import live_customers
 from distribution.bulk.jobs import get_job
 from distribution.bulk.recipients import (
     Channel,
@@ -36,7 +37,14 @@ from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, note_stock
 from distribution.ids import new_id
 from distribution.ingest import LinkSettings
-from distribution.models import BulkJob, Customer, Delivery, DeliveryStatusChange, Project, utcnow
+from distribution.models import (
+    BulkJob,
+    CustomerRecord,
+    Delivery,
+    DeliveryStatusChange,
+    Project,
+    utcnow,
+)
 from distribution.webhooks import emit_many, wants
 
 __all__ = [
@@ -76,18 +84,7 @@ class RenderedBatch:
     rows: list[dict[str, Any]]
 
 
-def _live_customers(session: Session, job: BulkJob, ids: Sequence[str]) -> list[Customer]:
-    rows = session.exec(
-        select(Customer).where(
-            Customer.project_id == job.project_id,
-            col(Customer.erased_at).is_(None),
-            col(Customer.id).in_(list(ids)),
-        )
-    )
-    return sorted(rows, key=lambda c: c.id)
-
-
-def _reachable(customer: Customer, channel: Channel) -> bool:
+def _reachable(customer: CustomerRecord, channel: Channel) -> bool:
     address = customer.email if channel.channel == "email" else customer.phone
     return address_problem(channel.channel, address) is None
 
@@ -95,7 +92,7 @@ def _reachable(customer: Customer, channel: Channel) -> bool:
 def render_batch(
     session: Session,
     job: BulkJob,
-    customers: Sequence[Customer],
+    customers: Sequence[CustomerRecord],
     links: LinkSettings,
     *,
     lock_codes: bool,
@@ -201,7 +198,7 @@ def write_batch(
 def prepare_customers(
     session: Session,
     job: BulkJob,
-    customers: Sequence[str] | Sequence[Customer],
+    customers: Sequence[str] | Sequence[CustomerRecord],
     links: LinkSettings,
 ) -> PreparedCounts:
     """Prepare exactly these recipients of ``job`` in the caller's (writing) transaction.
@@ -213,9 +210,9 @@ def prepare_customers(
     ids of erased or unknown customers are skipped.
     """
     if customers and isinstance(customers[0], str):
-        loaded = _live_customers(session, job, [str(c) for c in customers])
+        loaded = live_customers(session, job.project_id, [str(c) for c in customers])
     else:
-        loaded = [c for c in customers if isinstance(c, Customer)]
+        loaded = [c for c in customers if isinstance(c, CustomerRecord)]
     if not loaded:
         return PreparedCounts()
     batch = render_batch(session, job, loaded, links, lock_codes=True)
@@ -226,7 +223,7 @@ def prepare_customers(
 
 def _row(
     job: BulkJob,
-    customer: Customer,
+    customer: CustomerRecord,
     channel: Channel,
     outcome: Outcome,
     due: datetime,

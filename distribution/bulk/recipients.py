@@ -20,7 +20,7 @@ from distribution.errors import DistributionError, FieldError, InvalidInputError
 from distribution.ingest import ADDRESS_NAMES, LinkSettings, message_content
 from distribution.models import (
     Campaign,
-    Customer,
+    CustomerRecord,
     MessageTemplate,
     Project,
     Suppression,
@@ -30,7 +30,12 @@ from distribution.models import (
 from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
 from distribution.segment_filter import Filter, matches, parse_filter
 from distribution.segments import list_segments
-from distribution.template_store import build_context, compile_version, resolve_template
+from distribution.template_store import (
+    build_context,
+    compile_version,
+    customer_variables,
+    resolve_template,
+)
 from templates import (
     CompiledEmail,
     CompiledSms,
@@ -153,10 +158,10 @@ class Recipients:
         self.channels = channels
         self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
         self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
-        self._paths: dict[str, VariablePaths] = {}
+        self._checks: dict[tuple[Any, ...], tuple[VariablePaths, bool]] = {}
         self._segments: list[tuple[str, Filter]] | None = None
 
-    def suppressed(self, customers: Sequence[Customer], channel: Channel) -> set[str]:
+    def suppressed(self, customers: Sequence[CustomerRecord], channel: Channel) -> set[str]:
         """Ids of the customers whose marketing on the channel is suppressed (one query)."""
         if not channel.marketing or not customers:
             return set()
@@ -182,14 +187,14 @@ class Recipients:
             or (c.email if channel.channel == "email" else c.phone) in by_address
         }
 
-    def _member_of(self, customer: Customer) -> tuple[str, ...]:
+    def _member_of(self, customer: CustomerRecord) -> tuple[str, ...]:
         if self._segments is None:
             self._segments = [
                 (s.id, parse_filter(s.filter)) for s in list_segments(self.session, self.project.id)
             ]
         return tuple(s for s, f in self._segments if matches(f, customer))
 
-    def _version(self, channel: Channel, customer: Customer) -> TemplateVersion | str:
+    def _version(self, channel: Channel, customer: CustomerRecord) -> TemplateVersion | str:
         members = self._member_of(customer) if channel.segmented else ()
         key = (channel.index, customer.locale, members)
         found = self._versions.get(key)
@@ -209,7 +214,7 @@ class Recipients:
         return found
 
     def _context(
-        self, customer: Customer, code: dict[str, Any] | None, unsubscribe_url: str
+        self, customer: CustomerRecord, code: dict[str, Any] | None, unsubscribe_url: str
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {
             "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url}
@@ -226,28 +231,34 @@ class Recipients:
         return build_context(customer, project=self.project, extra=extra)
 
     def surely_complete(
-        self, customer: Customer, channel: Channel, code: dict[str, Any] | None
+        self, customer: CustomerRecord, channel: Channel, code: dict[str, Any] | None
     ) -> bool:
         """Whether a strict render of this email recipient cannot miss a variable, unrendered.
 
         True only for an email template that reads plain paths alone, all of them present in
-        the recipient's context (see ``variable_paths``); otherwise render to find out.
+        the recipient's context (see ``variable_paths``); otherwise render to find out. What
+        the template reads outside ``customer`` is the same for every row: it is checked once,
+        and a row costs only its own ``customer`` variables.
         """
         if channel.channel != "email":
             return False  # an SMS render also counts its segments
         version = self._version(channel, customer)
         if isinstance(version, str):
             return False
-        paths = self._paths.get(version.id)
-        if paths is None:
-            parts = (version.subject, version.body, version.text_body)
-            paths = self._paths[version.id] = variable_paths(parts)
-        # The link itself does not matter here, only that the context holds one.
-        return paths.simple and paths.all_present(self._context(customer, code, ""))
+        key = (version.id, None if code is None else tuple(sorted(code)))
+        check = self._checks.get(key)
+        if check is None:
+            paths = variable_paths((version.subject, version.body, version.text_body))
+            per_customer, shared = paths.split("customer")
+            # The link itself does not matter here, only that the context holds one.
+            shared_present = shared.all_present(self._context(customer, code, ""))
+            check = self._checks[key] = (per_customer, shared_present)
+        per_customer, shared_present = check
+        return shared_present and per_customer.all_present(customer_variables(customer))
 
     def outcome(
         self,
-        customer: Customer,
+        customer: CustomerRecord,
         channel: Channel,
         code: dict[str, Any] | None,
         *,

@@ -50,6 +50,17 @@ class VariablePaths:
         """Whether every path resolves to a value in ``context`` (dicts all the way down)."""
         return self.simple and all(_present(context, path) for path in self.paths)
 
+    def split(self, name: str) -> tuple[VariablePaths, VariablePaths]:
+        """The paths under ``name`` (with ``name`` taken off) and all the others.
+
+        Lets a caller check the part of the context that is the same for every row once, and
+        only ``name`` (say, ``customer``) row by row.
+        """
+        under = frozenset(path[1:] for path in self.paths if path[0] == name and path[1:])
+        whole = any(path == (name,) for path in self.paths)
+        others = frozenset(path for path in self.paths if path[0] != name or whole)
+        return VariablePaths(under, self.simple), VariablePaths(others, self.simple)
+
 
 def _present(context: Mapping[str, Any], path: tuple[str, ...]) -> bool:
     value: Any = context

@@ -19,7 +19,7 @@ from distribution.bulk.jobs import get_job
 from distribution.bulk.prepare import prepare_customers
 from distribution.db import Database
 from distribution.ingest import LinkSettings
-from distribution.models import BulkJob, Customer, utcnow
+from distribution.models import BulkJob, CustomerRecord, utcnow
 
 __all__ = ["CHUNK_SIZE", "Chunk", "pending_chunks", "prepare_chunk_rows"]
 
@@ -98,8 +98,8 @@ def _finish_if_prepared(job: BulkJob) -> None:
         job.updated_at = utcnow()
 
 
-def _customers(session: Session, job: BulkJob, chunk: Chunk) -> list[Customer]:
-    found: list[Customer] = []
+def _customers(session: Session, job: BulkJob, chunk: Chunk) -> list[CustomerRecord]:
+    found: list[CustomerRecord] = []
     cursor = chunk.after
     while True:
         customers, following = next_customers(session, job, cursor, CHUNK_SIZE)

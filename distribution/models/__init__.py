@@ -4,7 +4,17 @@ Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z
 """
 
 from distribution.models.campaigns import BulkJob, Campaign, Code, CodePool
-from distribution.models.core import ApiKey, Customer, JSONVariant, Project, Segment, utcnow
+from distribution.models.core import (
+    CUSTOMER_COLUMNS,
+    ApiKey,
+    Customer,
+    CustomerLike,
+    CustomerRecord,
+    JSONVariant,
+    Project,
+    Segment,
+    utcnow,
+)
 from distribution.models.deliveries import (
     Delivery,
     DeliveryStatusChange,
@@ -19,12 +29,15 @@ from distribution.models.users import User
 from distribution.models.webhooks import WebhookCall, WebhookSubscription
 
 __all__ = [
+    "CUSTOMER_COLUMNS",
     "ApiKey",
     "BulkJob",
     "Campaign",
     "Code",
     "CodePool",
     "Customer",
+    "CustomerLike",
+    "CustomerRecord",
     "Delivery",
     "DeliveryStatusChange",
     "Distribution",

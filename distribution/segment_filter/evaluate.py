@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from distribution.models import Customer
+from distribution.models import CustomerLike
 from distribution.segment_filter.parse import (
     And,
     Condition,
@@ -33,14 +33,14 @@ def ascii_lower(text: str) -> str:
     return text.translate(_ASCII_LOWER)
 
 
-def matches(filter: Filter, customer: Customer) -> bool:
+def matches(filter: Filter, customer: CustomerLike) -> bool:
     """Whether a customer is in the segment the filter describes; erased customers never are."""
     if customer.erased_at is not None:
         return False
     return _evaluate(filter, customer)
 
 
-def _evaluate(node: Filter, customer: Customer) -> bool:
+def _evaluate(node: Filter, customer: CustomerLike) -> bool:
     if isinstance(node, And):
         return all(_evaluate(child, customer) for child in node.children)
     if isinstance(node, Or):
@@ -50,7 +50,7 @@ def _evaluate(node: Filter, customer: Customer) -> bool:
     return _condition(node, customer)
 
 
-def _lookup(node: Condition, customer: Customer) -> object:
+def _lookup(node: Condition, customer: CustomerLike) -> object:
     """The field's value, None when it is missing or JSON null."""
     if node.field.kind != "metadata":
         return getattr(customer, node.field.column)
@@ -77,7 +77,7 @@ def _equal(stored: object, wanted: Scalar, fold: bool) -> bool:
     return _is_number(stored) and stored == wanted
 
 
-def _condition(node: Condition, customer: Customer) -> bool:
+def _condition(node: Condition, customer: CustomerLike) -> bool:
     stored = _lookup(node, customer)
     op, wanted = node.op, node.value
     fold = node.field.name == "email"

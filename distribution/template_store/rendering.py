@@ -15,7 +15,13 @@ from sqlmodel import Session, col, select
 
 from distribution.customers import get_customer
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.models import Customer, MessageTemplate, Project, TemplateVariant, TemplateVersion
+from distribution.models import (
+    CustomerLike,
+    MessageTemplate,
+    Project,
+    TemplateVariant,
+    TemplateVersion,
+)
 from templates import (
     CompiledCache,
     CompiledEmail,
@@ -243,7 +249,7 @@ def resolve_template(
     )
 
 
-def _first_name(customer: Customer) -> str | None:
+def _first_name(customer: CustomerLike) -> str | None:
     given = customer.meta.get("first_name") if isinstance(customer.meta, dict) else None
     if isinstance(given, str) and given.strip():
         return given.strip()
@@ -256,7 +262,7 @@ def _present(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def customer_variables(customer: Customer) -> dict[str, Any]:
+def customer_variables(customer: CustomerLike) -> dict[str, Any]:
     """The `customer` variable for a stored customer (fields it lacks are left out)."""
     address = _present(
         {
@@ -299,7 +305,7 @@ def merge_context(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str
 
 
 def build_context(
-    customer: Customer, *, project: Project, extra: Mapping[str, Any] | None = None
+    customer: CustomerLike, *, project: Project, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The render context for one recipient: `customer` and `project` from the database, then
     `extra` (code, reward, referrer, campaign, order, event, links, ...) merged over them.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
 from distribution.assignment import assign_code, revoke_code
 from distribution.bulk import (
@@ -13,6 +13,7 @@ from distribution.bulk import (
     prepare_batch,
     prepare_customers,
 )
+from distribution.bulk.audience import live_customers
 from distribution.bulk.batch import render_batch, write_batch
 from distribution.db import Database
 from distribution.models import Code, Customer, Delivery, DeliveryStatusChange, Project
@@ -110,7 +111,7 @@ def test_a_batch_whose_planned_code_was_taken_meanwhile_writes_nothing(
     job_id, customer_ids = _started_job(database, project_id, 4)
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
-        customers = list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
+        customers = live_customers(session, project_id, customer_ids)
         batch = render_batch(session, job, customers, LINKS, lock_codes=False)
     pool_id = str(job.options["pool_id"])
     # A single assignment through the API takes the lowest available code: the one planned first.
@@ -152,7 +153,7 @@ def test_a_batch_whose_held_code_was_revoked_meanwhile_writes_nothing(
         held = assign_code(session, owner, pool_id, customer_ids[1], LINKS)
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
-        customers = list(session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))))
+        customers = live_customers(session, project_id, customer_ids)
         batch = render_batch(session, job, customers, LINKS, lock_codes=False)
     assert batch.held == {customer_ids[1]: held.code}
     with database.session() as session:

@@ -35,6 +35,23 @@ def test_plain_paths_filters_and_tests_are_followed() -> None:
     assert not found.all_present({**context, "customer": {"first_name": "Ana", "metadata": {}}})
 
 
+def test_split_separates_one_variable_from_the_rest() -> None:
+    found = variable_paths(
+        ["{{ customer.first_name }} {{ customer.metadata.tier }} {{ code.code }}"]
+    )
+    per_customer, shared = found.split("customer")
+    assert per_customer.paths == {("first_name",), ("metadata", "tier")}
+    assert shared.paths == {("code", "code")}
+    assert per_customer.all_present({"first_name": "Ana", "metadata": {"tier": "gold"}})
+    assert not per_customer.all_present({"first_name": "Ana", "metadata": {}})
+    # A template that prints the whole variable needs it in the shared part.
+    whole, rest = variable_paths(["{{ customer }} {{ customer.name }}"]).split("customer")
+    assert whole.paths == {("name",)}
+    assert rest.paths == {("customer",), ("customer", "name")}
+    unfollowed = variable_paths(["{% set n = customer.name %}{{ n }}"]).split("customer")
+    assert not any(part.simple for part in unfollowed)
+
+
 def test_loops_assignments_calls_and_computed_keys_are_not_simple() -> None:
     for source in (
         "{% for item in order.items %}{{ item.name }}{% endfor %}",
