@@ -2,10 +2,12 @@
 
 The service runs ingest in worker threads, which a sampling profiler started on the main thread
 does not see; this script runs the same steps (authenticate the key, read the inbound secret,
-parse, ``receive_event``) in a loop on a fresh SQLite database, with the benchmark's template and
-distribution, under pyinstrument.
+parse, ``receive_events``) in a loop on a fresh SQLite database, with the benchmark's template
+and distribution, under pyinstrument. Events are ingested ``--batch`` at a time, as the service's
+group commit does under load.
 
-    .venv/bin/python benchmarks/profile_ingest.py [--events 2000] [--html FILE] [--no-profile]
+    .venv/bin/python benchmarks/profile_ingest.py [--events 2000] [--batch 32] [--html FILE]
+        [--no-profile]
 
 It ends with the CPU time per event (steadier than rates on a shared machine).
 """
@@ -25,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.events import MJML
 from distribution.db import Database
 from distribution.distributions import DistributionSpec, create_distribution
-from distribution.event_input import parse_event
+from distribution.event_input import IncomingEvent, parse_event
 from distribution.inbound_signing import open_inbound_secret
-from distribution.ingest import LinkSettings, receive_event
+from distribution.ingest import LinkSettings, receive_events
 from distribution.migrate import upgrade
 from distribution.projects import (
     authenticate,
@@ -77,6 +79,7 @@ def _set_up(database: Database) -> tuple[str, str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=32, help="events per transaction")
     parser.add_argument("--html", help="also write pyinstrument's HTML report here")
     parser.add_argument("--no-profile", action="store_true", help="only measure")
     args = parser.parse_args()
@@ -91,6 +94,7 @@ def main() -> None:
         cpu_start = time.process_time()
         if profiler:
             profiler.start()
+        batch: list[tuple[str, IncomingEvent]] = []
         for n in range(args.events):
             with database.reader() as session:
                 authenticate(session, app_id, token)
@@ -106,7 +110,12 @@ def main() -> None:
                 },
                 "reward": {"type": "credit", "amount": 1500, "currency": "EUR"},
             }
-            receive_event(database, project_id, parse_event(body), links)
+            batch.append((project_id, parse_event(body)))
+            if len(batch) == args.batch or n == args.events - 1:
+                for outcome in receive_events(database, batch, links):
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                batch.clear()
         if profiler:
             profiler.stop()
         elapsed = time.perf_counter() - start

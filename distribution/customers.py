@@ -95,21 +95,29 @@ def upsert_customer(
     result = validate_customer(data, default_region=default_region)
     if isinstance(result, list):
         raise InvalidInputError(result)
+    if session.get_bind().dialect.name == "sqlite":
+        # One writer: between the lookup and the write no other transaction can create the same
+        # source_id, so there is no conflict to undo and no savepoint to pay for.
+        [(item, row)] = _write_valid(session, project_id, [(0, result)])
+        return UpsertOutcome(customer=_customer(row), created=item.created)
     for attempt in range(2):
         try:
             with session.begin_nested():
-                [item] = upsert_customers(
-                    session, project_id, [data], default_region=default_region, checked=[result]
-                )
+                [(item, row)] = _write_valid(session, project_id, [(0, result)])
         except IntegrityError:
             # A concurrent request created the same source_id first: update that one instead.
             if attempt:
                 raise
             continue
-        customer = session.get(Customer, item.customer_id)
-        assert customer is not None
-        return UpsertOutcome(customer=customer, created=item.created)
+        return UpsertOutcome(customer=_customer(row), created=item.created)
     raise AssertionError("unreachable")
+
+
+def _customer(row: dict[str, Any]) -> Customer:
+    """The customer a written row describes, as stored, without reading it back."""
+    values = dict(row)
+    values["meta"] = values.pop("metadata")
+    return Customer(**values)
 
 
 def validate_rows(
@@ -154,7 +162,15 @@ def upsert_customers(
             valid_rows.append((index, result))
         else:
             items.append(BatchItem(index=index, errors=result))
+    items += [item for item, _row in _write_valid(session, project_id, valid_rows)]
+    items.sort(key=lambda item: item.index)
+    return items
 
+
+def _write_valid(
+    session: Session, project_id: str, valid_rows: Sequence[tuple[int, ValidCustomer]]
+) -> list[tuple[BatchItem, dict[str, Any]]]:
+    """Insert or update valid rows; each one's item and the column dict it wrote."""
     existing = rows_by_source_id(
         session, project_id, {v.source_id for _, v in valid_rows if v.source_id}
     )
@@ -162,6 +178,7 @@ def upsert_customers(
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
     touched: dict[str, dict[str, Any]] = {}
+    written: list[tuple[BatchItem, dict[str, Any]]] = []
     for index, valid in valid_rows:
         key = valid.source_id
         row = (existing.get(key) or fresh_by_source_id.get(key)) if key else None
@@ -174,14 +191,13 @@ def upsert_customers(
         elif key in existing:
             touched[row["id"]] = row
         _merge(row, valid, now)
-        items.append(BatchItem(index=index, customer_id=row["id"], created=created))
+        written.append((BatchItem(index=index, customer_id=row["id"], created=created), row))
 
     insert_rows(session, fresh)
     update_rows(session, touched.values())
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
-    items.sort(key=lambda item: item.index)
-    return items
+    return written
 
 
 def _new_row(project_id: str, now: datetime) -> dict[str, Any]:
