@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import Table, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,6 +31,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import LinkSettings, ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
+from distribution.table_rows import update_many
 from distribution.webhooks import emit, emit_many
 
 __all__ = [
@@ -232,11 +233,7 @@ def revoke_code(session: Session, project: Project, code: str, links: LinkSettin
     return _answer(row, campaign, links, created=False, deliveries=queued)
 
 
-_ASSIGN = (
-    update(Code)
-    .where(col(Code.id) == bindparam("code_id"), col(Code.status) == "available")
-    .values(status="assigned", customer_id=bindparam("holder"), assigned_at=bindparam("at"))
-)
+_CODES: Table = Code.__table__  # type: ignore[attr-defined]
 # Ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
 _IN_CHUNK = 5_000
 
@@ -323,8 +320,13 @@ def assign_claims(
     if verify and not _claims_still_free(session, pool, claims):
         return False
     now = utcnow()
-    session.connection().execute(
-        _ASSIGN, [{"code_id": c.code_id, "holder": c.customer_id, "at": now} for c in claims]
+    # The status key keeps a code that is no longer available from being handed out again.
+    update_many(
+        session.connection(),
+        _CODES,
+        ("status", "customer_id", "assigned_at"),
+        ("id", "status"),
+        (("assigned", c.customer_id, now, c.code_id, "available") for c in claims),
     )
     emit_many(
         session,

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlmodel import Session
 
 from distribution.assignment import CodeClaim, assign_claims, code_links, held_codes, pick_codes
@@ -45,6 +43,7 @@ from distribution.models import (
     Project,
     utcnow,
 )
+from distribution.table_rows import insert_many
 from distribution.webhooks import emit_many, wants
 
 __all__ = [
@@ -58,8 +57,8 @@ __all__ = [
 
 BULK_PRIORITY = 10
 _NO_CODE = "the code pool ran out of codes before this recipient"
-_DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
-_CHANGES = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
+_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -171,17 +170,11 @@ def write_batch(
     with phase("inserting"):
         rows = _insert_new(session, batch.rows)
         if rows:
-            session.connection().execute(
-                insert(_CHANGES),
-                [
-                    {
-                        "delivery_id": r["id"],
-                        "status": r["status"],
-                        "detail": r["last_error"],
-                        "at": r["created_at"],
-                    }
-                    for r in rows
-                ],
+            insert_many(
+                session.connection(),
+                _CHANGES,
+                ("delivery_id", "status", "detail", "at"),
+                ((r["id"], r["status"], r["last_error"], r["created_at"]) for r in rows),
             )
             _announce(session, job.project_id, rows)
         counts = PreparedCounts(
@@ -262,17 +255,23 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, 
     """Insert the delivery rows whose idempotency key is new; the rows actually inserted."""
     if not rows:
         return rows
-    dialect = session.get_bind().dialect.name
-    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        build(_DELIVERIES)
-        .on_conflict_do_nothing(index_elements=["project_id", "idempotency_key"])
-        .returning(_DELIVERIES.c.id)
+    connection = session.connection()
+    names = tuple(rows[0])  # every row comes from ``_row``: the same keys in the same order
+    inserted = insert_many(
+        connection,
+        _DELIVERIES,
+        names,
+        ([row[name] for name in names] for row in rows),
+        skip_conflicts_on=("project_id", "idempotency_key"),
     )
-    inserted = set(session.connection().execute(statement, rows).scalars())
-    if len(inserted) == len(rows):
+    if inserted == len(rows):
         return rows
-    return [r for r in rows if r["id"] in inserted]
+    # Some recipients were prepared before (a retried batch): their fresh ids were not stored.
+    ids = [row["id"] for row in rows]
+    stored = set(
+        connection.execute(select(_DELIVERIES.c.id).where(_DELIVERIES.c.id.in_(ids))).scalars()
+    )
+    return [row for row in rows if row["id"] in stored]
 
 
 def _announce(session: Session, project_id: str, rows: list[dict[str, Any]]) -> None:
