@@ -159,6 +159,7 @@ class Recipients:
         self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
         self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
         self._checks: dict[tuple[Any, ...], tuple[VariablePaths, bool]] = {}
+        self._paths: dict[str, VariablePaths] = {}
         self._segments: list[tuple[str, Filter]] | None = None
 
     def suppressed(self, customers: Sequence[CustomerRecord], channel: Channel) -> set[str]:
@@ -230,6 +231,21 @@ class Recipients:
             extra["code"] = code
         return build_context(customer, project=self.project, extra=extra)
 
+    def _variable_paths(self, version: TemplateVersion) -> VariablePaths:
+        found = self._paths.get(version.id)
+        if found is None:
+            parts = (version.subject, version.body, version.text_body)
+            found = self._paths[version.id] = variable_paths(parts)
+        return found
+
+    def _needs_link(self, channel: Channel, version: TemplateVersion) -> bool:
+        """Whether the unsubscribe link must be signed: marketing carries it, or the template
+        may read it (the HMAC is a fair share of a small message's render)."""
+        if channel.marketing:
+            return True
+        paths = self._variable_paths(version)
+        return not paths.simple or any(path[0] == "links" for path in paths.paths)
+
     def surely_complete(
         self, customer: CustomerRecord, channel: Channel, code: dict[str, Any] | None
     ) -> bool:
@@ -248,8 +264,7 @@ class Recipients:
         key = (version.id, None if code is None else tuple(sorted(code)))
         check = self._checks.get(key)
         if check is None:
-            paths = variable_paths((version.subject, version.body, version.text_body))
-            per_customer, shared = paths.split("customer")
+            per_customer, shared = self._variable_paths(version).split("customer")
             # The link itself does not matter here, only that the context holds one.
             shared_present = shared.all_present(self._context(customer, code, ""))
             check = self._checks[key] = (per_customer, shared_present)
@@ -276,7 +291,11 @@ class Recipients:
         version = self._version(channel, customer)
         if isinstance(version, str):
             return Outcome("failed", address, version)
-        unsubscribe_url = self.links.unsubscribe_url(self.project.id, customer.id, channel.channel)
+        unsubscribe_url = (
+            self.links.unsubscribe_url(self.project.id, customer.id, channel.channel)
+            if self._needs_link(channel, version)
+            else ""
+        )
         context = self._context(customer, code, unsubscribe_url)
         try:
             compiled = self._compiled.get(version.id)

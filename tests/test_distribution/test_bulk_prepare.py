@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlmodel import func, select
+import pytest
+from sqlmodel import Session, func, select
 
 from distribution.assignment import assign_code, revoke_code
 from distribution.bulk import (
@@ -18,7 +19,7 @@ from distribution.bulk.batch import render_batch, write_batch
 from distribution.db import Database
 from distribution.models import Code, Customer, Delivery, DeliveryStatusChange, Project
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import LINKS
+from tests.test_distribution.engine_helpers import LINKS, publish_template
 from tests.test_distribution.test_bulk import _setup, _spec
 
 
@@ -30,12 +31,12 @@ def _started_job(
         job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
     assert begin_job(database, project_id, job_id, LINKS) == "preparing"
     with database.reader() as session:
-        customer_ids = list(
-            session.exec(
-                select(Customer.id).where(Customer.project_id == project_id).order_by(Customer.id)
-            )
-        )
-    return job_id, customer_ids
+        return job_id, _customer_ids(session, project_id)
+
+
+def _customer_ids(session: Session, project_id: str) -> list[str]:
+    query = select(Customer.id).where(Customer.project_id == project_id).order_by(Customer.id)
+    return list(session.exec(query))
 
 
 def _cancel(database: Database, project_id: str, job_id: str) -> None:
@@ -173,3 +174,42 @@ def test_a_batch_whose_held_code_was_revoked_meanwhile_writes_nothing(
         ]
     assert not any(held.code in html for html in sent_codes)
     _cancel(database, project_id, job_id)
+
+
+@pytest.mark.parametrize(
+    ("category", "body", "signed"),
+    [
+        ("transactional", "<p>{{ code.code }}</p>", False),
+        (
+            "transactional",
+            '<p>{{ code.code }} <a href="{{ links.unsubscribe_url }}">x</a></p>',
+            True,
+        ),
+        # Read in a way the path finder does not follow: signed all the same.
+        ("transactional", '{% set u = links.unsubscribe_url %}<a href="{{ u }}">x</a>', True),
+        ("marketing", "<p>{{ code.code }}</p>", True),
+    ],
+)
+def test_the_unsubscribe_link_is_signed_whenever_it_can_be_read_or_is_carried(
+    database: Database, project: ProjectCredentials, category: str, body: str, signed: bool
+) -> None:
+    project_id = project.project.id
+    ids = _setup(database, project_id, 2, 2)
+    ids["template"] = publish_template(database, project_id, category=category, body=body)
+    with database.session() as session:
+        job = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t")
+    assert begin_job(database, project_id, job.id, LINKS) == "preparing"
+    with database.reader() as session:
+        job = get_job(session, project_id, job.id)
+        customers = live_customers(session, project_id, _customer_ids(session, project_id))
+        batch = render_batch(session, job, customers, LINKS, lock_codes=False)
+    links = {
+        row["customer_id"]: LINKS.unsubscribe_url(project_id, row["customer_id"], "email")
+        for row in batch.rows
+    }
+    for row in batch.rows:
+        assert row["status"] == "queued", row["last_error"]
+        shown = links[row["customer_id"]] in row["content"]["html"]
+        carried = row["content"].get("unsubscribe_url") == links[row["customer_id"]]
+        assert (shown or carried) == signed
+    _cancel(database, project_id, job.id)
