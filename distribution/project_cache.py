@@ -29,7 +29,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
-__all__ = ["API_KEYS", "CACHE", "TTL_SECONDS", "GenerationCache", "changed", "detached"]
+__all__ = [
+    "API_KEYS",
+    "CACHE",
+    "MISSING",
+    "TTL_SECONDS",
+    "GenerationCache",
+    "changed",
+    "detached",
+]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=SQLModel)
@@ -44,6 +52,8 @@ TTL_SECONDS = 5.0
 MAX_ENTRIES = 20_000
 
 _SESSION_KEY = "project_cache_changed"
+#: What :meth:`GenerationCache.peek` answers for a key without a valid entry.
+MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -73,18 +83,28 @@ class GenerationCache:
         with self._lock:
             self._generations[scope] = self._generations.get(scope, 0) + 1
 
-    def get(self, scope: str, key: Hashable, load: Callable[[], T]) -> T:
-        """The cached value of ``key``, or ``load()`` (stored unless it raises)."""
+    def peek(self, scope: str, key: Hashable) -> Any:
+        """The cached value of ``key`` if it is still valid, else :data:`MISSING` (loads nothing).
+
+        For callers on an event loop, which must not wait for the database: on a miss they
+        load in a thread.
+        """
         entry = self._entries.get(key)
-        now = time.monotonic()
         if (
             entry is not None
             and entry.scope == scope
             and entry.generation == self.generation(scope)
-            and now < entry.expires
+            and time.monotonic() < entry.expires
         ):
-            value: T = entry.value
+            return entry.value
+        return MISSING
+
+    def get(self, scope: str, key: Hashable, load: Callable[[], T]) -> T:
+        """The cached value of ``key``, or ``load()`` (stored unless it raises)."""
+        value: T = self.peek(scope, key)
+        if value is not MISSING:
             return value
+        now = time.monotonic()
         generation = self.generation(scope)  # read before loading: see the module docstring
         value = load()
         with self._lock:

@@ -47,6 +47,7 @@ from web.observability import (
     MeasuredSenders,
     QueueCollector,
     SendMetrics,
+    align_access_log,
     configure_logging,
     metrics,
     request_id_middleware,
@@ -237,7 +238,7 @@ def create_app(settings: Settings) -> Litestar:
         template_config=UI_TEMPLATES,
         dependencies={
             "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
-            "caller": Provide(provide_caller, sync_to_thread=True),
+            "caller": Provide(provide_caller),
             "providers": Provide(lambda: providers, use_cache=True, sync_to_thread=False),
             "worker": Provide(lambda: engine.notifier, use_cache=True, sync_to_thread=False),
             "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
@@ -258,11 +259,13 @@ def create_app(settings: Settings) -> Litestar:
                 "import_pool": import_pool,
                 "providers": providers,
                 "worker": engine.notifier,
+                "links": links,
+                "secret_box": secret_box,
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
             }
         ),
-        on_startup=engine.on_startup,
+        on_startup=[align_access_log, *engine.on_startup],
         on_shutdown=[
             *engine.on_shutdown,
             providers.aclose,
