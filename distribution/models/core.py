@@ -78,6 +78,8 @@ class Customer(SQLModel, table=True):
         UniqueConstraint("project_id", "source_id", name="uq_customer_project_source_id"),
         Index("ix_customer_project_email", "project_id", "email"),
         Index("ix_customer_project_phone", "project_id", "phone"),
+        # Bulk jobs page through a project's customers in id order (migration 0007).
+        Index("ix_customer_project_id_order", "project_id", "id"),
     )
 
     id: str = Field(primary_key=True)
