@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import NestedTransaction, Table, bindparam, func, insert
+from sqlalchemy import Table, bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -252,18 +252,14 @@ def _alone(
 def _savepointed(
     session: Session, project_id: str, incoming: IncomingEvent, links: LinkSettings
 ) -> IngestResult | Exception:
-    # A savepoint of the connection, not of the session: the session's own bookkeeping of one
-    # cost more than the SAVEPOINT and RELEASE statements. Nothing of the event path is kept
-    # in the session (rows go through Core, customers are detached), so a rollback has no
-    # session state to expire; whatever a lookup left in it goes anyway.
-    savepoint = session.connection().begin_nested()
+    savepoint = _Savepoint(session)
     try:
         project = cached_project(session, project_id)
         result = ingest_event(session, project, incoming, links)
     except IntegrityError as error:
         # A concurrent twin (same dedupe key) committed first: on SQLite another process, on
         # PostgreSQL another transaction, whose commit this one's unique check waited for.
-        _undo(session, savepoint)
+        savepoint.undo()
         twin = (
             _stored_result(session, project_id, incoming.upstream_id)
             if incoming.upstream_id
@@ -271,15 +267,37 @@ def _savepointed(
         )
         return error if twin is None else twin
     except Exception as error:  # undone alone, raised in its own request
-        _undo(session, savepoint)
+        savepoint.undo()
         return error
-    savepoint.commit()
+    savepoint.release()
     return result
 
 
-def _undo(session: Session, savepoint: NestedTransaction) -> None:
-    savepoint.rollback()
-    session.expunge_all()
+class _Savepoint:
+    """One event's savepoint, written straight to the driver's connection.
+
+    SQLAlchemy's savepoints (the session's, or even the connection's) compiled and tracked
+    each one, which cost several times the SAVEPOINT and RELEASE statements themselves. Nothing
+    of the event path is kept in the session (rows go through Core, customers are detached),
+    so SQLAlchemy has nothing to learn from it: after an undo, whatever a lookup left in the
+    session is dropped anyway.
+    """
+
+    _NAME = "ingest_event"
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._cursor = session.connection().connection.cursor()
+        self._cursor.execute(f"SAVEPOINT {self._NAME}")
+
+    def release(self) -> None:
+        self._cursor.execute(f"RELEASE SAVEPOINT {self._NAME}")
+        self._cursor.close()
+
+    def undo(self) -> None:
+        self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self._NAME}")
+        self.release()
+        self._session.expunge_all()
 
 
 def _payload(incoming: IncomingEvent) -> dict[str, Any]:
