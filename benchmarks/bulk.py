@@ -69,6 +69,18 @@ def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
     return None if later is None or earlier is None else (later - earlier).total_seconds()
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """User plus system CPU seconds of this process (the service) and of its finished children
+    (the preparation process, which exits when the app stops, and the SMTP sink)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _per_message(seconds: float, messages: int) -> float | None:
+    return round(seconds * 1000 / messages, 3) if messages else None
+
+
 def _create_customers(database: Database, project_id: str, count: int) -> float:
     started = time.perf_counter()
     for start in range(0, count, 10_000):
@@ -146,6 +158,7 @@ def run_embedded(count: int, provider_kind: str) -> dict[str, Any]:
         ).json()["id"]
         with _provider(client, provider_kind) as provider:
             reset_phases()
+            cpu_before = _cpu_seconds()
             requested = utcnow()
             answer = client.post(
                 "/v1/bulk-sends",
@@ -167,6 +180,8 @@ def run_embedded(count: int, provider_kind: str) -> dict[str, Any]:
                 if job.status in ("completed", "failed", "cancelled"):
                     break
             completed = utcnow()
+    # After the app stopped: its preparation process has exited, so its CPU time is counted.
+    cpu_after = _cpu_seconds()
     phases = phase_seconds()
     with database.reader() as session:
         last_row, first_sent, last_sent, sent = session.exec(
@@ -194,6 +209,9 @@ def run_embedded(count: int, provider_kind: str) -> dict[str, Any]:
         "end_to_end_seconds": round(end_to_end, 2),
         "completed_seconds": round(_seconds(completed, requested) or 0.0, 2),
         "messages_per_second": round(sent / end_to_end, 1) if end_to_end else None,
+        # CPU per message: unlike rates, barely moved by other load on the machine.
+        "service_cpu_ms_per_message": _per_message(cpu_after[0] - cpu_before[0], sent),
+        "preparer_cpu_ms_per_message": _per_message(cpu_after[1] - cpu_before[1], sent),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         # The largest finished child: the preparation process (and the SMTP sink, if any).
         "peak_child_rss_mb": round(
