@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from litestar import Litestar
@@ -252,3 +254,45 @@ def test_setting_an_inbound_secret_applies_to_the_next_unsigned_event(client: Cl
     assert client.post("/v1/settings/inbound-webhook-secret").status_code == 201
     refused = client.post("/v1/events", json={**event, "id": "after-secret"})
     assert refused.status_code == 401
+
+
+def _post_together(client: Client, bodies: list[dict[str, Any]]) -> list[Any]:
+    """POST every body at the same moment (from threads), so they reach ingest together."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: dict[str, Any]) -> Any:
+        barrier.wait()
+        return client.post("/v1/events", json=body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def test_concurrent_posts_of_one_id_answer_one_original_and_one_duplicate(
+    client: Client,
+) -> None:
+    body = {"id": f"twin-{time.monotonic_ns()}", "type": "twin.posted", "customer": "twin-1"}
+    for _ in range(5):  # a few rounds: the twins land in one batch, or in two
+        body["id"] = f"twin-{time.monotonic_ns()}"
+        answers = _post_together(client, [body, copy.deepcopy(body)])
+        assert [a.status_code for a in answers] == [202, 202]
+        first, second = (a.json() for a in answers)
+        assert first["id"] == second["id"]
+        assert sorted([first["duplicate"], second["duplicate"]]) == [False, True]
+
+
+def test_concurrent_posts_each_get_their_own_answer(client: Client) -> None:
+    stamp = time.monotonic_ns()
+    good = [
+        {"id": f"own-{stamp}-{n}", "type": "own.answer", "customer": f"own-{n}"} for n in range(3)
+    ]
+    unparsable = {"type": "own.answer", "customer": "own-x", "colour": "red"}
+    unknown_customer = {"type": "own.answer", "customer": {"id": "cust_nobody"}}
+    answers = _post_together(client, [good[0], unparsable, good[1], unknown_customer, good[2]])
+
+    assert [a.status_code for a in answers] == [202, 422, 202, 422, 202]
+    assert [e["field"] for e in answers[1].json()["errors"]] == ["colour"]
+    assert [e["field"] for e in answers[3].json()["errors"]] == ["customer"]
+    accepted = [answers[i].json() for i in (0, 2, 4)]
+    assert len({a["id"] for a in accepted}) == 3
+    assert not any(a["duplicate"] for a in accepted)

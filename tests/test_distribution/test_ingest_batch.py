@@ -1,0 +1,138 @@
+"""Group commit: several events ingested in one transaction, each answered on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from distribution.db import Database
+from distribution.errors import InvalidInputError
+from distribution.event_input import parse_event
+from distribution.ingest import IngestResult, receive_events
+from distribution.models import Customer, Delivery, Event, WebhookCall
+from distribution.provider_store import SecretBox
+from distribution.webhooks import create_subscription
+from tests.conftest import ProjectCredentials
+
+from .engine_helpers import LINKS, distribute, publish_template
+
+
+def _body(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "reward.granted",
+        "customer": {"source_id": name, "email": f"{name}@example.com", "name": name.upper()},
+        "reward": {"amount": 100, "currency": "USD"},
+        **extra,
+    }
+
+
+def _ingest(database: Database, project_id: str, *bodies: dict[str, Any]) -> list[Any]:
+    return receive_events(database, [(project_id, parse_event(b)) for b in bodies], LINKS)
+
+
+def _result(outcome: object) -> IngestResult:
+    assert isinstance(outcome, IngestResult), outcome
+    return outcome
+
+
+def _stored(database: Database, project_id: str) -> tuple[list[Event], list[str], list[Delivery]]:
+    with database.reader() as session:
+        events = list(session.exec(select(Event).where(Event.project_id == project_id)))
+        sources = [
+            str(c.source_id)
+            for c in session.exec(
+                select(Customer)
+                .where(Customer.project_id == project_id)
+                .order_by(col(Customer.source_id))
+            )
+        ]
+        deliveries = list(session.exec(select(Delivery).where(Delivery.project_id == project_id)))
+    return events, sources, deliveries
+
+
+@pytest.fixture
+def sending(database: Database, project: ProjectCredentials) -> str:
+    """The project's id, with a distribution sending an email on reward.granted."""
+    project_id = project.project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
+    return project_id
+
+
+def test_a_failing_event_is_undone_alone_and_the_others_commit(
+    database: Database, sending: str
+) -> None:
+    # The middle event upserts its customer, then fails on an unknown referrer: its savepoint
+    # must take the customer back with it.
+    outcomes = _ingest(
+        database,
+        sending,
+        _body("first"),
+        _body("second", referrer={"id": "cust_nobody"}),
+        _body("third"),
+    )
+
+    first, third = _result(outcomes[0]), _result(outcomes[2])
+    failed = outcomes[1]
+    assert isinstance(failed, InvalidInputError)
+    assert [e.field for e in failed.errors] == ["referrer"]
+    events, sources, deliveries = _stored(database, sending)
+    assert sorted(e.id for e in events) == sorted([first.event_id, third.event_id])
+    assert sources == ["first", "third"]
+    assert sorted(d.recipient or "" for d in deliveries) == [
+        "first@example.com",
+        "third@example.com",
+    ]
+
+
+def test_a_repeated_id_inside_one_batch_answers_duplicate_with_the_original(
+    database: Database, sending: str
+) -> None:
+    outcomes = _ingest(
+        database,
+        sending,
+        _body("dup", id="order-7"),
+        _body("other"),
+        _body("dup", id="order-7"),
+    )
+
+    original, other, repeat = (_result(o) for o in outcomes)
+    assert (original.duplicate, other.duplicate, repeat.duplicate) == (False, False, True)
+    assert (repeat.event_id, repeat.deliveries) == (original.event_id, original.deliveries)
+    events, _, deliveries = _stored(database, sending)
+    assert len(events) == 2
+    assert len(deliveries) == 2
+
+
+def test_every_event_of_a_batch_gets_its_own_result(database: Database, sending: str) -> None:
+    outcomes = [_result(o) for o in _ingest(database, sending, *(_body(f"c{n}") for n in range(5)))]
+
+    assert not any(o.duplicate for o in outcomes)
+    assert len({o.event_id for o in outcomes}) == 5
+    recipients = [o.deliveries[0].id for o in outcomes]
+    _, _, deliveries = _stored(database, sending)
+    by_id = {d.id: d.recipient for d in deliveries}
+    assert [by_id[r] for r in recipients] == [f"c{n}@example.com" for n in range(5)]
+
+
+def test_a_subscription_made_after_events_were_ingested_gets_the_next_one(
+    database: Database, sending: str
+) -> None:
+    # The first event finds no subscriber, which is cached; subscribing must end that.
+    _ingest(database, sending, _body("before"))
+    with database.session() as session:
+        create_subscription(
+            session,
+            SecretBox("test"),
+            sending,
+            "http://127.0.0.1:9/hook",
+            ["message.queued"],
+            allow_private=True,
+        )
+    after = _result(_ingest(database, sending, _body("after"))[0])
+
+    with database.reader() as session:
+        calls = list(session.exec(select(WebhookCall).where(WebhookCall.project_id == sending)))
+    assert [c.payload["data"]["id"] for c in calls] == [after.deliveries[0].id]
