@@ -38,6 +38,7 @@ from sqlmodel import col  # noqa: E402
 from distribution.db import Database  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
 from tests.conftest import make_project, migrated_database  # noqa: E402
+from tests.service_process import wait_until  # noqa: E402
 from tests.test_distributed.workers import (  # noqa: E402
     WorkerFleet,
     add_customers,
@@ -45,7 +46,6 @@ from tests.test_distributed.workers import (  # noqa: E402
     delivery_counts,
     post_invite,
     prepare_invite,
-    wait_until,
 )
 
 DEFAULT_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -6,6 +6,7 @@ Prints a table, then one JSON line of the figures.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import socket
@@ -150,6 +151,7 @@ async def twilio_figures(url: str) -> dict[str, float]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with smtp_sink() as port:
         figures = asyncio.run(smtp_figures(port))
     with serve(FakeTwilio()) as url:
