@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, insert
+from sqlalchemy import Table, bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -23,6 +23,7 @@ from distribution.customer_input import CustomerIn
 from distribution.customers import get_customer, upsert_customer
 from distribution.db import Database
 from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
+from distribution.driver_sql import DriverInsert, DriverSelect
 from distribution.errors import DistributionError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ids import new_id
@@ -60,25 +61,23 @@ __all__ = [
 
 # Statuses that count against a frequency cap: the message went, or is going, out.
 _CAPPED = ("queued", "sending", "sent", "delivered", "unknown")
-# Rows are inserted as column dicts through Core: the ORM's per-object work cost more than the
-# database's own.
+# Rows are inserted as column dicts, not ORM objects: the ORM's per-object work cost more than
+# the database's own.
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _STATUS_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+# The statements every event runs go straight to the driver (see distribution.driver_sql).
+_INSERT_EVENT = DriverInsert(_EVENTS)
+_INSERT_DELIVERIES = DriverInsert(_DELIVERIES)
+_INSERT_STATUS_CHANGES = DriverInsert(_STATUS_CHANGES)
+_STORED_RESULT = DriverSelect(_EVENTS, ["id", "result"], ["project_id", "dedupe_key"])
 # Built once: constructing a statement cost about as much as running it.
-_INSERT_EVENT = insert(_EVENTS)
-_INSERT_DELIVERIES = insert(_DELIVERIES)
-_INSERT_STATUS_CHANGES = insert(_STATUS_CHANGES)
 _CAP_COUNT = select(func.count()).where(
     _DELIVERIES.c.project_id == bindparam("project_id"),
     _DELIVERIES.c.distribution_id == bindparam("distribution_id"),
     _DELIVERIES.c.customer_id == bindparam("customer_id"),
     _DELIVERIES.c.status.in_(_CAPPED),
     _DELIVERIES.c.created_at >= bindparam("since"),
-)
-_STORED_RESULT = select(_EVENTS.c.id, _EVENTS.c.result).where(
-    _EVENTS.c.project_id == bindparam("project_id"),
-    _EVENTS.c.dedupe_key == bindparam("dedupe_key"),
 )
 
 
@@ -115,17 +114,14 @@ class IngestResult:
 
 
 def _stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
-    found = (
-        session.connection()
-        .execute(_STORED_RESULT, {"project_id": project_id, "dedupe_key": dedupe_key})
-        .first()
-    )
+    found = _STORED_RESULT.first(session.connection(), project_id, dedupe_key)
     if found is None:
         return None
+    event_id, result = found
     return IngestResult(
-        event_id=found.id,
+        event_id=event_id,
         duplicate=True,
-        deliveries=[DeliverySummary(**d) for d in (found.result or {}).get("deliveries", [])],
+        deliveries=[DeliverySummary(**d) for d in (result or {}).get("deliveries", [])],
     )
 
 
@@ -183,8 +179,8 @@ def ingest_event(
         recipient = customer if rule.distribution.recipient == "customer" else referrer
         writer.write(rule, recipient, referrer)
     summaries = writer.summaries
-    session.connection().execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.execute(
+        session.connection(),
         [
             {
                 "id": writer.event_id,
@@ -440,9 +436,9 @@ class _OutboxWriter:
         if not self._rows:
             return
         connection = self.session.connection()
-        connection.execute(_INSERT_DELIVERIES, self._rows)
-        connection.execute(
-            _INSERT_STATUS_CHANGES,
+        _INSERT_DELIVERIES.execute(connection, self._rows)
+        _INSERT_STATUS_CHANGES.execute(
+            connection,
             [
                 {
                     "delivery_id": row["id"],
