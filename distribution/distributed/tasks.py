@@ -20,7 +20,7 @@ from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 
-from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
+from distribution.bulk.prepare import BULK_PRIORITY, begin_job, due_jobs, finish_if_sent
 from distribution.db import Database
 from distribution.delivery import (
     Claimed,
@@ -58,6 +58,10 @@ log = logging.getLogger("distribution.distributed")
 SWEEP = "sweep"
 BULK_ROUND = "bulk_round"
 PREPARE_CHUNK = "prepare_chunk"
+# Procrastinate runs higher priorities first. Delivery jobs carry minus their rows' priority
+# (triggered sends 0, bulk -BULK_PRIORITY); chunks come after both, so a prepared chunk is sent
+# while the next is prepared, instead of every chunk being prepared before the first send.
+CHUNK_PRIORITY = -2 * BULK_PRIORITY
 # The key of the WorkerRuntime in the worker's additional context.
 RUNTIME = "dm_runtime"
 
@@ -196,7 +200,9 @@ async def bulk_round(context: JobContext) -> int:
 
 async def _defer_chunk(queue: procrastinate.App, project_id: str, job_id: str, chunk: Chunk) -> int:
     key = f"{PREPARE_CHUNK}:{job_id}:{chunk.index}"
-    deferrer = queue.tasks[PREPARE_CHUNK].configure(queueing_lock=key, lock=key)
+    deferrer = queue.tasks[PREPARE_CHUNK].configure(
+        queueing_lock=key, lock=key, priority=CHUNK_PRIORITY
+    )
     try:
         await deferrer.defer_async(
             project_id=project_id,

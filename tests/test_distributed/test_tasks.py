@@ -17,7 +17,7 @@ import pytest
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.types import JSONDict, JSONValue
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from distribution.bulk import create_job
 from distribution.bulk.jobs import get_job
@@ -347,6 +347,46 @@ async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
     sent_to = [m.message.to for m in sink.messages]
     assert len(sent_to) == len(set(sent_to)) == recipients
     assert len(set(holders)) == recipients
+
+
+async def test_a_prepared_chunk_is_sent_before_the_next_chunk_is_prepared(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    recipients = 2 * CHUNK_SIZE + 10  # three chunks
+    ids = bulk_setup(postgres, project_id, recipients, recipients)
+    with postgres.session() as session:
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=0), actor="test"
+        ).id
+    sink = CaptureProvider("capture", CaptureConfig(max_messages=2 * recipients))
+    # One job at a time: the queue's order alone decides what runs next.
+    worker = InProcessWorker(
+        queue,
+        runtime(postgres, capture=sink),
+        concurrency=1,
+        queues=["bulk", "deliveries", "maintenance"],
+        shutdown_grace=5.0,
+    )
+    await worker.start()
+    try:
+        await kick_bulk(queue)
+
+        def finished() -> bool:
+            with postgres.reader() as session:
+                return get_job(session, project_id, job_id).status in ("completed", "failed")
+
+        await wait_until(finished, "the bulk job to complete")
+    finally:
+        await worker.stop()
+    with postgres.reader() as session:
+        first_sent, last_prepared = session.exec(
+            select(func.min(Delivery.sent_at), func.max(Delivery.created_at)).where(
+                Delivery.bulk_job_id == job_id
+            )
+        ).one()
+    assert first_sent is not None
+    assert last_prepared is not None
+    assert first_sent < last_prepared, "every chunk was prepared before the first send"
 
 
 async def test_a_later_send_gets_a_job_for_its_time_and_a_send_now_one_for_now(
