@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import func, or_
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -59,6 +60,15 @@ _PERSONAL_COLUMNS = [
     "locale",
     "timezone",
 ]
+
+
+_NEW_CUSTOMER = Customer._sa_class_manager.new_instance  # type: ignore[attr-defined]
+# Column name -> attribute name (the ``metadata`` column is the ``meta`` attribute).
+_ATTRIBUTES = {
+    column.name: attribute.key
+    for attribute in sa_inspect(Customer).column_attrs
+    for column in attribute.columns
+}
 
 
 @dataclass(frozen=True)
@@ -114,10 +124,16 @@ def upsert_customer(
 
 
 def _customer(row: dict[str, Any]) -> Customer:
-    """The customer a written row describes, as stored, without reading it back."""
-    values = dict(row)
-    values["meta"] = values.pop("metadata")
-    return Customer(**values)
+    """The customer a written row describes, as stored, without reading it back.
+
+    Built the way the ORM builds a loaded row's object (a new instance, its attributes set in
+    its ``__dict__``): ``Customer(**values)`` ran SQLModel's constructor, 20 times the cost.
+    """
+    customer: Customer = _NEW_CUSTOMER()
+    attributes = customer.__dict__
+    for name, value in row.items():
+        attributes[_ATTRIBUTES[name]] = value
+    return customer
 
 
 def validate_rows(
