@@ -16,14 +16,29 @@ from typing import Any
 from sqlalchemy import Dialect, Table
 from sqlmodel import Session
 
+from distribution.driver_sql import DriverInsert, DriverSelect, DriverUpdate
 from distribution.models import Customer
 
-__all__ = ["COLUMNS", "insert_rows", "rows_by_source_id", "update_rows"]
+__all__ = [
+    "COLUMNS",
+    "insert_row",
+    "insert_rows",
+    "live_row",
+    "rows_by_source_id",
+    "update_row",
+    "update_rows",
+]
 
 _TABLE: Table = Customer.__table__  # type: ignore[attr-defined]
 COLUMNS: tuple[str, ...] = tuple(column.name for column in _TABLE.columns)
 LOOKUP_SLICE = 5_000
 _UPDATED = tuple(name for name in COLUMNS if name not in ("id", "project_id", "created_at"))
+# One customer at a time (an event's): the driver's cursor, without exec_driver_sql's overhead.
+_LIVE_BY_SOURCE_ID = DriverSelect(
+    _TABLE, COLUMNS, ["project_id", "source_id"], also=["erased_at IS NULL"]
+)
+_INSERT_ONE = DriverInsert(_TABLE)
+_UPDATE_ONE = DriverUpdate(_TABLE, _UPDATED, "id")
 
 
 def rows_by_source_id(
@@ -46,6 +61,25 @@ def rows_by_source_id(
             row = dict(zip(COLUMNS, values, strict=True))
             found[row["source_id"]] = row
     return found
+
+
+def live_row(session: Session, project_id: str, source_id: str) -> dict[str, Any] | None:
+    """``rows_by_source_id`` for one source id: the live customer's column dict, or None."""
+    session.flush()
+    found = _LIVE_BY_SOURCE_ID.first(session.connection(), project_id, source_id)
+    return None if found is None else dict(zip(COLUMNS, found, strict=True))
+
+
+def insert_row(session: Session, row: dict[str, Any]) -> None:
+    """``insert_rows`` for one row."""
+    session.flush()
+    _INSERT_ONE.execute(session.connection(), [{name: row[name] for name in COLUMNS}])
+
+
+def update_row(session: Session, row: dict[str, Any]) -> None:
+    """``update_rows`` for one row."""
+    session.flush()
+    _UPDATE_ONE.execute(session.connection(), [row])
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:

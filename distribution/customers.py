@@ -25,7 +25,15 @@ from distribution.customer_input import (
     field_error_from_msgspec,
     validate_customer,
 )
-from distribution.customer_rows import COLUMNS, insert_rows, rows_by_source_id, update_rows
+from distribution.customer_rows import (
+    COLUMNS,
+    insert_row,
+    insert_rows,
+    live_row,
+    rows_by_source_id,
+    update_row,
+    update_rows,
+)
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import Customer, utcnow
@@ -187,9 +195,13 @@ def _write_valid(
     session: Session, project_id: str, valid_rows: Sequence[tuple[int, ValidCustomer]]
 ) -> list[tuple[BatchItem, dict[str, Any]]]:
     """Insert or update valid rows; each one's item and the column dict it wrote."""
-    existing = rows_by_source_id(
-        session, project_id, {v.source_id for _, v in valid_rows if v.source_id}
-    )
+    source_ids = {v.source_id for _, v in valid_rows if v.source_id}
+    one = len(valid_rows) == 1  # an event's customer, or one upsert: no bulk machinery
+    if one:
+        found = live_row(session, project_id, *source_ids) if source_ids else None
+        existing = {found["source_id"]: found} if found is not None else {}
+    else:
+        existing = rows_by_source_id(session, project_id, source_ids)
     now = utcnow()
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
@@ -209,8 +221,14 @@ def _write_valid(
         _merge(row, valid, now)
         written.append((BatchItem(index=index, customer_id=row["id"], created=created), row))
 
-    insert_rows(session, fresh)
-    update_rows(session, touched.values())
+    if one:
+        for row in fresh:
+            insert_row(session, row)
+        for row in touched.values():
+            update_row(session, row)
+    else:
+        insert_rows(session, fresh)
+        update_rows(session, touched.values())
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     return written

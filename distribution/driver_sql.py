@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["DriverInsert", "DriverSelect"]
+__all__ = ["DriverInsert", "DriverSelect", "DriverUpdate"]
 
 _Converter = Callable[[Any], Any]
 
@@ -113,13 +113,56 @@ class DriverInsert:
             cursor.executemany(sql, values)
 
 
-class DriverSelect:
-    """``SELECT columns FROM table WHERE a = ? AND b = ?``: the first row, converted, or None."""
+class DriverUpdate:
+    """``UPDATE table SET columns... WHERE key = ?`` for column dicts (every one of ``columns``)."""
 
-    def __init__(self, table: Table, columns: Sequence[str], where: Sequence[str]) -> None:
+    def __init__(self, table: Table, columns: Sequence[str], key: str) -> None:
+        self._table = table
+        self._names = (*columns, key)
+        self._compiled: dict[str, tuple[str, list[tuple[int, _Converter]]]] = {}
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Write ``rows`` in the connection's transaction."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            quote = dialect.identifier_preparer.quote
+            mark = _placeholder(dialect)
+            *columns, key = self._names
+            sql = (
+                f"UPDATE {quote(self._table.name)} "  # noqa: S608
+                f"SET {', '.join(f'{quote(c)} = {mark}' for c in columns)} "
+                f"WHERE {quote(key)} = {mark}"
+            )
+            found = self._compiled[dialect.name] = (
+                sql,
+                _processors(self._table, dialect, self._names, reading=False),
+            )
+        sql, processors = found
+        values = [_converted([row[n] for n in self._names], processors) for row in rows]
+        with _cursor(connection, sql) as cursor:
+            cursor.executemany(sql, values)
+
+
+class DriverSelect:
+    """``SELECT columns FROM table WHERE a = ? AND b = ?``: the first row, converted, or None.
+
+    ``also`` adds fixed conditions written in SQL (``erased_at IS NULL``): never values.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        where: Sequence[str],
+        also: Sequence[str] = (),
+    ) -> None:
         self._table = table
         self._columns = tuple(columns)
         self._where = tuple(where)
+        self._also = tuple(also)
         self._compiled: dict[str, tuple[str, list[tuple[int, _Converter]]]] = {}
 
     def first(self, connection: Connection, *values: Any) -> tuple[Any, ...] | None:
@@ -129,10 +172,11 @@ class DriverSelect:
         if found is None:
             quote = dialect.identifier_preparer.quote
             mark = _placeholder(dialect)
+            conditions = [f"{quote(w)} = {mark}" for w in self._where] + list(self._also)
             sql = (
                 f"SELECT {', '.join(quote(c) for c in self._columns)} "  # noqa: S608
                 f"FROM {quote(self._table.name)} "
-                f"WHERE {' AND '.join(f'{quote(w)} = {mark}' for w in self._where)}"
+                f"WHERE {' AND '.join(conditions)}"
             )
             found = self._compiled[dialect.name] = (
                 sql,
