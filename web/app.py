@@ -250,6 +250,9 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        # Logging is configure_logging's: Litestar's default configuration replaced its handler
+        # (JSON lines) and level (DM_LOG_LEVEL) with its own when the app was built.
+        logging_config=None,
         before_request=refuse_nul_characters,
         openapi_config=openapi,
         state=State(
