@@ -69,6 +69,8 @@ class PreparedCounts:
     queued: int = 0
     codes_assigned: int = 0
     no_code: int = 0
+    #: The ids of the queued rows written (not those a previous run had written already).
+    queued_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def render_batch(
     links: LinkSettings,
     *,
     lock_codes: bool,
+    enqueued_until: datetime | None = None,
 ) -> RenderedBatch:
     """Plan codes for the recipients who need one and render every recipient's messages.
 
@@ -140,7 +143,7 @@ def render_batch(
                         values,
                         suppressed=customer.id in suppressed[channel.index],
                     )
-                rows.append(_row(job, customer, channel, outcome, due, now))
+                rows.append(_row(job, customer, channel, outcome, due, now, enqueued_until))
     return RenderedBatch(
         prepared=len(customers),
         claims=claims,
@@ -177,11 +180,13 @@ def write_batch(
                 ((r["id"], r["status"], r["last_error"], r["created_at"]) for r in rows),
             )
             _announce(session, job.project_id, rows)
+        queued_ids = tuple(r["id"] for r in rows if r["status"] == "queued")
         counts = PreparedCounts(
             prepared=batch.prepared,
-            queued=sum(1 for r in rows if r["status"] == "queued"),
+            queued=len(queued_ids),
             codes_assigned=batch.codes_assigned,
             no_code=batch.no_code,
+            queued_ids=queued_ids,
         )
         note_stock(session, pool)
         _add_counts(session, job, counts)
@@ -193,6 +198,8 @@ def prepare_customers(
     job: BulkJob,
     customers: Sequence[str] | Sequence[CustomerRecord],
     links: LinkSettings,
+    *,
+    enqueued_until: datetime | None = None,
 ) -> PreparedCounts:
     """Prepare exactly these recipients of ``job`` in the caller's (writing) transaction.
 
@@ -200,7 +207,8 @@ def prepare_customers(
     already prepared is not written twice: the idempotency key is the same) and announces them,
     then adds the counts to the job's under a row lock taken last, so concurrent chunks of one
     job only queue on each other for the final update. ``customers`` are ids or loaded rows;
-    ids of erased or unknown customers are skipped.
+    ids of erased or unknown customers are skipped. ``enqueued_until`` marks the queued rows as
+    carried by a delivery job the caller defers after the commit (``counts.queued_ids``).
     """
     if customers and isinstance(customers[0], str):
         loaded = live_customers(session, job.project_id, [str(c) for c in customers])
@@ -208,7 +216,9 @@ def prepare_customers(
         loaded = [c for c in customers if isinstance(c, CustomerRecord)]
     if not loaded:
         return PreparedCounts()
-    batch = render_batch(session, job, loaded, links, lock_codes=True)
+    batch = render_batch(
+        session, job, loaded, links, lock_codes=True, enqueued_until=enqueued_until
+    )
     counts = write_batch(session, job, batch, verify=False)
     assert counts is not None  # unverified writes always go through
     return counts
@@ -221,6 +231,7 @@ def _row(
     outcome: Outcome,
     due: datetime,
     now: datetime,
+    enqueued_until: datetime | None,
 ) -> dict[str, Any]:
     return {
         "id": new_id("msg"),
@@ -243,6 +254,9 @@ def _row(
         "attempts": 0,
         "next_attempt_at": due,
         "lease_until": None,
+        # A queued row can be written already marked as carried by a job that is deferred
+        # right after the commit (distributed mode): no second write of every row to mark it.
+        "enqueued_until": enqueued_until if outcome.status == "queued" else None,
         "provider_message_id": None,
         "last_error": outcome.reason,
         "created_at": now,

@@ -10,14 +10,16 @@ nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from distribution.bulk.audience import next_customers
 from distribution.bulk.jobs import get_job
-from distribution.bulk.prepare import prepare_customers
+from distribution.bulk.prepare import BULK_PRIORITY, prepare_customers
 from distribution.db import Database
+from distribution.distributed.enqueue import ENQUEUE_WINDOW, Marked
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, CustomerRecord, utcnow
 
@@ -70,25 +72,31 @@ def _plan(session: Session, job: BulkJob) -> None:
 
 def prepare_chunk_rows(
     database: Database, project_id: str, job_id: str, chunk: Chunk, links: LinkSettings
-) -> int:
-    """Prepare one chunk and record it done, in one transaction; the rows it queued."""
+) -> list[Marked]:
+    """Prepare one chunk and record it done, in one transaction; the rows it queued, already
+    marked as carried by a job (defer it for them: ``defer_marked``)."""
     with database.reader() as session:
         # Read apart from the writing session: prepare_customers locks and re-reads the job
         # there, so the counts and the chunks done of concurrent chunks are never stale.
         job = get_job(session, project_id, job_id)
     if job.status != "preparing" or chunk.index in job.options.get("chunks_done", []):
-        return 0
+        return []
+    due = datetime.fromisoformat(str(job.options["send_at"]))
+    # As ``mark_enqueued`` would mark them, written with the rows instead of after them: a
+    # crash before the job is deferred leaves them to the sweeper once the window has passed.
+    enqueued_until = max(due, utcnow()) + ENQUEUE_WINDOW
     with database.session() as session:
-        counts = prepare_customers(session, job, _customers(session, job, chunk), links)
+        customers = _customers(session, job, chunk)
+        counts = prepare_customers(session, job, customers, links, enqueued_until=enqueued_until)
         locked = get_job(session, project_id, job_id, lock=True)
         if locked.status != "preparing":  # paused or cancelled meanwhile: roll the chunk back
             session.rollback()
-            return 0
+            return []
         done = sorted({*locked.options.get("chunks_done", []), chunk.index})
         locked.options = {**locked.options, "chunks_done": done}
         _finish_if_prepared(locked)
         session.add(locked)
-    return counts.queued
+    return [Marked(id, due, BULK_PRIORITY) for id in counts.queued_ids]
 
 
 def _finish_if_prepared(job: BulkJob) -> None:

@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import procrastinate
 from procrastinate.types import JSONDict, JSONValue
@@ -59,23 +58,19 @@ def mark_enqueued(
     database: Database,
     ids: Sequence[str] | None = None,
     *,
-    fresh: bool = False,
     limit: int = SWEEP_LIMIT,
 ) -> list[Marked]:
     """Mark ``queued`` rows as carried by a job and return them.
 
     With ``ids``: those rows, due or not (a scheduled row gets a job scheduled for its time).
-    ``fresh``: up to ``limit`` rows no job ever carried, due or not (a bulk round's new rows).
     Otherwise: up to ``limit`` due rows that no job carries now (never had one, its mark
     passed, or its job is scheduled later than the row is due: the sweeper). ``SKIP LOCKED``
-    keeps two sweepers from marking the same rows.
+    keeps two sweepers from marking the same rows. (A bulk chunk writes its rows marked.)
     """
     now = utcnow()
     chosen = core_select(col(Delivery.id)).where(col(Delivery.status) == "queued")
     if ids is not None:
         chosen = chosen.where(col(Delivery.id).in_(list(ids)))
-    elif fresh:
-        chosen = chosen.where(col(Delivery.enqueued_until).is_(None)).limit(limit)
     else:
         chosen = (
             chosen.where(
@@ -139,10 +134,9 @@ async def enqueue_ids(queue: procrastinate.App, database: Database, ids: Sequenc
     return await defer_marked(queue, marked)
 
 
-async def sweep_due(queue: procrastinate.App, database: Database, *, fresh: bool = False) -> int:
-    """Jobs for due rows that no job carries (lost or never made), or with ``fresh`` for rows
-    no job ever carried, due or not; how many rows."""
-    marked = await asyncio.to_thread(partial(mark_enqueued, database, fresh=fresh))
+async def sweep_due(queue: procrastinate.App, database: Database) -> int:
+    """Jobs for due rows that no job carries (lost or never made); how many rows."""
+    marked = await asyncio.to_thread(mark_enqueued, database)
     await defer_marked(queue, marked)
     return len(marked)
 

@@ -35,7 +35,13 @@ from distribution.delivery import (
     release,
 )
 from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
-from distribution.distributed.enqueue import DELIVER_BATCH, enqueue_ids, sweep_due, unmark
+from distribution.distributed.enqueue import (
+    DELIVER_BATCH,
+    defer_marked,
+    enqueue_ids,
+    sweep_due,
+    unmark,
+)
 from distribution.ingest import LinkSettings
 
 __all__ = [
@@ -226,7 +232,7 @@ async def prepare_chunk(
 ) -> int:
     """Prepare one chunk of a bulk job, then give its rows jobs for their send time."""
     runtime = _runtime(context)
-    queued = await asyncio.to_thread(
+    marked = await asyncio.to_thread(
         prepare_chunk_rows,
         runtime.database,
         project_id,
@@ -234,13 +240,12 @@ async def prepare_chunk(
         Chunk(index, after, upto),
         runtime.links,
     )
-    if queued:
-        await sweep_due(context.app, runtime.database, fresh=True)
+    await defer_marked(context.app, marked)
     log.info(
         "bulk chunk prepared",
-        extra={"bulk_job_id": job_id, "chunk": index, "queued": queued},
+        extra={"bulk_job_id": job_id, "chunk": index, "queued": len(marked)},
     )
-    return queued
+    return len(marked)
 
 
 async def kick_bulk(queue: procrastinate.App) -> None:

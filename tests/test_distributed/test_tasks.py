@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import procrastinate
 import pytest
@@ -19,7 +20,7 @@ from procrastinate.types import JSONDict, JSONValue
 from sqlalchemy import text
 from sqlmodel import col, func, select
 
-from distribution.bulk import create_job
+from distribution.bulk import begin_job, cancel_job, create_job
 from distribution.bulk.jobs import get_job
 from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
@@ -30,9 +31,9 @@ from distribution.distributed import (
     build_queue_app,
     run_worker,
 )
-from distribution.distributed.bulk_chunks import CHUNK_SIZE
+from distribution.distributed.bulk_chunks import CHUNK_SIZE, pending_chunks
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
-from distribution.distributed.tasks import SWEEP, kick_bulk, retry_stalled
+from distribution.distributed.tasks import RUNTIME, SWEEP, kick_bulk, prepare_chunk, retry_stalled
 from distribution.ids import new_id
 from distribution.migrate import queue_schema_applied, upgrade_queue
 from distribution.models import Code, Delivery, utcnow
@@ -387,6 +388,54 @@ async def test_a_prepared_chunk_is_sent_before_the_next_chunk_is_prepared(
     assert first_sent is not None
     assert last_prepared is not None
     assert first_sent < last_prepared, "every chunk was prepared before the first send"
+
+
+async def test_a_chunk_writes_its_rows_marked_and_defers_their_jobs(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    ids = bulk_setup(postgres, project_id, 30, 30)
+    with postgres.session() as session:
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=600), actor="test"
+        ).id
+    assert begin_job(postgres, project_id, job_id, LINKS) == "preparing"
+    [chunk] = pending_chunks(postgres, project_id, job_id)
+    # What prepare_chunk reads of procrastinate's JobContext: the app and our runtime.
+    context = SimpleNamespace(app=queue, additional_context={RUNTIME: runtime(postgres)})
+    await prepare_chunk(
+        context,  # type: ignore[arg-type]
+        project_id,
+        job_id,
+        chunk.index,
+        chunk.after,
+        chunk.upto,
+    )
+    with postgres.reader() as session:
+        rows = session.exec(
+            select(Delivery.id, Delivery.next_attempt_at, Delivery.enqueued_until).where(
+                Delivery.bulk_job_id == job_id
+            )
+        ).all()
+        carried = (
+            session.connection()
+            .execute(
+                text(
+                    "SELECT args->'ids', scheduled_at FROM procrastinate_jobs "
+                    "WHERE task_name = :task AND status = 'todo'"
+                ),
+                {"task": DELIVER_BATCH},
+            )
+            .all()
+        )
+    assert len(rows) == 30
+    # Marked when written (no second write of each row), for the send time plus the window.
+    assert {until - due for _id, due, until in rows} == {ENQUEUE_WINDOW}
+    in_jobs = [i for job_ids, _start in carried for i in job_ids if i in {r[0] for r in rows}]
+    assert sorted(in_jobs) == sorted(r[0] for r in rows)
+    # Their job is scheduled for the send time, ten minutes on.
+    assert all(start > datetime.now(UTC) + timedelta(minutes=9) for _ids, start in carried)
+    with postgres.session() as session:
+        cancel_job(session, project_id, job_id, release_codes=False)
 
 
 async def test_a_later_send_gets_a_job_for_its_time_and_a_send_now_one_for_now(
