@@ -14,6 +14,7 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
+from sqlmodel import Session
 
 from distribution.db import Database
 from distribution.event_input import IncomingEvent, parse_event
@@ -97,10 +98,9 @@ class _Posted:
     data: dict[str, Any]
 
 
-def _parse(db: Database, box: SecretBox, posted: _Posted) -> IncomingEvent:
+def _parse(session: Session, box: SecretBox, posted: _Posted) -> IncomingEvent:
     # Verified before parsing, so an unsigned caller learns nothing about the body's validity.
-    with db.reader() as session:  # opens no transaction when the project is cached
-        project = cached_project(session, posted.caller.project_id)
+    project = cached_project(session, posted.caller.project_id)
     secret = open_inbound_secret(box, project.inbound_webhook_secret_encrypted)
     if secret is not None:
         verify_inbound(secret, posted.headers, posted.body)
@@ -115,11 +115,12 @@ def _receive(
     """Each POST's outcome, in order: its result, or the exception its request raises."""
     parsed: dict[int, tuple[str, IncomingEvent]] = {}
     outcomes: dict[int, IngestResult | Exception] = {}
-    for position, posted in enumerate(batch):
-        try:
-            parsed[position] = (posted.caller.project_id, _parse(db, box, posted))
-        except Exception as error:  # answered in its own request
-            outcomes[position] = error
+    with db.reader() as session:  # opens no transaction while the projects are cached
+        for position, posted in enumerate(batch):
+            try:
+                parsed[position] = (posted.caller.project_id, _parse(session, box, posted))
+            except Exception as error:  # answered in its own request
+                outcomes[position] = error
     if parsed:
         ingested = receive_events(db, list(parsed.values()), links)
         outcomes.update(zip(parsed, ingested, strict=True))

@@ -213,6 +213,8 @@ class _MeasuredProvider:
         self.name = inner.name
         self.kind = inner.kind
         self.channels = inner.channels
+        # Looked up once, not per send (a labels() call locks and hashes: 3% of an event's CPU).
+        self._latency = measures.latency.labels(inner.kind)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         started = time.perf_counter()
@@ -222,7 +224,7 @@ class _MeasuredProvider:
             self.measures.retries.labels(self.kind).inc()
             raise
         finally:
-            self.measures.latency.labels(self.kind).observe(time.perf_counter() - started)
+            self._latency.observe(time.perf_counter() - started)
 
     async def check(self) -> None:
         await self.inner.check()
