@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import email.policy
-import re
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
 from typing import Literal
 
 import aiosmtplib
@@ -21,34 +16,15 @@ from providers.errors import (
     TransientProviderError,
     response_excerpt,
 )
-from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import Message, SendResult
 from providers.protocol import ensure_channel
+from providers.smtp_mime import build_mime
 from providers.smtp_pool import SmtpConnectionPool, SmtpServer
 
 __all__ = ["SmtpConfig", "SmtpProvider", "build_mime"]
 
 Security = Literal["starttls", "tls", "none"]
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "none": 25}
-# Headers we set ourselves; a template may not override them through Message.headers.
-STRUCTURAL_HEADERS = frozenset(
-    {
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "subject",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "reply-to",
-        "list-unsubscribe",
-        "list-unsubscribe-post",
-    }
-)
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,49 +102,6 @@ class SmtpConfig:
         )
 
 
-def build_mime(
-    message: Message,
-    *,
-    from_email: str,
-    from_name: str | None = None,
-    reply_to: str | None = None,
-    message_id_domain: str,
-    unsubscribe_mailto: str | None = None,
-    now: datetime | None = None,
-) -> EmailMessage:
-    """Build the RFC 5322 message: text then HTML in multipart/alternative, and the headers.
-
-    Raises:
-        ValueError: a header value is malformed (e.g. contains a line break).
-    """
-    mime = EmailMessage(policy=email.policy.SMTP)
-    sender = message.from_email or from_email
-    mime["From"] = formataddr((message.from_name or from_name or "", sender))
-    mime["To"] = formataddr((message.to_name or "", message.to))
-    mime["Subject"] = message.subject or ""
-    mime["Date"] = format_datetime(now or datetime.now(UTC))
-    # A stable Message-ID per delivery lets receivers drop a duplicate from a retried send.
-    if _SAFE_ID.match(message.id):
-        mime["Message-ID"] = f"<{message.id}@{message_id_domain}>"
-    else:
-        mime["Message-ID"] = make_msgid(domain=message_id_domain)
-    if message.reply_to or reply_to:
-        mime["Reply-To"] = message.reply_to or reply_to
-    for name, value in unsubscribe_headers(message, mailto=unsubscribe_mailto).items():
-        mime[name] = value
-    for name, value in message.headers.items():
-        if name.lower() not in STRUCTURAL_HEADERS:
-            mime[name] = value
-    if message.text and message.html:
-        mime.set_content(message.text)
-        mime.add_alternative(message.html, subtype="html")
-    elif message.html:
-        mime.set_content(message.html, subtype="html")
-    else:
-        mime.set_content(message.text or "")
-    return mime
-
-
 class SmtpProvider:
     """Sends email over SMTP through a bounded, reused connection pool."""
 
@@ -227,7 +160,7 @@ class SmtpProvider:
         """Send one email; 4xx replies raise transient, 5xx permanent errors."""
         ensure_channel(self.name, self.channels, message)
         try:
-            mime = build_mime(
+            built = build_mime(
                 message,
                 from_email=self.config.from_email,
                 from_name=self.config.from_name,
@@ -235,7 +168,6 @@ class SmtpProvider:
                 message_id_domain=self._domain,
                 unsubscribe_mailto=self.config.unsubscribe_mailto,
             )
-            payload = mime.as_bytes()
         except (ValueError, TypeError) as exc:
             raise PermanentProviderError(f"invalid message: {exc}", provider=self.name) from None
         sender = message.from_email or self.config.from_email
@@ -243,7 +175,7 @@ class SmtpProvider:
         try:
             async with self.pool.connection() as client:
                 try:
-                    _errors, reply = await client.sendmail(sender, [message.to], payload)
+                    _errors, reply = await client.sendmail(sender, [message.to], built.data)
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     # aiosmtplib has already sent RSET: the connection stays usable, unless 421.
                     refused = exc.recipients[0]
@@ -255,7 +187,7 @@ class SmtpProvider:
             raise self._error(refused)
         return SendResult(
             status="sent",
-            provider_message_id=str(mime["Message-ID"]),
+            provider_message_id=built.message_id,
             raw=response_excerpt(reply),
         )
 
