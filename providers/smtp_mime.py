@@ -59,6 +59,8 @@ _LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
 _FOLD_AT = 78  # RFC 5322 SHOULD
 _LINE_LIMIT = 998  # RFC 5322 MUST, octets without the CRLF
+# Folding happens at a space before a word: a longer word or run of spaces cannot fit a line.
+_UNFOLDABLE = re.compile("[^ ]{900,}| {900,}")
 # 42 UTF-8 bytes are 56 base64 characters: an encoded word of 68, under RFC 2047's 75.
 _WORD_BYTES = 42
 # A display name's single encoded word, its address and "Reply-To: " stay under 998 octets.
@@ -153,7 +155,7 @@ def _check(value: str) -> None:
 def _unstructured(value: str) -> str:
     """A free-text value, as RFC 2047 encoded words when it is not plain printable ASCII."""
     _check(value)
-    if value.isascii() and max(map(len, value.split(" "))) < _LINE_LIMIT - 100:
+    if value.isascii() and not _UNFOLDABLE.search(value):
         return value
     return _encoded_words(value)
 
