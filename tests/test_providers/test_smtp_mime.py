@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -194,10 +195,16 @@ def test_an_unsafe_delivery_id_gets_a_generated_message_id() -> None:
     assert parsed(built.data)["Message-ID"] == built.message_id
 
 
-def test_a_body_holding_the_boundary_still_parses() -> None:
-    built = build_mime(email(text="--=_ looks like a boundary\n--=_"), **SETTINGS)
-    text, _html = parsed(built.data).iter_parts()
-    assert text.get_content() == "--=_ looks like a boundary\r\n--=_\r\n"
+def test_a_boundary_found_in_a_body_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = iter(["0" * 32, "1" * 32])
+    monkeypatch.setattr(secrets, "token_hex", lambda _size: next(tokens))
+    text = f"a line that looks like the boundary:\n--=_{'0' * 32}\n"
+    built = build_mime(email(text=text), **SETTINGS)
+
+    message = parsed(built.data)
+    assert message.get_boundary() == "=_" + "1" * 32
+    plain, _html = message.iter_parts()
+    assert plain.get_content() == text.replace("\n", "\r\n")
 
 
 LINE_BREAKS = ["a\r\nBcc: victim@example.net", "a\nBcc: x@example.net", "a\rb", "\n", "a\u2028b"]
