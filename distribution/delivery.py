@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, bindparam, func, insert, update
+from sqlalchemy import Connection, Update, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
@@ -137,29 +137,49 @@ def claim_due(
     writer at a time, which gives the same guarantee.
     """
     now = utcnow()
+    values: dict[str, Any] = {
+        "now": now,
+        "limit": limit,
+        "lease_until": now + timedelta(seconds=policy.lease_seconds),
+    }
+    statement = _CLAIM
+    if ids is not None:
+        statement = _CLAIM_AMONG
+        values["ids"] = list(ids)
+    with database.session() as session:
+        rows = session.connection().execute(statement, values).all()
+    return [Claimed(*row) for row in rows]
+
+
+def _claim_statement(*, among_ids: bool) -> Update:
+    # Built once (as _MOVE is): building the statement and its cache key cost more than running
+    # it, once per round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks
+    # it on the row it locks, and SQLite has one writer. Repeated on the outer UPDATE, it made
+    # SQLite read the whole queue through the status index instead of the ids by primary key.
     due = (
-        core_select(col(Delivery.id))
-        .where(col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now)
-        .order_by(col(Delivery.priority), col(Delivery.next_attempt_at))
-        .limit(limit)
+        core_select(_DELIVERIES.c.id)
+        .where(_DELIVERIES.c.status == "queued", _DELIVERIES.c.next_attempt_at <= bindparam("now"))
+        .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.next_attempt_at)
+        .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )
-    if ids is not None:
-        due = due.where(col(Delivery.id).in_(list(ids)))
-    statement = (
-        update(Delivery)
-        .where(col(Delivery.id).in_(due.scalar_subquery()), col(Delivery.status) == "queued")
+    if among_ids:
+        due = due.where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    return (
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(due.scalar_subquery()))
         .values(
             status="sending",
-            attempts=col(Delivery.attempts) + 1,
-            lease_until=now + timedelta(seconds=policy.lease_seconds),
-            updated_at=now,
+            attempts=_DELIVERIES.c.attempts + 1,
+            lease_until=bindparam("lease_until"),
+            updated_at=bindparam("now"),
         )
         .returning(*_CLAIM_COLUMNS)
     )
-    with database.session() as session:
-        rows = session.connection().execute(statement).all()
-    return [Claimed(*row) for row in rows]
+
+
+_CLAIM = _claim_statement(among_ids=False)
+_CLAIM_AMONG = _claim_statement(among_ids=True)
 
 
 def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
@@ -360,7 +380,7 @@ def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
             return
         connection.execute(_MOVE, [_move_params(o, now) for o in moved])
         connection.execute(
-            insert(_CHANGES),
+            _INSERT_CHANGES,
             [
                 {"delivery_id": o.id, "status": o.status, "detail": o.detail, "at": now}
                 for o in moved
@@ -384,16 +404,21 @@ def _still_sending(connection: Connection, ids: list[str]) -> dict[str, str]:
     """Project by id of the rows among ``ids`` still ``sending`` (locked on PostgreSQL)."""
     found: dict[str, str] = {}
     for start in range(0, len(ids), _IN_CHUNK):
-        rows = connection.execute(
-            core_select(col(Delivery.id), col(Delivery.project_id))
-            .where(
-                col(Delivery.id).in_(ids[start : start + _IN_CHUNK]),
-                col(Delivery.status) == "sending",
-            )
-            .with_for_update()
-        )
+        rows = connection.execute(_STILL_SENDING, {"ids": ids[start : start + _IN_CHUNK]})
         found.update((str(i), str(p)) for i, p in rows)
     return found
+
+
+# Built once: building it, and its cache key, cost more than running it, once per round.
+_STILL_SENDING = (
+    core_select(_DELIVERIES.c.id, _DELIVERIES.c.project_id)
+    .where(
+        _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        _DELIVERIES.c.status == "sending",
+    )
+    .with_for_update()
+)
+_INSERT_CHANGES = insert(_CHANGES)
 
 
 def _move_params(outcome: Outcome, now: datetime) -> dict[str, Any]:
