@@ -309,10 +309,11 @@ async def test_stopping_past_the_grace_puts_unsent_rows_back(
     }
 
 
-async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
-    queue: procrastinate.App, postgres: Database, project_id: str
-) -> None:
-    recipients = 2 * CHUNK_SIZE + 500  # three chunks
+async def run_bulk_job(
+    queue: procrastinate.App, postgres: Database, project_id: str, recipients: int, concurrency: int
+) -> tuple[str, dict[str, str], CaptureProvider]:
+    """A send-now bulk job to ``recipients`` run to its end by a worker of ``concurrency``
+    jobs at once: the job's id, its setup's ids and the capture that received it."""
     ids = bulk_setup(postgres, project_id, recipients, recipients)
     with postgres.session() as session:
         job_id = create_job(
@@ -322,7 +323,7 @@ async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
     worker = InProcessWorker(
         queue,
         runtime(postgres, capture=sink),
-        concurrency=3,
+        concurrency=concurrency,
         queues=["bulk", "deliveries", "maintenance"],
         shutdown_grace=5.0,
     )
@@ -337,6 +338,14 @@ async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
         await wait_until(finished, "the bulk job to complete")
     finally:
         await worker.stop()
+    return job_id, ids, sink
+
+
+async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
+    queue: procrastinate.App, postgres: Database, project_id: str
+) -> None:
+    recipients = 2 * CHUNK_SIZE + 500  # three chunks
+    job_id, ids, sink = await run_bulk_job(queue, postgres, project_id, recipients, 3)
     with postgres.reader() as session:
         job = get_job(session, project_id, job_id)
         holders = session.exec(
@@ -353,32 +362,8 @@ async def test_a_bulk_job_is_prepared_in_parallel_chunks_and_sent_once(
 async def test_a_prepared_chunk_is_sent_before_the_next_chunk_is_prepared(
     queue: procrastinate.App, postgres: Database, project_id: str
 ) -> None:
-    recipients = 2 * CHUNK_SIZE + 10  # three chunks
-    ids = bulk_setup(postgres, project_id, recipients, recipients)
-    with postgres.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=0), actor="test"
-        ).id
-    sink = CaptureProvider("capture", CaptureConfig(max_messages=2 * recipients))
     # One job at a time: the queue's order alone decides what runs next.
-    worker = InProcessWorker(
-        queue,
-        runtime(postgres, capture=sink),
-        concurrency=1,
-        queues=["bulk", "deliveries", "maintenance"],
-        shutdown_grace=5.0,
-    )
-    await worker.start()
-    try:
-        await kick_bulk(queue)
-
-        def finished() -> bool:
-            with postgres.reader() as session:
-                return get_job(session, project_id, job_id).status in ("completed", "failed")
-
-        await wait_until(finished, "the bulk job to complete")
-    finally:
-        await worker.stop()
+    job_id, _ids, _sink = await run_bulk_job(queue, postgres, project_id, 2 * CHUNK_SIZE + 10, 1)
     with postgres.reader() as session:
         first_sent, last_prepared = session.exec(
             select(func.min(Delivery.sent_at), func.max(Delivery.created_at)).where(
