@@ -145,3 +145,30 @@ def test_a_subscription_made_after_events_were_ingested_gets_the_next_one(
     with database.reader() as session:
         calls = list(session.exec(select(WebhookCall).where(WebhookCall.project_id == sending)))
     assert [c.payload["data"]["id"] for c in calls] == [after.deliveries[0].id]
+
+
+def test_a_customer_changed_by_an_earlier_event_of_the_batch_is_seen_changed(
+    database: Database, sending: str
+) -> None:
+    # The first event finds the customer by id, the second changes its email, the third finds
+    # it by id again: events of one transaction must see each other as separate ones did.
+    [created] = _ingest(database, sending, _body("changing"))
+    customer_id = _stored(database, sending)[2][0].customer_id
+    assert _result(created).deliveries
+    by_id = {"type": "reward.granted", "customer": {"id": customer_id}, "reward": {"amount": 1}}
+    outcomes = _ingest(
+        database,
+        sending,
+        by_id,
+        _body("changing", customer={"source_id": "changing", "email": "new@example.com"}),
+        by_id,
+    )
+
+    ids = [_result(o).deliveries[0].id for o in outcomes]
+    _, _, deliveries = _stored(database, sending)
+    recipient = {d.id: d.recipient for d in deliveries}
+    assert [recipient[i] for i in ids] == [
+        "changing@example.com",
+        "new@example.com",
+        "new@example.com",
+    ]
