@@ -216,9 +216,15 @@ def _write_valid(
             fresh.append(row)
             if key:
                 fresh_by_source_id[key] = row
-        elif key in existing:
-            touched[row["id"]] = row
+        before = dict(row) if key in existing else None
         _merge(row, valid, now)
+        if before is not None:
+            if _same_but_time(row, before):
+                # Nothing to write: events repeat the customer they carry, and so do
+                # re-imported files. The stored row, updated_at included, stays as it is.
+                row["updated_at"] = before["updated_at"]
+            else:
+                touched[row["id"]] = row
         written.append((BatchItem(index=index, customer_id=row["id"], created=created), row))
 
     if one:
@@ -232,6 +238,10 @@ def _write_valid(
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     return written
+
+
+def _same_but_time(row: dict[str, Any], before: dict[str, Any]) -> bool:
+    return all(value == before[name] for name, value in row.items() if name != "updated_at")
 
 
 def _new_row(project_id: str, now: datetime) -> dict[str, Any]:
