@@ -27,11 +27,11 @@ from sqlmodel import Session, col, select
 from distribution.campaigns import get_campaign, referral_url
 from distribution.code_pools import get_pool, note_stock
 from distribution.customers import get_customer
+from distribution.driver_sql import update_many
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import LinkSettings, ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
-from distribution.table_rows import update_many
 from distribution.webhooks import emit, emit_many
 
 __all__ = [

@@ -33,6 +33,7 @@ from distribution.bulk.recipients import (
 from distribution.bulk.timing import phase
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, note_stock
+from distribution.driver_sql import insert_many
 from distribution.ids import new_id
 from distribution.ingest import LinkSettings
 from distribution.models import (
@@ -43,7 +44,6 @@ from distribution.models import (
     Project,
     utcnow,
 )
-from distribution.table_rows import insert_many
 from distribution.webhooks import emit_many, wants
 
 __all__ = [
