@@ -41,6 +41,7 @@ _TABLE: Table = Customer.__table__  # type: ignore[attr-defined]
 COLUMNS: tuple[str, ...] = tuple(column.name for column in _TABLE.columns)
 LOOKUP_SLICE = 5_000
 _UPDATED = tuple(name for name in COLUMNS if name not in ("id", "project_id", "created_at"))
+_UPDATED_BY_ID = (*_UPDATED, "id")  # update_many's order: the values set, then the key
 # One customer at a time (an event's): the driver's cursor, without exec_driver_sql's overhead.
 _LIVE_BY_SOURCE_ID = DriverSelect(
     _TABLE, COLUMNS, ["project_id", "source_id"], also=["erased_at IS NULL"]
@@ -106,7 +107,7 @@ def update_rows(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Write every changeable column of existing customers, found by id."""
     rows = list(rows)
     if rows:
-        values = ([*(row[name] for name in _UPDATED), row["id"]] for row in rows)
+        values = ([row[name] for name in _UPDATED_BY_ID] for row in rows)
         update_many(_flushed(session), _TABLE, _UPDATED, ("id",), values)
 
 

@@ -87,6 +87,15 @@ def converted_rows(
         yield tuple(converted)
 
 
+def _converted(values: list[Any], converters: Processors) -> list[Any]:
+    # One row's values converted in place: the cursor statements write a row or a few, where
+    # converted_rows' reuse of conversions costs more than it saves.
+    for position, convert in converters:
+        if values[position] is not None:
+            values[position] = convert(values[position])
+    return values
+
+
 def _placeholder(dialect: Dialect) -> str:
     return "?" if dialect.paramstyle == "qmark" else "%s"
 
@@ -139,7 +148,7 @@ def select_sql(
 
     ``also`` are fixed conditions written in SQL (``erased_at IS NULL``): never values.
     ``among`` is a column and how many values it may take; parameters follow ``where``'s order,
-    then those values.
+    then those values. Not cached here: with ``among`` every length would keep its own text.
     """
     conditions = [_equal(dialect, where, " AND "), *also]
     if among is not None:
@@ -252,9 +261,9 @@ class DriverInsert:
             return
         given = tuple(rows[0])
         sql, extra, converters = self._prepare(connection.dialect, given)
-        values = [[*(row[n] for n in given), *extra] for row in rows]
+        values = [_converted([*(row[n] for n in given), *extra], converters) for row in rows]
         with _cursor(connection, sql) as cursor:
-            cursor.executemany(sql, list(converted_rows(values, converters)))
+            cursor.executemany(sql, values)
 
 
 class DriverUpdate:
@@ -264,6 +273,7 @@ class DriverUpdate:
         self._table = table
         self._columns = tuple(columns)
         self._key = key
+        self._names = (*columns, key)
         self._compiled: dict[str, tuple[str, Processors]] = {}
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -271,16 +281,15 @@ class DriverUpdate:
         if not rows:
             return
         dialect = connection.dialect
-        names = (*self._columns, self._key)
         found = self._compiled.get(dialect.name)
         if found is None:
             sql = _update_sql(dialect, self._table, self._columns, (self._key,))
-            converters = processors(dialect, self._table, names, reading=False)
+            converters = processors(dialect, self._table, self._names, reading=False)
             found = self._compiled[dialect.name] = (sql, converters)
         sql, converters = found
-        values = [[row[n] for n in names] for row in rows]
+        values = [_converted([row[n] for n in self._names], converters) for row in rows]
         with _cursor(connection, sql) as cursor:
-            cursor.executemany(sql, list(converted_rows(values, converters)))
+            cursor.executemany(sql, values)
 
 
 class DriverSelect:
@@ -315,4 +324,4 @@ class DriverSelect:
         with _cursor(connection, sql) as cursor:
             cursor.execute(sql, values)
             row = cursor.fetchone()
-        return None if row is None else next(converted_rows((row,), converters))
+        return None if row is None else tuple(_converted(list(row), converters))
