@@ -57,8 +57,8 @@ class VariablePaths:
         only ``name`` (say, ``customer``) row by row.
         """
         under = frozenset(path[1:] for path in self.paths if path[0] == name and path[1:])
-        whole = any(path == (name,) for path in self.paths)
-        others = frozenset(path for path in self.paths if path[0] != name or whole)
+        # ``(name,)`` itself (the template prints the whole variable) stays with the others.
+        others = frozenset(path for path in self.paths if path[0] != name or path == (name,))
         return VariablePaths(under, self.simple), VariablePaths(others, self.simple)
 
 
