@@ -13,6 +13,7 @@ from litestar.params import Body, FromPath
 
 from distribution.bulk import (
     BulkSpec,
+    JobAction,
     JobWakers,
     control_job,
     create_job,
@@ -221,64 +222,35 @@ class BulkSendController(Controller):
         with db.reader() as session:
             return _out(session, get_job(session, caller.project_id, job_id))
 
-    @post("/{job_id:str}/pause", sync_to_thread=True, status_code=200, summary="Pause")
-    def pause(
-        self,
-        db: NamedDependency[Database],
-        caller: NamedDependency[Caller],
-        bulk_runner: NamedDependency[Waker],
-        worker: NamedDependency[DeliveryNotifier],
-        job_id: FromPath[str],
-    ) -> BulkSendOut:
-        wakers = JobWakers(bulk_runner, worker)
-        return control_job(db, caller.project_id, job_id, "pause", _out, wakers)
-
-    @post("/{job_id:str}/resume", sync_to_thread=True, status_code=200, summary="Resume")
-    def resume(
-        self,
-        db: NamedDependency[Database],
-        caller: NamedDependency[Caller],
-        bulk_runner: NamedDependency[Waker],
-        worker: NamedDependency[DeliveryNotifier],
-        job_id: FromPath[str],
-    ) -> BulkSendOut:
-        wakers = JobWakers(bulk_runner, worker)
-        return control_job(db, caller.project_id, job_id, "resume", _out, wakers)
-
     @post(
-        "/{job_id:str}/send-now",
+        "/{job_id:str}/{action:str}",
         sync_to_thread=True,
         status_code=200,
-        summary="Skip the rest of the waiting window",
+        summary="Pause, resume, send now or cancel",
+        description=(
+            "`action` is one of: `pause` (stop preparing and sending), `resume`, `send-now` "
+            "(skip the rest of the waiting window) or `cancel` (unsent messages are cancelled; "
+            "their codes are kept unless the body asks `release_codes`). Only `cancel` uses "
+            "a body. An action the job's status does not allow answers 409."
+        ),
     )
-    def skip_wait(
+    def control(
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
         bulk_runner: NamedDependency[Waker],
         worker: NamedDependency[DeliveryNotifier],
         job_id: FromPath[str],
-    ) -> BulkSendOut:
-        wakers = JobWakers(bulk_runner, worker)
-        return control_job(db, caller.project_id, job_id, "send-now", _out, wakers)
-
-    @post(
-        "/{job_id:str}/cancel",
-        sync_to_thread=True,
-        status_code=200,
-        summary="Cancel unsent messages (codes kept, or released when asked)",
-    )
-    def cancel(
-        self,
-        db: NamedDependency[Database],
-        caller: NamedDependency[Caller],
-        bulk_runner: NamedDependency[Waker],
-        worker: NamedDependency[DeliveryNotifier],
-        job_id: FromPath[str],
+        action: FromPath[JobAction],
         data: Annotated[CancelIn | None, Body()] = None,
     ) -> BulkSendOut:
         release = data.release_codes if data is not None else False
-        wakers = JobWakers(bulk_runner, worker)
         return control_job(
-            db, caller.project_id, job_id, "cancel", _out, wakers, release_codes=release
+            db,
+            caller.project_id,
+            job_id,
+            action,
+            _out,
+            JobWakers(bulk_runner, worker),
+            release_codes=release,
         )

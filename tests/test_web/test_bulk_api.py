@@ -63,3 +63,19 @@ def test_an_under_stocked_pool_is_a_409_and_bad_fields_are_422(
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "campaign"
     assert client.get("/v1/bulk-sends/bulk_nope").status_code == 404
+
+
+def test_an_unknown_action_is_a_problem_naming_the_field(
+    client: Client, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    body = _setup(client, app_database, api_project, 3)
+    job = client.post("/v1/bulk-sends", json=body).json()["id"]
+    answer = client.post(f"/v1/bulk-sends/{job}/explode")
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["status"] == answer.status_code
+    [action] = [e for e in problem["errors"] if e["field"] == "action"]
+    assert "explode" in action["reason"]
+    # Nothing happened to the job.
+    assert client.get(f"/v1/bulk-sends/{job}").json()["status"] != "cancelled"
