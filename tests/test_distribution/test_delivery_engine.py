@@ -95,14 +95,28 @@ def _event(body: dict[str, Any]) -> Any:
     return parse_event(body)
 
 
-def _reward_granted(database: Database, project_id: str, name: str) -> None:
-    """A ``reward.granted`` event for customer ``name`` (source id, email and name from it)."""
-    body = {
-        "type": "reward.granted",
-        "customer": {"source_id": name, "email": f"{name}@example.com", "name": name.upper()},
-        "reward": {"amount": 100, "currency": "USD"},
-    }
-    receive_event(database, project_id, _event(body), LINKS)
+def _email_distribution(
+    database: Database,
+    project_id: str,
+    trigger: str = "reward.granted",
+    *,
+    provider: str = "capture",
+    **options: object,
+) -> None:
+    """The default email template, sent through ``provider`` on every ``trigger`` event."""
+    template = publish_template(database, project_id)
+    distribute(database, project_id, trigger, [("email", template, provider)], **options)
+
+
+def _reward_granted(database: Database, project_id: str, *names: str) -> None:
+    """A ``reward.granted`` event per customer name (source id, email and name from it)."""
+    for name in names:
+        body = {
+            "type": "reward.granted",
+            "customer": {"source_id": name, "email": f"{name}@example.com", "name": name.upper()},
+            "reward": {"amount": 100, "currency": "USD"},
+        }
+        receive_event(database, project_id, _event(body), LINKS)
 
 
 def _rows(database: Database, project_id: str) -> list[Delivery]:
@@ -114,8 +128,7 @@ async def test_voucherify_redemption_sends_one_reward_message_however_often_it_a
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
-    distribute(database, project_id, "redemption.succeeded", [("email", template, "capture")])
+    _email_distribution(database, project_id, "redemption.succeeded")
     provider = capture()
     worker = EmbeddedWorker(database, Senders({"capture": provider}), FAST_RETRIES)
 
@@ -266,8 +279,7 @@ async def test_a_delivery_left_sending_by_a_dead_worker_is_marked_unknown(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
-    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
+    _email_distribution(database, project_id)
     _reward_granted(database, project_id, "z")
     policy = DeliveryPolicy(lease_seconds=0.0)
     claimed = claim_due(database, 1000, policy)
@@ -285,10 +297,8 @@ def test_outcomes_move_only_rows_still_sending_and_announce_only_those(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
-    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
-    for name in ("a", "b", "c", "d"):
-        _reward_granted(database, project_id, name)
+    _email_distribution(database, project_id)
+    _reward_granted(database, project_id, "a", "b", "c", "d")
     with database.session() as session:
         create_subscription(
             session,
@@ -350,16 +360,13 @@ async def test_quiet_hours_make_a_delivery_wait_until_they_end(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
     now = utcnow()
     # An hour either side of now, in the customer's zone (UTC): the send waits for the end.
     quiet = {
         "start": (now - timedelta(hours=1)).strftime("%H:%M"),
         "end": (now + timedelta(hours=1)).strftime("%H:%M"),
     }
-    distribute(
-        database, project_id, "quiet.tested", [("email", template, "capture")], quiet_hours=quiet
-    )
+    _email_distribution(database, project_id, "quiet.tested", quiet_hours=quiet)
     body = {
         "type": "quiet.tested",
         "customer": {
@@ -384,14 +391,7 @@ async def test_a_frequency_cap_suppresses_the_second_event_for_the_same_customer
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
-    distribute(
-        database,
-        project_id,
-        "capped.tested",
-        [("email", template, "capture")],
-        frequency_cap_hours=24,
-    )
+    _email_distribution(database, project_id, "capped.tested", frequency_cap_hours=24)
     body = {
         "type": "capped.tested",
         "customer": {"source_id": "f", "email": "f@example.com", "name": "Fay"},
@@ -421,8 +421,7 @@ async def test_a_batch_slower_than_its_lease_is_not_recovered_while_its_worker_l
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    template = publish_template(database, project_id)
-    distribute(database, project_id, "reward.granted", [("email", template, "slow")])
+    _email_distribution(database, project_id, provider="slow")
     _reward_granted(database, project_id, "slow")
     policy = DeliveryPolicy(lease_seconds=0.6)
     provider = _SlowCapture(delay=2.0)
