@@ -255,7 +255,7 @@ def _savepointed(
     except IntegrityError as error:
         # A concurrent twin (same dedupe key) committed first: on SQLite another process, on
         # PostgreSQL another transaction, whose commit this one's unique check waited for.
-        savepoint.undo()
+        savepoint.undo(error)
         twin = (
             _stored_result(session, project_id, incoming.upstream_id)
             if incoming.upstream_id
@@ -263,7 +263,7 @@ def _savepointed(
         )
         return error if twin is None else twin
     except Exception as error:  # undone alone, raised in its own request
-        savepoint.undo()
+        savepoint.undo(error)
         return error
     savepoint.release()
     return result
@@ -292,8 +292,19 @@ class _Savepoint:
         self._cursor.close()
         self._session.expunge_all()
 
-    def undo(self) -> None:
-        self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self._NAME}")
+    def undo(self, failure: Exception) -> None:
+        """Undo the event's writes; raise ``failure`` if it took the whole transaction with it.
+
+        SQLite itself rolls the transaction back on some errors (a trigger's RAISE(ROLLBACK), a
+        full disk, an I/O error), and a connection can drop: the savepoint is gone then, and so
+        is every event of the batch. ``failure`` is raised for ``receive_events`` to ingest each
+        event alone, and it, not the "no such savepoint" that followed, is what this one answers.
+        """
+        try:
+            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self._NAME}")
+        except Exception:
+            self._cursor.close()
+            raise failure from None
         self.release()
 
 

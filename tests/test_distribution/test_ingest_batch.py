@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from distribution.db import Database
@@ -172,3 +173,74 @@ def test_a_customer_changed_by_an_earlier_event_of_the_batch_is_seen_changed(
         "new@example.com",
         "new@example.com",
     ]
+
+
+# Two ways a batch fails as a whole rather than one event at a time, each set off by an event of
+# its own type: a trigger's RAISE(ROLLBACK) ends the transaction, savepoints and all, in the
+# middle of the batch; a deferred foreign key lets every event succeed and fails the COMMIT.
+_WHOLE_BATCH_FAILURES = [
+    "CREATE TRIGGER test_batch_rollback BEFORE INSERT ON event "
+    "WHEN NEW.type = 'batch.rolled_back' "
+    "BEGIN SELECT RAISE(ROLLBACK, 'batch.rolled_back refused by the test'); END",
+    "CREATE TABLE test_batch_parent (id TEXT PRIMARY KEY)",
+    "CREATE TABLE test_batch_child "
+    "(parent TEXT REFERENCES test_batch_parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    "CREATE TRIGGER test_batch_commit AFTER INSERT ON event "
+    "WHEN NEW.type = 'batch.commit_refused' "
+    "BEGIN INSERT INTO test_batch_child VALUES (NEW.id); END",
+]
+
+
+@pytest.fixture
+def whole_batch_failures(database: Database) -> Iterator[None]:
+    """The triggers and tables above, dropped afterwards: the whole session shares the database."""
+    if not database.is_sqlite:
+        pytest.skip("group commit, and these triggers, are SQLite's")
+    with database.session() as session:
+        for statement in _WHOLE_BATCH_FAILURES:
+            session.connection().exec_driver_sql(statement)
+    yield
+    with database.session() as session:
+        for statement in (
+            "DROP TRIGGER test_batch_commit",
+            "DROP TABLE test_batch_child",
+            "DROP TABLE test_batch_parent",
+            "DROP TRIGGER test_batch_rollback",
+        ):
+            session.connection().exec_driver_sql(statement)
+
+
+@pytest.mark.parametrize(
+    ("bad_type", "reason"),
+    [
+        ("batch.rolled_back", "batch.rolled_back refused by the test"),
+        ("batch.commit_refused", "FOREIGN KEY constraint failed"),
+    ],
+)
+@pytest.mark.usefixtures("whole_batch_failures")
+def test_a_batch_failing_as_a_whole_ingests_each_event_alone(
+    database: Database, sending: str, bad_type: str, reason: str
+) -> None:
+    outcomes = _ingest(
+        database,
+        sending,
+        _body("before", id="order-before"),
+        _body("bad", type=bad_type),
+        _body("after"),
+    )
+
+    before, after = _result(outcomes[0]), _result(outcomes[2])
+    bad = outcomes[1]
+    assert isinstance(bad, IntegrityError), bad
+    assert reason in str(bad)
+    # Stored once each, by the retry: the batch's attempt left nothing, not even a dedupe key.
+    assert (before.duplicate, after.duplicate) == (False, False)
+    events, sources, deliveries = _stored(database, sending)
+    assert sorted(e.id for e in events) == sorted([before.event_id, after.event_id])
+    assert sources == ["after", "before"]
+    assert sorted((d.event_id, d.recipient) for d in deliveries) == sorted(
+        [(before.event_id, "before@example.com"), (after.event_id, "after@example.com")]
+    )
+    # The retry committed what it answered: a repeat is a duplicate of it.
+    [repeat] = _ingest(database, sending, _body("before", id="order-before"))
+    assert (_result(repeat).duplicate, _result(repeat).event_id) == (True, before.event_id)
