@@ -76,6 +76,28 @@ def backend_pids(database: Database) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
+def all_sent(database: Database, job_id: str, customers: int) -> bool:
+    """Whether every recipient has a row and none is waiting or in flight.
+
+    Cheap on purpose: counting the job's rows by status every tenth of a second took a
+    PostgreSQL backend about a third of a core, on the two cores the run is measured on.
+    """
+    with database.engine.connect() as connection:
+        prepared = connection.execute(
+            text("SELECT count(*) FROM delivery WHERE bulk_job_id = :job"), {"job": job_id}
+        ).scalar_one()
+        if prepared < customers:
+            return False
+        waiting = connection.execute(
+            text(
+                "SELECT 1 FROM delivery WHERE bulk_job_id = :job"
+                " AND status IN ('queued', 'sending') LIMIT 1"
+            ),
+            {"job": job_id},
+        ).first()
+    return waiting is None
+
+
 @dataclass
 class Run:
     """What one worker count achieved."""
@@ -149,19 +171,19 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         worker_cpu = cpu_seconds(pids)
         database_cpu = cpu_seconds(backend_pids(database))
         # The setup (customers, codes) is not timed: the clock starts at the POST.
-        start = time.perf_counter()
         posted = utcnow()
         invite = post_invite(client, request, customers)
         wait_until(
-            lambda: delivery_counts(database, invite.job_id).get("sent", 0) >= customers,
+            lambda: all_sent(database, invite.job_id, customers),
             lambda: f"not all sent: {delivery_counts(database, invite.job_id)}\n{fleet.log()}",
             limit=3600,
+            interval=0.5,
         )
-        seconds = time.perf_counter() - start
         worker_cpu = cpu_seconds(pids) - worker_cpu
         database_cpu = cpu_seconds(backend_pids(database)) - database_cpu
     seen = phases(database, invite.job_id, posted)
     sent = seen.sent
+    seconds = seen.last_sent  # from the rows: the poll's own interval does not count
     database.dispose()
     return Run(
         workers=workers,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Update, bindparam, func, insert, update
+from sqlalchemy import Connection, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
@@ -142,44 +142,84 @@ def claim_due(
         "limit": limit,
         "lease_until": now + timedelta(seconds=policy.lease_seconds),
     }
-    statement = _CLAIM
-    if ids is not None:
-        statement = _CLAIM_AMONG
-        values["ids"] = list(ids)
     with database.session() as session:
-        rows = session.connection().execute(statement, values).all()
+        connection = session.connection()
+        if ids is not None:
+            values["ids"] = _due_among(connection, ids, now)[:limit]
+            if not values["ids"]:
+                return []
+            rows = connection.execute(_CLAIM_LOCKED, values).all()
+        else:
+            rows = connection.execute(_CLAIM, values).all()
     return [Claimed(*row) for row in rows]
 
 
-def _claim_statement(*, among_ids: bool) -> Update:
-    # Built once (as _MOVE is): building the statement and its cache key cost more than running
-    # it, once per round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks
-    # it on the row it locks, and SQLite has one writer. Repeated on the outer UPDATE, it made
-    # SQLite read the whole queue through the status index instead of the ids by primary key.
-    due = (
-        core_select(_DELIVERIES.c.id)
-        .where(_DELIVERIES.c.status == "queued", _DELIVERIES.c.next_attempt_at <= bindparam("now"))
-        .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.next_attempt_at)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True)
+def _due_among(connection: Connection, ids: Sequence[str], now: datetime) -> list[str]:
+    """Lock the rows among ``ids`` nobody else holds; the due ``queued`` ones, in claim order.
+
+    Only the primary key narrows this statement, and the status is checked here, not in SQL:
+    with a status condition PostgreSQL's planner, trusting statistics gathered while the queue
+    was nearly empty, walked every queued row through the status index to find a job's 200,
+    about 100 ms a job at 100,000 queued rows.
+    """
+    locked = connection.execute(_LOCK_AMONG, {"ids": list(ids)}).all()
+    due = sorted(
+        (priority, at, id_)
+        for id_, status, priority, at in locked
+        if status == "queued" and at <= now
     )
-    if among_ids:
-        due = due.where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
-    return (
-        update(_DELIVERIES)
-        .where(_DELIVERIES.c.id.in_(due.scalar_subquery()))
-        .values(
-            status="sending",
-            attempts=_DELIVERIES.c.attempts + 1,
-            lease_until=bindparam("lease_until"),
-            updated_at=bindparam("now"),
+    return [id_ for _priority, _at, id_ in due]
+
+
+# Built once (as _MOVE is): building a statement and its cache key cost more than running it,
+# once per round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks it on
+# the row it locks, and SQLite has one writer. Repeated on the outer UPDATE, it made SQLite read
+# the whole queue through the status index instead of the ids by primary key.
+_CLAIM = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id.in_(
+            core_select(_DELIVERIES.c.id)
+            .where(
+                _DELIVERIES.c.status == "queued",
+                _DELIVERIES.c.next_attempt_at <= bindparam("now"),
+            )
+            .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.next_attempt_at)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        .returning(*_CLAIM_COLUMNS)
     )
-
-
-_CLAIM = _claim_statement(among_ids=False)
-_CLAIM_AMONG = _claim_statement(among_ids=True)
+    .values(
+        status="sending",
+        attempts=_DELIVERIES.c.attempts + 1,
+        lease_until=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*_CLAIM_COLUMNS)
+)
+_LOCK_AMONG = (
+    core_select(
+        _DELIVERIES.c.id,
+        _DELIVERIES.c.status,
+        _DELIVERIES.c.priority,
+        _DELIVERIES.c.next_attempt_at,
+    )
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update(skip_locked=True)
+)
+# The rows _due_among locked: the lock is the claim's guarantee, no condition is repeated.
+_CLAIM_LOCKED = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="sending",
+        attempts=_DELIVERIES.c.attempts + 1,
+        lease_until=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*_CLAIM_COLUMNS)
+)
 
 
 def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
@@ -401,21 +441,20 @@ def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
 
 
 def _still_sending(connection: Connection, ids: list[str]) -> dict[str, str]:
-    """Project by id of the rows among ``ids`` still ``sending`` (locked on PostgreSQL)."""
+    """Project by id of the rows among ``ids`` still ``sending`` (locked on PostgreSQL).
+
+    The status is checked here rather than in SQL, for the reason ``_due_among`` gives."""
     found: dict[str, str] = {}
     for start in range(0, len(ids), _IN_CHUNK):
-        rows = connection.execute(_STILL_SENDING, {"ids": ids[start : start + _IN_CHUNK]})
-        found.update((str(i), str(p)) for i, p in rows)
+        rows = connection.execute(_LOCK_OUTCOMES, {"ids": ids[start : start + _IN_CHUNK]})
+        found.update((str(i), str(p)) for i, p, status in rows if status == "sending")
     return found
 
 
 # Built once: building it, and its cache key, cost more than running it, once per round.
-_STILL_SENDING = (
-    core_select(_DELIVERIES.c.id, _DELIVERIES.c.project_id)
-    .where(
-        _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
-        _DELIVERIES.c.status == "sending",
-    )
+_LOCK_OUTCOMES = (
+    core_select(_DELIVERIES.c.id, _DELIVERIES.c.project_id, _DELIVERIES.c.status)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
     .with_for_update()
 )
 _INSERT_CHANGES = insert(_CHANGES)

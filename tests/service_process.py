@@ -103,7 +103,10 @@ def api_credentials(output: str) -> dict[str, str]:
 
 
 def wait_until(
-    done: Callable[[], bool], failure: str | Callable[[], str], limit: float = 120.0
+    done: Callable[[], bool],
+    failure: str | Callable[[], str],
+    limit: float = 120.0,
+    interval: float = 0.1,
 ) -> None:
     """Poll ``done`` until true; a bound, so a broken service fails the test instead of hanging.
 
@@ -113,7 +116,7 @@ def wait_until(
     while not done():
         if time.monotonic() > deadline:
             raise AssertionError(failure() if callable(failure) else failure)
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def all_messages(client: httpx.Client, **filters: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.segments import get_segment, member_condition
 
-__all__ = ["SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
+__all__ = ["AUDIENCE_TABLES", "SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
 
 #: What templates see as the code in a preflight render.
 SAMPLE_CODE = "PREFLIGHT-CODE"
@@ -45,6 +45,11 @@ class StockCheck:
     @property
     def short(self) -> bool:
         return self.available < self.needed
+
+
+# The tables a preflight and the preparation read in proportion to the audience: refreshed
+# (``Database.refresh_statistics``) before a job starts, as it often follows a large import.
+AUDIENCE_TABLES = ("customer", "code", "suppression", "delivery")
 
 
 def _holders(session: Session, job: BulkJob) -> int:
