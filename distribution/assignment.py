@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
-from sqlalchemy import Table, func, update
+from sqlalchemy import ColumnElement, Table, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -102,13 +102,8 @@ def _held(session: Session, campaign_id: str, customer_id: str) -> Code | None:
 
 
 def _candidate(session: Session, pool: CodePool, *, skip_locked: bool) -> int | None:
-    return session.exec(
-        select(Code.id)
-        .where(Code.pool_id == pool.id, Code.status == "available")
-        .order_by(col(Code.id))
-        .limit(1)
-        .with_for_update(skip_locked=skip_locked)
-    ).first()
+    picked = _next_available(session, pool, 1, lock="skip" if skip_locked else "wait")
+    return picked[0][0] if picked else None
 
 
 def _claim_one(session: Session, pool: CodePool, customer_id: str) -> Code | None:
@@ -261,6 +256,47 @@ def held_codes(session: Session, campaign_id: str, customer_ids: Sequence[str]) 
     return held
 
 
+# Pool id -> the highest code id this process picked from it: where its available codes
+# probably start, as codes are assigned in id order. Without it, PostgreSQL's planner walked the
+# primary key from the pool's first code and skipped every one already assigned (its statistics
+# cannot tell that they come first), so each batch of a bulk send read the codes of all batches
+# before it. Only a hint: codes released below it are still found, after the ones above it.
+_PICKED_UPTO: dict[str, int] = {}
+
+
+def _next_available(
+    session: Session, pool: CodePool, limit: int, *, lock: Literal["skip", "wait"] | None
+) -> list[tuple[int, str]]:
+    """Up to ``limit`` available (id, code) of the pool, in id order from where this process
+    last picked. ``lock``: row locks skipping codes others hold, or waiting for them."""
+    hint = _PICKED_UPTO.get(pool.id, 0)
+    picked = _available(session, pool, limit, lock, col(Code.id) > hint)
+    if len(picked) < limit and hint:
+        picked += _available(session, pool, limit - len(picked), lock, col(Code.id) <= hint)
+    if picked:
+        _PICKED_UPTO[pool.id] = max(hint, *(code_id for code_id, _code in picked))
+    return picked
+
+
+def _available(
+    session: Session,
+    pool: CodePool,
+    limit: int,
+    lock: Literal["skip", "wait"] | None,
+    among: ColumnElement[bool],
+) -> list[tuple[int, str]]:
+    query = (
+        select(Code.id, Code.code)
+        .where(Code.pool_id == pool.id, Code.status == "available", among)
+        .order_by(col(Code.id))
+        .limit(limit)
+    )
+    if lock is not None:
+        query = query.with_for_update(skip_locked=lock == "skip")
+    # A stored code always has its id.
+    return [(code_id, code) for code_id, code in session.exec(query) if code_id is not None]
+
+
 def pick_codes(
     session: Session, pool: CodePool, customer_ids: Sequence[str], *, lock: bool
 ) -> list[CodeClaim]:
@@ -269,19 +305,12 @@ def pick_codes(
     With ``lock`` the codes are claimed for the transaction (``FOR UPDATE SKIP LOCKED`` on
     PostgreSQL); without, they are a plan that ``assign_claims`` checks again when writing.
     """
-    query = (
-        select(Code.id, Code.code)
-        .where(Code.pool_id == pool.id, Code.status == "available")
-        .order_by(col(Code.id))
-        .limit(len(customer_ids))
-    )
-    if lock:
-        query = query.with_for_update(skip_locked=True)
-    picks = session.exec(query).all() if customer_ids else []
+    if not customer_ids:
+        return []
+    picks = _next_available(session, pool, len(customer_ids), lock="skip" if lock else None)
     return [
         CodeClaim(code_id, code, customer_id)
         for customer_id, (code_id, code) in zip(customer_ids, picks, strict=False)
-        if code_id is not None  # a stored code always has its id
     ]
 
 

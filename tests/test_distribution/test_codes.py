@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from distribution.assignment import assign_code, revoke_code
@@ -145,6 +146,33 @@ def test_asking_again_returns_the_same_code_and_revoking_frees_the_customer(
             .order_by(col(Event.received_at))
         ).all()
     assert sorted(types) == ["code.assigned", "code.assigned", "code.revoked"]
+
+
+def test_a_code_released_behind_the_ones_picked_is_still_assigned(
+    database: Database, project: ProjectCredentials
+) -> None:
+    """Picking starts where this process last picked; codes released before that point are
+    handed out once the ones after it are gone, and only then is the pool empty."""
+    project_id = project.project.id
+    _, pool_id = _pool(database, project_id)
+    import_codes(database, project_id, pool_id, [(1, "AAA"), (2, "BBB"), (3, "CCC")])
+    customers = _customers(database, project_id, 5)
+    owner = _project(database, project_id)
+
+    def assign(customer: str) -> str:
+        with database.session() as session:
+            return assign_code(session, owner, pool_id, customer, LINKS).code
+
+    assert [assign(customers[0]), assign(customers[1])] == ["AAA", "BBB"]
+    with database.session() as session:  # as a cancelled bulk send releases its codes
+        session.connection().execute(
+            update(Code)
+            .where(col(Code.pool_id) == pool_id, col(Code.code) == "AAA")
+            .values(status="available", customer_id=None, assigned_at=None)
+        )
+    assert [assign(customers[2]), assign(customers[3])] == ["CCC", "AAA"]
+    with pytest.raises(ConflictError):
+        assign(customers[4])
 
 
 @settings(
