@@ -48,6 +48,7 @@ __all__ = [
     "recover_expired",
     "release",
     "renew_leases",
+    "start_sends",
 ]
 
 log = logging.getLogger("distribution.delivery")
@@ -298,12 +299,20 @@ async def deliver(
     mark rows ``unknown`` that this live worker is still sending. A dead worker renews nothing,
     so its rows still come up for recovery one lease after it stopped.
     """
-    batch = _BatchSenders(senders)
-    sends = asyncio.gather(*(_send_one(c, batch, policy) for c in claimed))
+    sends = asyncio.gather(*start_sends(claimed, senders, policy))
     if database is None:
         return list(await sends)
     async with leases_kept(database, [c.id for c in claimed], policy):
         return list(await sends)
+
+
+def start_sends(
+    claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
+) -> list[asyncio.Task[Outcome]]:
+    """A task per claimed delivery, the batch sharing its provider lookups: a caller cancelled
+    midway can still collect the answers already in."""
+    batch = _BatchSenders(senders)
+    return [asyncio.ensure_future(_send_one(c, batch, policy)) for c in claimed]
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,14 @@ from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import CUSTOMER_COLUMNS, BulkJob, Customer, CustomerRecord
 from distribution.segments import get_segment, member_condition
 
-__all__ = ["MAX_LISTED", "audience_size", "live_customers", "next_customers", "resolve_listed"]
+__all__ = [
+    "MAX_LISTED",
+    "audience_size",
+    "live_customers",
+    "next_cursor",
+    "next_customers",
+    "resolve_listed",
+]
 
 MAX_LISTED = 1_000_000
 _IN_CHUNK = 5_000
@@ -96,12 +103,34 @@ def next_customers(
             query = query.where(col(Customer.id) > after)
         rows = _records(session, query.order_by(col(Customer.id)).limit(limit))
         return rows, (rows[-1].id if rows else after)
-    listed: list[str] = job.audience.get("customer_ids", [])
-    start = bisect.bisect_right(listed, after) if after is not None else 0
-    ids = listed[start : start + limit]
+    ids = _listed_page(job, after, limit)
     if not ids:
         return [], after
     return live_customers(session, job.project_id, ids), ids[-1]
+
+
+def _listed_page(job: BulkJob, after: str | None, limit: int) -> list[str]:
+    listed: list[str] = job.audience.get("customer_ids", [])
+    start = bisect.bisect_right(listed, after) if after is not None else 0
+    return listed[start : start + limit]
+
+
+def next_cursor(session: Session, job: BulkJob, after: str | None, limit: int) -> str | None:
+    """Where ``next_customers`` would leave the cursor, reading ids only: how a job is cut
+    into chunks without loading every customer once more."""
+    if "segment_id" in job.audience:
+        query = core_select(col(Customer.id)).where(
+            col(Customer.project_id) == job.project_id,
+            col(Customer.erased_at).is_(None),
+            _segment_filter(session, job),
+        )
+        if after is not None:
+            query = query.where(col(Customer.id) > after)
+        statement = query.order_by(col(Customer.id)).limit(limit)
+        ids = [str(i) for i in session.connection().execute(statement).scalars()]
+    else:
+        ids = _listed_page(job, after, limit)
+    return ids[-1] if ids else after
 
 
 def audience_size(session: Session, job: BulkJob) -> int:

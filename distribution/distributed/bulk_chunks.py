@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from distribution.bulk.audience import next_customers
+from distribution.bulk.audience import next_cursor, next_customers
 from distribution.bulk.jobs import get_job
 from distribution.bulk.prepare import BULK_PRIORITY, prepare_customers
 from distribution.db import Database
@@ -58,7 +58,7 @@ def _plan(session: Session, job: BulkJob) -> None:
     bounds: list[list[str | None]] = []
     cursor = job.cursor
     while True:
-        _customers, following = next_customers(session, job, cursor, CHUNK_SIZE)
+        following = next_cursor(session, job, cursor, CHUNK_SIZE)
         if following == cursor:
             break
         bounds.append([cursor, following])
@@ -96,7 +96,7 @@ def prepare_chunk_rows(
         locked.options = {**locked.options, "chunks_done": done}
         _finish_if_prepared(locked)
         session.add(locked)
-    return [Marked(id, due, BULK_PRIORITY) for id in counts.queued_ids]
+    return [Marked(queued, due, BULK_PRIORITY) for queued in counts.queued_ids]
 
 
 def _finish_if_prepared(job: BulkJob) -> None:

@@ -2,7 +2,7 @@
 
 Every job finds what it needs (database, providers, policy) in the worker's context
 (``WorkerRuntime``), so the same functions run in ``dm worker`` and in an API process that runs
-a worker of its own. Jobs call the same ``claim_due``/``deliver``/``record_outcomes`` as the
+a worker of its own. Jobs call the same ``claim_due``/``start_sends``/``record_outcomes`` as the
 embedded worker.
 """
 
@@ -28,11 +28,11 @@ from distribution.delivery import (
     Outcome,
     SenderSource,
     claim_due,
-    deliver,
     leases_kept,
     record_outcomes,
     recover_expired,
     release,
+    start_sends,
 )
 from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
 from distribution.distributed.enqueue import (
@@ -128,14 +128,14 @@ async def _claim(runtime: WorkerRuntime, ids: Sequence[str]) -> list[Claimed]:
 
 
 async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outcome]:
-    """``deliver`` each row as its own task, so an abort keeps the answers already in."""
-    sends = [asyncio.ensure_future(deliver([c], runtime.senders, runtime.policy)) for c in claimed]
+    """Send each row as its own task, so an abort keeps the answers already in."""
+    sends = start_sends(claimed, runtime.senders, runtime.policy)
     try:
         async with leases_kept(runtime.database, [c.id for c in claimed], runtime.policy):
             await asyncio.gather(*sends)
     except asyncio.CancelledError:
         # The worker stops past its grace: record what was answered, put the rest back.
-        answered = [s.result()[0] for s in sends if s.done() and not s.cancelled()]
+        answered = [s.result() for s in sends if s.done() and not s.cancelled()]
         unanswered = sorted({c.id for c in claimed} - {o.id for o in answered})
         await asyncio.to_thread(record_outcomes, runtime.database, answered)
         await asyncio.to_thread(release, runtime.database, unanswered)
@@ -146,7 +146,7 @@ async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outc
             extra={"delivery_ids": ",".join(unanswered)},
         )
         raise
-    return [s.result()[0] for s in sends]
+    return [s.result() for s in sends]
 
 
 async def sweep(context: JobContext, timestamp: int) -> int:
