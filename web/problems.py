@@ -84,7 +84,7 @@ def _validation_error(
     assert isinstance(error, ValidationException)
     errors = []
     for item in error.extra if isinstance(error.extra, list) else []:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or _absent_body(item):
             continue
         found = field_error_from_msgspec(str(item.get("message", "is invalid")))
         field = found.field if found.field != "body" else str(item.get("key") or "body")
@@ -92,6 +92,13 @@ def _validation_error(
     if not errors:
         errors.append({"field": "body", "reason": str(error.detail)})
     return problem(request, 422, "The request has invalid fields.", errors=errors)
+
+
+def _absent_body(item: dict[str, Any]) -> bool:
+    # With a path parameter already invalid and no body sent, Litestar also reports an optional
+    # body as the KeyError of its missing argument ("'data'"): noise, not a second problem.
+    key = item.get("key")
+    return item.get("source") == "body" and item.get("message") == f"'{key}'"
 
 
 def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
