@@ -9,11 +9,11 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-__all__ = ["Database", "is_sqlite"]
+__all__ = ["Database", "is_sqlite", "refresh_statistics"]
 
 
 def is_sqlite(url: str) -> bool:
@@ -92,6 +92,29 @@ _STALE_TABLES = text(
 )
 
 
+def refresh_statistics(bind: Engine | Connection, tables: Sequence[str]) -> list[str]:
+    """ANALYZE those of ``tables`` that changed by more than a tenth since their last analyze;
+    the ones analyzed. PostgreSQL only (SQLite plans well without statistics).
+
+    Autovacuum would analyze them too, but up to a minute later. A bulk send started right after
+    importing its customers and codes was planned on the statistics of tables without them: the
+    pool check joined codes to customers in a nested loop for minutes, the audience walk sorted
+    every remaining customer per page, and codes were looked up with a scan of the campaign.
+    """
+    if bind.dialect.name != "postgresql" or not tables:
+        return []
+    # A connection of its own: ANALYZE commits, whatever transaction the caller has open.
+    with bind.engine.connect() as connection:
+        stale = [str(row[0]) for row in connection.execute(_STALE_TABLES, {"names": list(tables)})]
+        if stale:
+            # Known table names of our own schema, never user input. SKIP_LOCKED: a table
+            # autovacuum is analyzing right now needs nothing more from us.
+            names = ", ".join(f'"{name}"' for name in stale)
+            connection.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {names}")
+            connection.commit()
+    return stale
+
+
 class Database:
     """An engine plus short-lived sessions. One per process, built by the composition root."""
 
@@ -138,29 +161,6 @@ class Database:
     def reader(self) -> AbstractContextManager[Session]:
         """A read-only session (on SQLite it does not take the write lock)."""
         return _transaction(self.engine)
-
-    def refresh_statistics(self, tables: Sequence[str]) -> list[str]:
-        """ANALYZE those of ``tables`` that changed by more than a tenth since their last
-        analyze; the ones analyzed. PostgreSQL only (SQLite plans well without statistics).
-
-        Autovacuum would analyze them too, but up to a minute later: a bulk send started right
-        after importing its customers and codes was planned on the statistics of empty tables,
-        and PostgreSQL then walked the audience with a sort of every remaining customer per
-        page, and looked codes up with a scan of the campaign per batch.
-        """
-        if self.is_sqlite or not tables:
-            return []
-        with self.engine.connect() as connection:
-            stale = [
-                str(row[0]) for row in connection.execute(_STALE_TABLES, {"names": list(tables)})
-            ]
-            if stale:
-                # Known table names of our own schema, never user input. SKIP_LOCKED: a table
-                # autovacuum is analyzing right now needs nothing more from us.
-                names = ", ".join(f'"{name}"' for name in stale)
-                connection.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {names}")
-                connection.commit()
-        return stale
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -12,7 +12,6 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
 from distribution.bulk import (
-    AUDIENCE_TABLES,
     BulkSpec,
     JobAction,
     JobWakers,
@@ -199,7 +198,6 @@ class BulkSendController(Controller):
         data: Annotated[BulkSendIn, Body(examples=[Example(summary="Invite", value=EXAMPLE)])],
     ) -> dict[str, Any]:
         spec = data.spec()
-        db.refresh_statistics(AUDIENCE_TABLES)
         # A CSV audience is upserted to be counted; the dry run then rolls it back.
         session_factory = db.session if spec.csv is not None else db.reader
         with session_factory() as session:

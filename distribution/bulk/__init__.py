@@ -18,7 +18,7 @@ from distribution.bulk.jobs import (
     resume_job,
     send_now,
 )
-from distribution.bulk.preflight import AUDIENCE_TABLES, preflight, stock_check
+from distribution.bulk.preflight import preflight, stock_check
 from distribution.bulk.prepare import (
     BULK_PRIORITY,
     PreparedCounts,
@@ -30,7 +30,6 @@ from distribution.bulk.prepare import (
 from distribution.bulk.runner import BulkRunner
 
 __all__ = [
-    "AUDIENCE_TABLES",
     "BULK_PRIORITY",
     "DEFAULT_SEND_DELAY",
     "BulkRunner",

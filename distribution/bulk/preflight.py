@@ -20,6 +20,7 @@ from distribution.bulk.audience import audience_size, next_customers
 from distribution.bulk.recipients import Recipients, address_problem, load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, pool_stats
+from distribution.db import refresh_statistics
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.segments import get_segment, member_condition
@@ -47,8 +48,9 @@ class StockCheck:
         return self.available < self.needed
 
 
-# The tables a preflight and the preparation read in proportion to the audience: refreshed
-# (``Database.refresh_statistics``) before a job starts, as it often follows a large import.
+# The tables a job's checks and preparation read in proportion to the audience. Their statistics
+# are refreshed (``refresh_statistics``) by every stock check, the first thing a job, its dry
+# run and its start do: a bulk send often follows a large import.
 AUDIENCE_TABLES = ("customer", "code", "suppression", "delivery")
 
 
@@ -77,6 +79,7 @@ def _holders(session: Session, job: BulkJob) -> int:
 
 def stock_check(session: Session, job: BulkJob) -> StockCheck:
     """Whether the pool covers the audience (counts only: cheap enough to run per request)."""
+    refresh_statistics(session.get_bind(), AUDIENCE_TABLES)
     audience = audience_size(session, job)
     holders = _holders(session, job)
     available = pool_stats(session, str(job.options["pool_id"])).available

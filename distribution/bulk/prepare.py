@@ -22,7 +22,7 @@ from distribution.bulk.batch import (
     write_batch,
 )
 from distribution.bulk.jobs import get_job, send_at
-from distribution.bulk.preflight import AUDIENCE_TABLES, preflight
+from distribution.bulk.preflight import preflight
 from distribution.bulk.timing import phase
 from distribution.db import Database
 from distribution.errors import DistributionError
@@ -42,7 +42,6 @@ __all__ = [
 
 def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
     """Start a due ``scheduled`` job: run and store its preflight, then prepare (or fail)."""
-    database.refresh_statistics(AUDIENCE_TABLES)
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
         if job.status != "scheduled":
