@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, bindparam, func, insert, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, func, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
@@ -172,32 +172,37 @@ def _due_among(connection: Connection, ids: Sequence[str], now: datetime) -> lis
     return [id_ for _priority, _at, id_ in due]
 
 
+def _claiming(rows: ColumnElement[bool]) -> Update:
+    """Move ``rows`` to ``sending`` with a lease, answering what a send needs."""
+    return (
+        update(_DELIVERIES)
+        .where(rows)
+        .values(
+            status="sending",
+            attempts=_DELIVERIES.c.attempts + 1,
+            lease_until=bindparam("lease_until"),
+            updated_at=bindparam("now"),
+        )
+        .returning(*_CLAIM_COLUMNS)
+    )
+
+
 # Built once (as _MOVE is): building a statement and its cache key cost more than running it,
 # once per round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks it on
 # the row it locks, and SQLite has one writer. Repeated on the outer UPDATE, it made SQLite read
 # the whole queue through the status index instead of the ids by primary key.
-_CLAIM = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.id.in_(
-            core_select(_DELIVERIES.c.id)
-            .where(
-                _DELIVERIES.c.status == "queued",
-                _DELIVERIES.c.next_attempt_at <= bindparam("now"),
-            )
-            .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.next_attempt_at)
-            .limit(bindparam("limit"))
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
+_CLAIM = _claiming(
+    _DELIVERIES.c.id.in_(
+        core_select(_DELIVERIES.c.id)
+        .where(
+            _DELIVERIES.c.status == "queued",
+            _DELIVERIES.c.next_attempt_at <= bindparam("now"),
         )
+        .order_by(_DELIVERIES.c.priority, _DELIVERIES.c.next_attempt_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    .values(
-        status="sending",
-        attempts=_DELIVERIES.c.attempts + 1,
-        lease_until=bindparam("lease_until"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*_CLAIM_COLUMNS)
 )
 _LOCK_AMONG = (
     core_select(
@@ -210,17 +215,7 @@ _LOCK_AMONG = (
     .with_for_update(skip_locked=True)
 )
 # The rows _due_among locked: the lock is the claim's guarantee, no condition is repeated.
-_CLAIM_LOCKED = (
-    update(_DELIVERIES)
-    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        status="sending",
-        attempts=_DELIVERIES.c.attempts + 1,
-        lease_until=bindparam("lease_until"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*_CLAIM_COLUMNS)
-)
+_CLAIM_LOCKED = _claiming(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
