@@ -9,7 +9,8 @@ SQLAlchemy costs more than the database here in two ways, and this module owns b
 - Core processes every parameter of every row in Python, about half the cost of writing a bulk
   job's rows. ``insert_many`` and ``update_many`` hand thousands of rows to the driver's
   ``executemany`` through ``exec_driver_sql``, whose one-off cost is negligible at that size and
-  which keeps SQLAlchemy's handling of a lost connection.
+  which keeps SQLAlchemy's handling of a lost connection. On PostgreSQL ``insert_many`` uses
+  ``COPY`` instead, which costs the server and the driver about half as much per row.
 
 Either way only the columns whose type converts values (JSON, and dates on SQLite) pass through
 the bind and result processors SQLAlchemy itself would use, so what is stored and read back is
@@ -176,8 +177,51 @@ def insert_many(
     With ``skip_conflicts_on`` (the columns of a unique index), a row whose key exists already
     is left out (``ON CONFLICT DO NOTHING``) and not counted.
     """
+    if connection.dialect.name == "postgresql":
+        return _copy_rows(connection, table, names, rows, skip_conflicts_on)
     statement = _insert_sql(connection.dialect, table, names, skip_conflicts_on)
     return _execute_many(connection, table, names, statement, rows)
+
+
+def _copy_rows(
+    connection: Connection,
+    table: Table,
+    names: tuple[str, ...],
+    rows: Iterable[Sequence[Any]],
+    skip_conflicts_on: tuple[str, ...],
+) -> int:
+    """PostgreSQL: ``COPY`` the rows in, about half the work of one ``INSERT`` a row for the
+    server and the driver alike.
+
+    ``COPY`` cannot skip a conflicting row, so with ``skip_conflicts_on`` it runs in a
+    savepoint and a conflict (a batch prepared again) falls back to ``INSERT ... ON CONFLICT``.
+    """
+    dialect = connection.dialect
+    values = list(converted_rows(rows, processors(dialect, table, names, reading=False)))
+    if not values:
+        return 0
+    # Only our own table's and columns' names go into the text: no values.
+    sql = f"COPY {_quoted(dialect, [table.name])} ({_quoted(dialect, names)}) FROM STDIN"
+    with _cursor(connection, sql) as cursor:
+        if not skip_conflicts_on:
+            _copy(cursor, sql, values)
+            return len(values)
+        cursor.execute("SAVEPOINT dm_copy")
+        try:
+            _copy(cursor, sql, values)
+        except dialect.loaded_dbapi.IntegrityError:
+            cursor.execute("ROLLBACK TO SAVEPOINT dm_copy")
+            cursor.execute("RELEASE SAVEPOINT dm_copy")
+            cursor.executemany(_insert_sql(dialect, table, names, skip_conflicts_on), values)
+            return int(cursor.rowcount)
+        cursor.execute("RELEASE SAVEPOINT dm_copy")
+        return len(values)
+
+
+def _copy(cursor: Any, sql: str, values: list[tuple[Any, ...]]) -> None:
+    with cursor.copy(sql) as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 def update_many(
