@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from distribution.campaigns import get_campaign, referral_url
 from distribution.code_pools import get_pool, note_stock
 from distribution.customers import get_customer
-from distribution.driver_sql import update_many
+from distribution.driver_sql import Among, update_many
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import LinkSettings, ingest_event
@@ -258,7 +258,7 @@ def held_codes(session: Session, campaign_id: str, customer_ids: Sequence[str]) 
 # row handling cost more than the lookup.
 _HELD = core_select(_CODES.c.customer_id, _CODES.c.code).where(
     _CODES.c.campaign_id == bindparam("campaign"),
-    _CODES.c.customer_id.in_(bindparam("ids", expanding=True)),
+    Among(_CODES.c.customer_id, "ids"),
 )
 
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 
 from distribution.consent import suppress
 from distribution.db import Database
-from distribution.driver_sql import insert_many, update_many
+from distribution.driver_sql import Among, insert_many, update_many
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
 from distribution.webhooks import emit_many, wants
@@ -212,11 +212,11 @@ _LOCK_AMONG = (
         _DELIVERIES.c.priority,
         _DELIVERIES.c.next_attempt_at,
     )
-    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(Among(_DELIVERIES.c.id, "ids"))
     .with_for_update(skip_locked=True)
 )
 # The rows _due_among locked: the lock is the claim's guarantee, no condition is repeated.
-_CLAIM_LOCKED = _claiming(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+_CLAIM_LOCKED = _claiming(Among(_DELIVERIES.c.id, "ids"))
 
 
 def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
@@ -460,7 +460,7 @@ _LOCK_OUTCOMES = (
         _DELIVERIES.c.status,
         _DELIVERIES.c.next_attempt_at,
     )
-    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .where(Among(_DELIVERIES.c.id, "ids"))
     .with_for_update()
 )
 

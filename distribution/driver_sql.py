@@ -26,10 +26,14 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import ARRAY, Boolean, ColumnElement, Connection, Dialect, Table, any_, bindparam
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 __all__ = [
+    "Among",
     "DriverInsert",
     "DriverSelect",
     "DriverUpdate",
@@ -162,6 +166,39 @@ def select_sql(
         f"FROM {dialect.identifier_preparer.quote(table.name)} "
         f"WHERE {' AND '.join(c for c in conditions if c)}"
     )
+
+
+class Among(ColumnElement[bool]):
+    """``column IN (:name, ...)``, on PostgreSQL ``column = ANY(:name)``; the parameter is a list.
+
+    A statement built once with an IN list still has a new text for every length, and for a
+    batch of 200 or 1,000 ids the driver parsed that text again on each run (psycopg keeps only
+    short texts parsed). One array parameter keeps the text the same, and an index on the column
+    still serves it.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True  # a condition: SQLite must not get "... = 1" appended
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+@compiles(Among)
+def _in_list(element: Among, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(Among, "postgresql")
+def _any_array(element: Among, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(values), **kw)
 
 
 def insert_many(

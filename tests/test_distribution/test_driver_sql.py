@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from distribution.db import Database
-from distribution.driver_sql import insert_many
+from distribution.driver_sql import Among, insert_many
 from distribution.ids import new_id
 from distribution.models import Delivery
 from tests.conftest import ProjectCredentials
@@ -96,3 +96,31 @@ def test_a_conflict_not_asked_to_be_skipped_fails_and_writes_nothing(
     with pytest.raises(IntegrityError), database.session() as session:
         insert_many(session.connection(), _TABLE, _NAMES, rows)
     assert sorted(_stored(database, project_id)) == ["k0"]
+
+
+_AMONG = select(col(Delivery.idempotency_key)).where(Among(_TABLE.c.id, "ids"))
+
+
+@pytest.mark.parametrize("wanted", [0, 1, 2, 1500])
+def test_among_finds_exactly_the_listed_rows_whatever_their_number(
+    database: Database, project: ProjectCredentials, wanted: int
+) -> None:
+    project_id = project.project.id
+    rows = [_row(project_id, f"k{i}", {}) for i in range(1502)]
+    with database.session() as session:
+        insert_many(session.connection(), _TABLE, _NAMES, rows)
+    ids = [str(row[0]) for row in rows[:wanted]] + ["msg_not_there"]
+    with database.reader() as session:
+        found = session.exec(_AMONG, params={"ids": ids}).all()
+    assert sorted(found) == sorted(f"k{i}" for i in range(wanted))
+
+
+def test_among_on_sqlite_looks_ids_up_by_primary_key(database: Database) -> None:
+    if not database.is_sqlite:
+        return  # PostgreSQL's plan depends on the table's size: the rows test covers it there
+    statement = _AMONG.params(ids=["msg_a", "msg_b"])
+    sql = statement.compile(database.engine, compile_kwargs={"literal_binds": True})
+    with database.engine.connect() as connection:
+        plan = [str(step[3]) for step in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    # Written as a plain IN, not "(id IN (...)) = 1", which SQLite cannot answer from an index.
+    assert any("sqlite_autoindex_delivery_1" in step for step in plan), plan
