@@ -188,8 +188,8 @@ def _claiming(rows: ColumnElement[bool]) -> Update:
     )
 
 
-# Built once (as _MOVE is): building a statement and its cache key cost more than running it,
-# once per round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks it on
+# Built once: building a statement and its cache key cost more than running it, once per
+# round. The subquery alone says "queued": on PostgreSQL FOR UPDATE re-checks it on
 # the row it locks, and SQLite has one writer. Repeated on the outer UPDATE, it made SQLite read
 # the whole queue through the status index instead of the ids by primary key.
 _CLAIM = _claiming(
