@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +15,11 @@ from distribution.db import Database
 from distribution.errors import InvalidInputError
 from distribution.event_input import parse_event
 from distribution.ingest import IngestResult, receive_events
+from distribution.migrate import upgrade
 from distribution.models import Customer, Delivery, Event, WebhookCall
 from distribution.provider_store import SecretBox
 from distribution.webhooks import create_subscription
-from tests.conftest import ProjectCredentials
+from tests.conftest import ProjectCredentials, make_project
 
 from .engine_helpers import LINKS, distribute, publish_template
 
@@ -192,22 +194,19 @@ _WHOLE_BATCH_FAILURES = [
 
 
 @pytest.fixture
-def whole_batch_failures(database: Database) -> Iterator[None]:
-    """The triggers and tables above, dropped afterwards: the whole session shares the database."""
-    if not database.is_sqlite:
-        pytest.skip("group commit, and these triggers, are SQLite's")
+def whole_batch_failures(tmp_path: Path) -> Iterator[tuple[Database, str]]:
+    """A SQLite database of its own (group commit is SQLite's) with the triggers and tables
+    above, and a project whose distribution sends an email on reward.granted."""
+    database = Database(f"sqlite:///{tmp_path / 'batch.sqlite3'}")
+    upgrade(database.engine)
+    project_id = make_project(database).project.id
+    template = publish_template(database, project_id)
+    distribute(database, project_id, "reward.granted", [("email", template, "capture")])
     with database.session() as session:
         for statement in _WHOLE_BATCH_FAILURES:
             session.connection().exec_driver_sql(statement)
-    yield
-    with database.session() as session:
-        for statement in (
-            "DROP TRIGGER test_batch_commit",
-            "DROP TABLE test_batch_child",
-            "DROP TABLE test_batch_parent",
-            "DROP TRIGGER test_batch_rollback",
-        ):
-            session.connection().exec_driver_sql(statement)
+    yield database, project_id
+    database.dispose()
 
 
 @pytest.mark.parametrize(
@@ -217,10 +216,10 @@ def whole_batch_failures(database: Database) -> Iterator[None]:
         ("batch.commit_refused", "FOREIGN KEY constraint failed"),
     ],
 )
-@pytest.mark.usefixtures("whole_batch_failures")
 def test_a_batch_failing_as_a_whole_ingests_each_event_alone(
-    database: Database, sending: str, bad_type: str, reason: str
+    whole_batch_failures: tuple[Database, str], bad_type: str, reason: str
 ) -> None:
+    database, sending = whole_batch_failures
     outcomes = _ingest(
         database,
         sending,
