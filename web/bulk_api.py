@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -27,7 +27,7 @@ from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
 from distribution.notifiers import DeliveryNotifier, Waker
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.customers_api import naive, utc
 
 __all__ = ["BulkSendController"]
 
@@ -70,7 +70,7 @@ class BulkSendIn(msgspec.Struct, forbid_unknown_fields=True):
         if scheduled is not None:
             if scheduled.tzinfo is None:
                 raise InvalidInputError([FieldError("scheduled_at", "needs a time zone")])
-            scheduled = scheduled.astimezone(UTC).replace(tzinfo=None)
+            scheduled = naive(scheduled, "scheduled_at")
         return BulkSpec(
             campaign_id=self.campaign,
             channels=[msgspec.to_builtins(c) for c in self.channels],

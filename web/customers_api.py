@@ -30,7 +30,7 @@ from distribution.customers import (
     upsert_customers,
 )
 from distribution.db import Database
-from distribution.errors import PayloadTooLargeError
+from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
 from web.input_guard import STREAMS_BODY
@@ -312,8 +312,8 @@ class CustomerController(Controller):
                 order=order,
                 email=email,
                 query=q,
-                created_after=naive(created_after),
-                created_before=naive(created_before),
+                created_after=naive(created_after, "created_after"),
+                created_before=naive(created_before, "created_before"),
             )
         return CustomerList(
             customers=[customer_out(c) for c in found.customers],
@@ -347,11 +347,16 @@ class CustomerController(Controller):
             erase_customer(session, caller.project_id, customer_id)
 
 
-def naive(value: datetime | None) -> datetime | None:
-    """An aware time as naive UTC, the stored form."""
+def naive(value: datetime | None, field: str) -> datetime | None:
+    """An aware time as naive UTC, the stored form; one that UTC cannot hold (a zone's offset
+    pushing year 1 or 9999 over the edge) is refused as ``field``'s."""
     if value is None or value.tzinfo is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        reason = "is out of range once converted to UTC"
+        raise InvalidInputError([FieldError(field, reason)]) from None
 
 
 def _text_stream(spool: Any) -> io.TextIOWrapper:

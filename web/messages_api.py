@@ -123,8 +123,8 @@ class MessageController(Controller):
                 event_id=event_id,
                 status=status,
                 channel=channel,
-                created_after=naive(created_after),
-                created_before=naive(created_before),
+                created_after=naive(created_after, "created_after"),
+                created_before=naive(created_before, "created_before"),
             )
         return MessageList(
             messages=[message_out(m) for m in found.messages],

@@ -64,3 +64,31 @@ def test_an_upload_still_reports_a_nul_row_by_row(client: Client) -> None:
     report = answer.json()
     assert report["created"] == 1
     assert [e["row"] for e in report["errors"]] == [3]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", "/v1/messages?created_after=0001-01-01T00:00:00%2B05:00", None, "created_after"),
+        ("GET", "/v1/customers?created_before=9999-12-31T23:00:00-05:00", None, "created_before"),
+        (
+            "POST",
+            "/v1/bulk-sends/preflight",
+            {
+                "campaign": "camp_x",
+                "audience": {"segment": "seg_x"},
+                "channels": [],
+                "scheduled_at": "0001-01-01T00:30:00+01:00",
+            },
+            "scheduled_at",
+        ),
+    ],
+)
+def test_a_time_utc_cannot_hold_is_a_clear_problem(
+    client: Client, method: str, path: str, body: dict[str, Any] | None, field: str
+) -> None:
+    """A zone's offset can push year 1 or 9999 past what UTC can hold: refused, never a 500."""
+    answer = client.request(method, path, json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
