@@ -73,11 +73,21 @@ def _segment_filter(session: Session, job: BulkJob) -> Any:
     return member_condition(segment, session.get_bind().dialect.name)
 
 
-def _live(project_id: str) -> Select[Any]:
+def _live(project_id: str, *columns: Any) -> Select[Any]:
     # Plain records, not ORM objects: building those cost more than the query and the render.
-    return core_select(*CUSTOMER_COLUMNS).where(
+    return core_select(*(columns or CUSTOMER_COLUMNS)).where(
         col(Customer.project_id) == project_id, col(Customer.erased_at).is_(None)
     )
+
+
+def _segment_page(
+    session: Session, job: BulkJob, after: str | None, limit: int, *columns: Any
+) -> Select[Any]:
+    """The next ``limit`` live members of the job's segment after ``after``, in id order."""
+    query = _live(job.project_id, *columns).where(_segment_filter(session, job))
+    if after is not None:
+        query = query.where(col(Customer.id) > after)
+    return query.order_by(col(Customer.id)).limit(limit)
 
 
 def _records(session: Session, query: Select[Any]) -> list[CustomerRecord]:
@@ -98,10 +108,7 @@ def next_customers(
     The cursor can move past the customers returned (listed ids erased since), never back.
     """
     if "segment_id" in job.audience:
-        query = _live(job.project_id).where(_segment_filter(session, job))
-        if after is not None:
-            query = query.where(col(Customer.id) > after)
-        rows = _records(session, query.order_by(col(Customer.id)).limit(limit))
+        rows = _records(session, _segment_page(session, job, after, limit))
         return rows, (rows[-1].id if rows else after)
     ids = _listed_page(job, after, limit)
     if not ids:
@@ -119,14 +126,7 @@ def next_cursor(session: Session, job: BulkJob, after: str | None, limit: int) -
     """Where ``next_customers`` would leave the cursor, reading ids only: how a job is cut
     into chunks without loading every customer once more."""
     if "segment_id" in job.audience:
-        query = core_select(col(Customer.id)).where(
-            col(Customer.project_id) == job.project_id,
-            col(Customer.erased_at).is_(None),
-            _segment_filter(session, job),
-        )
-        if after is not None:
-            query = query.where(col(Customer.id) > after)
-        statement = query.order_by(col(Customer.id)).limit(limit)
+        statement = _segment_page(session, job, after, limit, col(Customer.id))
         ids = [str(i) for i in session.connection().execute(statement).scalars()]
     else:
         ids = _listed_page(job, after, limit)
