@@ -25,7 +25,7 @@ from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.segments import get_segment, member_condition
 
-__all__ = ["AUDIENCE_TABLES", "SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
+__all__ = ["SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
 
 #: What templates see as the code in a preflight render.
 SAMPLE_CODE = "PREFLIGHT-CODE"
@@ -51,7 +51,7 @@ class StockCheck:
 # The tables a job's checks and preparation read in proportion to the audience. Their statistics
 # are refreshed (``refresh_statistics``) by every stock check, the first thing a job, its dry
 # run and its start do: a bulk send often follows a large import.
-AUDIENCE_TABLES = ("customer", "code", "suppression", "delivery")
+_AUDIENCE_TABLES = ("customer", "code", "suppression", "delivery")
 
 
 def _holders(session: Session, job: BulkJob) -> int:
@@ -79,7 +79,7 @@ def _holders(session: Session, job: BulkJob) -> int:
 
 def stock_check(session: Session, job: BulkJob) -> StockCheck:
     """Whether the pool covers the audience (counts only: cheap enough to run per request)."""
-    refresh_statistics(session.get_bind(), AUDIENCE_TABLES)
+    refresh_statistics(session.get_bind(), _AUDIENCE_TABLES)
     audience = audience_size(session, job)
     holders = _holders(session, job)
     available = pool_stats(session, str(job.options["pool_id"])).available
