@@ -107,6 +107,7 @@ class Run:
     sent: int
     seconds: float
     messages_per_second: float
+    checked_seconds: float
     first_row_seconds: float
     first_sent_seconds: float
     preparing_seconds: float
@@ -183,6 +184,10 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         worker_cpu = cpu_seconds(pids) - worker_cpu
         database_cpu = cpu_seconds(backend_pids(database)) - database_cpu
     seen = phases(database, invite.job_id, posted)
+    with database.engine.connect() as connection:
+        started = connection.execute(
+            text("SELECT started_at FROM bulk_job WHERE id = :job"), {"job": invite.job_id}
+        ).scalar_one()
     sent = seen.sent
     seconds = seen.last_sent  # from the rows: the poll's own interval does not count
     database.dispose()
@@ -191,6 +196,7 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         sent=sent,
         seconds=round(seconds, 2),
         messages_per_second=round(sent / seconds, 1),
+        checked_seconds=round((started - posted).total_seconds(), 2),
         first_row_seconds=round(seen.first_row, 2),
         first_sent_seconds=round(seen.first_sent, 2),
         preparing_seconds=round(seen.last_row - seen.first_row, 2),
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(run)
             print(
                 f"{workers} worker(s): {run.sent:,} sent in {run.seconds} s = "
-                f"{run.messages_per_second:,} msg/s (first row after {run.first_row_seconds} s, "
+                f"{run.messages_per_second:,} msg/s (checks done after {run.checked_seconds} s, "
+                f"first row after {run.first_row_seconds} s, "
                 f"first sent after {run.first_sent_seconds} s; "
                 f"preparing {run.preparing_seconds} s, "
                 f"delivering {run.delivering_seconds} s; CPU per message: worker "

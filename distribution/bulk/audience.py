@@ -8,7 +8,7 @@ resolved to our ids once, when the job is created, and stored sorted with the jo
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func
@@ -22,8 +22,9 @@ from distribution.segments import get_segment, member_condition
 __all__ = [
     "MAX_LISTED",
     "audience_size",
+    "customer_pages",
+    "id_ranges",
     "live_customers",
-    "next_cursor",
     "next_customers",
     "resolve_listed",
 ]
@@ -122,15 +123,49 @@ def _listed_page(job: BulkJob, after: str | None, limit: int) -> list[str]:
     return listed[start : start + limit]
 
 
-def next_cursor(session: Session, job: BulkJob, after: str | None, limit: int) -> str | None:
-    """Where ``next_customers`` would leave the cursor, reading ids only: how a job is cut
-    into chunks without loading every customer once more."""
+def customer_pages(
+    session: Session, job: BulkJob, after: str | None, upto: str | None, size: int
+) -> Iterator[list[CustomerRecord]]:
+    """The live audience customers with ids in (``after``, ``upto``], ``size`` at a time;
+    ``upto`` None: to the end of the audience."""
+    cursor = after
+    while True:
+        customers, following = next_customers(session, job, cursor, size)
+        if following == cursor:
+            return
+        if upto is not None:
+            customers = [c for c in customers if c.id <= upto]
+        if customers:
+            yield customers
+        if upto is not None and str(following) >= upto:
+            return
+        cursor = following
+
+
+def _next_cursor(session: Session, job: BulkJob, after: str | None, limit: int) -> str | None:
+    """Where ``next_customers`` would leave the cursor, reading ids only."""
     if "segment_id" in job.audience:
         statement = _segment_page(session, job, after, limit, col(Customer.id))
         ids = [str(i) for i in session.connection().execute(statement).scalars()]
     else:
         ids = _listed_page(job, after, limit)
     return ids[-1] if ids else after
+
+
+def id_ranges(
+    session: Session, job: BulkJob, after: str | None, size: int
+) -> list[tuple[str | None, str | None]]:
+    """The audience after ``after`` cut into ranges (after, upto] of about ``size`` customers,
+    reading ids only. The last range is open-ended (``upto`` None), so it also takes customers
+    added later; an empty audience has no range."""
+    ranges: list[tuple[str | None, str | None]] = []
+    cursor = after
+    while (following := _next_cursor(session, job, cursor, size)) != cursor:
+        ranges.append((cursor, following))
+        cursor = following
+    if ranges:
+        ranges[-1] = (ranges[-1][0], None)
+    return ranges
 
 
 def audience_size(session: Session, job: BulkJob) -> int:

@@ -39,6 +39,7 @@ __all__ = [
     "pause_job",
     "resume_job",
     "send_now",
+    "start_job",
 ]
 
 DEFAULT_SEND_DELAY = 600.0
@@ -335,6 +336,30 @@ def cancel_job(session: Session, project_id: str, job_id: str, *, release_codes:
     job.counts = {**job.counts, "codes_released": released}
     session.add(job)
     return job
+
+
+def start_job(
+    session: Session, job: BulkJob, report: dict[str, Any] | None, error: str | None
+) -> str:
+    """Store the preflight ``report`` of a locked ``scheduled`` job and move it on: to
+    ``preparing``, or to ``failed`` when the report refuses it or the checks raised ``error``.
+    Any other status (paused or cancelled meanwhile) is left alone. The job's status."""
+    if job.status != "scheduled":
+        return job.status
+    if error is None and report is not None and not report["ok"]:
+        error = "; ".join(report["problems"])
+    now = utcnow()
+    job.preflight = report or {}
+    job.started_at = now
+    job.updated_at = now
+    if error:
+        job.status, job.error, job.finished_at = "failed", error, now
+    else:
+        job.status = "preparing"
+        job.options = {**job.options, "send_at": send_at(job, now).isoformat()}
+        job.counts = {**job.counts, "prepared": 0}
+    session.add(job)
+    return job.status
 
 
 def send_at(job: BulkJob, now: datetime) -> datetime:

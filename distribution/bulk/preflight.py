@@ -10,13 +10,14 @@ any other row is rendered. The same report is stored with the job when it starts
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from distribution.bulk.audience import audience_size, next_customers
+from distribution.bulk.audience import audience_size, customer_pages
 from distribution.bulk.recipients import Recipients, address_problem, load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, pool_stats
@@ -25,7 +26,15 @@ from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.segments import get_segment, member_condition
 
-__all__ = ["SAMPLE_CODE", "StockCheck", "preflight", "stock_check"]
+__all__ = [
+    "COUNTS",
+    "SAMPLE_CODE",
+    "StockCheck",
+    "assemble",
+    "check_range",
+    "preflight",
+    "stock_check",
+]
 
 #: What templates see as the code in a preflight render.
 SAMPLE_CODE = "PREFLIGHT-CODE"
@@ -86,43 +95,44 @@ def stock_check(session: Session, job: BulkJob) -> StockCheck:
     return StockCheck(audience, holders, max(0, audience - holders), available)
 
 
+#: The counts of a channel's report, summed over the parts of a preflight.
+COUNTS = (
+    "sendable",
+    "no_address",
+    "invalid_address",
+    "suppressed",
+    "render_failures",
+    "sms_segments",
+)
+
+
 def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, Any]:
     """The full report (JSON-ready). ``ok`` is false when the job must not start."""
+    return assemble(session, job, [check_range(session, job, links)])
+
+
+def check_range(
+    session: Session,
+    job: BulkJob,
+    links: LinkSettings,
+    after: str | None = None,
+    upto: str | None = None,
+) -> dict[str, Any]:
+    """The per-row checks of the audience customers with ids in (``after``, ``upto``] (the
+    whole audience by default): one part of a report, JSON-ready, for ``assemble``."""
     project = session.get(Project, job.project_id)
     assert project is not None
     campaign = get_campaign(session, job.project_id, str(job.campaign_id))
-    pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
     channels = load_channels(session, job.project_id, job.channels)
-    stock = stock_check(session, job)
     recipients = Recipients(session, project, campaign, links, channels)
-    per_channel: dict[int, dict[str, Any]] = {
-        c.index: {
-            "channel": c.channel,
-            "template": c.template_id,
-            "provider": c.provider,
-            "marketing": c.marketing,
-            "sendable": 0,
-            "no_address": 0,
-            "invalid_address": 0,
-            "suppressed": 0,
-            "render_failures": 0,
-            "sms_segments": 0,
-        }
-        for c in channels
-    }
+    per_channel: list[dict[str, int]] = [dict.fromkeys(COUNTS, 0) for _ in channels]
     failures: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     code = {"code": SAMPLE_CODE, "qr_url": f"{links.public_url}/links/qr/{SAMPLE_CODE}.png"}
     if campaign.referral_url_template:
         code["referral_url"] = campaign.referral_url_template.replace("{code}", SAMPLE_CODE)
-    cursor: str | None = None
-    while True:
-        customers, cursor_after = next_customers(session, job, cursor, _BATCH)
-        if cursor_after == cursor:
-            break
-        cursor = cursor_after
-        for channel in channels:
-            report = per_channel[channel.index]
+    for customers in customer_pages(session, job, after, upto, _BATCH):
+        for channel, report in zip(channels, per_channel, strict=True):
             suppressed = recipients.suppressed(customers, channel)
             for customer in customers:
                 address = customer.email if channel.channel == "email" else customer.phone
@@ -157,6 +167,26 @@ def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, 
                         | _excerpt(outcome.content)
                     )
         session.expunge_all()
+    return {"channels": per_channel, "failures": failures, "samples": samples}
+
+
+def assemble(session: Session, job: BulkJob, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The report of ``check_range`` parts that cover the audience, in id order: the same
+    report as one walk over the whole audience (counts summed, the first failures and samples
+    kept), with the stock of codes counted now."""
+    pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
+    channels = load_channels(session, job.project_id, job.channels)
+    stock = stock_check(session, job)
+    per_channel = [
+        {
+            "channel": c.channel,
+            "template": c.template_id,
+            "provider": c.provider,
+            "marketing": c.marketing,
+        }
+        | {count: sum(part["channels"][i][count] for part in parts) for count in COUNTS}
+        for i, c in enumerate(channels)
+    ]
     problems = []
     if stock.short and not job.options.get("send_to_available"):
         problems.append(
@@ -171,12 +201,12 @@ def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, 
         "codes_available": stock.available,
         "pool_id": pool.id,
         "send_to_available": bool(job.options.get("send_to_available")),
-        "channels": list(per_channel.values()),
-        "render_failures": failures,
-        "samples": samples,
+        "channels": per_channel,
+        "render_failures": [f for part in parts for f in part["failures"]][:MAX_FAILURES],
+        "samples": [s for part in parts for s in part["samples"]][:SAMPLES],
         "sms": {
-            "messages": sum(r["sendable"] for r in per_channel.values() if r["channel"] == "sms"),
-            "segments": sum(r["sms_segments"] for r in per_channel.values()),
+            "messages": sum(r["sendable"] for r in per_channel if r["channel"] == "sms"),
+            "segments": sum(r["sms_segments"] for r in per_channel),
             "cost_basis": "segments x the provider's price per segment",
         },
     }

@@ -21,7 +21,7 @@ from distribution.bulk.batch import (
     render_batch,
     write_batch,
 )
-from distribution.bulk.jobs import get_job, send_at
+from distribution.bulk.jobs import get_job, start_job
 from distribution.bulk.preflight import preflight
 from distribution.bulk.timing import phase
 from distribution.db import Database
@@ -49,25 +49,11 @@ def begin_job(database: Database, project_id: str, job_id: str, links: LinkSetti
         try:
             with phase("preflight"):
                 report: dict[str, Any] | None = preflight(session, job, links)
-            error = None if report is None or report["ok"] else "; ".join(report["problems"])
+            error = None
         except DistributionError as exc:
             report, error = None, f"preflight failed: {exc}"
     with database.session() as session:
-        job = get_job(session, project_id, job_id, lock=True)
-        if job.status != "scheduled":  # paused or cancelled meanwhile
-            return job.status
-        now = utcnow()
-        job.preflight = report or {}
-        job.started_at = now
-        job.updated_at = now
-        if error:
-            job.status, job.error, job.finished_at = "failed", error, now
-        else:
-            job.status = "preparing"
-            job.options = {**job.options, "send_at": send_at(job, now).isoformat()}
-            job.counts = {**job.counts, "prepared": 0}
-        session.add(job)
-        return job.status
+        return start_job(session, get_job(session, project_id, job_id, lock=True), report, error)
 
 
 def prepare_batch(

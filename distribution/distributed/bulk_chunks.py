@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from distribution.bulk.audience import next_cursor, next_customers
+from distribution.bulk.audience import customer_pages, id_ranges
 from distribution.bulk.jobs import get_job
 from distribution.bulk.prepare import BULK_PRIORITY, prepare_customers
 from distribution.db import Database
@@ -55,16 +55,7 @@ def pending_chunks(database: Database, project_id: str, job_id: str) -> list[Chu
 
 
 def _plan(session: Session, job: BulkJob) -> None:
-    bounds: list[list[str | None]] = []
-    cursor = job.cursor
-    while True:
-        following = next_cursor(session, job, cursor, CHUNK_SIZE)
-        if following == cursor:
-            break
-        bounds.append([cursor, following])
-        cursor = following
-    if bounds:
-        bounds[-1][1] = None  # the last chunk also takes customers added meanwhile
+    bounds = [list(bound) for bound in id_ranges(session, job, job.cursor, CHUNK_SIZE)]
     job.options = {**job.options, "chunks": bounds, "chunks_done": []}
     _finish_if_prepared(job)
     session.add(job)
@@ -107,11 +98,5 @@ def _finish_if_prepared(job: BulkJob) -> None:
 
 
 def _customers(session: Session, job: BulkJob, chunk: Chunk) -> list[CustomerRecord]:
-    found: list[CustomerRecord] = []
-    cursor = chunk.after
-    while True:
-        customers, following = next_customers(session, job, cursor, CHUNK_SIZE)
-        found += [c for c in customers if chunk.upto is None or c.id <= chunk.upto]
-        if following == cursor or (chunk.upto is not None and str(following) >= chunk.upto):
-            return found
-        cursor = following
+    pages = customer_pages(session, job, chunk.after, chunk.upto, CHUNK_SIZE)
+    return [customer for page in pages for customer in page]

@@ -20,7 +20,7 @@ from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 
-from distribution.bulk.prepare import BULK_PRIORITY, begin_job, due_jobs, finish_if_sent
+from distribution.bulk.prepare import BULK_PRIORITY, due_jobs, finish_if_sent
 from distribution.db import Database
 from distribution.delivery import (
     Claimed,
@@ -34,6 +34,7 @@ from distribution.delivery import (
     release,
     start_sends,
 )
+from distribution.distributed.bulk_checks import check_part, pending_checks
 from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
 from distribution.distributed.enqueue import (
     DELIVER_BATCH,
@@ -46,11 +47,13 @@ from distribution.ingest import LinkSettings
 
 __all__ = [
     "BULK_ROUND",
+    "CHECK_PART",
     "PREPARE_CHUNK",
     "RUNTIME",
     "SWEEP",
     "WorkerRuntime",
     "bulk_round",
+    "check_preflight_part",
     "deliver_batch",
     "kick_bulk",
     "prepare_chunk",
@@ -64,10 +67,13 @@ log = logging.getLogger("distribution.distributed")
 SWEEP = "sweep"
 BULK_ROUND = "bulk_round"
 PREPARE_CHUNK = "prepare_chunk"
+CHECK_PART = "check_preflight_part"
 # Procrastinate runs higher priorities first. Delivery jobs carry minus their rows' priority
 # (triggered sends 0, bulk -BULK_PRIORITY); chunks come after both, so a prepared chunk is sent
 # while the next is prepared, instead of every chunk being prepared before the first send.
+# Preflight parts hold up everything of their job, so they go before its chunks.
 CHUNK_PRIORITY = -2 * BULK_PRIORITY
+CHECK_PRIORITY = CHUNK_PRIORITY + 1
 # The key of the WorkerRuntime in the worker's additional context.
 RUNTIME = "dm_runtime"
 
@@ -186,29 +192,42 @@ async def retry_stalled(queue: procrastinate.App) -> int:
 
 
 async def bulk_round(context: JobContext) -> int:
-    """Move every bulk job along: start due ones, defer the chunks of preparing ones (again,
-    for chunks not done: a waiting or running duplicate is refused or serialized by its locks),
-    complete sent ones. How many chunk jobs it deferred."""
+    """Move every bulk job along: check due ones (deferring the parts of their preflight), defer
+    the chunks of preparing ones, complete sent ones. Parts and chunks not done are deferred
+    again on every round: a waiting or running duplicate is refused or serialized by its locks.
+    How many jobs it deferred."""
     runtime = _runtime(context)
     database = runtime.database
     deferred = 0
     for project_id, job_id, status in await asyncio.to_thread(due_jobs, database):
         if status == "scheduled":
-            status = await asyncio.to_thread(begin_job, database, project_id, job_id, runtime.links)
+            status, parts = await asyncio.to_thread(pending_checks, database, project_id, job_id)
+            for part in parts:
+                deferred += await _defer(
+                    context.app, CHECK_PART, CHECK_PRIORITY, project_id, job_id, part
+                )
         if status == "preparing":
-            chunks = await asyncio.to_thread(pending_chunks, database, project_id, job_id)
-            for chunk in chunks:
-                deferred += await _defer_chunk(context.app, project_id, job_id, chunk)
+            deferred += await _defer_chunks(context.app, database, project_id, job_id)
         elif status == "sending":
             await asyncio.to_thread(finish_if_sent, database, project_id, job_id)
     return deferred
 
 
-async def _defer_chunk(queue: procrastinate.App, project_id: str, job_id: str, chunk: Chunk) -> int:
-    key = f"{PREPARE_CHUNK}:{job_id}:{chunk.index}"
-    deferrer = queue.tasks[PREPARE_CHUNK].configure(
-        queueing_lock=key, lock=key, priority=CHUNK_PRIORITY
-    )
+async def _defer_chunks(
+    queue: procrastinate.App, database: Database, project_id: str, job_id: str
+) -> int:
+    deferred = 0
+    for chunk in await asyncio.to_thread(pending_chunks, database, project_id, job_id):
+        deferred += await _defer(queue, PREPARE_CHUNK, CHUNK_PRIORITY, project_id, job_id, chunk)
+    return deferred
+
+
+async def _defer(
+    queue: procrastinate.App, task: str, priority: int, project_id: str, job_id: str, chunk: Chunk
+) -> int:
+    """Defer ``task`` for one range of a job, unless a job for it waits already."""
+    key = f"{task}:{job_id}:{chunk.index}"
+    deferrer = queue.tasks[task].configure(queueing_lock=key, lock=key, priority=priority)
     try:
         await deferrer.defer_async(
             project_id=project_id,
@@ -220,6 +239,24 @@ async def _defer_chunk(queue: procrastinate.App, project_id: str, job_id: str, c
     except AlreadyEnqueued:
         return 0
     return 1
+
+
+async def check_preflight_part(
+    context: JobContext,
+    project_id: str,
+    job_id: str,
+    index: int,
+    after: str | None,
+    upto: str | None,
+) -> str | None:
+    """Check one part of a due job's preflight; the part that starts the job defers its chunks."""
+    runtime = _runtime(context)
+    status = await asyncio.to_thread(
+        check_part, runtime.database, project_id, job_id, Chunk(index, after, upto), runtime.links
+    )
+    if status == "preparing":
+        await _defer_chunks(context.app, runtime.database, project_id, job_id)
+    return status
 
 
 async def prepare_chunk(
@@ -263,6 +300,7 @@ def register(app: procrastinate.App, *, sweep_interval: int) -> None:
     )(sweep)
     app.periodic(cron=f"*/{sweep_interval} * * * * *", periodic_id="sweeper")(sweeper)
     app.task(name=PREPARE_CHUNK, queue="bulk", pass_context=True, retry=retry)(prepare_chunk)
+    app.task(name=CHECK_PART, queue="bulk", pass_context=True, retry=retry)(check_preflight_part)
     app.task(
         name=BULK_ROUND, queue="bulk", pass_context=True, lock=BULK_ROUND, queueing_lock=BULK_ROUND
     )(bulk_round)

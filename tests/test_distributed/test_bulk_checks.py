@@ -1,0 +1,168 @@
+"""A bulk job's preflight in parts (distributed mode): the parts, stored in any order, add up to
+the report of one walk, and the part that completes them starts the job exactly once."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+from distribution.bulk import create_job, pause_job, preflight, resume_job
+from distribution.bulk.jobs import get_job
+from distribution.consent import suppress
+from distribution.customers import upsert_customers
+from distribution.db import Database
+from distribution.distributed.bulk_checks import check_part, pending_checks
+from tests.conftest import ProjectCredentials
+from tests.test_distribution.engine_helpers import LINKS, publish_template
+from tests.test_distribution.test_bulk import _setup as bulk_setup
+from tests.test_distribution.test_bulk import _spec as bulk_spec
+
+PART = 4
+
+
+def _mixed_audience(database: Database, project_id: str, codes: int) -> dict[str, str]:
+    """25 members with email; a third with the variable the template reads, two with a phone
+    only, one unsubscribed from marketing email: every count of the report is non-zero."""
+    ids = bulk_setup(database, project_id, 25, codes)
+    ids["template"] = publish_template(
+        database,
+        project_id,
+        category="marketing",
+        subject="For {{ customer.first_name }}",
+        body="<p>{{ customer.metadata.nickname }}: {{ code.code }}</p>",
+    )
+    with database.session() as session:
+        upsert_customers(
+            session,
+            project_id,
+            [
+                {"source_id": f"r{i}", "metadata": {"wave": "one", "nickname": f"N{i}"}}
+                for i in range(0, 25, 3)
+            ]
+            + [
+                {"source_id": f"p{i}", "phone": f"+1415555010{i}", "metadata": {"wave": "one"}}
+                for i in range(2)
+            ],
+            default_region="US",
+        )
+        suppress(
+            session, project_id, "email", "r3@example.com", customer_id=None, reason="unsubscribed"
+        )
+    return ids
+
+
+def _scheduled_job(database: Database, project: ProjectCredentials, codes: int) -> tuple[str, str]:
+    """A scheduled job to the mixed audience: (project id, job id)."""
+    project_id = project.project.id
+    ids = _mixed_audience(database, project_id, codes)
+    with database.session() as session:
+        return project_id, create_job(session, project_id, bulk_spec(ids), actor="t").id
+
+
+def _one_walk(database: Database, project_id: str, job_id: str) -> dict[str, Any]:
+    with database.reader() as session:
+        return preflight(session, get_job(session, project_id, job_id), LINKS)
+
+
+def test_parts_checked_in_any_order_make_the_report_of_one_walk_and_start_the_job(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    expected = _one_walk(database, project_id, job_id)
+    channel = expected["channels"][0]
+    assert all(channel[count] > 0 for count in ("sendable", "no_address", "suppressed"))
+    assert channel["render_failures"] > 0
+    assert len(expected["samples"]) == 3
+
+    status, parts = pending_checks(database, project_id, job_id, size=PART)
+    assert status == "scheduled"
+    assert len(parts) == 7  # 27 members, 4 a part
+    assert parts[0].after is None
+    assert parts[-1].upto is None
+    assert all(a.upto == b.after for a, b in pairwise(parts))
+    # Planned once: asking again gives the same parts.
+    assert pending_checks(database, project_id, job_id, size=PART) == (status, parts)
+
+    started = [check_part(database, project_id, job_id, part, LINKS) for part in parts[::-1]]
+
+    assert started == [None] * 6 + ["preparing"]
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+    assert job.status == "preparing"
+    assert job.preflight == expected
+    assert "checks" not in job.options  # the parts are dropped once assembled
+    assert job.started_at is not None
+
+
+def test_a_part_checked_twice_is_stored_once(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    expected = _one_walk(database, project_id, job_id)
+    _status, parts = pending_checks(database, project_id, job_id, size=PART)
+
+    assert check_part(database, project_id, job_id, parts[0], LINKS) is None
+    assert check_part(database, project_id, job_id, parts[0], LINKS) is None
+    _status, left = pending_checks(database, project_id, job_id, size=PART)
+    assert left == parts[1:]
+    finished = [check_part(database, project_id, job_id, part, LINKS) for part in left]
+
+    assert finished[-1] == "preparing"
+    # Once started, a late duplicate changes nothing.
+    assert check_part(database, project_id, job_id, parts[0], LINKS) is None
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+    assert job.preflight == expected
+
+
+def test_an_audience_grown_past_the_pool_fails_the_job_when_the_last_part_is_in(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=27)
+    _status, parts = pending_checks(database, project_id, job_id, size=PART)
+    with database.session() as session:  # three more members while the parts are checked
+        upsert_customers(
+            session,
+            project_id,
+            [
+                {
+                    "source_id": f"late{i}",
+                    "email": f"late{i}@example.com",
+                    "metadata": {"wave": "one"},
+                }
+                for i in range(3)
+            ],
+            default_region="US",
+        )
+
+    finished = [check_part(database, project_id, job_id, part, LINKS) for part in parts]
+
+    assert finished[-1] == "failed"
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+    assert job.error == "the pool has 27 codes but the audience needs 30"
+    assert job.preflight["audience"] == 30
+    # The open-ended last part checked the late members too: every member is counted once.
+    channel = job.preflight["channels"][0]
+    counted = ("sendable", "no_address", "invalid_address", "suppressed", "render_failures")
+    assert sum(channel[count] for count in counted) == 30
+
+
+def test_a_job_paused_while_checked_keeps_its_parts_and_starts_after_resuming(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    _status, parts = pending_checks(database, project_id, job_id, size=PART)
+    check_part(database, project_id, job_id, parts[0], LINKS)
+    with database.session() as session:
+        pause_job(session, project_id, job_id)
+
+    assert check_part(database, project_id, job_id, parts[1], LINKS) is None
+    assert pending_checks(database, project_id, job_id, size=PART) == ("paused", [])
+    with database.session() as session:
+        resume_job(session, project_id, job_id)
+    status, left = pending_checks(database, project_id, job_id, size=PART)
+
+    assert (status, left) == ("scheduled", parts[1:])
+    finished = [check_part(database, project_id, job_id, part, LINKS) for part in left]
+    assert finished[-1] == "preparing"
