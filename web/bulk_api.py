@@ -116,6 +116,11 @@ class BulkSendOut(msgspec.Struct):
     object: str = "bulk_send"
 
 
+# What a job's options answer: what was asked for and when it sends. The rest is the workers'
+# bookkeeping (chunk plans, preflight parts), which grows with the audience.
+_SHOWN_OPTIONS = ("pool_id", "send_delay_seconds", "send_to_available", "send_at")
+
+
 def _out(session: Any, job: BulkJob) -> BulkSendOut:
     progress = job_progress(session, job)
     audience = dict(job.audience)
@@ -127,7 +132,7 @@ def _out(session: Any, job: BulkJob) -> BulkSendOut:
         campaign_id=job.campaign_id,
         audience=audience,
         channels=job.channels,
-        options=job.options,
+        options={key: job.options[key] for key in _SHOWN_OPTIONS if key in job.options},
         preflight=job.preflight,
         counts=job.counts,
         progress=ProgressOut(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -80,3 +82,22 @@ def test_an_unknown_action_is_a_problem_naming_the_field(
     assert "explode" in action["reason"]
     # Nothing happened to the job.
     assert client.get(f"/v1/bulk-sends/{job}").json()["status"] != "cancelled"
+
+
+def test_a_finished_send_answers_its_options_and_report_not_the_workers_bookkeeping(
+    client: Client, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    body = _setup(client, app_database, api_project, 3) | {"send_delay_seconds": 0}
+    job = client.post("/v1/bulk-sends", json=body).json()["id"]
+    deadline = time.monotonic() + 60
+    while (answer := client.get(f"/v1/bulk-sends/{job}").json())["status"] != "completed":
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.1)
+    assert set(answer["options"]) == {
+        "pool_id",
+        "send_delay_seconds",
+        "send_to_available",
+        "send_at",
+    }
+    assert answer["preflight"]["channels"][0]["sendable"] == 3
+    assert answer["progress"]["messages"] == {"sent": 3}
