@@ -6,6 +6,9 @@ needed, a strict missing-variable check of every row with a stand-in code (listi
 rows that fail), renders of the first rows as samples, and SMS segments. An email row whose
 context holds every path its template reads is checked without a render (``variable_paths``);
 any other row is rendered. The same report is stored with the job when it starts.
+
+The walk can be split: ``check_range`` checks one range of customer ids, ``assemble`` adds the
+parts up into the report (distributed workers check the ranges of a large job in parallel).
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from distribution.models import BulkJob, Code, Customer, Project
 from distribution.segments import get_segment, member_condition
 
 __all__ = [
-    "COUNTS",
     "SAMPLE_CODE",
     "StockCheck",
     "assemble",
@@ -95,8 +97,8 @@ def stock_check(session: Session, job: BulkJob) -> StockCheck:
     return StockCheck(audience, holders, max(0, audience - holders), available)
 
 
-#: The counts of a channel's report, summed over the parts of a preflight.
-COUNTS = (
+# The counts of a channel's report, summed over the parts of a preflight.
+_COUNTS = (
     "sendable",
     "no_address",
     "invalid_address",
@@ -125,7 +127,7 @@ def check_range(
     campaign = get_campaign(session, job.project_id, str(job.campaign_id))
     channels = load_channels(session, job.project_id, job.channels)
     recipients = Recipients(session, project, campaign, links, channels)
-    per_channel: list[dict[str, int]] = [dict.fromkeys(COUNTS, 0) for _ in channels]
+    per_channel: list[dict[str, int]] = [dict.fromkeys(_COUNTS, 0) for _ in channels]
     failures: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     code = {"code": SAMPLE_CODE, "qr_url": f"{links.public_url}/links/qr/{SAMPLE_CODE}.png"}
@@ -184,7 +186,7 @@ def assemble(session: Session, job: BulkJob, parts: Sequence[dict[str, Any]]) ->
             "provider": c.provider,
             "marketing": c.marketing,
         }
-        | {count: sum(part["channels"][i][count] for part in parts) for count in COUNTS}
+        | {count: sum(part["channels"][i][count] for part in parts) for count in _COUNTS}
         for i, c in enumerate(channels)
     ]
     problems = []
