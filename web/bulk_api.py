@@ -15,6 +15,7 @@ from distribution.bulk import (
     BulkSpec,
     JobAction,
     JobWakers,
+    build_job,
     control_job,
     create_job,
     get_job,
@@ -207,16 +208,14 @@ class BulkSendController(Controller):
         session_factory = db.session if spec.csv is not None else db.reader
         with session_factory() as session:
             try:
-                job = create_job(
+                job, stock = build_job(
                     session,
                     caller.project_id,
-                    BulkSpec(**{**spec.__dict__, "send_to_available": True}),
+                    spec,
                     actor=caller.actor,
                     region=caller.default_region,
-                    store=False,
                 )
-                job.options = {**job.options, "send_to_available": spec.send_to_available}
-                return preflight(session, job, links)
+                return preflight(session, job, links, stock)
             finally:
                 session.rollback()
 

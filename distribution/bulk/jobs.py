@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from distribution.bulk.audience import resolve_listed
+from distribution.bulk.preflight import StockCheck, stock_check
 from distribution.bulk.recipients import load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_SEND_DELAY",
     "BulkSpec",
     "Progress",
+    "build_job",
     "cancel_job",
     "create_job",
     "get_job",
@@ -117,18 +119,32 @@ def create_job(
     *,
     actor: str,
     region: str = "US",
-    store: bool = True,
 ) -> BulkJob:
     """Check and store a job; it starts at ``scheduled_at`` (now by default).
-
-    With ``store=False`` (a dry run) the job is checked and built but not added to the session.
 
     Raises:
         InvalidInputError: A field is wrong (every one named).
         ConflictError: The pool cannot cover the audience and ``send_to_available`` is off.
     """
-    from distribution.bulk.preflight import stock_check
+    job, stock = build_job(session, project_id, spec, actor=actor, region=region)
+    if stock.short and not spec.send_to_available:
+        raise ConflictError(
+            f"the pool has {stock.available} codes but the audience needs {stock.needed}; "
+            "add codes or send with send_to_available: true"
+        )
+    session.add(job)
+    session.flush()
+    return job
 
+
+def build_job(
+    session: Session, project_id: str, spec: BulkSpec, *, actor: str, region: str = "US"
+) -> tuple[BulkJob, StockCheck]:
+    """A checked job, not added to the session (a dry run stops here), and its stock of codes.
+
+    Raises:
+        InvalidInputError: A field is wrong (every one named).
+    """
     if not 0 <= spec.send_delay_seconds <= MAX_SEND_DELAY:
         raise InvalidInputError(
             [FieldError("send_delay_seconds", f"must be between 0 and {MAX_SEND_DELAY:.0f}")]
@@ -161,15 +177,7 @@ def create_job(
     )
     stock = stock_check(session, job)
     job.counts = {"audience": stock.audience}
-    if stock.short and not spec.send_to_available:
-        raise ConflictError(
-            f"the pool has {stock.available} codes but the audience needs {stock.needed}; "
-            "add codes or send with send_to_available: true"
-        )
-    if store:
-        session.add(job)
-        session.flush()
-    return job
+    return job, stock
 
 
 def get_job(session: Session, project_id: str, job_id: str, *, lock: bool = False) -> BulkJob:

@@ -108,9 +108,12 @@ _COUNTS = (
 )
 
 
-def preflight(session: Session, job: BulkJob, links: LinkSettings) -> dict[str, Any]:
-    """The full report (JSON-ready). ``ok`` is false when the job must not start."""
-    return assemble(session, job, [check_range(session, job, links)])
+def preflight(
+    session: Session, job: BulkJob, links: LinkSettings, stock: StockCheck | None = None
+) -> dict[str, Any]:
+    """The full report (JSON-ready). ``ok`` is false when the job must not start. ``stock``:
+    the job's stock of codes when the caller has just counted it."""
+    return assemble(session, job, [check_range(session, job, links)], stock)
 
 
 def check_range(
@@ -172,13 +175,18 @@ def check_range(
     return {"channels": per_channel, "failures": failures, "samples": samples}
 
 
-def assemble(session: Session, job: BulkJob, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def assemble(
+    session: Session,
+    job: BulkJob,
+    parts: Sequence[dict[str, Any]],
+    stock: StockCheck | None = None,
+) -> dict[str, Any]:
     """The report of ``check_range`` parts that cover the audience, in id order: the same
     report as one walk over the whole audience (counts summed, the first failures and samples
-    kept), with the stock of codes counted now."""
+    kept), with the stock of codes (counted now unless given)."""
     pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
     channels = load_channels(session, job.project_id, job.channels)
-    stock = stock_check(session, job)
+    stock = stock or stock_check(session, job)
     per_channel = [
         {
             "channel": c.channel,
