@@ -26,15 +26,22 @@ from distribution.errors import DistributionError
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
 
-__all__ = ["CHECK_SIZE", "check_part", "pending_checks"]
+__all__ = ["CHECK_SIZE", "MAX_PARTS", "check_part", "pending_checks"]
 
 # Recipients per part. A multiple of the preflight's own batch, so the parts' pages are the
 # pages of one walk and the assembled report is the same, samples and failures included.
 CHECK_SIZE = 10_000
+# Every stored part rewrites the job's options with the parts before it, so a very large
+# audience gets larger parts (a multiple of CHECK_SIZE) rather than more of them.
+MAX_PARTS = 100
 
 
 def pending_checks(
-    database: Database, project_id: str, job_id: str, size: int = CHECK_SIZE
+    database: Database,
+    project_id: str,
+    job_id: str,
+    size: int = CHECK_SIZE,
+    max_parts: int = MAX_PARTS,
 ) -> tuple[str, list[Chunk]]:
     """The job's status and, while it is ``scheduled``, the parts of its preflight still to
     check, planned the first time. A job with nothing left to check is started here."""
@@ -44,7 +51,10 @@ def pending_checks(
             return job.status, []
         checks: dict[str, Any] | None = job.options.get("checks")
         if checks is None:
-            ranges = [list(bound) for bound in id_ranges(session, job, None, size)]
+            # The audience counted when the job was created is a good enough guide.
+            sizes_per_part = -(-int(job.counts.get("audience", 0)) // (size * max_parts))
+            part_size = size * max(1, sizes_per_part)
+            ranges = [list(bound) for bound in id_ranges(session, job, None, part_size)]
             checks = {"ranges": ranges, "parts": {}}
             job.options = {**job.options, "checks": checks}
             session.add(job)

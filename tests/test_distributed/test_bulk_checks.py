@@ -166,3 +166,18 @@ def test_a_job_paused_while_checked_keeps_its_parts_and_starts_after_resuming(
     assert (status, left) == ("scheduled", parts[1:])
     finished = [check_part(database, project_id, job_id, part, LINKS) for part in left]
     assert finished[-1] == "preparing"
+
+
+def test_a_large_audience_gets_larger_parts_not_more(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    expected = _one_walk(database, project_id, job_id)
+
+    _status, parts = pending_checks(database, project_id, job_id, size=PART, max_parts=3)
+
+    assert len(parts) == 3  # 27 members: parts of 12 (a multiple of 4), not 7 parts of 4
+    finished = [check_part(database, project_id, job_id, part, LINKS) for part in parts]
+    assert finished[-1] == "preparing"
+    with database.reader() as session:
+        assert get_job(session, project_id, job_id).preflight == expected
