@@ -153,18 +153,23 @@ def _next_cursor(session: Session, job: BulkJob, after: str | None, limit: int) 
 
 
 def id_ranges(
-    session: Session, job: BulkJob, after: str | None, size: int
+    session: Session, job: BulkJob, after: str | None, size: int, upto: str | None = None
 ) -> list[tuple[str | None, str | None]]:
-    """The audience after ``after`` cut into ranges (after, upto] of about ``size`` customers,
-    reading ids only. The last range is open-ended (``upto`` None), so it also takes customers
-    added later; an empty audience has no range."""
+    """The audience in (``after``, ``upto``] cut into contiguous ranges (after, upto] of about
+    ``size`` customers, reading ids only. The last range ends at ``upto``; with ``upto`` None it
+    is open-ended, so it also takes customers added later. A bounded span without customers is
+    one empty range (customers may still arrive in it); an empty audience has no range."""
     ranges: list[tuple[str | None, str | None]] = []
     cursor = after
-    while (following := _next_cursor(session, job, cursor, size)) != cursor:
+    while (following := _next_cursor(session, job, cursor, size)) != cursor and (
+        upto is None or str(following) < upto
+    ):
         ranges.append((cursor, following))
         cursor = following
-    if ranges:
-        ranges[-1] = (ranges[-1][0], None)
+    if ranges and (upto is None or following == cursor):  # the audience ended: the last range
+        ranges[-1] = (ranges[-1][0], upto)  # takes the rest of the span
+    elif upto is not None:
+        ranges.append((cursor, upto))
     return ranges
 
 

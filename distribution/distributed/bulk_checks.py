@@ -21,7 +21,7 @@ from distribution.bulk.audience import id_ranges
 from distribution.bulk.jobs import get_job, start_job
 from distribution.bulk.preflight import assemble, check_range
 from distribution.db import Database
-from distribution.distributed.bulk_chunks import Chunk
+from distribution.distributed.bulk_chunks import CHUNK_SIZE, Chunk
 from distribution.errors import DistributionError
 from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
@@ -82,6 +82,8 @@ def check_part(
             error = None
         except DistributionError as exc:
             checked, error = None, f"preflight failed: {exc}"
+        # This span's preparation chunks, planned here so no worker plans them all alone later.
+        chunks = [list(b) for b in id_ranges(session, job, part.after, CHUNK_SIZE, part.upto)]
     with database.session() as session:
         job = get_job(session, project_id, job_id, lock=True)
         if job.status != "scheduled" or "checks" not in job.options:
@@ -89,7 +91,7 @@ def check_part(
         if checked is None:
             return _start(session, job, error)
         checks = job.options["checks"]
-        parts = {**checks["parts"], str(part.index): checked}
+        parts = {**checks["parts"], str(part.index): checked | {"chunks": chunks}}
         job.options = {**job.options, "checks": {**checks, "parts": parts}}
         session.add(job)
         if len(parts) < len(checks["ranges"]):
@@ -106,6 +108,7 @@ def _start(session: Session, job: BulkJob, error: str | None) -> str:
     """Assemble the stored parts (unless the checks failed) and start the locked job; the parts
     are dropped, the report keeps what they found."""
     report = None
+    options = {key: value for key, value in job.options.items() if key != "checks"}
     if error is None:
         checks = job.options["checks"]
         parts = [checks["parts"][str(index)] for index in range(len(checks["ranges"]))]
@@ -113,5 +116,7 @@ def _start(session: Session, job: BulkJob, error: str | None) -> str:
             report = assemble(session, job, parts)
         except DistributionError as exc:
             error = f"preflight failed: {exc}"
-    job.options = {key: value for key, value in job.options.items() if key != "checks"}
+        chunks = [chunk for part in parts for chunk in part["chunks"]]
+        options |= {"chunks": chunks, "chunks_done": []}
+    job.options = options
     return start_job(session, job, report, error)

@@ -1,9 +1,11 @@
 """Bulk preparation in chunks, so several workers prepare one large campaign in parallel.
 
-When a job starts preparing, its audience is cut into keyset ranges of customer ids (the plan,
-kept in the job's options). Each chunk job prepares its range with ``prepare_customers`` in one
-transaction that also records the chunk as done; the job moves to ``sending`` with its last
-chunk. Preparing is idempotent, so a chunk run twice (a lost worker, a re-deferred job) writes
+A job's audience is cut into keyset ranges of customer ids (the plan, kept in the job's
+options): by the parts of its preflight, each for its own span (``bulk_checks``), or else when
+it starts preparing. The ranges are contiguous and the last is open-ended, so customers added
+after the plan still fall in one. Each chunk job prepares its range with ``prepare_customers``
+in one transaction that also records the chunk as done; the job moves to ``sending`` with its
+last chunk. Preparing is idempotent, so a chunk run twice (a lost worker, a re-deferred job) writes
 nothing twice.
 """
 
@@ -39,26 +41,26 @@ class Chunk:
 
 
 def pending_chunks(database: Database, project_id: str, job_id: str) -> list[Chunk]:
-    """The chunks of a ``preparing`` job not done yet, planning them the first time."""
+    """The chunks of a ``preparing`` job not done yet, planning them unless its preflight
+    parts did (``bulk_checks``). A job without any (an empty audience) moves on to sending."""
     with database.session() as session:
         job = get_job(session, project_id, job_id, lock=True)
         if job.status != "preparing":
             return []
         if "chunks" not in job.options:
-            _plan(session, job)
+            bounds = id_ranges(session, job, job.cursor, CHUNK_SIZE)
+            job.options = {**job.options, "chunks": [list(b) for b in bounds], "chunks_done": []}
+            session.add(job)
         done = set(job.options.get("chunks_done", []))
-        return [
+        pending = [
             Chunk(index, after, upto)
             for index, (after, upto) in enumerate(job.options["chunks"])
             if index not in done
         ]
-
-
-def _plan(session: Session, job: BulkJob) -> None:
-    bounds = [list(bound) for bound in id_ranges(session, job, job.cursor, CHUNK_SIZE)]
-    job.options = {**job.options, "chunks": bounds, "chunks_done": []}
-    _finish_if_prepared(job)
-    session.add(job)
+        if not pending:
+            _finish_if_prepared(job)
+            session.add(job)
+        return pending
 
 
 def prepare_chunk_rows(

@@ -7,11 +7,13 @@ from itertools import pairwise
 from typing import Any
 
 from distribution.bulk import create_job, pause_job, preflight, resume_job
+from distribution.bulk.audience import customer_pages, id_ranges
 from distribution.bulk.jobs import get_job
 from distribution.consent import suppress
 from distribution.customers import upsert_customers
 from distribution.db import Database
 from distribution.distributed.bulk_checks import check_part, pending_checks
+from distribution.distributed.bulk_chunks import pending_chunks
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS, publish_template
 from tests.test_distribution.test_bulk import _setup as bulk_setup
@@ -181,3 +183,39 @@ def test_a_large_audience_gets_larger_parts_not_more(
     assert finished[-1] == "preparing"
     with database.reader() as session:
         assert get_job(session, project_id, job_id).preflight == expected
+
+
+def test_id_ranges_cut_a_span_into_contiguous_ranges_that_end_at_its_end(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        members = [c.id for page in customer_pages(session, job, None, None, 100) for c in page]
+        whole = id_ranges(session, job, None, 4)
+        span = id_ranges(session, job, members[2], 4, members[12])
+        tail = id_ranges(session, job, members[20], 4, members[-1] + "~")  # past the last id
+        empty = id_ranges(session, job, members[-1], 4, members[-1] + "~")
+
+    assert len(members) == 27
+    assert whole == [(None, members[3]), *pairwise(members[3::4]), (members[23], None)]
+    assert span == [(members[2], members[6]), (members[6], members[10]), (members[10], members[12])]
+    # The audience ends before the span does: the last range takes the rest of the span.
+    assert tail == [(members[20], members[24]), (members[24], members[-1] + "~")]
+    assert empty == [(members[-1], members[-1] + "~")]  # nobody in it yet, still covered
+
+
+def test_the_parts_plan_the_preparation_chunks_of_their_own_spans(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    _status, parts = pending_checks(database, project_id, job_id, size=PART)
+    for part in parts:
+        check_part(database, project_id, job_id, part, LINKS)
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+
+    # 27 members are one chunk per part: the plan is the parts' spans, open-ended at the end.
+    assert job.options["chunks"] == [[part.after, part.upto] for part in parts]
+    assert job.options["chunks_done"] == []
+    assert pending_chunks(database, project_id, job_id) == parts
