@@ -54,8 +54,11 @@ def pending_checks(
             # The audience counted when the job was created is a good enough guide.
             sizes_per_part = -(-int(job.counts.get("audience", 0)) // (size * max_parts))
             part_size = size * max(1, sizes_per_part)
-            ranges = [list(bound) for bound in id_ranges(session, job, None, part_size)]
-            checks = {"ranges": ranges, "parts": {}}
+            try:
+                bounds = id_ranges(session, job, None, part_size)
+            except DistributionError as exc:  # its segment was deleted, say
+                return start_job(session, job, None, f"preflight failed: {exc}"), []
+            checks = {"ranges": [list(bound) for bound in bounds], "parts": {}}
             job.options = {**job.options, "checks": checks}
             session.add(job)
         pending = [
@@ -63,7 +66,7 @@ def pending_checks(
             for index, (after, upto) in enumerate(checks["ranges"])
             if str(index) not in checks["parts"]
         ]
-        if not pending:  # an empty audience, or every part stored before a crash
+        if not pending:  # an empty audience: nothing to check
             return _start(session, job, None), []
         return job.status, pending
 
@@ -79,11 +82,12 @@ def check_part(
             return None
         try:
             checked: dict[str, Any] | None = check_range(session, job, links, part.after, part.upto)
+            # This span's preparation chunks, planned here so no worker plans them all later.
+            bounds = id_ranges(session, job, part.after, CHUNK_SIZE, part.upto)
+            chunks = [list(bound) for bound in bounds]
             error = None
         except DistributionError as exc:
-            checked, error = None, f"preflight failed: {exc}"
-        # This span's preparation chunks, planned here so no worker plans them all alone later.
-        chunks = [list(b) for b in id_ranges(session, job, part.after, CHUNK_SIZE, part.upto)]
+            checked, chunks, error = None, [], f"preflight failed: {exc}"
     with database.session() as session:
         job = get_job(session, project_id, job_id, lock=True)
         if job.status != "scheduled" or "checks" not in job.options:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import pytest
+
 from distribution.bulk import create_job, pause_job, preflight, resume_job
 from distribution.bulk.audience import customer_pages, id_ranges
 from distribution.bulk.jobs import get_job
@@ -14,6 +16,7 @@ from distribution.customers import upsert_customers
 from distribution.db import Database
 from distribution.distributed.bulk_checks import check_part, pending_checks
 from distribution.distributed.bulk_chunks import pending_chunks
+from distribution.segments import delete_segment
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS, publish_template
 from tests.test_distribution.test_bulk import _setup as bulk_setup
@@ -219,3 +222,25 @@ def test_the_parts_plan_the_preparation_chunks_of_their_own_spans(
     assert job.options["chunks"] == [[part.after, part.upto] for part in parts]
     assert job.options["chunks_done"] == []
     assert pending_chunks(database, project_id, job_id) == parts
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["before", "during"])
+def test_a_segment_deleted_before_or_during_the_checks_fails_the_job(
+    database: Database, project: ProjectCredentials, planned: bool
+) -> None:
+    project_id, job_id = _scheduled_job(database, project, codes=40)
+    with database.reader() as session:
+        segment_id = str(get_job(session, project_id, job_id).audience["segment_id"])
+    parts = pending_checks(database, project_id, job_id, size=PART)[1] if planned else []
+    with database.session() as session:
+        delete_segment(session, project_id, segment_id)
+
+    if planned:
+        assert check_part(database, project_id, job_id, parts[0], LINKS) == "failed"
+    else:
+        assert pending_checks(database, project_id, job_id, size=PART) == ("failed", [])
+
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+    assert job.status == "failed"
+    assert job.error == "preflight failed: audience.segment: no such segment"
