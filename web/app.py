@@ -130,7 +130,9 @@ def _embedded(
         delivery_policy(settings),
         poll_interval=settings.worker_poll_interval,
     )
-    bulk_runner = BulkRunner(database, link_settings(settings), worker.wake)
+    bulk_runner = BulkRunner(
+        database, link_settings(settings), worker.wake, batch_size=settings.bulk_batch_size
+    )
     return _Engine(
         notifier=worker,
         bulk=bulk_runner,

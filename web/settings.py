@@ -17,6 +17,9 @@
   200 deliveries).
 - ``DM_WORKER_QUEUES`` (all: ``deliveries,bulk,maintenance``): the queues ``dm worker`` takes
   jobs from.
+- ``DM_BULK_BATCH_SIZE`` (``2000``): recipients a bulk job prepares per transaction in embedded
+  mode (codes, renders and delivery rows; 1 to 10,000). Smaller batches hold SQLite's one writer
+  for less time at a time, larger ones cost less per recipient.
 - ``DM_SWEEP_INTERVAL`` (``5``): seconds between sweeps that enqueue due deliveries without a job
   and recover abandoned ones (distributed mode; 1 to 59).
 - ``DM_WORKER_METRICS_PORT`` (unset): where ``dm worker`` serves its Prometheus metrics
@@ -72,6 +75,7 @@ class Settings:
     run_worker: bool = True
     worker_concurrency: int = 4
     worker_queues: tuple[str, ...] = ("deliveries", "bulk", "maintenance")
+    bulk_batch_size: int = 2000
     sweep_interval: int = 5
     shutdown_grace: float = 30.0
     worker_metrics_port: int | None = None
@@ -135,6 +139,7 @@ class Settings:
             run_worker=_flag(env.get("DM_RUN_WORKER", "true")),
             worker_concurrency=_positive_int("DM_WORKER_CONCURRENCY", env, "4"),
             worker_queues=_queues(env.get("DM_WORKER_QUEUES")),
+            bulk_batch_size=_bulk_batch_size(env.get("DM_BULK_BATCH_SIZE", "2000")),
             sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
             worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
@@ -165,6 +170,13 @@ def _queues(value: str | None) -> tuple[str, ...]:
             + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "")
         )
     return queues
+
+
+def _bulk_batch_size(value: str) -> int:
+    size = int(value)
+    if not 1 <= size <= 10_000:
+        raise ValueError("DM_BULK_BATCH_SIZE must be between 1 and 10000")
+    return size
 
 
 def _sweep_interval(value: str) -> int:

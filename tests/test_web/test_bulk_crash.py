@@ -57,6 +57,9 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]
     # A database of its own: the session's shared one has the in-process app's worker and bulk
     # runner on it, which would pick up this job and keep sending while "the service" is dead.
     with migrated_database(request.param, tmp_path) as url, Service(tmp_path, url) as running:
+        # Small batches, so preparing lasts long enough to be caught and killed midway even on a
+        # fast machine (3,000 recipients in two batches took less than the test's poll).
+        running.env["DM_BULK_BATCH_SIZE"] = "100"
         yield running
 
 

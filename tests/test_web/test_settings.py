@@ -19,6 +19,7 @@ def test_worker_settings_default_to_all_queues_and_a_small_concurrency(tmp_path:
     assert settings.worker_concurrency == 4
     assert settings.worker_queues == ("deliveries", "bulk", "maintenance")
     assert settings.sweep_interval == 5
+    assert settings.bulk_batch_size == 2000
     assert settings.shutdown_grace == 30.0
     assert settings.worker_metrics_port is None
 
@@ -34,6 +35,7 @@ def test_worker_settings_are_read_from_the_environment(tmp_path: Path) -> None:
             "DM_WORKER_CONCURRENCY": "8",
             "DM_WORKER_QUEUES": "deliveries, maintenance",
             "DM_SWEEP_INTERVAL": "2",
+            "DM_BULK_BATCH_SIZE": "500",
             "DM_SHUTDOWN_GRACE": "12.5",
             "DM_WORKER_METRICS_PORT": "9400",
         }
@@ -43,6 +45,7 @@ def test_worker_settings_are_read_from_the_environment(tmp_path: Path) -> None:
     assert settings.worker_concurrency == 8
     assert settings.worker_queues == ("deliveries", "maintenance")
     assert settings.sweep_interval == 2
+    assert settings.bulk_batch_size == 500
     assert settings.shutdown_grace == 12.5
     assert settings.worker_metrics_port == 9400
     settings.check_mode()  # PostgreSQL: accepted
@@ -56,6 +59,8 @@ def test_worker_settings_are_read_from_the_environment(tmp_path: Path) -> None:
         ("DM_WORKER_QUEUES", "deliveries,emails"),
         ("DM_WORKER_QUEUES", " , "),
         ("DM_SWEEP_INTERVAL", "60"),
+        ("DM_BULK_BATCH_SIZE", "0"),
+        ("DM_BULK_BATCH_SIZE", "10001"),
     ],
 )
 def test_bad_worker_settings_are_refused_naming_the_variable(
