@@ -89,11 +89,14 @@ def _object(raw: Any, where: str, errors: list[FieldError]) -> dict[str, Any] | 
 
 
 def parse_event(body: Any, *, idempotency_key: str | None = None) -> IncomingEvent:
-    """Map a request body to an IncomingEvent, or raise InvalidInputError naming each field."""
+    """Map a request body to an IncomingEvent, or raise InvalidInputError naming each field.
+
+    The event's dedupe key is the body's own `id`, else ``idempotency_key`` (chosen by the caller).
+    """
     if not isinstance(body, dict):
         raise InvalidInputError([FieldError("body", "must be a JSON object")])
     if body.get("object") == "event" and isinstance(body.get("data"), dict):
-        return _voucherify(body)
+        return _voucherify(body, idempotency_key)
     errors: list[FieldError] = []
     known = {"id", "type", "customer", "referrer", "campaign", "code", "reward", "order", "data"}
     errors += [FieldError(k, "is not a known field") for k in sorted(set(body) - known)]
@@ -163,7 +166,7 @@ def _reward(*candidates: Any) -> dict[str, Any] | None:
     return None
 
 
-def _voucherify(body: dict[str, Any]) -> IncomingEvent:
+def _voucherify(body: dict[str, Any], idempotency_key: str | None) -> IncomingEvent:
     data = body["data"]
     obj = data.get("object") if isinstance(data.get("object"), dict) else {}
     related = data.get("related_object") if isinstance(data.get("related_object"), dict) else {}
@@ -200,7 +203,7 @@ def _voucherify(body: dict[str, Any]) -> IncomingEvent:
     return IncomingEvent(
         type=event_type,
         customer=customer,
-        upstream_id=str(upstream) if upstream else None,
+        upstream_id=str(upstream) if upstream else idempotency_key,
         source="voucherify",
         referrer=_voucherify_customer(referrer_raw),
         campaign=campaign,

@@ -102,10 +102,13 @@ def _parse(session: Session, box: SecretBox, posted: _Posted) -> IncomingEvent:
     # Verified before parsing, so an unsigned caller learns nothing about the body's validity.
     project = cached_project(session, posted.caller.project_id)
     secret = open_inbound_secret(box, project.inbound_webhook_secret_encrypted)
-    if secret is not None:
+    if secret is None:
+        key = posted.headers.get("idempotency-key") or posted.headers.get("webhook-id")
+    else:
         verify_inbound(secret, posted.headers, posted.body)
-    # A signed call's webhook-id names the event as well as an Idempotency-Key would.
-    key = posted.headers.get("idempotency-key") or posted.headers.get("webhook-id")
+        # The signature covers the webhook-id but not the Idempotency-Key: a replayed call with
+        # a new Idempotency-Key must still be the same event.
+        key = posted.headers["webhook-id"]
     return parse_event(posted.data, idempotency_key=key)
 
 
@@ -215,12 +218,13 @@ class EventController(Controller):
         status_code=202,
         summary="Receive an event (ours or a Voucherify webhook)",
         description=(
-            "Stores the event once per dedupe key (its `id`, or the `Idempotency-Key` header); "
-            "a repeat answers with the original result and sends nothing new. Matching "
-            "distributions are rendered and queued in the same transaction. When the project "
-            "has an inbound signing secret, the call must carry valid Standard Webhooks headers "
-            "(401 otherwise, and nothing is stored); the `webhook-id` then also serves as the "
-            "dedupe key of a body without an `id`."
+            "Stores the event once per dedupe key: the body's `id`, else the `Idempotency-Key` "
+            "header (else the `webhook-id`); a repeat answers with the original result and sends "
+            "nothing new. Matching distributions are rendered and queued in the same "
+            "transaction. When the project has an inbound signing secret, the call must carry "
+            "valid Standard Webhooks headers (401 otherwise, and nothing is stored); the dedupe "
+            "key of a body without an `id` is then the signed `webhook-id`, and an "
+            "`Idempotency-Key` header is ignored."
         ),
     )
     async def receive(

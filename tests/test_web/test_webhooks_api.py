@@ -220,3 +220,29 @@ def test_rotating_the_inbound_secret_retires_the_old_one(client: Client) -> None
     stale = client.post("/v1/events", content=body, headers=_signed(old, body, "wh_a", now))
     fresh = client.post("/v1/events", content=body, headers=_signed(new, body, "wh_b", now))
     assert (stale.status_code, fresh.status_code) == (401, 202)
+
+
+def test_a_signed_event_replayed_with_a_new_idempotency_key_is_stored_once(
+    client: Client,
+) -> None:
+    secret = client.post("/v1/settings/inbound-webhook-secret").json()["secret"]
+    now = datetime.now(UTC)
+    voucherify_without_id = {
+        "object": "event",
+        "type": "customer.created",
+        "data": {"object": {"object": "customer", "id": "c1", "source_id": "signed-3"}},
+    }
+    for body in (json.dumps(EVENT).encode(), json.dumps(voucherify_without_id).encode()):
+        msg_id = f"wh_{time.monotonic_ns()}"
+        answers = [
+            client.post(
+                "/v1/events",
+                content=body,
+                headers={**_signed(secret, body, msg_id, now), "Idempotency-Key": key},
+            )
+            for key in ("first-key", "second-key")
+        ]
+        assert [a.status_code for a in answers] == [202, 202]
+        first, replay = (a.json() for a in answers)
+        assert replay["id"] == first["id"]
+        assert (first["duplicate"], replay["duplicate"]) == (False, True)
