@@ -10,12 +10,15 @@ reporter) has no API key, so the project id is part of the URL we ask the operat
 - `smtp`: Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
   secret `bounce_webhook_secret`.
 
-A missing or wrong signature, or no secret to check it with, is an `AuthenticationError` and
-nothing is recorded.
+A missing or wrong signature, no secret to check it with, or a URL naming no provider with status
+callbacks is the same `AuthenticationError`, after the same signature check, and nothing is
+recorded.
 """
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -23,8 +26,8 @@ from urllib.parse import parse_qs
 from sqlmodel import Session
 
 from distribution.delivery_events import record_delivery_events
-from distribution.errors import AuthenticationError, FieldError, InvalidInputError, NotFoundError
-from distribution.provider_store import SecretBox, full_config, get_provider
+from distribution.errors import AuthenticationError, FieldError, InvalidInputError
+from distribution.provider_store import SecretBox, find_provider, full_config
 from providers import (
     DeliveryEvent,
     parse_bounce_webhook,
@@ -68,23 +71,36 @@ def _refuse() -> AuthenticationError:
     return AuthenticationError("the callback's signature is missing or wrong")
 
 
-def _events(kind: str, secret: str | None, request: CallbackRequest) -> list[DeliveryEvent]:
-    """Verify with the kind's scheme, then parse; AuthenticationError before any parsing."""
-    if not secret:
-        raise _refuse()
+# Signatures of callbacks to no provider are checked against this, so that they cost what a
+# wrong signature to a real provider costs. Random per process: nobody can sign with it.
+_DECOY_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _claimed_kind(request: CallbackRequest) -> str:
+    """The kind whose signature header the request carries (Standard Webhooks otherwise)."""
+    if request.header("X-Twilio-Signature"):
+        return "twilio"
+    if request.header("X-Mandrill-Signature"):
+        return "mailchimp_transactional"
+    return "smtp"
+
+
+def _signed(kind: str, secret: str, request: CallbackRequest) -> bool:
     if kind == "smtp":
-        if not verify_bounce_webhook(secret, request.headers, request.body):
-            raise _refuse()
+        return verify_bounce_webhook(secret, request.headers, request.body)
+    if kind == "twilio":
+        signature = request.header("X-Twilio-Signature")
+        return verify_twilio_signature(request.url, request.form(), signature, secret)
+    signature = request.header("X-Mandrill-Signature")
+    return verify_mandrill_signature(request.url, request.form(), signature, secret)
+
+
+def _events(kind: str, request: CallbackRequest) -> list[DeliveryEvent]:
+    if kind == "smtp":
         return parse_bounce_webhook(request.body)
     form = request.form()
     if kind == "twilio":
-        signature = request.header("X-Twilio-Signature")
-        if not verify_twilio_signature(request.url, form, signature, secret):
-            raise _refuse()
         return [parse_twilio_status_callback({k: v[0] for k, v in form.items()})]
-    signature = request.header("X-Mandrill-Signature")
-    if not verify_mandrill_signature(request.url, form, signature, secret):
-        raise _refuse()
     return parse_mandrill_events(form.get("mandrill_events", [""])[0])
 
 
@@ -101,20 +117,21 @@ def receive_status_callback(
     """Verify and record one callback; returns how many events it carried.
 
     Raises:
-        NotFoundError: no such provider, or its kind sends no status callbacks.
-        AuthenticationError: unsigned, wrongly signed, or no secret configured to verify with.
+        AuthenticationError: unsigned, wrongly signed, no secret configured to verify with, no
+            such project or provider, or a provider kind without status callbacks: one answer
+            for all, so the URL tells a caller without the secret nothing about what exists.
         InvalidInputError: correctly signed but not in the provider's format.
     """
-    row = get_provider(session, project_id, provider_name)
-    if row.kind not in CALLBACK_KINDS:
-        raise NotFoundError("status callback of provider", provider_name)
-    secret = full_config(row, box).get(_SECRET_FIELD[row.kind])
+    row = find_provider(session, project_id, provider_name)
+    kind = row.kind if row is not None and row.kind in CALLBACK_KINDS else None
+    secret = full_config(row, box).get(_SECRET_FIELD[kind]) if row and kind else None
+    signed = _signed(kind or _claimed_kind(request), secret or _DECOY_SECRET, request)
+    if kind is None or not secret or not signed:
+        raise _refuse()
     try:
-        events = _events(row.kind, secret, request)
+        events = _events(kind, request)
     except (ValueError, OverflowError, OSError, RecursionError):
         # Only a holder of the secret gets here: the signature matched, the content did not.
-        raise InvalidInputError(
-            [FieldError("body", f"is not a {row.kind} status callback")]
-        ) from None
+        raise InvalidInputError([FieldError("body", f"is not a {kind} status callback")]) from None
     record_delivery_events(session, project_id, provider_name, events)
     return len(events)

@@ -306,7 +306,8 @@ class ProviderWebhookController(Controller):
             "status callbacks are verified with `X-Twilio-Signature` (the stored `auth_token`), "
             "Mailchimp Transactional events with `X-Mandrill-Signature` (`webhook_key`), SMTP "
             "bounce reports with Standard Webhooks headers (`bounce_webhook_secret`). A missing "
-            "or wrong signature answers 401 and changes nothing."
+            "or wrong signature answers 401 and changes nothing; so does a URL naming no such "
+            "project or provider, or a provider without status callbacks, with the same body."
         ),
     )
     async def receive(

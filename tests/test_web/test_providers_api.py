@@ -244,10 +244,6 @@ def test_twilio_callback_is_verified_with_the_auth_token(
     assert post(None) == 401
     assert post(_hmac_sha1("wrong-token-123456", PUBLIC_URL + path, TWILIO_STATUS)) == 401
     assert post(good, content=body.replace("undelivered", "delivered")) == 401
-    unknown = raw_client.post(
-        f"/v1/provider-webhooks/{api_project.project.id}/nope", content=body, headers=_form()
-    )
-    assert unknown.status_code == 404
 
 
 def test_callback_without_a_stored_secret_is_refused(
@@ -355,10 +351,36 @@ def test_smtp_bounce_webhook_uses_standard_webhooks(
     assert raw_client.post(path, content=body).status_code == 401
 
 
-def test_a_kind_without_callbacks_is_not_found(
-    client: Client, raw_client: Client, api_project: ProjectCredentials
+def test_callback_urls_do_not_tell_which_projects_and_providers_exist(
+    client: Client, raw_client: Client, api_project: ProjectCredentials, twilio_url: str
 ) -> None:
+    client.post(
+        "/v1/providers", json={"name": "sms", "kind": "twilio", "config": _twilio(twilio_url)}
+    )
     client.post("/v1/providers", json={"name": "out", "kind": "capture", "config": {}})
     raw_client.headers.clear()
-    path = f"/v1/provider-webhooks/{api_project.project.id}/out"
-    assert raw_client.post(path, content=b"x").status_code == 404
+    project = api_project.project.id
+    paths = [
+        f"/v1/provider-webhooks/{project}/sms",  # exists: the signature is wrong
+        f"/v1/provider-webhooks/{project}/nope",
+        f"/v1/provider-webhooks/proj_{'0' * 32}/sms",
+        f"/v1/provider-webhooks/{project}/out",  # a kind without status callbacks
+    ]
+    answers = []
+    for path in paths:
+        signature = _hmac_sha1("wrong-token-123456", PUBLIC_URL + path, TWILIO_STATUS)
+        answers.append(
+            raw_client.post(
+                path,
+                content=urlencode(TWILIO_STATUS),
+                headers={**_form(), "X-Twilio-Signature": signature},
+            )
+        )
+    assert {a.status_code for a in answers} == {401}
+    # A problem document names the URL it answers (``instance``); everything else is the same.
+    assert [a.json().pop("instance") for a in answers] == paths
+    bodies = [{k: v for k, v in a.json().items() if k != "instance"} for a in answers]
+    assert all(body == bodies[0] for body in bodies)
+    per_request = {"x-request-id", "content-length"}
+    headers = [{k: v for k, v in a.headers.items() if k not in per_request} for a in answers]
+    assert all(h == headers[0] for h in headers)
