@@ -1,8 +1,14 @@
 """Consent: signed unsubscribe links and the project's suppression list.
 
 A marketing message carries ``links.unsubscribe_url``: a URL on this service holding a token
-signed with the service secret (HMAC-SHA256 over project, customer and channel), so one click
-unsubscribes without a login and nobody can forge a link for someone else.
+signed with the service secret (HMAC-SHA256 over project, customer, channel and the moment the
+link was issued), so one click unsubscribes without a login and nobody can forge a link for
+someone else.
+
+A link stops working when it is older than the operator's limit, or when the customer opted in
+again on its channel after it was issued (see `unsubscribe_link_refusal`): an old message must
+not undo a later opt-in. Links made before they carried their moment of issue work until the
+customer's next opt-in on the channel, since messages already sent cannot be recalled.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
@@ -17,19 +25,36 @@ from sqlmodel import Session, select
 
 from distribution.errors import FieldError, InvalidInputError
 from distribution.ids import new_id
-from distribution.models import Customer, Suppression
+from distribution.models import Customer, Resubscription, Suppression, utcnow
 from distribution.webhooks import emit
 
 __all__ = [
+    "UnsubscribeLink",
     "is_suppressed",
     "read_unsubscribe_token",
     "resubscribe_customer",
     "suppress",
     "unsubscribe_customer",
+    "unsubscribe_link_refusal",
     "unsubscribe_token",
 ]
 
 CHANNELS = ("email", "sms")
+_EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeLink:
+    """What a valid token says: who unsubscribes from what, and when the link was issued.
+
+    ``issued_at`` (naive UTC, millisecond precision) is None for a link made before links
+    carried it.
+    """
+
+    project_id: str
+    customer_id: str
+    channel: str
+    issued_at: datetime | None
 
 
 def _signature(secret: str, payload: str) -> str:
@@ -37,15 +62,27 @@ def _signature(secret: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest[:18]).decode().rstrip("=")
 
 
-def unsubscribe_token(secret: str, project_id: str, customer_id: str, channel: str) -> str:
-    """An opaque, unforgeable token naming who unsubscribes from what."""
-    payload = f"{project_id}.{customer_id}.{channel}"
+def _milliseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def unsubscribe_token(
+    secret: str,
+    project_id: str,
+    customer_id: str,
+    channel: str,
+    *,
+    issued_at: datetime | None = None,
+) -> str:
+    """An opaque, unforgeable token naming who unsubscribes from what, issued now by default."""
+    issued = utcnow() if issued_at is None else issued_at
+    payload = f"{project_id}.{customer_id}.{channel}.{_milliseconds(issued)}"
     encoded = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     return f"{encoded}.{_signature(secret, payload)}"
 
 
-def read_unsubscribe_token(secret: str, token: str) -> tuple[str, str, str]:
-    """``(project_id, customer_id, channel)`` of a valid token; InvalidInputError otherwise."""
+def read_unsubscribe_token(secret: str, token: str) -> UnsubscribeLink:
+    """What a valid token says; InvalidInputError otherwise."""
     invalid = InvalidInputError([FieldError("token", "is not a valid unsubscribe link")])
     encoded, _, signature = token.partition(".")
     try:
@@ -55,9 +92,38 @@ def read_unsubscribe_token(secret: str, token: str) -> tuple[str, str, str]:
     if not hmac.compare_digest(signature, _signature(secret, payload)):
         raise invalid
     parts = payload.split(".")
-    if len(parts) != 3 or parts[2] not in CHANNELS:
+    if len(parts) not in (3, 4) or parts[2] not in CHANNELS:
         raise invalid
-    return parts[0], parts[1], parts[2]
+    issued_at = None
+    if len(parts) == 4:
+        if not parts[3].isdigit() or len(parts[3]) > 15:
+            raise invalid
+        issued_at = _EPOCH + timedelta(milliseconds=int(parts[3]))
+    return UnsubscribeLink(parts[0], parts[1], parts[2], issued_at)
+
+
+def unsubscribe_link_refusal(
+    session: Session, link: UnsubscribeLink, max_age: timedelta, *, now: datetime | None = None
+) -> str | None:
+    """Why a valid link may no longer unsubscribe, for the person who followed it; None if it may.
+
+    A link applies to the consent it was issued under: one issued before the customer's latest
+    opt-in on its channel is refused, and so is one older than ``max_age``.
+    """
+    current = utcnow() if now is None else now
+    if link.issued_at is not None and current - link.issued_at > max_age:
+        return "This link has expired. Use the unsubscribe link in a more recent message."
+    resubscribed = session.get(Resubscription, (link.customer_id, link.channel))
+    if resubscribed is not None:
+        # Compared at the token's millisecond precision: a link issued in the very millisecond
+        # of the opt-in is given the benefit of the doubt.
+        opted_in = _EPOCH + timedelta(milliseconds=_milliseconds(resubscribed.at))
+        if link.issued_at is None or link.issued_at < opted_in:
+            return (
+                "This link has expired: you subscribed again since it was sent. "
+                "Use the unsubscribe link in a more recent message."
+            )
+    return None
 
 
 def suppress(
@@ -171,4 +237,29 @@ def resubscribe_customer(session: Session, project_id: str, customer_id: str, ch
     )
     for row in rows:
         session.delete(row)
+    if rows:
+        # Only an actual opt-in voids older links: a system that confirms "subscribed" again
+        # and again must not break the links in messages the customer already has.
+        _record_resubscription(session, project_id, customer_id, channel)
     return len(rows)
+
+
+def _record_resubscription(
+    session: Session, project_id: str, customer_id: str, channel: str
+) -> None:
+    now = utcnow()
+    row = session.get(Resubscription, (customer_id, channel))
+    if row is not None:
+        row.at = now
+        session.add(row)
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                Resubscription(
+                    customer_id=customer_id, channel=channel, project_id=project_id, at=now
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        return  # a concurrent opt-in recorded the same moment, give or take

@@ -3,18 +3,23 @@ and ``POST /v1/customers/{id}/consents`` for the customer's own systems."""
 
 from __future__ import annotations
 
+import asyncio
 import html
+from datetime import timedelta
 from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
+from sqlmodel import Session
 
 from distribution.consent import (
+    UnsubscribeLink,
     read_unsubscribe_token,
     resubscribe_customer,
     unsubscribe_customer,
+    unsubscribe_link_refusal,
 )
 from distribution.customers import get_customer
 from distribution.db import Database
@@ -47,25 +52,47 @@ def _page(title: str, body: str, status: int = 200) -> Response[str]:
     )
 
 
-def _token_or_none(settings: Settings, token: str) -> tuple[str, str, str] | None:
+def _link_or_none(settings: Settings, token: str) -> UnsubscribeLink | None:
     try:
         return read_unsubscribe_token(settings.secret_key, token)
     except DistributionError:
         return None
 
 
+def _not_valid() -> Response[str]:
+    return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+
+
+def _refusal(settings: Settings, session: Session, link: UnsubscribeLink) -> Response[str] | None:
+    """The page of a link that no longer unsubscribes, or None when it still does."""
+    max_age = timedelta(days=settings.unsubscribe_link_days)
+    reason = unsubscribe_link_refusal(session, link, max_age)
+    if reason is None:
+        return None
+    return _page("Link expired", f"<p>{html.escape(reason)}</p>", 410)
+
+
 @get("/u/{token:str}", include_in_schema=False)
 async def unsubscribe_page(
-    token: FromPath[str], settings: NamedDependency[Settings]
+    token: FromPath[str], settings: NamedDependency[Settings], db: NamedDependency[Database]
 ) -> Response[str]:
     """The page behind the link: one button, because mail scanners follow links on their own."""
-    found = _token_or_none(settings, token)
-    if found is None:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    what = _CHANNEL_NAMES[found[2]]
+    link = _link_or_none(settings, token)
+    if link is None:
+        return _not_valid()
+
+    def refusal_in_thread(link: UnsubscribeLink) -> Response[str] | None:
+        with db.reader() as session:
+            return _refusal(settings, session, link)
+
+    # Async with a thread of its own: Litestar 2.25 registers this module-level GET function
+    # twice, which wraps a sync_to_thread function twice into an unawaited coroutine (a 500).
+    refused = await asyncio.to_thread(refusal_in_thread, link)
+    if refused is not None:
+        return refused
     return _page(
         "Unsubscribe",
-        f"<p>Stop receiving {what}?</p>"
+        f"<p>Stop receiving {_CHANNEL_NAMES[link.channel]}?</p>"
         '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
         '<button type="submit">Unsubscribe</button></form>',
     )
@@ -76,13 +103,17 @@ def unsubscribe_post(
     token: FromPath[str], settings: NamedDependency[Settings], db: NamedDependency[Database]
 ) -> Response[str]:
     """The button, and the RFC 8058 one-click POST mail clients send: unsubscribe at once."""
-    found = _token_or_none(settings, token)
-    if found is None:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    project_id, customer_id, channel = found
+    link = _link_or_none(settings, token)
+    if link is None:
+        return _not_valid()
     with db.session() as session:
-        unsubscribe_customer(session, project_id, customer_id, channel, reason="unsubscribe link")
-    return _page("Unsubscribed", f"<p>You will receive no more {_CHANNEL_NAMES[channel]}.</p>")
+        refused = _refusal(settings, session, link)
+        if refused is not None:
+            return refused
+        unsubscribe_customer(
+            session, link.project_id, link.customer_id, link.channel, reason="unsubscribe link"
+        )
+    return _page("Unsubscribed", f"<p>You will receive no more {_CHANNEL_NAMES[link.channel]}.</p>")
 
 
 class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):

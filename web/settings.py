@@ -27,6 +27,8 @@
 - ``DM_SHUTDOWN_GRACE`` (``30``): seconds a stopping worker waits for jobs in flight before it
   aborts them (their unsent deliveries go back to ``queued``).
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
+- ``DM_UNSUBSCRIBE_LINK_DAYS`` (``365``): days an unsubscribe link in a message keeps working
+  (also until the customer opts in again on its channel, whichever comes first).
 - ``DM_LOG_LEVEL`` (``INFO``); ``DM_LOG_FORMAT``: ``json`` (default: one JSON object per line
   with the request id) or ``text``.
 - ``DM_MAX_ATTEMPTS`` (``8``): sends of one delivery before a transient error becomes final.
@@ -67,6 +69,7 @@ class Settings:
     port: int = 8000
     mode: Literal["embedded", "distributed"] = "embedded"
     public_url: str = "http://127.0.0.1:8000"
+    unsubscribe_link_days: int = 365
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     migrate_on_start: bool = True
@@ -128,6 +131,7 @@ class Settings:
             port=port,
             mode=mode,  # type: ignore[arg-type]
             public_url=env.get("DM_PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            unsubscribe_link_days=_positive_int("DM_UNSUBSCRIBE_LINK_DAYS", env, "365"),
             log_level=env.get("DM_LOG_LEVEL", "INFO"),
             log_format="text" if env.get("DM_LOG_FORMAT") == "text" else "json",
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),

@@ -20,6 +20,7 @@ from distribution.models.deliveries import (
     DeliveryStatusChange,
     Distribution,
     Event,
+    Resubscription,
     Suppression,
 )
 from distribution.models.providers import ProviderConfig
@@ -47,6 +48,7 @@ __all__ = [
     "Project",
     "ProviderConfig",
     "ProviderRateBucket",
+    "Resubscription",
     "Segment",
     "Suppression",
     "TemplateVariant",

@@ -14,7 +14,14 @@ from sqlmodel import Field, SQLModel
 
 from distribution.models.core import JSONVariant, project_fk, utcnow
 
-__all__ = ["Delivery", "DeliveryStatusChange", "Distribution", "Event", "Suppression"]
+__all__ = [
+    "Delivery",
+    "DeliveryStatusChange",
+    "Distribution",
+    "Event",
+    "Resubscription",
+    "Suppression",
+]
 
 _UNENQUEUED = "status = 'queued' AND enqueued_until IS NULL"
 
@@ -153,3 +160,16 @@ class Suppression(SQLModel, table=True):
     customer_id: str | None = Field(default=None, index=True)
     reason: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+
+
+class Resubscription(SQLModel, table=True):
+    """When a customer last opted in again on a channel after being suppressed there.
+
+    Unsubscribe links issued before that moment no longer apply: an old message must not undo a
+    later opt-in.
+    """
+
+    customer_id: str = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    at: datetime = Field(sa_type=DateTime)
