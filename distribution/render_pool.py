@@ -42,6 +42,7 @@ from templates.preview import PreviewError
 __all__ = [
     "RenderPool",
     "RenderPoolLimits",
+    "close_render_pool",
     "install_render_pool",
     "render_pool",
 ]
@@ -130,7 +131,8 @@ class RenderPool:
         if self.limits.workers < 1:
             raise ValueError("a render pool needs at least one worker")
         # Never fork this process: it runs threads and an event loop.
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
             max_tasks=self.limits.tasks_per_worker,
@@ -153,7 +155,7 @@ class RenderPool:
             timeout=limits.timeout_seconds,
         )
         try:
-            result = future.result()
+            result: T | _Raised | _Limit = future.result()
         except FutureTimeoutError:
             raise _limited(f"it took longer than {limits.timeout_seconds:g} s") from None
         except ProcessExpired as error:
@@ -190,7 +192,7 @@ class RenderPool:
 
     def close(self) -> None:
         """Stop the workers (running tasks are abandoned) and wait for them."""
-        self._pool.stop()
+        self._pool.stop()  # type: ignore[no-untyped-call]
         self._pool.join(timeout=5)
 
 
@@ -206,12 +208,20 @@ _installed: RenderPool | None = None
 _installing = threading.Lock()
 
 
-def install_render_pool(pool: RenderPool | None) -> RenderPool | None:
-    """Make `pool` the one this process renders with; return the one it replaces."""
+def install_render_pool(pool: RenderPool) -> None:
+    """Make `pool` the one this process renders with."""
     global _installed
     with _installing:
-        previous, _installed = _installed, pool
-    return previous
+        _installed = pool
+
+
+def close_render_pool(pool: RenderPool) -> None:
+    """Close `pool`; if it is the installed one, the next render starts a default one."""
+    global _installed
+    with _installing:
+        if _installed is pool:
+            _installed = None
+    pool.close()
 
 
 def render_pool() -> RenderPool:

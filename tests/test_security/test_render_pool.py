@@ -12,7 +12,6 @@ import pytest
 
 from distribution.render_pool import RenderPool, RenderPoolLimits
 from templates import EmailSource, RenderLimitError, TemplateSyntaxError
-
 from tests.test_security.hostile import HOSTILE_EMAIL_TEMPLATES, NAMES_A_LIMIT
 
 
