@@ -8,9 +8,10 @@ Jinja on the source, then MJML, then inlining, for every render, and says so in 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,11 +43,15 @@ from templates.sources import EmailSource
 from templates.syntax import check_syntax, explain_syntax_error
 
 __all__ = [
+    "BodyToHtml",
     "CompiledEmail",
+    "EmailHtml",
     "RenderMode",
     "RenderedEmail",
     "SourceTemplates",
+    "body_to_html",
     "compile_email",
+    "compile_email_html",
     "compile_source_templates",
     "email_syntax_errors",
     "html_environment",
@@ -57,6 +62,10 @@ __all__ = [
 ]
 
 RenderMode = Literal["send", "preview"]
+
+#: The MJML and inlining step after Jinja: (rendered body, body format) -> final HTML. A caller
+#: may run it elsewhere (another process) by passing its own to `compile_email`.
+BodyToHtml = Callable[[str, str], str]
 
 
 def _environment(*, autoescape: bool) -> TemplateEnvironment:
@@ -145,19 +154,31 @@ def _finish(
     )
 
 
-def _body_to_html(rendered_body: str, body_format: str, state: RenderState) -> str:
-    """The reference pipeline after Jinja: MJML (if any), then inlining, under the deadline."""
+def body_to_html(rendered_body: str, body_format: str) -> str:
+    """MJML (if any), then CSS inlining: the expensive step of the reference path.
+
+    Raises:
+        TemplateSyntaxError: The rendered body is not valid MJML.
+    """
+    html = mjml_to_html(rendered_body) if body_format == "mjml" else rendered_body
+    return inline_css(html)
+
+
+def _body_to_html(
+    rendered_body: str, body_format: str, state: RenderState, convert: BodyToHtml = body_to_html
+) -> str:
+    """The reference pipeline after Jinja, under the deadline."""
     if time.monotonic() > state.deadline:
         raise RenderLimitError("the template took too long to render (time budget spent)")
     try:
-        html = mjml_to_html(rendered_body) if body_format == "mjml" else rendered_body
+        html = convert(rendered_body, body_format)
     except TemplateSyntaxError as error:
         raise TemplateRenderError(
             f"the rendered template is not valid MJML: {error.message}", part="body"
         ) from None
     if time.monotonic() > state.deadline:
         raise RenderLimitError("the template took too long to render (time budget spent)")
-    return inline_css(html)
+    return html
 
 
 @dataclass(frozen=True)
@@ -255,7 +276,8 @@ class CompiledEmail:
     Attributes:
         source: The source it was compiled from.
         fast_path: True when a render only evaluates compiled Jinja; False when the template
-            could not be compiled safely and each render runs MJML and inlining again.
+            could not be compiled safely and each render runs MJML and inlining again (through
+            `convert`, given at compile time).
         warnings: Why the slow path is used, if it is.
         compiled_html: The compiled HTML template source (Jinja over the final HTML), or None.
         compiled_text: The compiled text-part template source, when derived once from the HTML.
@@ -268,6 +290,7 @@ class CompiledEmail:
         fast: _FastParts | None,
         warnings: list[str],
         limits: RenderLimits,
+        convert: BodyToHtml = body_to_html,
     ) -> None:
         self.source = source
         self.fast_path = fast is not None
@@ -276,6 +299,7 @@ class CompiledEmail:
         self.compiled_html = fast.html_source if fast else None
         self.compiled_text = fast.text_source if fast and source.text_body is None else None
         self._fast = fast
+        self._convert = convert
         self._subject = _TEXT_ENV.from_string(source.subject.strip())
         self._body = None if fast else _HTML_ENV.from_string(source.body)
         self._text = (
@@ -312,7 +336,8 @@ class CompiledEmail:
             html = _run(self._fast.html, ctx, state)
         else:
             assert self._body is not None
-            html = _body_to_html(_run(self._body, ctx, state), self.source.body_format, state)
+            body = _run(self._body, ctx, state)
+            html = _body_to_html(body, self.source.body_format, state, self._convert)
         if self._text is None:
             text = html_to_text(html)
         elif self.source.text_body is None:
@@ -334,52 +359,89 @@ def _tidy_text(text: str) -> str:
     )
 
 
-def _compile_fast(source: EmailSource) -> tuple[_FastParts | None, str | None]:
-    """Try the compile-once path; return (parts, None) or (None, why not)."""
+@dataclass(frozen=True)
+class EmailHtml:
+    """The expensive stage of a compile as plain strings, so it can run in another process.
+
+    Attributes:
+        html: The final HTML with the Jinja tokens restored (a template source), or None when
+            the template cannot be compiled safely.
+        text: The text part derived once from that HTML (a template source), or None.
+        reason: Why `html` is None.
+    """
+
+    html: str | None
+    text: str | None = None
+    reason: str | None = None
+
+
+def compile_email_html(source: EmailSource) -> EmailHtml:
+    """MJML and CSS inlining once, with the Jinja tokens protected (the expensive stage).
+
+    Raises:
+        TemplateSyntaxError: The author's MJML is invalid.
+    """
     protected = protect(source.body, mjml=source.body_format == "mjml")
     if protected.unsafe_reason is not None:
-        return None, protected.unsafe_reason
+        return EmailHtml(None, reason=protected.unsafe_reason)
     try:
         html = mjml_to_html(protected.text) if source.body_format == "mjml" else protected.text
         inlined = inline_css(html)
     except TemplateSyntaxError:
         raise  # the author's MJML is invalid, not our placeholders
     except TemplateError as error:
-        return None, f"MJML could not compile the template with placeholders ({error.message})"
+        return EmailHtml(
+            None, reason=f"MJML could not compile the template with placeholders ({error.message})"
+        )
     restored, reason = restore(inlined, protected)
     if restored is None:
-        return None, reason
+        return EmailHtml(None, reason=reason)
+    text = _text_part_source(inlined, protected) if source.text_body is None else None
+    return EmailHtml(restored, text)
+
+
+def _fast_parts(stage: EmailHtml) -> tuple[_FastParts | None, str | None]:
+    """Compile the stage's strings as Jinja; return (parts, None) or (None, why not)."""
+    if stage.html is None:
+        return None, stage.reason
     try:
-        html_template = _HTML_ENV.from_string(restored)
+        html_template = _HTML_ENV.from_string(stage.html)
     except jinja2.TemplateSyntaxError as error:
         return None, f"the compiled HTML does not parse as Jinja ({error.message})"
-    text_template, text_source = (
-        _compile_text_part(inlined, protected) if source.text_body is None else (None, None)
-    )
-    return _FastParts(html_template, restored, text_template, text_source), None
+    text_template, text_source = None, None
+    if stage.text is not None:
+        # When the statements do not survive the conversion, the text is derived from each
+        # rendered HTML instead.
+        with contextlib.suppress(jinja2.TemplateSyntaxError):
+            text_template, text_source = _TEXT_ENV.from_string(stage.text), stage.text
+    return _FastParts(html_template, stage.html, text_template, text_source), None
 
 
-def _compile_text_part(
-    inlined: str, protected: ProtectedSource
-) -> tuple[jinja2.Template | None, str | None]:
+def _text_part_source(inlined: str, protected: ProtectedSource) -> str | None:
     """Derive the text part once from the compiled HTML, carrying the Jinja tokens along.
 
-    Returns None when the statements do not survive the conversion; the text is then derived
-    from each rendered HTML instead.
+    Returns None when the statements do not survive the conversion.
     """
     keep = re.compile(rf"{protected.prefix}\d+x")
     text = html_to_text(inlined, keep_comments=keep)
     restored, _reason = restore(text, protected, statements_only=True)
-    if restored is None:
-        return None, None
-    try:
-        return _TEXT_ENV.from_string(restored), restored
-    except jinja2.TemplateSyntaxError:
-        return None, None
+    return restored
 
 
-def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) -> CompiledEmail:
+def compile_email(
+    source: EmailSource,
+    *,
+    limits: RenderLimits | None = None,
+    stage: Callable[[EmailSource], EmailHtml] = compile_email_html,
+    convert: BodyToHtml = body_to_html,
+) -> CompiledEmail:
     """Compile an email template once (MJML, CSS inlining, Jinja) for many renders.
+
+    Args:
+        source: The template.
+        limits: The render limits of each render.
+        stage: Runs the expensive stage (`compile_email_html`); a caller may run it elsewhere.
+        convert: The slow path's per-recipient MJML and inlining (`body_to_html`), likewise.
 
     Raises:
         TemplateSyntaxError: A part does not parse; `.part`, `.line`, `.column` say where.
@@ -390,7 +452,7 @@ def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) ->
     errors = email_syntax_errors(source)
     if errors:
         raise errors[0]
-    fast, reason = _compile_fast(source)
+    fast, reason = _fast_parts(stage(source))
     warnings = []
     if fast is None:
         warnings.append(
@@ -398,4 +460,4 @@ def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) ->
             if reason
             else "this template is rendered per recipient (slower)"
         )
-    return CompiledEmail(source, fast=fast, warnings=warnings, limits=limits)
+    return CompiledEmail(source, fast=fast, warnings=warnings, limits=limits, convert=convert)

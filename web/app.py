@@ -29,6 +29,7 @@ from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
 from distribution.rate_limit import shared_limiter_factory
+from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from web.auth import SECURITY_SCHEMES, provide_caller
@@ -195,6 +196,14 @@ def create_app(settings: Settings) -> Litestar:
     dispatcher = webhook_dispatcher(settings, database)
     build_engine = _distributed if settings.mode == "distributed" else _embedded
     engine = build_engine(settings, database, senders, dispatcher)
+    # Previews, checks and compiles of user-written source run in these worker processes.
+    render_pool = RenderPool(settings.render_limits)
+
+    async def start_render_pool() -> None:
+        install_render_pool(render_pool)
+
+    async def stop_render_pool() -> None:
+        close_render_pool(render_pool)
 
     openapi = OpenAPIConfig(
         title="Distribution manager",
@@ -270,9 +279,10 @@ def create_app(settings: Settings) -> Litestar:
                 "bulk_runner": engine.bulk,
             }
         ),
-        on_startup=[align_access_log, *engine.on_startup],
+        on_startup=[align_access_log, start_render_pool, *engine.on_startup],
         on_shutdown=[
             *engine.on_shutdown,
+            stop_render_pool,
             providers.aclose,
             database.dispose,
             lambda: import_pool.shutdown(cancel_futures=True),

@@ -23,6 +23,7 @@ from distribution.projects import (
     list_api_keys,
     revoke_api_key,
 )
+from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.users import ROLES, authenticate_user, create_user, reset_password
 from web.settings import Settings
 
@@ -71,6 +72,8 @@ async def _work(settings: Settings) -> None:
         # Each worker exposes its own sends; the queue and delivery gauges come from the API.
         start_http_server(settings.worker_metrics_port, addr=settings.host, registry=prometheus)
     runtime = WorkerRuntime(database, senders, delivery_policy(settings), link_settings(settings))
+    render_pool = RenderPool(settings.render_limits)  # compiles and slow-path renders of sends
+    install_render_pool(render_pool)
     try:
         async with queue.open_async():
             await dispatcher.start()
@@ -85,6 +88,7 @@ async def _work(settings: Settings) -> None:
             finally:
                 await dispatcher.stop()
     finally:
+        close_render_pool(render_pool)
         await providers.aclose()
         database.dispose()
 

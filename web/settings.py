@@ -42,6 +42,9 @@
   between a failed webhook call and its next attempt, one entry per retry.
 - ``DM_WEBHOOK_DISABLE_AFTER`` (``5``): consecutive calls that failed every attempt before a
   subscription is disabled.
+- ``DM_RENDER_WORKERS`` (``2``), ``DM_RENDER_MEMORY_MB`` (``512``, at least 128),
+  ``DM_RENDER_TIMEOUT_SECONDS`` (``5``): the render pool's processes, which preview, check and
+  compile user-written templates, and each one's address space and time per render.
 """
 
 from __future__ import annotations
@@ -49,11 +52,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from distribution.db import is_sqlite
+from distribution.render_pool import RenderPoolLimits
 
 __all__ = ["Settings"]
 
@@ -101,6 +105,7 @@ class Settings:
     )
     webhook_disable_after: int = 5
     webhook_poll_interval: float = 0.5
+    render_limits: RenderPoolLimits = field(default_factory=RenderPoolLimits)
 
     def check_mode(self) -> None:
         """Refuse a mode the database cannot serve."""
@@ -149,6 +154,7 @@ class Settings:
             worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
             if env.get("DM_WORKER_METRICS_PORT")
             else None,
+            render_limits=_render_limits(env),
         )
 
 
@@ -161,6 +167,20 @@ def _positive_int(name: str, env: Mapping[str, str], default: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1")
     return value
+
+
+def _render_limits(env: Mapping[str, str]) -> RenderPoolLimits:
+    memory_mb = int(env.get("DM_RENDER_MEMORY_MB", "512"))
+    if memory_mb < 128:  # a worker needs about 60 MB before it renders anything
+        raise ValueError("DM_RENDER_MEMORY_MB must be at least 128")
+    timeout = float(env.get("DM_RENDER_TIMEOUT_SECONDS", "5"))
+    if not timeout > 0:
+        raise ValueError("DM_RENDER_TIMEOUT_SECONDS must be more than 0")
+    return RenderPoolLimits(
+        workers=_positive_int("DM_RENDER_WORKERS", env, "2"),
+        memory_mb=memory_mb,
+        timeout_seconds=timeout,
+    )
 
 
 def _queues(value: str | None) -> tuple[str, ...]:

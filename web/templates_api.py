@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from distribution.db import Database
 from distribution.models import TemplateVariant, TemplateVersion
+from distribution.render_pool import render_pool
 from distribution.template_store import (
     NoLiveVersionError,
     SavedVersion,
@@ -40,8 +41,6 @@ from templates import (
     VARIABLE_SCHEMA,
     EmailSource,
     PreviewError,
-    preview_email,
-    preview_sms,
 )
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
@@ -530,7 +529,7 @@ class TemplateController(Controller):
                 session, caller.project_id, customer_id=data.customer_id, sample=data.sample
             )
         if isinstance(source, EmailSource):
-            email = preview_email(source, context)
+            email = render_pool().preview_email(source, context)
             return PreviewOut(
                 subject=email.subject,
                 html=email.html,
@@ -540,7 +539,7 @@ class TemplateController(Controller):
                 warnings=email.warnings,
                 errors=_problems(email.errors),
             )
-        sms = preview_sms(source, context)
+        sms = render_pool().preview_sms(source, context)
         info = sms.info
         return PreviewOut(
             subject=None,

@@ -22,6 +22,7 @@ from distribution.models import (
     TemplateVariant,
     TemplateVersion,
 )
+from distribution.render_pool import render_pool
 from templates import (
     CompiledCache,
     CompiledEmail,
@@ -93,7 +94,13 @@ def compile_version(version: TemplateVersion) -> CompiledEmail | CompiledSms:
         sms = source
         return COMPILED.get_or_compile(version.id, lambda: compile_sms(sms))
     email = source
-    return COMPILED.get_or_compile(version.id, lambda: compile_email(email))
+    pool = render_pool()
+    # MJML and inlining of the source, and of each slow-path recipient's rendered body, run in
+    # the pool: a source can crash the native code under them. The Jinja render stays here.
+    return COMPILED.get_or_compile(
+        version.id,
+        lambda: compile_email(email, stage=pool.compile_email_html, convert=pool.body_to_html),
+    )
 
 
 def render_version(
@@ -119,7 +126,17 @@ class SourceCheck:
 
 
 def check_source(source: EmailSource | SmsSource, *, category: str) -> SourceCheck:
-    """Check a source the way a save does: syntax, sandbox, sample render, compliance hints."""
+    """Check a source the way a save does: syntax, sandbox, sample render, compliance hints.
+
+    The check runs in the render pool: the source is not vetted yet.
+    """
+    try:
+        return render_pool().call(_check_source_here, source, category)
+    except TemplateError as error:
+        return SourceCheck([PreviewError.from_error(error)], [])
+
+
+def _check_source_here(source: EmailSource | SmsSource, category: str) -> SourceCheck:
     sample = sample_context()
     if isinstance(source, SmsSource):
         sms = preview_sms(source, sample)

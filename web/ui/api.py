@@ -1,6 +1,6 @@
 """The editor's JSON endpoints, behind the session (the browser has no API token).
 
-They call the same services as the ``/v1`` API and the same ``templates.preview_*`` functions;
+They call the same services as the ``/v1`` API and the same previews (in the render pool);
 every POST needs the ``X-CSRF-Token`` header (checked by the router's before-request hook).
 """
 
@@ -22,6 +22,7 @@ from distribution.ids import new_id
 from distribution.models import TemplateVariant
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
+from distribution.render_pool import render_pool
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
@@ -36,7 +37,7 @@ from distribution.template_store import (
 )
 from distribution.template_store.store import validate_source
 from providers import PROVIDER_KINDS, Message, ProviderError
-from templates import EmailSource, PreviewError, preview_email, preview_sms
+from templates import EmailSource, PreviewError
 from web.ui.session import UiUser
 from web.ui.templates_pages import source_json, version_json
 
@@ -109,7 +110,7 @@ def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
     )
     context: Mapping[str, Any] = data.context
     if isinstance(source, EmailSource):
-        email = preview_email(source, context)
+        email = render_pool().preview_email(source, context)
         return {
             "subject": email.subject,
             "html": email.html,
@@ -118,7 +119,7 @@ def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
             "warnings": email.warnings,
             "errors": _errors(email.errors),
         }
-    sms = preview_sms(source, context)
+    sms = render_pool().preview_sms(source, context)
     info = sms.info
     return {
         "body": sms.body,
