@@ -120,6 +120,10 @@ def test_update_keeps_secrets_and_can_remove_them(client: Client) -> None:
         ({"name": "m", "kind": "pigeon", "config": {}}, "kind"),
         ({"name": "capture", "kind": "capture", "config": {}}, "name"),
         ({"name": "m", "kind": "capture", "config": {}, "max_concurrency": 0}, "max_concurrency"),
+        (
+            {"name": "m", "kind": "capture", "config": {"max_messages": 10**15}},
+            "config.max_messages",
+        ),
     ],
 )
 def test_invalid_input_is_422_naming_the_field(
@@ -362,3 +366,14 @@ def test_a_kind_without_callbacks_is_not_found(
     raw_client.headers.clear()
     path = f"/v1/provider-webhooks/{api_project.project.id}/out"
     assert raw_client.post(path, content=b"x").status_code == 404
+
+
+def test_a_capture_keeps_at_most_ten_thousand_messages(client: Client) -> None:
+    most = {"name": "most", "kind": "capture", "config": {"max_messages": 10_000}}
+    assert client.post("/v1/providers", json=most).is_success
+    more = {"name": "more", "kind": "capture", "config": {"max_messages": 10_001}}
+    response = client.post("/v1/providers", json=more)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "config.max_messages", "reason": "must be at most 10,000"}
+    ]
