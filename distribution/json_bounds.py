@@ -27,9 +27,10 @@ _BRACKETS_OR_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 # +1 for an opening bracket, -1 for a closing one, indexed by byte.
 _STEP = [1 if b in b"[{" else -1 for b in range(256)]
-# Outside strings: what opens or closes a string, an array or an object, or ends an item.
-_ITEM_SYNTAX = re.compile(rb'[\[\]{}",]')
-_NESTED_SYNTAX = re.compile(rb'[\[\]{}"]')
+# Outside strings: a whole string (skipped in one step), a string that goes on in the next
+# block, what opens or closes an array or an object, or what ends an item.
+_ITEM_SYNTAX = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}",]')
+_NESTED_SYNTAX = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}"]')
 _STRING_SYNTAX = re.compile(rb'["\\]')
 _SPACE = b" \t\r\n"
 _BOM = b"\xef\xbb\xbf"
@@ -146,7 +147,9 @@ class _ArrayScan:
                     continue
                 mark = found[0]
                 position = found.end()
-                if mark == b'"':
+                if len(mark) > 1:
+                    pass  # a whole string
+                elif mark == b'"':
                     self.in_string = True
                 elif mark in b"[{":
                     self.depth += 1
