@@ -6,6 +6,11 @@ read-only columns an export writes (``id``, ``created_at``, ``updated_at``) are 
 export can be imported again. An empty cell leaves the field as it is. Metadata cells that are
 plainly numbers or ``true``/``false`` become numbers and booleans (``"02134"`` stays text, since
 its canonical number would lose the zero).
+
+An export starts with a ``'`` every cell that a spreadsheet would read as a formula (one
+beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, as OWASP advises against
+CSV injection), and every cell that already begins with ``'`` followed by one of those or by
+another ``'``. An import takes that one ``'`` off again, so export and import lose nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -33,11 +39,14 @@ from distribution.customer_input import ADDRESS_FIELDS
 from distribution.customers import iter_customers, upsert_customers, validate_rows
 from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
+from distribution.json_bounds import ItemRefused, iter_array_items
 from distribution.models import Customer
 
 __all__ = [
     "IMPORT_LIMIT",
+    "ROW_MAX_BYTES",
     "ImportReport",
+    "ReadRows",
     "RowError",
     "export_csv",
     "import_rows",
@@ -47,6 +56,9 @@ __all__ = [
 ]
 
 IMPORT_LIMIT = 100_000
+# One customer of a JSON import: far above what its fields allow, so only junk is refused, and
+# small enough that reading the file holds one row at a time, however large the file.
+ROW_MAX_BYTES = 64 * 1024
 # Rows a transaction: each transaction of another process makes SQLite drop its page cache, so
 # fewer, larger ones write faster (2,000 to 5,000 rows: 13,000 to 17,000 rows/s in parallel).
 CHUNK = 5_000
@@ -61,6 +73,10 @@ IN_FLIGHT = 2 * WORKERS
 Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
 _PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone")
 _IGNORED = ("id", "object", "created_at", "updated_at")
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What follows the quote an export adds: a formula start, or a quote the cell began with.
+_AFTER_ADDED_QUOTE = (*_FORMULA_STARTS, "'")
 _EXPORT_COLUMNS = ["id", *_PLAIN[:5], *(f"address.{p}" for p in ADDRESS_FIELDS), *_PLAIN[5:]]
 
 
@@ -121,9 +137,54 @@ def _positions(targets: list[tuple[str, str] | None], kind: str) -> list[tuple[i
     return [(i, t[1]) for i, t in enumerate(targets) if t is not None and t[0] == kind]
 
 
-def read_csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a CSV file as customer input dicts, numbered as a spreadsheet shows them."""
-    reader = csv.reader(stream)
+def _imported(cell: str) -> str:
+    """A cell without the quote an export put before it (see the module's docstring)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _AFTER_ADDED_QUOTE else cell
+
+
+def _exported(cell: str) -> str:
+    """A cell as an export writes it: what a spreadsheet would run as a formula gets a quote."""
+    if cell[:1] in _FORMULA_STARTS or (cell[:1] == "'" and cell[1:2] in _AFTER_ADDED_QUOTE):
+        return "'" + cell
+    return cell
+
+
+class _Lines:
+    """The lines of a text stream, keeping the last one read (to explain a CSV error)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.last = ""
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.last = line
+            yield line
+
+
+# One CSV cell and the comma after it: quoted (quotes doubled inside) or plain.
+_CSV_CELL = re.compile(r'("(?:[^"]|"")*"|[^,"\r\n]*)(?:,|\r?\n?\Z)')
+
+
+def _csv_row_error(number: int, error: csv.Error, line: str, header: list[str]) -> RowError:
+    """The error of a row the csv module could not read, naming the column of a too-long cell."""
+    limit = csv.field_size_limit()
+    if "field limit" not in str(error):
+        return RowError(number, "row", f"is not valid CSV ({error})")
+    cells = [m[1] for m in _CSV_CELL.finditer(line)]
+    column = next((i for i, cell in enumerate(cells) if len(cell) > limit), None)
+    name = header[column] if column is not None and column < len(header) else "row"
+    return RowError(number, name, f"is longer than {limit:,} characters")
+
+
+def read_csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]] | RowError]:
+    """Rows of a CSV file as customer input dicts, numbered as a spreadsheet shows them.
+
+    A row the csv module cannot read (a cell longer than its limit) comes out as a RowError,
+    and the rows after it are read on.
+    """
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None:
         raise InvalidInputError([FieldError("file", "is empty: expected a header row")])
@@ -134,42 +195,68 @@ def read_csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
             [FieldError(f"columns.{h}", "is not a customer field") for h in unknown]
         )
     fields, address, metadata = (_positions(targets, k) for k in ("field", "address", "metadata"))
-    # Comprehensions over precomputed positions: this loop runs for every row of 100,000.
-    for number, cells in enumerate(reader, start=2):
-        if not any(cells):
+    number = 1
+    while True:
+        try:
+            # Comprehensions over precomputed positions: this loop runs for every row of 100,000.
+            for cells in reader:
+                number += 1
+                if not any(cells):
+                    continue
+                if len(cells) < len(header):
+                    cells += [""] * (len(header) - len(cells))
+                row: dict[str, Any] = {name: _imported(cells[i]) for i, name in fields if cells[i]}
+                parts = {name: _imported(cells[i]) for i, name in address if cells[i]}
+                if parts:
+                    row["address"] = parts
+                values = {
+                    name: _metadata_value(_imported(cells[i])) for i, name in metadata if cells[i]
+                }
+                if values:
+                    row["metadata"] = values
+                yield number, row
+            return
+        except csv.Error as error:
+            number += 1
+            yield _csv_row_error(number, error, lines.last, header)
+
+
+def read_json_rows(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]] | RowError]:
+    """Rows of a JSON array of customer objects, numbered from 1, read one at a time.
+
+    A row over ROW_MAX_BYTES, nested too deeply or not valid JSON comes out as a RowError.
+    """
+    for number, item in enumerate(iter_array_items(file, ROW_MAX_BYTES), start=1):
+        if isinstance(item, ItemRefused):
+            yield RowError(number, "row", item.reason)
             continue
-        if len(cells) < len(header):
-            cells += [""] * (len(header) - len(cells))
-        row: dict[str, Any] = {name: cells[i] for i, name in fields if cells[i]}
-        parts = {name: cells[i] for i, name in address if cells[i]}
-        if parts:
-            row["address"] = parts
-        values = {name: _metadata_value(cells[i]) for i, name in metadata if cells[i]}
-        if values:
-            row["metadata"] = values
-        yield number, row
+        try:
+            value = msgspec.json.decode(item)
+        except msgspec.DecodeError as error:
+            yield RowError(number, "row", f"is not valid JSON ({error})")
+            continue
+        yield number, value if isinstance(value, dict) else {"__not_an_object__": value}
 
 
-def read_json_rows(raw: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a JSON array of customer objects, numbered from 1."""
-    try:
-        data = json.loads(raw)
-    except ValueError as error:
-        raise InvalidInputError([FieldError("file", f"is not valid JSON ({error})")]) from None
-    if not isinstance(data, list):
-        raise InvalidInputError([FieldError("file", "must be a JSON array of customers")])
-    for number, item in enumerate(data, start=1):
-        yield number, item if isinstance(item, dict) else {"__not_an_object__": item}
+@dataclass
+class ReadRows:
+    """The rows of a file to import, and the rows refused while reading it."""
+
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    refused: list[RowError] = field(default_factory=list)
 
 
-def count_limit(rows: Iterable[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+def count_limit(rows: Iterable[tuple[int, dict[str, Any]] | RowError]) -> ReadRows:
     """All rows, refusing more than IMPORT_LIMIT before anything is written."""
-    collected = []
+    read = ReadRows()
     for row in rows:
-        collected.append(row)
-        if len(collected) > IMPORT_LIMIT:
+        if isinstance(row, RowError):
+            read.refused.append(row)
+        else:
+            read.rows.append(row)
+        if len(read.rows) + len(read.refused) > IMPORT_LIMIT:
             raise PayloadTooLargeError(f"an import takes at most {IMPORT_LIMIT:,} rows")
-    return collected
+    return read
 
 
 def import_rows(
@@ -181,6 +268,7 @@ def import_rows(
     executor: Executor | None = None,
     parallel_from: int = PARALLEL_FROM,
     chunk_rows: int = CHUNK,
+    refused: Sequence[RowError] = (),
 ) -> ImportReport:
     """Upsert every valid row in chunks, each chunk its own transaction.
 
@@ -188,19 +276,20 @@ def import_rows(
     in parallel, this thread taking part: checking an email and a phone costs more than writing
     the row, and SQLite's single writer only serialises the short INSERTs. Rows are put in
     chunks by ``source_id``, so every row of one customer lands in the same chunk, in file
-    order: the later row still wins.
+    order: the later row still wins. ``refused`` are the rows refused while reading the file:
+    they are counted as failed and reported with the rest.
     """
-    report = ImportReport(total_rows=len(rows))
+    report = ImportReport(total_rows=len(rows) + len(refused), failed=len(refused))
+    report.errors.extend(refused)
     with _collector_skips_existing_objects():
         if executor is None or len(rows) < parallel_from:
             for start in range(0, len(rows), chunk_rows):
                 chunk = rows[start : start + chunk_rows]
                 _count(report, _upsert_chunk(database, project_id, chunk, default_region))
-            return report
-        chunks = _by_customer(rows, chunk_rows)
-        spread = _run_spread(database, project_id, chunks, default_region, executor)
-    for outcomes in spread:
-        _count(report, outcomes)
+        else:
+            chunks = _by_customer(rows, chunk_rows)
+            for outcomes in _run_spread(database, project_id, chunks, default_region, executor):
+                _count(report, outcomes)
     report.errors.sort(key=lambda e: e.row)
     return report
 
@@ -367,7 +456,7 @@ def _cells(customer: Customer, metadata_keys: list[str]) -> list[str]:
             cells.append(str(value))
         else:
             cells.append(json.dumps(value, ensure_ascii=False))
-    return cells
+    return [_exported(cell) for cell in cells]
 
 
 def export_csv(database: Database, project_id: str) -> Iterator[str]:

@@ -24,6 +24,7 @@ from distribution.errors import FieldError
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "MAX_METADATA_DEPTH",
     "AddressIn",
     "CustomerIn",
     "ValidCustomer",
@@ -38,6 +39,8 @@ ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 MAX_TEXT = 255
 MAX_DESCRIPTION = 10_000
 MAX_METADATA_BYTES = 16_384
+# Arrays and objects inside one metadata value: templates read a few levels, never dozens.
+MAX_METADATA_DEPTH = 10
 
 Unset = msgspec.UnsetType
 
@@ -124,6 +127,23 @@ def _storable(value: object) -> bool:
     if isinstance(value, list):
         return all(_storable(v) for v in value)
     return True
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in ``value``.
+
+    Level by level, not recursively: the value may nest deeper than Python lets a function
+    recurse.
+    """
+    level = [value]
+    for _ in range(limit):
+        level = [
+            inner
+            for item in level
+            if isinstance(item, dict | list)
+            for inner in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def _text(errors: list[FieldError], name: str, value: str, limit: int = MAX_TEXT) -> str | None:
@@ -296,9 +316,16 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
     if data.metadata is None:
         out.metadata_replace = True
     elif isinstance(data.metadata, dict):
-        if len(json.dumps(data.metadata, default=str)) > MAX_METADATA_BYTES:
+        too_deep = [k for k, v in data.metadata.items() if _nests_deeper(v, MAX_METADATA_DEPTH)]
+        for key in too_deep:
+            reason = f"must not nest arrays and objects more than {MAX_METADATA_DEPTH} levels"
+            errors.append(FieldError(f"metadata.{key}", reason))
+        # Measuring and checking walk the values recursively: only shallow ones are safe to.
+        if not too_deep and len(json.dumps(data.metadata, default=str)) > MAX_METADATA_BYTES:
             errors.append(FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes"))
         for key, value in data.metadata.items():
+            if key in too_deep:
+                continue
             if not _storable(value):
                 errors.append(
                     FieldError(f"metadata.{key}", "NaN, Infinity and NUL characters are refused")

@@ -30,6 +30,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.ids import new_id
 from distribution.models import ProviderConfig, utcnow
 from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
+from providers.capture import PROJECT_MAX_MESSAGES, CaptureConfig
 
 __all__ = [
     "BUILT_IN_CAPTURE",
@@ -143,9 +144,13 @@ def _validated(
     if errors:
         raise InvalidInputError(errors)
     try:
-        spec.parse_config({**public, **secrets}, name=name)
+        config = spec.parse_config({**public, **secrets}, name=name)
     except ProviderConfigError as exc:
         raise InvalidInputError(_config_field_errors(spec, exc)) from None
+    if isinstance(config, CaptureConfig) and config.max_messages > PROJECT_MAX_MESSAGES:
+        # Every kept message stays in the service's memory.
+        reason = f"must be at most {PROJECT_MAX_MESSAGES:,}"
+        raise InvalidInputError([FieldError("config.max_messages", reason)])
 
 
 def _split(spec: ProviderKind, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,7 +14,11 @@ from typing import Any
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
 
-__all__ = ["CaptureConfig", "CaptureProvider", "CapturedMessage"]
+__all__ = ["PROJECT_MAX_MESSAGES", "CaptureConfig", "CaptureProvider", "CapturedMessage"]
+
+#: The most messages a project's capture may keep in memory: what it sets through the API is
+#: checked against this. The operator's own captures (and tests) may keep more.
+PROJECT_MAX_MESSAGES = 10_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from web.customers_api import CustomerController
 from web.distributions_api import DistributionController
 from web.events_api import EventController
 from web.health import live, ready
-from web.input_guard import refuse_nul_characters
+from web.input_guard import BoundedJsonRequest, refuse_nul_characters
 from web.keys_api import ApiKeyController
 from web.messages_api import MessageController
 from web.observability import (
@@ -265,6 +265,7 @@ def create_app(settings: Settings) -> Litestar:
         # (JSON lines) and level (DM_LOG_LEVEL) with its own when the app was built.
         logging_config=None,
         before_request=refuse_nul_characters,
+        request_class=BoundedJsonRequest,
         openapi_config=openapi,
         state=State(
             {

@@ -250,15 +250,16 @@ class CustomerController(Controller):
 
             def run() -> ImportOut:
                 if upload.is_json:
-                    rows = count_limit(read_json_rows(upload.file.read()))
+                    read = count_limit(read_json_rows(upload.file))
                 else:
-                    rows = count_limit(read_csv_rows(_text_stream(upload.file)))
+                    read = count_limit(read_csv_rows(_text_stream(upload.file)))
                 report = import_rows(
                     db,
                     caller.project_id,
-                    rows,
+                    read.rows,
                     default_region=caller.default_region,
                     executor=request.app.state.import_pool,
+                    refused=read.refused,
                 )
                 return ImportOut(
                     total_rows=report.total_rows,

@@ -7,24 +7,41 @@ values away from the database driver, which would fail with an error of its own.
 
 Handlers that stream their body (file uploads, opted out with ``STREAMS_BODY``) check their rows
 themselves and report NULs per row, so one bad row does not refuse a whole import.
+
+JSON bodies are decoded by :class:`BoundedJsonRequest`, which refuses one nested deeper than
+``MAX_JSON_DEPTH`` with a 422 naming the member that holds it, before the decoder would run out
+of stack.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from litestar import Request
+from litestar.exceptions import SerializationException
 
 from distribution.errors import FieldError, InvalidInputError
+from distribution.json_bounds import MAX_JSON_DEPTH, too_deep_member
 
-__all__ = ["STREAMS_BODY", "refuse_nul_characters"]
+__all__ = ["STREAMS_BODY", "BoundedJsonRequest", "refuse_nul_characters"]
 
 #: ``opt`` of a handler that reads its body as a stream: the guard must not read it first.
 STREAMS_BODY = {"streams_body": True}
 _NUL = "\x00"
 _REASON = "must not contain NUL characters"
+
+
+class BoundedJsonRequest(Request[Any, Any, Any]):
+    """A request whose JSON body may nest arrays and objects at most MAX_JSON_DEPTH levels."""
+
+    async def json(self) -> Any:
+        """The decoded body; InvalidInputError (a 422) names where it nests too deeply."""
+        member = too_deep_member(await self.body())
+        if member is not None:
+            reason = f"nests arrays and objects deeper than {MAX_JSON_DEPTH} levels"
+            raise InvalidInputError([FieldError(member, reason)])
+        return await super().json()
 
 
 def _json_paths_with_nul(value: Any, path: str) -> Iterator[str]:
@@ -55,8 +72,10 @@ async def _body_errors(request: Request[Any, Any, Any]) -> list[FieldError]:
     if b"\\u0000" not in body and b"\x00" not in body:  # the usual case costs one scan
         return []
     try:
-        document = json.loads(body)
-    except ValueError:
+        # The request's own decoding, which refuses nesting too deep to walk, and keeps the
+        # value for the handler.
+        document = await request.json()
+    except SerializationException:
         return []  # not JSON: the handler's own decoding reports it
     return [FieldError(path, _REASON) for path in _json_paths_with_nul(document, "")]
 

@@ -22,7 +22,7 @@ from distribution.bulk.preflight import StockCheck, stock_check
 from distribution.bulk.recipients import load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool
-from distribution.customer_files import read_csv_rows
+from distribution.customer_files import RowError, read_csv_rows
 from distribution.customers import upsert_customers
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
@@ -96,13 +96,18 @@ def _audience(session: Session, project_id: str, spec: BulkSpec, region: str) ->
         if not spec.customers:
             raise InvalidInputError([FieldError("audience.customers", "must not be empty")])
         return {"customer_ids": resolve_listed(session, project_id, spec.customers)}
-    rows = list(read_csv_rows(io.StringIO(spec.csv or "")))
-    if not rows or len(rows) > MAX_CSV_ROWS:
+    read = list(read_csv_rows(io.StringIO(spec.csv or "")))
+    if not read or len(read) > MAX_CSV_ROWS:
         raise InvalidInputError(
             [FieldError("audience.csv", f"must hold 1-{MAX_CSV_ROWS:,} customer rows")]
         )
+    rows = [row for row in read if not isinstance(row, RowError)]
     items = upsert_customers(session, project_id, [r for _, r in rows], default_region=region)
     bad = [
+        FieldError(f"audience.csv.row{r.row}.{r.field}", r.reason)
+        for r in read
+        if isinstance(r, RowError)
+    ] + [
         FieldError(f"audience.csv.row{rows[i.index][0]}.{e.field}", e.reason)
         for i in items
         for e in i.errors

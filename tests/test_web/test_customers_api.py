@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from litestar import Litestar
@@ -280,3 +282,123 @@ def test_export_round_trips_through_import(client: Client, app_database: Databas
     copy = client.get("/v1/customers/shop-42").json()
     assert copy["metadata"] == {"tier": "gold", "orders": 7}
     assert copy["phone"] == "+14155552671"
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def test_metadata_nested_too_deeply_names_the_metadata(client: Client) -> None:
+    json_type = {"Content-Type": "application/json"}
+    for levels, field in ((11, "metadata.k"), (1000, "metadata")):
+        body = f'{{"source_id":"deep","metadata":{{"k":{_nested(levels)}}}}}'
+        response = client.post("/v1/customers", content=body, headers=json_type)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+    ten = f'{{"source_id":"deep","metadata":{{"k":{_nested(10)}}}}}'
+    assert client.post("/v1/customers", content=ten, headers=json_type).status_code == 200
+
+
+def test_json_import_reports_nested_arrays_as_a_row_and_keeps_the_rest(client: Client) -> None:
+    deep = "[" * 1000 + "]" * 1000
+    body = f'[{{"source_id":"n1"}}, {deep}, {{"source_id":"n2"}}, {{"bad json": }}]'
+    response = client.post(
+        "/v1/customers/import", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["total_rows"], report["created"], report["failed"]) == (4, 2, 2)
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(2, "row"), (4, "row")]
+    assert report["errors"][0]["reason"] == "is nested deeper than 64 levels"
+    assert client.get("/v1/customers/n2").status_code == 200
+
+
+def test_json_import_refuses_a_row_over_64_kib_and_keeps_the_rest(client: Client) -> None:
+    rows = [
+        {"source_id": "big", "description": "x" * (64 * 1024)},
+        {"source_id": "small", "email": "small@example.com"},
+    ]
+    response = client.post("/v1/customers/import", json=rows)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["errors"] == [{"row": 1, "field": "row", "reason": "is larger than 65,536 bytes"}]
+    assert client.get("/v1/customers/small").status_code == 200
+    assert client.get("/v1/customers/big").status_code == 404
+
+
+def test_json_import_of_something_else_than_an_array_is_refused_whole(client: Client) -> None:
+    for body, reason in (
+        ('{"source_id": "o1"}', "must be a JSON array"),
+        ('[{"source_id": "o1"}', "is not valid JSON (the array is not closed)"),
+        ('[{"source_id": "o1"},]', "is not valid JSON (an empty item between commas)"),
+        ('[{"source_id": "o1"}] []', "is not valid JSON (content after the array)"),
+    ):
+        response = client.post(
+            "/v1/customers/import", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"] == [{"field": "file", "reason": reason}]
+    assert client.get("/v1/customers/o1").status_code == 404
+
+
+def test_a_csv_cell_of_5_mb_is_a_row_error_naming_its_column(client: Client) -> None:
+    csv_text = f"source_id,description,name\nc1,first,Ann\nc2,{'x' * 5_000_000},Bob\nc3,third,Cy\n"
+    response = client.post(
+        "/v1/customers/import", content=csv_text, headers={"Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["total_rows"], report["created"], report["failed"]) == (3, 2, 1)
+    assert report["errors"] == [
+        {"row": 3, "field": "description", "reason": "is longer than 131,072 characters"}
+    ]
+    assert client.get("/v1/customers/c3").json()["name"] == "Cy"
+
+
+FORMULAS = {
+    "f1": '=HYPERLINK("https://evil.example","click")',
+    "f2": "+1",
+    "f3": "-2",
+    "f4": "@SUM(A1:A9)",
+    "f5": "'=already quoted",
+}
+
+
+def test_export_neutralises_formulas_and_import_restores_them(
+    client: Client, app_database: Database
+) -> None:
+    for source_id, name in FORMULAS.items():
+        client.post("/v1/customers", json={"source_id": source_id, "name": name})
+    client.post(
+        "/v1/customers",
+        json={"source_id": "f6", "metadata": {"tab": "\t=1+1", "cr": "\r=1+1", "minus": -3}},
+    )
+    exported = client.get("/v1/customers/export").text
+    rows = {row[1]: row for row in csv.reader(io.StringIO(exported)) if row[1] != "source_id"}
+    assert [rows[s][2] for s in FORMULAS] == [
+        '\'=HYPERLINK("https://evil.example","click")',
+        "'+1",
+        "'-2",
+        "'@SUM(A1:A9)",
+        "''=already quoted",
+    ]
+    header = next(csv.reader(io.StringIO(exported)))
+    f6 = dict(zip(header, rows["f6"], strict=True))
+    assert (f6["metadata.tab"], f6["metadata.cr"], f6["metadata.minus"]) == (
+        "'\t=1+1",
+        "'\r=1+1",
+        "'-3",
+    )
+
+    client.headers.update(make_project(app_database).headers)
+    report = client.post(
+        "/v1/customers/import", content=exported, headers={"Content-Type": "text/csv"}
+    ).json()
+    assert (report["created"], report["failed"]) == (6, 0), report
+    for source_id, name in FORMULAS.items():
+        assert client.get(f"/v1/customers/{source_id}").json()["name"] == name
+    assert client.get("/v1/customers/f6").json()["metadata"] == {
+        "tab": "\t=1+1",
+        "cr": "\r=1+1",
+        "minus": -3,
+    }

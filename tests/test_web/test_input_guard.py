@@ -92,3 +92,36 @@ def test_a_time_utc_cannot_hold_is_a_clear_problem(
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in answer.json()["errors"]] == [field]
+
+
+def _nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/customers", f'{{"source_id":"d","metadata":{{"k":{_nested(1000)}}}}}', "metadata"),
+        ("/v1/customers/batch", f'{{"customers":[{{"metadata":{_nested(1000)}}}]}}', "customers"),
+        ("/v1/events", f'{{"type":"x","data":{_nested(1000)}}}', "data"),
+        ("/v1/events", "[" * 100_000 + "]" * 100_000, "body"),
+        ("/v1/segments", f'{{"name":"s","filter":{_nested(1000)}}}', "filter"),
+    ],
+)
+def test_json_nested_a_thousand_levels_is_a_clear_problem(
+    client: Client, path: str, body: str, field: str
+) -> None:
+    answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        {"field": field, "reason": "nests arrays and objects deeper than 64 levels"}
+    ]
+
+
+def test_deep_json_holding_a_nul_is_a_clear_problem(client: Client) -> None:
+    body = '{"source_id":"\\u0000","metadata":' + _nested(1000) + "}"
+    answer = client.post(
+        "/v1/customers", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == "metadata"

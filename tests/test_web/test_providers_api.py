@@ -120,6 +120,10 @@ def test_update_keeps_secrets_and_can_remove_them(client: Client) -> None:
         ({"name": "m", "kind": "pigeon", "config": {}}, "kind"),
         ({"name": "capture", "kind": "capture", "config": {}}, "name"),
         ({"name": "m", "kind": "capture", "config": {}, "max_concurrency": 0}, "max_concurrency"),
+        (
+            {"name": "m", "kind": "capture", "config": {"max_messages": 10**15}},
+            "config.max_messages",
+        ),
     ],
 )
 def test_invalid_input_is_422_naming_the_field(
@@ -384,3 +388,14 @@ def test_callback_urls_do_not_tell_which_projects_and_providers_exist(
     per_request = {"x-request-id", "content-length"}
     headers = [{k: v for k, v in a.headers.items() if k not in per_request} for a in answers]
     assert all(h == headers[0] for h in headers)
+
+
+def test_a_capture_keeps_at_most_ten_thousand_messages(client: Client) -> None:
+    most = {"name": "most", "kind": "capture", "config": {"max_messages": 10_000}}
+    assert client.post("/v1/providers", json=most).is_success
+    more = {"name": "more", "kind": "capture", "config": {"max_messages": 10_001}}
+    response = client.post("/v1/providers", json=more)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "config.max_messages", "reason": "must be at most 10,000"}
+    ]
