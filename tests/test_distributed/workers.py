@@ -54,7 +54,7 @@ def _environment(database_url: str, data_dir: Path, extra: Mapping[str, str]) ->
         "DM_DATA_DIR": str(data_dir),
         "DM_SECRET_KEY": SECRET_KEY,
         "DM_LOG_LEVEL": "WARNING",
-        "DM_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "DM_ALLOW_PRIVATE_NETWORKS": "true",
         **extra,
     }
 
