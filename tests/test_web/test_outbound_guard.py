@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from providers.address_guard import system_resolver
-from tests.conftest import ProjectCredentials
+from tests.conftest import make_project, migrated_database
 from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.twilio import ACCOUNT_SID
 from web.app import create_app
@@ -56,16 +56,19 @@ async def _test_resolver(host: str, port: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def strict_app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Litestar:
-    """The service as an operator runs it: private destinations not allowed."""
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path_factory.mktemp("strict"),
-        secret_key="test-secret-key",
-        migrate_on_start=False,
-        worker_poll_interval=0.05,
-    )
-    return create_app(settings, resolver=_test_resolver)
+def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
+    """The service as an operator runs it: private destinations not allowed. Its database is
+    its own, so its worker never takes the deliveries of the permissive test app."""
+    directory = tmp_path_factory.mktemp("strict")
+    with migrated_database("sqlite", directory) as url:
+        settings = Settings(
+            database_url=url,
+            data_dir=directory,
+            secret_key="test-secret-key",
+            migrate_on_start=False,
+            worker_poll_interval=0.05,
+        )
+        yield create_app(settings, resolver=_test_resolver)
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +78,10 @@ def _strict_client(strict_app: Litestar) -> Iterator[Client]:
 
 
 @pytest.fixture
-def strict(_strict_client: Client, api_project: ProjectCredentials) -> Client:
-    """A client of the strict service with this test's project credentials."""
+def strict(_strict_client: Client, strict_app: Litestar) -> Client:
+    """A client of the strict service with a new project's credentials."""
     _strict_client.headers.clear()
-    _strict_client.headers.update(api_project.headers)
+    _strict_client.headers.update(make_project(strict_app.state.database).headers)
     return _strict_client
 
 
@@ -328,18 +331,22 @@ def test_a_project_cannot_allow_private_networks(strict: Client) -> None:
     assert "config.allow_private_networks" in {e["field"] for e in answer.json()["errors"]}
 
 
-@pytest.mark.parametrize("host", INTERNAL_HOSTS)
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2130706433",
+        "0x7f.1",
+        "0177.0.0.1",
+        "127.1",
+        "0",
+        "LOCALHOST.",
+        "metadata.google.internal",
+        "[2002:7f00:1::]",
+    ],
+)
 def test_webhook_subscriptions_refuse_every_spelling_of_an_internal_host(
     strict: Client, host: str
 ) -> None:
     answer = strict.post("/v1/webhooks", json={"url": f"https://{host}/hook", "event_types": ["*"]})
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == "url"
-
-
-def test_public_names_pass(strict: Client) -> None:
-    for host in ("api.twilio.com", "mail.example.co.uk", "xn--bcher-kva.example"):
-        answer = strict.post(
-            "/v1/webhooks", json={"url": f"https://{host}/h", "event_types": ["*"]}
-        )
-        assert answer.status_code == 201, (host, answer.text)
