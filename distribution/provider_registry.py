@@ -33,7 +33,9 @@ from providers import (
     Sync,
     build_provider,
 )
+from providers.address_guard import AddressGuard
 from providers.capture import CaptureConfig, CaptureProvider
+from providers.http_transport import guarded_client
 
 __all__ = ["CheckOutcome", "ProviderRegistry"]
 
@@ -73,13 +75,17 @@ class ProviderRegistry:
         box: SecretBox,
         *,
         limiter_factory: LimiterFactory = in_process_limiter,
+        guard: AddressGuard | None = None,
     ) -> None:
         """``limiter_factory`` makes each rate-limited provider's limiter: in this process's
         memory by default, shared through PostgreSQL in distributed mode
-        (``distribution.rate_limit.shared_limiter_factory``)."""
+        (``distribution.rate_limit.shared_limiter_factory``). ``guard`` is the operator's
+        outbound policy (public destinations only by default): every provider connects
+        through it, and configs are checked against it when saved."""
         self.database = database
         self.box = box
         self.limiter_factory = limiter_factory
+        self.guard = guard or AddressGuard()
         self._http_client: httpx.AsyncClient | None = None
         self._live: dict[tuple[str, str], tuple[tuple[str, datetime], Provider | Sync]] = {}
         self._retired: list[Provider | Sync] = []
@@ -114,10 +120,14 @@ class ProviderRegistry:
 
     def _build(self, stored: _Stored) -> Provider | Sync:
         if self._http_client is None:
-            self._http_client = httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+            self._http_client = guarded_client(self.guard, timeout=HTTP_TIMEOUT)
         try:
             built = build_provider(
-                stored.name, stored.kind, stored.config, http_client=self._http_client
+                stored.name,
+                stored.kind,
+                stored.config,
+                http_client=self._http_client,
+                guard=self.guard,
             )
         except ProviderError as exc:
             # A stored config is valid when written; this happens when its secrets became
@@ -196,6 +206,9 @@ class ProviderRegistry:
         except ConflictError as exc:
             return CheckOutcome(ok=False, detail=str(exc))
         except ProviderError as exc:
+            # The answer may come from a service other than the provider: only the operator's
+            # log sees it; the caller gets our phrase, the status and the code.
+            log.info("check of provider %s/%s: %r", project_id, provider_name, exc.excerpt)
             return CheckOutcome(ok=False, detail=str(exc))
         except Exception as exc:
             # An operator-supplied address can fail in ways no adapter maps (a malformed URL);

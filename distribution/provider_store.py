@@ -5,6 +5,10 @@ go to `ProviderConfig.settings` as given; secret fields go, as one JSON object, 
 `ProviderConfig.secrets_encrypted`. Secrets are write-only: nothing here returns, logs or quotes
 them except `full_config`, which the registry and the callback verifier use.
 
+Fields naming where a provider connects (its API root, its SMTP host) must pass the operator's
+address guard when saved, and the provider connects through the same guard. Changing such a
+field requires the stored secrets in the same request: they would be sent to the new place.
+
 The Fernet key is HKDF-SHA256 of the service secret (`DM_SECRET_KEY`) with the fixed info label
 `SECRETS_KEY_LABEL`. Rotating `DM_SECRET_KEY` makes the stored secrets unreadable: re-enter them
 (`PATCH /v1/providers/{name}` with the secret fields) after a rotation.
@@ -30,6 +34,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.ids import new_id
 from distribution.models import ProviderConfig, utcnow
 from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
+from providers.address_guard import AddressGuard
 from providers.capture import PROJECT_MAX_MESSAGES, CaptureConfig
 
 __all__ = [
@@ -59,6 +64,9 @@ MAX_CONFIG_BYTES = 64 * 1024
 MAX_CONCURRENCY = 1000
 MAX_RATE_PER_SECOND = 100_000.0
 _UNKNOWN_FIELD = re.compile(r"^unknown field '(?P<field>[^']*)'$")
+# Fields a kind no longer has, dropped from stored configs when read: a webhook provider's own
+# allow_private_networks gave way to the operator's setting.
+_RETIRED_FIELDS = {"webhook": frozenset({"allow_private_networks"})}
 
 
 class SecretBox:
@@ -127,10 +135,28 @@ def _config_field_errors(spec: ProviderKind, error: ProviderConfigError) -> list
     return errors
 
 
+def _destination_errors(
+    spec: ProviderKind, public: Mapping[str, Any], guard: AddressGuard
+) -> list[FieldError]:
+    errors = []
+    for field, form in spec.destination_fields.items():
+        value = public.get(field)
+        if isinstance(value, str):
+            reason = guard.url_refusal(value) if form == "url" else guard.refusal(value)
+            if reason is not None:
+                errors.append(FieldError(f"config.{field}", reason))
+    return errors
+
+
 def _validated(
-    spec: ProviderKind, name: str, public: Mapping[str, Any], secrets: Mapping[str, str]
+    spec: ProviderKind,
+    name: str,
+    public: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    guard: AddressGuard,
 ) -> None:
-    """Check the merged config against the kind; InvalidInputError names `config.<field>`."""
+    """Check the merged config against the kind and the address guard; InvalidInputError names
+    `config.<field>`."""
     errors = [
         FieldError(f"config.{key}", "NaN, Infinity and NUL characters are refused")
         for key, value in public.items()
@@ -151,6 +177,28 @@ def _validated(
         # Every kept message stays in the service's memory.
         reason = f"must be at most {PROJECT_MAX_MESSAGES:,}"
         raise InvalidInputError([FieldError("config.max_messages", reason)])
+    errors = _destination_errors(spec, public, guard)
+    if errors:
+        raise InvalidInputError(errors)
+
+
+def _require_secrets_when_moved(
+    spec: ProviderKind,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    stored_secrets: Mapping[str, str],
+    given_secrets: Mapping[str, Any],
+) -> None:
+    """Refuse to carry stored secrets over to a new destination the caller chose.
+
+    Whoever may change a provider could otherwise point it at a server of their own and
+    receive the write-only secrets with the next check or send.
+    """
+    moved = [f for f in sorted(spec.destination_fields) if before.get(f) != after.get(f)]
+    kept = sorted(k for k in stored_secrets if k not in given_secrets)
+    if moved and kept:
+        reason = f"must be given again (or set to null) when {' and '.join(moved)} changes"
+        raise InvalidInputError([FieldError(f"config.{k}", reason) for k in kept])
 
 
 def _split(spec: ProviderKind, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -214,14 +262,18 @@ def create_provider(
     config: Mapping[str, Any],
     max_concurrency: int | None = None,
     rate_per_second: float | None = None,
+    guard: AddressGuard | None = None,
 ) -> ProviderConfig:
-    """Validate and store a provider config; secret fields are sealed."""
+    """Validate and store a provider config; secret fields are sealed.
+
+    `guard` is the operator's outbound policy (default: public destinations only).
+    """
     _check_name(name)
     spec = _kind(kind)
     _check_limits(max_concurrency, rate_per_second)
     public, raw_secrets = _split(spec, config)
     secrets = _secret_values(raw_secrets)
-    _validated(spec, name, public, secrets)
+    _validated(spec, name, public, secrets, guard or AddressGuard())
     row = ProviderConfig(
         id=new_id("prov"),
         project_id=project_id,
@@ -265,6 +317,11 @@ def list_providers(session: Session, project_id: str) -> list[ProviderConfig]:
     )
 
 
+def _settings(row: ProviderConfig) -> dict[str, Any]:
+    retired = _RETIRED_FIELDS.get(row.kind, frozenset())
+    return {k: v for k, v in row.settings.items() if k not in retired}
+
+
 def _stored_secrets(row: ProviderConfig, box: SecretBox) -> dict[str, str]:
     opened = box.open(row.secrets_encrypted)
     if opened is None:
@@ -284,11 +341,13 @@ def update_provider(
     max_concurrency: int | None = None,
     rate_per_second: float | None = None,
     disabled: bool | None = None,
+    guard: AddressGuard | None = None,
 ) -> ProviderConfig:
     """Change a provider; None leaves a setting as it is.
 
     `config` is merged into the stored config, field by field (JSON merge patch): a field it
-    omits keeps its stored value (secrets included), a field given as null is removed.
+    omits keeps its stored value (secrets included), a field given as null is removed. A change
+    of destination (see `destination_fields`) must give every stored secret again, or null.
     """
     row = get_provider(session, project_id, name)
     spec = _kind(row.kind)
@@ -296,15 +355,18 @@ def update_provider(
     if config is not None:
         changed_public, changed_secrets = _split(spec, config)
         _secret_values(changed_secrets)
-        public = dict(row.settings)
-        secrets: dict[str, Any] = _stored_secrets(row, box)
+        before = _settings(row)
+        public = dict(before)
+        stored: dict[str, str] = _stored_secrets(row, box)
+        secrets: dict[str, Any] = dict(stored)
         for target, changes in ((public, changed_public), (secrets, changed_secrets)):
             for key, value in changes.items():
                 if value is None:
                     target.pop(key, None)
                 else:
                     target[key] = value
-        _validated(spec, name, public, secrets)
+        _require_secrets_when_moved(spec, before, public, stored, changed_secrets)
+        _validated(spec, name, public, secrets, guard or AddressGuard())
         row.settings = public
         row.secrets_encrypted = box.seal(secrets)
     if max_concurrency is not None:
@@ -334,4 +396,4 @@ def has_secret(row: ProviderConfig, box: SecretBox) -> dict[str, bool]:
 
 def full_config(row: ProviderConfig, box: SecretBox) -> dict[str, Any]:
     """Public and secret fields together, to build or verify with. Never return it to a caller."""
-    return {**row.settings, **_stored_secrets(row, box)}
+    return {**_settings(row), **_stored_secrets(row, box)}

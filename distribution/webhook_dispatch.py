@@ -33,7 +33,8 @@ from distribution.db import Database
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
 from distribution.polling_loop import PollingLoop
 from distribution.provider_store import SecretBox
-from providers.address_guard import resolve_public
+from providers.address_guard import AddressGuard, DestinationRefusedError
+from providers.http_transport import guarded_client
 from providers.standard_webhooks import sign
 
 __all__ = ["CallOutcome", "ClaimedCall", "WebhookDispatcher", "WebhookPolicy"]
@@ -180,14 +181,6 @@ async def send_call(
     if call.secret is None:
         detail = "the signing secret cannot be opened (the service key changed): rotate it"
         return CallOutcome(call.id, call.subscription_id, "failed", None, detail)
-    if not policy.allow_private:
-        try:
-            await resolve_public(call.url)
-        except ValueError as refused:
-            if "does not resolve" in str(refused):
-                return _failed(call, policy, str(refused), None, None)
-            detail = f"refused: {refused}"
-            return CallOutcome(call.id, call.subscription_id, "failed", None, detail)
     body = json.dumps(call.payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = int(time.time())
     headers = {
@@ -199,6 +192,8 @@ async def send_call(
     }
     try:
         response = await client.post(call.url, content=body, headers=headers)
+    except DestinationRefusedError as refused:
+        return CallOutcome(call.id, call.subscription_id, "failed", None, str(refused))
     except httpx.TimeoutException:
         return _failed(call, policy, f"no answer within {policy.timeout:g} s", None, None)
     except httpx.HTTPError as error:
@@ -206,10 +201,10 @@ async def send_call(
     code = response.status_code
     if 200 <= code < 300:
         return CallOutcome(call.id, call.subscription_id, "delivered", code)
-    excerpt = response.text[:_EXCERPT]
     if code == 410:
         return CallOutcome(call.id, call.subscription_id, "gone", code, "410 Gone")
-    reason = "redirects are not followed" if 300 <= code < 400 else excerpt
+    # The receiver's answer is not repeated: only the status says what happened.
+    reason = "redirects are not followed" if 300 <= code < 400 else "not a 2xx answer"
     return _failed(call, policy, f"HTTP {code}: {reason}", code, _retry_after(response))
 
 
@@ -289,9 +284,9 @@ class WebhookDispatcher(PollingLoop):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            self._client = guarded_client(
+                AddressGuard(allow_private=self.policy.allow_private),
                 timeout=self.policy.timeout,
-                follow_redirects=False,
                 limits=httpx.Limits(max_connections=50),
             )
         return self._client

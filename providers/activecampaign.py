@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from providers.config import SECRET
+from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.message import ProfileUpdate, SendResult
@@ -27,7 +27,7 @@ class ActiveCampaignConfig:
     """
 
     api_token: str = field(repr=False, metadata=SECRET)
-    base_url: str
+    base_url: str = field(metadata=DESTINATION_URL)
     fields: Mapping[str, str]
     timeout: float = 30.0
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
-from providers.config import SECRET
+from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, ProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.list_unsubscribe import unsubscribe_headers
@@ -37,7 +37,7 @@ class BrazeConfig:
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
-    base_url: str
+    base_url: str = field(metadata=DESTINATION_URL)
     email_app_id: str | None = None
     sms_app_id: str | None = None
     sms_subscription_group_id: str | None = None
@@ -151,7 +151,6 @@ class BrazeProvider:
             response,
             provider=self.name,
             secrets=secrets,
-            message=str(body.get("message") or f"HTTP {response.status_code}"),
         )
         excerpt = response_excerpt(response.text, secrets=secrets)
         if body.get("message") not in ("success", "queued"):

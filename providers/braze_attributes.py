@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from providers.config import SECRET
+from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.message import ProfileUpdate, SendResult
@@ -27,7 +27,7 @@ class BrazeAttributesConfig:
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
-    base_url: str
+    base_url: str = field(metadata=DESTINATION_URL)
     attributes: Mapping[str, str]
     timeout: float = 30.0
 
@@ -70,7 +70,6 @@ class BrazeAttributesSync:
             response,
             provider=self.name,
             secrets=(self.config.api_key,),
-            message=str(body.get("message") or "") or None,
         )
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         if body.get("message") != "success":

@@ -2,7 +2,10 @@
 
 Each kind declares a frozen dataclass. Secret fields are declared with `secret_field()`: they are
 left out of `repr`, listed by `secret_fields()` so the storage layer encrypts them and the API never
-returns them, and never quoted in error messages.
+returns them, and never quoted in error messages. Fields naming where the provider connects (an API
+root URL, an SMTP host) carry `DESTINATION_URL` or `DESTINATION_HOST` metadata: the storage layer
+checks them
+with the address guard, and changing one requires the secrets again (they would go there).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 from providers.errors import ProviderConfigError
 
 __all__ = [
+    "DESTINATION_HOST",
+    "DESTINATION_URL",
     "SECRET",
     "config_schema",
+    "destination_fields",
     "parse_config",
     "public_config",
     "secret_field",
@@ -27,11 +33,24 @@ T = TypeVar("T")
 _MISSING: Any = dataclasses.MISSING
 # Field metadata marking a secret; use as `field(repr=False, metadata=SECRET)` for required ones.
 SECRET: Mapping[str, bool] = {"secret": True}
+# Field metadata marking where the provider connects: `field(metadata=DESTINATION_URL)` for an
+# http(s) URL, DESTINATION_HOST for a bare host name or address.
+DESTINATION_URL: Mapping[str, str] = {"destination": "url"}
+DESTINATION_HOST: Mapping[str, str] = {"destination": "host"}
 
 
 def secret_field(*, default: Any) -> Any:
     """Declare an optional config field holding a secret (hidden from repr, encrypted at rest)."""
     return dataclasses.field(default=default, repr=False, metadata=SECRET)
+
+
+def destination_fields(config_type: type[Any]) -> dict[str, str]:
+    """Destination fields of a config dataclass, each with its form: "url" or "host"."""
+    return {
+        f.name: f.metadata["destination"]
+        for f in dataclasses.fields(config_type)
+        if "destination" in f.metadata
+    }
 
 
 def secret_fields(config_type: type[Any]) -> frozenset[str]:

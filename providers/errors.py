@@ -4,6 +4,11 @@ Every error carries the provider name, the HTTP or SMTP status code when there w
 provider's own error code when it sent one, and a short excerpt of the response. None of them
 ever carries a secret: excerpts are cut short and scrubbed of the provider's configured secrets.
 
+The text of an error (`str()`, what a check answers and a delivery records) is our own phrase, the
+status and a code that looks like one, never the excerpt: a destination may be some other
+service than the provider, and its answer must not come back to whoever configured it. The
+excerpt is for the operator's logs.
+
 ```
 ProviderError                   base: provider, status_code, code, excerpt
 ├── TransientProviderError      try again later: timeouts, connection errors, 429, 5xx, SMTP 4xx
@@ -19,6 +24,7 @@ is not an error: the provider returns a `SendResult` with status `rejected` and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -31,6 +37,8 @@ __all__ = [
 ]
 
 EXCERPT_LIMIT = 200
+# What a provider's own error code looks like (Twilio 20003, Mandrill Invalid_Key, SMTP 5.7.1).
+_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
 
 
 def response_excerpt(text: str | bytes | None, *, secrets: Iterable[str | None] = ()) -> str:
@@ -64,7 +72,8 @@ class ProviderError(Exception):
         self.message = message
         self.provider = provider
         self.status_code = status_code
-        self.code = code
+        # A code is read from the answer: keep it only when it cannot carry the answer's text.
+        self.code = code if isinstance(code, int) or _CODE.match(code or "") else None
         self.excerpt = excerpt
         super().__init__(message)
 
@@ -74,8 +83,6 @@ class ProviderError(Exception):
             parts.append(f"status={self.status_code}")
         if self.code is not None:
             parts.append(f"code={self.code}")
-        if self.excerpt:
-            parts.append(f"response={self.excerpt!r}")
         return " ".join(parts)
 
     def __repr__(self) -> str:

@@ -1,14 +1,23 @@
-"""One HTTP call to a provider's API, with transport failures mapped onto the error tree."""
+"""One HTTP call to a provider's API, with transport failures mapped onto the error tree.
+
+`guarded_client` is the HTTP client of every outbound call: its connections go through the
+address guard after DNS resolution and to the vetted address only (the Host header and TLS
+server name stay the URL's), so a destination cannot reach the internal network by rebinding.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import time
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import anyio
+import httpcore
 import httpx
 
+from providers.address_guard import AddressGuard, DestinationRefusedError
 from providers.errors import (
     PermanentProviderError,
     TransientProviderError,
@@ -17,7 +26,9 @@ from providers.errors import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "GuardedNetworkBackend",
     "HttpClientOwner",
+    "guarded_client",
     "json_object",
     "raise_for_status_class",
     "request",
@@ -99,6 +110,8 @@ async def request(
     """
     try:
         return await client.request(method, url, follow_redirects=False, **kwargs)
+    except DestinationRefusedError as exc:
+        raise PermanentProviderError(str(exc), provider=provider) from None
     except httpx.TimeoutException as exc:
         raise TransientProviderError(
             f"timed out ({type(exc).__name__})", provider=provider
@@ -110,15 +123,105 @@ async def request(
         ) from None
 
 
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with the address guard between resolving and connecting."""
+
+    def __init__(
+        self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self.guard = guard
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve and check `host`, then connect to the first vetted address that answers."""
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self.guard.resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"{host} does not resolve ({exc})") from None
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # resolve() never returns an empty list
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Refused: a provider is always reached over the network."""
+        raise DestinationRefusedError("must not be a local socket")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep as the inner backend does (between connection retries)."""
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, with its connection pool on the guarded network backend."""
+
+    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
+        super().__init__(trust_env=False, limits=limits)
+        # httpx takes no network backend of its own; its pool is the documented httpcore one.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedNetworkBackend(guard),
+        )
+
+
+def guarded_client(
+    guard: AddressGuard,
+    *,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    limits: httpx.Limits | None = None,
+) -> httpx.AsyncClient:
+    """An AsyncClient whose every connection passes `guard`; never follows redirects.
+
+    Proxy variables of the environment are ignored: through a proxy, the proxy would resolve
+    the destination and the guard could not see where the call goes.
+    """
+    return httpx.AsyncClient(
+        transport=_GuardedTransport(
+            guard, limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        ),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
 class HttpClientOwner:
-    """Holds the AsyncClient a provider was given, or one it created and must close."""
+    """Holds the AsyncClient a provider was given, or one it created and must close.
+
+    A created client is guarded with the strict policy: only public destinations.
+    """
 
     def __init__(self, client: httpx.AsyncClient | None, *, timeout: float | None = None) -> None:
         self._owns_client = client is None
-        self.http = client or httpx.AsyncClient(
+        self.http = client or guarded_client(
+            AddressGuard(),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))
             if timeout
-            else DEFAULT_TIMEOUT
+            else DEFAULT_TIMEOUT,
         )
 
     async def aclose(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
-from providers.config import SECRET
+from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.message import ProfileUpdate, SendResult
@@ -44,7 +44,7 @@ class MailchimpAudienceConfig:
     status_if_new: Literal["subscribed", "pending", "transactional", "unsubscribed"] = (
         "transactional"
     )
-    base_url: str | None = None
+    base_url: str | None = field(default=None, metadata=DESTINATION_URL)
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -100,7 +100,6 @@ class MailchimpAudienceSync:
             provider=self.name,
             secrets=(self.config.api_key,),
             code=str(body["title"]) if body.get("title") else None,
-            message=str(body.get("detail") or "") or None,
         )
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         return SendResult("sent", provider_message_id=body.get("id"), raw=excerpt)

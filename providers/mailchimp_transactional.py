@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from providers.config import SECRET
+from providers.config import DESTINATION_URL, SECRET
 from providers.errors import (
     PermanentProviderError,
     TransientProviderError,
@@ -59,7 +59,7 @@ class MailchimpTransactionalConfig:
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
-    base_url: str = "https://mandrillapp.com/api/1.3"
+    base_url: str = field(default="https://mandrillapp.com/api/1.3", metadata=DESTINATION_URL)
     subaccount: str | None = None
     track_opens: bool | None = None
     track_clicks: bool | None = None
@@ -134,7 +134,7 @@ class MailchimpTransactionalProvider:
         excerpt = response_excerpt(response.text, secrets=self._secrets)
         error = json_object(response)
         name = error.get("name")
-        message = str(error.get("message") or f"HTTP {response.status_code}")
+        message = f"HTTP {response.status_code}"
         status = response.status_code
         if name in TRANSIENT_NAMES or (name is None and status == 429):
             raise TransientProviderError(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
 from providers.activecampaign import ActiveCampaignConfig, ActiveCampaignSync
+from providers.address_guard import AddressGuard
 from providers.braze import BrazeConfig, BrazeProvider
 from providers.braze_attributes import BrazeAttributesConfig, BrazeAttributesSync
 from providers.capture import CaptureConfig, CaptureProvider
-from providers.config import config_schema, parse_config, secret_fields
+from providers.config import config_schema, destination_fields, parse_config, secret_fields
 from providers.errors import ProviderConfigError
 from providers.mailchimp_audience import MailchimpAudienceConfig, MailchimpAudienceSync
 from providers.mailchimp_transactional import (
@@ -37,10 +38,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class BuildContext:
-    """What the composition root hands every provider: shared clients, test switches."""
+    """What the composition root hands every provider: shared clients, the address guard."""
 
     http_client: httpx.AsyncClient | None = None
     smtp_pool: SmtpConnectionPool | None = None
+    guard: AddressGuard = field(default_factory=AddressGuard)
 
 
 Factory = Callable[[str, Any, BuildContext], "Provider | Sync"]
@@ -61,6 +63,11 @@ class ProviderKind:
     def secret_fields(self) -> frozenset[str]:
         """Config fields to encrypt at rest and never return."""
         return secret_fields(self.config_type)
+
+    @property
+    def destination_fields(self) -> dict[str, str]:
+        """Config fields naming where the provider connects: "url" or "host" by field."""
+        return destination_fields(self.config_type)
 
     @property
     def config_schema(self) -> dict[str, Any]:
@@ -87,7 +94,7 @@ _KINDS: list[ProviderKind] = [
         frozenset({"email"}),
         SmtpConfig,
         "Email through an SMTP submission server (STARTTLS or implicit TLS, pooled).",
-        lambda name, config, ctx: SmtpProvider(name, config, pool=ctx.smtp_pool),
+        lambda name, config, ctx: SmtpProvider(name, config, pool=ctx.smtp_pool, guard=ctx.guard),
     ),
     ProviderKind(
         "twilio",
@@ -121,7 +128,9 @@ _KINDS: list[ProviderKind] = [
         frozenset({"email", "sms"}),
         WebhookConfig,
         "POSTs the rendered message as JSON, signed with Standard Webhooks.",
-        lambda name, config, ctx: WebhookProvider(name, config, http_client=ctx.http_client),
+        lambda name, config, ctx: WebhookProvider(
+            name, config, http_client=ctx.http_client, guard=ctx.guard
+        ),
     ),
     ProviderKind(
         "mailchimp_audience",
@@ -159,8 +168,12 @@ def build_provider(
     *,
     http_client: httpx.AsyncClient | None = None,
     smtp_pool: SmtpConnectionPool | None = None,
+    guard: AddressGuard | None = None,
 ) -> Provider | Sync:
     """Validate `config` against the kind's typed config and build the provider.
+
+    `http_client` should be a `guarded_client` of the same `guard` (the default guard allows
+    public destinations only); a provider without one makes its own, strictly guarded.
 
     Raises:
         ProviderConfigError: unknown kind or invalid config (never quoting secret values).
@@ -171,7 +184,10 @@ def build_provider(
             f"unknown kind {kind!r}; known: {', '.join(sorted(PROVIDER_KINDS))}", provider=name
         )
     typed = spec.parse_config(config, name=name)
-    return spec.factory(name, typed, BuildContext(http_client=http_client, smtp_pool=smtp_pool))
+    context = BuildContext(
+        http_client=http_client, smtp_pool=smtp_pool, guard=guard or AddressGuard()
+    )
+    return spec.factory(name, typed, context)
 
 
 def build_sender(name: str, kind: str, config: Mapping[str, Any], **context: Any) -> Provider:

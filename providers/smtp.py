@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import aiosmtplib
 
 from providers import standard_webhooks
-from providers.config import secret_field
+from providers.address_guard import AddressGuard, DestinationRefusedError
+from providers.config import DESTINATION_HOST, secret_field
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
@@ -25,6 +26,13 @@ __all__ = ["SmtpConfig", "SmtpProvider", "build_mime"]
 
 Security = Literal["starttls", "tls", "none"]
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "none": 25}
+_CONNECTION_ERRORS = (
+    aiosmtplib.SMTPException,
+    ssl.SSLError,
+    OSError,
+    TimeoutError,
+    DestinationRefusedError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,7 @@ class SmtpConfig:
             this relay's bounces (docs/providers.md, inbound status callbacks).
     """
 
-    host: str
+    host: str = field(metadata=DESTINATION_HOST)
     from_email: str
     port: int | None = None
     security: Security = "starttls"
@@ -109,17 +117,24 @@ class SmtpProvider:
     channels = frozenset({"email"})
 
     def __init__(
-        self, name: str, config: SmtpConfig, *, pool: SmtpConnectionPool | None = None
+        self,
+        name: str,
+        config: SmtpConfig,
+        *,
+        pool: SmtpConnectionPool | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self._owns_pool = pool is None
-        self.pool = pool or SmtpConnectionPool(config.server(), size=config.pool_size)
+        self.pool = pool or SmtpConnectionPool(config.server(), size=config.pool_size, guard=guard)
         self._domain = config.message_id_domain or config.from_email.rsplit("@", 1)[1]
 
     def _error(self, exc: Exception) -> ProviderError:
         """Map an aiosmtplib/ssl/OS exception onto the error tree."""
         secrets = (self.config.password,)
+        if isinstance(exc, DestinationRefusedError):
+            return PermanentProviderError(str(exc), provider=self.name)
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             text = response_excerpt(exc.message, secrets=secrets)
             kind = type(exc).__name__
@@ -181,7 +196,7 @@ class SmtpProvider:
                     refused = exc.recipients[0]
                     if refused.code == 421:
                         self.pool.drop(client)
-        except (aiosmtplib.SMTPException, ssl.SSLError, OSError, TimeoutError) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise self._error(exc) from None
         if refused is not None:
             raise self._error(refused)
@@ -196,7 +211,7 @@ class SmtpProvider:
         try:
             async with self.pool.connection() as client:
                 await client.noop()
-        except (aiosmtplib.SMTPException, ssl.SSLError, OSError, TimeoutError) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise self._error(exc) from None
 
     async def aclose(self) -> None:

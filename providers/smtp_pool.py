@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -10,6 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiosmtplib
+
+from providers.address_guard import AddressGuard
 
 __all__ = ["SmtpConnectionPool", "SmtpServer"]
 
@@ -36,6 +40,7 @@ class SmtpConnectionPool:
 
     A connection idle longer than `idle_check_after` seconds is probed with NOOP before reuse,
     because servers close idle sessions and a failure mid-transaction would be ambiguous.
+    Connections go to the addresses `guard` vetted (the host name still serves TLS).
     """
 
     def __init__(
@@ -45,10 +50,12 @@ class SmtpConnectionPool:
         size: int = 4,
         idle_check_after: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        guard: AddressGuard | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("pool size must be at least 1")
         self.server = server
+        self.guard = guard or AddressGuard()
         self.size = size
         self._idle_check_after = idle_check_after
         self._clock = clock
@@ -57,11 +64,40 @@ class SmtpConnectionPool:
         self._closed = False
         self.connections_opened = 0
 
+    async def _socket(self) -> socket.socket:
+        """A TCP socket connected to a vetted address of the server.
+
+        Raises:
+            DestinationRefusedError: the server's address is not allowed.
+            OSError: no address resolves or answers.
+        """
+        s = self.server
+        loop = asyncio.get_running_loop()
+        failure: OSError = OSError(f"{s.host} does not resolve")
+        async with asyncio.timeout(s.timeout):
+            for address in await self.guard.resolve(s.host, s.port):
+                family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setblocking(False)
+                try:
+                    await loop.sock_connect(sock, (str(address), s.port))
+                except OSError as exc:
+                    sock.close()
+                    failure = exc
+                    continue
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+        raise failure
+
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self.server
+        sock = await self._socket()
+        # With a connected socket, aiosmtplib uses `hostname` only for TLS (SNI, certificate).
         client = aiosmtplib.SMTP(
             hostname=s.host,
-            port=s.port,
+            sock=sock,
             use_tls=s.security == "tls",
             start_tls=s.security == "starttls",
             username=s.username,
@@ -71,7 +107,12 @@ class SmtpConnectionPool:
             local_hostname=s.local_hostname,
         )
         self.connections_opened += 1
-        await client.connect()
+        try:
+            await client.connect()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
         return client
 
     async def _reusable(self) -> aiosmtplib.SMTP | None:

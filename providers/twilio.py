@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from providers.config import secret_field
+from providers.config import DESTINATION_URL, secret_field
 from providers.errors import (
     PermanentProviderError,
     TransientProviderError,
@@ -36,6 +36,13 @@ _API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 
+def _code_phrase(code: object) -> str | None:
+    """Our phrase for an error code we know (the answer's own text is never repeated)."""
+    if not isinstance(code, int):
+        return None
+    return PERMANENT_CODES.get(code) or TRANSIENT_CODES.get(code)
+
+
 @dataclass(frozen=True, slots=True)
 class TwilioConfig:
     """Config of `twilio`.
@@ -59,7 +66,7 @@ class TwilioConfig:
     from_number: str | None = None
     messaging_service_sid: str | None = None
     status_callback_url: str | None = None
-    base_url: str = "https://api.twilio.com"
+    base_url: str = field(default="https://api.twilio.com", metadata=DESTINATION_URL)
     timeout: float = 30.0
     smart_encoded: bool | None = None
 
@@ -137,7 +144,7 @@ class TwilioProvider:
                 raw=excerpt,
             )
         code = body.get("code")
-        message = str(body.get("message") or f"HTTP {response.status_code}")
+        message = _code_phrase(code) or f"HTTP {response.status_code}"
         if isinstance(code, int):
             if code in REJECTED_CODES:
                 return SendResult("rejected", reason=REJECTED_CODES[code], raw=excerpt)
@@ -200,7 +207,7 @@ class TwilioProvider:
             provider=self.name,
             secrets=self._secrets,
             code=code if isinstance(code, int | str) else None,
-            message=str(body.get("message") or "") or None,
+            message=_code_phrase(code),
         )
 
     async def aclose(self) -> None:

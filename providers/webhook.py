@@ -8,12 +8,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from providers.address_guard import resolve_public
-from providers.config import SECRET
-from providers.errors import PermanentProviderError, ProviderError, response_excerpt
+from providers.address_guard import AddressGuard, DestinationRefusedError
+from providers.config import DESTINATION_URL, SECRET
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    response_excerpt,
+)
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
@@ -31,14 +37,12 @@ class WebhookConfig:
     Attributes:
         url: the receiver (http or https).
         secret: `whsec_…` signing secret (24-64 random bytes, base64).
-        allow_private_networks: allow loopback/private/link-local targets (development only).
         channels: which channels this webhook accepts.
         timeout: seconds per request (the spec suggests 15-30).
     """
 
-    url: str
+    url: str = field(metadata=DESTINATION_URL)
     secret: str = field(repr=False, metadata=SECRET)
-    allow_private_networks: bool = False
     channels: tuple[str, ...] = ("email", "sms")
     timeout: float = 15.0
 
@@ -81,11 +85,13 @@ class WebhookProvider:
         config: WebhookConfig,
         *,
         http_client: httpx.AsyncClient | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.channels = frozenset(config.channels)
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
+        self._guard = guard or AddressGuard()
 
     def _payload(self, message: Message, *, timestamp: int) -> tuple[bytes, dict[str, str]]:
         """The exact body bytes and the signed headers (the delivery id is the webhook-id)."""
@@ -122,18 +128,9 @@ class WebhookProvider:
         raise_for_status_class(response, provider=self.name, secrets=(self.config.secret,))
         raise ProviderError("unexpected answer", provider=self.name)  # unreachable: 1xx
 
-    async def _guard(self) -> None:
-        if self.config.allow_private_networks:
-            return
-        try:
-            await resolve_public(self.config.url)
-        except ValueError as exc:
-            raise PermanentProviderError(f"refused: {exc}", provider=self.name) from None
-
     async def send(self, message: Message) -> SendResult:
-        """POST the signed message event."""
+        """POST the signed message event (the client's transport guards the destination)."""
         ensure_channel(self.name, self.channels, message)
-        await self._guard()
         body, headers = self._payload(message, timestamp=int(time.time()))
         response = await request(
             self._client.http,
@@ -147,7 +144,16 @@ class WebhookProvider:
 
     async def check(self) -> None:
         """Only the destination check: POSTing a test event would trigger the receiver."""
-        await self._guard()
+        parts = urlsplit(self.config.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            await self._guard.resolve(parts.hostname or "", port)
+        except DestinationRefusedError as exc:
+            raise PermanentProviderError(str(exc), provider=self.name) from None
+        except OSError:
+            raise TransientProviderError(
+                "destination does not resolve", provider=self.name
+            ) from None
 
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""

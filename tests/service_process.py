@@ -41,6 +41,8 @@ class Service:
             "DM_SECRET_KEY": "crash-test-secret",
             "DM_LEASE_SECONDS": str(LEASE),
             "DM_LOG_LEVEL": "WARNING",
+            # The local fakes the service calls listen on 127.0.0.1.
+            "DM_ALLOW_PRIVATE_NETWORKS": "true",
         }
         self.log = (data_dir / "service.log").open("ab")
         self.process: subprocess.Popen[bytes] | None = None

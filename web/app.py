@@ -32,6 +32,7 @@ from distribution.rate_limit import shared_limiter_factory
 from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
+from providers.address_guard import AddressGuard, Resolver, system_resolver
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.bulk_api import BulkSendController
 from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
@@ -93,20 +94,28 @@ def webhook_dispatcher(settings: Settings, database: Database) -> WebhookDispatc
         WebhookPolicy(
             schedule=settings.webhook_retry_schedule,
             disable_after=settings.webhook_disable_after,
-            allow_private=settings.webhooks_allow_private,
+            allow_private=settings.allow_private_networks,
         ),
         poll_interval=settings.webhook_poll_interval,
     )
 
 
-def provider_registry(settings: Settings, database: Database) -> ProviderRegistry:
-    """Live providers; distributed, their rate limits hold across all processes together."""
+def provider_registry(
+    settings: Settings, database: Database, *, resolver: Resolver | None = None
+) -> ProviderRegistry:
+    """Live providers; distributed, their rate limits hold across all processes together.
+
+    ``resolver`` replaces the system resolver of the address guard (tests).
+    """
     secret_box = SecretBox(settings.secret_key)
+    guard = AddressGuard(
+        allow_private=settings.allow_private_networks, resolver=resolver or system_resolver
+    )
     if settings.mode == "distributed":
         return ProviderRegistry(
-            database, secret_box, limiter_factory=shared_limiter_factory(database)
+            database, secret_box, limiter_factory=shared_limiter_factory(database), guard=guard
         )
-    return ProviderRegistry(database, secret_box)
+    return ProviderRegistry(database, secret_box, guard=guard)
 
 
 @dataclass(frozen=True)
@@ -174,8 +183,11 @@ def _distributed(
     return _Engine(notifier, BulkKick(notifier), on_startup, on_shutdown)
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the service for ``settings``; nothing here reads the environment."""
+def create_app(settings: Settings, *, resolver: Resolver | None = None) -> Litestar:
+    """Build the service for ``settings``; nothing here reads the environment.
+
+    ``resolver`` replaces the system resolver for outbound destinations (tests only).
+    """
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     settings.check_mode()
     database = Database(settings.database_url)
@@ -186,7 +198,7 @@ def create_app(settings: Settings) -> Litestar:
         if settings.mode == "distributed":
             upgrade_queue(database.engine)
     secret_box = SecretBox(settings.secret_key)
-    providers = provider_registry(settings, database)
+    providers = provider_registry(settings, database, resolver=resolver)
     prometheus = CollectorRegistry()
     prometheus.register(DeliveryCollector(database))
     if settings.mode == "distributed":

@@ -197,6 +197,7 @@ class ProviderController(Controller):
                 config=data.config,
                 max_concurrency=data.max_concurrency,
                 rate_per_second=data.rate_per_second,
+                guard=providers.guard,
             )
             return _out(row, providers, _settings(request))
 
@@ -270,6 +271,7 @@ class ProviderController(Controller):
                 max_concurrency=data.max_concurrency,
                 rate_per_second=data.rate_per_second,
                 disabled=data.disabled,
+                guard=providers.guard,
             )
             return _out(row, providers, _settings(request))
 

@@ -36,8 +36,10 @@
   crash: ``unknown`` (listed for the operator, never sent twice) or ``retry``.
 - ``DM_LEASE_SECONDS`` (``120``): how long a claimed delivery may take before it counts as
   abandoned by a dead worker (longer than the slowest provider call).
-- ``DM_WEBHOOKS_ALLOW_PRIVATE`` (``false``): let webhook subscriptions call loopback, private and
-  link-local addresses (development and tests only).
+- ``DM_ALLOW_PRIVATE_NETWORKS`` (``false``): let every outbound destination (provider API
+  URLs, SMTP hosts, webhook providers and subscriptions) be loopback, private, link-local or an
+  internal name (development, tests, a relay on the operator's own network). Projects cannot
+  change it. ``DM_WEBHOOKS_ALLOW_PRIVATE`` is its former, deprecated name.
 - ``DM_WEBHOOK_RETRY_SCHEDULE`` (``5,300,1800,7200,18000,36000,50400,72000,86400``): seconds
   between a failed webhook call and its next attempt, one entry per retry.
 - ``DM_WEBHOOK_DISABLE_AFTER`` (``5``): consecutive calls that failed every attempt before a
@@ -91,7 +93,8 @@ class Settings:
     # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
     sending_recovery: Literal["unknown", "retry"] = "unknown"
     lease_seconds: float = 120.0
-    webhooks_allow_private: bool = False
+    # The operator's outbound policy for every destination: providers, SMTP, webhooks.
+    allow_private_networks: bool = False
     webhook_retry_schedule: tuple[float, ...] = (
         5.0,
         300.0,
@@ -142,7 +145,9 @@ class Settings:
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
             sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
             lease_seconds=float(env.get("DM_LEASE_SECONDS", "120")),
-            webhooks_allow_private=_flag(env.get("DM_WEBHOOKS_ALLOW_PRIVATE", "")),
+            allow_private_networks=_flag(
+                env.get("DM_ALLOW_PRIVATE_NETWORKS", env.get("DM_WEBHOOKS_ALLOW_PRIVATE", ""))
+            ),
             webhook_retry_schedule=_schedule(env.get("DM_WEBHOOK_RETRY_SCHEDULE")),
             webhook_disable_after=int(env.get("DM_WEBHOOK_DISABLE_AFTER", "5")),
             run_worker=_flag(env.get("DM_RUN_WORKER", "true")),

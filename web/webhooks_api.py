@@ -128,7 +128,7 @@ class WebhookController(Controller):
                 caller.project_id,
                 data.url,
                 data.event_types,
-                allow_private=settings.webhooks_allow_private,
+                allow_private=settings.allow_private_networks,
             )
         return _out(new.subscription, new.secret)
 

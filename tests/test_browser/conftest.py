@@ -25,6 +25,7 @@ from distribution.projects import create_project
 from distribution.provider_store import SecretBox, create_provider
 from distribution.template_store import VersionInput, create_template
 from distribution.users import create_user
+from providers.address_guard import AddressGuard
 from web.app import create_app
 from web.settings import Settings
 
@@ -106,6 +107,7 @@ def site(
         secret_key=SECRET,
         port=port,
         public_url=f"http://127.0.0.1:{port}",
+        allow_private_networks=True,  # the SMTP server is on 127.0.0.1
     )
     app = create_app(settings)
     database: Database = app.state.database
@@ -118,6 +120,7 @@ def site(
             project.id,
             SecretBox(SECRET),
             name="local-smtp",
+            guard=AddressGuard(allow_private=True),
             kind="smtp",
             config={
                 "host": "127.0.0.1",

@@ -14,6 +14,7 @@ from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox, create_provider
 from distribution.rate_limit import SharedTokenBucket, shared_limiter_factory
 from providers import ResilientProvider, TokenBucket
+from providers.address_guard import AddressGuard
 from tests.conftest import make_project
 from tests.test_distributed.windows import most_in_any_window
 from tests.test_providers.fakes.webhook_receiver import SECRET
@@ -120,6 +121,7 @@ async def test_the_registry_wraps_rate_limited_providers_in_the_factorys_limiter
                 kind="webhook",
                 config={"url": "http://127.0.0.1:9/hooks", "secret": SECRET},
                 rate_per_second=rate,
+                guard=AddressGuard(allow_private=True),
             )
     shared = ProviderRegistry(postgres, box, limiter_factory=shared_limiter_factory(postgres))
     embedded = ProviderRegistry(postgres, box)

@@ -49,7 +49,7 @@ def _webhook_provider(
         json={
             "name": "hook",
             "kind": "webhook",
-            "config": {"url": f"{url}/messages", "secret": SECRET, "allow_private_networks": True},
+            "config": {"url": f"{url}/messages", "secret": SECRET},
             "max_concurrency": 50,
             "rate_per_second": rate_per_second,
         },

@@ -54,7 +54,7 @@ def _environment(database_url: str, data_dir: Path, extra: Mapping[str, str]) ->
         "DM_DATA_DIR": str(data_dir),
         "DM_SECRET_KEY": SECRET_KEY,
         "DM_LOG_LEVEL": "WARNING",
-        "DM_WEBHOOKS_ALLOW_PRIVATE": "true",
+        "DM_ALLOW_PRIVATE_NETWORKS": "true",
         **extra,
     }
 
@@ -122,6 +122,8 @@ def api_client(database_url: str, data_dir: Path) -> Iterator[TestClient[Any]]:
         mode="distributed",
         run_worker=False,
         log_level="WARNING",
+        # The fakes the workers call listen on 127.0.0.1, as DM_ALLOW_PRIVATE_NETWORKS allows.
+        allow_private_networks=True,
     )
     database = Database(database_url)
     try:

@@ -256,6 +256,23 @@ async def test_private_targets_are_refused_without_the_operator_setting(
     assert api.to(f"/hooks/{pid}") == []
 
 
+async def test_a_stored_6to4_form_of_loopback_is_refused_at_call_time(
+    database: Database, project: ProjectCredentials
+) -> None:
+    # Stored while the operator allowed private networks, sent after they stopped allowing it.
+    pid = project.project.id
+    with database.session() as session:
+        create_subscription(
+            session, BOX, pid, "http://[2002:7f00:1::]:9/hook", ["message.sent"], allow_private=True
+        )
+        emit(session, pid, "message.sent", {"id": "msg_6to4"})
+    await _drain(WebhookDispatcher(database, BOX, WebhookPolicy(allow_private=False)))
+
+    [call] = _calls(database, pid)
+    assert call.status == "failed"
+    assert "loopback address (6to4)" in (call.last_error or "")
+
+
 def test_subscribing_refuses_internal_addresses(
     database: Database, project: ProjectCredentials
 ) -> None:

@@ -8,12 +8,16 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from providers.address_guard import AddressGuard
 from providers.errors import PermanentProviderError, TransientProviderError
 from providers.smtp import SmtpConfig, SmtpProvider
 
 from .conftest import SmtpServerHandle
 from .fakes.smtp_server import PASSWORD, USERNAME, free_port
 from .samples import email, sms
+
+# The test servers listen on this machine, as the operator's setting allows.
+LOCAL = AddressGuard(allow_private=True)
 
 
 def tls_config(server: SmtpServerHandle, ca_pem: str, **overrides: object) -> SmtpConfig:
@@ -50,7 +54,7 @@ def plain_config(server: SmtpServerHandle, **overrides: object) -> SmtpConfig:
 async def test_starttls_auth_sends_multipart_with_headers(
     starttls_smtp: SmtpServerHandle, ca_pem: str
 ) -> None:
-    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem))
+    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem), guard=LOCAL)
     try:
         result = await provider.send(email(id="dlv_abc"))
     finally:
@@ -80,7 +84,9 @@ async def test_starttls_auth_sends_multipart_with_headers(
 # aiosmtpd does not count implicit TLS as TLS for its AUTH check and warns; the socket is TLS.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_implicit_tls_with_auth(implicit_tls_smtp: SmtpServerHandle, ca_pem: str) -> None:
-    provider = SmtpProvider("mail", tls_config(implicit_tls_smtp, ca_pem, security="tls"))
+    provider = SmtpProvider(
+        "mail", tls_config(implicit_tls_smtp, ca_pem, security="tls"), guard=LOCAL
+    )
     try:
         result = await provider.send(email())
         await provider.check()
@@ -94,7 +100,7 @@ async def test_marketing_mail_has_one_click_unsubscribe(
     plain_smtp: SmtpServerHandle,
 ) -> None:
     config = plain_config(plain_smtp, unsubscribe_mailto="unsub@example.com")
-    provider = SmtpProvider("mail", config)
+    provider = SmtpProvider("mail", config, guard=LOCAL)
     message = email(marketing=True, unsubscribe_url="https://example.com/u/TOKEN")
     try:
         await provider.send(message)
@@ -110,7 +116,7 @@ async def test_marketing_mail_has_one_click_unsubscribe(
 async def test_custom_headers_cannot_override_structural_ones(
     plain_smtp: SmtpServerHandle,
 ) -> None:
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     message = email(headers={"X-Campaign": "spring", "From": "evil@example.net"})
     try:
         await provider.send(message)
@@ -122,7 +128,7 @@ async def test_custom_headers_cannot_override_structural_ones(
 
 
 async def test_header_injection_is_permanent(plain_smtp: SmtpServerHandle) -> None:
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     try:
         with pytest.raises(PermanentProviderError):
             await provider.send(email(headers={"X-Campaign": "a\r\nBcc: victim@example.net"}))
@@ -134,7 +140,7 @@ async def test_header_injection_is_permanent(plain_smtp: SmtpServerHandle) -> No
 async def test_pool_of_two_opens_at_most_two_connections_for_fifty_messages(
     starttls_smtp: SmtpServerHandle, ca_pem: str
 ) -> None:
-    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem, pool_size=2))
+    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem, pool_size=2), guard=LOCAL)
     try:
         results = await asyncio.gather(
             *(provider.send(email(id=f"dlv_{i}", to=f"user{i}@example.com")) for i in range(50))
@@ -151,7 +157,7 @@ async def test_recipient_4xx_is_transient_and_connection_is_reused(
     plain_smtp: SmtpServerHandle,
 ) -> None:
     plain_smtp.handler.rcpt_replies["temp@example.com"] = "451 4.3.0 Try again later"
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     try:
         with pytest.raises(TransientProviderError) as info:
             await provider.send(email(to="temp@example.com"))
@@ -166,7 +172,7 @@ async def test_recipient_4xx_is_transient_and_connection_is_reused(
 
 async def test_recipient_5xx_is_permanent(plain_smtp: SmtpServerHandle) -> None:
     plain_smtp.handler.rcpt_replies["bad@example.com"] = "550 5.1.1 User unknown"
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     try:
         with pytest.raises(PermanentProviderError) as info:
             await provider.send(email(to="bad@example.com"))
@@ -178,7 +184,7 @@ async def test_recipient_5xx_is_permanent(plain_smtp: SmtpServerHandle) -> None:
 
 async def test_421_drops_the_connection_and_is_transient(plain_smtp: SmtpServerHandle) -> None:
     plain_smtp.handler.rcpt_replies["busy@example.com"] = "421 4.3.2 Service shutting down"
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     try:
         with pytest.raises(TransientProviderError) as info:
             await provider.send(email(to="busy@example.com"))
@@ -190,7 +196,9 @@ async def test_421_drops_the_connection_and_is_transient(plain_smtp: SmtpServerH
 
 
 async def test_wrong_password_is_permanent(starttls_smtp: SmtpServerHandle, ca_pem: str) -> None:
-    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem, password="wrong-password"))
+    provider = SmtpProvider(
+        "mail", tls_config(starttls_smtp, ca_pem, password="wrong-password"), guard=LOCAL
+    )
     try:
         with pytest.raises(PermanentProviderError) as info:
             await provider.send(email())
@@ -201,7 +209,7 @@ async def test_wrong_password_is_permanent(starttls_smtp: SmtpServerHandle, ca_p
 
 
 async def test_untrusted_certificate_is_refused(starttls_smtp: SmtpServerHandle) -> None:
-    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem=""))
+    provider = SmtpProvider("mail", tls_config(starttls_smtp, ca_pem=""), guard=LOCAL)
     try:
         with pytest.raises(PermanentProviderError, match="certificate"):
             await provider.send(email())
@@ -214,7 +222,7 @@ async def test_unreachable_server_is_transient() -> None:
     config = SmtpConfig(
         host="127.0.0.1", port=free_port(), security="none", from_email="a@example.com"
     )
-    provider = SmtpProvider("mail", config)
+    provider = SmtpProvider("mail", config, guard=LOCAL)
     try:
         with pytest.raises(TransientProviderError):
             await provider.send(email())
@@ -223,7 +231,7 @@ async def test_unreachable_server_is_transient() -> None:
 
 
 async def test_sms_is_refused(plain_smtp: SmtpServerHandle) -> None:
-    provider = SmtpProvider("mail", plain_config(plain_smtp))
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
     with pytest.raises(PermanentProviderError, match="channel"):
         await provider.send(sms())
     await provider.aclose()

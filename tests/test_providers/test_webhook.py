@@ -10,23 +10,29 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from providers import standard_webhooks
-from providers.address_guard import forbidden_reason
+from providers.address_guard import AddressGuard, forbidden_reason
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import guarded_client
 from providers.webhook import WebhookConfig, WebhookProvider
 
 from .fakes.webhook_receiver import SECRET, FakeReceiver
 from .samples import email, sms
 
+# The receiver listens on this machine, as the operator's setting allows.
+LOCAL = AddressGuard(allow_private=True)
 VECTOR_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 VECTOR_TS = 1674087231
 VECTOR_BODY = b'{"test": 2432232314}'
 VECTOR_SIG = "v1,AQG81rX2n4rTN1fkXoqILSHO9gAOcwya9dP41rhrQDI="
 
 
-def make(url: str, client: httpx.AsyncClient, **overrides: object) -> WebhookProvider:
-    values: dict[str, object] = {"url": url, "secret": SECRET, "allow_private_networks": True}
+def make(
+    url: str, client: httpx.AsyncClient, guard: AddressGuard = LOCAL, **overrides: object
+) -> WebhookProvider:
+    values: dict[str, object] = {"url": url, "secret": SECRET}
     values.update(overrides)
-    return WebhookProvider("hook", WebhookConfig(**values), http_client=client)  # type: ignore[arg-type]
+    config = WebhookConfig(**values)  # type: ignore[arg-type]
+    return WebhookProvider("hook", config, http_client=client, guard=guard)
 
 
 def test_sign_matches_published_vector_and_library() -> None:
@@ -96,37 +102,39 @@ async def test_redirects_are_not_followed(
     assert len(api.requests) == 1
 
 
-async def test_loopback_is_refused_without_allow_private_networks(
-    webhook_receiver: tuple[FakeReceiver, str], http_client: httpx.AsyncClient
+async def test_loopback_is_refused_without_the_operator_setting(
+    webhook_receiver: tuple[FakeReceiver, str],
 ) -> None:
     api, url = webhook_receiver
-    provider = make(url, http_client, allow_private_networks=False)
-    with pytest.raises(PermanentProviderError, match="loopback"):
-        await provider.send(email())
-    with pytest.raises(PermanentProviderError):
-        await provider.check()
+    strict = AddressGuard()
+    async with guarded_client(strict) as client:
+        provider = make(url, client, guard=strict)
+        with pytest.raises(PermanentProviderError, match="loopback"):
+            await provider.send(email())
+        with pytest.raises(PermanentProviderError, match="loopback"):
+            await provider.check()
     assert api.requests == []
 
 
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("127.0.0.1", "loopback"),
-        ("::1", "loopback"),
-        ("10.1.2.3", "private"),
-        ("192.168.0.10", "private"),
-        ("172.16.5.4", "private"),
-        ("169.254.169.254", "cloud metadata"),
-        ("169.254.10.10", "link-local"),
-        ("fe80::1", "link-local"),
-        ("fd00:ec2::254", "cloud metadata"),
-        ("100.100.100.200", "cloud metadata"),
-        ("100.64.0.1", "not globally routable"),
-        ("224.0.0.1", "multicast"),
-        ("0.0.0.0", "unspecified"),
-        ("240.0.0.1", "reserved"),
-        ("::ffff:10.0.0.1", "private"),
-        ("fc00::1", "private"),
+        ("127.0.0.1", "loopback address"),
+        ("::1", "loopback address"),
+        ("10.1.2.3", "private address"),
+        ("192.168.0.10", "private address"),
+        ("172.16.5.4", "private address"),
+        ("169.254.169.254", "cloud metadata address"),
+        ("169.254.10.10", "link-local address"),
+        ("fe80::1", "link-local address"),
+        ("fd00:ec2::254", "cloud metadata address"),
+        ("100.100.100.200", "cloud metadata address"),
+        ("100.64.0.1", "not globally routable address"),
+        ("224.0.0.1", "multicast address"),
+        ("0.0.0.0", "unspecified address"),
+        ("240.0.0.1", "reserved address"),
+        ("::ffff:10.0.0.1", "private address (IPv4-mapped)"),
+        ("fc00::1", "private address"),
     ],
 )
 def test_forbidden_addresses(address: str, reason: str) -> None:

@@ -55,8 +55,9 @@ def app(database_url: str, web_backend: str, tmp_path_factory: pytest.TempPathFa
         secret_key="test-secret-key",
         mode="distributed" if web_backend == DISTRIBUTED else "embedded",
         migrate_on_start=False,
-        # Tests receive webhooks on 127.0.0.1 and should not wait minutes for a retry.
-        webhooks_allow_private=True,
+        # Tests reach providers and webhooks on 127.0.0.1 (the operator's setting) and should
+        # not wait minutes for a retry.
+        allow_private_networks=True,
         webhook_retry_schedule=(0.0, 0.0),
         webhook_poll_interval=0.05,
         # Distributed: lost enqueues and due retries are swept up every second.

@@ -66,7 +66,6 @@ def _set_up(client: httpx.Client, receiver_url: str) -> None:
             "config": {
                 "url": f"{receiver_url}/messages",
                 "secret": SECRET,
-                "allow_private_networks": True,
             },
             "max_concurrency": 200,
         },
