@@ -25,6 +25,7 @@ from distribution.distributed import (
 )
 from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade, upgrade_queue
+from distribution.models import utcnow
 from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
@@ -58,6 +59,7 @@ from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
+from web.ui.session import Clock
 from web.webhooks_api import InboundSecretController, WebhookController
 
 __all__ = [
@@ -173,8 +175,11 @@ def _distributed(
     return _Engine(notifier, BulkKick(notifier), on_startup, on_shutdown)
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the service for ``settings``; nothing here reads the environment."""
+def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
+    """Build the service for ``settings``; nothing here reads the environment.
+
+    ``clock`` tells the time of editor sign-ins (tests move it to expire sessions).
+    """
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     settings.check_mode()
     database = Database(settings.database_url)
@@ -219,7 +224,7 @@ def create_app(settings: Settings) -> Litestar:
             CustomerController,
             SegmentController,
             ApiKeyController,
-            *ui_routes(settings),
+            *ui_routes(settings, clock),
             TemplateController,
             ProviderController,
             ProviderWebhookController,
