@@ -32,6 +32,7 @@ from distribution.provider_store import SecretBox
 from distribution.rate_limit import shared_limiter_factory
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
+from web.allow_header import allow_header_middleware
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.bulk_api import BulkSendController
 from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
@@ -256,7 +257,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> Litestar:
             "bulk_runner": Provide(lambda: engine.bulk, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, allow_header_middleware],
         # Logging is configure_logging's: Litestar's default configuration replaced its handler
         # (JSON lines) and level (DM_LOG_LEVEL) with its own when the app was built.
         logging_config=None,
