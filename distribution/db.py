@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -39,6 +40,17 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _private_file(path: Path) -> int:
+    """Open ``path`` for appending, creating it (and its folder) readable by this user only.
+
+    The database holds customers' personal data and encrypted provider secrets, so it is kept
+    like the secret key: 0600 in a 0700 folder. SQLite gives the ``-wal`` and ``-shm`` files the
+    mode of the database file.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+
+
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
@@ -61,7 +73,7 @@ class _WriterQueue:
     def __init__(self, lock_path: Path | None) -> None:
         self._lock = threading.RLock()
         self._depth = 0  # only the thread holding _lock touches it
-        self._file = lock_path.open("a+b") if lock_path else None
+        self._file = os.fdopen(_private_file(lock_path), "a+b") if lock_path else None
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -124,7 +136,7 @@ class Database:
         if self.is_sqlite:
             database = make_url(url).database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                os.close(_private_file(Path(database)))
             self.engine: Engine = create_engine(
                 url,
                 echo=echo,

@@ -25,13 +25,16 @@ from distribution.errors import (
     NotFoundError,
 )
 from distribution.ids import new_id
-from distribution.models import User, utcnow
+from distribution.models import Project, User, utcnow
+from distribution.user_sessions import end_user_sessions
 
 __all__ = [
     "ROLES",
+    "Account",
     "NewUser",
     "Role",
     "authenticate_user",
+    "check_password",
     "create_user",
     "get_user",
     "has_role",
@@ -103,37 +106,68 @@ def create_user(
     return NewUser(user=user, password=chosen)
 
 
-def authenticate_user(session: Session, email: str, password: str) -> User:
-    """The active user with this email and password, or AuthenticationError.
+@dataclass(frozen=True)
+class Account:
+    """A user whose password was just checked, with the name of their project."""
 
-    An email may belong to users of several projects; the first whose password matches wins.
+    user: User
+    project_name: str
+
+
+def check_password(session: Session, email: str, password: str) -> list[Account]:
+    """The enabled accounts with this email and password, by project name; none is an error.
+
+    An email may have accounts in several projects, each with its own password. Every one is
+    checked, so the answer never depends on which account happens to be tried first.
     """
-    candidates: list[User] = []
+    candidates: list[tuple[User, str]] = []
     with contextlib.suppress(InvalidInputError):
-        candidates = list(
-            session.exec(
-                select(User)
-                .where(func.lower(User.email) == _normalise_email(email))
-                .order_by(col(User.id))
-            )
+        rows = session.exec(
+            select(User, Project.name)
+            .join(Project, col(Project.id) == col(User.project_id))
+            .where(func.lower(User.email) == _normalise_email(email))
+            .order_by(col(Project.name), col(User.id))
         )
+        candidates = [(user, name) for user, name in rows]
     password = password[:MAX_PASSWORD]
-    for user in candidates or []:
+    matching: list[Account] = []
+    for user, project_name in candidates:
         try:
             _hasher.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
             continue
         if user.disabled_at is not None:
-            break
+            continue
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        user.last_login_at = utcnow()
-        session.add(user)
-        return user
+            session.add(user)
+        matching.append(Account(user, project_name))
     if not candidates:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-    raise AuthenticationError("wrong email or password")
+    if not matching:
+        raise AuthenticationError("wrong email or password")
+    return matching
+
+
+def authenticate_user(
+    session: Session, email: str, password: str, project_id: str | None = None
+) -> User:
+    """The one enabled account with this email and password (in ``project_id`` when given).
+
+    This checks credentials only; signing in is ``user_sessions.start_session``.
+
+    An email with matching accounts in several projects needs ``project_id``: which project is
+    meant is never guessed.
+    """
+    accounts = check_password(session, email, password)
+    if project_id is not None:
+        accounts = [a for a in accounts if a.user.project_id == project_id]
+    if not accounts:
+        raise AuthenticationError("wrong email or password")
+    if len(accounts) > 1:
+        raise AuthenticationError("this email has accounts in several projects; name the project")
+    return accounts[0].user
 
 
 def get_user(session: Session, user_id: str) -> User:
@@ -172,12 +206,15 @@ def set_disabled(session: Session, project_id: str, user_id: str, disabled: bool
     """Disable a user (they can no longer sign in; open sessions end) or enable them again."""
     user = _project_user(session, project_id, user_id)
     user.disabled_at = utcnow() if disabled else None
+    if disabled:
+        # Enabling the user again must not bring back the browsers signed in before.
+        end_user_sessions(session, user.id, utcnow())
     session.add(user)
     return user
 
 
 def reset_password(session: Session, project_id: str, email: str) -> str:
-    """Give a user a new generated password and return it (shown once)."""
+    """Give a user a new generated password and return it (shown once); their sessions end."""
     user = session.exec(
         select(User).where(User.project_id == project_id, User.email == _normalise_email(email))
     ).first()
@@ -186,4 +223,5 @@ def reset_password(session: Session, project_id: str, email: str) -> str:
     password = secrets.token_urlsafe(15)
     user.password_hash = _hasher.hash(password)
     session.add(user)
+    end_user_sessions(session, user.id, utcnow())
     return password

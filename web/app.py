@@ -25,6 +25,7 @@ from distribution.distributed import (
 )
 from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade, upgrade_queue
+from distribution.models import utcnow
 from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
@@ -33,6 +34,7 @@ from distribution.render_pool import RenderPool, close_render_pool, install_rend
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from providers.address_guard import AddressGuard, Resolver, system_resolver
+from web.allow_header import allow_header_middleware
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.bulk_api import BulkSendController
 from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
@@ -60,6 +62,7 @@ from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
+from web.ui.session import Clock
 from web.webhooks_api import InboundSecretController, WebhookController
 
 __all__ = [
@@ -183,10 +186,13 @@ def _distributed(
     return _Engine(notifier, BulkKick(notifier), on_startup, on_shutdown)
 
 
-def create_app(settings: Settings, *, resolver: Resolver | None = None) -> Litestar:
+def create_app(
+    settings: Settings, *, resolver: Resolver | None = None, clock: Clock = utcnow
+) -> Litestar:
     """Build the service for ``settings``; nothing here reads the environment.
 
-    ``resolver`` replaces the system resolver for outbound destinations (tests only).
+    Tests only: ``resolver`` replaces the system resolver for outbound destinations; ``clock``
+    tells the time of editor sign-ins (tests move it to expire sessions).
     """
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     settings.check_mode()
@@ -240,7 +246,7 @@ def create_app(settings: Settings, *, resolver: Resolver | None = None) -> Lites
             CustomerController,
             SegmentController,
             ApiKeyController,
-            *ui_routes(settings),
+            *ui_routes(settings, clock),
             TemplateController,
             ProviderController,
             ProviderWebhookController,
@@ -272,7 +278,7 @@ def create_app(settings: Settings, *, resolver: Resolver | None = None) -> Lites
             "bulk_runner": Provide(lambda: engine.bulk, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, allow_header_middleware],
         # Logging is configure_logging's: Litestar's default configuration replaced its handler
         # (JSON lines) and level (DM_LOG_LEVEL) with its own when the app was built.
         logging_config=None,

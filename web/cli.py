@@ -148,14 +148,16 @@ def _dev_admin(settings: Settings, database: Database, project_name: str) -> str
     """The development admin's password, kept in the data folder beside the API credentials."""
     path: Path = settings.data_dir / "dev-admin.json"
     with database.session() as session:
+        project = find_project(session, project_name)
         if path.exists():
             saved = json.loads(path.read_text())
             try:
-                authenticate_user(session, DEV_ADMIN, str(saved.get("password", "")))
+                authenticate_user(
+                    session, DEV_ADMIN, str(saved.get("password", "")), project_id=project.id
+                )
                 return str(saved["password"])
             except DistributionError:
                 pass
-        project = find_project(session, project_name)
         try:
             password = create_user(session, project.id, DEV_ADMIN, "admin").password
         except DistributionError:

@@ -127,7 +127,9 @@ def document_problems(schema: OpenAPI) -> None:
     """Describe the problem responses of every API operation in the OpenAPI document.
 
     Litestar documents its own validation error shape as a 400; this service answers 422 with a
-    problem document instead, so the generated entry is replaced here, in one place.
+    problem document instead, so the generated entry is replaced here, in one place. A 400
+    remains for a body that cannot be parsed at all (malformed JSON or form data), so operations
+    that take a body document it as a problem too.
     """
     problem_schema = Schema(
         type=OpenAPIType.OBJECT,
@@ -159,7 +161,10 @@ def document_problems(schema: OpenAPI) -> None:
                 continue
             responses = operation.responses or {}
             responses.pop("400", None)
-            for status in ("401", "404", "409", "413", "422"):
+            statuses = ["401", "404", "409", "413", "422"]
+            if operation.request_body is not None:
+                statuses.insert(0, "400")
+            for status in statuses:
                 responses.setdefault(
                     status, OpenAPIResponse(description=_TITLES[int(status)], content=content)
                 )

@@ -26,6 +26,10 @@
   (provider latency, retries) on ``DM_HOST``.
 - ``DM_SHUTDOWN_GRACE`` (``30``): seconds a stopping worker waits for jobs in flight before it
   aborts them (their unsent deliveries go back to ``queued``).
+- ``DM_SESSION_MAX_AGE`` (``43200``, 12 hours): seconds an editor sign-in lasts at most, however
+  busy; then the person signs in again.
+- ``DM_SESSION_IDLE_TIMEOUT`` (``1800``, 30 minutes): seconds without a request after which an
+  editor sign-in ends.
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
 - ``DM_UNSUBSCRIBE_LINK_DAYS`` (``365``): days an unsubscribe link in a message keeps working
   (also until the customer opts in again on its channel, whichever comes first).
@@ -109,6 +113,8 @@ class Settings:
     webhook_disable_after: int = 5
     webhook_poll_interval: float = 0.5
     render_limits: RenderPoolLimits = field(default_factory=RenderPoolLimits)
+    session_max_age: int = 12 * 3600
+    session_idle_timeout: int = 30 * 60
 
     def check_mode(self) -> None:
         """Refuse a mode the database cannot serve."""
@@ -156,6 +162,8 @@ class Settings:
             bulk_batch_size=_bulk_batch_size(env.get("DM_BULK_BATCH_SIZE", "2000")),
             sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
+            session_max_age=_positive_int("DM_SESSION_MAX_AGE", env, "43200"),
+            session_idle_timeout=_positive_int("DM_SESSION_IDLE_TIMEOUT", env, "1800"),
             worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
             if env.get("DM_WORKER_METRICS_PORT")
             else None,
@@ -240,7 +248,7 @@ def _stored_secret(data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
     path.touch(mode=0o600)
     path.write_text(key)

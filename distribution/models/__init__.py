@@ -26,7 +26,7 @@ from distribution.models.deliveries import (
 from distribution.models.providers import ProviderConfig
 from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
-from distribution.models.users import User
+from distribution.models.users import User, UserSession
 from distribution.models.webhooks import WebhookCall, WebhookSubscription
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "TemplateVariant",
     "TemplateVersion",
     "User",
+    "UserSession",
     "WebhookCall",
     "WebhookSubscription",
     "utcnow",

@@ -67,3 +67,15 @@ def test_one_project_cannot_read_change_or_detect_anothers_customers(
     client.headers.update(api_project.headers)
     still = client.get(f"/v1/customers/{mine['id']}").json()
     assert still["name"] == "Mine"
+
+
+def test_template_variables_need_credentials_as_documented(
+    raw_client: Client, api_project: ProjectCredentials
+) -> None:
+    raw_client.headers.clear()
+    refused = raw_client.get("/v1/templates/variables")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    answered = raw_client.get("/v1/templates/variables", headers=api_project.headers)
+    assert answered.status_code == 200
+    assert "customer" in answered.json()["variables"]

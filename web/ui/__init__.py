@@ -27,9 +27,11 @@ from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
 from web.ui.session import (
+    Clock,
     CsrfError,
     ForbiddenError,
     SignInRequiredError,
+    SignIns,
     check_csrf,
     provide_ui_user,
     session_middleware,
@@ -101,8 +103,9 @@ def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[A
     return _error_page(request, status, error.detail if status < 500 else "Something went wrong.")
 
 
-def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
+def ui_routes(settings: Settings, clock: Clock) -> list[ControllerRouterHandler]:
     """The editor's routers: pages and UI API behind the session, and the static files."""
+    sign_ins = SignIns.from_settings(settings, clock)
     pages = Router(
         path="/",
         route_handlers=[
@@ -113,7 +116,10 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             FeedsApiController,
         ],
         middleware=[session_middleware(settings)],
-        dependencies={"user": Provide(provide_ui_user, sync_to_thread=True)},
+        dependencies={
+            "user": Provide(provide_ui_user, sync_to_thread=True),
+            "sign_ins": Provide(lambda: sign_ins, use_cache=True, sync_to_thread=False),
+        },
         before_request=check_csrf,
         exception_handlers={
             SignInRequiredError: _sign_in,

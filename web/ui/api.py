@@ -28,6 +28,7 @@ from distribution.template_store import (
     VersionInput,
     add_version,
     compare_version,
+    get_template,
     get_template_detail,
     get_version,
     preview_context,
@@ -218,6 +219,8 @@ class UiApiController(Controller):
         """Save the editor's source as a new draft of this variant."""
         user.require("editor")
         with db.session() as tx:
+            # The template first: another project's looks exactly like one that does not exist.
+            get_template(tx, user.project_id, template_id)
             variant = tx.get(TemplateVariant, variant_id)
             if variant is None or variant.template_id != template_id:
                 raise InvalidInputError([FieldError("variant_id", "no such variant")])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,13 +17,22 @@ from distribution.errors import AuthenticationError, DistributionError
 from distribution.segments import count_members, list_segments
 from distribution.users import (
     ROLES,
-    authenticate_user,
+    Account,
+    check_password,
     create_user,
     list_users,
     set_disabled,
     set_role,
 )
-from web.ui.session import UiUser, csrf_token, rate_limiter
+from web.ui.session import (
+    SignIns,
+    UiUser,
+    csrf_token,
+    rate_limiter,
+    session_data,
+    sign_in,
+    sign_out,
+)
 
 __all__ = ["PagesController"]
 
@@ -36,6 +45,18 @@ class LoginForm:
     password: str = ""
     next: str = ""
     csrf_token: str = ""
+
+
+@dataclass
+class ProjectChoiceForm:
+    """The project picked after a password that several projects' accounts accept."""
+
+    account: str = ""
+    csrf_token: str = ""
+
+
+#: How long the project chooser waits for a pick before the password must be typed again.
+CHOICE_SECONDS = 300
 
 
 @dataclass
@@ -103,9 +124,14 @@ class PagesController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: NamedDependency[Database],
+        sign_ins: NamedDependency[SignIns],
         data: URLEncodedBody[LoginForm],
     ) -> Response[Any]:
-        """Check the password; on success start a fresh session (new CSRF token)."""
+        """Check the password; on success start a fresh session (new CSRF token).
+
+        When the email's accounts in several projects accept the password, the person picks
+        the project next; otherwise the one account is signed in at once.
+        """
         limiter = rate_limiter(request.app.state)
         address = _client(request)
         wait = limiter.retry_after(data.email, address)
@@ -123,7 +149,7 @@ class PagesController(Controller):
             return response
         try:
             with db.session() as tx:
-                found = authenticate_user(tx, data.email, data.password)
+                accounts = check_password(tx, data.email, data.password)
         except AuthenticationError:
             limiter.failed(data.email, address)
             return page(
@@ -136,13 +162,65 @@ class PagesController(Controller):
                 error="Wrong email or password.",
             )
         limiter.succeeded(data.email, address)
-        request.set_session({"uid": found.id, "csrf": secrets.token_urlsafe(32)})
-        return Redirect(path=_safe_next(data.next), status_code=303)
+        if len(accounts) == 1:
+            sign_in(request, db, sign_ins, accounts[0].user.id)
+            return Redirect(path=_safe_next(data.next), status_code=303)
+        return self._choose_project(request, sign_ins, accounts, data)
 
-    @post("/logout", sync_to_thread=False, status_code=303)
-    def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        """End the session."""
-        request.clear_session()
+    def _choose_project(
+        self,
+        request: Request[Any, Any, Any],
+        sign_ins: SignIns,
+        accounts: list[Account],
+        data: LoginForm,
+    ) -> Template:
+        # Which project is meant is asked, never guessed. The accounts that accepted the
+        # password wait in the encrypted cookie, so the password is not sent or kept again.
+        until = sign_ins.clock() + timedelta(seconds=CHOICE_SECONDS)
+        request.set_session(
+            {
+                **session_data(request),
+                "choose": [a.user.id for a in accounts],
+                "choose_until": until.isoformat(),
+                "next": _safe_next(data.next),
+            }
+        )
+        choices = [{"account": a.user.id, "project": a.project_name} for a in accounts]
+        return page(request, "login.html", None, email=data.email, choices=choices)
+
+    @post("/login/project", sync_to_thread=True, status_code=303)
+    def choose_project(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        sign_ins: NamedDependency[SignIns],
+        data: URLEncodedBody[ProjectChoiceForm],
+    ) -> Response[Any]:
+        """Sign in to the project picked from those whose account accepted the password."""
+        pending = session_data(request)
+        offered = pending.get("choose")
+        until = pending.get("choose_until")
+        fresh = isinstance(until, str) and sign_ins.clock() < datetime.fromisoformat(until)
+        if not fresh or not isinstance(offered, list) or data.account not in offered:
+            return page(
+                request,
+                "login.html",
+                None,
+                status_code=401,
+                error="The sign-in expired. Enter your email and password again.",
+            )
+        sign_in(request, db, sign_ins, data.account)
+        return Redirect(path=_safe_next(str(pending.get("next", ""))), status_code=303)
+
+    @post("/logout", sync_to_thread=True, status_code=303)
+    def logout(
+        self,
+        request: Request[Any, Any, Any],
+        db: NamedDependency[Database],
+        sign_ins: NamedDependency[SignIns],
+    ) -> Redirect:
+        """End the session on the server, so that a copy of the cookie no longer works."""
+        sign_out(request, db, sign_ins)
         return Redirect(path="/login", status_code=303)
 
     @get("/customers", sync_to_thread=True)

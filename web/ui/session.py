@@ -1,8 +1,11 @@
 """Editor sign-in: the session cookie, the signed-in user, roles, CSRF and the login rate limit.
 
-The session lives in a cookie encrypted with AES-GCM under a key derived from
-``settings.secret_key``; it holds the user id and the CSRF token, and the user row is read on
-every request, so disabling a user or changing a role takes effect at once.
+The session cookie is encrypted with AES-GCM under a key derived from ``settings.secret_key``;
+it holds the CSRF token and, once signed in, the id of a ``user_session`` row. That row and the
+user's are read on every request, so signing out (which revokes the row), a password reset,
+disabling a user or changing a role takes effect at once, in every process. A sign-in ends after
+``DM_SESSION_IDLE_TIMEOUT`` without requests and, however busy, ``DM_SESSION_MAX_AGE`` after it
+began (see ``distribution.user_sessions``).
 
 CSRF uses the synchronizer-token pattern: every form carries ``csrf_token`` and every UI JSON
 POST sends ``X-CSRF-Token``; both must equal the token in the session.
@@ -19,7 +22,9 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request
@@ -31,29 +36,41 @@ from litestar.middleware.session.client_side import ClientSideSessionBackend, Co
 from litestar.types import ASGIApp
 
 from distribution.db import Database
-from distribution.errors import NotFoundError
-from distribution.models import Project
-from distribution.users import Role, get_user, has_role
+from distribution.user_sessions import (
+    SessionPolicy,
+    active_session,
+    end_session,
+    start_session,
+    touch_session,
+)
+from distribution.users import Role, has_role
 from web.settings import Settings
 
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "Clock",
     "CsrfError",
     "ForbiddenError",
     "LoginRateLimiter",
     "SignInRequiredError",
+    "SignIns",
     "UiUser",
     "check_csrf",
     "csrf_token",
     "provide_ui_user",
     "session_config",
+    "session_data",
     "session_middleware",
+    "sign_in",
+    "sign_out",
 ]
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-SESSION_HOURS = 12
+
+#: What tells the time of sign-ins: naive UTC, injectable by the composition root for tests.
+Clock = Callable[[], datetime]
 
 
 class SignInRequiredError(Exception):
@@ -88,6 +105,23 @@ class UiUser:
             raise ForbiddenError(f"this needs the {needed} role; you are a {self.role}")
 
 
+@dataclass(frozen=True)
+class SignIns:
+    """How long sign-ins last, and the clock they are measured by."""
+
+    policy: SessionPolicy
+    clock: Clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> SignIns:
+        """The policy of ``DM_SESSION_MAX_AGE`` and ``DM_SESSION_IDLE_TIMEOUT``."""
+        policy = SessionPolicy(
+            max_age=timedelta(seconds=settings.session_max_age),
+            idle_timeout=timedelta(seconds=settings.session_idle_timeout),
+        )
+        return cls(policy, clock)
+
+
 def session_config(settings: Settings) -> CookieBackendConfig:
     """The encrypted session cookie; Secure when the service is reached over https."""
     # A key of its own, so that the session key and other uses of the secret never coincide.
@@ -95,7 +129,9 @@ def session_config(settings: Settings) -> CookieBackendConfig:
     return CookieBackendConfig(
         secret=key,
         key="dm_session",
-        max_age=SESSION_HOURS * 3600,
+        # The browser may keep the cookie this long; whether it still signs anyone in is the
+        # user_session row's to say.
+        max_age=settings.session_max_age,
         httponly=True,
         samesite="lax",
         secure=settings.public_url.startswith("https://"),
@@ -112,9 +148,14 @@ def session_middleware(settings: Settings) -> DefineMiddleware:
     return DefineMiddleware(_session_layer, config=session_config(settings))
 
 
+def session_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What the session cookie holds (empty without one)."""
+    return dict(request.session) if request.scope.get("session") else {}
+
+
 def csrf_token(request: Request[Any, Any, Any]) -> str:
     """The session's CSRF token, created (and the session started) on first use."""
-    session = request.session if request.scope.get("session") else {}
+    session = session_data(request)
     token = session.get("csrf")
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
@@ -126,7 +167,7 @@ async def check_csrf(request: Request[Any, Any, Any]) -> None:
     """Before-request hook: refuse an unsafe request whose token is not the session's."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    expected = (request.session if request.scope.get("session") else {}).get("csrf")
+    expected = session_data(request).get("csrf")
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.content_type[0] in (
         "application/x-www-form-urlencoded",
@@ -138,21 +179,41 @@ async def check_csrf(request: Request[Any, Any, Any]) -> None:
         raise CsrfError("the form expired or did not come from this site; reload and try again")
 
 
-def provide_ui_user(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> UiUser:
-    """Dependency: the signed-in, enabled user, or SignInRequiredError."""
-    session = request.session if request.scope.get("session") else {}
-    user_id = session.get("uid")
-    if not isinstance(user_id, str):
+def provide_ui_user(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    sign_ins: NamedDependency[SignIns],
+) -> UiUser:
+    """Dependency: the user of a valid session, or SignInRequiredError."""
+    session_id = session_data(request).get("sid")
+    if not isinstance(session_id, str):
         raise SignInRequiredError
+    now = sign_ins.clock()
     with db.reader() as tx:
-        try:
-            user = get_user(tx, user_id)
-        except NotFoundError:
-            raise SignInRequiredError from None
-        project = tx.get(Project, user.project_id)
-    if user.disabled_at is not None or project is None:
+        found = active_session(tx, session_id, now, sign_ins.policy)
+    if found is None:
         raise SignInRequiredError
+    if sign_ins.policy.touch_due(found.session, now):
+        with db.session() as tx:
+            touch_session(tx, session_id, now)
+    user, project = found.user, found.project
     return UiUser(user.id, user.email, user.role, project.id, project.name)
+
+
+def sign_in(request: Request[Any, Any, Any], db: Database, sign_ins: SignIns, user_id: str) -> None:
+    """Start a new session for the user; a new CSRF token replaces whatever the cookie held."""
+    with db.session() as tx:
+        session_id = start_session(tx, user_id, sign_ins.clock(), sign_ins.policy)
+    request.set_session({"sid": session_id, "csrf": secrets.token_urlsafe(32)})
+
+
+def sign_out(request: Request[Any, Any, Any], db: Database, sign_ins: SignIns) -> None:
+    """Revoke the session on the server (a copy of the cookie stops working) and forget it."""
+    session_id = session_data(request).get("sid")
+    if isinstance(session_id, str):
+        with db.session() as tx:
+            end_session(tx, session_id, sign_ins.clock())
+    request.clear_session()
 
 
 class LoginRateLimiter:
