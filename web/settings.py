@@ -28,7 +28,7 @@
   aborts them (their unsent deliveries go back to ``queued``).
 - ``DM_SESSION_MAX_AGE`` (``43200``, 12 hours): seconds an editor sign-in lasts at most, however
   busy; then the person signs in again.
-- ``DM_SESSION_IDLE_TIMEOUT`` (``1800``, 30 minutes): seconds without a request after which an
+- ``DM_SESSION_IDLE_TIMEOUT`` (``7200``, 2 hours): seconds without a request after which an
   editor sign-in ends.
 - ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
 - ``DM_UNSUBSCRIBE_LINK_DAYS`` (``365``): days an unsubscribe link in a message keeps working
@@ -114,7 +114,7 @@ class Settings:
     webhook_poll_interval: float = 0.5
     render_limits: RenderPoolLimits = field(default_factory=RenderPoolLimits)
     session_max_age: int = 12 * 3600
-    session_idle_timeout: int = 30 * 60
+    session_idle_timeout: int = 2 * 3600
 
     def check_mode(self) -> None:
         """Refuse a mode the database cannot serve."""
@@ -163,7 +163,7 @@ class Settings:
             sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
             session_max_age=_positive_int("DM_SESSION_MAX_AGE", env, "43200"),
-            session_idle_timeout=_positive_int("DM_SESSION_IDLE_TIMEOUT", env, "1800"),
+            session_idle_timeout=_positive_int("DM_SESSION_IDLE_TIMEOUT", env, "7200"),
             worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
             if env.get("DM_WORKER_METRICS_PORT")
             else None,

@@ -209,7 +209,7 @@ def test_an_email_in_several_projects_picks_the_project(
 def test_session_lifetimes_come_from_the_environment(tmp_path: Path) -> None:
     env = {"DM_DATA_DIR": str(tmp_path), "DM_SECRET_KEY": "k"}
     default = Settings.from_env(env)
-    assert (default.session_max_age, default.session_idle_timeout) == (43200, 1800)
+    assert (default.session_max_age, default.session_idle_timeout) == (43200, 7200)
     chosen = Settings.from_env(
         {**env, "DM_SESSION_MAX_AGE": "3600", "DM_SESSION_IDLE_TIMEOUT": "600"}
     )
