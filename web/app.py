@@ -144,7 +144,11 @@ def _embedded(
         poll_interval=settings.worker_poll_interval,
     )
     bulk_runner = BulkRunner(
-        database, link_settings(settings), worker.wake, batch_size=settings.bulk_batch_size
+        database,
+        link_settings(settings),
+        worker.wake,
+        batch_size=settings.bulk_batch_size,
+        render_limits=settings.render_limits,
     )
     return _Engine(
         notifier=worker,

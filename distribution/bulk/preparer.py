@@ -7,7 +7,9 @@ preparation in a child of its own they overlap on two. The child only runs ``beg
 the database as consistent as a crash between batches does.
 
 The child gets only its end of a pipe: when the service dies, even by SIGKILL, its next read
-sees end-of-file and it exits. An in-memory SQLite database cannot be shared with a child, so
+sees end-of-file and it exits. It is not a daemon process, because it starts a render pool of
+its own (a slow-path recipient's MJML runs there, under the operator's limits) and daemon
+processes may not have children. An in-memory SQLite database cannot be shared with a child, so
 the work then runs in a thread of this process instead.
 """
 
@@ -24,6 +26,12 @@ from distribution.bulk.prepare import begin_job, prepare_batch
 from distribution.bulk.timing import add_phases, phase_seconds, reset_phases
 from distribution.db import Database
 from distribution.ingest import LinkSettings
+from distribution.render_pool import (
+    RenderPool,
+    RenderPoolLimits,
+    close_render_pool,
+    install_render_pool,
+)
 
 __all__ = ["Preparer", "PreparerError"]
 
@@ -35,9 +43,11 @@ class PreparerError(RuntimeError):
     """The child failed a task, or died while running it (the task's transaction rolled back)."""
 
 
-def _serve(connection: Connection, database_url: str) -> None:
+def _serve(connection: Connection, database_url: str, render_limits: RenderPoolLimits) -> None:
     """The child's loop: run tasks until the parent says stop or goes away."""
     database = Database(database_url)
+    pool = RenderPool(render_limits)
+    install_render_pool(pool)
     try:
         while True:
             try:
@@ -57,14 +67,22 @@ def _serve(connection: Connection, database_url: str) -> None:
     except (BrokenPipeError, EOFError):
         return
     finally:
+        close_render_pool(pool)
         database.dispose()
 
 
 class Preparer:
     """Runs ``begin_job`` and ``prepare_batch`` in a child process (one task at a time)."""
 
-    def __init__(self, database: Database, *, in_process: bool | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        in_process: bool | None = None,
+        render_limits: RenderPoolLimits | None = None,
+    ) -> None:
         self.database = database
+        self.render_limits = render_limits or RenderPoolLimits()
         memory = database.is_sqlite and ":memory:" in database.url
         self.in_process = memory if in_process is None else in_process
         self._lock = threading.Lock()
@@ -126,7 +144,10 @@ class Preparer:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, self.database.url), name="dm-bulk-preparer", daemon=True
+            target=_serve,
+            args=(theirs, self.database.url, self.render_limits),
+            name="dm-bulk-preparer",
+            daemon=False,
         )
         process.start()
         theirs.close()

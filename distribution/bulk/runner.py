@@ -18,6 +18,7 @@ from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.bulk.preparer import Preparer
 from distribution.db import Database
 from distribution.ingest import LinkSettings
+from distribution.render_pool import RenderPoolLimits
 
 __all__ = ["BulkRunner"]
 
@@ -36,9 +37,10 @@ class BulkRunner:
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         preparer: Preparer | None = None,
+        render_limits: RenderPoolLimits | None = None,
     ) -> None:
         self.database = database
-        self.preparer = preparer or Preparer(database)
+        self.preparer = preparer or Preparer(database, render_limits=render_limits)
         self.links = links
         self.wake_worker = wake_worker
         self.batch_size = batch_size
