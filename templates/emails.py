@@ -342,8 +342,8 @@ def _compile_fast(source: EmailSource) -> tuple[_FastParts | None, str | None]:
     try:
         html = mjml_to_html(protected.text) if source.body_format == "mjml" else protected.text
         inlined = inline_css(html)
-    except TemplateSyntaxError:
-        raise  # the author's MJML is invalid, not our placeholders
+    except (TemplateSyntaxError, RenderLimitError):
+        raise  # the author's markup is invalid or too deep, not our placeholders
     except TemplateError as error:
         return None, f"MJML could not compile the template with placeholders ({error.message})"
     restored, reason = restore(inlined, protected)
@@ -384,6 +384,8 @@ def compile_email(source: EmailSource, *, limits: RenderLimits | None = None) ->
     Raises:
         TemplateSyntaxError: A part does not parse; `.part`, `.line`, `.column` say where.
         UnsafeTemplateError: The body uses `mj-include`.
+        RenderLimitError: The body nests too deep or has too many elements (see
+            `templates.email_pipeline`).
     """
     limits = limits or RenderLimits()
     refuse_includes(source)
