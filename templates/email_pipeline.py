@@ -40,10 +40,25 @@ _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 _TAG = re.compile(r"<!--.*?-->|<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>", re.DOTALL)
 _VOID = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
 # HTML closes these implicitly when the same tag opens again (`<p>a<p>b`, `<li>` lists).
-_SELF_ENDING = frozenset("p li td th tr option dt dd".split())
+_SELF_ENDING = frozenset(["p", "li", "td", "th", "tr", "option", "dt", "dd"])
 
 
 def check_nesting(markup: str, *, language: str, max_depth: int, max_elements: int) -> None:
@@ -68,14 +83,18 @@ def check_nesting(markup: str, *, language: str, max_depth: int, max_elements: i
             continue
         elements += 1
         if elements > max_elements:
-            raise RenderLimitError(f"{language} has more than {max_elements:,} elements")
+            raise RenderLimitError(
+                f"{language} has more than {max_elements:,} elements", part="body"
+            )
         if match.group(3) or name in _VOID:
             continue
         if name in _SELF_ENDING and open_tags and open_tags[-1] == name:
             continue
         open_tags.append(name)
         if len(open_tags) > max_depth:
-            raise RenderLimitError(f"{language} nesting deeper than {max_depth} levels")
+            raise RenderLimitError(
+                f"{language} nesting deeper than {max_depth} levels", part="body"
+            )
 
 
 def _refuse_include(path: str) -> str:
@@ -94,9 +113,7 @@ def mjml_to_html(source: str) -> str:
     """
     if MJ_INCLUDE.search(source):
         _refuse_include("mj-include")
-    check_nesting(
-        source, language="MJML", max_depth=MAX_MJML_DEPTH, max_elements=MAX_MJML_ELEMENTS
-    )
+    check_nesting(source, language="MJML", max_depth=MAX_MJML_DEPTH, max_elements=MAX_MJML_ELEMENTS)
     try:
         return str(mjml.mjml2html(source, include_loader=_refuse_include))
     except UnsafeTemplateError:
