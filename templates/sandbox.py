@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
+from types import CodeType
 from typing import Any
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
@@ -66,6 +67,11 @@ _MAX_INT_BITS = 10_000
 _TICK_CHARS = 4096
 # Output chunks pulled per size check.
 _BATCH = 64
+# Jinja parses about 20,000 expression tokens a second; a real template has a few hundred.
+_MAX_TOKENS = 10_000
+# Python refuses more than 20 nested loops and Jinja's code generation slows down with depth.
+_MAX_BLOCK_DEPTH = 20
+_BLOCK_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape"})
 
 
 @dataclass(frozen=True)
@@ -497,6 +503,30 @@ class _GuardedCodeGenerator(CodeGenerator):
         self.write(")")
 
 
+def _too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:
+    message = "the template nests expressions or blocks too deeply"
+    return TemplateSyntaxError(message, 1, name, filename)
+
+
+def _check_template_size(tokens: Iterable[Any], name: str | None, filename: str | None) -> None:
+    """Refuse sources whose parsing alone would take seconds, before Jinja parses them."""
+    depth = 0
+    after_block_start = False
+    for count, token in enumerate(tokens):
+        if count > _MAX_TOKENS:
+            message = f"the template has more than {_MAX_TOKENS:,} expression tokens"
+            raise TemplateSyntaxError(message, token.lineno, name, filename)
+        if after_block_start and token.type == "name":
+            if token.value in _BLOCK_TAGS:
+                depth += 1
+                if depth > _MAX_BLOCK_DEPTH:
+                    message = f"blocks nested deeper than {_MAX_BLOCK_DEPTH} levels"
+                    raise TemplateSyntaxError(message, token.lineno, name, filename)
+            elif token.value.startswith("end"):
+                depth = max(depth - 1, 0)
+        after_block_start = token.type == "block_begin"
+
+
 def _guard_loop(iterable: Any) -> Any:
     state = _state()
     size = getattr(iterable, "__len__", None)
@@ -554,13 +584,37 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.filters["_guard_loop"] = _guard_loop
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
+        _check_template_size(self._tokenize(source, name, filename), name, filename)
+        try:
+            tree = super()._parse(source, name, filename)
+        except RecursionError:
+            raise _too_deep(name, filename) from None
         # Every loop iterable goes through a guard that counts iterations against the budget.
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(
                 loop.iter, "_guard_loop", [], [], None, None, lineno=loop.lineno
             )
         return tree
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        try:
+            return super()._generate(source, name, filename, defer_init)
+        except RecursionError:
+            raise _too_deep(name, filename) from None
+
+    def _compile(self, source: str, filename: str) -> CodeType:
+        try:
+            return super()._compile(source, filename)
+        except (RecursionError, SyntaxError, MemoryError):
+            # Python refuses deep nesting of blocks and parentheses, and its compiler recurses
+            # on deep expressions: for the author it is a syntax error of the template.
+            raise _too_deep(None, filename) from None
 
     def checked_size(self, value: Any) -> Any:
         """Called by generated code after `~`: refuse values over the output size."""
