@@ -58,6 +58,9 @@ _MAX_RANGE = 100_000
 # Elements a value may hold, counting nested containers (a list shared twice counts twice,
 # since printing, joining or comparing it walks it twice).
 _MAX_ITEMS = 100_000
+# Characters a value may print as, whatever the part's output limit (an SMS may still read
+# larger context data than it prints).
+_MAX_VALUE_CHARS = 2_000_000
 # Nesting of a value the template builds or prints (context data included).
 _MAX_VALUE_DEPTH = 100
 # Integers stay printable (Python refuses str() of ints over 4,300 digits) and cheap to multiply.
@@ -348,9 +351,11 @@ def _weight(value: Any, state: RenderState, *, label: str | None = None) -> int:
         container, depth = stack.pop()
         if depth >= _MAX_VALUE_DEPTH:
             raise RenderLimitError(f"the value is nested deeper than {_MAX_VALUE_DEPTH} levels")
+        nodes += len(container)
+        if nodes > _MAX_ITEMS:
+            raise RenderLimitError(f"the template builds a value of over {_MAX_ITEMS:,} elements")
         items = container.items() if isinstance(container, dict) else ((None, v) for v in container)
         for key, item in items:
-            nodes += 1
             if key is not None:
                 total += len(key) if isinstance(key, str) else 1
             if isinstance(item, _CONTAINERS):
@@ -362,11 +367,15 @@ def _weight(value: Any, state: RenderState, *, label: str | None = None) -> int:
                 total += 1
                 if label is not None and type(item) not in _VALUE_TYPES:
                     _refuse_non_value(item, label, inside=True)
-        if nodes > _MAX_ITEMS:
-            raise RenderLimitError(f"the template builds a value of over {_MAX_ITEMS:,} elements")
-        state.check_size(total)
+        _check_value_chars(total, state)
     state.tick(nodes // 64)
     return total
+
+
+def _check_value_chars(size: int, state: RenderState) -> None:
+    limit = max(state.max_chars, _MAX_VALUE_CHARS)
+    if size > limit:
+        raise RenderLimitError(f"the template builds a value of over {limit:,} characters")
 
 
 def _refuse_non_value(value: Any, label: str, *, inside: bool = False) -> None:
@@ -390,12 +399,21 @@ def _refuse_non_value(value: Any, label: str, *, inside: bool = False) -> None:
 def _check_result(value: Any, state: RenderState) -> None:
     """Refuse a value an operation already made if it is too large to keep using."""
     if isinstance(value, str | bytes):
-        state.check_size(len(value))
+        _check_value_chars(len(value), state)
         state.tick(len(value) // _TICK_CHARS)
     elif isinstance(value, int):
         _check_int_bits(value.bit_length())
     elif isinstance(value, _CONTAINERS):
         _weight(value, state)
+
+
+def _check_sequence_size(kind: Any, size: int, state: RenderState) -> None:
+    """Strings are bounded by the output size, lists and tuples by the value size."""
+    if isinstance(kind, str | bytes):
+        state.check_size(size)
+    else:
+        _check_value_chars(size, state)
+    state.tick(size // _TICK_CHARS)
 
 
 def _check_int_bits(bits: int) -> None:
@@ -661,16 +679,13 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                         raise RenderLimitError(
                             f"the template builds a list of over {_MAX_ITEMS:,} elements"
                         )
-                    state.check_size(size)
-                    state.tick(size // _TICK_CHARS)
+                    _check_sequence_size(seq, size, state)
         elif operator == "**":
             if both_ints and right > 0 and abs(left) > 1:
                 _check_int_bits(right * left.bit_length())
         elif operator == "+":
-            if isinstance(left, _SEQUENCES) and type(left) is type(right):
-                size = _weight(left, state) + _weight(right, state)
-                state.check_size(size)
-                state.tick(size // _TICK_CHARS)
+            if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+                _check_sequence_size(left, _weight(left, state) + _weight(right, state), state)
         elif operator == "%":
             _check_percent_format(left)
             _weight(right, state, label="the value formatted with %")
