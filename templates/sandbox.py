@@ -399,8 +399,9 @@ def _refuse_non_value(value: Any, label: str, *, inside: bool = False) -> None:
 def _check_result(value: Any, state: RenderState) -> None:
     """Refuse a value an operation already made if it is too large to keep using."""
     if isinstance(value, str | bytes):
-        _check_value_chars(len(value), state)
-        state.tick(len(value) // _TICK_CHARS)
+        if len(value) > _TICK_CHARS:  # short strings, the usual result, cost nothing here
+            _check_value_chars(len(value), state)
+            state.tick(len(value) // _TICK_CHARS)
     elif isinstance(value, int):
         _check_int_bits(value.bit_length())
     elif isinstance(value, _CONTAINERS):
@@ -480,12 +481,24 @@ class _GuardedCodeGenerator(CodeGenerator):
         return str(super()._output_child_to_const(node, frame, finalize))
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        super()._output_child_pre(node, frame, finalize)
-        self.write("environment.output_value(")
+        # One call checks and converts (Jinja calls `escape` or `str` here): the fast path of
+        # a render is mostly these.
+        if frame.eval_ctx.volatile:
+            self.write("(escape if context.eval_ctx.autoescape else str)(")
+            self.write("environment.output_value(")
+        elif frame.eval_ctx.autoescape:
+            self.write("environment.output_escaped(")
+        else:
+            self.write("environment.output_text(")
+        if finalize.src is not None:
+            self.write(finalize.src)
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if finalize.src is not None:
+            self.write(")")
         self.write(f", {_label(node)!r})")
-        super()._output_child_post(node, frame, finalize)
+        if frame.eval_ctx.volatile:
+            self.write(")")
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # As Jinja joins, with every operand checked as printed output and the result sized.
@@ -660,6 +673,18 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         _weight(value, _state(), label=label)
         return value
 
+    def output_escaped(self, value: Any, label: str) -> Markup:
+        """`output_value`, then HTML-escaped (autoescaped output)."""
+        if type(value) not in _VALUE_TYPES and not isinstance(value, TrackingUndefined):
+            _weight(value, _state(), label=label)
+        return escape(value)
+
+    def output_text(self, value: Any, label: str) -> str:
+        """`output_value`, then converted to text (output without autoescape)."""
+        if type(value) not in _VALUE_TYPES and not isinstance(value, TrackingUndefined):
+            _weight(value, _state(), label=label)
+        return str(value)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Refuse arithmetic that would allocate a huge string, list or number.
 
@@ -806,6 +831,46 @@ def _is_lazy(value: Any) -> bool:
     return hasattr(type(value), "__next__")
 
 
+def _width_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    width = args[1] if len(args) > 1 else kwargs.get("width", 0)
+    if isinstance(width, int) and not isinstance(width, bool):
+        state.check_size(width)
+
+
+def _count_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    count = args[1] if len(args) > 1 else kwargs.get("linecount", kwargs.get("slices", 1))
+    if isinstance(count, int) and count > _MAX_ITEMS:
+        raise RenderLimitError(f"`{name}` size {count:,} is too large")
+
+
+def _format_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if args:
+        _check_percent_format(args[0])
+
+
+def _replace_arguments(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if len(args) >= 3:
+        _check_replace(str(args[0]), args[1], args[2])
+
+
+def _join_arguments(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if args and isinstance(args[0], list | tuple):
+        _check_join(args[1] if len(args) > 1 else kwargs.get("d", ""), args[0])
+
+
+# Filters with a size argument of their own, checked before they allocate.
+_ARGUMENT_CHECKS: dict[str, Callable[[RenderState, str, tuple[Any, ...], Any], None]] = {
+    "center": _width_argument,
+    "indent": _width_argument,
+    "wordwrap": _width_argument,
+    "batch": _count_argument,
+    "slice": _count_argument,
+    "format": _format_argument,
+    "replace": _replace_arguments,
+    "join": _join_arguments,
+}
+
+
 def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a built-in filter: weigh its arguments before, and its result after, it runs.
 
@@ -814,33 +879,22 @@ def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]
     size argument of their own, checked here too.
     """
     label = f"the value given to |{name}" if name in _PRINTING_FILTERS else None
+    check_arguments = _ARGUMENT_CHECKS.get(name)
+    reads_all = name == "join"
 
-    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[RenderState, tuple[Any, ...]]:
+    def before(args: tuple[Any, ...], kwargs: Any) -> tuple[RenderState, tuple[Any, ...]]:
         state = _state()
         state.tick(4)
-        if name == "join" and args and _is_lazy(args[0]):
+        if reads_all and args and _is_lazy(args[0]):
             # Joining reads the whole iterable anyway: read it first, so its items are checked.
             args = (list(args[0]), *args[1:])
         for arg in args:
+            if type(arg) in _VALUE_TYPES:
+                continue
             if isinstance(arg, _CONTAINERS) or (label is not None and not _is_lazy(arg)):
                 _weight(arg, state, label=label)
-        value = args[0] if args else None
-        rest = args[1:]
-        if name in ("center", "indent", "wordwrap"):
-            width = rest[0] if rest else kwargs.get("width", 0)
-            if isinstance(width, int) and not isinstance(width, bool):
-                state.check_size(width)
-        elif name in ("batch", "slice"):
-            count = rest[0] if rest else kwargs.get("linecount", kwargs.get("slices", 1))
-            if isinstance(count, int) and count > _MAX_ITEMS:
-                raise RenderLimitError(f"`{name}` size {count:,} is too large")
-        elif name == "format":
-            _check_percent_format(value)
-        elif name == "replace" and len(rest) >= 2:
-            _check_replace(str(value), rest[0], rest[1])
-        elif name == "join" and isinstance(value, list | tuple):
-            separator = rest[0] if rest else kwargs.get("d", "")
-            _check_join(separator, value)
+        if check_arguments is not None:
+            check_arguments(state, name, args, kwargs)
         return state, args
 
     pass_arg = getattr(original, "jinja_pass_arg", None)
@@ -848,7 +902,7 @@ def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]
     if pass_arg is not None:
 
         def guarded_with_ctx(first: Any, *args: Any, **kwargs: Any) -> Any:
-            state, args = check(args, kwargs)
+            state, args = before(args, kwargs)
             result = original(first, *args, **kwargs)
             _check_result(result, state)
             return result
@@ -857,7 +911,7 @@ def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]
         return guarded_with_ctx
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        state, args = check(args, kwargs)
+        state, args = before(args, kwargs)
         result = original(*args, **kwargs)
         _check_result(result, state)
         return result
