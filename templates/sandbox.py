@@ -773,13 +773,24 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return value
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """Sandbox `str.format` as Jinja does, after refusing huge field widths."""
+        """Sandbox `str.format` as Jinja does, after refusing huge field widths.
+
+        The values formatted are printed, so they must be data like any output.
+        """
         wrapped = super().wrap_str_format(value)
         if wrapped is None:
             return None
         fmt: str = value.__self__
         _check_format_spec(fmt)
-        return wrapped
+        label = f"a value given to {value.__name__}()"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            state = _state()
+            for arg in (*args, *kwargs.values()):
+                _weight(arg, state, label=label)
+            return wrapped(*args, **kwargs)
+
+        return checked
 
 
 def _check_replace(text: Any, old: Any, new: Any) -> None:

@@ -211,6 +211,12 @@ _JINJA: list[tuple[str, str, str]] = [
     ("internals-concat", "{{ 'x' ~ code.code.upper }}", "a method joined with ~"),
     ("internals-in-list", "{{ [code.code.upper] }}", "a method inside a printed list"),
     ("internals-percent", "{{ '%s' % code.code.upper }}", "a method formatted with %"),
+    ("internals-str-format", "{{ '{}'.format(code.code.upper) }}", "a method given to str.format"),
+    (
+        "internals-format-map",
+        "{{ '{x}'.format_map({'x': code.code.upper}) }}",
+        "a method given to str.format_map",
+    ),
     ("internals-string-filter", "{{ code.code.upper|string }}", "a method through |string"),
     ("internals-join", "{{ [code.code.upper]|join }}", "a method through |join"),
     ("internals-loop", "{% for i in [1] %}{{ loop }}{% endfor %}", "the loop object printed"),
