@@ -480,25 +480,19 @@ class _GuardedCodeGenerator(CodeGenerator):
             raise nodes.Impossible()
         return str(super()._output_child_to_const(node, frame, finalize))
 
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.writeline("dm_printable = environment.printable_types")
+        super().visit_Template(node, frame)
+
+    # A render is mostly output expressions: plain values are checked inline, by type, and
+    # only anything else costs a call (`environment.output_value`).
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        # One call checks and converts (Jinja calls `escape` or `str` here): the fast path of
-        # a render is mostly these.
-        if frame.eval_ctx.volatile:
-            self.write("(escape if context.eval_ctx.autoescape else str)(")
-            self.write("environment.output_value(")
-        elif frame.eval_ctx.autoescape:
-            self.write("environment.output_escaped(")
-        else:
-            self.write("environment.output_text(")
-        if finalize.src is not None:
-            self.write(finalize.src)
+        super()._output_child_pre(node, frame, finalize)
+        self.write("(dm_out if type(dm_out := (")
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
-        if finalize.src is not None:
-            self.write(")")
-        self.write(f", {_label(node)!r})")
-        if frame.eval_ctx.volatile:
-            self.write(")")
+        self.write(f")) in dm_printable else environment.output_value(dm_out, {_label(node)!r}))")
+        super()._output_child_post(node, frame, finalize)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         # As Jinja joins, with every operand checked as printed output and the result sized.
@@ -594,6 +588,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """`ImmutableSandboxedEnvironment` with resource guards and missing-variable tracking."""
 
     code_generator_class = _GuardedCodeGenerator
+    #: Types printed without a call to `output_value` (read by the generated code).
+    printable_types = _VALUE_TYPES | {TrackingUndefined}
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
 
     def __init__(self, *, autoescape: bool) -> None:
@@ -672,18 +668,6 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             return value
         _weight(value, _state(), label=label)
         return value
-
-    def output_escaped(self, value: Any, label: str) -> Markup:
-        """`output_value`, then HTML-escaped (autoescaped output)."""
-        if type(value) not in _VALUE_TYPES and not isinstance(value, TrackingUndefined):
-            _weight(value, _state(), label=label)
-        return escape(value)
-
-    def output_text(self, value: Any, label: str) -> str:
-        """`output_value`, then converted to text (output without autoescape)."""
-        if type(value) not in _VALUE_TYPES and not isinstance(value, TrackingUndefined):
-            _weight(value, _state(), label=label)
-        return str(value)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Refuse arithmetic that would allocate a huge string, list or number.
