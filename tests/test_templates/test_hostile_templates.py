@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,8 +98,15 @@ for case_id, source, _note in HOSTILE_EMAIL_TEMPLATES:
 def child_outcomes() -> dict[str, Any]:
     """Outcomes of the MJML/HTML cases, from one child process (a crash ends only it)."""
     ids = [case_id for case_id, _source, _note in HOSTILE_EMAIL_TEMPLATES if _in_child(case_id)]
+    # From the project root, so the child imports this checkout's packages first.
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, *ids], capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", _CHILD, *ids],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+        check=False,
     )
     outcomes = {}
     for line in done.stdout.splitlines():
