@@ -8,15 +8,93 @@ import re
 import mjml
 from premailer import Premailer
 
-from templates.errors import TemplateSyntaxError, UnsafeTemplateError
+from templates.errors import RenderLimitError, TemplateSyntaxError, UnsafeTemplateError
 from templates.jinja_tokens import line_and_column
 
-__all__ = ["MJ_INCLUDE", "inline_css", "mjml_to_html"]
+__all__ = [
+    "MAX_HTML_DEPTH",
+    "MAX_HTML_ELEMENTS",
+    "MAX_MJML_DEPTH",
+    "MAX_MJML_ELEMENTS",
+    "MJ_INCLUDE",
+    "check_nesting",
+    "inline_css",
+    "mjml_to_html",
+]
+
+# mjml-python (mrml) recurses once per element level and segfaults near 2,000 levels (MJML tags
+# or plain HTML inside mj-text / mj-raw alike); real emails stay under ten. Its output for
+# 10,000 elements is about 60,000 HTML elements, about half a second of premailer.
+MAX_MJML_DEPTH = 100
+MAX_MJML_ELEMENTS = 10_000
+# lxml (under premailer and the text part) silently drops everything nested deeper than 255
+# levels, which would send a truncated email; premailer costs about 10 us per element.
+MAX_HTML_DEPTH = 250
+MAX_HTML_ELEMENTS = 50_000
 
 MJ_INCLUDE = re.compile(r"<mj-include\b", re.IGNORECASE)
 _POSITION = re.compile(r"position (\d+)(?::(\d+))?")
 _STYLE_TAG = re.compile(r"<style\b", re.IGNORECASE)
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
+
+
+_TAG = re.compile(r"<!--.*?-->|<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>", re.DOTALL)
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
+# HTML closes these implicitly when the same tag opens again (`<p>a<p>b`, `<li>` lists).
+_SELF_ENDING = frozenset(["p", "li", "td", "th", "tr", "option", "dt", "dd"])
+
+
+def check_nesting(markup: str, *, language: str, max_depth: int, max_elements: int) -> None:
+    """Refuse markup nested deeper than `max_depth` or holding more than `max_elements` tags.
+
+    A scan of the tags, far cheaper than the parsers it protects. Closing tags pop back to
+    their opening tag, so unclosed HTML elements do not count as nesting.
+
+    Raises:
+        RenderLimitError: Naming the limit that was exceeded.
+    """
+    open_tags: list[str] = []
+    elements = 0
+    for match in _TAG.finditer(markup):
+        name = match.group(2)
+        if name is None:  # a comment
+            continue
+        name = name.lower()
+        if match.group(1):
+            if name in open_tags:
+                del open_tags[len(open_tags) - 1 - open_tags[::-1].index(name) :]
+            continue
+        elements += 1
+        if elements > max_elements:
+            raise RenderLimitError(
+                f"{language} has more than {max_elements:,} elements", part="body"
+            )
+        if match.group(3) or name in _VOID:
+            continue
+        if name in _SELF_ENDING and open_tags and open_tags[-1] == name:
+            continue
+        open_tags.append(name)
+        if len(open_tags) > max_depth:
+            raise RenderLimitError(
+                f"{language} nesting deeper than {max_depth} levels", part="body"
+            )
 
 
 def _refuse_include(path: str) -> str:
@@ -31,9 +109,11 @@ def mjml_to_html(source: str) -> str:
     Raises:
         UnsafeTemplateError: The source uses `mj-include`.
         TemplateSyntaxError: MJML cannot parse the source.
+        RenderLimitError: The source nests too deep or has too many elements for the library.
     """
     if MJ_INCLUDE.search(source):
         _refuse_include("mj-include")
+    check_nesting(source, language="MJML", max_depth=MAX_MJML_DEPTH, max_elements=MAX_MJML_ELEMENTS)
     try:
         return str(mjml.mjml2html(source, include_loader=_refuse_include))
     except UnsafeTemplateError:
@@ -51,9 +131,13 @@ def inline_css(html: str) -> str:
     premailer is configured to load nothing: no `<link>` stylesheet (MJML links Google Fonts),
     no network, no files; links are left exactly as written (no URL rewriting). A document
     without `<style>` has nothing to inline and is returned as it is.
+
+    Raises:
+        RenderLimitError: The HTML nests deeper than lxml keeps or has too many elements.
     """
     if not _STYLE_TAG.search(html):
         return html
+    check_nesting(html, language="HTML", max_depth=MAX_HTML_DEPTH, max_elements=MAX_HTML_ELEMENTS)
     inliner = Premailer(
         html,
         allow_network=False,

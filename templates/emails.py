@@ -387,8 +387,8 @@ def compile_email_html(source: EmailSource) -> EmailHtml:
     try:
         html = mjml_to_html(protected.text) if source.body_format == "mjml" else protected.text
         inlined = inline_css(html)
-    except TemplateSyntaxError:
-        raise  # the author's MJML is invalid, not our placeholders
+    except (TemplateSyntaxError, RenderLimitError):
+        raise  # the author's markup is invalid or too deep, not our placeholders
     except TemplateError as error:
         return EmailHtml(
             None, reason=f"MJML could not compile the template with placeholders ({error.message})"
@@ -446,6 +446,8 @@ def compile_email(
     Raises:
         TemplateSyntaxError: A part does not parse; `.part`, `.line`, `.column` say where.
         UnsafeTemplateError: The body uses `mj-include`.
+        RenderLimitError: The body nests too deep or has too many elements (see
+            `templates.email_pipeline`).
     """
     limits = limits or RenderLimits()
     refuse_includes(source)

@@ -8,7 +8,8 @@ Every error derives from one base class, so a caller can catch them all::
     │                            (attribute walking, `mj-include`, ...)
     └── TemplateRenderError      the source parsed but a render failed
         ├── MissingVariablesError   a send render met variables absent from the context
-        ├── RenderLimitError        the render ran past its time budget or output size
+        ├── RenderLimitError        the render broke a limit: time, output or value size,
+        │                           integer size, MJML or HTML nesting
         └── HeaderInjectionError    a rendered subject contains CR or LF
 """
 
@@ -66,7 +67,7 @@ class MissingVariablesError(TemplateRenderError):
 
 
 class RenderLimitError(TemplateRenderError):
-    """The render exceeded its time budget or output size and was stopped."""
+    """The render broke a limit (time, output or value size, nesting) and was stopped."""
 
 
 class HeaderInjectionError(TemplateRenderError):

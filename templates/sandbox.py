@@ -9,16 +9,19 @@ bookkeeping that makes send renders strict and preview renders lenient.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import string
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import islice
+from types import CodeType
 from typing import Any
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
@@ -52,9 +55,26 @@ _CLOCK_EVERY = 32
 # Iterables up to this size are counted at loop start instead of wrapped per item.
 _SMALL_LOOP = 256
 _MAX_RANGE = 100_000
+# Elements a value may hold, counting nested containers (a list shared twice counts twice,
+# since printing, joining or comparing it walks it twice).
 _MAX_ITEMS = 100_000
+# Characters a value may print as, whatever the part's output limit (an SMS may still read
+# larger context data than it prints).
+_MAX_VALUE_CHARS = 2_000_000
+# Nesting of a value the template builds or prints (context data included).
+_MAX_VALUE_DEPTH = 100
+# Integers stay printable (Python refuses str() of ints over 4,300 digits) and cheap to multiply.
+_MAX_INT_BITS = 10_000
+# One extra tick per this many characters or elements a guarded operation handles, so a loop of
+# large allocations meets the clock after a few of them, not after 32.
+_TICK_CHARS = 4096
 # Output chunks pulled per size check.
 _BATCH = 64
+# Jinja parses about 20,000 expression tokens a second; a real template has a few hundred.
+_MAX_TOKENS = 10_000
+# Python refuses more than 20 nested loops and Jinja's code generation slows down with depth.
+_MAX_BLOCK_DEPTH = 20
+_BLOCK_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape"})
 
 
 @dataclass(frozen=True)
@@ -306,12 +326,100 @@ class TrackingUndefined(Undefined):
 # --- size estimates made before an operation allocates ------------------------------------
 
 
-def _sized(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return sum(len(item) if isinstance(item, str) else 1 for item in value) or len(value)
-    return 1
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+# What may be printed: data, not Python machinery (methods, types, modules, generators...).
+_VALUE_TYPES = frozenset(
+    {str, Markup, int, float, bool, type(None), Decimal, dt.date, dt.datetime, dt.time}
+)
+_VALUE_BASES = (str, int, float, Decimal, dt.date, dt.time, Undefined)
+
+
+def _weight(value: Any, state: RenderState, *, label: str | None = None) -> int:
+    """Characters `value` prints as, about; refuse values too large, too many or too deep.
+
+    Walks nested containers without recursion (deep context data cannot crash it), counting a
+    shared container at each reference: `[x, x]` costs what printing it costs. With `label`,
+    every element must also be a value (see `_refuse_non_value`).
+    """
+    if not isinstance(value, _CONTAINERS):
+        if label is not None and type(value) not in _VALUE_TYPES:
+            _refuse_non_value(value, label)
+        return len(value) if isinstance(value, str | bytes) else 1
+    total = nodes = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth >= _MAX_VALUE_DEPTH:
+            raise RenderLimitError(f"the value is nested deeper than {_MAX_VALUE_DEPTH} levels")
+        nodes += len(container)
+        if nodes > _MAX_ITEMS:
+            raise RenderLimitError(f"the template builds a value of over {_MAX_ITEMS:,} elements")
+        items = container.items() if isinstance(container, dict) else ((None, v) for v in container)
+        for key, item in items:
+            if key is not None:
+                total += len(key) if isinstance(key, str) else 1
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1))
+                total += 2
+            elif isinstance(item, str | bytes):
+                total += len(item)
+            else:
+                total += 1
+                if label is not None and type(item) not in _VALUE_TYPES:
+                    _refuse_non_value(item, label, inside=True)
+        _check_value_chars(total, state)
+    state.tick(nodes // 64)
+    return total
+
+
+def _check_value_chars(size: int, state: RenderState) -> None:
+    limit = max(state.max_chars, _MAX_VALUE_CHARS)
+    if size > limit:
+        raise RenderLimitError(f"the template builds a value of over {limit:,} characters")
+
+
+def _refuse_non_value(value: Any, label: str, *, inside: bool = False) -> None:
+    """Refuse to print Python internals (`<built-in method ...>`, memory addresses)."""
+    if isinstance(value, _VALUE_BASES):
+        return
+    if callable(value):
+        kind = "method" if getattr(value, "__self__", None) is not None else "function"
+        if isinstance(value, type):
+            kind = "type"
+        if not inside:
+            raise TemplateRenderError(
+                f"`{label}` is a {kind}, not a value: did you mean `{label}()`?"
+            )
+    else:
+        kind = f"{type(value).__name__} object"
+    where = f"`{label}` holds a {kind}" if inside else f"`{label}` is a {kind}"
+    raise TemplateRenderError(f"{where}, not a value that can be printed")
+
+
+def _check_result(value: Any, state: RenderState) -> None:
+    """Refuse a value an operation already made if it is too large to keep using."""
+    if isinstance(value, str | bytes):
+        if len(value) > _TICK_CHARS:  # short strings, the usual result, cost nothing here
+            _check_value_chars(len(value), state)
+            state.tick(len(value) // _TICK_CHARS)
+    elif isinstance(value, int):
+        _check_int_bits(value.bit_length())
+    elif isinstance(value, _CONTAINERS):
+        _weight(value, state)
+
+
+def _check_sequence_size(kind: Any, size: int, state: RenderState) -> None:
+    """Strings are bounded by the output size, lists and tuples by the value size."""
+    if isinstance(kind, str | bytes):
+        state.check_size(size)
+    else:
+        _check_value_chars(size, state)
+    state.tick(size // _TICK_CHARS)
+
+
+def _check_int_bits(bits: int) -> None:
+    if bits > _MAX_INT_BITS:
+        raise RenderLimitError(f"the template computes a number of over {_MAX_INT_BITS:,} bits")
 
 
 def _check_format_spec(fmt: str) -> None:
@@ -347,8 +455,23 @@ def _check_percent_format(fmt: Any) -> None:
             _check_width_digits(piece[:24].replace("*", "9" * 12), limit)
 
 
+def _label(node: nodes.Node) -> str:
+    """How the author wrote an expression, as far as an error message needs it."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        return f"{_label(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return f"{_label(node.node)}[{node.arg.value!r}]"
+    if isinstance(node, nodes.Call):
+        return f"{_label(node.node)}(...)"
+    if isinstance(node, nodes.Filter) and node.node is not None:
+        return f"{_label(node.node)}|{node.name}"
+    return f"the expression on line {node.lineno}"
+
+
 class _GuardedCodeGenerator(CodeGenerator):
-    """Routes `~` concatenation through a size check; folds no expression at compile time."""
+    """Routes output, `~` and literals through value checks; folds nothing at compile time."""
 
     def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
         # Jinja evaluates constant output expressions while compiling; that would run filters
@@ -357,10 +480,76 @@ class _GuardedCodeGenerator(CodeGenerator):
             raise nodes.Impossible()
         return str(super()._output_child_to_const(node, frame, finalize))
 
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.writeline("dm_printable = environment.printable_types")
+        super().visit_Template(node, frame)
+
+    # A render is mostly output expressions: plain values are checked inline, by type, and
+    # only anything else costs a call (`environment.output_value`).
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        super()._output_child_pre(node, frame, finalize)
+        self.write("(dm_out if type(dm_out := (")
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        self.write(f")) in dm_printable else environment.output_value(dm_out, {_label(node)!r}))")
+        super()._output_child_post(node, frame, finalize)
+
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.checked_size(")
-        super().visit_Concat(node, frame)
+        # As Jinja joins, with every operand checked as printed output and the result sized.
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        else:
+            join = "markup_join" if frame.eval_ctx.autoescape else "str_join"
+        self.write(f"environment.checked_size({join}((")
+        for arg in node.nodes:
+            self.write("environment.output_value(")
+            self.visit(arg, frame)
+            self.write(f", {_label(arg)!r}), ")
+        self.write(")))")
+
+    # `[x, x]` doubles what printing, joining or comparing `x` costs while allocating nothing:
+    # literals are weighed like the results of operators.
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.checked_value(")
+        super().visit_List(node, frame)
         self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.checked_value(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment target such as `for a, b in ...`
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.checked_value(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+
+def _too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:
+    message = "the template nests expressions or blocks too deeply"
+    return TemplateSyntaxError(message, 1, name, filename)
+
+
+def _check_template_size(tokens: Iterable[Any], name: str | None, filename: str | None) -> None:
+    """Refuse sources whose parsing alone would take seconds, before Jinja parses them."""
+    depth = 0
+    after_block_start = False
+    for count, token in enumerate(tokens):
+        if count > _MAX_TOKENS:
+            message = f"the template has more than {_MAX_TOKENS:,} expression tokens"
+            raise TemplateSyntaxError(message, token.lineno, name, filename)
+        if after_block_start and token.type == "name":
+            if token.value in _BLOCK_TAGS:
+                depth += 1
+                if depth > _MAX_BLOCK_DEPTH:
+                    message = f"blocks nested deeper than {_MAX_BLOCK_DEPTH} levels"
+                    raise TemplateSyntaxError(message, token.lineno, name, filename)
+            elif token.value.startswith("end"):
+                depth = max(depth - 1, 0)
+        after_block_start = token.type == "block_begin"
 
 
 def _guard_loop(iterable: Any) -> Any:
@@ -392,12 +581,15 @@ def _guarded_range(*args: int) -> range:
 
 
 _BOUNDED_STR_METHODS = {"center", "ljust", "rjust", "zfill"}
+_SEQUENCES = (str, bytes, list, tuple)
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """`ImmutableSandboxedEnvironment` with resource guards and missing-variable tracking."""
 
     code_generator_class = _GuardedCodeGenerator
+    #: Types printed without a call to `output_value` (read by the generated code).
+    printable_types = _VALUE_TYPES | {TrackingUndefined}
     intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
 
     def __init__(self, *, autoescape: bool) -> None:
@@ -414,12 +606,16 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         )
         self.globals.pop("lipsum", None)
         self.globals["range"] = _guarded_range
+        for name, original in list(self.filters.items()):
+            self.filters[name] = _guard_filter(name, original)
         self.filters["_guard_loop"] = _guard_loop
-        for name in ("center", "indent", "batch", "slice", "format", "replace", "join", "wordwrap"):
-            self.filters[name] = _guard_filter(name, self.filters[name])
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
+        _check_template_size(self._tokenize(source, name, filename), name, filename)
+        try:
+            tree = super()._parse(source, name, filename)
+        except RecursionError:
+            raise _too_deep(name, filename) from None
         # Every loop iterable goes through a guard that counts iterations against the budget.
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(
@@ -427,32 +623,83 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             )
         return tree
 
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        try:
+            return super()._generate(source, name, filename, defer_init)
+        except RecursionError:
+            raise _too_deep(name, filename) from None
+
+    def _compile(self, source: str, filename: str) -> CodeType:
+        try:
+            return super()._compile(source, filename)
+        except (RecursionError, SyntaxError, MemoryError):
+            # Python refuses deep nesting of blocks and parentheses, and its compiler recurses
+            # on deep expressions: for the author it is a syntax error of the template.
+            raise _too_deep(None, filename) from None
+
     def checked_size(self, value: Any) -> Any:
         """Called by generated code after `~`: refuse values over the output size."""
         state = _state()
         if isinstance(value, str):
             state.check_size(len(value))
+            state.tick(1 + len(value) // _TICK_CHARS)
+        return value
+
+    def checked_value(self, value: Any) -> Any:
+        """Called by generated code on list, tuple and dict literals: refuse huge values."""
+        state = _state()
         state.tick()
+        _weight(value, state)
+        return value
+
+    def output_value(self, value: Any, label: str) -> Any:
+        """Called by generated code on what a template prints: data only, of bounded size.
+
+        Raises:
+            TemplateRenderError: `value` is a method, type, module or other Python object.
+        """
+        if type(value) in _VALUE_TYPES or isinstance(value, TrackingUndefined):
+            return value
+        _weight(value, _state(), label=label)
         return value
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse arithmetic that would allocate a huge string, list or number."""
+        """Refuse arithmetic that would allocate a huge string, list or number.
+
+        Sizes are estimated from the operands before Python computes anything: the length or
+        weight of sequences, the bit length of integers.
+        """
         state = _state()
         state.tick()
+        both_ints = isinstance(left, int) and isinstance(right, int)
         if operator == "*":
+            if both_ints:
+                _check_int_bits(left.bit_length() + right.bit_length())
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    state.check_size(_sized(seq) * max(times, 0))
+                if isinstance(seq, _SEQUENCES) and isinstance(times, int):
+                    size = _weight(seq, state) * max(times, 0)
                     if isinstance(seq, list | tuple) and len(seq) * times > _MAX_ITEMS:
-                        raise RenderLimitError("the template builds too large a list")
+                        raise RenderLimitError(
+                            f"the template builds a list of over {_MAX_ITEMS:,} elements"
+                        )
+                    _check_sequence_size(seq, size, state)
         elif operator == "**":
-            numbers = isinstance(left, int | float) and isinstance(right, int | float)
-            if numbers and (abs(right) > 4096 or (abs(left) > 2**64 and abs(right) > 64)):
-                raise RenderLimitError("the exponent is too large")
+            if both_ints and right > 0 and abs(left) > 1:
+                _check_int_bits(right * left.bit_length())
+        elif operator == "+":
+            if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+                _check_sequence_size(left, _weight(left, state) + _weight(right, state), state)
         elif operator == "%":
             _check_percent_format(left)
+            _weight(right, state, label="the value formatted with %")
         result = super().call_binop(context, operator, left, right)
-        if operator in ("+", "%") and isinstance(result, str):
+        if isinstance(result, str):
             state.check_size(len(result))
         return result
 
@@ -462,10 +709,19 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         state.tick(4)
         name = getattr(__obj, "__name__", None)
         owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str) and name in _BOUNDED_STR_METHODS and args:
+        if isinstance(owner, str | bytes) and name in _BOUNDED_STR_METHODS and args:
             width = args[0]
             if isinstance(width, int):
                 state.check_size(width)
+        elif isinstance(owner, int) and name == "to_bytes":
+            length = args[0] if args else kwargs.get("length", 1)
+            if isinstance(length, int):
+                state.check_size(length)
+        elif isinstance(owner, str) and name == "translate":
+            table = args[0] if args else None
+            if isinstance(table, dict):
+                longest = max((_weight(v, state) for v in table.values()), default=1)
+                state.check_size(len(owner) * longest)
         elif isinstance(owner, str) and name == "replace" and len(args) >= 2:
             _check_replace(owner, args[0], args[1])
         elif isinstance(owner, str) and name == "expandtabs":
@@ -474,7 +730,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 state.check_size(owner.count("\t") * tab + len(owner))
         elif isinstance(owner, str) and name == "join" and args:
             _check_join(owner, args[0])
-        return super().call(__context, __obj, *args, **kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _check_result(result, state)
+        return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """Resolve `obj.attribute`, tagging nested dicts and lists with their path.
@@ -499,13 +757,24 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return value
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """Sandbox `str.format` as Jinja does, after refusing huge field widths."""
+        """Sandbox `str.format` as Jinja does, after refusing huge field widths.
+
+        The values formatted are printed, so they must be data like any output.
+        """
         wrapped = super().wrap_str_format(value)
         if wrapped is None:
             return None
         fmt: str = value.__self__
         _check_format_spec(fmt)
-        return wrapped
+        label = f"a value given to {value.__name__}()"
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            state = _state()
+            for arg in (*args, *kwargs.values()):
+                _weight(arg, state, label=label)
+            return wrapped(*args, **kwargs)
+
+        return checked
 
 
 def _check_replace(text: Any, old: Any, new: Any) -> None:
@@ -516,48 +785,131 @@ def _check_replace(text: Any, old: Any, new: Any) -> None:
 
 def _check_join(separator: Any, items: Any) -> None:
     if isinstance(items, list | tuple):
-        total = _sized(list(items)) + len(str(separator)) * len(items)
-        _state().check_size(total)
+        state = _state()
+        total = _weight(items, state) + len(str(separator)) * len(items)
+        state.check_size(total)
+
+
+# Filters that turn their input into text: they must not print Python internals either.
+_PRINTING_FILTERS = frozenset(
+    [
+        "capitalize",
+        "center",
+        "e",
+        "escape",
+        "forceescape",
+        "format",
+        "indent",
+        "join",
+        "lower",
+        "pprint",
+        "replace",
+        "safe",
+        "string",
+        "striptags",
+        "title",
+        "tojson",
+        "trim",
+        "truncate",
+        "upper",
+        "urlencode",
+        "urlize",
+        "wordcount",
+        "wordwrap",
+        "xmlattr",
+    ]
+)
+
+
+def _is_lazy(value: Any) -> bool:
+    """An iterator or generator (`map`, `select`...): only its items can be printed."""
+    return hasattr(type(value), "__next__")
+
+
+def _width_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    width = args[1] if len(args) > 1 else kwargs.get("width", 0)
+    if isinstance(width, int) and not isinstance(width, bool):
+        state.check_size(width)
+
+
+def _count_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    count = args[1] if len(args) > 1 else kwargs.get("linecount", kwargs.get("slices", 1))
+    if isinstance(count, int) and count > _MAX_ITEMS:
+        raise RenderLimitError(f"`{name}` size {count:,} is too large")
+
+
+def _format_argument(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if args:
+        _check_percent_format(args[0])
+
+
+def _replace_arguments(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if len(args) >= 3:
+        _check_replace(str(args[0]), args[1], args[2])
+
+
+def _join_arguments(state: RenderState, name: str, args: tuple[Any, ...], kwargs: Any) -> None:
+    if args and isinstance(args[0], list | tuple):
+        _check_join(args[1] if len(args) > 1 else kwargs.get("d", ""), args[0])
+
+
+# Filters with a size argument of their own, checked before they allocate.
+_ARGUMENT_CHECKS: dict[str, Callable[[RenderState, str, tuple[Any, ...], Any], None]] = {
+    "center": _width_argument,
+    "indent": _width_argument,
+    "wordwrap": _width_argument,
+    "batch": _count_argument,
+    "slice": _count_argument,
+    "format": _format_argument,
+    "replace": _replace_arguments,
+    "join": _join_arguments,
+}
 
 
 def _guard_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a built-in filter with a size check on the arguments that could blow up."""
+    """Wrap a built-in filter: weigh its arguments before, and its result after, it runs.
 
-    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    The weights bound what any filter can make of its input (`sum` concatenating lists,
+    `tojson` or `pprint` of a shared structure, `unique` hashing it...); a few filters take a
+    size argument of their own, checked here too.
+    """
+    label = f"the value given to |{name}" if name in _PRINTING_FILTERS else None
+    check_arguments = _ARGUMENT_CHECKS.get(name)
+    reads_all = name == "join"
+
+    def before(args: tuple[Any, ...], kwargs: Any) -> tuple[RenderState, tuple[Any, ...]]:
         state = _state()
         state.tick(4)
-        value = args[0] if args else None
-        rest = args[1:]
-        if name in ("center", "indent", "wordwrap"):
-            width = rest[0] if rest else kwargs.get("width", 0)
-            if isinstance(width, int) and not isinstance(width, bool):
-                state.check_size(width)
-        elif name in ("batch", "slice"):
-            count = rest[0] if rest else kwargs.get("linecount", kwargs.get("slices", 1))
-            if isinstance(count, int) and count > _MAX_ITEMS:
-                raise RenderLimitError(f"`{name}` size {count:,} is too large")
-        elif name == "format":
-            _check_percent_format(value)
-        elif name == "replace" and len(rest) >= 2:
-            _check_replace(str(value), rest[0], rest[1])
-        elif name == "join" and isinstance(value, list | tuple):
-            separator = rest[0] if rest else kwargs.get("d", "")
-            _check_join(separator, value)
+        if reads_all and args and _is_lazy(args[0]):
+            # Joining reads the whole iterable anyway: read it first, so its items are checked.
+            args = (list(args[0]), *args[1:])
+        for arg in args:
+            if type(arg) in _VALUE_TYPES:
+                continue
+            if isinstance(arg, _CONTAINERS) or (label is not None and not _is_lazy(arg)):
+                _weight(arg, state, label=label)
+        if check_arguments is not None:
+            check_arguments(state, name, args, kwargs)
+        return state, args
 
     pass_arg = getattr(original, "jinja_pass_arg", None)
 
     if pass_arg is not None:
 
         def guarded_with_ctx(first: Any, *args: Any, **kwargs: Any) -> Any:
-            check(args, kwargs)
-            return original(first, *args, **kwargs)
+            state, args = before(args, kwargs)
+            result = original(first, *args, **kwargs)
+            _check_result(result, state)
+            return result
 
         guarded_with_ctx.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
         return guarded_with_ctx
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        check(args, kwargs)
-        return original(*args, **kwargs)
+        state, args = before(args, kwargs)
+        result = original(*args, **kwargs)
+        _check_result(result, state)
+        return result
 
     return guarded
 
