@@ -13,9 +13,41 @@ per-recipient render, which hands the result to MJML, must refuse them. They ren
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["HOSTILE_EMAIL_TEMPLATES", "HOSTILE_SMS_TEMPLATES", "MJML_CONTAINERS"]
+__all__ = [
+    "DEEP_MJML",
+    "HOSTILE_EMAIL_TEMPLATES",
+    "HOSTILE_SMS_TEMPLATES",
+    "MJML_CONTAINERS",
+    "NAMES_A_LIMIT",
+    "expected_error",
+]
+
+#: The issue's report: 3,000 nested mj-wrapper elements segfault the MJML library.
+DEEP_MJML = (
+    "<mjml><mj-body>{% for i in range(3000) %}<mj-wrapper>{% endfor %}x"
+    "{% for i in range(3000) %}</mj-wrapper>{% endfor %}</mj-body></mjml>"
+)
+
+#: What an error about a broken limit says (the sandbox's, the nesting scan's or the pool's).
+NAMES_A_LIMIT = re.compile(
+    r"within the limits|too (long|deep|large|much)|at most|(over|deeper than|more than) [\d,]+"
+    r"|recurses"
+)
+_NAMES_AN_OBJECT = re.compile(r"not a value")
+_NAMES_A_LINE = re.compile(r"line \d+")
+
+
+def expected_error(case_id: str) -> re.Pattern[str]:
+    """What the error of a case must say (see the module docstring for the id prefixes)."""
+    if case_id.startswith("internals-"):
+        return _NAMES_AN_OBJECT
+    if case_id.startswith("syntax-"):
+        return _NAMES_A_LINE
+    return NAMES_A_LIMIT
+
 
 Case = tuple[str, dict[str, Any], str]
 

@@ -1,6 +1,10 @@
-"""Hostile templates against the real ``dm serve`` process: every place that renders
-user-written source answers with an error naming the limit, and the process stays up and
-responsive while they run."""
+"""Hostile templates against the real ``dm serve`` process.
+
+Every hostile source of ``tests/hostile_templates.py`` goes through each place that renders
+user-written source (the API's and the editor's previews, a save, a publish, and a send whose
+branch only one customer's metadata enables). Each answers with an error naming the limit, and
+the process stays up and responsive while they run.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,32 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from templates import sample_context
+from tests.hostile_templates import (
+    DEEP_MJML,
+    HOSTILE_EMAIL_TEMPLATES,
+    HOSTILE_SMS_TEMPLATES,
+    expected_error,
+)
 from tests.service_process import Service, api_credentials
-from tests.test_security.hostile import DEEP_MJML, HOSTILE_EMAIL_TEMPLATES, NAMES_A_LIMIT
 
 pytestmark = pytest.mark.slow
 
 VIEWER = "viewer@example.com"
 PASSWORD = "viewer-password-1"
 
-#: Harmless for the sample data; the deep nesting only for a customer whose metadata asks.
-SEND_TIME_BOMB = (
-    "<mjml><mj-body><mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section>"
-    "{% if customer.metadata.deep %}"
-    "{% for i in range(3000) %}<mj-wrapper>{% endfor %}x"
-    "{% for i in range(3000) %}</mj-wrapper>{% endfor %}"
-    "{% endif %}</mj-body></mjml>"
-)
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("email", name, source) for name, source, _note in HOSTILE_EMAIL_TEMPLATES
+] + [("sms", name, source) for name, source, _note in HOSTILE_SMS_TEMPLATES]
+
+# What a harmless customer gets instead of the hostile part.
+_HARMLESS_MJML = "<mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section>"
+_HARMLESS_TEXT = "Hi"
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +59,32 @@ def _alive(service: Service) -> None:
     assert httpx.get(f"{service.url}/health/live", timeout=5).status_code == 200
 
 
-def _names_a_limit(messages: list[str]) -> bool:
-    return any(NAMES_A_LIMIT.search(m) for m in messages)
+def _preview_body(channel: str, source: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": channel, **source}
+
+
+def _check_errors(name: str, answer: httpx.Response, *, ok: int = 200) -> None:
+    """The render's errors (in a successful answer) or the input's (a 422 problem document,
+    e.g. a source over the size the API takes) name what the case breaks."""
+    if answer.status_code == 422:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        messages = [e["reason"] for e in answer.json()["errors"]]
+    else:
+        assert answer.status_code == ok, (name, answer.text)
+        messages = [e["message"] for e in answer.json()["errors"]]
+    assert messages, name
+    assert any(expected_error(name).search(m) for m in messages), (name, answer.text)
 
 
 def test_api_preview_answers_an_error_naming_the_limit(
     service: tuple[Service, dict[str, str]],
 ) -> None:
     running, credentials = service
-    for name, source, note in HOSTILE_EMAIL_TEMPLATES:
-        answer = httpx.post(
-            f"{running.url}/v1/templates/preview",
-            json={"channel": "email", **source},
-            headers=credentials,
-            timeout=60,
-        )
-        assert answer.status_code == 200, (name, answer.text)
-        errors = [e["message"] for e in answer.json()["errors"]]
-        assert _names_a_limit(errors), (name, note, answer.text)
-        _alive(running)
+    with httpx.Client(base_url=running.url, headers=credentials, timeout=60) as client:
+        for channel, name, source in CASES:
+            answer = client.post("/v1/templates/preview", json=_preview_body(channel, source))
+            _check_errors(name, answer)
+            _alive(running)
 
 
 def _signed_in(running: Service) -> tuple[httpx.Client, str]:
@@ -89,16 +106,31 @@ def test_editor_preview_answers_an_error_naming_the_limit(
     running, _credentials = service
     client, token = _signed_in(running)
     try:
-        answer = client.post(
-            "/ui/api/preview",
-            json={"channel": "email", "subject": "Hi", "body": DEEP_MJML},
-            headers={"X-CSRF-Token": token},
-        )
+        for channel, name, source in CASES:
+            answer = client.post(
+                "/ui/api/preview",
+                # The editor sends its sample data itself (prefilled from the variable schema).
+                json={**_preview_body(channel, source), "context": sample_context()},
+                headers={"X-CSRF-Token": token},
+            )
+            _check_errors(name, answer)
+            _alive(running)
     finally:
         client.close()
-    assert answer.status_code == 200, answer.text
-    assert _names_a_limit([e["message"] for e in answer.json()["errors"]]), answer.text
-    _alive(running)
+
+
+def _create(
+    client: httpx.Client, name: str, channel: str, source: dict[str, Any]
+) -> httpx.Response:
+    return client.post(
+        "/v1/templates",
+        json={"name": name, "channel": channel, "category": "transactional", **source},
+    )
+
+
+def _publish(client: httpx.Client, template: Any) -> httpx.Response:
+    version = template["variants"][0]["latest_draft"]["id"]
+    return client.post(f"/v1/templates/{template['id']}/publish", json={"version_id": version})
 
 
 def test_save_reports_and_publish_refuses_naming_the_limit(
@@ -106,79 +138,100 @@ def test_save_reports_and_publish_refuses_naming_the_limit(
 ) -> None:
     running, credentials = service
     with httpx.Client(base_url=running.url, headers=credentials, timeout=60) as client:
-        saved = client.post(
-            "/v1/templates",
-            json={
-                "name": "deep",
-                "channel": "email",
-                "category": "transactional",
-                "subject": "Hi",
-                "body": DEEP_MJML,
-            },
-        )
-        assert saved.status_code == 201, saved.text
-        assert NAMES_A_LIMIT.search(saved.text), saved.text
-        template = saved.json()
-        version = template["variants"][0]["latest_draft"]["id"]
-        published = client.post(
-            f"/v1/templates/{template['id']}/publish", json={"version_id": version}
-        )
-    assert published.status_code == 422, published.text
-    assert published.headers["content-type"].startswith("application/problem+json")
-    assert NAMES_A_LIMIT.search(published.text), published.text
-    _alive(running)
+        for channel, name, source in CASES:
+            saved = _create(client, f"saved {channel} {name}", channel, source)
+            _check_errors(name, saved, ok=201)
+            if saved.status_code == 422:
+                continue  # refused as input: nothing was stored to publish
+            published = _publish(client, saved.json())
+            assert published.status_code == 422, (name, published.text)
+            assert published.headers["content-type"].startswith("application/problem+json")
+            assert expected_error(name).search(published.text), (name, published.text)
+            _alive(running)
 
 
-def test_a_send_for_the_customer_who_enables_the_branch_fails_naming_the_limit(
+def _gated(hostile: str, harmless: str) -> str:
+    return f"{{% if customer.metadata.armed %}}{hostile}{{% else %}}{harmless}{{% endif %}}"
+
+
+def _armed(source: dict[str, Any]) -> dict[str, Any]:
+    """The source with each part hostile only for a customer whose metadata says ``armed``.
+
+    MJML is gated inside ``mj-body``, since publishing parses the document's MJML structure.
+    These sends assign no code, so a case reading the code reads the customer's email instead.
+    """
+    armed = dict(source)
+    for part in ("subject", "body", "text_body"):
+        if part not in source:
+            continue
+        hostile = source[part].replace("code.code", "customer.email")
+        mjml = part == "body" and source.get("body_format") == "mjml"
+        if mjml and "<mj-body>" in hostile:
+            start = hostile.index("<mj-body>") + len("<mj-body>")
+            end = hostile.rindex("</mj-body>")
+            inner = _gated(hostile[start:end], _HARMLESS_MJML)
+            armed[part] = hostile[:start] + inner + hostile[end:]
+        else:
+            armed[part] = _gated(hostile, _HARMLESS_TEXT)
+    return armed
+
+
+#: Syntax errors and static nesting cannot hide behind a branch: publishing refuses them
+#: whatever the data (tested above).
+SEND_CASES = [
+    case
+    for case in CASES
+    if not case[1].startswith(("syntax-", "mjml-static-", "mjml-head-", "html-static-"))
+]
+
+
+def test_a_send_for_the_customer_who_arms_the_branch_fails_naming_the_limit(
     service: tuple[Service, dict[str, str]],
 ) -> None:
     running, credentials = service
     with httpx.Client(base_url=running.url, headers=credentials, timeout=60) as client:
-        created = client.post(
-            "/v1/templates",
-            json={
-                "name": "bomb",
-                "channel": "email",
-                "category": "transactional",
-                "subject": "Hi",
-                "body": SEND_TIME_BOMB,
-            },
-        ).json()
-        version = created["variants"][0]["latest_draft"]["id"]
-        published = client.post(
-            f"/v1/templates/{created['id']}/publish", json={"version_id": version}
-        )
-        assert published.status_code in (200, 201), published.text
-        distribution = client.post(
-            "/v1/distributions",
-            json={
-                "name": "bomb",
-                "trigger": "bomb.armed",
-                "channels": [
-                    {"channel": "email", "template": created["id"], "provider": "capture"}
-                ],
-            },
-        )
-        assert distribution.status_code == 201, distribution.text
-        answers = {}
-        for deep in (False, True):
-            answer = client.post(
-                "/v1/events",
+        for index, (channel, name, source) in enumerate(SEND_CASES):
+            saved = _create(client, f"armed {channel} {name}", channel, _armed(source))
+            if saved.status_code == 422:
+                _check_errors(name, saved)  # refused as input: nothing to send
+                continue
+            template = saved.json()
+            published = _publish(client, template)
+            assert published.status_code in (200, 201), (name, published.text)
+            trigger = f"hostile.case{index}"
+            distribution = client.post(
+                "/v1/distributions",
                 json={
-                    "type": "bomb.armed",
-                    "customer": {
-                        "source_id": f"deep-{deep}",
-                        "email": f"deep-{str(deep).lower()}@example.com",
-                        "metadata": {"deep": deep},
-                    },
+                    "name": f"{channel} {name}",
+                    "trigger": trigger,
+                    "channels": [
+                        {"channel": channel, "template": template["id"], "provider": "capture"}
+                    ],
                 },
             )
-            assert answer.status_code == 202, answer.text
-            answers[deep] = answer.json()["deliveries"][0]
-    assert answers[False]["status"] == "queued", answers
-    assert answers[True]["status"] == "failed", answers
-    assert NAMES_A_LIMIT.search(answers[True]["reason"]), answers
-    _alive(running)
+            assert distribution.status_code == 201, (name, distribution.text)
+            statuses = {}
+            for armed in (False, True):
+                answer = client.post(
+                    "/v1/events",
+                    json={
+                        "type": trigger,
+                        "customer": {
+                            "source_id": f"{trigger}-{armed}",
+                            "email": f"case{index}-{str(armed).lower()}@example.com",
+                            "phone": "+14155552671",
+                            "metadata": {"armed": armed},
+                        },
+                    },
+                )
+                assert answer.status_code == 202, (name, answer.text)
+                statuses[armed] = answer.json()["deliveries"][0]
+            assert statuses[False]["status"] == "queued", (name, statuses)
+            if name.startswith("mjml-textloop-") and statuses[True]["status"] == "queued":
+                continue  # its loop output is only text in the email (tests/hostile_templates)
+            assert statuses[True]["status"] == "failed", (name, statuses)
+            assert expected_error(name).search(statuses[True]["reason"]), (name, statuses)
+            _alive(running)
 
 
 def test_health_stays_fast_while_hostile_renders_run(
@@ -187,13 +240,9 @@ def test_health_stays_fast_while_hostile_renders_run(
     running, credentials = service
 
     def attack() -> None:
-        for _name, source, _note in HOSTILE_EMAIL_TEMPLATES:
-            httpx.post(
-                f"{running.url}/v1/templates/preview",
-                json={"channel": "email", **source},
-                headers=credentials,
-                timeout=60,
-            )
+        with httpx.Client(base_url=running.url, headers=credentials, timeout=60) as client:
+            for channel, _name, source in [*CASES, ("email", "deep", {"body": DEEP_MJML})]:
+                client.post("/v1/templates/preview", json=_preview_body(channel, source))
 
     attackers = [threading.Thread(target=attack) for _ in range(3)]
     for attacker in attackers:
