@@ -26,6 +26,8 @@ __all__ = ["CustomerRef", "IncomingEvent", "parse_event"]
 
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 _CUSTOMER_FIELDS = set(CustomerIn.__struct_fields__)
+#: Longest dedupe key (an event's own id, or the caller's Idempotency-Key or webhook-id).
+MAX_ID_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,12 @@ def parse_event(body: Any, *, idempotency_key: str | None = None) -> IncomingEve
 
     The event's dedupe key is the body's own `id`, else ``idempotency_key`` (chosen by the caller).
     """
+    # Dedupe keys are indexed: PostgreSQL refuses index rows over about 2,700 bytes.
+    if idempotency_key is not None and len(idempotency_key) > MAX_ID_LENGTH:
+        reason = (
+            f"(the Idempotency-Key or webhook-id header) must be at most {MAX_ID_LENGTH} characters"
+        )
+        raise InvalidInputError([FieldError("idempotency_key", reason)])
     if not isinstance(body, dict):
         raise InvalidInputError([FieldError("body", "must be a JSON object")])
     if body.get("object") == "event" and isinstance(body.get("data"), dict):
@@ -104,8 +112,10 @@ def parse_event(body: Any, *, idempotency_key: str | None = None) -> IncomingEve
     if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
         errors.append(FieldError("type", "must be an event type such as reward.granted"))
     upstream_id = body.get("id")
-    if upstream_id is not None and (not isinstance(upstream_id, str) or len(upstream_id) > 200):
-        errors.append(FieldError("id", "must be a string of at most 200 characters"))
+    if upstream_id is not None and (
+        not isinstance(upstream_id, str) or len(upstream_id) > MAX_ID_LENGTH
+    ):
+        errors.append(FieldError("id", f"must be a string of at most {MAX_ID_LENGTH} characters"))
     customer = _customer_ref(body.get("customer"), "customer", errors)
     referrer = _customer_ref(body["referrer"], "referrer", errors) if body.get("referrer") else None
     parts = {key: _object(body.get(key), key, errors) for key in ("campaign", "code", "reward")}
@@ -200,6 +210,8 @@ def _voucherify(body: dict[str, Any], idempotency_key: str | None) -> IncomingEv
     if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
         raise InvalidInputError([FieldError("type", "must be a Voucherify event type")])
     upstream = body.get("id")
+    if upstream and len(str(upstream)) > MAX_ID_LENGTH:
+        raise InvalidInputError([FieldError("id", f"must be at most {MAX_ID_LENGTH} characters")])
     return IncomingEvent(
         type=event_type,
         customer=customer,

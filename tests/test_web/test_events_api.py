@@ -99,6 +99,19 @@ def test_idempotency_key_header_dedupes_our_events(client: Client) -> None:
     assert (first["duplicate"], second["duplicate"], third["duplicate"]) == (False, True, False)
 
 
+def test_dedupe_keys_longer_than_an_index_row_takes_are_422(client: Client) -> None:
+    # PostgreSQL refuses index rows over about 2,700 bytes: that was a 500 there.
+    body = {"type": "something.happened", "customer": {"source_id": "k1"}}
+    long_key = client.post("/v1/events", json=body, headers={"Idempotency-Key": "k" * 5000})
+    assert long_key.status_code == 422, long_key.text
+    assert [e["field"] for e in long_key.json()["errors"]] == ["idempotency_key"]
+    voucherify = copy.deepcopy(VOUCHERIFY_REDEMPTION)
+    voucherify["id"] = "evt_" + "9" * 5000
+    long_id = client.post("/v1/events", json=voucherify)
+    assert long_id.status_code == 422, long_id.text
+    assert [e["field"] for e in long_id.json()["errors"]] == ["id"]
+
+
 def test_bad_events_are_422_naming_the_field(client: Client) -> None:
     response = client.post("/v1/events", json={"type": "no spaces allowed", "colour": 1})
     assert response.status_code == 422
