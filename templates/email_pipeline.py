@@ -10,6 +10,7 @@ from premailer import Premailer
 
 from templates.errors import RenderLimitError, TemplateSyntaxError, UnsafeTemplateError
 from templates.jinja_tokens import line_and_column
+from templates.protection import VOID_ELEMENTS
 
 __all__ = [
     "MAX_HTML_DEPTH",
@@ -39,24 +40,6 @@ _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
 _TAG = re.compile(r"<!--.*?-->|<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>", re.DOTALL)
-_VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
 # HTML closes these implicitly when the same tag opens again (`<p>a<p>b`, `<li>` lists).
 _SELF_ENDING = frozenset(["p", "li", "td", "th", "tr", "option", "dt", "dd"])
 
@@ -86,7 +69,7 @@ def check_nesting(markup: str, *, language: str, max_depth: int, max_elements: i
             raise RenderLimitError(
                 f"{language} has more than {max_elements:,} elements", part="body"
             )
-        if match.group(3) or name in _VOID:
+        if match.group(3) or name in VOID_ELEMENTS:
             continue
         if name in _SELF_ENDING and open_tags and open_tags[-1] == name:
             continue

@@ -17,11 +17,12 @@ from typing import Literal
 
 from templates.jinja_tokens import JinjaToken, scan_tokens
 
-__all__ = ["ProtectedSource", "protect", "restore"]
+__all__ = ["VOID_ELEMENTS", "ProtectedSource", "protect", "restore"]
 
 Form = Literal["text", "comment"]
 
-_VOID = frozenset(
+#: HTML and MJML elements that never have content or a closing tag.
+VOID_ELEMENTS = frozenset(
     [
         "area",
         "base",
@@ -33,6 +34,7 @@ _VOID = frozenset(
         "input",
         "link",
         "meta",
+        "param",
         "source",
         "track",
         "wbr",
@@ -174,7 +176,7 @@ def _classify(source: str, tokens: list[JinjaToken]) -> list[_Place]:
                     if tag_name in stack:
                         while stack and stack.pop() != tag_name:
                             pass
-                elif not self_closing and tag_name not in _VOID:
+                elif not self_closing and tag_name not in VOID_ELEMENTS:
                     if tag_name in _RAW_TEXT:
                         state = "raw"
                         raw_end = f"</{tag_name}"
