@@ -3,6 +3,7 @@
 Nothing here imports the rest of the project; no database, settings or web.
 """
 
+from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.circuit_breaker import BreakerState, CircuitBreaker
 from providers.delivery_events import (
     DeliveryEvent,
@@ -12,6 +13,8 @@ from providers.delivery_events import (
     parse_twilio_status_callback,
 )
 from providers.errors import (
+    CallbackFormatError,
+    CallbackSignatureError,
     CircuitOpenError,
     PermanentProviderError,
     ProviderConfigError,
@@ -24,6 +27,7 @@ from providers.rate_limit import RateLimiter, TokenBucket
 from providers.registry import (
     PROVIDER_KINDS,
     ProviderKind,
+    ProviderKinds,
     build_provider,
     build_sender,
     build_sync,
@@ -39,6 +43,9 @@ __all__ = [
     "PROVIDER_KINDS",
     "BatchProvider",
     "BreakerState",
+    "CallbackFormatError",
+    "CallbackRequest",
+    "CallbackSignatureError",
     "Channel",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -51,10 +58,12 @@ __all__ = [
     "ProviderConfigError",
     "ProviderError",
     "ProviderKind",
+    "ProviderKinds",
     "RateLimiter",
     "ResilientProvider",
     "SendResult",
     "SendStatus",
+    "StatusCallbacks",
     "Sync",
     "TokenBucket",
     "TransientProviderError",

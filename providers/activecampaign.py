@@ -11,9 +11,10 @@ import httpx
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
-__all__ = ["ActiveCampaignConfig", "ActiveCampaignSync"]
+__all__ = ["KIND", "ActiveCampaignConfig", "ActiveCampaignSync"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +122,14 @@ class ActiveCampaignSync:
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
         await self._client.aclose()
+
+
+KIND = ProviderKind(
+    kind="activecampaign",
+    role="sync",
+    channels=frozenset(),
+    config_type=ActiveCampaignConfig,
+    description="Syncs the ActiveCampaign contact and writes custom field values.",
+    factory=lambda name, config, ctx: ActiveCampaignSync(name, config, http_client=ctx.http_client),
+    callbacks=None,
+)

@@ -13,11 +13,12 @@ import httpx
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, ProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.kind import ProviderKind
 from providers.list_unsubscribe import unsubscribe_headers
-from providers.message import Message, SendResult
+from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
 
-__all__ = ["MAX_EXTERNAL_IDS", "BrazeConfig", "BrazeProvider"]
+__all__ = ["KIND", "MAX_EXTERNAL_IDS", "BrazeConfig", "BrazeProvider"]
 
 MAX_EXTERNAL_IDS = 50
 
@@ -217,3 +218,14 @@ class BrazeProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         await self._client.aclose()
+
+
+KIND = ProviderKind(
+    kind="braze",
+    role="sender",
+    channels=CHANNELS,
+    config_type=BrazeConfig,
+    description="Email and SMS through Braze /messages/send to existing users (external ids).",
+    factory=lambda name, config, ctx: BrazeProvider(name, config, http_client=ctx.http_client),
+    callbacks=None,
+)

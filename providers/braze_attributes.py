@@ -11,9 +11,10 @@ import httpx
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
-__all__ = ["BrazeAttributesConfig", "BrazeAttributesSync"]
+__all__ = ["KIND", "BrazeAttributesConfig", "BrazeAttributesSync"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +97,16 @@ class BrazeAttributesSync:
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
         await self._client.aclose()
+
+
+KIND = ProviderKind(
+    kind="braze_attributes",
+    role="sync",
+    channels=frozenset(),
+    config_type=BrazeAttributesConfig,
+    description="Writes code/reward as Braze custom attributes through /users/track.",
+    factory=lambda name, config, ctx: BrazeAttributesSync(
+        name, config, http_client=ctx.http_client
+    ),
+    callbacks=None,
+)

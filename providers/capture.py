@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from providers.kind import ProviderKind
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
 
-__all__ = ["PROJECT_MAX_MESSAGES", "CaptureConfig", "CaptureProvider", "CapturedMessage"]
+__all__ = ["KIND", "PROJECT_MAX_MESSAGES", "CaptureConfig", "CaptureProvider", "CapturedMessage"]
 
 #: The most messages a project's capture may keep in memory: what it sets through the API is
 #: checked against this. The operator's own captures (and tests) may keep more.
@@ -111,3 +112,14 @@ class CaptureProvider:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+KIND = ProviderKind(
+    kind="capture",
+    role="sender",
+    channels=CHANNELS,
+    config_type=CaptureConfig,
+    description="Keeps messages in memory (and optionally a JSON-lines file) instead of sending.",
+    factory=lambda name, config, ctx: CaptureProvider(name, config),
+    callbacks=None,
+)

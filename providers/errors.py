@@ -15,7 +15,9 @@ ProviderError                   base: provider, status_code, code, excerpt
 │   │                           .retry_after (seconds) from Retry-After / X-RateLimit-Reset
 │   └── CircuitOpenError        the circuit breaker refuses calls for a while
 ├── PermanentProviderError      do not retry: auth, bad payload, invalid recipient, SMTP 5xx
-└── ProviderConfigError         the configuration of a provider is invalid, or the kind unknown
+├── ProviderConfigError         the configuration of a provider is invalid, or the kind unknown
+├── CallbackSignatureError      an inbound status callback is not signed by a provider we know
+└── CallbackFormatError         a signed status callback is not in its provider's format
 ```
 
 A provider that answers "I will not deliver this one" (an opted-out number, a rejected address)
@@ -28,6 +30,8 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
+    "CallbackFormatError",
+    "CallbackSignatureError",
     "CircuitOpenError",
     "PermanentProviderError",
     "ProviderConfigError",
@@ -118,3 +122,11 @@ class PermanentProviderError(ProviderError):
 
 class ProviderConfigError(ProviderError):
     """The configuration of a provider is invalid, or names an unknown kind."""
+
+
+class CallbackSignatureError(ProviderError):
+    """An inbound status callback is unsigned, wrongly signed, or to no kind that has them."""
+
+
+class CallbackFormatError(ProviderError):
+    """A correctly signed status callback that is not in its provider's format."""

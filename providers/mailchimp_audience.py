@@ -13,9 +13,10 @@ import httpx
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
-__all__ = ["MailchimpAudienceConfig", "MailchimpAudienceSync", "subscriber_hash"]
+__all__ = ["KIND", "MailchimpAudienceConfig", "MailchimpAudienceSync", "subscriber_hash"]
 
 _DATACENTER = re.compile(r"-([a-z]+\d+)$")
 
@@ -136,3 +137,16 @@ class MailchimpAudienceSync:
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
         await self._client.aclose()
+
+
+KIND = ProviderKind(
+    kind="mailchimp_audience",
+    role="sync",
+    channels=frozenset(),
+    config_type=MailchimpAudienceConfig,
+    description="Upserts the Mailchimp audience member and writes code/reward into merge fields.",
+    factory=lambda name, config, ctx: MailchimpAudienceSync(
+        name, config, http_client=ctx.http_client
+    ),
+    callbacks=None,
+)

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
+from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.config import DESTINATION_URL, SECRET
+from providers.delivery_events import DeliveryEvent, parse_mandrill_events
 from providers.errors import (
     PermanentProviderError,
     TransientProviderError,
@@ -20,11 +22,16 @@ from providers.http_transport import (
     request,
     retry_after_seconds,
 )
+from providers.kind import ProviderKind
 from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import Message, SendResult
 from providers.protocol import ensure_channel
+from providers.signatures import verify_mandrill_signature
 
-__all__ = ["MailchimpTransactionalConfig", "MailchimpTransactionalProvider"]
+__all__ = ["KIND", "MailchimpTransactionalConfig", "MailchimpTransactionalProvider"]
+
+SERVED_CHANNELS: frozenset[str] = frozenset({"email"})
+SIGNATURE_HEADER = "X-Mandrill-Signature"
 
 # Mandrill's HTTP status is not reliable across API versions (Invalid_Key is 401 or 500), so
 # errors are classified by their `name`.
@@ -80,7 +87,7 @@ class MailchimpTransactionalProvider:
     """One `messages/send` call per message, one recipient per call."""
 
     kind = "mailchimp_transactional"
-    channels = frozenset({"email"})
+    channels = SERVED_CHANNELS
 
     def __init__(
         self,
@@ -227,3 +234,30 @@ class MailchimpTransactionalProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         await self._client.aclose()
+
+
+def _verify_callback(request: CallbackRequest, webhook_key: str) -> bool:
+    signature = request.header(SIGNATURE_HEADER)
+    return verify_mandrill_signature(request.url, request.form(), signature, webhook_key)
+
+
+def _parse_callback(request: CallbackRequest) -> list[DeliveryEvent]:
+    return parse_mandrill_events(request.form().get("mandrill_events", [""])[0])
+
+
+KIND = ProviderKind(
+    kind="mailchimp_transactional",
+    role="sender",
+    channels=SERVED_CHANNELS,
+    config_type=MailchimpTransactionalConfig,
+    description="Email through Mailchimp Transactional (Mandrill) messages/send.",
+    factory=lambda name, config, ctx: MailchimpTransactionalProvider(
+        name, config, http_client=ctx.http_client
+    ),
+    callbacks=StatusCallbacks(
+        signing_key_field="webhook_key",
+        signature_header=SIGNATURE_HEADER,
+        verify=_verify_callback,
+        parse=_parse_callback,
+    ),
+)

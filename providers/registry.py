@@ -1,164 +1,123 @@
-"""The explicit registry of provider kinds, and `build_provider` to make one from its config."""
+"""The explicit registry of provider kinds, and `build_provider` to make one from its config.
+
+Each kind is declared once, as `KIND` in its own module (channels, config, factory, status
+callbacks); the registry lists them and does everything that differs per kind through them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import base64
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import httpx
 
-from providers.activecampaign import ActiveCampaignConfig, ActiveCampaignSync
-from providers.address_guard import AddressGuard
-from providers.braze import BrazeConfig, BrazeProvider
-from providers.braze_attributes import BrazeAttributesConfig, BrazeAttributesSync
-from providers.capture import CaptureConfig, CaptureProvider
-from providers.config import config_schema, destination_fields, parse_config, secret_fields
-from providers.errors import ProviderConfigError
-from providers.mailchimp_audience import MailchimpAudienceConfig, MailchimpAudienceSync
-from providers.mailchimp_transactional import (
-    MailchimpTransactionalConfig,
-    MailchimpTransactionalProvider,
+from providers import (
+    activecampaign,
+    braze,
+    braze_attributes,
+    capture,
+    mailchimp_audience,
+    mailchimp_transactional,
+    smtp,
+    twilio,
+    webhook,
 )
+from providers.address_guard import AddressGuard
+from providers.callbacks import CallbackRequest, StatusCallbacks
+from providers.delivery_events import DeliveryEvent
+from providers.errors import CallbackFormatError, CallbackSignatureError, ProviderConfigError
+from providers.kind import BuildContext, ProviderKind
 from providers.protocol import Provider, Sync
-from providers.smtp import SmtpConfig, SmtpProvider
 from providers.smtp_pool import SmtpConnectionPool
-from providers.twilio import TwilioConfig, TwilioProvider
-from providers.webhook import WebhookConfig, WebhookProvider
 
 __all__ = [
     "PROVIDER_KINDS",
     "BuildContext",
     "ProviderKind",
+    "ProviderKinds",
     "build_provider",
     "build_sender",
     "build_sync",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class BuildContext:
-    """What the composition root hands every provider: shared clients, the address guard."""
-
-    http_client: httpx.AsyncClient | None = None
-    smtp_pool: SmtpConnectionPool | None = None
-    guard: AddressGuard = field(default_factory=AddressGuard)
+# Callbacks to no provider are checked against this, so that they cost what a wrong signature
+# to a real provider costs. Random per process: nobody can sign with it.
+_DECOY_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-Factory = Callable[[str, Any, BuildContext], "Provider | Sync"]
+class ProviderKinds(Mapping[str, ProviderKind]):
+    """The kinds this process knows, by name."""
+
+    def __init__(self, kinds: Iterable[ProviderKind]) -> None:
+        self._kinds = {k.kind: k for k in kinds}
+
+    def __getitem__(self, kind: str) -> ProviderKind:
+        return self._kinds[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def __repr__(self) -> str:
+        return f"ProviderKinds({', '.join(self._kinds)})"
+
+    def _claimed(self, request: CallbackRequest) -> StatusCallbacks | None:
+        """The scheme whose signature header the request carries (else the first one)."""
+        declared = [k.callbacks for k in self._kinds.values() if k.callbacks is not None]
+        claimed = (c for c in declared if request.header(c.signature_header))
+        return next(claimed, declared[0] if declared else None)
+
+    def read_status_callback(
+        self,
+        kind: str | None,
+        secret_of: Callable[[str], str | None],
+        request: CallbackRequest,
+    ) -> list[DeliveryEvent]:
+        """Verify a status callback to a provider of `kind` and return the events it carries.
+
+        `kind` is None when the URL names no provider; `secret_of(field)` reads a field of that
+        provider's config, and is called only when the kind has callbacks.
+
+        Raises:
+            CallbackSignatureError: unsigned, wrongly signed, no secret to check it with, no
+                provider, or a kind without status callbacks: one answer for all, after the
+                same signature check, so a caller without the secret learns nothing.
+            CallbackFormatError: signed, but not in the kind's format.
+        """
+        spec = self._kinds.get(kind) if kind is not None else None
+        callbacks = spec.callbacks if spec is not None else None
+        secret = secret_of(callbacks.signing_key_field) if callbacks is not None else None
+        checker = callbacks or self._claimed(request)
+        signed = checker is not None and checker.verify(request, secret or _DECOY_SECRET)
+        if spec is None or callbacks is None or not secret or not signed:
+            raise CallbackSignatureError(
+                "the callback's signature is missing or wrong", provider=kind or "unknown"
+            )
+        try:
+            return callbacks.parse(request)
+        except (ValueError, OverflowError, OSError, RecursionError):
+            # Only a holder of the secret gets here: the signature matched, the content did not.
+            message = f"is not a {spec.kind} status callback"
+            raise CallbackFormatError(message, provider=spec.kind) from None
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderKind:
-    """One kind: what it is, which channels it serves, its config type and secrets."""
-
-    kind: str
-    role: Literal["sender", "sync"]
-    channels: frozenset[str]
-    config_type: type[Any]
-    description: str
-    factory: Factory
-
-    @property
-    def secret_fields(self) -> frozenset[str]:
-        """Config fields to encrypt at rest and never return."""
-        return secret_fields(self.config_type)
-
-    @property
-    def destination_fields(self) -> dict[str, str]:
-        """Config fields naming where the provider connects: "url" or "host" by field."""
-        return destination_fields(self.config_type)
-
-    @property
-    def config_schema(self) -> dict[str, Any]:
-        """JSON Schema of the config (secret fields are `writeOnly`)."""
-        return config_schema(self.config_type)
-
-    def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
-        """Validate a raw config into the typed config."""
-        return parse_config(self.config_type, raw, provider=name)
-
-
-_KINDS: list[ProviderKind] = [
-    ProviderKind(
-        "capture",
-        "sender",
-        frozenset({"email", "sms"}),
-        CaptureConfig,
-        "Keeps messages in memory (and optionally a JSON-lines file) instead of sending.",
-        lambda name, config, ctx: CaptureProvider(name, config),
-    ),
-    ProviderKind(
-        "smtp",
-        "sender",
-        frozenset({"email"}),
-        SmtpConfig,
-        "Email through an SMTP submission server (STARTTLS or implicit TLS, pooled).",
-        lambda name, config, ctx: SmtpProvider(name, config, pool=ctx.smtp_pool, guard=ctx.guard),
-    ),
-    ProviderKind(
-        "twilio",
-        "sender",
-        frozenset({"sms"}),
-        TwilioConfig,
-        "SMS through Twilio Programmable Messaging or a Twilio-compatible API.",
-        lambda name, config, ctx: TwilioProvider(name, config, http_client=ctx.http_client),
-    ),
-    ProviderKind(
-        "mailchimp_transactional",
-        "sender",
-        frozenset({"email"}),
-        MailchimpTransactionalConfig,
-        "Email through Mailchimp Transactional (Mandrill) messages/send.",
-        lambda name, config, ctx: MailchimpTransactionalProvider(
-            name, config, http_client=ctx.http_client
-        ),
-    ),
-    ProviderKind(
-        "braze",
-        "sender",
-        frozenset({"email", "sms"}),
-        BrazeConfig,
-        "Email and SMS through Braze /messages/send to existing users (external ids).",
-        lambda name, config, ctx: BrazeProvider(name, config, http_client=ctx.http_client),
-    ),
-    ProviderKind(
-        "webhook",
-        "sender",
-        frozenset({"email", "sms"}),
-        WebhookConfig,
-        "POSTs the rendered message as JSON, signed with Standard Webhooks.",
-        lambda name, config, ctx: WebhookProvider(
-            name, config, http_client=ctx.http_client, guard=ctx.guard
-        ),
-    ),
-    ProviderKind(
-        "mailchimp_audience",
-        "sync",
-        frozenset(),
-        MailchimpAudienceConfig,
-        "Upserts the Mailchimp audience member and writes code/reward into merge fields.",
-        lambda name, config, ctx: MailchimpAudienceSync(name, config, http_client=ctx.http_client),
-    ),
-    ProviderKind(
-        "braze_attributes",
-        "sync",
-        frozenset(),
-        BrazeAttributesConfig,
-        "Writes code/reward as Braze custom attributes through /users/track.",
-        lambda name, config, ctx: BrazeAttributesSync(name, config, http_client=ctx.http_client),
-    ),
-    ProviderKind(
-        "activecampaign",
-        "sync",
-        frozenset(),
-        ActiveCampaignConfig,
-        "Syncs the ActiveCampaign contact and writes custom field values.",
-        lambda name, config, ctx: ActiveCampaignSync(name, config, http_client=ctx.http_client),
-    ),
-]
-
-PROVIDER_KINDS: Mapping[str, ProviderKind] = {k.kind: k for k in _KINDS}
+PROVIDER_KINDS = ProviderKinds(
+    [
+        capture.KIND,
+        smtp.KIND,
+        twilio.KIND,
+        mailchimp_transactional.KIND,
+        braze.KIND,
+        webhook.KIND,
+        mailchimp_audience.KIND,
+        braze_attributes.KIND,
+        activecampaign.KIND,
+    ]
+)
 
 
 def build_provider(

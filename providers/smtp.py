@@ -10,19 +10,25 @@ import aiosmtplib
 
 from providers import standard_webhooks
 from providers.address_guard import AddressGuard, DestinationRefusedError
+from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.config import DESTINATION_HOST, secret_field
+from providers.delivery_events import parse_bounce_webhook
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
     TransientProviderError,
     response_excerpt,
 )
+from providers.kind import ProviderKind
 from providers.message import Message, SendResult
 from providers.protocol import ensure_channel
+from providers.signatures import verify_bounce_webhook
 from providers.smtp_mime import build_mime
 from providers.smtp_pool import SmtpConnectionPool, SmtpServer
 
-__all__ = ["SmtpConfig", "SmtpProvider", "build_mime"]
+__all__ = ["KIND", "SmtpConfig", "SmtpProvider", "build_mime"]
+
+SERVED_CHANNELS: frozenset[str] = frozenset({"email"})
 
 Security = Literal["starttls", "tls", "none"]
 DEFAULT_PORTS = {"tls": 465, "starttls": 587, "none": 25}
@@ -114,7 +120,7 @@ class SmtpProvider:
     """Sends email over SMTP through a bounded, reused connection pool."""
 
     kind = "smtp"
-    channels = frozenset({"email"})
+    channels = SERVED_CHANNELS
 
     def __init__(
         self,
@@ -218,3 +224,26 @@ class SmtpProvider:
         """Close the pool if this provider created it."""
         if self._owns_pool:
             await self.pool.aclose()
+
+
+def _verify_bounce_report(request: CallbackRequest, secret: str) -> bool:
+    return verify_bounce_webhook(secret, request.headers, request.body)
+
+
+KIND = ProviderKind(
+    kind="smtp",
+    role="sender",
+    channels=SERVED_CHANNELS,
+    config_type=SmtpConfig,
+    description="Email through an SMTP submission server (STARTTLS or implicit TLS, pooled).",
+    factory=lambda name, config, ctx: SmtpProvider(
+        name, config, pool=ctx.smtp_pool, guard=ctx.guard
+    ),
+    # A relay reports its bounces through the signed bounce webhook (docs/providers.md).
+    callbacks=StatusCallbacks(
+        signing_key_field="bounce_webhook_secret",
+        signature_header="webhook-signature",
+        verify=_verify_bounce_report,
+        parse=lambda request: parse_bounce_webhook(request.body),
+    ),
+)

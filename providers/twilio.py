@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.config import DESTINATION_URL, secret_field
+from providers.delivery_events import DeliveryEvent, parse_twilio_status_callback
 from providers.errors import (
     PermanentProviderError,
     TransientProviderError,
@@ -20,10 +22,15 @@ from providers.http_transport import (
     request,
     retry_after_seconds,
 )
+from providers.kind import ProviderKind
 from providers.message import Message, SendResult
 from providers.protocol import ensure_channel
+from providers.signatures import verify_twilio_signature
 
-__all__ = ["TwilioConfig", "TwilioProvider"]
+__all__ = ["KIND", "TwilioConfig", "TwilioProvider"]
+
+SERVED_CHANNELS: frozenset[str] = frozenset({"sms"})
+SIGNATURE_HEADER = "X-Twilio-Signature"
 
 # Only a small explicit table: Twilio keeps splitting codes, so unknown ones go by HTTP class.
 REJECTED_CODES = {21211: "invalid", 21610: "unsubscribed"}
@@ -98,7 +105,7 @@ class TwilioProvider:
     """Creates one Message resource per SMS."""
 
     kind = "twilio"
-    channels = frozenset({"sms"})
+    channels = SERVED_CHANNELS
 
     def __init__(
         self, name: str, config: TwilioConfig, *, http_client: httpx.AsyncClient | None = None
@@ -213,3 +220,28 @@ class TwilioProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         await self._client.aclose()
+
+
+def _verify_callback(request: CallbackRequest, auth_token: str) -> bool:
+    signature = request.header(SIGNATURE_HEADER)
+    return verify_twilio_signature(request.url, request.form(), signature, auth_token)
+
+
+def _parse_callback(request: CallbackRequest) -> list[DeliveryEvent]:
+    return [parse_twilio_status_callback({k: v[0] for k, v in request.form().items()})]
+
+
+KIND = ProviderKind(
+    kind="twilio",
+    role="sender",
+    channels=SERVED_CHANNELS,
+    config_type=TwilioConfig,
+    description="SMS through Twilio Programmable Messaging or a Twilio-compatible API.",
+    factory=lambda name, config, ctx: TwilioProvider(name, config, http_client=ctx.http_client),
+    callbacks=StatusCallbacks(
+        signing_key_field="auth_token",
+        signature_header=SIGNATURE_HEADER,
+        verify=_verify_callback,
+        parse=_parse_callback,
+    ),
+)

@@ -21,11 +21,12 @@ from providers.errors import (
     response_excerpt,
 )
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.kind import ProviderKind
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
 from providers.standard_webhooks import decode_secret, sign
 
-__all__ = ["WebhookConfig", "WebhookProvider", "message_event"]
+__all__ = ["KIND", "WebhookConfig", "WebhookProvider", "message_event"]
 
 EVENT_TYPE = "message.send"
 
@@ -158,3 +159,16 @@ class WebhookProvider:
     async def aclose(self) -> None:
         """Close the HTTP client if this provider created it."""
         await self._client.aclose()
+
+
+KIND = ProviderKind(
+    kind="webhook",
+    role="sender",
+    channels=CHANNELS,
+    config_type=WebhookConfig,
+    description="POSTs the rendered message as JSON, signed with Standard Webhooks.",
+    factory=lambda name, config, ctx: WebhookProvider(
+        name, config, http_client=ctx.http_client, guard=ctx.guard
+    ),
+    callbacks=None,
+)

@@ -16,11 +16,7 @@ from litestar.params import Body, FromPath
 
 from distribution.db import Database
 from distribution.models import ProviderConfig
-from distribution.provider_callbacks import (
-    CALLBACK_KINDS,
-    CallbackRequest,
-    receive_status_callback,
-)
+from distribution.provider_callbacks import CallbackRequest, receive_status_callback
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import (
     MAX_CONCURRENCY,
@@ -151,7 +147,7 @@ def _out(row: ProviderConfig, registry: ProviderRegistry, settings: Settings) ->
         rate_per_second=row.rate_per_second,
         disabled=row.disabled_at is not None,
         callback_url=(
-            callback_url(settings, row.project_id, row.name) if row.kind in CALLBACK_KINDS else None
+            callback_url(settings, row.project_id, row.name) if spec and spec.callbacks else None
         ),
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),

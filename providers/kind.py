@@ -1,0 +1,67 @@
+"""`ProviderKind`: what one provider module declares about itself, once, for the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from providers.address_guard import AddressGuard
+from providers.callbacks import StatusCallbacks
+from providers.config import config_schema, destination_fields, parse_config, secret_fields
+from providers.protocol import Provider, Sync
+from providers.smtp_pool import SmtpConnectionPool
+
+__all__ = ["BuildContext", "Factory", "ProviderKind"]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What the composition root hands every provider: shared clients, the address guard."""
+
+    http_client: httpx.AsyncClient | None = None
+    smtp_pool: SmtpConnectionPool | None = None
+    guard: AddressGuard = field(default_factory=AddressGuard)
+
+
+Factory = Callable[[str, Any, BuildContext], "Provider | Sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKind:
+    """One kind: what it is, which channels it serves, its config type, secrets and callbacks.
+
+    Attributes:
+        channels: every channel the kind can serve (empty for a sync); one configured
+            provider may serve fewer (a Braze app with email only).
+        callbacks: how its status callbacks are verified and read; None when it has none.
+    """
+
+    kind: str
+    role: Literal["sender", "sync"]
+    channels: frozenset[str]
+    config_type: type[Any]
+    description: str
+    factory: Factory
+    callbacks: StatusCallbacks | None
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        """Config fields to encrypt at rest and never return."""
+        return secret_fields(self.config_type)
+
+    @property
+    def destination_fields(self) -> dict[str, str]:
+        """Config fields naming where the provider connects: "url" or "host" by field."""
+        return destination_fields(self.config_type)
+
+    @property
+    def config_schema(self) -> dict[str, Any]:
+        """JSON Schema of the config (secret fields are `writeOnly`)."""
+        return config_schema(self.config_type)
+
+    def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
+        """Validate a raw config into the typed config."""
+        return parse_config(self.config_type, raw, provider=name)
