@@ -259,7 +259,8 @@ async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPol
     if result.accepted:
         return Outcome(claimed.id, "sent", result.reason, result.provider_message_id)
     outcome = Outcome(claimed.id, "failed", f"rejected: {result.reason or 'no reason given'}")
-    if result.reason and "unsub" in result.reason.lower():
+    # The only refusal that says something about the recipient rather than this message.
+    if result.reject_reason == "unsubscribed":
         outcome.suppress_address = (
             claimed.project_id,
             claimed.channel,

@@ -21,7 +21,14 @@ from providers.errors import (
     ProviderError,
     TransientProviderError,
 )
-from providers.message import Channel, Message, ProfileUpdate, SendResult, SendStatus
+from providers.message import (
+    Channel,
+    Message,
+    ProfileUpdate,
+    RejectReason,
+    SendResult,
+    SendStatus,
+)
 from providers.protocol import BatchProvider, Provider, Sync
 from providers.rate_limit import RateLimiter, TokenBucket
 from providers.registry import (
@@ -60,6 +67,7 @@ __all__ = [
     "ProviderKind",
     "ProviderKinds",
     "RateLimiter",
+    "RejectReason",
     "ResilientProvider",
     "SendResult",
     "SendStatus",

@@ -24,7 +24,7 @@ from providers.http_transport import (
 )
 from providers.kind import ProviderKind
 from providers.list_unsubscribe import unsubscribe_headers
-from providers.message import Message, SendResult
+from providers.message import Message, RejectReason, SendResult
 from providers.protocol import ensure_channel
 from providers.signatures import verify_mandrill_signature
 
@@ -46,6 +46,18 @@ PERMANENT_NAMES = frozenset(
         "Unknown_Message",
     }
 )
+
+# `reject_reason` values we can name; the others (invalid-sender, test-mode-limit, unsigned)
+# are about our account, not the recipient: "other".
+REJECT_REASONS: dict[str, RejectReason] = {
+    "hard-bounce": "bounced",
+    "soft-bounce": "bounced",
+    "unsub": "unsubscribed",
+    "invalid": "invalid",
+    "spam": "blocked",
+    "custom": "blocked",
+    "rule": "blocked",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +207,20 @@ class MailchimpTransactionalProvider:
                 raw=excerpt,
             )
         if status == "invalid":
-            return SendResult("rejected", provider_message_id=message_id, reason="invalid")
-        if status == "rejected":
             return SendResult(
                 "rejected",
                 provider_message_id=message_id,
-                reason=entry.get("reject_reason") or "rejected",
+                reason="invalid",
+                reject_reason="invalid",
+            )
+        if status == "rejected":
+            reason = entry.get("reject_reason")
+            return SendResult(
+                "rejected",
+                provider_message_id=message_id,
+                reason=reason or "rejected",
                 raw=excerpt,
+                reject_reason=REJECT_REASONS.get(str(reason), "other"),
             )
         raise PermanentProviderError(
             f"unknown recipient status {status!r}", provider=self.name, excerpt=excerpt

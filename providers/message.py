@@ -11,6 +11,7 @@ __all__ = [
     "Channel",
     "Message",
     "ProfileUpdate",
+    "RejectReason",
     "SendResult",
     "SendStatus",
 ]
@@ -18,6 +19,9 @@ __all__ = [
 Channel = Literal["email", "sms"]
 CHANNELS: frozenset[str] = frozenset({"email", "sms"})
 SendStatus = Literal["sent", "queued", "rejected"]
+# Why a provider refused a recipient, in one vocabulary for all providers (as anymail's
+# `reject_reason`); each provider maps its own codes onto it.
+RejectReason = Literal["invalid", "unsubscribed", "bounced", "blocked", "other"]
 
 
 def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -86,14 +90,23 @@ class SendResult:
     Attributes:
         status: "sent" (handed over), "queued" (accepted for later) or "rejected" (refused).
         provider_message_id: the provider's id, used to match status callbacks.
-        reason: why it was rejected or queued, in the provider's words (e.g. "unsubscribed").
+        reason: why it was rejected or queued, in the provider's words (e.g. "unsub").
         raw: a short excerpt of the provider's answer, for support.
+        reject_reason: why it was rejected, normalised ("other" when the provider's code is
+            not one we know); None unless rejected.
     """
 
     status: SendStatus
     provider_message_id: str | None = None
     reason: str | None = None
     raw: str = ""
+    reject_reason: RejectReason | None = None
+
+    def __post_init__(self) -> None:
+        if self.status != "rejected" and self.reject_reason is not None:
+            raise ValueError("only a rejected result has a reject_reason")
+        if self.status == "rejected" and self.reject_reason is None:
+            object.__setattr__(self, "reject_reason", "other")
 
     @property
     def accepted(self) -> bool:

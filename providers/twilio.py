@@ -23,7 +23,7 @@ from providers.http_transport import (
     retry_after_seconds,
 )
 from providers.kind import ProviderKind
-from providers.message import Message, SendResult
+from providers.message import Message, RejectReason, SendResult
 from providers.protocol import ensure_channel
 from providers.signatures import verify_twilio_signature
 
@@ -33,7 +33,7 @@ SERVED_CHANNELS: frozenset[str] = frozenset({"sms"})
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 # Only a small explicit table: Twilio keeps splitting codes, so unknown ones go by HTTP class.
-REJECTED_CODES = {21211: "invalid", 21610: "unsubscribed"}
+REJECTED_CODES: dict[int, RejectReason] = {21211: "invalid", 21610: "unsubscribed"}
 PERMANENT_CODES = {21614: "not a mobile number", 20003: "authentication failed"}
 TRANSIENT_CODES = {20429: "too many requests"}
 QUEUED_STATUSES = frozenset({"accepted", "queued", "scheduled"})
@@ -149,12 +149,14 @@ class TwilioProvider:
                 provider_message_id=sid,
                 reason=reason or str(error_code or status),
                 raw=excerpt,
+                reject_reason=reason or "other",
             )
         code = body.get("code")
         message = _code_phrase(code) or f"HTTP {response.status_code}"
         if isinstance(code, int):
             if code in REJECTED_CODES:
-                return SendResult("rejected", reason=REJECTED_CODES[code], raw=excerpt)
+                reason = REJECTED_CODES[code]
+                return SendResult("rejected", reason=reason, raw=excerpt, reject_reason=reason)
             if code in PERMANENT_CODES:
                 raise PermanentProviderError(
                     message,

@@ -28,7 +28,7 @@ from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utc
 from distribution.provider_store import SecretBox
 from distribution.webhooks import create_subscription
 from distribution.worker import EmbeddedWorker
-from providers import Message, SendResult
+from providers import Message, RejectReason, SendResult
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.conftest import ProjectCredentials
@@ -437,3 +437,49 @@ async def test_a_batch_slower_than_its_lease_is_not_recovered_while_its_worker_l
     [row] = _rows(database, project_id)
     assert row.status == "sent", row.last_error
     assert len(provider.messages) == 1
+
+
+class _Refusing(CaptureProvider):
+    """A sender whose provider refuses every recipient, in its own words and normalised."""
+
+    def __init__(self, reason: str, reject_reason: RejectReason) -> None:
+        super().__init__("refusing", CaptureConfig())
+        self.reason = reason
+        self.reject_reason = reject_reason
+
+    async def send(self, message: Message) -> SendResult:
+        return SendResult("rejected", reason=self.reason, reject_reason=self.reject_reason)
+
+
+@pytest.mark.parametrize(
+    ("reason", "reject_reason", "next_status"),
+    [
+        # The provider's words do not matter, only the normalised reason: a STOP reply...
+        ("recipient replied STOP", "unsubscribed", "suppressed"),
+        # ...suppresses the address for marketing; a bounce is tried again next time.
+        ("unsubscribe link host unreachable", "bounced", "queued"),
+    ],
+)
+async def test_only_a_rejection_as_unsubscribed_suppresses_the_address(
+    database: Database,
+    project: ProjectCredentials,
+    reason: str,
+    reject_reason: RejectReason,
+    next_status: str,
+) -> None:
+    project_id = project.project.id
+    marketing = publish_template(database, project_id, category="marketing")
+    distribute(database, project_id, "reward.granted", [("email", marketing, "refusing")])
+    _reward_granted(database, project_id, "a")
+    refusing = _Refusing(reason, reject_reason)
+    await drain(EmbeddedWorker(database, Senders({"refusing": refusing}), FAST_RETRIES))
+    [row] = _rows(database, project_id)
+    assert (row.status, row.last_error) == ("failed", f"rejected: {reason}")
+
+    body = {
+        "type": "reward.granted",
+        "customer": {"source_id": "a", "email": "a@example.com", "name": "A"},
+        "reward": {"amount": 100, "currency": "USD"},
+    }
+    [again] = receive_event(database, project_id, _event(body), LINKS).deliveries
+    assert again.status == next_status

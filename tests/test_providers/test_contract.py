@@ -14,7 +14,7 @@ import pytest
 
 from providers.address_guard import AddressGuard
 from providers.errors import PermanentProviderError, TransientProviderError
-from providers.message import Message
+from providers.message import Message, SendResult
 from providers.protocol import Provider
 from providers.registry import PROVIDER_KINDS, build_sender
 
@@ -166,6 +166,14 @@ async def test_valid_message_gets_a_result(
         await provider.aclose()
     assert result.status in ("sent", "queued")
     assert result.provider_message_id
+    assert result.reject_reason is None
+
+
+def test_a_rejection_always_carries_a_normalised_reason() -> None:
+    assert SendResult("rejected", reason="carrier said no").reject_reason == "other"
+    assert SendResult("rejected", reject_reason="bounced").reject_reason == "bounced"
+    with pytest.raises(ValueError, match="only a rejected result"):
+        SendResult("sent", reject_reason="unsubscribed")
 
 
 @pytest.mark.parametrize("kind", list(SETUPS))

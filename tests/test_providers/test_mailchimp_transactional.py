@@ -56,11 +56,14 @@ async def test_send_payload_and_sent_result(
 
 
 @pytest.mark.parametrize(
-    ("to", "status", "reason"),
+    ("to", "status", "reason", "reject_reason"),
     [
-        ("reject@example.com", "rejected", "hard-bounce"),
-        ("invalid@example.com", "rejected", "invalid"),
-        ("queue@example.com", "queued", "sending-backlogged"),
+        ("reject@example.com", "rejected", "hard-bounce", "bounced"),
+        ("unsub@example.com", "rejected", "unsub", "unsubscribed"),
+        ("spam@example.com", "rejected", "spam", "blocked"),
+        ("sender@example.com", "rejected", "invalid-sender", "other"),
+        ("invalid@example.com", "rejected", "invalid", "invalid"),
+        ("queue@example.com", "queued", "sending-backlogged", None),
     ],
 )
 async def test_recipient_statuses(
@@ -69,9 +72,11 @@ async def test_recipient_statuses(
     to: str,
     status: str,
     reason: str,
+    reject_reason: str | None,
 ) -> None:
     result = await make(mandrill_api[1], http_client).send(email(to=to))
     assert (result.status, result.reason) == (status, reason)
+    assert result.reject_reason == reject_reason
 
 
 async def test_invalid_key_is_permanent_although_http_500(

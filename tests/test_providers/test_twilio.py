@@ -84,6 +84,7 @@ async def test_rejections_are_results(
     result = await make(twilio_api[1], http_client).send(sms(to=to))
     assert result.status == "rejected"
     assert result.reason == reason
+    assert result.reject_reason == reason
 
 
 async def test_not_a_mobile_number_is_permanent(

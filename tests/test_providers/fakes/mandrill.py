@@ -57,7 +57,8 @@ def validation(message: str) -> Reply:
 
 
 class FakeMandrill(FakeApi):
-    """Recipients whose local part starts with reject/invalid/queue get those statuses."""
+    """Recipients whose local part starts with reject/unsub/spam/sender/invalid/queue get those
+    statuses."""
 
     def handle(self, request: Recorded) -> Reply:
         if request.method != "POST":
@@ -124,6 +125,12 @@ class FakeMandrill(FakeApi):
         local = address.split("@")[0]
         if local.startswith("reject"):
             return {"email": address, "status": "rejected", "reject_reason": "hard-bounce"}
+        if local.startswith("unsub"):
+            return {"email": address, "status": "rejected", "reject_reason": "unsub"}
+        if local.startswith("spam"):
+            return {"email": address, "status": "rejected", "reject_reason": "spam"}
+        if local.startswith("sender"):
+            return {"email": address, "status": "rejected", "reject_reason": "invalid-sender"}
         if local.startswith("invalid"):
             return {"email": address, "status": "invalid", "reject_reason": None}
         if local.startswith("queue"):
