@@ -29,8 +29,9 @@ from distribution.db import Database
 from distribution.distributions import DistributionSpec, create_distribution
 from distribution.event_input import IncomingEvent, parse_event
 from distribution.inbound_signing import open_inbound_secret
-from distribution.ingest import LinkSettings, receive_events
+from distribution.ingest import receive_events
 from distribution.migrate import upgrade
+from distribution.outbox import LinkSettings
 from distribution.projects import (
     authenticate,
     cached_project,

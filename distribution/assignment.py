@@ -31,8 +31,9 @@ from distribution.customers import get_customer
 from distribution.driver_sql import Among, update_many
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
-from distribution.ingest import LinkSettings, ingest_event
+from distribution.ingest import ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
+from distribution.outbox import LinkSettings
 from distribution.webhooks import emit, emit_many
 
 __all__ = [

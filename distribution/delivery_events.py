@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, select
 
 from distribution.consent import suppress
-from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.models import Delivery, DeliveryStatus, DeliveryStatusChange, utcnow
 from distribution.webhooks import emit
 from providers import DeliveryEvent
 
@@ -21,13 +21,12 @@ __all__ = ["record_delivery_events"]
 
 # The delivery status a report implies; reports not listed only join the history.
 _STATUS_OF = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "bounced": "bounced",
-    "rejected": "failed",
-    "failed": "failed",
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "bounced": DeliveryStatus.BOUNCED,
+    "rejected": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
 }
-_RANK = {"sent": 1, "delivered": 2, "bounced": 3, "failed": 3}
 _SUPPRESSING = {"complained": "spam complaint", "unsubscribed": "opted out at the provider"}
 
 
@@ -65,13 +64,13 @@ def record_delivery_events(
             )
         )
         status = _STATUS_OF.get(event.type)
-        if status and _RANK[status] > _RANK.get(delivery.status, 0):
+        if status and status.rank > DeliveryStatus(delivery.status).rank:
             delivery.status = status
             delivery.updated_at = now
-            if status in ("bounced", "failed"):
+            if status in (DeliveryStatus.BOUNCED, DeliveryStatus.FAILED):
                 delivery.last_error = detail or event.type
             session.add(delivery)
-            if status != "sent":
+            if status != DeliveryStatus.SENT:
                 emit(session, project_id, f"message.{status}", _announced(delivery, detail))
         reason = _SUPPRESSING.get(event.type)
         if reason and delivery.recipient:

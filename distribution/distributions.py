@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
 from distribution.models import Customer, Distribution, utcnow
+from distribution.outbox import CHANNELS, ChannelSpec
 from distribution.project_cache import CACHE, changed, detached
 from distribution.segment_filter import Filter, matches, parse_filter
 
@@ -35,15 +36,16 @@ __all__ = [
 
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-CHANNELS = ("email", "sms")
 
 
 @dataclass(frozen=True)
 class ActiveRule:
-    """An active distribution as events use it: a detached copy and its parsed conditions."""
+    """An active distribution as events use it: a detached copy, its parsed conditions and
+    channels."""
 
     distribution: Distribution
     conditions: Filter | None
+    channels: tuple[ChannelSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,9 @@ def _load_active(session: Session, project_id: str) -> dict[str, tuple[ActiveRul
     for row in rows:
         conditions = row.filters.get("conditions")
         rule = ActiveRule(
-            detached(row), parse_filter(conditions) if conditions is not None else None
+            detached(row),
+            parse_filter(conditions) if conditions is not None else None,
+            tuple(ChannelSpec.from_json(c) for c in row.channels),
         )
         by_trigger.setdefault(row.trigger, []).append(rule)
     return {trigger: tuple(rules) for trigger, rules in by_trigger.items()}

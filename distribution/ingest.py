@@ -18,23 +18,28 @@ from sqlalchemy import Table, bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from distribution.consent import is_suppressed, unsubscribe_token
+from distribution.consent import is_suppressed
 from distribution.customer_input import CustomerIn
 from distribution.customers import get_customer, upsert_customer
 from distribution.db import Database
 from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
 from distribution.driver_sql import DriverInsert, DriverSelect
-from distribution.errors import DistributionError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ids import new_id
 from distribution.models import (
+    OUTGOING_STATUSES,
     Customer,
+    CustomerLike,
     Delivery,
+    DeliveryStatus,
     DeliveryStatusChange,
     Event,
     Project,
+    TemplateVersion,
     utcnow,
 )
+from distribution.outbox import ChannelSpec, LinkSettings, LiveChoice, Refusal, prepare_message
 from distribution.projects import cached_project
 from distribution.segment_filter import matches
 from distribution.segments import parsed_segments
@@ -42,25 +47,20 @@ from distribution.template_store.live import cached_live_template
 from distribution.template_store.rendering import (
     build_context,
     choose_live_version,
+    compile_version,
     customer_variables,
-    render_version,
 )
 from distribution.webhooks import emit
-from templates import MissingVariablesError, RenderedEmail, RenderedSms, TemplateError
+from templates import CompiledEmail, CompiledSms
 
 __all__ = [
-    "ADDRESS_NAMES",
     "DeliverySummary",
     "IngestResult",
-    "LinkSettings",
     "ingest_event",
-    "message_content",
     "receive_event",
     "receive_events",
 ]
 
-# Statuses that count against a frequency cap: the message went, or is going, out.
-_CAPPED = ("queued", "sending", "sent", "delivered", "unknown")
 # Rows are inserted as column dicts, not ORM objects: the ORM's per-object work cost more than
 # the database's own.
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
@@ -76,21 +76,9 @@ _CAP_COUNT = select(func.count()).where(
     _DELIVERIES.c.project_id == bindparam("project_id"),
     _DELIVERIES.c.distribution_id == bindparam("distribution_id"),
     _DELIVERIES.c.customer_id == bindparam("customer_id"),
-    _DELIVERIES.c.status.in_(_CAPPED),
+    _DELIVERIES.c.status.in_(OUTGOING_STATUSES),
     _DELIVERIES.c.created_at >= bindparam("since"),
 )
-
-
-@dataclass(frozen=True)
-class LinkSettings:
-    """What links in messages need: the service's public URL and the signing secret."""
-
-    public_url: str
-    secret_key: str
-
-    def unsubscribe_url(self, project_id: str, customer_id: str, channel: str) -> str:
-        token = unsubscribe_token(self.secret_key, project_id, customer_id, channel)
-        return f"{self.public_url}/u/{token}"
 
 
 @dataclass(frozen=True)
@@ -373,20 +361,31 @@ class _OutboxWriter:
             if not recipient_fits(rule, recipient, segment_filter):
                 return
             member_of = self._member_of(recipient)
-        for index, channel in enumerate(distribution.channels):
-            self._one(rule, index, channel, recipient, referrer, member_of)
+        for index, spec in enumerate(rule.channels):
+            self._one(rule, index, spec, recipient, referrer, member_of)
 
     def _one(
         self,
         rule: ActiveRule,
         index: int,
-        channel_spec: dict[str, Any],
+        spec: ChannelSpec,
         recipient: Customer | None,
         referrer: Customer | None,
         member_of: Sequence[str],
     ) -> None:
         distribution = rule.distribution
-        channel = str(channel_spec["channel"])
+        lookups = _EventLookups(self, rule, referrer, member_of)
+        prepared = prepare_message(recipient, spec, lookups)
+        if isinstance(prepared, Refusal):
+            status, reason, content = prepared.status, prepared.reason, {}
+            next_attempt_at = self.now
+        else:
+            status, reason, content = DeliveryStatus.QUEUED, None, prepared.content
+            next_attempt_at = self.now
+            if distribution.quiet_hours and recipient is not None:
+                next_attempt_at = _after_quiet_hours(
+                    self.now, distribution.quiet_hours, recipient.timezone
+                )
         row: dict[str, Any] = {
             "id": new_id("msg"),
             "project_id": self.project.id,
@@ -395,51 +394,46 @@ class _OutboxWriter:
             "distribution_id": distribution.id,
             "customer_id": recipient.id if recipient else None,
             "campaign_id": self.campaign_id,
-            "channel": channel,
-            "provider": str(channel_spec["provider"]),
-            "template_id": str(channel_spec["template"]),
-            "template_version_id": None,
-            "marketing": False,
-            "recipient": None,
-            "status": "queued",
-            "content": {},
-            "last_error": None,
+            "channel": spec.channel,
+            "provider": spec.provider,
+            "template_id": spec.template,
+            "template_version_id": prepared.version_id,
+            "marketing": prepared.marketing,
+            "recipient": prepared.address,
+            "status": status,
+            "content": content,
+            "last_error": reason,
             "created_at": self.now,
             "updated_at": self.now,
-            "next_attempt_at": self.now,
+            "next_attempt_at": next_attempt_at,
         }
-        try:
-            self._prepare(row, rule, recipient, referrer, member_of)
-        except _Refused as refused:
-            row["status"] = refused.status
-            row["last_error"] = refused.reason
         self._rows.append(row)
-        if row["status"] in _CAPPED:
+        if status in OUTGOING_STATUSES:
             self._counted.add(distribution.id)
-        if row["status"] in ("queued", "failed"):
+        if status in (DeliveryStatus.QUEUED, DeliveryStatus.FAILED):
             emit(
                 self.session,
                 self.project.id,
-                f"message.{row['status']}",
+                f"message.{status}",
                 {
                     "object": "message",
                     "id": row["id"],
-                    "status": row["status"],
-                    "channel": channel,
+                    "status": status,
+                    "channel": spec.channel,
                     "distribution_id": distribution.id,
                     "event_id": self.event_id,
                     "customer_id": row["customer_id"],
                     "campaign_id": row["campaign_id"],
-                    "reason": row["last_error"],
+                    "reason": reason,
                 },
             )
         self.summaries.append(
             DeliverySummary(
                 id=row["id"],
-                channel=channel,
-                status=row["status"],
+                channel=spec.channel,
+                status=status,
                 distribution_id=distribution.id,
-                reason=row["last_error"],
+                reason=reason,
             )
         )
 
@@ -462,69 +456,8 @@ class _OutboxWriter:
             ],
         )
 
-    def _prepare(
-        self,
-        row: dict[str, Any],
-        rule: ActiveRule,
-        recipient: Customer | None,
-        referrer: Customer | None,
-        member_of: Sequence[str],
-    ) -> None:
-        distribution = rule.distribution
-        if recipient is None:
-            raise _Refused("failed", "the event names no referrer to send to")
-        channel = row["channel"]
-        address = recipient.email if channel == "email" else recipient.phone
-        if not address:
-            raise _Refused("failed", f"the customer has no {_ADDRESS[channel]}")
-        row["recipient"] = address
-        try:
-            live = cached_live_template(self.session, self.project.id, row["template_id"])
-            _variant, version = choose_live_version(
-                live, campaign_id=self.campaign_id, segment_ids=member_of, locale=recipient.locale
-            )
-        except DistributionError as error:
-            raise _Refused("failed", str(error)) from None
-        template = live.template
-        if template.channel != channel:
-            raise _Refused(
-                "failed", f"template {template.id} is for {template.channel}, not {channel}"
-            )
-        row["template_version_id"] = version.id
-        marketing = row["marketing"] = template.category == "marketing"
-        if marketing and is_suppressed(
-            self.session, self.project.id, channel, address, recipient.id
-        ):
-            raise _Refused("suppressed", "the customer unsubscribed from marketing on this channel")
-        if distribution.frequency_cap_hours and self._capped(
-            distribution.id, distribution.frequency_cap_hours, recipient
-        ):
-            raise _Refused(
-                "suppressed",
-                f"frequency cap: already sent within {distribution.frequency_cap_hours} h",
-            )
-        unsubscribe_url = self.links.unsubscribe_url(self.project.id, recipient.id, channel)
-        context = build_context(
-            recipient,
-            project=self.project,
-            extra=self._extra(recipient, referrer, unsubscribe_url),
-        )
-        try:
-            rendered = render_version(version, context, "send")
-        except MissingVariablesError as error:
-            raise _Refused("failed", "missing variables: " + ", ".join(error.missing)) from None
-        except TemplateError as error:
-            raise _Refused("failed", f"template error: {error}") from None
-        row["content"] = message_content(
-            rendered, recipient.name, unsubscribe_url if marketing else None
-        )
-        if distribution.quiet_hours:
-            row["next_attempt_at"] = _after_quiet_hours(
-                self.now, distribution.quiet_hours, recipient.timezone
-            )
-
-    def _extra(
-        self, recipient: Customer, referrer: Customer | None, unsubscribe_url: str
+    def event_variables(
+        self, recipient: CustomerLike, referrer: Customer | None, unsubscribe_url: str
     ) -> dict[str, Any]:
         incoming = self.incoming
         extra: dict[str, Any] = {
@@ -539,7 +472,7 @@ class _OutboxWriter:
             extra["referrer"] = customer_variables(referrer)
         return extra
 
-    def _capped(self, distribution_id: str, hours: int, recipient: Customer) -> bool:
+    def capped(self, distribution_id: str, hours: int, recipient: CustomerLike) -> bool:
         """Whether the recipient already has a message of this distribution within the cap."""
         if distribution_id in self._counted:  # an earlier channel of this very event
             return True
@@ -553,29 +486,57 @@ class _OutboxWriter:
         return int(count) > 0
 
 
-_ADDRESS = {"email": "email address", "sms": "phone number"}
-#: What a channel's address is called in reasons ("the customer has no email address").
-ADDRESS_NAMES = _ADDRESS
+class _EventLookups:
+    """What one event's matching distribution reads while preparing its recipient's messages."""
 
+    def __init__(
+        self,
+        writer: _OutboxWriter,
+        rule: ActiveRule,
+        referrer: Customer | None,
+        member_of: Sequence[str],
+    ) -> None:
+        self.writer = writer
+        self.rule = rule
+        self.referrer = referrer
+        self.member_of = member_of
 
-def message_content(
-    rendered: RenderedEmail | RenderedSms, to_name: str | None, unsubscribe_url: str | None
-) -> dict[str, Any]:
-    """The snapshot a delivery row keeps of one rendered message (what ``deliver`` sends)."""
-    content: dict[str, Any] = {"to_name": to_name}
-    if isinstance(rendered, RenderedEmail):
-        content.update(subject=rendered.subject, html=rendered.html, text=rendered.text)
-    else:
-        content.update(body=rendered.body, segments=rendered.info.segments)
-    if unsubscribe_url is not None:
-        content["unsubscribe_url"] = unsubscribe_url
-    return content
+    def live_choice(self, recipient: CustomerLike, spec: ChannelSpec) -> LiveChoice:
+        writer = self.writer
+        live = cached_live_template(writer.session, writer.project.id, spec.template)
+        _variant, version = choose_live_version(
+            live,
+            campaign_id=writer.campaign_id,
+            segment_ids=self.member_of,
+            locale=recipient.locale,
+        )
+        template = live.template
+        return LiveChoice(template.id, template.channel, template.category == "marketing", version)
 
+    def suppressed(self, recipient: CustomerLike, spec: ChannelSpec, address: str) -> bool:
+        writer = self.writer
+        return is_suppressed(writer.session, writer.project.id, spec.channel, address, recipient.id)
 
-class _Refused(Exception):
-    def __init__(self, status: str, reason: str) -> None:
-        self.status = status
-        self.reason = reason
+    def capped_hours(self, recipient: CustomerLike) -> int | None:
+        distribution = self.rule.distribution
+        hours = distribution.frequency_cap_hours
+        if hours and self.writer.capped(distribution.id, hours, recipient):
+            return hours
+        return None
+
+    def unsubscribe_url(
+        self, recipient: CustomerLike, spec: ChannelSpec, choice: LiveChoice
+    ) -> str:
+        writer = self.writer
+        return writer.links.unsubscribe_url(writer.project.id, recipient.id, spec.channel)
+
+    def context(self, recipient: CustomerLike, unsubscribe_url: str) -> dict[str, Any]:
+        writer = self.writer
+        extra = writer.event_variables(recipient, self.referrer, unsubscribe_url)
+        return build_context(recipient, project=writer.project, extra=extra)
+
+    def compiled(self, version: TemplateVersion) -> CompiledEmail | CompiledSms:
+        return compile_version(version)
 
 
 def _after_quiet_hours(now: datetime, quiet: dict[str, Any], timezone: str | None) -> datetime:

@@ -15,6 +15,7 @@ from distribution.ids import first_id_at
 from distribution.models import (
     BulkJob,
     Delivery,
+    DeliveryStatus,
     DeliveryStatusChange,
     Distribution,
     MessageTemplate,
@@ -39,18 +40,7 @@ MAX_PAGE = 100
 #: Deliveries' ids start with this (see ``distribution.ingest`` and ``distribution.bulk``).
 MESSAGE_ID_PREFIX = "msg"
 #: Every status a delivery can have, in the order a message moves through them.
-DELIVERY_STATUSES = (
-    "queued",
-    "paused",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "bounced",
-    "suppressed",
-    "cancelled",
-    "unknown",
-)
+DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
-from distribution.ingest import LinkSettings
 from distribution.migrate import upgrade, upgrade_queue
 from distribution.models import utcnow
 from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.outbox import LinkSettings
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import SecretBox
 from distribution.rate_limit import shared_limiter_factory

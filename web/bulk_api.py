@@ -24,9 +24,9 @@ from distribution.bulk import (
 )
 from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError
-from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
 from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.outbox import LinkSettings
 from web.auth import SECURITY, Caller
 from web.customers_api import naive, utc
 

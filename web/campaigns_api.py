@@ -31,9 +31,9 @@ from distribution.code_pools import (
 )
 from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
-from distribution.ingest import LinkSettings
 from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
+from distribution.outbox import LinkSettings
 from web.auth import SECURITY, Caller
 from web.customers_api import utc
 from web.input_guard import STREAMS_BODY

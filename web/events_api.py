@@ -19,8 +19,9 @@ from sqlmodel import Session
 from distribution.db import Database
 from distribution.event_input import IncomingEvent, parse_event
 from distribution.inbound_signing import open_inbound_secret, verify_inbound
-from distribution.ingest import IngestResult, LinkSettings, receive_events
+from distribution.ingest import IngestResult, receive_events
 from distribution.notifiers import DeliveryNotifier
+from distribution.outbox import LinkSettings
 from distribution.projects import cached_project
 from distribution.provider_store import SecretBox
 from web.auth import SECURITY, Caller, provide_caller

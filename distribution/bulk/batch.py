@@ -23,26 +23,27 @@ from sqlmodel import Session
 from distribution.assignment import CodeClaim, assign_claims, code_links, held_codes, pick_codes
 from distribution.bulk.audience import live_customers
 from distribution.bulk.jobs import get_job
-from distribution.bulk.recipients import (
-    Channel,
-    Outcome,
-    Recipients,
-    address_problem,
-    load_channels,
-)
+from distribution.bulk.recipients import JobChannel, Recipients, load_channels
 from distribution.bulk.timing import phase
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, note_stock
 from distribution.driver_sql import insert_many
 from distribution.ids import new_id
-from distribution.ingest import LinkSettings
 from distribution.models import (
     BulkJob,
     CustomerRecord,
     Delivery,
+    DeliveryStatus,
     DeliveryStatusChange,
     Project,
     utcnow,
+)
+from distribution.outbox import (
+    LinkSettings,
+    PreparedMessage,
+    Refusal,
+    RefusalKind,
+    address_refusal,
 )
 from distribution.webhooks import emit_many, wants
 
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 BULK_PRIORITY = 10
-_NO_CODE = "the code pool ran out of codes before this recipient"
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
 
@@ -85,9 +85,9 @@ class RenderedBatch:
     rows: list[dict[str, Any]]
 
 
-def _reachable(customer: CustomerRecord, channel: Channel) -> bool:
+def _reachable(customer: CustomerRecord, channel: JobChannel) -> bool:
     address = customer.email if channel.channel == "email" else customer.phone
-    return address_problem(channel.channel, address) is None
+    return address_refusal(channel.channel, address) is None
 
 
 def render_batch(
@@ -133,17 +133,18 @@ def render_batch(
             code = codes.get(customer.id)
             values = code_links(links, campaign, code) if code is not None else None
             for channel in channels:
+                prepared: PreparedMessage | Refusal
                 if customer.id in wanted and code is None:
                     address = customer.email if channel.channel == "email" else customer.phone
-                    outcome = Outcome("failed", address, _NO_CODE)
+                    prepared = Refusal(RefusalKind.NO_CODE, address=address)
                 else:
-                    outcome = recipients.outcome(
+                    prepared = recipients.prepare(
                         customer,
                         channel,
                         values,
                         suppressed=customer.id in suppressed[channel.index],
                     )
-                rows.append(_row(job, customer, channel, outcome, due, now, enqueued_until))
+                rows.append(_row(job, customer, channel, prepared, due, now, enqueued_until))
     return RenderedBatch(
         prepared=len(customers),
         claims=claims,
@@ -180,7 +181,7 @@ def write_batch(
                 ((r["id"], r["status"], r["last_error"], r["created_at"]) for r in rows),
             )
             _announce(session, job.project_id, rows)
-        queued_ids = tuple(r["id"] for r in rows if r["status"] == "queued")
+        queued_ids = tuple(r["id"] for r in rows if r["status"] == DeliveryStatus.QUEUED)
         counts = PreparedCounts(
             prepared=batch.prepared,
             queued=len(queued_ids),
@@ -227,12 +228,16 @@ def prepare_customers(
 def _row(
     job: BulkJob,
     customer: CustomerRecord,
-    channel: Channel,
-    outcome: Outcome,
+    channel: JobChannel,
+    prepared: PreparedMessage | Refusal,
     due: datetime,
     now: datetime,
     enqueued_until: datetime | None,
 ) -> dict[str, Any]:
+    if isinstance(prepared, Refusal):
+        status, reason, content = prepared.status, prepared.reason, {}
+    else:
+        status, reason, content = DeliveryStatus.QUEUED, None, prepared.content
     return {
         "id": new_id("msg"),
         "project_id": job.project_id,
@@ -244,21 +249,21 @@ def _row(
         "campaign_id": job.campaign_id,
         "channel": channel.channel,
         "provider": channel.provider,
-        "template_id": channel.template_id,
-        "template_version_id": outcome.version_id,
+        "template_id": channel.template,
+        "template_version_id": prepared.version_id,
         "marketing": channel.marketing,
-        "recipient": outcome.address,
-        "status": outcome.status,
+        "recipient": prepared.address,
+        "status": status,
         "priority": BULK_PRIORITY,
-        "content": outcome.content or {},
+        "content": content,
         "attempts": 0,
         "next_attempt_at": due,
         "lease_until": None,
         # A queued row can be written already marked as carried by a job that is deferred
         # right after the commit (distributed mode): no second write of every row to mark it.
-        "enqueued_until": enqueued_until if outcome.status == "queued" else None,
+        "enqueued_until": enqueued_until if status == DeliveryStatus.QUEUED else None,
         "provider_message_id": None,
-        "last_error": outcome.reason,
+        "last_error": reason,
         "created_at": now,
         "updated_at": now,
         "sent_at": None,
@@ -290,7 +295,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, 
 
 def _announce(session: Session, project_id: str, rows: list[dict[str, Any]]) -> None:
     """``message.queued``/``message.failed`` for new rows, only if some subscription wants it."""
-    for status in ("queued", "failed"):
+    for status in (DeliveryStatus.QUEUED, DeliveryStatus.FAILED):
         if not wants(session, project_id, f"message.{status}"):
             continue
         emit_many(

@@ -10,6 +10,7 @@ after it starts, a window in which it can still be cancelled with nothing sent.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,17 @@ from distribution.customer_files import RowError, read_csv_rows
 from distribution.customers import upsert_customers
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.ids import new_id
-from distribution.models import BulkJob, Code, CodePool, Delivery, DeliveryStatusChange, utcnow
+from distribution.models import (
+    PENDING_STATUSES,
+    UNSENT_STATUSES,
+    BulkJob,
+    Code,
+    CodePool,
+    Delivery,
+    DeliveryStatus,
+    DeliveryStatusChange,
+    utcnow,
+)
 
 __all__ = [
     "DEFAULT_SEND_DELAY",
@@ -47,9 +58,8 @@ __all__ = [
 DEFAULT_SEND_DELAY = 600.0
 MAX_SEND_DELAY = 7 * 24 * 3600.0
 MAX_CSV_ROWS = 100_000
+#: Statuses of a job (not of its deliveries) it never leaves.
 FINAL = ("completed", "cancelled", "failed")
-#: Delivery statuses of a job that are still to be sent.
-UNSENT = ("queued", "paused")
 
 
 @dataclass(frozen=True)
@@ -220,14 +230,14 @@ def job_progress(session: Session, job: BulkJob) -> Progress:
             Delivery.bulk_job_id == job.id, col(Delivery.sent_at).is_not(None)
         )
     ).one()
-    sent = messages.get("sent", 0) + messages.get("delivered", 0)
+    sent = messages.get(DeliveryStatus.SENT, 0) + messages.get(DeliveryStatus.DELIVERED, 0)
     rate = eta = None
     if first is not None and last is not None and sent > 1 and last > first:
         rate = sent / (last - first).total_seconds()
         audience = int(job.counts.get("audience", 0))
         prepared = int(job.counts.get("prepared", 0))
         channels = max(1, len(job.channels))
-        remaining = sum(messages.get(s, 0) for s in ("queued", "sending", "paused"))
+        remaining = sum(messages.get(s, 0) for s in PENDING_STATUSES)
         remaining += max(0, audience - prepared) * channels
         eta = remaining / rate if job.status not in FINAL else 0.0
     return Progress(
@@ -239,7 +249,13 @@ def job_progress(session: Session, job: BulkJob) -> Progress:
     )
 
 
-def _move(session: Session, job: BulkJob, old: tuple[str, ...], new: str, detail: str) -> int:
+def _move(
+    session: Session,
+    job: BulkJob,
+    old: Collection[DeliveryStatus],
+    new: DeliveryStatus,
+    detail: str,
+) -> int:
     now = utcnow()
     ids = [
         row[0]
@@ -268,7 +284,13 @@ def pause_job(session: Session, project_id: str, job_id: str) -> BulkJob:
     job.options = {**job.options, "resume_to": job.status}
     job.status = "paused"
     job.updated_at = utcnow()
-    _move(session, job, ("queued",), "paused", "the bulk send was paused")
+    _move(
+        session,
+        job,
+        {DeliveryStatus.QUEUED},
+        DeliveryStatus.PAUSED,
+        "the bulk send was paused",
+    )
     session.add(job)
     return job
 
@@ -280,7 +302,13 @@ def resume_job(session: Session, project_id: str, job_id: str) -> BulkJob:
         raise ConflictError(f"a {job.status} bulk send cannot be resumed")
     job.status = str(job.options.get("resume_to", "preparing"))
     job.updated_at = utcnow()
-    _move(session, job, ("paused",), "queued", "the bulk send was resumed")
+    _move(
+        session,
+        job,
+        {DeliveryStatus.PAUSED},
+        DeliveryStatus.QUEUED,
+        "the bulk send was resumed",
+    )
     session.add(job)
     return job
 
@@ -299,7 +327,7 @@ def send_now(session: Session, project_id: str, job_id: str) -> BulkJob:
         update(Delivery)
         .where(
             col(Delivery.bulk_job_id) == job.id,
-            col(Delivery.status).in_(UNSENT),
+            col(Delivery.status).in_(UNSENT_STATUSES),
             col(Delivery.next_attempt_at) > now,
         )
         .values(next_attempt_at=now)
@@ -319,14 +347,14 @@ def cancel_job(session: Session, project_id: str, job_id: str, *, release_codes:
     if job.status in FINAL:
         raise ConflictError(f"a {job.status} bulk send cannot be cancelled")
     now = utcnow()
-    _move(session, job, UNSENT, "cancelled", "the bulk send was cancelled")
+    _move(session, job, UNSENT_STATUSES, DeliveryStatus.CANCELLED, "the bulk send was cancelled")
     released = 0
     if release_codes and job.started_at is not None:
         kept = select(Delivery.customer_id).where(
-            Delivery.bulk_job_id == job.id, col(Delivery.status).not_in(("cancelled",))
+            Delivery.bulk_job_id == job.id, col(Delivery.status) != DeliveryStatus.CANCELLED
         )
         cancelled = select(Delivery.customer_id).where(
-            Delivery.bulk_job_id == job.id, Delivery.status == "cancelled"
+            Delivery.bulk_job_id == job.id, Delivery.status == DeliveryStatus.CANCELLED
         )
         released = (
             session.connection()

@@ -21,12 +21,12 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from distribution.bulk.audience import audience_size, customer_pages
-from distribution.bulk.recipients import Recipients, address_problem, load_channels
+from distribution.bulk.recipients import Recipients, load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, pool_stats
 from distribution.db import refresh_statistics
-from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, Code, Customer, Project
+from distribution.outbox import LinkSettings, Refusal, address_refusal
 from distribution.segments import get_segment, member_condition
 
 __all__ = [
@@ -141,9 +141,9 @@ def check_range(
             suppressed = recipients.suppressed(customers, channel)
             for customer in customers:
                 address = customer.email if channel.channel == "email" else customer.phone
-                problem = address_problem(channel.channel, address)
-                if problem is not None:
-                    report["no_address" if not address else "invalid_address"] += 1
+                refused = address_refusal(channel.channel, address)
+                if refused is not None:
+                    report[refused.kind] += 1  # no_address or invalid_address
                     continue
                 if customer.id in suppressed:
                     report["suppressed"] += 1
@@ -151,25 +151,25 @@ def check_range(
                 if len(samples) >= SAMPLES and recipients.surely_complete(customer, channel, code):
                     report["sendable"] += 1
                     continue
-                outcome = recipients.outcome(customer, channel, code, suppressed=False)
-                if outcome.status != "queued":
+                prepared = recipients.prepare(customer, channel, code, suppressed=False)
+                if isinstance(prepared, Refusal):
                     report["render_failures"] += 1
                     if len(failures) < MAX_FAILURES:
                         failures.append(
                             {
                                 "customer_id": customer.id,
                                 "channel": channel.channel,
-                                "reason": outcome.reason,
-                                "missing": list(outcome.missing),
+                                "reason": prepared.reason,
+                                "missing": list(prepared.missing),
                             }
                         )
                     continue
                 report["sendable"] += 1
-                report["sms_segments"] += outcome.segments
-                if len(samples) < SAMPLES and outcome.content is not None:
+                report["sms_segments"] += prepared.segments
+                if len(samples) < SAMPLES:
                     samples.append(
                         {"customer_id": customer.id, "channel": channel.channel}
-                        | _excerpt(outcome.content)
+                        | _excerpt(prepared.content)
                     )
         session.expunge_all()
     return {"channels": per_channel, "failures": failures, "samples": samples}
@@ -190,7 +190,7 @@ def assemble(
     per_channel = [
         {
             "channel": c.channel,
-            "template": c.template_id,
+            "template": c.template,
             "provider": c.provider,
             "marketing": c.marketing,
         }

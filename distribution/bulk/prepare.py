@@ -26,8 +26,8 @@ from distribution.bulk.preflight import preflight
 from distribution.bulk.timing import phase
 from distribution.db import Database
 from distribution.errors import DistributionError
-from distribution.ingest import LinkSettings
-from distribution.models import BulkJob, Delivery, utcnow
+from distribution.models import PENDING_STATUSES, BulkJob, Delivery, utcnow
+from distribution.outbox import LinkSettings
 
 __all__ = [
     "BULK_PRIORITY",
@@ -117,7 +117,7 @@ def finish_if_sent(database: Database, project_id: str, job_id: str) -> str:
             select(Delivery.id)
             .where(
                 Delivery.bulk_job_id == job.id,
-                col(Delivery.status).in_(("queued", "sending", "paused")),
+                col(Delivery.status).in_(PENDING_STATUSES),
             )
             .limit(1)
         ).first()

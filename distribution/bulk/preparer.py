@@ -25,7 +25,7 @@ from typing import Any
 from distribution.bulk.prepare import begin_job, prepare_batch
 from distribution.bulk.timing import add_phases, phase_seconds, reset_phases
 from distribution.db import Database
-from distribution.ingest import LinkSettings
+from distribution.outbox import LinkSettings
 from distribution.render_pool import (
     RenderPool,
     RenderPoolLimits,

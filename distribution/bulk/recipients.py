@@ -8,7 +8,6 @@ version, so a recipient costs one Jinja evaluation per channel.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +16,24 @@ from sqlmodel import Session, col, or_, select
 
 from distribution.bulk.variable_paths import VariablePaths, variable_paths
 from distribution.errors import DistributionError, FieldError, InvalidInputError
-from distribution.ingest import ADDRESS_NAMES, LinkSettings, message_content
 from distribution.models import (
     Campaign,
+    CustomerLike,
     CustomerRecord,
     MessageTemplate,
     Project,
     Suppression,
     TemplateVariant,
     TemplateVersion,
+)
+from distribution.outbox import (
+    CHANNELS,
+    ChannelSpec,
+    LinkSettings,
+    LiveChoice,
+    PreparedMessage,
+    Refusal,
+    prepare_message,
 )
 from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
 from distribution.segment_filter import Filter, matches, parse_filter
@@ -36,58 +44,32 @@ from distribution.template_store import (
     customer_variables,
     resolve_template,
 )
-from templates import (
-    CompiledEmail,
-    CompiledSms,
-    MissingVariablesError,
-    RenderedSms,
-    TemplateError,
-)
+from templates import CompiledEmail, CompiledSms
 
-__all__ = ["Channel", "Outcome", "Recipients", "load_channels"]
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-CHANNELS = ("email", "sms")
+__all__ = ["JobChannel", "Recipients", "load_channels"]
 
 
 @dataclass(frozen=True)
-class Channel:
-    """One channel of a job, with what every recipient shares."""
+class JobChannel(ChannelSpec):
+    """One channel of a bulk job, checked, with what every recipient on it shares."""
 
     index: int
-    channel: str
-    provider: str
-    template_id: str
     marketing: bool
     segmented: bool  # some live variant targets a segment: membership must be computed
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A recipient's message on one channel: ``queued`` with content, or why not."""
-
-    status: str  # "queued" | "failed" | "suppressed"
-    address: str | None
-    reason: str | None = None
-    content: dict[str, Any] | None = None
-    version_id: str | None = None
-    segments: int = 0
-    missing: tuple[str, ...] = ()
-
-
 def load_channels(
     session: Session, project_id: str, specs: Sequence[dict[str, Any]]
-) -> list[Channel]:
+) -> list[JobChannel]:
     """Check a job's channels (template exists and fits, provider exists), naming bad fields."""
     errors: list[FieldError] = []
-    channels: list[Channel] = []
+    channels: list[JobChannel] = []
     if not specs:
         errors.append(FieldError("channels", "needs at least one channel"))
     for index, spec in enumerate(specs):
         where = f"channels[{index}]"
-        channel, template_id = str(spec.get("channel")), str(spec.get("template"))
-        provider = str(spec.get("provider"))
+        parsed = ChannelSpec.from_json(spec)
+        channel, template_id, provider = parsed.channel, parsed.template, parsed.provider
         if channel not in CHANNELS:
             errors.append(FieldError(f"{where}.channel", "must be email or sms"))
             continue
@@ -116,11 +98,11 @@ def load_channels(
             is not None
         )
         channels.append(
-            Channel(
-                index=index,
+            JobChannel(
                 channel=channel,
+                template=template_id,
                 provider=provider,
-                template_id=template_id,
+                index=index,
                 marketing=template.category == "marketing",
                 segmented=segmented,
             )
@@ -128,16 +110,6 @@ def load_channels(
     if errors:
         raise InvalidInputError(errors)
     return channels
-
-
-def address_problem(channel: str, address: str | None) -> str | None:
-    """Why an address cannot be sent to, or None."""
-    if not address:
-        return f"the customer has no {ADDRESS_NAMES[channel]}"
-    pattern = _EMAIL if channel == "email" else _PHONE
-    if not pattern.match(address):
-        return f"invalid {ADDRESS_NAMES[channel]}: {address[:100]!r}"
-    return None
 
 
 class Recipients:
@@ -149,20 +121,20 @@ class Recipients:
         project: Project,
         campaign: Campaign | None,
         links: LinkSettings,
-        channels: Sequence[Channel],
+        channels: Sequence[JobChannel],
     ) -> None:
         self.session = session
         self.project = project
         self.campaign = campaign
         self.links = links
         self.channels = channels
-        self._versions: dict[tuple[Any, ...], TemplateVersion | str] = {}
+        self._choices: dict[tuple[Any, ...], LiveChoice | DistributionError] = {}
         self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
         self._checks: dict[tuple[Any, ...], tuple[VariablePaths, bool]] = {}
         self._paths: dict[str, VariablePaths] = {}
         self._segments: list[tuple[str, Filter]] | None = None
 
-    def suppressed(self, customers: Sequence[CustomerRecord], channel: Channel) -> set[str]:
+    def suppressed(self, customers: Sequence[CustomerRecord], channel: JobChannel) -> set[str]:
         """Ids of the customers whose marketing on the channel is suppressed (one query)."""
         if not channel.marketing or not customers:
             return set()
@@ -188,34 +160,37 @@ class Recipients:
             or (c.email if channel.channel == "email" else c.phone) in by_address
         }
 
-    def _member_of(self, customer: CustomerRecord) -> tuple[str, ...]:
+    def _member_of(self, customer: CustomerLike) -> tuple[str, ...]:
         if self._segments is None:
             self._segments = [
                 (s.id, parse_filter(s.filter)) for s in list_segments(self.session, self.project.id)
             ]
         return tuple(s for s, f in self._segments if matches(f, customer))
 
-    def _version(self, channel: Channel, customer: CustomerRecord) -> TemplateVersion | str:
+    def _choice(self, channel: JobChannel, customer: CustomerLike) -> LiveChoice:
         members = self._member_of(customer) if channel.segmented else ()
         key = (channel.index, customer.locale, members)
-        found = self._versions.get(key)
+        found = self._choices.get(key)
         if found is None:
             try:
-                _variant, found = resolve_template(
+                _variant, version = resolve_template(
                     self.session,
                     self.project.id,
-                    channel.template_id,
+                    channel.template,
                     campaign_id=self.campaign.id if self.campaign else None,
                     segment_ids=members,
                     locale=customer.locale,
                 )
+                found = LiveChoice(channel.template, channel.channel, channel.marketing, version)
             except DistributionError as error:
-                found = str(error)
-            self._versions[key] = found
+                found = error
+            self._choices[key] = found
+        if isinstance(found, DistributionError):
+            raise found
         return found
 
     def _context(
-        self, customer: CustomerRecord, code: dict[str, Any] | None, unsubscribe_url: str
+        self, customer: CustomerLike, code: dict[str, Any] | None, unsubscribe_url: str
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {
             "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url}
@@ -238,7 +213,7 @@ class Recipients:
             found = self._paths[version.id] = variable_paths(parts)
         return found
 
-    def _needs_link(self, channel: Channel, version: TemplateVersion) -> bool:
+    def _needs_link(self, channel: JobChannel, version: TemplateVersion) -> bool:
         """Whether the unsubscribe link must be signed: marketing carries it, or the template
         may read it (the HMAC is a fair share of a small message's render)."""
         if channel.marketing:
@@ -247,7 +222,7 @@ class Recipients:
         return not paths.simple or any(path[0] == "links" for path in paths.paths)
 
     def surely_complete(
-        self, customer: CustomerRecord, channel: Channel, code: dict[str, Any] | None
+        self, customer: CustomerRecord, channel: JobChannel, code: dict[str, Any] | None
     ) -> bool:
         """Whether a strict render of this email recipient cannot miss a variable, unrendered.
 
@@ -258,8 +233,9 @@ class Recipients:
         """
         if channel.channel != "email":
             return False  # an SMS render also counts its segments
-        version = self._version(channel, customer)
-        if isinstance(version, str):
+        try:
+            version = self._choice(channel, customer).version
+        except DistributionError:
             return False
         key = (version.id, None if code is None else tuple(sorted(code)))
         check = self._checks.get(key)
@@ -271,49 +247,51 @@ class Recipients:
         per_customer, shared_present = check
         return shared_present and per_customer.all_present(customer_variables(customer))
 
-    def outcome(
+    def prepare(
         self,
         customer: CustomerRecord,
-        channel: Channel,
+        channel: JobChannel,
         code: dict[str, Any] | None,
         *,
         suppressed: bool,
-    ) -> Outcome:
-        """Address, suppression, variant and strict render of one recipient on one channel."""
-        address = customer.email if channel.channel == "email" else customer.phone
-        problem = address_problem(channel.channel, address)
-        if problem is not None:
-            return Outcome("failed", address, problem)
-        if suppressed:
-            return Outcome(
-                "suppressed", address, "the customer unsubscribed from marketing on this channel"
-            )
-        version = self._version(channel, customer)
-        if isinstance(version, str):
-            return Outcome("failed", address, version)
-        unsubscribe_url = (
-            self.links.unsubscribe_url(self.project.id, customer.id, channel.channel)
-            if self._needs_link(channel, version)
-            else ""
-        )
-        context = self._context(customer, code, unsubscribe_url)
-        try:
-            compiled = self._compiled.get(version.id)
-            if compiled is None:
-                compiled = self._compiled[version.id] = compile_version(version)
-            rendered = compiled.render(context, mode="send")
-        except MissingVariablesError as error:
-            return Outcome(
-                "failed",
-                address,
-                "missing variables: " + ", ".join(error.missing),
-                version_id=version.id,
-                missing=tuple(error.missing),
-            )
-        except TemplateError as error:
-            return Outcome("failed", address, f"template error: {error}", version_id=version.id)
-        content = message_content(
-            rendered, customer.name, unsubscribe_url if channel.marketing else None
-        )
-        segments = rendered.info.segments if isinstance(rendered, RenderedSms) else 0
-        return Outcome("queued", address, None, content, version.id, segments)
+    ) -> PreparedMessage | Refusal:
+        """One recipient's message on one channel (``suppressed``: from ``suppressed``)."""
+        return prepare_message(customer, channel, _RecipientLookups(self, code, suppressed))
+
+
+class _RecipientLookups:
+    """The batch's precomputed lookups, with one recipient's code and suppression."""
+
+    __slots__ = ("code", "is_suppressed", "recipients")
+
+    def __init__(
+        self, recipients: Recipients, code: dict[str, Any] | None, is_suppressed: bool
+    ) -> None:
+        self.recipients = recipients
+        self.code = code
+        self.is_suppressed = is_suppressed
+
+    def live_choice(self, recipient: CustomerLike, spec: JobChannel) -> LiveChoice:
+        return self.recipients._choice(spec, recipient)
+
+    def suppressed(self, recipient: CustomerLike, spec: JobChannel, address: str) -> bool:
+        return self.is_suppressed
+
+    def capped_hours(self, recipient: CustomerLike) -> int | None:
+        return None  # bulk sends have no frequency cap
+
+    def unsubscribe_url(self, recipient: CustomerLike, spec: JobChannel, choice: LiveChoice) -> str:
+        recipients = self.recipients
+        if not recipients._needs_link(spec, choice.version):
+            return ""
+        return recipients.links.unsubscribe_url(recipients.project.id, recipient.id, spec.channel)
+
+    def context(self, recipient: CustomerLike, unsubscribe_url: str) -> dict[str, Any]:
+        return self.recipients._context(recipient, self.code, unsubscribe_url)
+
+    def compiled(self, version: TemplateVersion) -> CompiledEmail | CompiledSms:
+        cache = self.recipients._compiled
+        found = cache.get(version.id)
+        if found is None:
+            found = cache[version.id] = compile_version(version)
+        return found

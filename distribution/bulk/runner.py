@@ -17,7 +17,7 @@ from collections.abc import Callable
 from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.bulk.preparer import Preparer
 from distribution.db import Database
-from distribution.ingest import LinkSettings
+from distribution.outbox import LinkSettings
 from distribution.render_pool import RenderPoolLimits
 
 __all__ = ["BulkRunner"]

@@ -23,8 +23,8 @@ from distribution.bulk.preflight import assemble, check_range
 from distribution.db import Database
 from distribution.distributed.bulk_chunks import CHUNK_SIZE, Chunk
 from distribution.errors import DistributionError
-from distribution.ingest import LinkSettings
 from distribution.models import BulkJob
+from distribution.outbox import LinkSettings
 
 __all__ = ["CHECK_SIZE", "MAX_PARTS", "check_part", "pending_checks"]
 

@@ -22,8 +22,8 @@ from distribution.bulk.jobs import get_job
 from distribution.bulk.prepare import BULK_PRIORITY, prepare_customers
 from distribution.db import Database
 from distribution.distributed.enqueue import ENQUEUE_WINDOW, Marked
-from distribution.ingest import LinkSettings
 from distribution.models import BulkJob, CustomerRecord, utcnow
+from distribution.outbox import LinkSettings
 
 __all__ = ["CHUNK_SIZE", "Chunk", "pending_chunks", "prepare_chunk_rows"]
 

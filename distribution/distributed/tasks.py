@@ -43,7 +43,7 @@ from distribution.distributed.enqueue import (
     sweep_due,
     unmark,
 )
-from distribution.ingest import LinkSettings
+from distribution.outbox import LinkSettings
 
 __all__ = [
     "BULK_ROUND",

@@ -16,7 +16,11 @@ from distribution.models.core import (
     utcnow,
 )
 from distribution.models.deliveries import (
+    OUTGOING_STATUSES,
+    PENDING_STATUSES,
+    UNSENT_STATUSES,
     Delivery,
+    DeliveryStatus,
     DeliveryStatusChange,
     Distribution,
     Event,
@@ -31,6 +35,9 @@ from distribution.models.webhooks import WebhookCall, WebhookSubscription
 
 __all__ = [
     "CUSTOMER_COLUMNS",
+    "OUTGOING_STATUSES",
+    "PENDING_STATUSES",
+    "UNSENT_STATUSES",
     "ApiKey",
     "BulkJob",
     "Campaign",
@@ -40,6 +47,7 @@ __all__ = [
     "CustomerLike",
     "CustomerRecord",
     "Delivery",
+    "DeliveryStatus",
     "DeliveryStatusChange",
     "Distribution",
     "Event",

@@ -7,6 +7,7 @@ rendered snapshot; a worker only ever moves rows on.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -15,7 +16,11 @@ from sqlmodel import Field, SQLModel
 from distribution.models.core import JSONVariant, project_fk, utcnow
 
 __all__ = [
+    "OUTGOING_STATUSES",
+    "PENDING_STATUSES",
+    "UNSENT_STATUSES",
     "Delivery",
+    "DeliveryStatus",
     "DeliveryStatusChange",
     "Distribution",
     "Event",
@@ -24,6 +29,51 @@ __all__ = [
 ]
 
 _UNENQUEUED = "status = 'queued' AND enqueued_until IS NULL"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery is, in the order a message moves through them.
+
+    ``Delivery.status`` stores the plain string, which a member compares equal to.
+    """
+
+    QUEUED = "queued"
+    PAUSED = "paused"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """How far a provider's reports have moved the message (they never move it back)."""
+        return _REPORTED_RANK.get(self, 0)
+
+
+#: The message went, or is going, out: it counts against a frequency cap.
+OUTGOING_STATUSES = frozenset(
+    {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.SENT,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.UNKNOWN,
+    }
+)
+#: Not handed to a provider yet, and never will be unless someone acts.
+UNSENT_STATUSES = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.PAUSED})
+#: Waiting or in flight: a bulk job whose messages are all past these is complete.
+PENDING_STATUSES = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.PAUSED})
+_REPORTED_RANK = {
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.BOUNCED: 3,
+    DeliveryStatus.FAILED: 3,
+}
 
 
 class Distribution(SQLModel, table=True):

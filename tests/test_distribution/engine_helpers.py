@@ -8,8 +8,8 @@ from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
 from distribution.distributions import DistributionSpec, create_distribution
 from distribution.ids import new_id
-from distribution.ingest import LinkSettings
 from distribution.models import MessageTemplate, TemplateVariant, TemplateVersion
+from distribution.outbox import LinkSettings
 from distribution.worker import EmbeddedWorker
 from providers import Provider
 from providers.capture import CaptureConfig, CaptureProvider
