@@ -3,8 +3,7 @@
 `VARIABLE_SCHEMA` and `FILTER_SCHEMA` are plain JSON-serialisable data: the editor lists them in
 its "Variables and filters" panel (descriptions, and buttons that insert a variable or a filter
 example at the cursor; there is no autocomplete) and `GET /v1/templates/variables` returns them as
-they are. `sample_context()` builds
-the editor's prefilled sample data from the examples.
+they are. `sample_context()` builds the editor's prefilled sample data from the examples.
 """
 
 from __future__ import annotations
