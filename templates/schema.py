@@ -1,8 +1,9 @@
 """The variables a template can use, with example values, and the filters it can apply.
 
-`VARIABLE_SCHEMA` and `FILTER_SCHEMA` are plain JSON-serialisable data: the editor uses them for
-autocomplete and `GET /v1/templates/variables` returns them as they are. `sample_context()` builds
-the editor's prefilled sample data from the examples.
+`VARIABLE_SCHEMA` and `FILTER_SCHEMA` are plain JSON-serialisable data: the editor lists them in
+its "Variables and filters" panel (descriptions, and buttons that insert a variable or a filter
+example at the cursor; there is no autocomplete) and `GET /v1/templates/variables` returns them as
+they are. `sample_context()` builds the editor's prefilled sample data from the examples.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.test_browser.conftest import ARTIFACTS, Console, Site, new_template, write_artifact
+from tests.test_browser.editor_page import EditorPage
 
 pytestmark = pytest.mark.browser
 
@@ -57,30 +57,6 @@ REFERRAL_MJML = (
 )
 
 
-def open_editor(page: Page, site: Site, template_id: str) -> None:
-    """From the templates list to the editor, the way a person gets there."""
-    page.goto(f"{site.url}/templates/{template_id}")
-    page.get_by_role("link", name=re.compile("^(Edit|Open)$")).first.click()
-    page.wait_for_url(f"**/templates/{template_id}/variants/**")
-    page.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
-
-
-def srcdoc(page: Page) -> str:
-    return str(page.locator("#preview-frame").get_attribute("srcdoc") or "")
-
-
-def place_cursor_after(page: Page, text: str) -> None:
-    page.evaluate(
-        """(text) => {
-          const area = document.getElementById('code-body');
-          const at = area.value.indexOf(text) + text.length;
-          area.focus();
-          area.setSelectionRange(at, at);
-        }""",
-        text,
-    )
-
-
 def test_sign_in_open_type_and_see_the_preview_change(
     page: tuple[Page, Console], site: Site
 ) -> None:
@@ -92,16 +68,16 @@ def test_sign_in_open_type_and_see_the_preview_change(
     tab.get_by_role("link", name="Referral invite").click()
     expect(tab.locator("#variants-table")).to_contain_text("default")
     tab.get_by_role("link", name="Edit").first.click()
-    tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
-    expect(tab.locator("#preview-subject")).to_have_text("Ana, a gift")
-    frame = tab.frame_locator("#preview-frame")
-    expect(frame.get_by_text("Your code:")).to_be_visible()
-    assert "Hi Ana," in srcdoc(tab)
+    editor = EditorPage(tab, site)
+    editor.wait_for_first_preview()
+    expect(editor.subject).to_have_text("Ana, a gift")
+    expect(editor.preview.get_by_text("Your code:")).to_be_visible()
+    assert "Hi Ana," in editor.srcdoc()
 
-    place_cursor_after(tab, "Hi ")
-    tab.keyboard.type("dear ")
-    expect(frame.get_by_text("Hi dear Ana,")).to_be_visible()
-    expect(tab.locator("#dirty-flag")).to_be_visible()
+    editor.place_cursor_after("Hi ")
+    editor.type("dear ")
+    expect(editor.preview.get_by_text("Hi dear Ana,")).to_be_visible()
+    expect(editor.dirty_flag).to_be_visible()
 
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / "editor.png"), full_page=True)
@@ -122,10 +98,10 @@ def test_sign_in_open_type_and_see_the_preview_change(
           }).observe(frame, {attributes: true, attributeFilter: ['srcdoc']});
         }"""
     )
-    place_cursor_after(tab, "Your code:")
+    editor.place_cursor_after("Your code:")
     for count in range(1, 21):
         tab.wait_for_timeout(350)  # a pause between keystrokes, as when a person edits a word
-        tab.keyboard.type("x")
+        editor.type("x")
         tab.wait_for_function(f"() => window.__latency.length >= {count}")
     samples = sorted(tab.evaluate("window.__latency"))
     p50 = statistics.median(samples)
@@ -143,7 +119,7 @@ def test_sign_in_open_type_and_see_the_preview_change(
             "samples_ms": [round(s, 1) for s in samples],
         },
     )
-    expect(tab.frame_locator("#preview-frame").get_by_text("Your code:" + "x" * 20)).to_be_visible()
+    expect(editor.preview.get_by_text("Your code:" + "x" * 20)).to_be_visible()
     assert not console.errors
 
 
@@ -152,94 +128,89 @@ def test_syntax_error_shows_its_line_and_keeps_the_last_preview(
 ) -> None:
     tab, _ = page
     template_id, _ = new_template(site, "Syntax check", "email", REFERRAL_MJML, "Hi")
-    open_editor(tab, site, template_id)
-    good = srcdoc(tab)
+    editor = EditorPage(tab, site)
+    editor.open(template_id)
+    good = editor.srcdoc()
     assert "Your code:" in good
-    place_cursor_after(tab, "Your code: <strong>")
-    tab.keyboard.type("{% if %}")
+    editor.place_cursor_after("Your code: <strong>")
+    editor.type("{% if %}")
     line = REFERRAL_MJML[: REFERRAL_MJML.index("Your code:")].count("\n") + 1
-    error = tab.locator("#error-list li").first
+    error = editor.errors.first
     expect(error).to_contain_text(f"line {line}:")
-    expect(tab.locator("#preview-stale")).to_be_visible()
-    expect(tab.locator(".code[data-part=body] .gutter .bad")).to_have_text(str(line))
-    assert srcdoc(tab) == good  # the last good preview stays
-    expect(tab.frame_locator("#preview-frame").get_by_text("Your code:")).to_be_visible()
+    expect(editor.stale_notice).to_be_visible()
+    expect(editor.gutter_mark()).to_have_text(str(line))
+    assert editor.srcdoc() == good  # the last good preview stays
+    expect(editor.preview.get_by_text("Your code:")).to_be_visible()
     # Clicking the error selects the line in the code.
     error.get_by_role("button").click()
-    selected = tab.evaluate(
-        "() => { const a = document.getElementById('code-body');"
-        " return a.value.slice(a.selectionStart, a.selectionEnd); }"
-    )
-    assert "{% if %}" in selected
+    assert "{% if %}" in editor.selected_code()
 
     # Mobile width.
-    tab.get_by_role("tab", name="Mobile").click()
-    frame_width = "document.getElementById('preview-frame').getBoundingClientRect().width"
-    tab.wait_for_function(f"() => {frame_width} === 375")  # after the width transition
-    tab.get_by_role("tab", name="Plain text").click()
-    expect(tab.locator("#preview-text")).to_contain_text("Your code:")
-    tab.get_by_role("tab", name="Desktop").click()
-    tab.wait_for_function(f"() => {frame_width} > 500")
+    editor.show("Mobile")
+    editor.wait_for_frame_width("=== 375")
+    editor.show("Plain text")
+    expect(editor.text_part).to_contain_text("Your code:")
+    editor.show("Desktop")
+    editor.wait_for_frame_width("> 500")
 
 
 def test_sms_counter_segments_and_ucs2(page: tuple[Page, Console], site: Site) -> None:
     tab, _ = page
     template_id, _ = new_template(site, "SMS counter", "sms", "a" * 159)
-    open_editor(tab, site, template_id)
-    expect(tab.locator("#sms-length")).to_have_text("159")
-    body = tab.locator("#code-body")
-    body.focus()
+    editor = EditorPage(tab, site)
+    editor.open(template_id)
+    expect(editor.sms_length).to_have_text("159")
+    editor.body.focus()
     tab.keyboard.press("End")
-    tab.keyboard.type("b")
-    expect(tab.locator("#sms-length")).to_have_text("160")
-    expect(tab.locator("#sms-segments")).to_have_text("1")
-    expect(tab.locator("#sms-encoding")).to_have_text("GSM-7")
-    tab.keyboard.type("c")  # the 161st GSM character
-    expect(tab.locator("#sms-length")).to_have_text("161")
-    expect(tab.locator("#sms-segments")).to_have_text("2")
-    tab.keyboard.type("🎉")
-    expect(tab.locator("#sms-encoding")).to_have_text("UCS-2")
-    expect(tab.locator("#sms-length")).to_have_text("163")  # the emoji costs two code units
-    expect(tab.locator("#sms-segments")).to_have_text("3")
-    expect(tab.locator("#sms-bubble mark.ucs2")).to_have_text("🎉")
-    expect(tab.locator("#sms-ucs2")).to_contain_text("🎉")
+    editor.type("b")
+    expect(editor.sms_length).to_have_text("160")
+    expect(editor.sms_segments).to_have_text("1")
+    expect(editor.sms_encoding).to_have_text("GSM-7")
+    editor.type("c")  # the 161st GSM character
+    expect(editor.sms_length).to_have_text("161")
+    expect(editor.sms_segments).to_have_text("2")
+    editor.type("🎉")
+    expect(editor.sms_encoding).to_have_text("UCS-2")
+    expect(editor.sms_length).to_have_text("163")  # the emoji costs two code units
+    expect(editor.sms_segments).to_have_text("3")
+    expect(editor.sms_bubble.locator("mark.ucs2")).to_have_text("🎉")
+    expect(editor.sms_ucs2).to_contain_text("🎉")
     # The GSM-safe switch turns smart quotes into plain ones; the emoji still forces UCS-2.
     tab.keyboard.press("Backspace")
-    tab.keyboard.type("“ok”")
-    expect(tab.locator("#sms-encoding")).to_have_text("UCS-2")
-    tab.get_by_label(re.compile("GSM-safe rewrite")).check()
-    expect(tab.locator("#sms-encoding")).to_have_text("GSM-7")
-    expect(tab.locator("#sms-bubble")).to_contain_text('"ok"')
+    editor.type("“ok”")
+    expect(editor.sms_encoding).to_have_text("UCS-2")
+    editor.rewrite_gsm_safe()
+    expect(editor.sms_encoding).to_have_text("GSM-7")
+    expect(editor.sms_bubble).to_contain_text('"ok"')
 
 
 def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     tab, _ = page
     template_id, _ = new_template(site, "History", "sms", "Version one {{ code.code }}")
-    open_editor(tab, site, template_id)
-    body = tab.locator("#code-body")
-    body.fill("Version two {{ code.code }}")
-    tab.get_by_role("button", name="Save draft").click()
-    expect(tab.locator("#status")).to_contain_text("Saved draft v2")
-    expect(tab.locator("#dirty-flag")).to_be_hidden()
-    tab.get_by_role("button", name="Publish").click()
-    expect(tab.locator("#status")).to_contain_text("Published v2")
-    tab.locator("#panel-history summary").click()
-    history = tab.locator("#history")
-    expect(history.locator("li[data-version='2']")).to_contain_text("live")
-    expect(history.locator("li[data-version='2']")).to_contain_text("published")
-    expect(history.locator("li[data-version='2']")).to_contain_text(site.editor_email)
+    editor = EditorPage(tab, site)
+    editor.open(template_id)
+    editor.body.fill("Version two {{ code.code }}")
+    editor.save_draft()
+    expect(editor.status).to_contain_text("Saved draft v2")
+    expect(editor.dirty_flag).to_be_hidden()
+    editor.publish()
+    expect(editor.status).to_contain_text("Published v2")
+    editor.open_history()
+    expect(editor.version(2)).to_contain_text("live")
+    expect(editor.version(2)).to_contain_text("published")
+    expect(editor.version(2)).to_contain_text(site.editor_email)
     # Compare version 1 with the live one.
-    history.locator("li[data-version='1']").get_by_role("button", name="Compare with live").click()
-    expect(tab.locator("#compare-diff")).to_contain_text("-Version two")
-    expect(tab.locator("#compare-diff")).to_contain_text("+Version one")
+    editor.compare_with_live(1)
+    expect(editor.comparison).to_contain_text("-Version two")
+    expect(editor.comparison).to_contain_text("+Version one")
     # Restore version 1: a new draft (v3) with its text, loaded in the editor.
-    history.locator("li[data-version='1']").get_by_role("button", name="Restore").click()
-    expect(tab.locator("#status")).to_contain_text("Restored v1 as draft v3")
-    expect(body).to_have_value("Version one {{ code.code }}")
-    expect(history.locator("li[data-version='3']")).to_contain_text("draft")
-    expect(tab.locator("#sms-bubble")).to_contain_text("Version one ANA-7K2Q")
+    editor.restore(1)
+    expect(editor.status).to_contain_text("Restored v1 as draft v3")
+    expect(editor.body).to_have_value("Version one {{ code.code }}")
+    expect(editor.version(3)).to_contain_text("draft")
+    expect(editor.sms_bubble).to_contain_text("Version one ANA-7K2Q")
     # Unsaved changes ask before leaving.
-    body.fill("Version four")
+    editor.body.fill("Version four")
     with tab.expect_event("dialog") as asked:
         tab.close(run_before_unload=True)
     assert asked.value.type == "beforeunload"
@@ -251,20 +222,16 @@ def test_send_a_test_to_smtp_matches_the_preview(page: tuple[Page, Console], sit
     template_id, _ = new_template(
         site, "Send test", "email", REFERRAL_MJML, "{{ customer.first_name }}, your code"
     )
-    open_editor(tab, site, template_id)
-    shown_html = tab.evaluate(
-        "() => document.getElementById('preview-frame').srcdoc.replace(/^<style>.*?<\\/style>/, '')"
-    )
-    tab.locator("#panel-test summary").click()
-    tab.get_by_label("Email address").fill("friend@example.com")
-    tab.get_by_label("Provider").select_option("local-smtp")
+    editor = EditorPage(tab, site)
+    editor.open(template_id)
+    shown_html = editor.shown_message_html()
     before = len(site.inbox)
-    tab.get_by_role("button", name="Send test").click()
-    expect(tab.locator("#test-result")).to_contain_text("sent via local-smtp")
+    editor.send_test("friend@example.com", "local-smtp")
+    expect(editor.test_result).to_contain_text("sent via local-smtp")
     assert len(site.inbox) == before + 1
     received = site.inbox[-1]
     assert received["To"] == "friend@example.com"
-    assert received["Subject"] == tab.locator("#preview-subject").inner_text()
+    assert received["Subject"] == editor.subject.inner_text()
     html_part = received.get_body(preferencelist=("html",))
     assert html_part is not None
     sent_html = html_part.get_content()
@@ -296,10 +263,11 @@ def test_a_script_in_a_template_cannot_run_in_the_editor(
             category="transactional",
             first_version=VersionInput(body=body, subject="Hi", body_format="html"),
         )
-    open_editor(tab, site, saved.version.template_id)
-    expect(tab.frame_locator("#preview-frame").get_by_text("Looks harmless")).to_be_visible()
+    editor = EditorPage(tab, site)
+    editor.open(saved.version.template_id)
+    expect(editor.preview.get_by_text("Looks harmless")).to_be_visible()
     tab.wait_for_timeout(300)
-    assert "<script>" in srcdoc(tab)  # the script reached the preview, and still did nothing
+    assert "<script>" in editor.srcdoc()  # the script reached the preview, and still did nothing
     assert tab.title() != "pwned"
     assert tab.evaluate("typeof window.pwned") == "undefined"
     inner = tab.frame(url="about:srcdoc")

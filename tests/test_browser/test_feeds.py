@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from distribution.projects import create_api_key
+from tests.builders import publish_template
 from tests.test_browser.conftest import Console, Site
-from tests.test_distribution.engine_helpers import publish_template
 
 pytestmark = pytest.mark.browser
 

@@ -17,10 +17,9 @@ from distribution.db import Database
 from distribution.distributed.bulk_checks import check_part, pending_checks
 from distribution.distributed.bulk_chunks import pending_chunks
 from distribution.segments import delete_segment
+from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import LINKS, publish_template
-from tests.test_distribution.test_bulk import _setup as bulk_setup
-from tests.test_distribution.test_bulk import _spec as bulk_spec
+from tests.test_distribution.engine_helpers import LINKS
 
 PART = 4
 
@@ -34,7 +33,9 @@ def _mixed_audience(database: Database, project_id: str, codes: int) -> dict[str
         project_id,
         category="marketing",
         subject="For {{ customer.first_name }}",
-        body="<p>{{ customer.metadata.nickname }}: {{ code.code }}</p>",
+        # Publishing a marketing email needs the unsubscribe link; a comment names it, so the
+        # samples the checks compare hold no signed (time-stamped) link.
+        body="{# links.unsubscribe_url #}<p>{{ customer.metadata.nickname }}: {{ code.code }}</p>",
     )
     with database.session() as session:
         upsert_customers(

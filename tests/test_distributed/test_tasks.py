@@ -39,10 +39,9 @@ from distribution.migrate import queue_schema_applied, upgrade_queue
 from distribution.models import Code, Delivery, utcnow
 from providers import Message, SendResult, TransientProviderError
 from providers.capture import CaptureConfig, CaptureProvider
+from tests.builders import bulk_setup, bulk_spec
 from tests.conftest import make_project, migrated_database
 from tests.test_distribution.engine_helpers import LINKS, Senders, capture
-from tests.test_distribution.test_bulk import _setup as bulk_setup
-from tests.test_distribution.test_bulk import _spec as bulk_spec
 from web.cli import main
 
 POLICY = DeliveryPolicy(max_attempts=5, base_backoff=1.0, max_backoff=1.0)

@@ -9,64 +9,22 @@ from sqlmodel import col, func, select
 
 from distribution.bulk import (
     BulkRunner,
-    BulkSpec,
     cancel_job,
     create_job,
     get_job,
     job_progress,
     preflight,
 )
-from distribution.campaigns import CampaignSpec, create_campaign
-from distribution.code_pools import CodeConfig, create_pool, generate_codes, pool_stats
+from distribution.code_pools import pool_stats
 from distribution.customers import upsert_customers
 from distribution.db import Database
 from distribution.errors import ConflictError
 from distribution.models import BulkJob, Code, Delivery
-from distribution.segments import create_segment
 from distribution.worker import EmbeddedWorker
 from providers.capture import CaptureConfig, CaptureProvider
+from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import FAST_RETRIES, LINKS, Senders, publish_template
-
-BODY = "<p>Hi {{ customer.first_name }}, your code is {{ code.code }}: {{ code.referral_url }}</p>"
-
-
-def _setup(database: Database, project_id: str, customers: int, codes: int) -> dict[str, str]:
-    template = publish_template(
-        database, project_id, subject="Invite for {{ customer.first_name }}", body=BODY
-    )
-    rows = [
-        {
-            "source_id": f"r{i}",
-            "name": f"Reader {i}",
-            "email": f"r{i}@example.com",
-            "metadata": {"wave": "one"},
-        }
-        for i in range(customers)
-    ]
-    with database.session() as session:
-        campaign = create_campaign(
-            session,
-            project_id,
-            CampaignSpec(name="Invite", referral_url_template="https://shop.example.com/r/{code}"),
-        )
-        pool = create_pool(session, project_id, campaign.id, "main")
-        segment = create_segment(
-            session, project_id, "wave one", {"field": "metadata.wave", "op": "eq", "value": "one"}
-        )
-        upsert_customers(session, project_id, rows, default_region="US")
-    if codes:
-        generate_codes(database, project_id, pool.id, CodeConfig(count=codes, length=12))
-    return {"template": template, "campaign": campaign.id, "pool": pool.id, "segment": segment.id}
-
-
-def _spec(ids: dict[str, str], **options: object) -> BulkSpec:
-    return BulkSpec(
-        campaign_id=ids["campaign"],
-        channels=[{"channel": "email", "template": ids["template"], "provider": "capture"}],
-        segment_id=ids["segment"],
-        **options,  # type: ignore[arg-type]
-    )
+from tests.test_distribution.engine_helpers import FAST_RETRIES, LINKS, Senders
 
 
 async def _run_until(
@@ -94,9 +52,9 @@ def test_ten_thousand_recipients_get_one_message_and_one_distinct_code_each(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 10_000, 10_000)
+    ids = bulk_setup(database, project_id, 10_000, 10_000)
     with database.session() as session:
-        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=0), actor="t").id
+        job_id = create_job(session, project_id, bulk_spec(ids, send_delay_seconds=0), actor="t").id
     capture = CaptureProvider("capture", CaptureConfig(max_messages=20_000))
     job = asyncio.run(_run_until(database, project_id, job_id, capture, {"completed", "failed"}))
     assert job.status == "completed", job.error
@@ -140,12 +98,15 @@ def test_an_under_stocked_pool_is_refused_unless_sending_to_available(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 30, 20)
+    ids = bulk_setup(database, project_id, 30, 20)
     with database.session() as session, pytest.raises(ConflictError, match="needs 30"):
-        create_job(session, project_id, _spec(ids), actor="t")
+        create_job(session, project_id, bulk_spec(ids), actor="t")
     with database.session() as session:
         job = create_job(
-            session, project_id, _spec(ids, send_to_available=True, send_delay_seconds=0), actor="t"
+            session,
+            project_id,
+            bulk_spec(ids, send_to_available=True, send_delay_seconds=0),
+            actor="t",
         )
         report = preflight(session, job, LINKS)
     assert report["codes_needed"] == 30
@@ -170,7 +131,7 @@ def test_preflight_lists_rows_that_miss_variables(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 5, 5)
+    ids = bulk_setup(database, project_id, 5, 5)
     ids["template"] = publish_template(
         database, project_id, subject="Hi", body="<p>{{ customer.metadata.nickname }}</p>"
     )
@@ -181,7 +142,7 @@ def test_preflight_lists_rows_that_miss_variables(
             [{"source_id": "r0", "metadata": {"nickname": "Zed"}}],
             default_region="US",
         )
-        job = create_job(session, project_id, _spec(ids), actor="t")
+        job = create_job(session, project_id, bulk_spec(ids), actor="t")
         report = preflight(session, job, LINKS)
     assert report["channels"][0]["sendable"] == 1
     assert report["channels"][0]["render_failures"] == 4
@@ -192,9 +153,11 @@ def test_cancel_stops_sending_and_can_release_codes(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 50, 50)
+    ids = bulk_setup(database, project_id, 50, 50)
     with database.session() as session:
-        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id
     capture = CaptureProvider("capture", CaptureConfig())
     prepared = asyncio.run(_run_until(database, project_id, job_id, capture, {"sending"}))
     assert prepared.counts["prepared"] == 50

@@ -13,18 +13,20 @@ from distribution.bulk.preparer import Preparer, PreparerError
 from distribution.bulk.timing import phase_seconds
 from distribution.db import Database
 from distribution.models import Delivery
+from tests.builders import bulk_setup, bulk_spec
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS
-from tests.test_distribution.test_bulk import _setup, _spec
 
 
 def test_a_job_is_prepared_in_the_child_and_a_dead_child_is_replaced(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 30, 30)
+    ids = bulk_setup(database, project_id, 30, 30)
     with database.session() as session:
-        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id
     preparer = Preparer(database)
     assert not preparer.in_process
     try:
@@ -63,9 +65,11 @@ def test_in_process_preparation_starts_no_child(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 5, 5)
+    ids = bulk_setup(database, project_id, 5, 5)
     with database.session() as session:
-        job_id = create_job(session, project_id, _spec(ids, send_delay_seconds=3600), actor="t").id
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id
     preparer = Preparer(database, in_process=True)
     preparer.warm()
     assert preparer.begin_job(project_id, job_id, LINKS) == "preparing"

@@ -31,57 +31,14 @@ from distribution.worker import EmbeddedWorker
 from providers import Message, RejectReason, SendResult
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider
+from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
 from tests.test_providers.fakes.asgi import Fault
 from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
-from .engine_helpers import (
-    FAST_RETRIES,
-    LINKS,
-    Senders,
-    capture,
-    distribute,
-    drain,
-    publish_template,
-)
-
-VOUCHERIFY_REDEMPTION: dict[str, Any] = {
-    "id": "evcus_0dc1a5e7f7a8e2b1c4",
-    "object": "event",
-    "type": "redemption.succeeded",
-    "created_at": "2026-11-25T10:00:00.000Z",
-    "data": {
-        "object": {
-            "id": "r_0dc1a5e7f7a8e2b1c5",
-            "object": "redemption",
-            "date": "2026-11-25T10:00:00.000Z",
-            "result": "SUCCESS",
-            "customer_id": "cust_VfHgQ1c4tPq2",
-            "customer": {
-                "id": "cust_VfHgQ1c4tPq2",
-                "source_id": "shop-7",
-                "name": "Grace Hopper",
-                "email": "grace@example.com",
-                "object": "customer",
-            },
-            "voucher": {
-                "code": "FRIEND-7Q2X",
-                "campaign": "Referral 2026",
-                "campaign_id": "camp_referral",
-                "object": "voucher",
-            },
-            "order": {"id": "ord_1", "source_id": "1001", "amount": 12900, "object": "order"},
-            "reward": {
-                "type": "CAMPAIGN",
-                "name": "Store credit",
-                "amount": 1500,
-                "currency": "EUR",
-            },
-        },
-        "related_object": None,
-    },
-}
+from .engine_helpers import FAST_RETRIES, LINKS, Senders, capture, drain
+from .event_samples import VOUCHERIFY_REDEMPTION
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +134,12 @@ async def test_marketing_to_an_unsubscribed_customer_is_suppressed_transactional
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    marketing = publish_template(database, project_id, category="marketing")
+    marketing = publish_template(
+        database,
+        project_id,
+        category="marketing",
+        body='<p>Hi {{ customer.first_name }}.</p><a href="{{ links.unsubscribe_url }}">Stop</a>',
+    )
     transactional = publish_template(database, project_id)
     distribute(
         database,

@@ -19,9 +19,10 @@ from distribution.migrate import upgrade
 from distribution.models import Customer, Delivery, Event, WebhookCall
 from distribution.provider_store import SecretBox
 from distribution.webhooks import create_subscription
+from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials, make_project
 
-from .engine_helpers import LINKS, distribute, publish_template
+from .engine_helpers import LINKS
 
 
 def _body(name: str, **extra: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from distribution.db import Database
 from distribution.distributions import active_rules, set_distribution_status
 from distribution.errors import ConflictError
 from distribution.project_cache import CACHE, GenerationCache, changed
+from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import distribute, publish_template
 
 
 class Loads:

@@ -10,7 +10,7 @@ from hypothesis import given
 from distribution.errors import InvalidInputError
 from distribution.segment_filter import And, Condition, Instant, Not, Or, parse_filter
 from distribution.segment_filter.parse import parse_instant
-from tests.test_distribution.test_segment_filter_agreement import edge_dates
+from tests.test_distribution.date_strategies import edge_dates
 
 
 def errors_of(raw: object) -> dict[str, str]:

@@ -6,9 +6,9 @@ from distribution.bulk import create_job, preflight
 from distribution.bulk.variable_paths import variable_paths
 from distribution.customers import upsert_customers
 from distribution.db import Database
+from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import LINKS, publish_template
-from tests.test_distribution.test_bulk import _setup, _spec
+from tests.test_distribution.engine_helpers import LINKS
 
 
 def test_plain_paths_filters_and_tests_are_followed() -> None:
@@ -70,7 +70,7 @@ def test_preflight_still_finds_every_row_missing_a_variable_among_complete_ones(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = _setup(database, project_id, 40, 40)
+    ids = bulk_setup(database, project_id, 40, 40)
     ids["template"] = publish_template(
         database,
         project_id,
@@ -85,7 +85,7 @@ def test_preflight_still_finds_every_row_missing_a_variable_among_complete_ones(
     ]
     with database.session() as session:
         upsert_customers(session, project_id, nicknamed, default_region="US")
-        job = create_job(session, project_id, _spec(ids), actor="t")
+        job = create_job(session, project_id, bulk_spec(ids), actor="t")
         report = preflight(session, job, LINKS)
     assert report["channels"][0]["sendable"] == 36
     assert report["channels"][0]["render_failures"] == 4

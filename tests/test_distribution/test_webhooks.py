@@ -21,10 +21,11 @@ from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.webhooks import create_subscription, emit, emit_many
 from distribution.worker import EmbeddedWorker
 from providers import DeliveryEvent
+from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
 from tests.test_providers.fakes.server import serve
 
-from .engine_helpers import FAST_RETRIES, LINKS, Senders, capture, distribute, publish_template
+from .engine_helpers import FAST_RETRIES, LINKS, Senders, capture
 from .webhook_receiver import Receiver, Scripted
 
 BOX = SecretBox("webhook-test-secret")

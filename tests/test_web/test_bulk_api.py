@@ -8,8 +8,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from distribution.db import Database
+from tests.builders import publish_template
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.engine_helpers import publish_template
 
 Client = TestClient[Litestar]
 

@@ -13,40 +13,10 @@ from litestar.testing import TestClient
 
 from distribution.provider_registry import ProviderRegistry
 from tests.conftest import ProjectCredentials
-from tests.test_distribution.test_delivery_engine import VOUCHERIFY_REDEMPTION
+from tests.test_distribution.event_samples import VOUCHERIFY_REDEMPTION
+from tests.test_web.api_templates import REWARD_EMAIL, published_template
 
 Client = TestClient[Litestar]
-
-REWARD_EMAIL = {
-    "subject": "You earned {{ reward.amount | money(reward.currency) }}, {{ customer.first_name }}",
-    "body_format": "mjml",
-    "body": "<mjml><mj-body><mj-section><mj-column><mj-text>"
-    "Thanks {{ customer.first_name }}! {{ reward.description }}: "
-    "{{ reward.amount | money(reward.currency) }}.</mj-text></mj-column></mj-section>"
-    "</mj-body></mjml>",
-}
-
-
-def _published_template(
-    client: Client, source: dict[str, Any], category: str = "transactional"
-) -> str:
-    created = client.post(
-        "/v1/templates",
-        json={
-            "name": f"reward-{time.monotonic_ns()}",
-            "channel": "email",
-            "category": category,
-            **source,
-        },
-    )
-    assert created.status_code == 201, created.text
-    template = created.json()
-    version_id = template["variants"][0]["latest_draft"]["id"]
-    published = client.post(
-        f"/v1/templates/{template['id']}/publish", json={"version_id": version_id}
-    )
-    assert published.status_code in (200, 201), published.text
-    return str(template["id"])
 
 
 def _wait_for(client: Client, predicate: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -61,7 +31,7 @@ def _wait_for(client: Client, predicate: Any, timeout: float = 10.0) -> list[dic
 def test_voucherify_webhook_sends_exactly_one_reward_email(
     client: Client, app: Litestar, api_project: ProjectCredentials
 ) -> None:
-    template_id = _published_template(client, REWARD_EMAIL)
+    template_id = published_template(client, REWARD_EMAIL)
     distribution = client.post(
         "/v1/distributions",
         json={
@@ -122,7 +92,7 @@ def test_bad_events_are_422_naming_the_field(client: Client) -> None:
 
 
 def test_distribution_lifecycle_and_stats(client: Client) -> None:
-    template_id = _published_template(client, REWARD_EMAIL)
+    template_id = published_template(client, REWARD_EMAIL)
     created = client.post(
         "/v1/distributions",
         json={
@@ -153,7 +123,7 @@ def test_distribution_lifecycle_and_stats(client: Client) -> None:
 
 
 def test_unsubscribe_link_suppresses_later_marketing(client: Client) -> None:
-    template_id = _published_template(
+    template_id = published_template(
         client,
         category="marketing",
         source={
@@ -212,7 +182,7 @@ def _subject(client: Client, delivery_id: str) -> str:
 
 def test_every_edit_reaches_the_very_next_event(client: Client) -> None:
     """Distributions, segments and live templates are cached between events: each edit counts."""
-    template_id = _published_template(
+    template_id = published_template(
         client, {"body_format": "html", "subject": "First {{ customer.name }}", "body": "<p>1</p>"}
     )
     rule = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,50 +13,13 @@ from litestar.testing import TestClient
 
 from distribution.db import Database
 from distribution.template_store import create_template
-from distribution.users import authenticate_user, create_user
+from distribution.users import authenticate_user
 from tests.conftest import ProjectCredentials
+from tests.test_web.ui_sign_in import PASSWORD, csrf_of, header_token, make_user, sign_in
 from web.cli import _dev_admin
 from web.cli import main as dm
 from web.settings import Settings
 from web.ui.session import LoginRateLimiter, session_config
-
-PASSWORD = "correct horse battery"
-
-
-@dataclass(frozen=True)
-class Person:
-    email: str
-    role: str
-    project: ProjectCredentials
-
-
-def make_user(database: Database, project: ProjectCredentials, role: str) -> Person:
-    email = f"{role}-{secrets.token_hex(4)}@example.com"
-    with database.session() as session:
-        create_user(session, project.project.id, email, role, PASSWORD)
-    return Person(email, role, project)
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-def sign_in(client: TestClient[Litestar], email: str, password: str = PASSWORD) -> object:
-    token = csrf_of(client.get("/login").text)
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": token, "next": "/customers"},
-        follow_redirects=False,
-    )
-
-
-def header_token(client: TestClient[Litestar]) -> str:
-    page = client.get("/customers").text
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
-    assert found
-    return found.group(1)
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from distribution.db import Database
 from distribution.ids import first_id_at
 from distribution.messages import MESSAGE_ID_PREFIX, changed_messages
 from distribution.models import Delivery, utcnow
+from tests.builders import publish_template
 from tests.conftest import ProjectCredentials, make_project
-from tests.test_distribution.engine_helpers import publish_template
-from tests.test_web.test_ui import header_token, make_user, sign_in
+from tests.test_web.ui_sign_in import header_token, make_user, sign_in
 from web.ui.feeds_views import duration_text
 
 Client = TestClient[Litestar]

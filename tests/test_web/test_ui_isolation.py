@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from distribution.db import Database
 from tests.conftest import ProjectCredentials, make_project
-from tests.test_web.test_ui import header_token, make_user, sign_in
+from tests.test_web.ui_sign_in import header_token, make_user, sign_in
 
 Client = TestClient[Litestar]
 MADE_UP = "zz_made_up_0000000000000000000000"

@@ -16,7 +16,7 @@ from distribution.db import Database
 from distribution.models import utcnow
 from distribution.users import create_user, reset_password
 from tests.conftest import ProjectCredentials, make_project
-from tests.test_web.test_ui import PASSWORD, csrf_of, header_token, make_user, sign_in
+from tests.test_web.ui_sign_in import PASSWORD, csrf_of, header_token, make_user, sign_in
 from web.app import create_app
 from web.settings import Settings
 

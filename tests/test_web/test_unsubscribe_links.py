@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from distribution.consent import unsubscribe_token
 from distribution.models import utcnow
 from tests.conftest import ProjectCredentials
-from tests.test_web.test_events_api import _published_template
+from tests.test_web.api_templates import published_template
 
 Client = TestClient[Litestar]
 EVENT = {
@@ -34,7 +34,7 @@ ONE_CLICK = {
 
 def _newsletter(client: Client) -> str:
     """A marketing distribution of news to email; the customer's id."""
-    template_id = _published_template(
+    template_id = published_template(
         client,
         category="marketing",
         source={

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.webhook_receiver import Receiver
 from tests.test_providers.fakes.server import serve
+from tests.test_web.api_templates import REWARD_EMAIL, published_template
 from web.app import create_app
 from web.settings import Settings
 
@@ -94,11 +95,9 @@ def test_the_test_call_reaches_the_receiver_signed(
 def test_an_event_reaches_the_subscriber_as_queued_and_sent(
     client: Client, receiver: tuple[Receiver, str]
 ) -> None:
-    from tests.test_web.test_events_api import REWARD_EMAIL, _published_template
-
     api, _ = receiver
     created = _subscribe(client, receiver, ["message.queued", "message.sent"])
-    template_id = _published_template(client, REWARD_EMAIL)
+    template_id = published_template(client, REWARD_EMAIL)
     client.post(
         "/v1/distributions",
         json={

@@ -1,0 +1,43 @@
+"""Templates made over the HTTP API, for tests that need one live before they post events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+Client = TestClient[Litestar]
+
+REWARD_EMAIL = {
+    "subject": "You earned {{ reward.amount | money(reward.currency) }}, {{ customer.first_name }}",
+    "body_format": "mjml",
+    "body": "<mjml><mj-body><mj-section><mj-column><mj-text>"
+    "Thanks {{ customer.first_name }}! {{ reward.description }}: "
+    "{{ reward.amount | money(reward.currency) }}.</mj-text></mj-column></mj-section>"
+    "</mj-body></mjml>",
+}
+
+
+def published_template(
+    client: Client, source: dict[str, Any], category: str = "transactional"
+) -> str:
+    """A template created and published over the API, as an author does; returns its id."""
+    created = client.post(
+        "/v1/templates",
+        json={
+            "name": f"reward-{time.monotonic_ns()}",
+            "channel": "email",
+            "category": category,
+            **source,
+        },
+    )
+    assert created.status_code == 201, created.text
+    template = created.json()
+    version_id = template["variants"][0]["latest_draft"]["id"]
+    published = client.post(
+        f"/v1/templates/{template['id']}/publish", json={"version_id": version_id}
+    )
+    assert published.status_code in (200, 201), published.text
+    return str(template["id"])
