@@ -14,9 +14,10 @@ from distribution.db import Database
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
 from distribution.models import Customer, Delivery
+from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
 
-from .engine_helpers import LINKS, distribute, publish_template
+from .engine_helpers import LINKS
 
 # Stored before addresses were checked on input (an old import): no dot in the domain.
 MALFORMED = "ada@example"
