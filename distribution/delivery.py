@@ -40,7 +40,7 @@ from providers import (
 __all__ = [
     "Claimed",
     "DeliveryPolicy",
-    "Outcome",
+    "SendOutcome",
     "SenderSource",
     "claim_due",
     "deliver",
@@ -100,7 +100,7 @@ class Claimed:
 
 
 @dataclass
-class Outcome:
+class SendOutcome:
     """What happened to one claimed delivery."""
 
     id: str
@@ -243,22 +243,22 @@ def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
     )
 
 
-async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> Outcome:
+async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> SendOutcome:
     try:
         provider = await senders.sender(claimed.project_id, claimed.provider)
         result: SendResult = await provider.send(_message(claimed, policy))
     except TransientProviderError as error:
         return _retry_or_fail(claimed, policy, str(error), error.retry_after)
     except PermanentProviderError as error:
-        return Outcome(claimed.id, "failed", str(error))
+        return SendOutcome(claimed.id, "failed", str(error))
     except (DistributionError, ProviderError) as error:
-        return Outcome(claimed.id, "failed", str(error))
+        return SendOutcome(claimed.id, "failed", str(error))
     except Exception as error:  # an unexpected bug in a provider: retry, and say so in the log
         log.exception("provider %s raised on delivery %s", claimed.provider, claimed.id)
         return _retry_or_fail(claimed, policy, f"unexpected error: {error!r}", None)
     if result.accepted:
-        return Outcome(claimed.id, "sent", result.reason, result.provider_message_id)
-    outcome = Outcome(claimed.id, "failed", f"rejected: {result.reason or 'no reason given'}")
+        return SendOutcome(claimed.id, "sent", result.reason, result.provider_message_id)
+    outcome = SendOutcome(claimed.id, "failed", f"rejected: {result.reason or 'no reason given'}")
     # The only refusal that says something about the recipient rather than this message.
     if result.reject_reason == "unsubscribed":
         outcome.suppress_address = (
@@ -272,10 +272,12 @@ async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPol
 
 def _retry_or_fail(
     claimed: Claimed, policy: DeliveryPolicy, detail: str, retry_after: float | None
-) -> Outcome:
+) -> SendOutcome:
     if claimed.attempts >= policy.max_attempts:
-        return Outcome(claimed.id, "failed", f"gave up after {claimed.attempts} attempts: {detail}")
-    return Outcome(
+        return SendOutcome(
+            claimed.id, "failed", f"gave up after {claimed.attempts} attempts: {detail}"
+        )
+    return SendOutcome(
         claimed.id,
         "queued",
         f"retrying: {detail}",
@@ -288,7 +290,7 @@ async def deliver(
     senders: SenderSource,
     policy: DeliveryPolicy,
     database: Database | None = None,
-) -> list[Outcome]:
+) -> list[SendOutcome]:
     """Send every claimed delivery concurrently (providers bound their own concurrency).
 
     With ``database``, the batch's leases are renewed while it is in flight: a batch waiting on
@@ -305,7 +307,7 @@ async def deliver(
 
 def start_sends(
     claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
-) -> list[asyncio.Task[Outcome]]:
+) -> list[asyncio.Task[SendOutcome]]:
     """A task per claimed delivery, the batch sharing its provider lookups: a caller cancelled
     midway can still collect the answers already in."""
     batch = _BatchSenders(senders)
@@ -377,7 +379,7 @@ _ANNOUNCED_COLUMNS = [
 ]
 
 
-def _announced(row: Any, outcome: Outcome) -> dict[str, Any]:
+def _announced(row: Any, outcome: SendOutcome) -> dict[str, Any]:
     """The ``message.sent``/``message.failed`` webhook data of a moved row."""
     return {
         "object": "message",
@@ -406,7 +408,7 @@ _MOVED = (
 _CHANGE_COLUMNS = ("delivery_id", "status", "detail", "at")
 
 
-def record_outcomes(database: Database, outcomes: Sequence[Outcome]) -> None:
+def record_outcomes(database: Database, outcomes: Sequence[SendOutcome]) -> None:
     """Write outcomes in one short transaction; only rows still ``sending`` are moved on.
 
     The rows still ``sending`` are read (and locked on PostgreSQL) first, then moved and their
@@ -466,7 +468,7 @@ _LOCK_OUTCOMES = (
 )
 
 
-def _moved_row(outcome: Outcome, now: datetime, due: datetime) -> tuple[Any, ...]:
+def _moved_row(outcome: SendOutcome, now: datetime, due: datetime) -> tuple[Any, ...]:
     """The ``_MOVED`` values of an outcome, then its id."""
     sent = outcome.status == "sent"
     retry = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
@@ -482,9 +484,9 @@ def _moved_row(outcome: Outcome, now: datetime, due: datetime) -> tuple[Any, ...
     )
 
 
-def _announce(session: Session, moved: Sequence[Outcome], projects: dict[str, str]) -> None:
+def _announce(session: Session, moved: Sequence[SendOutcome], projects: dict[str, str]) -> None:
     """Queue ``message.sent`` and ``message.failed`` for moved rows someone subscribed to."""
-    groups: dict[tuple[str, str], list[Outcome]] = {}
+    groups: dict[tuple[str, str], list[SendOutcome]] = {}
     for outcome in moved:
         if outcome.status in ("sent", "failed"):
             groups.setdefault((projects[outcome.id], outcome.status), []).append(outcome)

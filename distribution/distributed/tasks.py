@@ -25,8 +25,8 @@ from distribution.db import Database
 from distribution.delivery import (
     Claimed,
     DeliveryPolicy,
-    Outcome,
     SenderSource,
+    SendOutcome,
     claim_due,
     leases_kept,
     record_outcomes,
@@ -133,7 +133,7 @@ async def _claim(runtime: WorkerRuntime, ids: Sequence[str]) -> list[Claimed]:
         raise
 
 
-async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[Outcome]:
+async def _send(runtime: WorkerRuntime, claimed: Sequence[Claimed]) -> list[SendOutcome]:
     """Send each row as its own task, so an abort keeps the answers already in."""
     sends = start_sends(claimed, runtime.senders, runtime.policy)
     try:

@@ -61,7 +61,6 @@ __all__ = [
 
 MAX_BODY_CHARS = 1_000_000
 MAX_PAGE = 100
-Channel = Literal["email", "sms"]
 Category = Literal["transactional", "marketing"]
 VersionStatus = Literal["live", "draft", "retired"]
 

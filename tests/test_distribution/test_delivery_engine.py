@@ -16,7 +16,7 @@ from distribution.consent import unsubscribe_customer
 from distribution.db import Database
 from distribution.delivery import (
     DeliveryPolicy,
-    Outcome,
+    SendOutcome,
     claim_due,
     record_outcomes,
     recover_expired,
@@ -278,10 +278,10 @@ def test_outcomes_move_only_rows_still_sending_and_announce_only_those(
     record_outcomes(
         database,
         [
-            Outcome(by_address["a@example.com"], "sent", provider_message_id="p-a"),
-            Outcome(by_address["b@example.com"], "failed", "rejected: no such mailbox"),
-            Outcome(by_address["c@example.com"], "queued", "retrying: busy", retry_in=3600.0),
-            Outcome(by_address["d@example.com"], "sent", provider_message_id="p-d"),
+            SendOutcome(by_address["a@example.com"], "sent", provider_message_id="p-a"),
+            SendOutcome(by_address["b@example.com"], "failed", "rejected: no such mailbox"),
+            SendOutcome(by_address["c@example.com"], "queued", "retrying: busy", retry_in=3600.0),
+            SendOutcome(by_address["d@example.com"], "sent", provider_message_id="p-d"),
         ],
     )
     rows = {r.recipient: r for r in _rows(database, project_id)}
