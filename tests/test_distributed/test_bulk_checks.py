@@ -33,9 +33,10 @@ def _mixed_audience(database: Database, project_id: str, codes: int) -> dict[str
         project_id,
         category="marketing",
         subject="For {{ customer.first_name }}",
-        # Publishing a marketing email needs the unsubscribe link; a comment names it, so the
-        # samples the checks compare hold no signed (time-stamped) link.
-        body="{# links.unsubscribe_url #}<p>{{ customer.metadata.nickname }}: {{ code.code }}</p>",
+        # Publishing a marketing email needs the unsubscribe link; the body sets it without
+        # printing it, so the samples the checks compare hold no signed (time-stamped) link.
+        body="{% set unused = links.unsubscribe_url %}"
+        "<p>{{ customer.metadata.nickname }}: {{ code.code }}</p>",
     )
     with database.session() as session:
         upsert_customers(

@@ -129,6 +129,18 @@ def test_marketing_email_without_unsubscribe_is_a_warning_then_a_refusal(client:
     assert transactional["errors"] == []
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    ["{# {{ links.unsubscribe_url }} #}", "<!-- <a href='{{ links.unsubscribe_url }}'>x</a> -->"],
+)
+def test_an_unsubscribe_link_recipients_never_see_does_not_count(
+    client: Client, hidden: str
+) -> None:
+    body = f"<mjml><mj-body><mj-text>Buy {hidden}</mj-text></mj-body></mjml>"
+    template = create(client, name=f"Hidden {len(hidden)}", body=body)
+    assert "unsubscribe" in template["errors"][0]["message"], template["errors"]
+
+
 def test_restore_and_compare(client: Client) -> None:
     template = create(client)
     tid = template["id"]
