@@ -45,8 +45,8 @@ from distribution.bulk.timing import phase_seconds, reset_phases  # noqa: E402
 from distribution.customers import upsert_customers  # noqa: E402
 from distribution.db import Database  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
+from tests.builders import publish_template  # noqa: E402
 from tests.conftest import make_project  # noqa: E402
-from tests.test_distribution.engine_helpers import publish_template  # noqa: E402
 from web.app import create_app  # noqa: E402
 from web.settings import Settings  # noqa: E402
 
