@@ -35,8 +35,8 @@ from distribution.ingest import LinkSettings
 from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
 from web.input_guard import STREAMS_BODY
+from web.stored_times import utc, utc_or_none
 from web.uploads import spooled_upload
 
 __all__ = ["CampaignController", "CodeController", "CodePoolController", "qr_image"]
@@ -223,7 +223,7 @@ def _code_out(found: AssignedCode) -> CodeOut:
         campaign_id=found.campaign_id,
         status=found.status,
         customer_id=found.customer_id,
-        assigned_at=utc(found.assigned_at) if found.assigned_at else None,
+        assigned_at=utc_or_none(found.assigned_at),
         referral_url=found.referral_url,
         qr_url=found.qr_url,
         created=found.created,

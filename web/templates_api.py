@@ -43,7 +43,7 @@ from templates import (
     PreviewError,
 )
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.stored_times import utc, utc_or_none
 
 __all__ = ["TemplateController"]
 
@@ -321,10 +321,6 @@ def _variant_of(session: Session, version: TemplateVersion) -> TemplateVariant:
     return variant
 
 
-def _when(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
-
-
 def _version_out(version: TemplateVersion, variant: TemplateVariant) -> VersionOut:
     return VersionOut(
         id=version.id,
@@ -340,7 +336,7 @@ def _version_out(version: TemplateVersion, variant: TemplateVariant) -> VersionO
         note=version.note,
         created_by=version.created_by,
         created_at=utc(version.created_at),
-        published_at=_when(version.published_at),
+        published_at=utc_or_none(version.published_at),
         published_by=version.published_by,
     )
 
@@ -373,7 +369,7 @@ def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> Tem
         status=detail.status,
         created_at=utc(template.created_at),
         updated_at=utc(template.updated_at),
-        archived_at=_when(template.archived_at),
+        archived_at=utc_or_none(template.archived_at),
         variants=[_variant_out(d) for d in detail.variants],
         versions=[
             VersionSummaryOut(
@@ -384,7 +380,7 @@ def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> Tem
                 note=v.note,
                 created_by=v.created_by,
                 created_at=utc(v.created_at),
-                published_at=_when(v.published_at),
+                published_at=utc_or_none(v.published_at),
                 published_by=v.published_by,
             )
             for v in detail.versions
@@ -470,7 +466,7 @@ class TemplateController(Controller):
                     variants_count=s.variants_count,
                     created_at=utc(s.template.created_at),
                     updated_at=utc(s.template.updated_at),
-                    archived_at=_when(s.template.archived_at),
+                    archived_at=utc_or_none(s.template.archived_at),
                 )
                 for s in page.templates
             ],
