@@ -299,6 +299,39 @@ def test_preview_reports_errors_and_refuses_bad_input(
         assert answer.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        {
+            "channel": "email",
+            "subject": "Hi {{ customer.first_name }}",
+            "body": "<p>{{ customer.first_name }}</p>",
+            "body_format": "html",
+        },
+        {"channel": "sms", "body": "Hi {{ customer.first_name }} \u2764"},
+        {"channel": "sms", "body": "{% if %}"},
+    ],
+    ids=["email", "sms", "broken"],
+)
+def test_editor_and_api_previews_answer_alike(
+    source: dict[str, str],
+    browser: TestClient[Litestar],
+    client: TestClient[Litestar],
+    app_database: Database,
+    api_project: ProjectCredentials,
+) -> None:
+    sample = {"customer": {"first_name": "Ana"}}
+    api = client.post("/v1/templates/preview", json={**source, "sample": sample})
+    sign_in(browser, make_user(app_database, api_project, "viewer").email)
+    editor = browser.post(
+        "/ui/api/preview",
+        json={**source, "context": sample},
+        headers={"X-CSRF-Token": header_token(browser)},
+    )
+    assert api.status_code == editor.status_code == 200
+    assert editor.json() == api.json()
+
+
 def test_admin_adds_a_user_who_can_sign_in(
     app: Litestar, app_database: Database, api_project: ProjectCredentials
 ) -> None:

@@ -7,7 +7,6 @@ every POST needs the ``X-CSRF-Token`` header (checked by the router's before-req
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -22,7 +21,6 @@ from distribution.ids import new_id
 from distribution.models import TemplateVariant
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
-from distribution.render_pool import render_pool
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
@@ -38,7 +36,8 @@ from distribution.template_store import (
 )
 from distribution.template_store.store import validate_source
 from providers import PROVIDER_KINDS, Message, ProviderError
-from templates import EmailSource, PreviewError
+from web.template_preview import preview_out, problems_out
+from web.templates_schemas import PreviewOut
 from web.ui.session import UiUser
 from web.ui.templates_pages import source_json, version_json
 
@@ -89,14 +88,8 @@ class ResolveIn(msgspec.Struct):
     locale: str | None = None
 
 
-def _errors(errors: list[PreviewError]) -> list[dict[str, Any]]:
-    return [
-        {"part": e.part, "line": e.line, "column": e.column, "message": e.message} for e in errors
-    ]
-
-
-def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
-    """Render an unsaved source like `POST /v1/templates/preview` does."""
+def render_preview(data: PreviewIn) -> PreviewOut:
+    """Render an unsaved source like ``POST /v1/templates/preview``, with the editor's sample."""
     if data.channel not in ("email", "sms"):
         raise InvalidInputError([FieldError("channel", 'must be "email" or "sms"')])
     source = validate_source(
@@ -109,33 +102,7 @@ def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
             gsm_safe=data.gsm_safe and data.channel == "sms",
         ),
     )
-    context: Mapping[str, Any] = data.context
-    if isinstance(source, EmailSource):
-        email = render_pool().preview_email(source, context)
-        return {
-            "subject": email.subject,
-            "html": email.html,
-            "text": email.text,
-            "missing": email.missing,
-            "warnings": email.warnings,
-            "errors": _errors(email.errors),
-        }
-    sms = render_pool().preview_sms(source, context)
-    info = sms.info
-    return {
-        "body": sms.body,
-        "sms": None
-        if info is None
-        else {
-            "encoding": info.encoding,
-            "segments": info.segments,
-            "length": info.length,
-            "ucs2_characters": info.ucs2_characters,
-        },
-        "missing": sms.missing,
-        "warnings": sms.warnings,
-        "errors": _errors(sms.errors),
-    }
+    return preview_out(source, data.context)
 
 
 def _variant_versions(db: Database, project_id: str, template_id: str, variant_id: str) -> Any:
@@ -151,7 +118,7 @@ class UiApiController(Controller):
     path = "/ui/api"
 
     @post("/preview", sync_to_thread=True, status_code=200)
-    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> dict[str, Any]:
+    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> PreviewOut:
         """Render an unsaved source with sample data; template errors are a 200 with `errors`."""
         return render_preview(data)
 
@@ -244,7 +211,7 @@ class UiApiController(Controller):
             version = version_json(saved.version, saved.variant)
         return {
             "version": version,
-            "errors": _errors(saved.check.errors),
+            "errors": problems_out(saved.check.errors),
             "warnings": saved.check.warnings,
             "versions": _variant_versions(db, user.project_id, template_id, variant_id),
         }
@@ -360,23 +327,21 @@ class UiApiController(Controller):
         ):
             raise InvalidInputError([FieldError("to", "must be a phone number like +14155552671")])
         shown = await asyncio.to_thread(render_preview, data)
-        if shown["errors"]:
-            raise InvalidInputError(
-                [FieldError(e["part"] or "body", e["message"]) for e in shown["errors"]]
-            )
+        if shown.errors:
+            raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
         try:
-            if data.channel == "email":
+            if shown.sms is None:
                 message = Message(
                     id=new_id("test"),
                     channel="email",
                     to=to,
-                    subject=shown["subject"],
-                    html=shown["html"],
-                    text=shown["text"] or None,
+                    subject=shown.subject,
+                    html=shown.html,
+                    text=shown.text or None,
                     tags=("test",),
                 )
             else:
-                message = Message(id=new_id("test"), channel="sms", to=to, body=shown["body"])
+                message = Message(id=new_id("test"), channel="sms", to=to, body=shown.sms.body)
         except ValueError as error:
             raise InvalidInputError([FieldError("body", str(error))]) from None
         sender = await providers.sender(user.project_id, data.provider)
