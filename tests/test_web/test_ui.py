@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from distribution.db import Database
@@ -19,7 +20,7 @@ from tests.conftest import ProjectCredentials
 from web.cli import _dev_admin
 from web.cli import main as dm
 from web.settings import Settings
-from web.ui.session import LoginRateLimiter, session_config
+from web.ui.session import LoginRateLimiter, RoleGuard, session_config
 
 PASSWORD = "correct horse battery"
 
@@ -259,6 +260,53 @@ def test_viewer_cannot_save_but_editor_can(
             )
             assert published.status_code == 201, published.text
             assert published.json()["version"]["status"] == "live"
+
+
+#: What each role may not do: editors' and admins' routes, everything else is for viewers too.
+ROLE_ROUTES = {
+    ("POST", "/templates"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/variants/{variant_id:str}/versions"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/versions/{version_id:str}/publish"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/versions/{version_id:str}/restore"): "editor",
+    ("POST", "/ui/api/test-send"): "editor",
+    ("POST", "/ui/api/bulk-sends/{job_id:str}/{action:str}"): "editor",
+    ("GET", "/users"): "admin",
+    ("POST", "/users"): "admin",
+    ("POST", "/users/{user_id:str}"): "admin",
+    ("GET", "/settings"): "admin",
+}
+
+
+def test_roles_are_route_guards(app: Litestar) -> None:
+    guarded = {
+        (method, route.path): guard.needed
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for method, (handler, _model) in route.route_handler_map.items()
+        for guard in handler.resolve_guards()
+        if isinstance(guard, RoleGuard)
+    }
+    assert guarded == ROLE_ROUTES
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROLE_ROUTES))
+def test_a_viewer_is_refused_before_the_request_is_read(
+    method: str,
+    path: str,
+    browser: TestClient[Litestar],
+    app_database: Database,
+    api_project: ProjectCredentials,
+) -> None:
+    sign_in(browser, make_user(app_database, api_project, "viewer").email)
+    url = re.sub(r"\{(\w+):str\}", lambda found: found.group(1), path)
+    answer = browser.request(
+        method,
+        url,
+        content=b"{not json",
+        headers={"X-CSRF-Token": header_token(browser), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 403, answer.text
+    assert "needs the " + ROLE_ROUTES[(method, path)] + " role" in answer.text
 
 
 def test_preview_reports_errors_and_refuses_bad_input(

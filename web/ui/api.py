@@ -38,7 +38,7 @@ from distribution.template_store.store import validate_source
 from providers import PROVIDER_KINDS, Message, ProviderError
 from web.template_preview import preview_out, problems_out
 from web.templates_schemas import PreviewOut
-from web.ui.session import UiUser
+from web.ui.session import EDITORS_ONLY, UiUser
 from web.ui.templates_pages import source_json, version_json
 
 __all__ = ["PreviewIn", "SaveIn", "UiApiController"]
@@ -174,7 +174,11 @@ class UiApiController(Controller):
                 return {"variant_id": None, "message": str(error)}
         return {"variant_id": variant.id, "version_number": version.number, "message": None}
 
-    @post("/templates/{template_id:str}/variants/{variant_id:str}/versions", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/variants/{variant_id:str}/versions",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def save(
         self,
         user: NamedDependency[UiUser],
@@ -184,7 +188,6 @@ class UiApiController(Controller):
         data: JSONBody[SaveIn],
     ) -> dict[str, Any]:
         """Save the editor's source as a new draft of this variant."""
-        user.require("editor")
         with db.session() as tx:
             # The template first: another project's looks exactly like one that does not exist.
             get_template(tx, user.project_id, template_id)
@@ -216,7 +219,11 @@ class UiApiController(Controller):
             "versions": _variant_versions(db, user.project_id, template_id, variant_id),
         }
 
-    @post("/templates/{template_id:str}/versions/{version_id:str}/publish", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/versions/{version_id:str}/publish",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def publish(
         self,
         user: NamedDependency[UiUser],
@@ -225,7 +232,6 @@ class UiApiController(Controller):
         version_id: FromPath[str],
     ) -> dict[str, Any]:
         """Make a saved version live (422 naming each template error when it has any)."""
-        user.require("editor")
         with db.session() as tx:
             variant, version = publish_version(
                 tx, user.project_id, template_id, version_id, actor=user.email
@@ -236,7 +242,11 @@ class UiApiController(Controller):
             "versions": _variant_versions(db, user.project_id, template_id, variant.id),
         }
 
-    @post("/templates/{template_id:str}/versions/{version_id:str}/restore", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/versions/{version_id:str}/restore",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def restore(
         self,
         user: NamedDependency[UiUser],
@@ -246,7 +256,6 @@ class UiApiController(Controller):
         data: JSONBody[RestoreIn],
     ) -> dict[str, Any]:
         """Copy an old version into a new draft (and publish it when asked)."""
-        user.require("editor")
         with db.session() as tx:
             saved = restore_version(
                 tx, user.project_id, template_id, version_id, publish=data.publish, actor=user.email
@@ -310,7 +319,7 @@ class UiApiController(Controller):
                 found.append({"name": row.name, "kind": row.kind})
         return found
 
-    @post("/test-send", status_code=200)
+    @post("/test-send", status_code=200, guards=[EDITORS_ONLY])
     async def test_send(
         self,
         user: NamedDependency[UiUser],
@@ -318,7 +327,6 @@ class UiApiController(Controller):
         data: JSONBody[TestSendIn],
     ) -> dict[str, Any]:
         """Render the unsaved source with the sample data, exactly as previewed, and send it."""
-        user.require("editor")
         to = data.to.strip()
         if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
             raise InvalidInputError([FieldError("to", "is not an email address")])
