@@ -73,9 +73,9 @@ __all__ = [
 ]
 
 CSRF_FIELD = "csrf_token"
-# Where the request's signed-in user is kept once read (the guard's and the handler's).
-_USER_KEY = "ui_user"
 CSRF_HEADER = "x-csrf-token"
+# Where the request's signed-in user is kept once read, for the guard and the handler both.
+_USER_KEY = "ui_user"
 
 #: What tells the time of sign-ins: naive UTC, injectable by the composition root for tests.
 Clock = Callable[[], datetime]
