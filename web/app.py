@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -62,7 +63,7 @@ from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
-from web.ui.session import Clock
+from web.ui.session import Clock, SignIns
 from web.webhooks_api import InboundSecretController, WebhookController
 
 __all__ = [
@@ -119,6 +120,31 @@ def provider_registry(
             database, secret_box, limiter_factory=shared_limiter_factory(database), guard=guard
         )
     return ProviderRegistry(database, secret_box, guard=guard)
+
+
+#: Handler dependencies, each one of the services the app's state holds (dependency: state key).
+_DEPENDENCIES_FROM_STATE = {
+    "db": "database",
+    "providers": "providers",
+    "worker": "worker",
+    "links": "links",
+    "prometheus": "prometheus",
+    "settings": "settings",
+    "secret_box": "secret_box",
+    "dispatcher": "dispatcher",
+    "bulk_runner": "bulk_runner",
+    "sign_ins": "sign_ins",
+}
+
+
+def _from_state(key: str) -> Provide:
+    """A dependency answering the service the app's state holds under ``key``."""
+
+    def service(state: State) -> Any:
+        return state[key]
+
+    # The state's services live as long as the app: the first answer is every answer.
+    return Provide(service, use_cache=True, sync_to_thread=False)
 
 
 @dataclass(frozen=True)
@@ -250,7 +276,7 @@ def create_app(
             CustomerController,
             SegmentController,
             ApiKeyController,
-            *ui_routes(settings, clock),
+            *ui_routes(settings),
             TemplateController,
             ProviderController,
             ProviderWebhookController,
@@ -269,18 +295,8 @@ def create_app(
             BulkSendController,
         ],
         template_config=UI_TEMPLATES,
-        dependencies={
-            "db": Provide(lambda: database, use_cache=True, sync_to_thread=False),
-            "caller": Provide(provide_caller),
-            "providers": Provide(lambda: providers, use_cache=True, sync_to_thread=False),
-            "worker": Provide(lambda: engine.notifier, use_cache=True, sync_to_thread=False),
-            "links": Provide(lambda: links, use_cache=True, sync_to_thread=False),
-            "prometheus": Provide(lambda: prometheus, use_cache=True, sync_to_thread=False),
-            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
-            "secret_box": Provide(lambda: secret_box, use_cache=True, sync_to_thread=False),
-            "dispatcher": Provide(lambda: dispatcher, use_cache=True, sync_to_thread=False),
-            "bulk_runner": Provide(lambda: engine.bulk, use_cache=True, sync_to_thread=False),
-        },
+        dependencies={name: _from_state(key) for name, key in _DEPENDENCIES_FROM_STATE.items()}
+        | {"caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, allow_header_middleware],
         # Logging is configure_logging's: Litestar's default configuration replaced its handler
@@ -300,6 +316,8 @@ def create_app(
                 "secret_box": secret_box,
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
+                "prometheus": prometheus,
+                "sign_ins": SignIns.from_settings(settings, clock),
             }
         ),
         on_startup=[align_access_log, start_render_pool, *engine.on_startup],

@@ -28,7 +28,7 @@ from distribution.models import BulkJob
 from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.outbox import LinkSettings
 from web.auth import SECURITY, Caller
-from web.customers_api import naive, utc
+from web.stored_times import naive, utc, utc_or_none
 
 __all__ = ["BulkSendController"]
 
@@ -145,8 +145,8 @@ def _out(session: Any, job: BulkJob) -> BulkSendOut:
         ),
         error=job.error,
         scheduled_at=utc(job.scheduled_at),
-        started_at=utc(job.started_at) if job.started_at else None,
-        finished_at=utc(job.finished_at) if job.finished_at else None,
+        started_at=utc_or_none(job.started_at),
+        finished_at=utc_or_none(job.finished_at),
         created_at=utc(job.created_at),
     )
 

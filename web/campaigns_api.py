@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
-import msgspec
 import segno
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -35,34 +33,24 @@ from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
 from distribution.outbox import LinkSettings
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.campaigns_schemas import (
+    AssignIn,
+    CampaignIn,
+    CampaignOut,
+    CodeOut,
+    CodesAdded,
+    GenerateIn,
+    PoolIn,
+    PoolOut,
+    RefusedRow,
+)
 from web.input_guard import STREAMS_BODY
+from web.stored_times import utc, utc_or_none
 from web.uploads import spooled_upload
 
 __all__ = ["CampaignController", "CodeController", "CodePoolController", "qr_image"]
 
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
-
-
-class CampaignIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A campaign; ``referral_url_template`` must contain ``{code}``."""
-
-    name: str
-    type: Literal["referral", "promotion", "loyalty", "gift"] = "referral"
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    referral_url_template: str | None = None
-
-
-class CampaignOut(msgspec.Struct):
-    id: str
-    name: str
-    type: str
-    description: str | None
-    metadata: dict[str, Any]
-    referral_url_template: str | None
-    created_at: datetime
-    object: str = "campaign"
 
 
 def _campaign_out(c: Campaign) -> CampaignOut:
@@ -134,73 +122,6 @@ class CampaignController(Controller):
             return _campaign_out(get_campaign(session, caller.project_id, campaign_id))
 
 
-class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A pool of the campaign; ``code_pool.low_stock`` fires below ``low_stock_threshold``."""
-
-    campaign: str
-    name: str
-    low_stock_threshold: int | None = None
-
-
-class PoolOut(msgspec.Struct):
-    id: str
-    campaign_id: str
-    name: str
-    low_stock_threshold: int | None
-    total: int
-    assigned: int
-    available: int
-    revoked: int
-    created_at: datetime
-    object: str = "code_pool"
-
-
-class GenerateIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Voucherify-style code config: ``#`` digit, ``?`` letter, ``*`` any charset character."""
-
-    count: int
-    length: int | None = None
-    charset: str | None = None
-    prefix: str = ""
-    postfix: str = ""
-    pattern: str | None = None
-
-
-class RefusedRow(msgspec.Struct):
-    row: int
-    code: str
-    reason: str
-
-
-class CodesAdded(msgspec.Struct):
-    """Codes added, and the first refused rows (duplicates, invalid codes) with the reason."""
-
-    added: int
-    rejected: int
-    rejected_rows: list[RefusedRow]
-    pool: PoolOut
-
-
-class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
-    """The customer (our id or their ``source_id``)."""
-
-    customer: str
-
-
-class CodeOut(msgspec.Struct):
-    code: str
-    pool_id: str
-    campaign_id: str
-    status: str
-    customer_id: str | None
-    assigned_at: datetime | None
-    referral_url: str | None
-    qr_url: str
-    created: bool
-    queued_messages: int
-    object: str = "code"
-
-
 def _pool_out(session: Session, pool: CodePool) -> PoolOut:
     stats = pool_stats(session, pool.id)
     return PoolOut(
@@ -223,7 +144,7 @@ def _code_out(found: AssignedCode) -> CodeOut:
         campaign_id=found.campaign_id,
         status=found.status,
         customer_id=found.customer_id,
-        assigned_at=utc(found.assigned_at) if found.assigned_at else None,
+        assigned_at=utc_or_none(found.assigned_at),
         referral_url=found.referral_url,
         qr_url=found.qr_url,
         created=found.created,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -30,14 +30,15 @@ from distribution.customers import (
     upsert_customers,
 )
 from distribution.db import Database
-from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
+from distribution.errors import PayloadTooLargeError
 from distribution.models import Customer
 from web.auth import SECURITY, Caller
 from web.input_guard import STREAMS_BODY
 from web.paging import PAGING, CursorList, PageQuery
+from web.stored_times import naive, utc
 from web.uploads import spooled_upload
 
-__all__ = ["CustomerController", "CustomerOut", "customer_out", "naive", "utc"]
+__all__ = ["CustomerController", "CustomerOut", "customer_out"]
 
 BATCH_LIMIT = 1_000
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
@@ -141,11 +142,6 @@ class ImportOut(msgspec.Struct):
     failed: int
     errors: list[RowErrorOut]
     object: str = "import"
-
-
-def utc(value: datetime) -> datetime:
-    """A stored naive-UTC time as an aware one (rendered with ``Z``)."""
-    return value.replace(tzinfo=UTC)
 
 
 def customer_out(customer: Customer) -> CustomerOut:
@@ -346,18 +342,6 @@ class CustomerController(Controller):
     ) -> None:
         with db.session() as session:
             erase_customer(session, caller.project_id, customer_id)
-
-
-def naive(value: datetime | None, field: str) -> datetime | None:
-    """An aware time as naive UTC, the stored form; one that UTC cannot hold (a zone's offset
-    pushing year 1 or 9999 over the edge) is refused as ``field``'s."""
-    if value is None or value.tzinfo is None:
-        return value
-    try:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:
-        reason = "is out of range once converted to UTC"
-        raise InvalidInputError([FieldError(field, reason)]) from None
 
 
 def _text_stream(spool: Any) -> io.TextIOWrapper:

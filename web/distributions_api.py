@@ -23,7 +23,7 @@ from distribution.distributions import (
 from distribution.messages import distribution_stats
 from distribution.models import Distribution
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.stored_times import utc
 
 __all__ = ["DistributionController"]
 

@@ -13,7 +13,7 @@ from distribution.db import Database
 from distribution.models import ApiKey
 from distribution.projects import create_api_key, list_api_keys, revoke_api_key
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.stored_times import utc, utc_or_none
 
 __all__ = ["ApiKeyController"]
 
@@ -40,7 +40,7 @@ def _out(key: ApiKey, token: str | None = None) -> ApiKeyOut:
         name=key.name,
         app_id=key.app_id,
         created_at=utc(key.created_at),
-        revoked_at=utc(key.revoked_at) if key.revoked_at else None,
+        revoked_at=utc_or_none(key.revoked_at),
         token=token,
     )
 

@@ -14,8 +14,8 @@ from distribution.db import Database
 from distribution.messages import get_message, list_messages, status_history
 from distribution.models import Delivery
 from web.auth import SECURITY, Caller
-from web.customers_api import naive, utc
 from web.paging import PAGING, CursorList, PageQuery
+from web.stored_times import naive, utc, utc_or_none
 
 __all__ = ["MessageController"]
 
@@ -82,7 +82,7 @@ def message_out(d: Delivery, *, content: bool = False) -> MessageOut:
         last_error=d.last_error,
         created_at=utc(d.created_at),
         updated_at=utc(d.updated_at),
-        sent_at=utc(d.sent_at) if d.sent_at else None,
+        sent_at=utc_or_none(d.sent_at),
         next_attempt_at=utc(d.next_attempt_at),
         content=d.content if content else None,
     )

@@ -30,8 +30,8 @@ from distribution.provider_store import (
 )
 from providers import PROVIDER_KINDS
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
 from web.settings import Settings
+from web.stored_times import utc
 
 __all__ = ["ProviderController", "ProviderWebhookController", "callback_url"]
 

@@ -24,7 +24,8 @@ from distribution.segments import (
     update_segment,
 )
 from web.auth import SECURITY, Caller
-from web.customers_api import CustomerList, customer_out, utc
+from web.customers_api import CustomerList, customer_out
+from web.stored_times import utc
 
 __all__ = ["SegmentController"]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
@@ -14,7 +12,6 @@ from sqlmodel import Session
 
 from distribution.db import Database
 from distribution.models import TemplateVariant, TemplateVersion
-from distribution.render_pool import render_pool
 from distribution.template_store import (
     NoLiveVersionError,
     SavedVersion,
@@ -39,11 +36,28 @@ from distribution.template_store import (
 from templates import (
     FILTER_SCHEMA,
     VARIABLE_SCHEMA,
-    EmailSource,
-    PreviewError,
 )
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
+from web.stored_times import utc, utc_or_none
+from web.template_preview import preview_out, problems_out
+from web.templates_schemas import (
+    CompareOut,
+    PreviewIn,
+    PreviewOut,
+    PublishIn,
+    ResolveOut,
+    RestoreIn,
+    SavedVersionOut,
+    TemplateDetailOut,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+    VariablesOut,
+    VariantOut,
+    VersionIn,
+    VersionOut,
+    VersionSummaryOut,
+)
 
 __all__ = ["TemplateController"]
 
@@ -80,219 +94,6 @@ VERSION_EXAMPLE = {
 }
 
 
-class ProblemOut(msgspec.Struct):
-    """A template problem: the part (subject, body, text), 1-based line and column when known."""
-
-    part: str | None
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-
-class VersionOut(msgspec.Struct):
-    """An immutable version; ``status`` is live, draft (never published) or retired."""
-
-    id: str
-    template_id: str
-    variant_id: str
-    number: int
-    status: str
-    subject: str | None
-    body: str
-    body_format: str
-    text_body: str | None
-    gsm_safe: bool
-    note: str | None
-    created_by: str | None
-    created_at: datetime
-    published_at: datetime | None
-    published_by: str | None
-    object: str = "template_version"
-
-
-class VersionSummaryOut(msgspec.Struct):
-    """A row of the version history: who saved it, when, and whether it went live."""
-
-    id: str
-    variant_id: str
-    number: int
-    status: str
-    note: str | None
-    created_by: str | None
-    created_at: datetime
-    published_at: datetime | None
-    published_by: str | None
-
-
-class VariantOut(msgspec.Struct):
-    """A variant (null keys mean "any") with its live version and newest unpublished draft."""
-
-    id: str
-    campaign_id: str | None
-    segment_id: str | None
-    locale: str | None
-    live_version: VersionOut | None
-    latest_draft: VersionOut | None
-    object: str = "template_variant"
-
-
-class TemplateOut(msgspec.Struct):
-    """A template in a listing; ``status`` is live, draft or archived."""
-
-    id: str
-    name: str
-    channel: str
-    category: str
-    description: str | None
-    status: str
-    variants_count: int
-    created_at: datetime
-    updated_at: datetime
-    archived_at: datetime | None
-    object: str = "template"
-
-
-class TemplateDetailOut(msgspec.Struct):
-    """A template with its variants and version history (newest first).
-
-    On create, ``errors`` and ``warnings`` are the first version's check.
-    """
-
-    id: str
-    name: str
-    channel: str
-    category: str
-    description: str | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
-    archived_at: datetime | None
-    variants: list[VariantOut]
-    versions: list[VersionSummaryOut]
-    errors: list[ProblemOut] = []
-    warnings: list[str] = []
-    object: str = "template"
-
-
-class TemplateList(msgspec.Struct):
-    """A page of templates, most recently edited first."""
-
-    templates: list[TemplateOut]
-    has_more: bool
-    object: str = "list"
-
-
-class SavedVersionOut(msgspec.Struct):
-    """A saved version and its check: ``errors`` block publishing, ``warnings`` do not."""
-
-    version: VersionOut
-    errors: list[ProblemOut]
-    warnings: list[str]
-    publishable: bool
-
-
-class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A new template; the source fields make its first draft (a starter without ``body``)."""
-
-    name: str
-    channel: Literal["email", "sms"]
-    category: Literal["transactional", "marketing"]
-    description: str | None = None
-    subject: str | None = None
-    body: str | None = None
-    body_format: Literal["mjml", "html", "text"] | None = None
-    text_body: str | None = None
-    gsm_safe: bool = False
-
-
-class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A new draft for the variant (campaign_id, segment_id, locale); absent keys mean "any"."""
-
-    body: str
-    subject: str | None = None
-    body_format: Literal["mjml", "html", "text"] | None = None
-    text_body: str | None = None
-    gsm_safe: bool = False
-    note: str | None = None
-    campaign_id: str | None = None
-    segment_id: str | None = None
-    locale: str | None = None
-
-
-class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
-    """The version to make live for its variant."""
-
-    version_id: str
-
-
-class RestoreIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Restore options: publish the copy at once, and a note for the history."""
-
-    publish: bool = False
-    note: str | None = None
-
-
-class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
-    """An unsaved source and where its sample data comes from.
-
-    The context is the schema's sample data, the caller's project, then the stored customer
-    ``customer_id`` (our id or your source_id) if given, then ``sample`` merged over all.
-    """
-
-    channel: Literal["email", "sms"]
-    body: str
-    subject: str | None = None
-    body_format: Literal["mjml", "html", "text"] | None = None
-    text_body: str | None = None
-    gsm_safe: bool = False
-    sample: dict[str, Any] | None = None
-    customer_id: str | None = None
-
-
-class SmsOut(msgspec.Struct):
-    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units."""
-
-    body: str
-    encoding: str
-    segments: int
-    length: int
-    ucs2_characters: list[str]
-
-
-class PreviewOut(msgspec.Struct):
-    """A rendered preview; a template error is reported in ``errors``, never as a failure."""
-
-    subject: str | None
-    html: str | None
-    text: str | None
-    sms: SmsOut | None
-    missing: list[str]
-    warnings: list[str]
-    errors: list[ProblemOut]
-
-
-class CompareOut(msgspec.Struct):
-    """A version beside the live version of its variant; a unified diff per changed part."""
-
-    version: VersionOut
-    live: VersionOut | None
-    diffs: dict[str, str]
-
-
-class ResolveOut(msgspec.Struct):
-    """The variant a send would use, or null with the reason."""
-
-    variant: VariantOut | None
-    reason: str | None = None
-
-
-class VariablesOut(msgspec.Struct):
-    """The variables templates can use (with examples) and the filters they can apply."""
-
-    variables: dict[str, Any]
-    filters: list[dict[str, Any]]
-
-
 class _SourceFields(Protocol):
     """The source fields beside ``body`` and ``subject`` of every input that carries a source."""
 
@@ -321,10 +122,6 @@ def _variant_of(session: Session, version: TemplateVersion) -> TemplateVariant:
     return variant
 
 
-def _when(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
-
-
 def _version_out(version: TemplateVersion, variant: TemplateVariant) -> VersionOut:
     return VersionOut(
         id=version.id,
@@ -340,7 +137,7 @@ def _version_out(version: TemplateVersion, variant: TemplateVariant) -> VersionO
         note=version.note,
         created_by=version.created_by,
         created_at=utc(version.created_at),
-        published_at=_when(version.published_at),
+        published_at=utc_or_none(version.published_at),
         published_by=version.published_by,
     )
 
@@ -357,10 +154,6 @@ def _variant_out(detail: VariantDetail) -> VariantOut:
     )
 
 
-def _problems(errors: list[PreviewError]) -> list[ProblemOut]:
-    return [ProblemOut(e.part, e.message, e.line, e.column) for e in errors]
-
-
 def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> TemplateDetailOut:
     template = detail.template
     variants = {d.variant.id: d.variant for d in detail.variants}
@@ -373,7 +166,7 @@ def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> Tem
         status=detail.status,
         created_at=utc(template.created_at),
         updated_at=utc(template.updated_at),
-        archived_at=_when(template.archived_at),
+        archived_at=utc_or_none(template.archived_at),
         variants=[_variant_out(d) for d in detail.variants],
         versions=[
             VersionSummaryOut(
@@ -384,12 +177,12 @@ def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> Tem
                 note=v.note,
                 created_by=v.created_by,
                 created_at=utc(v.created_at),
-                published_at=_when(v.published_at),
+                published_at=utc_or_none(v.published_at),
                 published_by=v.published_by,
             )
             for v in detail.versions
         ],
-        errors=_problems(check.errors) if check else [],
+        errors=problems_out(check.errors) if check else [],
         warnings=list(check.warnings) if check else [],
     )
 
@@ -397,7 +190,7 @@ def _detail_out(detail: TemplateDetail, check: SourceCheck | None = None) -> Tem
 def _saved_out(saved: SavedVersion) -> SavedVersionOut:
     return SavedVersionOut(
         version=_version_out(saved.version, saved.variant),
-        errors=_problems(saved.check.errors),
+        errors=problems_out(saved.check.errors),
         warnings=list(saved.check.warnings),
         publishable=not saved.check.errors,
     )
@@ -470,7 +263,7 @@ class TemplateController(Controller):
                     variants_count=s.variants_count,
                     created_at=utc(s.template.created_at),
                     updated_at=utc(s.template.updated_at),
-                    archived_at=_when(s.template.archived_at),
+                    archived_at=utc_or_none(s.template.archived_at),
                 )
                 for s in page.templates
             ],
@@ -530,30 +323,7 @@ class TemplateController(Controller):
             context = preview_context(
                 session, caller.project_id, customer_id=data.customer_id, sample=data.sample
             )
-        if isinstance(source, EmailSource):
-            email = render_pool().preview_email(source, context)
-            return PreviewOut(
-                subject=email.subject,
-                html=email.html,
-                text=email.text,
-                sms=None,
-                missing=email.missing,
-                warnings=email.warnings,
-                errors=_problems(email.errors),
-            )
-        sms = render_pool().preview_sms(source, context)
-        info = sms.info
-        return PreviewOut(
-            subject=None,
-            html=None,
-            text=None,
-            sms=SmsOut(sms.body, info.encoding, info.segments, info.length, info.ucs2_characters)
-            if info is not None
-            else None,
-            missing=sms.missing,
-            warnings=sms.warnings,
-            errors=_problems(sms.errors),
-        )
+        return preview_out(source, context)
 
     @get("/{template_id:str}", sync_to_thread=True, summary="A template with variants and history")
     def retrieve(

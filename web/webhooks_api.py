@@ -30,8 +30,8 @@ from distribution.webhooks import (
     rotate_secret,
 )
 from web.auth import SECURITY, Caller
-from web.customers_api import utc
 from web.settings import Settings
+from web.stored_times import utc
 
 __all__ = ["InboundSecretController", "WebhookController"]
 

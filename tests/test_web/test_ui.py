@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
 from distribution.db import Database
@@ -19,7 +20,7 @@ from tests.test_web.ui_sign_in import PASSWORD, csrf_of, header_token, make_user
 from web.cli import _dev_admin
 from web.cli import main as dm
 from web.settings import Settings
-from web.ui.session import LoginRateLimiter, session_config
+from web.ui.session import LoginRateLimiter, RoleGuard, session_config
 
 
 @pytest.fixture
@@ -223,6 +224,53 @@ def test_viewer_cannot_save_but_editor_can(
             assert published.json()["version"]["status"] == "live"
 
 
+#: What each role may not do: editors' and admins' routes, everything else is for viewers too.
+ROLE_ROUTES = {
+    ("POST", "/templates"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/variants/{variant_id:str}/versions"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/versions/{version_id:str}/publish"): "editor",
+    ("POST", "/ui/api/templates/{template_id:str}/versions/{version_id:str}/restore"): "editor",
+    ("POST", "/ui/api/test-send"): "editor",
+    ("POST", "/ui/api/bulk-sends/{job_id:str}/{action:str}"): "editor",
+    ("GET", "/users"): "admin",
+    ("POST", "/users"): "admin",
+    ("POST", "/users/{user_id:str}"): "admin",
+    ("GET", "/settings"): "admin",
+}
+
+
+def test_roles_are_route_guards(app: Litestar) -> None:
+    guarded = {
+        (method, route.path): guard.needed
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for method, (handler, _model) in route.route_handler_map.items()
+        for guard in handler.resolve_guards()
+        if isinstance(guard, RoleGuard)
+    }
+    assert guarded == ROLE_ROUTES
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROLE_ROUTES))
+def test_a_viewer_is_refused_before_the_request_is_read(
+    method: str,
+    path: str,
+    browser: TestClient[Litestar],
+    app_database: Database,
+    api_project: ProjectCredentials,
+) -> None:
+    sign_in(browser, make_user(app_database, api_project, "viewer").email)
+    url = re.sub(r"\{(\w+):str\}", lambda found: found.group(1), path)
+    answer = browser.request(
+        method,
+        url,
+        content=b"{not json",
+        headers={"X-CSRF-Token": header_token(browser), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 403, answer.text
+    assert "needs the " + ROLE_ROUTES[(method, path)] + " role" in answer.text
+
+
 def test_preview_reports_errors_and_refuses_bad_input(
     browser: TestClient[Litestar], app_database: Database, api_project: ProjectCredentials
 ) -> None:
@@ -259,6 +307,39 @@ def test_preview_reports_errors_and_refuses_bad_input(
         answer = browser.post("/ui/api/preview", json=bad, headers=headers)
         assert answer.status_code in (400, 422), answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {
+            "channel": "email",
+            "subject": "Hi {{ customer.first_name }}",
+            "body": "<p>{{ customer.first_name }}</p>",
+            "body_format": "html",
+        },
+        {"channel": "sms", "body": "Hi {{ customer.first_name }} \u2764"},
+        {"channel": "sms", "body": "{% if %}"},
+    ],
+    ids=["email", "sms", "broken"],
+)
+def test_editor_and_api_previews_answer_alike(
+    source: dict[str, str],
+    browser: TestClient[Litestar],
+    client: TestClient[Litestar],
+    app_database: Database,
+    api_project: ProjectCredentials,
+) -> None:
+    sample = {"customer": {"first_name": "Ana"}}
+    api = client.post("/v1/templates/preview", json={**source, "sample": sample})
+    sign_in(browser, make_user(app_database, api_project, "viewer").email)
+    editor = browser.post(
+        "/ui/api/preview",
+        json={**source, "context": sample},
+        headers={"X-CSRF-Token": header_token(browser)},
+    )
+    assert api.status_code == editor.status_code == 200
+    assert editor.json() == api.json()
 
 
 def test_admin_adds_a_user_who_can_sign_in(

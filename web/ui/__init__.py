@@ -27,11 +27,9 @@ from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
 from web.ui.session import (
-    Clock,
     CsrfError,
     ForbiddenError,
     SignInRequiredError,
-    SignIns,
     check_csrf,
     provide_ui_user,
     session_middleware,
@@ -103,9 +101,11 @@ def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[A
     return _error_page(request, status, error.detail if status < 500 else "Something went wrong.")
 
 
-def ui_routes(settings: Settings, clock: Clock) -> list[ControllerRouterHandler]:
-    """The editor's routers: pages and UI API behind the session, and the static files."""
-    sign_ins = SignIns.from_settings(settings, clock)
+def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
+    """The editor's routers: pages and UI API behind the session, and the static files.
+
+    A session is checked against the app state's ``database`` and ``sign_ins``.
+    """
     pages = Router(
         path="/",
         route_handlers=[
@@ -118,7 +118,6 @@ def ui_routes(settings: Settings, clock: Clock) -> list[ControllerRouterHandler]
         middleware=[session_middleware(settings)],
         dependencies={
             "user": Provide(provide_ui_user, sync_to_thread=True),
-            "sign_ins": Provide(lambda: sign_ins, use_cache=True, sync_to_thread=False),
         },
         before_request=check_csrf,
         exception_handlers={

@@ -7,7 +7,6 @@ every POST needs the ``X-CSRF-Token`` header (checked by the router's before-req
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -22,7 +21,6 @@ from distribution.ids import new_id
 from distribution.models import TemplateVariant
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
-from distribution.render_pool import render_pool
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
@@ -38,8 +36,9 @@ from distribution.template_store import (
 )
 from distribution.template_store.store import validate_source
 from providers import PROVIDER_KINDS, Message, ProviderError
-from templates import EmailSource, PreviewError
-from web.ui.session import UiUser
+from web.template_preview import preview_out, problems_out
+from web.templates_schemas import PreviewOut
+from web.ui.session import EDITORS_ONLY, UiUser
 from web.ui.templates_pages import source_json, version_json
 
 __all__ = ["PreviewIn", "SaveIn", "UiApiController"]
@@ -89,14 +88,8 @@ class ResolveIn(msgspec.Struct):
     locale: str | None = None
 
 
-def _errors(errors: list[PreviewError]) -> list[dict[str, Any]]:
-    return [
-        {"part": e.part, "line": e.line, "column": e.column, "message": e.message} for e in errors
-    ]
-
-
-def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
-    """Render an unsaved source like `POST /v1/templates/preview` does."""
+def render_preview(data: PreviewIn) -> PreviewOut:
+    """Render an unsaved source like ``POST /v1/templates/preview``, with the editor's sample."""
     if data.channel not in ("email", "sms"):
         raise InvalidInputError([FieldError("channel", 'must be "email" or "sms"')])
     source = validate_source(
@@ -109,33 +102,7 @@ def render_preview(data: JSONBody[PreviewIn]) -> dict[str, Any]:
             gsm_safe=data.gsm_safe and data.channel == "sms",
         ),
     )
-    context: Mapping[str, Any] = data.context
-    if isinstance(source, EmailSource):
-        email = render_pool().preview_email(source, context)
-        return {
-            "subject": email.subject,
-            "html": email.html,
-            "text": email.text,
-            "missing": email.missing,
-            "warnings": email.warnings,
-            "errors": _errors(email.errors),
-        }
-    sms = render_pool().preview_sms(source, context)
-    info = sms.info
-    return {
-        "body": sms.body,
-        "sms": None
-        if info is None
-        else {
-            "encoding": info.encoding,
-            "segments": info.segments,
-            "length": info.length,
-            "ucs2_characters": info.ucs2_characters,
-        },
-        "missing": sms.missing,
-        "warnings": sms.warnings,
-        "errors": _errors(sms.errors),
-    }
+    return preview_out(source, data.context)
 
 
 def _variant_versions(db: Database, project_id: str, template_id: str, variant_id: str) -> Any:
@@ -151,7 +118,7 @@ class UiApiController(Controller):
     path = "/ui/api"
 
     @post("/preview", sync_to_thread=True, status_code=200)
-    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> dict[str, Any]:
+    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> PreviewOut:
         """Render an unsaved source with sample data; template errors are a 200 with `errors`."""
         return render_preview(data)
 
@@ -207,7 +174,11 @@ class UiApiController(Controller):
                 return {"variant_id": None, "message": str(error)}
         return {"variant_id": variant.id, "version_number": version.number, "message": None}
 
-    @post("/templates/{template_id:str}/variants/{variant_id:str}/versions", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/variants/{variant_id:str}/versions",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def save(
         self,
         user: NamedDependency[UiUser],
@@ -217,7 +188,6 @@ class UiApiController(Controller):
         data: JSONBody[SaveIn],
     ) -> dict[str, Any]:
         """Save the editor's source as a new draft of this variant."""
-        user.require("editor")
         with db.session() as tx:
             # The template first: another project's looks exactly like one that does not exist.
             get_template(tx, user.project_id, template_id)
@@ -244,12 +214,16 @@ class UiApiController(Controller):
             version = version_json(saved.version, saved.variant)
         return {
             "version": version,
-            "errors": _errors(saved.check.errors),
+            "errors": problems_out(saved.check.errors),
             "warnings": saved.check.warnings,
             "versions": _variant_versions(db, user.project_id, template_id, variant_id),
         }
 
-    @post("/templates/{template_id:str}/versions/{version_id:str}/publish", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/versions/{version_id:str}/publish",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def publish(
         self,
         user: NamedDependency[UiUser],
@@ -258,7 +232,6 @@ class UiApiController(Controller):
         version_id: FromPath[str],
     ) -> dict[str, Any]:
         """Make a saved version live (422 naming each template error when it has any)."""
-        user.require("editor")
         with db.session() as tx:
             variant, version = publish_version(
                 tx, user.project_id, template_id, version_id, actor=user.email
@@ -269,7 +242,11 @@ class UiApiController(Controller):
             "versions": _variant_versions(db, user.project_id, template_id, variant.id),
         }
 
-    @post("/templates/{template_id:str}/versions/{version_id:str}/restore", sync_to_thread=True)
+    @post(
+        "/templates/{template_id:str}/versions/{version_id:str}/restore",
+        sync_to_thread=True,
+        guards=[EDITORS_ONLY],
+    )
     def restore(
         self,
         user: NamedDependency[UiUser],
@@ -279,7 +256,6 @@ class UiApiController(Controller):
         data: JSONBody[RestoreIn],
     ) -> dict[str, Any]:
         """Copy an old version into a new draft (and publish it when asked)."""
-        user.require("editor")
         with db.session() as tx:
             saved = restore_version(
                 tx, user.project_id, template_id, version_id, publish=data.publish, actor=user.email
@@ -343,7 +319,7 @@ class UiApiController(Controller):
                 found.append({"name": row.name, "kind": row.kind})
         return found
 
-    @post("/test-send", status_code=200)
+    @post("/test-send", status_code=200, guards=[EDITORS_ONLY])
     async def test_send(
         self,
         user: NamedDependency[UiUser],
@@ -351,7 +327,6 @@ class UiApiController(Controller):
         data: JSONBody[TestSendIn],
     ) -> dict[str, Any]:
         """Render the unsaved source with the sample data, exactly as previewed, and send it."""
-        user.require("editor")
         to = data.to.strip()
         if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
             raise InvalidInputError([FieldError("to", "is not an email address")])
@@ -360,23 +335,21 @@ class UiApiController(Controller):
         ):
             raise InvalidInputError([FieldError("to", "must be a phone number like +14155552671")])
         shown = await asyncio.to_thread(render_preview, data)
-        if shown["errors"]:
-            raise InvalidInputError(
-                [FieldError(e["part"] or "body", e["message"]) for e in shown["errors"]]
-            )
+        if shown.errors:
+            raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
         try:
-            if data.channel == "email":
+            if shown.sms is None:
                 message = Message(
                     id=new_id("test"),
                     channel="email",
                     to=to,
-                    subject=shown["subject"],
-                    html=shown["html"],
-                    text=shown["text"] or None,
+                    subject=shown.subject,
+                    html=shown.html,
+                    text=shown.text or None,
                     tags=("test",),
                 )
             else:
-                message = Message(id=new_id("test"), channel="sms", to=to, body=shown["body"])
+                message = Message(id=new_id("test"), channel="sms", to=to, body=shown.sms.body)
         except ValueError as error:
             raise InvalidInputError([FieldError("body", str(error))]) from None
         sender = await providers.sender(user.project_id, data.provider)

@@ -44,7 +44,7 @@ from web.ui.feeds_views import (
     iso,
     job_json,
 )
-from web.ui.session import UiUser
+from web.ui.session import EDITORS_ONLY, UiUser
 
 __all__ = ["FeedsApiController"]
 
@@ -175,7 +175,12 @@ class FeedsApiController(Controller):
         with db.reader() as tx:
             return job_json(tx, get_job(tx, user.project_id, job_id))
 
-    @post("/bulk-sends/{job_id:str}/{action:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/bulk-sends/{job_id:str}/{action:str}",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[EDITORS_ONLY],
+    )
     def control(
         self,
         user: NamedDependency[UiUser],
@@ -187,7 +192,6 @@ class FeedsApiController(Controller):
         data: JSONBody[CancelIn | None] = None,
     ) -> dict[str, Any]:
         """Pause, resume, send now, or cancel (keeping or releasing codes as chosen)."""
-        user.require("editor")
         release = data.release_codes if data is not None else False
         return control_job(
             db,

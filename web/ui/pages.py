@@ -25,6 +25,7 @@ from distribution.users import (
     set_role,
 )
 from web.ui.session import (
+    ADMINS_ONLY,
     SignIns,
     UiUser,
     csrf_token,
@@ -265,7 +266,7 @@ class PagesController(Controller):
                 rows.append({"segment": segment, "members": members})
         return page(request, "segments.html", user, section="segments", segments=rows)
 
-    @get("/users", sync_to_thread=True)
+    @get("/users", sync_to_thread=True, guards=[ADMINS_ONLY])
     def users(
         self,
         request: Request[Any, Any, Any],
@@ -273,7 +274,6 @@ class PagesController(Controller):
         db: NamedDependency[Database],
     ) -> Template:
         """The project's users (admins only)."""
-        user.require("admin")
         return self._users_page(request, user, db)
 
     def _users_page(
@@ -297,7 +297,7 @@ class PagesController(Controller):
             **extra,
         )
 
-    @post("/users", sync_to_thread=True, status_code=200)
+    @post("/users", sync_to_thread=True, status_code=200, guards=[ADMINS_ONLY])
     def add_user(
         self,
         request: Request[Any, Any, Any],
@@ -306,7 +306,6 @@ class PagesController(Controller):
         data: URLEncodedBody[NewUserForm],
     ) -> Template:
         """Create a user; a generated password is shown once on the page."""
-        user.require("admin")
         try:
             with db.session() as tx:
                 new = create_user(tx, user.project_id, data.email, data.role, data.password or None)
@@ -315,7 +314,7 @@ class PagesController(Controller):
         shown = None if data.password else new.password
         return self._users_page(request, user, db, created=new.user.email, new_password=shown)
 
-    @post("/users/{user_id:str}", sync_to_thread=True, status_code=303)
+    @post("/users/{user_id:str}", sync_to_thread=True, status_code=303, guards=[ADMINS_ONLY])
     def change_user(
         self,
         user: NamedDependency[UiUser],
@@ -324,7 +323,6 @@ class PagesController(Controller):
         data: URLEncodedBody[UserChangeForm],
     ) -> Redirect:
         """Change a role, or disable/enable a user. Admins cannot lock themselves out."""
-        user.require("admin")
         with db.session() as tx:
             if data.role:
                 if user_id == user.id and data.role != "admin":
@@ -336,10 +334,9 @@ class PagesController(Controller):
                 set_disabled(tx, user.project_id, user_id, data.disabled == "1")
         return Redirect(path="/users", status_code=303)
 
-    @get("/settings", sync_to_thread=False)
+    @get("/settings", sync_to_thread=False, guards=[ADMINS_ONLY])
     def settings_page(
         self, request: Request[Any, Any, Any], user: NamedDependency[UiUser]
     ) -> Template:
         """Where providers and API keys are managed (admins)."""
-        user.require("admin")
         return page(request, "settings.html", user, section="settings")

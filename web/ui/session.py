@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
@@ -47,12 +49,15 @@ from distribution.users import Role, has_role
 from web.settings import Settings
 
 __all__ = [
+    "ADMINS_ONLY",
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "EDITORS_ONLY",
     "Clock",
     "CsrfError",
     "ForbiddenError",
     "LoginRateLimiter",
+    "RoleGuard",
     "SignInRequiredError",
     "SignIns",
     "UiUser",
@@ -64,10 +69,13 @@ __all__ = [
     "session_middleware",
     "sign_in",
     "sign_out",
+    "signed_in_user",
 ]
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# Where the request's signed-in user is kept once read, for the guard and the handler both.
+_USER_KEY = "ui_user"
 
 #: What tells the time of sign-ins: naive UTC, injectable by the composition root for tests.
 Clock = Callable[[], datetime]
@@ -98,11 +106,6 @@ class UiUser:
     def can(self, needed: Role) -> bool:
         """Whether this user's role is at least `needed`."""
         return has_role(self.role, needed)
-
-    def require(self, needed: Role) -> None:
-        """Raise ForbiddenError unless the role is at least `needed`."""
-        if not self.can(needed):
-            raise ForbiddenError(f"this needs the {needed} role; you are a {self.role}")
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,9 @@ def session_middleware(settings: Settings) -> DefineMiddleware:
     return DefineMiddleware(_session_layer, config=session_config(settings))
 
 
-def session_data(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def session_data(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
     """What the session cookie holds (empty without one)."""
-    return dict(request.session) if request.scope.get("session") else {}
+    return dict(connection.session) if connection.scope.get("session") else {}
 
 
 def csrf_token(request: Request[Any, Any, Any]) -> str:
@@ -179,15 +182,17 @@ async def check_csrf(request: Request[Any, Any, Any]) -> None:
         raise CsrfError("the form expired or did not come from this site; reload and try again")
 
 
-def provide_ui_user(
-    request: Request[Any, Any, Any],
-    db: NamedDependency[Database],
-    sign_ins: NamedDependency[SignIns],
-) -> UiUser:
-    """Dependency: the user of a valid session, or SignInRequiredError."""
-    session_id = session_data(request).get("sid")
+def signed_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UiUser:
+    """The user of a valid session, or SignInRequiredError; read once per request."""
+    known = connection.state.get(_USER_KEY)
+    if isinstance(known, UiUser):
+        return known
+    session_id = session_data(connection).get("sid")
     if not isinstance(session_id, str):
         raise SignInRequiredError
+    services = connection.app.state
+    db: Database = services.database
+    sign_ins: SignIns = services.sign_ins
     now = sign_ins.clock()
     with db.reader() as tx:
         found = active_session(tx, session_id, now, sign_ins.policy)
@@ -197,7 +202,37 @@ def provide_ui_user(
         with db.session() as tx:
             touch_session(tx, session_id, now)
     user, project = found.user, found.project
-    return UiUser(user.id, user.email, user.role, project.id, project.name)
+    signed_in = UiUser(user.id, user.email, user.role, project.id, project.name)
+    connection.state[_USER_KEY] = signed_in
+    return signed_in
+
+
+def provide_ui_user(request: Request[Any, Any, Any]) -> UiUser:
+    """Dependency: the signed-in user (see ``signed_in_user``)."""
+    return signed_in_user(request)
+
+
+@dataclass(frozen=True)
+class RoleGuard:
+    """A route guard: the signed-in user's role must be at least ``needed`` (else 403)."""
+
+    needed: Role
+
+    async def __call__(
+        self, connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+    ) -> None:
+        # Guards run before the router's before-request hook: the CSRF token is checked first
+        # all the same, so a forged request is refused for its token whoever sends it.
+        if isinstance(connection, Request):
+            await check_csrf(connection)
+        user = await anyio.to_thread.run_sync(signed_in_user, connection)
+        if not user.can(self.needed):
+            raise ForbiddenError(f"this needs the {self.needed} role; you are a {user.role}")
+
+
+#: Guards of what only editors (and admins) may do, and of what only admins may.
+EDITORS_ONLY = RoleGuard("editor")
+ADMINS_ONLY = RoleGuard("admin")
 
 
 def sign_in(request: Request[Any, Any, Any], db: Database, sign_ins: SignIns, user_id: str) -> None:

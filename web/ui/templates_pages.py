@@ -23,7 +23,7 @@ from distribution.template_store.store import (
 )
 from templates import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
 from web.ui.pages import page
-from web.ui.session import UiUser
+from web.ui.session import EDITORS_ONLY, UiUser
 
 __all__ = ["TemplatePagesController", "version_json"]
 
@@ -126,7 +126,7 @@ class TemplatePagesController(Controller):
             next_offset=max(0, offset) + len(found.templates),
         )
 
-    @post("/", sync_to_thread=True, status_code=303)
+    @post("/", sync_to_thread=True, status_code=303, guards=[EDITORS_ONLY])
     def create(
         self,
         user: NamedDependency[UiUser],
@@ -134,7 +134,6 @@ class TemplatePagesController(Controller):
         data: URLEncodedBody[NewTemplateForm],
     ) -> Redirect:
         """Start a template with a starter draft and open its editor."""
-        user.require("editor")
         with db.session() as tx:
             saved = create_template(
                 tx,

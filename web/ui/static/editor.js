@@ -275,11 +275,13 @@
   }
 
   function showSms(answer) {
+    // Only a rendered SMS is shown, and a rendered one always says how it travels.
+    const info = answer.sms;
     const bubble = $("sms-bubble");
     bubble.textContent = "";
-    const forcing = new Set(answer.sms ? answer.sms.ucs2_characters : []);
+    const forcing = new Set(info.ucs2_characters);
     let run = "";
-    for (const ch of answer.body) {
+    for (const ch of info.body) {
       if (forcing.has(ch)) {
         if (run) bubble.append(run);
         run = "";
@@ -289,7 +291,6 @@
       }
     }
     if (run) bubble.append(run);
-    const info = answer.sms || { encoding: "GSM-7", segments: 0, length: 0, ucs2_characters: [] };
     $("sms-length").textContent = info.length;
     $("sms-encoding").textContent = info.encoding;
     $("sms-encoding").className = info.encoding === "UCS-2" ? "warn" : "";

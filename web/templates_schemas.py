@@ -1,0 +1,242 @@
+"""Request and response bodies of ``/v1/templates``; the editor's preview answers ``PreviewOut``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "CompareOut",
+    "PreviewIn",
+    "PreviewOut",
+    "ProblemOut",
+    "PublishIn",
+    "ResolveOut",
+    "RestoreIn",
+    "SavedVersionOut",
+    "SmsOut",
+    "TemplateDetailOut",
+    "TemplateIn",
+    "TemplateList",
+    "TemplateOut",
+    "VariablesOut",
+    "VariantOut",
+    "VersionIn",
+    "VersionOut",
+    "VersionSummaryOut",
+]
+
+
+class ProblemOut(msgspec.Struct):
+    """A template problem: the part (subject, body, text), 1-based line and column when known."""
+
+    part: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class VersionOut(msgspec.Struct):
+    """An immutable version; ``status`` is live, draft (never published) or retired."""
+
+    id: str
+    template_id: str
+    variant_id: str
+    number: int
+    status: str
+    subject: str | None
+    body: str
+    body_format: str
+    text_body: str | None
+    gsm_safe: bool
+    note: str | None
+    created_by: str | None
+    created_at: datetime
+    published_at: datetime | None
+    published_by: str | None
+    object: str = "template_version"
+
+
+class VersionSummaryOut(msgspec.Struct):
+    """A row of the version history: who saved it, when, and whether it went live."""
+
+    id: str
+    variant_id: str
+    number: int
+    status: str
+    note: str | None
+    created_by: str | None
+    created_at: datetime
+    published_at: datetime | None
+    published_by: str | None
+
+
+class VariantOut(msgspec.Struct):
+    """A variant (null keys mean "any") with its live version and newest unpublished draft."""
+
+    id: str
+    campaign_id: str | None
+    segment_id: str | None
+    locale: str | None
+    live_version: VersionOut | None
+    latest_draft: VersionOut | None
+    object: str = "template_variant"
+
+
+class TemplateOut(msgspec.Struct):
+    """A template in a listing; ``status`` is live, draft or archived."""
+
+    id: str
+    name: str
+    channel: str
+    category: str
+    description: str | None
+    status: str
+    variants_count: int
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    object: str = "template"
+
+
+class TemplateDetailOut(msgspec.Struct):
+    """A template with its variants and version history (newest first).
+
+    On create, ``errors`` and ``warnings`` are the first version's check.
+    """
+
+    id: str
+    name: str
+    channel: str
+    category: str
+    description: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    variants: list[VariantOut]
+    versions: list[VersionSummaryOut]
+    errors: list[ProblemOut] = []
+    warnings: list[str] = []
+    object: str = "template"
+
+
+class TemplateList(msgspec.Struct):
+    """A page of templates, most recently edited first."""
+
+    templates: list[TemplateOut]
+    has_more: bool
+    object: str = "list"
+
+
+class SavedVersionOut(msgspec.Struct):
+    """A saved version and its check: ``errors`` block publishing, ``warnings`` do not."""
+
+    version: VersionOut
+    errors: list[ProblemOut]
+    warnings: list[str]
+    publishable: bool
+
+
+class TemplateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new template; the source fields make its first draft (a starter without ``body``)."""
+
+    name: str
+    channel: Literal["email", "sms"]
+    category: Literal["transactional", "marketing"]
+    description: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+
+
+class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new draft for the variant (campaign_id, segment_id, locale); absent keys mean "any"."""
+
+    body: str
+    subject: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+    note: str | None = None
+    campaign_id: str | None = None
+    segment_id: str | None = None
+    locale: str | None = None
+
+
+class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The version to make live for its variant."""
+
+    version_id: str
+
+
+class RestoreIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Restore options: publish the copy at once, and a note for the history."""
+
+    publish: bool = False
+    note: str | None = None
+
+
+class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An unsaved source and where its sample data comes from.
+
+    The context is the schema's sample data, the caller's project, then the stored customer
+    ``customer_id`` (our id or your source_id) if given, then ``sample`` merged over all.
+    """
+
+    channel: Literal["email", "sms"]
+    body: str
+    subject: str | None = None
+    body_format: Literal["mjml", "html", "text"] | None = None
+    text_body: str | None = None
+    gsm_safe: bool = False
+    sample: dict[str, Any] | None = None
+    customer_id: str | None = None
+
+
+class SmsOut(msgspec.Struct):
+    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units."""
+
+    body: str
+    encoding: str
+    segments: int
+    length: int
+    ucs2_characters: list[str]
+
+
+class PreviewOut(msgspec.Struct):
+    """A rendered preview; a template error is reported in ``errors``, never as a failure."""
+
+    subject: str | None
+    html: str | None
+    text: str | None
+    sms: SmsOut | None
+    missing: list[str]
+    warnings: list[str]
+    errors: list[ProblemOut]
+
+
+class CompareOut(msgspec.Struct):
+    """A version beside the live version of its variant; a unified diff per changed part."""
+
+    version: VersionOut
+    live: VersionOut | None
+    diffs: dict[str, str]
+
+
+class ResolveOut(msgspec.Struct):
+    """The variant a send would use, or null with the reason."""
+
+    variant: VariantOut | None
+    reason: str | None = None
+
+
+class VariablesOut(msgspec.Struct):
+    """The variables templates can use (with examples) and the filters they can apply."""
+
+    variables: dict[str, Any]
+    filters: list[dict[str, Any]]
