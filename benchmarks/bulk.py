@@ -43,8 +43,8 @@ from benchmarks.providers import smtp_sink  # noqa: E402
 from distribution.bulk import get_job  # noqa: E402
 from distribution.bulk.timing import phase_seconds, reset_phases  # noqa: E402
 from distribution.customers import upsert_customers  # noqa: E402
-from distribution.db import Database  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
+from distribution.storage.db import Database  # noqa: E402
 from tests.builders import publish_template  # noqa: E402
 from tests.conftest import make_project  # noqa: E402
 from web.app import create_app  # noqa: E402

@@ -35,8 +35,8 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
-from distribution.db import Database  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
+from distribution.storage.db import Database  # noqa: E402
 from tests.conftest import make_project, migrated_database  # noqa: E402
 from tests.service_process import wait_until  # noqa: E402
 from tests.test_distributed.workers import (  # noqa: E402

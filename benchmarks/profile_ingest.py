@@ -25,12 +25,10 @@ from pyinstrument import Profiler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.events import MJML
-from distribution.db import Database
 from distribution.distributions import DistributionSpec, create_distribution
 from distribution.event_input import IncomingEvent, parse_event
 from distribution.inbound_signing import open_inbound_secret
 from distribution.ingest import receive_events
-from distribution.migrate import upgrade
 from distribution.outbox import LinkSettings
 from distribution.projects import (
     authenticate,
@@ -38,7 +36,9 @@ from distribution.projects import (
     create_api_key,
     create_project,
 )
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade
+from distribution.storage.secrets import SecretBox
 from distribution.template_store import VersionInput, create_template, publish_version
 
 

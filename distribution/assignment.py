@@ -28,12 +28,12 @@ from sqlmodel import Session, col, select
 from distribution.campaigns import get_campaign, referral_url
 from distribution.code_pools import get_pool, note_stock
 from distribution.customers import get_customer
-from distribution.driver_sql import Among, update_many
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
 from distribution.outbox import LinkSettings
+from distribution.storage.driver_sql import Among, update_many
 from distribution.webhooks import emit, emit_many
 
 __all__ = [

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import Campaign
+from distribution.storage.ids import new_id
 
 __all__ = [
     "CAMPAIGN_TYPES",

@@ -27,10 +27,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from distribution.campaigns import get_campaign
-from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, NotFoundError, PayloadTooLargeError
-from distribution.ids import new_id
 from distribution.models import Code, CodePool, utcnow
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from distribution.webhooks import emit
 
 __all__ = [

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from distribution.errors import FieldError, InvalidInputError
-from distribution.ids import new_id
 from distribution.models import Customer, Resubscription, Suppression, utcnow
+from distribution.storage.ids import new_id
 from distribution.webhooks import emit
 
 __all__ = [

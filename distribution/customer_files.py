@@ -37,10 +37,10 @@ from sqlalchemy.exc import IntegrityError
 
 from distribution.customer_input import ADDRESS_FIELDS
 from distribution.customers import iter_customers, upsert_customers, validate_rows
-from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
-from distribution.json_bounds import ItemRefused, iter_array_items
 from distribution.models import Customer
+from distribution.storage.db import Database
+from distribution.storage.json_bounds import ItemRefused, iter_array_items
 
 __all__ = [
     "IMPORT_LIMIT",

@@ -3,8 +3,8 @@
 Imports write thousands of rows a transaction. Going through the ORM, or even SQLAlchemy Core's
 per-row parameter processing, cost more than SQLite's own work, so rows travel as dicts keyed by
 column name and are written with the driver's ``executemany``; one customer at a time (an
-event's, or one upsert) goes to the driver's cursor. Both through :mod:`distribution.driver_sql`,
-so the stored form is exactly what the ORM would store.
+event's, or one upsert) goes to the driver's cursor. Both through
+:mod:`distribution.storage.driver_sql`, so the stored form is exactly what the ORM would store.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlmodel import Session
 
-from distribution.driver_sql import (
+from distribution.models import Customer
+from distribution.storage.driver_sql import (
     DriverInsert,
     DriverSelect,
     DriverUpdate,
@@ -25,7 +26,6 @@ from distribution.driver_sql import (
     select_sql,
     update_many,
 )
-from distribution.models import Customer
 
 __all__ = [
     "COLUMNS",

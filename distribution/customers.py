@@ -35,8 +35,8 @@ from distribution.customer_rows import (
     update_rows,
 )
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import Customer, utcnow
+from distribution.storage.ids import new_id
 
 __all__ = [
     "BatchItem",

@@ -23,10 +23,10 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
 from distribution.consent import suppress
-from distribution.db import Database
-from distribution.driver_sql import Among, insert_many, update_many
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.storage.db import Database
+from distribution.storage.driver_sql import Among, insert_many, update_many
 from distribution.webhooks import emit_many, wants
 from providers import (
     Message,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from distribution.errors import AuthenticationError, NotFoundError
 from distribution.models import Project
 from distribution.project_cache import changed
-from distribution.provider_store import SecretBox
+from distribution.storage.secrets import SecretBox
 from distribution.webhooks import new_webhook_secret
 from providers.standard_webhooks import TOLERANCE_SECONDS, verify
 

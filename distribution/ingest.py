@@ -21,12 +21,9 @@ from sqlmodel import Session, select
 from distribution.consent import is_suppressed
 from distribution.customer_input import CustomerIn
 from distribution.customers import get_customer, upsert_customer
-from distribution.db import Database
 from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
-from distribution.driver_sql import DriverInsert, DriverSelect
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
-from distribution.ids import new_id
 from distribution.models import (
     OUTGOING_STATUSES,
     Customer,
@@ -43,6 +40,9 @@ from distribution.outbox import ChannelSpec, LinkSettings, LiveChoice, Refusal, 
 from distribution.projects import cached_project
 from distribution.segment_filter import matches
 from distribution.segments import parsed_segments
+from distribution.storage.db import Database
+from distribution.storage.driver_sql import DriverInsert, DriverSelect
+from distribution.storage.ids import new_id
 from distribution.template_store.live import cached_live_template
 from distribution.template_store.rendering import (
     build_context,
@@ -66,7 +66,7 @@ __all__ = [
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _STATUS_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
-# The statements every event runs go straight to the driver (see distribution.driver_sql).
+# The statements every event runs go straight to the driver (see distribution.storage.driver_sql).
 _INSERT_EVENT = DriverInsert(_EVENTS)
 _INSERT_DELIVERIES = DriverInsert(_DELIVERIES)
 _INSERT_STATUS_CHANGES = DriverInsert(_STATUS_CHANGES)

@@ -11,7 +11,6 @@ from sqlalchemy import Text, func
 from sqlmodel import Session, col, select
 
 from distribution.errors import NotFoundError
-from distribution.ids import first_id_at
 from distribution.models import (
     BulkJob,
     Delivery,
@@ -20,6 +19,7 @@ from distribution.models import (
     Distribution,
     MessageTemplate,
 )
+from distribution.storage.ids import first_id_at
 
 __all__ = [
     "DELIVERY_STATUSES",

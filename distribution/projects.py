@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from distribution.errors import AuthenticationError, ConflictError, NotFoundError
-from distribution.ids import new_id, new_secret
 from distribution.models import ApiKey, Project, utcnow
 from distribution.project_cache import API_KEYS, CACHE, changed, detached
+from distribution.storage.ids import new_id, new_secret
 
 __all__ = [
     "NewApiKey",

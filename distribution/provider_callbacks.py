@@ -16,7 +16,8 @@ from sqlmodel import Session
 
 from distribution.delivery_events import record_delivery_events
 from distribution.errors import AuthenticationError, FieldError, InvalidInputError
-from distribution.provider_store import SecretBox, find_provider, full_config
+from distribution.provider_store import find_provider, full_config
+from distribution.storage.secrets import SecretBox
 from providers import (
     PROVIDER_KINDS,
     CallbackFormatError,

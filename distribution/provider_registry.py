@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 
-from distribution.db import Database
 from distribution.errors import ConflictError, NotFoundError
 from distribution.models import ProviderConfig
-from distribution.provider_store import BUILT_IN_CAPTURE, SecretBox, find_provider, full_config
+from distribution.provider_store import BUILT_IN_CAPTURE, find_provider, full_config
 from distribution.rate_limit import LimiterFactory, in_process_limiter
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from providers import (
     PROVIDER_KINDS,
     CircuitBreaker,

@@ -10,13 +10,13 @@ address guard when saved, and the provider connects through the same guard. Chan
 field requires the stored secrets in the same request: they would be sent to the new place.
 
 The Fernet key is HKDF-SHA256 of the service secret (`DM_SECRET_KEY`) with the fixed info label
-`SECRETS_KEY_LABEL`. Rotating `DM_SECRET_KEY` makes the stored secrets unreadable: re-enter them
-(`PATCH /v1/providers/{name}` with the secret fields) after a rotation.
+`SECRETS_KEY_LABEL` (`distribution.storage.secrets`). Rotating `DM_SECRET_KEY` makes the stored
+secrets unreadable: re-enter them (`PATCH /v1/providers/{name}` with the secret fields) after a
+rotation.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
@@ -24,15 +24,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import ProviderConfig, utcnow
+from distribution.storage.ids import new_id
+from distribution.storage.secrets import SecretBox
 from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
 from providers.address_guard import AddressGuard
 from providers.capture import PROJECT_MAX_MESSAGES, CaptureConfig
@@ -41,8 +39,6 @@ __all__ = [
     "BUILT_IN_CAPTURE",
     "MAX_CONCURRENCY",
     "MAX_RATE_PER_SECOND",
-    "SECRETS_KEY_LABEL",
-    "SecretBox",
     "create_provider",
     "delete_provider",
     "find_provider",
@@ -55,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SECRETS_KEY_LABEL = b"distribution-manager/provider-secrets/v1"
 # The registry always offers this sender; "kinds" would collide with GET /v1/providers/kinds.
 BUILT_IN_CAPTURE = "capture"
 RESERVED_NAMES = frozenset({BUILT_IN_CAPTURE, "kinds"})
@@ -67,35 +62,6 @@ _UNKNOWN_FIELD = re.compile(r"^unknown field '(?P<field>[^']*)'$")
 # Fields a kind no longer has, dropped from stored configs when read: a webhook provider's own
 # allow_private_networks gave way to the operator's setting.
 _RETIRED_FIELDS = {"webhook": frozenset({"allow_private_networks"})}
-
-
-class SecretBox:
-    """Seals and opens provider secrets with a key derived from the service secret."""
-
-    def __init__(self, service_secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SECRETS_KEY_LABEL).derive(
-            service_secret.encode()
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(key))
-
-    def __repr__(self) -> str:
-        return "SecretBox(***)"
-
-    def seal(self, secrets: Mapping[str, str]) -> str:
-        """The Fernet token of the secrets, or "" when there are none."""
-        if not secrets:
-            return ""
-        return self._fernet.encrypt(json.dumps(dict(secrets)).encode()).decode()
-
-    def open(self, token: str) -> dict[str, str] | None:
-        """The secrets, or None when they were sealed with another service secret."""
-        if not token:
-            return {}
-        try:
-            opened = json.loads(self._fernet.decrypt(token.encode()))
-        except InvalidToken:
-            return None
-        return {str(k): str(v) for k, v in opened.items()}
 
 
 def _storable(value: object) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine, text
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from providers import RateLimiter, TokenBucket
 
 __all__ = [

@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import Customer, Segment, utcnow
 from distribution.project_cache import CACHE, changed
 from distribution.segment_filter import Filter, filter_clause, matches, parse_filter
+from distribution.storage.ids import new_id
 
 __all__ = [
     "count_members",

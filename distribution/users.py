@@ -24,8 +24,8 @@ from distribution.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from distribution.ids import new_id
 from distribution.models import Project, User, utcnow
+from distribution.storage.ids import new_id
 from distribution.user_sessions import end_user_sessions
 
 __all__ = [

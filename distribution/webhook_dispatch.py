@@ -29,10 +29,10 @@ from sqlalchemy import select as core_select
 from sqlalchemy import update
 from sqlmodel import col
 
-from distribution.db import Database
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
-from distribution.polling_loop import PollingLoop
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.polling_loop import PollingLoop
+from distribution.storage.secrets import SecretBox
 from providers.address_guard import AddressGuard, DestinationRefusedError
 from providers.http_transport import guarded_client
 from providers.standard_webhooks import sign

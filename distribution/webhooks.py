@@ -20,10 +20,10 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
 from distribution.project_cache import CACHE, changed
-from distribution.provider_store import SecretBox
+from distribution.storage.ids import new_id
+from distribution.storage.secrets import SecretBox
 from providers.address_guard import AddressGuard
 
 __all__ = [

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from distribution.db import Database
 from distribution.delivery import (
     DeliveryPolicy,
     SenderSource,
@@ -19,7 +18,8 @@ from distribution.delivery import (
     record_outcomes,
     recover_expired,
 )
-from distribution.polling_loop import PollingLoop
+from distribution.storage.db import Database
+from distribution.storage.polling_loop import PollingLoop
 
 __all__ = ["EmbeddedWorker"]
 

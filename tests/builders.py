@@ -11,10 +11,10 @@ from distribution.bulk import BulkSpec
 from distribution.campaigns import CampaignSpec, create_campaign
 from distribution.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers import upsert_customers
-from distribution.db import Database
 from distribution.distributions import DistributionSpec, create_distribution
-from distribution.ids import new_id
 from distribution.segments import create_segment
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from distribution.template_store import VersionInput, create_template, publish_version
 
 INVITE_BODY = (

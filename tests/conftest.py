@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from distribution.db import Database
-from distribution.migrate import upgrade
 from distribution.models import Project
 from distribution.projects import create_api_key, create_project
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 

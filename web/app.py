@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
 from distribution.customer_files import new_import_pool
-from distribution.db import Database
 from distribution.delivery import DeliveryPolicy, SenderSource
 from distribution.distributed import (
     BulkKick,
@@ -24,14 +23,15 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
-from distribution.migrate import upgrade, upgrade_queue
 from distribution.models import utcnow
 from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.outbox import LinkSettings
 from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import SecretBox
 from distribution.rate_limit import shared_limiter_factory
 from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade, upgrade_queue
+from distribution.storage.secrets import SecretBox
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from providers.address_guard import AddressGuard, Resolver, system_resolver

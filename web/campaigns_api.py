@@ -27,11 +27,11 @@ from distribution.code_pools import (
     read_code_csv,
     read_code_json,
 )
-from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign, CodePool, Project
 from distribution.notifiers import DeliveryNotifier
 from distribution.outbox import LinkSettings
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.campaigns_schemas import (
     AssignIn,

@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from distribution.db import Database
 from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
 from distribution.errors import DistributionError
-from distribution.migrate import queue_schema_applied, upgrade, upgrade_queue
 from distribution.projects import (
     authenticate,
     create_api_key,
@@ -24,6 +22,8 @@ from distribution.projects import (
     revoke_api_key,
 )
 from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
+from distribution.storage.db import Database
+from distribution.storage.migrate import queue_schema_applied, upgrade, upgrade_queue
 from distribution.users import ROLES, authenticate_user, create_user, reset_password
 from web.settings import Settings
 

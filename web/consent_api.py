@@ -22,8 +22,8 @@ from distribution.consent import (
     unsubscribe_link_refusal,
 )
 from distribution.customers import get_customer
-from distribution.db import Database
 from distribution.errors import DistributionError
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.settings import Settings
 

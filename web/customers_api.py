@@ -29,9 +29,9 @@ from distribution.customers import (
     upsert_customer,
     upsert_customers,
 )
-from distribution.db import Database
 from distribution.errors import PayloadTooLargeError
 from distribution.models import Customer
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.input_guard import STREAMS_BODY
 from web.paging import PAGING, CursorList, PageQuery

@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.db import Database
 from distribution.distributions import (
     DistributionSpec,
     create_distribution,
@@ -22,6 +21,7 @@ from distribution.distributions import (
 )
 from distribution.messages import distribution_stats
 from distribution.models import Distribution
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.stored_times import utc
 

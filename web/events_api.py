@@ -9,9 +9,9 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from distribution.db import Database
 from distribution.ingest_batching import PostedEvent, ingest_posted
 from distribution.notifiers import DeliveryNotifier
+from distribution.storage.db import Database
 from web.auth import SECURITY, provide_caller
 
 __all__ = ["EventController"]

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, Response, get
 from sqlalchemy import text
 
-from distribution.db import Database
 from distribution.distributed import queue_depths
+from distribution.storage.db import Database
 from web.settings import Settings
 
 __all__ = ["live", "ready"]

@@ -22,7 +22,7 @@ from litestar import Request
 from litestar.exceptions import SerializationException
 
 from distribution.errors import FieldError, InvalidInputError
-from distribution.json_bounds import MAX_JSON_DEPTH, too_deep_member
+from distribution.storage.json_bounds import MAX_JSON_DEPTH, too_deep_member
 
 __all__ = ["STREAMS_BODY", "BoundedJsonRequest", "refuse_nul_characters"]
 

@@ -10,9 +10,9 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from distribution.db import Database
 from distribution.messages import get_message, list_messages, status_history
 from distribution.models import Delivery
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.paging import PAGING, CursorList, PageQuery
 from web.stored_times import naive, utc, utc_or_none

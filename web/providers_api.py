@@ -14,7 +14,6 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.db import Database
 from distribution.models import ProviderConfig
 from distribution.provider_callbacks import CallbackRequest, receive_status_callback
 from distribution.provider_registry import ProviderRegistry
@@ -28,6 +27,7 @@ from distribution.provider_store import (
     list_providers,
     update_provider,
 )
+from distribution.storage.db import Database
 from providers import PROVIDER_KINDS
 from web.auth import SECURITY, Caller
 from web.settings import Settings

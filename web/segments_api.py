@@ -12,7 +12,6 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from distribution.customers import list_customers
-from distribution.db import Database
 from distribution.models import Segment
 from distribution.segments import (
     count_members,
@@ -23,6 +22,7 @@ from distribution.segments import (
     member_condition,
     update_segment,
 )
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.customers_api import CustomerList, customer_out
 from web.stored_times import utc

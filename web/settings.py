@@ -62,8 +62,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from distribution.db import is_sqlite
 from distribution.render_pool import RenderPoolLimits
+from distribution.storage.db import is_sqlite
 
 __all__ = ["Settings"]
 

@@ -10,8 +10,8 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from sqlmodel import Session
 
-from distribution.db import Database
 from distribution.models import TemplateVariant, TemplateVersion
+from distribution.storage.db import Database
 from distribution.template_store import (
     NoLiveVersionError,
     SavedVersion,

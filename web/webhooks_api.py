@@ -15,10 +15,10 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.db import Database
 from distribution.inbound_signing import clear_inbound_secret, set_inbound_secret
 from distribution.models import WebhookSubscription
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from distribution.webhook_dispatch import WebhookDispatcher
 from distribution.webhooks import (
     create_subscription,

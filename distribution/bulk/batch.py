@@ -27,8 +27,6 @@ from distribution.bulk.recipients import JobChannel, Recipients, load_channels
 from distribution.bulk.timing import phase
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, note_stock
-from distribution.driver_sql import insert_many
-from distribution.ids import new_id
 from distribution.models import (
     BulkJob,
     CustomerRecord,
@@ -45,6 +43,8 @@ from distribution.outbox import (
     RefusalKind,
     address_refusal,
 )
+from distribution.storage.driver_sql import insert_many
+from distribution.storage.ids import new_id
 from distribution.webhooks import emit_many, wants
 
 __all__ = [

@@ -13,9 +13,9 @@ from typing import Literal, TypeVar
 from sqlmodel import Session
 
 from distribution.bulk.jobs import cancel_job, pause_job, resume_job, send_now
-from distribution.db import Database
 from distribution.models import BulkJob
 from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.storage.db import Database
 
 __all__ = ["JobAction", "JobWakers", "control_job"]
 

@@ -26,7 +26,6 @@ from distribution.code_pools import get_pool
 from distribution.customer_files import RowError, read_csv_rows
 from distribution.customers import upsert_customers
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.ids import new_id
 from distribution.models import (
     PENDING_STATUSES,
     UNSENT_STATUSES,
@@ -38,6 +37,7 @@ from distribution.models import (
     DeliveryStatusChange,
     utcnow,
 )
+from distribution.storage.ids import new_id
 
 __all__ = [
     "DEFAULT_SEND_DELAY",

@@ -24,10 +24,10 @@ from distribution.bulk.audience import audience_size, customer_pages
 from distribution.bulk.recipients import Recipients, load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool, pool_stats
-from distribution.db import refresh_statistics
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.outbox import LinkSettings, Refusal, address_refusal
 from distribution.segments import get_segment, member_condition
+from distribution.storage.db import refresh_statistics
 
 __all__ = [
     "SAMPLE_CODE",

@@ -24,10 +24,10 @@ from distribution.bulk.batch import (
 from distribution.bulk.jobs import get_job, start_job
 from distribution.bulk.preflight import preflight
 from distribution.bulk.timing import phase
-from distribution.db import Database
 from distribution.errors import DistributionError
 from distribution.models import PENDING_STATUSES, BulkJob, Delivery, utcnow
 from distribution.outbox import LinkSettings
+from distribution.storage.db import Database
 
 __all__ = [
     "BULK_PRIORITY",

@@ -24,7 +24,6 @@ from typing import Any
 
 from distribution.bulk.prepare import begin_job, prepare_batch
 from distribution.bulk.timing import add_phases, phase_seconds, reset_phases
-from distribution.db import Database
 from distribution.outbox import LinkSettings
 from distribution.render_pool import (
     RenderPool,
@@ -32,6 +31,7 @@ from distribution.render_pool import (
     close_render_pool,
     install_render_pool,
 )
+from distribution.storage.db import Database
 
 __all__ = ["Preparer", "PreparerError"]
 

@@ -20,11 +20,11 @@ from sqlmodel import Session
 from distribution.bulk.audience import id_ranges
 from distribution.bulk.jobs import get_job, start_job
 from distribution.bulk.preflight import assemble, check_range
-from distribution.db import Database
 from distribution.distributed.bulk_chunks import CHUNK_SIZE, Chunk
 from distribution.errors import DistributionError
 from distribution.models import BulkJob
 from distribution.outbox import LinkSettings
+from distribution.storage.db import Database
 
 __all__ = ["CHECK_SIZE", "MAX_PARTS", "check_part", "pending_checks"]
 

@@ -20,10 +20,10 @@ from sqlmodel import Session
 from distribution.bulk.audience import customer_pages, id_ranges
 from distribution.bulk.jobs import get_job
 from distribution.bulk.prepare import BULK_PRIORITY, prepare_customers
-from distribution.db import Database
 from distribution.distributed.enqueue import ENQUEUE_WINDOW, Marked
 from distribution.models import BulkJob, CustomerRecord, utcnow
 from distribution.outbox import LinkSettings
+from distribution.storage.db import Database
 
 __all__ = ["CHUNK_SIZE", "Chunk", "pending_chunks", "prepare_chunk_rows"]
 

@@ -21,8 +21,8 @@ from sqlalchemy import DateTime, func, or_, update
 from sqlalchemy import select as core_select
 from sqlmodel import col
 
-from distribution.db import Database
 from distribution.models import Delivery, utcnow
+from distribution.storage.db import Database
 
 __all__ = [
     "BATCH_SIZE",

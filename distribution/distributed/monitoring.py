@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from distribution.db import Database
 from distribution.distributed.app import QUEUES
+from distribution.storage.db import Database
 
 __all__ = ["queue_depths"]
 

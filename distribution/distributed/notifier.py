@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 import procrastinate
 
-from distribution.db import Database
 from distribution.distributed.enqueue import enqueue_ids, sweep_due
 from distribution.distributed.tasks import kick_bulk
-from distribution.polling_loop import PollingLoop
+from distribution.storage.db import Database
+from distribution.storage.polling_loop import PollingLoop
 
 __all__ = ["BulkKick", "QueueNotifier"]
 

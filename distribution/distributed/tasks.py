@@ -21,7 +21,6 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 
 from distribution.bulk.prepare import BULK_PRIORITY, due_jobs, finish_if_sent
-from distribution.db import Database
 from distribution.delivery import (
     Claimed,
     DeliveryPolicy,
@@ -44,6 +43,7 @@ from distribution.distributed.enqueue import (
     unmark,
 )
 from distribution.outbox import LinkSettings
+from distribution.storage.db import Database
 
 __all__ = [
     "BULK_ROUND",

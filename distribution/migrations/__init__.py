@@ -1,1 +1,1 @@
-"""Alembic migrations, applied with :func:`distribution.migrate.upgrade`."""
+"""Alembic migrations, applied with :func:`distribution.storage.migrate.upgrade`."""

@@ -1,4 +1,4 @@
-"""Alembic environment: always given a live connection by :mod:`distribution.migrate`."""
+"""Alembic environment: always given a live connection by :mod:`distribution.storage.migrate`."""
 
 from alembic import context
 from sqlmodel import SQLModel

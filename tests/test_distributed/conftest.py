@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.conftest import migrated_database
 
 POSTGRES_ONLY = ["test_rate_limit.py", "test_tasks.py", "test_workers.py"]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from distribution.db import Database
 from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import SecretBox, create_provider
+from distribution.provider_store import create_provider
 from distribution.rate_limit import SharedTokenBucket, shared_limiter_factory
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from providers import ResilientProvider, TokenBucket
 from providers.address_guard import AddressGuard
 from tests.conftest import make_project

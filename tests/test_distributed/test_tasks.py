@@ -22,7 +22,6 @@ from sqlmodel import col, func, select
 
 from distribution.bulk import begin_job, cancel_job, create_job
 from distribution.bulk.jobs import get_job
-from distribution.db import Database
 from distribution.delivery import DeliveryPolicy
 from distribution.distributed import (
     InProcessWorker,
@@ -34,9 +33,10 @@ from distribution.distributed import (
 from distribution.distributed.bulk_chunks import CHUNK_SIZE, pending_chunks
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
 from distribution.distributed.tasks import RUNTIME, SWEEP, kick_bulk, prepare_chunk, retry_stalled
-from distribution.ids import new_id
-from distribution.migrate import queue_schema_applied, upgrade_queue
 from distribution.models import Code, Delivery, utcnow
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
+from distribution.storage.migrate import queue_schema_applied, upgrade_queue
 from providers import Message, SendResult, TransientProviderError
 from providers.capture import CaptureConfig, CaptureProvider
 from tests.builders import bulk_setup, bulk_spec

@@ -16,8 +16,8 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import col, select
 
-from distribution.db import Database
 from distribution.models import Delivery
+from distribution.storage.db import Database
 from tests.conftest import make_project
 from tests.service_process import wait_until
 from tests.test_distributed.receiver import counting_receiver

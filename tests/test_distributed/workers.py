@@ -23,9 +23,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from distribution.customers import upsert_customers
-from distribution.db import Database
-from distribution.migrate import upgrade_queue
 from distribution.models import Delivery
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade_queue
 from web.app import create_app
 from web.settings import Settings
 

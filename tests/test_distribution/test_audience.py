@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlmodel import col
 
 from distribution.bulk.audience import _live
-from distribution.db import Database
-from distribution.migrate import upgrade
 from distribution.models import Customer
 from distribution.segment_filter import filter_clause, parse_filter
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade
 
 
 def test_a_segment_page_on_sqlite_searches_an_index_in_id_order(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from distribution.bulk import (
 )
 from distribution.code_pools import pool_stats
 from distribution.customers import upsert_customers
-from distribution.db import Database
 from distribution.errors import ConflictError
 from distribution.models import BulkJob, Code, Delivery
+from distribution.storage.db import Database
 from distribution.worker import EmbeddedWorker
 from providers.capture import CaptureConfig, CaptureProvider
 from tests.builders import bulk_setup, bulk_spec, publish_template

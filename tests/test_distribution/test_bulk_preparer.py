@@ -11,8 +11,8 @@ from sqlmodel import func, select
 from distribution.bulk import cancel_job, create_job, get_job
 from distribution.bulk.preparer import Preparer, PreparerError
 from distribution.bulk.timing import phase_seconds
-from distribution.db import Database
 from distribution.models import Delivery
+from distribution.storage.db import Database
 from tests.builders import bulk_setup, bulk_spec
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS

@@ -22,9 +22,9 @@ from distribution.code_pools import (
     read_code_csv,
 )
 from distribution.customers import upsert_customers
-from distribution.db import Database
 from distribution.errors import ConflictError, InvalidInputError
 from distribution.models import Code, Event, Project
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_distribution.engine_helpers import LINKS
 

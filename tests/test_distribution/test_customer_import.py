@@ -17,8 +17,8 @@ from distribution.customer_files import (
     import_rows,
     new_import_pool,
 )
-from distribution.db import Database
 from distribution.models import Customer
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials
 
 

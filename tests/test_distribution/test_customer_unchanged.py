@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from distribution.customer_input import CustomerIn
 from distribution.customers import upsert_customer, upsert_customers
-from distribution.db import Database
 from distribution.models import Customer
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials
 
 ADA = {"source_id": "u1", "name": "Ada", "email": "ada@example.com", "metadata": {"tier": "gold"}}

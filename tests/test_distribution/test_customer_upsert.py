@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from distribution.customer_rows import LOOKUP_SLICE
 from distribution.customers import erase_customer, upsert_customers
-from distribution.db import Database
 from distribution.models import Customer
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials
 
 

@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import col, select
 
 from distribution.consent import unsubscribe_customer
-from distribution.db import Database
 from distribution.delivery import (
     DeliveryPolicy,
     SendOutcome,
@@ -25,7 +24,8 @@ from distribution.delivery import (
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
 from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from distribution.webhooks import create_subscription
 from distribution.worker import EmbeddedWorker
 from providers import Message, RejectReason, SendResult

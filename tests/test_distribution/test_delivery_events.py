@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from distribution.consent import is_suppressed
-from distribution.db import Database
 from distribution.delivery_events import record_delivery_events
-from distribution.ids import new_id
 from distribution.models import Delivery, DeliveryStatusChange
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from providers import DeliveryEvent
 from providers.delivery_events import EventType
 from tests.conftest import ProjectCredentials

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from distribution.db import Database
-from distribution.migrate import upgrade
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade
 
 PARTIAL = {
     "ix_delivery_event_id": "event_id",

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from distribution.db import Database
-from distribution.driver_sql import Among, insert_many
-from distribution.ids import new_id
 from distribution.models import Delivery
+from distribution.storage.db import Database
+from distribution.storage.driver_sql import Among, insert_many
+from distribution.storage.ids import new_id
 from tests.conftest import ProjectCredentials
 
 _TABLE = Delivery.__table__  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from distribution.ids import first_id_at, new_id
+from distribution.storage.ids import first_id_at, new_id
 
 
 def test_ids_minted_one_after_another_sort_in_that_order() -> None:

@@ -11,13 +11,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from distribution.db import Database
 from distribution.errors import InvalidInputError
 from distribution.event_input import parse_event
 from distribution.ingest import IngestResult, receive_events
-from distribution.migrate import upgrade
 from distribution.models import Customer, Delivery, Event, WebhookCall
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade
+from distribution.storage.secrets import SecretBox
 from distribution.webhooks import create_subscription
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials, make_project

@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import distribution.models  # noqa: F401
-from distribution.db import Database
+from distribution.storage.db import Database
 
 
 def test_migrations_produce_the_same_schema_as_the_models(database: Database) -> None:
@@ -18,7 +18,7 @@ def test_migrations_produce_the_same_schema_as_the_models(database: Database) ->
 def test_migrations_are_at_head(database: Database) -> None:
     from alembic.script import ScriptDirectory
 
-    from distribution.migrate import alembic_config
+    from distribution.storage.migrate import alembic_config
 
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     with database.engine.connect() as connection:

@@ -10,10 +10,10 @@ from distribution.campaigns import CampaignSpec, create_campaign
 from distribution.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customer_input import CustomerIn
 from distribution.customers import upsert_customer
-from distribution.db import Database
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
 from distribution.models import Customer, Delivery
+from distribution.storage.db import Database
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
 

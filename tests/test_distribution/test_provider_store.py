@@ -7,12 +7,10 @@ import json
 import pytest
 from sqlmodel import select
 
-from distribution.db import Database
 from distribution.errors import ConflictError, InvalidInputError, NotFoundError
 from distribution.models import ProviderConfig
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import (
-    SecretBox,
     create_provider,
     delete_provider,
     full_config,
@@ -21,6 +19,8 @@ from distribution.provider_store import (
     list_providers,
     update_provider,
 )
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from providers import Message, ResilientProvider
 from tests.conftest import ProjectCredentials, make_project
 

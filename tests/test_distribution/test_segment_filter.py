@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
-from distribution.db import Database
-from distribution.ids import new_id
 from distribution.models import Customer
 from distribution.segment_filter import filter_clause, matches, parse_filter
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from tests.conftest import ProjectCredentials
 
 # Labels (source_id) -> columns and metadata. Chosen so that each case below separates them.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distribution.db import Database, refresh_statistics
+from distribution.storage.db import Database, refresh_statistics
 from tests.service_process import wait_until
 
 

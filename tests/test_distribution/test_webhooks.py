@@ -11,12 +11,12 @@ from sqlmodel import select
 from distribution.consent import unsubscribe_customer
 from distribution.customer_input import CustomerIn
 from distribution.customers import upsert_customer
-from distribution.db import Database
 from distribution.delivery_events import record_delivery_events
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
 from distribution.models import Delivery, WebhookCall, WebhookSubscription, utcnow
-from distribution.provider_store import SecretBox
+from distribution.storage.db import Database
+from distribution.storage.secrets import SecretBox
 from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.webhooks import create_subscription, emit, emit_many
 from distribution.worker import EmbeddedWorker

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from distribution.db import Database
 from distribution.models import Code
+from distribution.storage.db import Database
 from tests.test_distributed.workers import post_invite, prepare_invite
 from tests.test_providers.fakes.smtp_server import Received
 

@@ -15,8 +15,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
-from distribution.migrate import upgrade_queue
+from distribution.storage.db import Database
+from distribution.storage.migrate import upgrade_queue
 from tests.conftest import ProjectCredentials, make_project, migrated_database
 from web.app import create_app
 from web.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials, make_project
 
 Client = TestClient[Litestar]

@@ -7,7 +7,7 @@ import time
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.builders import publish_template
 from tests.conftest import ProjectCredentials
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from distribution.db import Database
 from distribution.models import BulkJob
+from distribution.storage.db import Database
 from tests.conftest import BACKENDS, migrated_database
 from tests.service_process import LEASE, Service, all_messages, api_credentials, wait_until
 from tests.test_providers.fakes.smtp_server import RecordingHandler, start_smtp_server

@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.service_process import all_messages, wait_until
 from tests.test_providers.fakes.smtp_server import RecordingHandler, start_smtp_server
 from tests.test_web.bulk_invite import (

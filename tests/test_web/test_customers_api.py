@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.conftest import make_project
 
 Client = TestClient[Litestar]

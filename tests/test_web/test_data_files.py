@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from web.cli import main as dm
 
 

@@ -16,8 +16,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from distribution.db import Database
 from distribution.models import ProviderConfig
+from distribution.storage.db import Database
 from providers.standard_webhooks import sign
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_providers.fakes.server import serve

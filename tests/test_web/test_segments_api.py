@@ -6,8 +6,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from distribution.customers import get_customer
-from distribution.db import Database
 from distribution.segments import get_segment, is_member
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials, make_project
 
 Client = TestClient[Litestar]

@@ -9,8 +9,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from distribution.customers import get_customer
-from distribution.db import Database
 from distribution.models import Project
+from distribution.storage.db import Database
 from distribution.template_store import build_context, get_version, render_version
 from templates import MissingVariablesError
 from tests.conftest import ProjectCredentials, make_project

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from distribution.template_store import create_template
 from distribution.users import authenticate_user
 from tests.conftest import ProjectCredentials

@@ -17,10 +17,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import update
 
-from distribution.db import Database
-from distribution.ids import first_id_at
 from distribution.messages import MESSAGE_ID_PREFIX, changed_messages
 from distribution.models import Delivery, utcnow
+from distribution.storage.db import Database
+from distribution.storage.ids import first_id_at
 from tests.builders import publish_template
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_web.ui_sign_in import header_token, make_user, sign_in

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_web.ui_sign_in import header_token, make_user, sign_in
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from distribution.users import create_user
 from tests.conftest import ProjectCredentials
 

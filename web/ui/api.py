@@ -15,12 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.customers import list_customers
-from distribution.db import Database
 from distribution.errors import FieldError, InvalidInputError
-from distribution.ids import new_id
 from distribution.models import TemplateVariant
 from distribution.provider_registry import ProviderRegistry
 from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
+from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,

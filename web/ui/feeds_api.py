@@ -21,10 +21,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.bulk import JobAction, JobWakers, control_job, get_job
-from distribution.db import Database
 from distribution.distributions import get_distribution
 from distribution.errors import FieldError, InvalidInputError
-from distribution.ids import first_id_at
 from distribution.messages import (
     DELIVERY_STATUSES,
     MESSAGE_ID_PREFIX,
@@ -36,6 +34,8 @@ from distribution.messages import (
 )
 from distribution.models import utcnow
 from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.storage.db import Database
+from distribution.storage.ids import first_id_at
 from web.ui.feeds_views import (
     CHANNELS,
     delivery_json,

@@ -12,9 +12,9 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from distribution.customers import list_customers
-from distribution.db import Database
 from distribution.errors import AuthenticationError, DistributionError
 from distribution.segments import count_members, list_segments
+from distribution.storage.db import Database
 from distribution.users import (
     ROLES,
     Account,

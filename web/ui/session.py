@@ -37,7 +37,7 @@ from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.types import ASGIApp
 
-from distribution.db import Database
+from distribution.storage.db import Database
 from distribution.user_sessions import (
     SessionPolicy,
     active_session,

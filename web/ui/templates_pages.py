@@ -11,10 +11,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from distribution.db import Database
 from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
 from distribution.segments import list_segments
+from distribution.storage.db import Database
 from distribution.template_store.store import (
     create_template,
     get_template_detail,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 __all__ = ["alembic_config", "queue_schema_applied", "upgrade", "upgrade_queue"]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 # Any constant shared by every migrating process: two ``dm migrate`` at once apply it once.
 _QUEUE_SCHEMA_LOCK = 0x646D_7175
 
