@@ -25,17 +25,17 @@ from pyinstrument import Profiler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.events import MJML
-from distribution.distributions import DistributionSpec, create_distribution
-from distribution.event_input import IncomingEvent, parse_event
-from distribution.inbound_signing import open_inbound_secret
-from distribution.ingest import receive_events
-from distribution.outbox import LinkSettings
-from distribution.projects import (
+from distribution.accounts.projects import (
     authenticate,
     cached_project,
     create_api_key,
     create_project,
 )
+from distribution.distributions import DistributionSpec, create_distribution
+from distribution.event_input import IncomingEvent, parse_event
+from distribution.inbound_signing import open_inbound_secret
+from distribution.ingest import receive_events
+from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade
 from distribution.storage.secrets import SecretBox

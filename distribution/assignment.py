@@ -34,7 +34,7 @@ from distribution.ingest import ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
 from distribution.outbox import LinkSettings
 from distribution.storage.driver_sql import Among, update_many
-from distribution.webhooks import emit, emit_many
+from distribution.webhooks.subscriptions import emit, emit_many
 
 __all__ = [
     "AssignedCode",

@@ -31,7 +31,7 @@ from distribution.errors import FieldError, InvalidInputError, NotFoundError, Pa
 from distribution.models import Code, CodePool, utcnow
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
-from distribution.webhooks import emit
+from distribution.webhooks.subscriptions import emit
 
 __all__ = [
     "CHUNK",

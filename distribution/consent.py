@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Resubscription, Suppression, utcnow
 from distribution.storage.ids import new_id
-from distribution.webhooks import emit
+from distribution.webhooks.subscriptions import emit
 
 __all__ = [
     "UnsubscribeLink",

@@ -27,7 +27,7 @@ from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
 from distribution.storage.db import Database
 from distribution.storage.driver_sql import Among, insert_many, update_many
-from distribution.webhooks import emit_many, wants
+from distribution.webhooks.subscriptions import emit_many, wants
 from providers import (
     Message,
     PermanentProviderError,

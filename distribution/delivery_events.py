@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from distribution.consent import suppress
 from distribution.models import Delivery, DeliveryStatus, DeliveryStatusChange, utcnow
-from distribution.webhooks import emit
+from distribution.webhooks.subscriptions import emit
 from providers import DeliveryEvent
 
 __all__ = ["record_delivery_events"]

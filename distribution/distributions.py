@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from distribution.accounts.project_cache import CACHE, changed, detached
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Distribution, utcnow
 from distribution.outbox import CHANNELS, ChannelSpec
-from distribution.project_cache import CACHE, changed, detached
 from distribution.segment_filter import Filter, matches, parse_filter
 from distribution.storage.ids import new_id
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 
 from sqlmodel import Session
 
+from distribution.accounts.project_cache import changed
 from distribution.errors import AuthenticationError, NotFoundError
 from distribution.models import Project
-from distribution.project_cache import changed
 from distribution.storage.secrets import SecretBox
-from distribution.webhooks import new_webhook_secret
+from distribution.webhooks.subscriptions import new_webhook_secret
 from providers.standard_webhooks import TOLERANCE_SECONDS, verify
 
 __all__ = [

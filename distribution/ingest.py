@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from distribution.accounts.projects import cached_project
 from distribution.consent import is_suppressed
 from distribution.customer_input import CustomerIn
 from distribution.customers import get_customer, upsert_customer
@@ -37,7 +38,6 @@ from distribution.models import (
     utcnow,
 )
 from distribution.outbox import ChannelSpec, LinkSettings, LiveChoice, Refusal, prepare_message
-from distribution.projects import cached_project
 from distribution.segment_filter import matches
 from distribution.segments import parsed_segments
 from distribution.storage.db import Database
@@ -50,7 +50,7 @@ from distribution.template_store.rendering import (
     compile_version,
     customer_variables,
 )
-from distribution.webhooks import emit
+from distribution.webhooks.subscriptions import emit
 from templates import CompiledEmail, CompiledSms
 
 __all__ = [
@@ -145,9 +145,9 @@ def ingest_event(
     """Store ``incoming`` and write its deliveries; the caller commits, then wakes the worker.
 
     What does not change from one event to the next (distributions, segments, live templates)
-    comes from ``distribution.project_cache``; rows are written with one statement per table,
-    on the driver's cursor. A concurrent twin (same dedupe key) fails on the event's unique key
-    with IntegrityError: see ``receive_events``.
+    comes from ``distribution.accounts.project_cache``; rows are written with one statement per
+    table, on the driver's cursor. A concurrent twin (same dedupe key) fails on the event's unique
+    key with IntegrityError: see ``receive_events``.
     """
     if incoming.upstream_id:  # a key made up below cannot have been stored before
         stored = _stored_result(session, project.id, incoming.upstream_id)

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from distribution.accounts.projects import create_api_key, create_project
 from distribution.models import Project
-from distribution.projects import create_api_key, create_project
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade
 

@@ -32,7 +32,7 @@ from distribution.render_pool import RenderPool, close_render_pool, install_rend
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade, upgrade_queue
 from distribution.storage.secrets import SecretBox
-from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
+from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.worker import EmbeddedWorker
 from providers.address_guard import AddressGuard, Resolver, system_resolver
 from web.allow_header import allow_header_middleware

@@ -10,8 +10,8 @@ import anyio
 from litestar import Request
 from litestar.di import NamedDependency
 
-from distribution.project_cache import API_KEYS, CACHE, MISSING
-from distribution.projects import authenticate
+from distribution.accounts.project_cache import API_KEYS, CACHE, MISSING
+from distribution.accounts.projects import authenticate
 from distribution.storage.db import Database
 
 __all__ = ["SECURITY", "SECURITY_SCHEMES", "Caller", "provide_caller"]

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
-from distribution.errors import DistributionError
-from distribution.projects import (
+from distribution.accounts.projects import (
     authenticate,
     create_api_key,
     create_project,
@@ -21,10 +19,12 @@ from distribution.projects import (
     list_api_keys,
     revoke_api_key,
 )
+from distribution.accounts.users import ROLES, authenticate_user, create_user, reset_password
+from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
+from distribution.errors import DistributionError
 from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.storage.db import Database
 from distribution.storage.migrate import queue_schema_applied, upgrade, upgrade_queue
-from distribution.users import ROLES, authenticate_user, create_user, reset_password
 from web.settings import Settings
 
 __all__ = ["main"]

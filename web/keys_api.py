@@ -9,8 +9,8 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from distribution.accounts.projects import create_api_key, list_api_keys, revoke_api_key
 from distribution.models import ApiKey
-from distribution.projects import create_api_key, list_api_keys, revoke_api_key
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.stored_times import utc, utc_or_none

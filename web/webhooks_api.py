@@ -19,8 +19,8 @@ from distribution.inbound_signing import clear_inbound_secret, set_inbound_secre
 from distribution.models import WebhookSubscription
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
-from distribution.webhook_dispatch import WebhookDispatcher
-from distribution.webhooks import (
+from distribution.webhooks.dispatch import WebhookDispatcher
+from distribution.webhooks.subscriptions import (
     create_subscription,
     delete_subscription,
     enable_subscription,

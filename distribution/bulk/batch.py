@@ -45,7 +45,7 @@ from distribution.outbox import (
 )
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
-from distribution.webhooks import emit_many, wants
+from distribution.webhooks.subscriptions import emit_many, wants
 
 __all__ = [
     "BULK_PRIORITY",

@@ -1,7 +1,7 @@
 """The live state of templates as sends see it, cached per process until a template changes.
 
 Publishing, restoring with publish and archiving call ``changed`` for the project (see
-``distribution.project_cache``); a new draft or variant changes nothing a send can see.
+``distribution.accounts.project_cache``); a new draft or variant changes nothing a send can see.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from distribution.project_cache import CACHE, detached
+from distribution.accounts.project_cache import CACHE, detached
 from distribution.template_store.rendering import LiveTemplate, load_live_template
 
 __all__ = ["cached_live_template"]

@@ -23,9 +23,9 @@ from sqlalchemy import ColumnElement, exists, func, not_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from distribution.accounts.project_cache import changed
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import MessageTemplate, Segment, TemplateVariant, TemplateVersion, utcnow
-from distribution.project_cache import changed
 from distribution.storage.ids import new_id
 from distribution.template_store.rendering import (
     SourceCheck,

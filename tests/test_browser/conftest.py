@@ -20,12 +20,12 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from distribution.projects import create_project
+from distribution.accounts.projects import create_project
+from distribution.accounts.users import create_user
 from distribution.provider_store import create_provider
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.template_store import VersionInput, create_template
-from distribution.users import create_user
 from providers.address_guard import AddressGuard
 from web.app import create_app
 from web.settings import Settings

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from distribution.projects import create_api_key
+from distribution.accounts.projects import create_api_key
 from tests.builders import publish_template
 from tests.test_browser.conftest import Console, Site
 

@@ -26,7 +26,7 @@ from distribution.ingest import receive_event
 from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
-from distribution.webhooks import create_subscription
+from distribution.webhooks.subscriptions import create_subscription
 from distribution.worker import EmbeddedWorker
 from providers import Message, RejectReason, SendResult
 from providers.capture import CaptureConfig, CaptureProvider

@@ -18,7 +18,7 @@ from distribution.models import Customer, Delivery, Event, WebhookCall
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade
 from distribution.storage.secrets import SecretBox
-from distribution.webhooks import create_subscription
+from distribution.webhooks.subscriptions import create_subscription
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials, make_project
 

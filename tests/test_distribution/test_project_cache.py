@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from distribution.accounts.project_cache import CACHE, GenerationCache, changed
 from distribution.distributions import active_rules, set_distribution_status
 from distribution.errors import ConflictError
-from distribution.project_cache import CACHE, GenerationCache, changed
 from distribution.storage.db import Database
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials

@@ -17,8 +17,8 @@ from distribution.ingest import receive_event
 from distribution.models import Delivery, WebhookCall, WebhookSubscription, utcnow
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
-from distribution.webhook_dispatch import WebhookDispatcher, WebhookPolicy
-from distribution.webhooks import create_subscription, emit, emit_many
+from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
+from distribution.webhooks.subscriptions import create_subscription, emit, emit_many
 from distribution.worker import EmbeddedWorker
 from providers import DeliveryEvent
 from tests.builders import distribute, publish_template

@@ -12,9 +12,9 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 
+from distribution.accounts.users import authenticate_user
 from distribution.storage.db import Database
 from distribution.template_store import create_template
-from distribution.users import authenticate_user
 from tests.conftest import ProjectCredentials
 from tests.test_web.ui_sign_in import PASSWORD, csrf_of, header_token, make_user, sign_in
 from web.cli import _dev_admin

@@ -12,9 +12,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from distribution.accounts.users import create_user, reset_password
 from distribution.models import utcnow
 from distribution.storage.db import Database
-from distribution.users import create_user, reset_password
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_web.ui_sign_in import PASSWORD, csrf_of, header_token, make_user, sign_in
 from web.app import create_app

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from distribution.accounts.users import create_user
 from distribution.storage.db import Database
-from distribution.users import create_user
 from tests.conftest import ProjectCredentials
 
 PASSWORD = "correct horse battery"

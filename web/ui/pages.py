@@ -11,11 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from distribution.customers import list_customers
-from distribution.errors import AuthenticationError, DistributionError
-from distribution.segments import count_members, list_segments
-from distribution.storage.db import Database
-from distribution.users import (
+from distribution.accounts.users import (
     ROLES,
     Account,
     check_password,
@@ -24,6 +20,10 @@ from distribution.users import (
     set_disabled,
     set_role,
 )
+from distribution.customers import list_customers
+from distribution.errors import AuthenticationError, DistributionError
+from distribution.segments import count_members, list_segments
+from distribution.storage.db import Database
 from web.ui.session import (
     ADMINS_ONLY,
     SignIns,

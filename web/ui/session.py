@@ -5,7 +5,7 @@ it holds the CSRF token and, once signed in, the id of a ``user_session`` row. T
 user's are read on every request, so signing out (which revokes the row), a password reset,
 disabling a user or changing a role takes effect at once, in every process. A sign-in ends after
 ``DM_SESSION_IDLE_TIMEOUT`` without requests and, however busy, ``DM_SESSION_MAX_AGE`` after it
-began (see ``distribution.user_sessions``).
+began (see ``distribution.accounts.user_sessions``).
 
 CSRF uses the synchronizer-token pattern: every form carries ``csrf_token`` and every UI JSON
 POST sends ``X-CSRF-Token``; both must equal the token in the session.
@@ -37,15 +37,15 @@ from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
 from litestar.types import ASGIApp
 
-from distribution.storage.db import Database
-from distribution.user_sessions import (
+from distribution.accounts.user_sessions import (
     SessionPolicy,
     active_session,
     end_session,
     start_session,
     touch_session,
 )
-from distribution.users import Role, has_role
+from distribution.accounts.users import Role, has_role
+from distribution.storage.db import Database
 from web.settings import Settings
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 ``emit`` writes one ``WebhookCall`` per matching active subscription in the caller's transaction,
 so an event is announced exactly when the change it describes commits (the outbox pattern). The
-dispatcher (``distribution.webhook_dispatch``) sends the calls later. Secrets are Standard
+dispatcher (``distribution.webhooks.dispatch``) sends the calls later. Secrets are Standard
 Webhooks ``whsec_`` keys, sealed with the service key; only creation and rotation return them.
 """
 
@@ -19,9 +19,9 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
+from distribution.accounts.project_cache import CACHE, changed
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
-from distribution.project_cache import CACHE, changed
 from distribution.storage.ids import new_id
 from distribution.storage.secrets import SecretBox
 from providers.address_guard import AddressGuard

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from distribution.accounts.project_cache import API_KEYS, CACHE, changed, detached
 from distribution.errors import AuthenticationError, ConflictError, NotFoundError
 from distribution.models import ApiKey, Project, utcnow
-from distribution.project_cache import API_KEYS, CACHE, changed, detached
 from distribution.storage.ids import new_id, new_secret
 
 __all__ = [

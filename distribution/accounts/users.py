@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from distribution.accounts.user_sessions import end_user_sessions
 from distribution.errors import (
     AuthenticationError,
     ConflictError,
@@ -26,7 +27,6 @@ from distribution.errors import (
 )
 from distribution.models import Project, User, utcnow
 from distribution.storage.ids import new_id
-from distribution.user_sessions import end_user_sessions
 
 __all__ = [
     "ROLES",

@@ -1,0 +1,1 @@
+"""Accounts: projects and their keys, the per-process project cache, users and sessions."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: subscriptions and the calls queued for them, sent by ``dispatch``."""
