@@ -42,7 +42,7 @@ from sqlmodel import col, func, select  # noqa: E402
 from benchmarks.providers import smtp_sink  # noqa: E402
 from distribution.bulk import get_job  # noqa: E402
 from distribution.bulk.timing import phase_seconds, reset_phases  # noqa: E402
-from distribution.customers import upsert_customers  # noqa: E402
+from distribution.customers.store import upsert_customers  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
 from distribution.storage.db import Database  # noqa: E402
 from tests.builders import publish_template  # noqa: E402

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from distribution.campaigns import get_campaign, referral_url
 from distribution.code_pools import get_pool, note_stock
-from distribution.customers import get_customer
+from distribution.customers.store import get_customer
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
 from distribution.ingest import ingest_event

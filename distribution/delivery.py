@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
-from distribution.consent import suppress
+from distribution.customers.consent import suppress
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
 from distribution.storage.db import Database

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
-from distribution.consent import suppress
+from distribution.customers.consent import suppress
 from distribution.models import Delivery, DeliveryStatus, DeliveryStatusChange, utcnow
 from distribution.webhooks.subscriptions import emit
 from providers import DeliveryEvent

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed, detached
+from distribution.customers.segment_filter import Filter, matches, parse_filter
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Distribution, utcnow
 from distribution.outbox import CHANNELS, ChannelSpec
-from distribution.segment_filter import Filter, matches, parse_filter
 from distribution.storage.ids import new_id
 
 __all__ = [

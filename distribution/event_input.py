@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from distribution.customer_input import CustomerIn, field_error_from_msgspec
+from distribution.customers.customer_input import CustomerIn, field_error_from_msgspec
 from distribution.errors import FieldError, InvalidInputError
 
 __all__ = ["CustomerRef", "IncomingEvent", "parse_event"]

@@ -19,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from distribution.accounts.projects import cached_project
-from distribution.consent import is_suppressed
-from distribution.customer_input import CustomerIn
-from distribution.customers import get_customer, upsert_customer
+from distribution.customers.consent import is_suppressed
+from distribution.customers.customer_input import CustomerIn
+from distribution.customers.segment_filter import matches
+from distribution.customers.segments import parsed_segments
+from distribution.customers.store import get_customer, upsert_customer
 from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.event_input import CustomerRef, IncomingEvent
@@ -38,8 +40,6 @@ from distribution.models import (
     utcnow,
 )
 from distribution.outbox import ChannelSpec, LinkSettings, LiveChoice, Refusal, prepare_message
-from distribution.segment_filter import matches
-from distribution.segments import parsed_segments
 from distribution.storage.db import Database
 from distribution.storage.driver_sql import DriverInsert, DriverSelect
 from distribution.storage.ids import new_id

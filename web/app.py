@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
-from distribution.customer_files import new_import_pool
+from distribution.customers.customer_files import new_import_pool
 from distribution.delivery import DeliveryPolicy, SenderSource
 from distribution.distributed import (
     BulkKick,

@@ -14,14 +14,14 @@ from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
 from sqlmodel import Session
 
-from distribution.consent import (
+from distribution.customers.consent import (
     UnsubscribeLink,
     read_unsubscribe_token,
     resubscribe_customer,
     unsubscribe_customer,
     unsubscribe_link_refusal,
 )
-from distribution.customers import get_customer
+from distribution.customers.store import get_customer
 from distribution.errors import DistributionError
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller

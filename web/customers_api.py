@@ -14,15 +14,15 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
-from distribution.customer_files import (
+from distribution.customers.customer_files import (
     count_limit,
     export_csv,
     import_rows,
     read_csv_rows,
     read_json_rows,
 )
-from distribution.customer_input import ADDRESS_FIELDS, CustomerIn
-from distribution.customers import (
+from distribution.customers.customer_input import ADDRESS_FIELDS, CustomerIn
+from distribution.customers.store import (
     erase_customer,
     get_customer,
     list_customers,

@@ -11,7 +11,7 @@ from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, Op
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from distribution.customer_input import field_error_from_msgspec
+from distribution.customers.customer_input import field_error_from_msgspec
 from distribution.errors import (
     AuthenticationError,
     ConflictError,

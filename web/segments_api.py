@@ -11,9 +11,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
-from distribution.customers import list_customers
-from distribution.models import Segment
-from distribution.segments import (
+from distribution.customers.segments import (
     count_members,
     create_segment,
     delete_segment,
@@ -22,6 +20,8 @@ from distribution.segments import (
     member_condition,
     update_segment,
 )
+from distribution.customers.store import list_customers
+from distribution.models import Segment
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.customers_api import CustomerList, customer_out

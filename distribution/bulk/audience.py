@@ -15,9 +15,9 @@ from sqlalchemy import Select, func
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from distribution.customers.segments import get_segment, member_condition
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import CUSTOMER_COLUMNS, BulkJob, Customer, CustomerRecord
-from distribution.segments import get_segment, member_condition
 
 __all__ = [
     "MAX_LISTED",

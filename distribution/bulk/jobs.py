@@ -23,8 +23,8 @@ from distribution.bulk.preflight import StockCheck, stock_check
 from distribution.bulk.recipients import load_channels
 from distribution.campaigns import get_campaign
 from distribution.code_pools import get_pool
-from distribution.customer_files import RowError, read_csv_rows
-from distribution.customers import upsert_customers
+from distribution.customers.customer_files import RowError, read_csv_rows
+from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import (
     PENDING_STATUSES,

@@ -15,6 +15,8 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from distribution.bulk.variable_paths import VariablePaths, variable_paths
+from distribution.customers.segment_filter import Filter, matches, parse_filter
+from distribution.customers.segments import list_segments
 from distribution.errors import DistributionError, FieldError, InvalidInputError
 from distribution.models import (
     Campaign,
@@ -36,8 +38,6 @@ from distribution.outbox import (
     prepare_message,
 )
 from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
-from distribution.segment_filter import Filter, matches, parse_filter
-from distribution.segments import list_segments
 from distribution.template_store import (
     build_context,
     compile_version,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
-from distribution.consent import unsubscribe_token
+from distribution.customers.consent import unsubscribe_token
 from distribution.errors import DistributionError
 from distribution.models import CustomerLike, DeliveryStatus, TemplateVersion
 from templates import (

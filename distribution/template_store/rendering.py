@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from distribution.customers import get_customer
+from distribution.customers.store import get_customer
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import (
     CustomerLike,

@@ -11,11 +11,11 @@ import pytest
 from distribution.bulk import create_job, pause_job, preflight, resume_job
 from distribution.bulk.audience import customer_pages, id_ranges
 from distribution.bulk.jobs import get_job
-from distribution.consent import suppress
-from distribution.customers import upsert_customers
+from distribution.customers.consent import suppress
+from distribution.customers.segments import delete_segment
+from distribution.customers.store import upsert_customers
 from distribution.distributed.bulk_checks import check_part, pending_checks
 from distribution.distributed.bulk_chunks import pending_chunks
-from distribution.segments import delete_segment
 from distribution.storage.db import Database
 from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials

@@ -22,7 +22,7 @@ from litestar.testing import TestClient
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from distribution.customers import upsert_customers
+from distribution.customers.store import upsert_customers
 from distribution.models import Delivery
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade_queue

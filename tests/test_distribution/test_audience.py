@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlmodel import col
 
 from distribution.bulk.audience import _live
+from distribution.customers.segment_filter import filter_clause, parse_filter
 from distribution.models import Customer
-from distribution.segment_filter import filter_clause, parse_filter
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade
 

@@ -16,7 +16,7 @@ from distribution.bulk import (
     preflight,
 )
 from distribution.code_pools import pool_stats
-from distribution.customers import upsert_customers
+from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError
 from distribution.models import BulkJob, Code, Delivery
 from distribution.storage.db import Database

@@ -18,7 +18,7 @@ from distribution.bulk import (
 )
 from distribution.bulk.audience import live_customers
 from distribution.bulk.batch import render_batch, write_batch
-from distribution.consent import read_unsubscribe_token
+from distribution.customers.consent import read_unsubscribe_token
 from distribution.models import Code, Customer, Delivery, DeliveryStatusChange, Project
 from distribution.storage.db import Database
 from tests.builders import bulk_setup, bulk_spec, publish_template

@@ -21,7 +21,7 @@ from distribution.code_pools import (
     pool_stats,
     read_code_csv,
 )
-from distribution.customers import upsert_customers
+from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError, InvalidInputError
 from distribution.models import Code, Event, Project
 from distribution.storage.db import Database

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from distribution.customer_files import (
+from distribution.customers.customer_files import (
     _metadata_value,
     import_chunk,
     import_rows,

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distribution.customer_input import (
+from distribution.customers.customer_input import (
     CustomerIn,
     ValidCustomer,
     _plus_digits_number,

@@ -6,8 +6,8 @@ import time
 
 from sqlmodel import select
 
-from distribution.customer_input import CustomerIn
-from distribution.customers import upsert_customer, upsert_customers
+from distribution.customers.customer_input import CustomerIn
+from distribution.customers.store import upsert_customer, upsert_customers
 from distribution.models import Customer
 from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials

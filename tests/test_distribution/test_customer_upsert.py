@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from distribution.customer_rows import LOOKUP_SLICE
-from distribution.customers import erase_customer, upsert_customers
+from distribution.customers.customer_rows import LOOKUP_SLICE
+from distribution.customers.store import erase_customer, upsert_customers
 from distribution.models import Customer
 from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials

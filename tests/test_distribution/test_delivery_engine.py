@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from distribution.consent import unsubscribe_customer
+from distribution.customers.consent import unsubscribe_customer
 from distribution.delivery import (
     DeliveryPolicy,
     SendOutcome,

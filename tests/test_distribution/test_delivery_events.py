@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from distribution.consent import is_suppressed
+from distribution.customers.consent import is_suppressed
 from distribution.delivery_events import record_delivery_events
 from distribution.models import Delivery, DeliveryStatusChange
 from distribution.storage.db import Database

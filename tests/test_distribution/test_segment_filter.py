@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import col, select
 
+from distribution.customers.segment_filter import filter_clause, matches, parse_filter
 from distribution.models import Customer
-from distribution.segment_filter import filter_clause, matches, parse_filter
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from tests.conftest import ProjectCredentials

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
+from distribution.customers.segment_filter import filter_clause, matches, parse_filter
 from distribution.models import Customer
-from distribution.segment_filter import filter_clause, matches, parse_filter
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from tests.conftest import make_project

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 
+from distribution.customers.segment_filter import And, Condition, Instant, Not, Or, parse_filter
+from distribution.customers.segment_filter.parse import parse_instant
 from distribution.errors import InvalidInputError
-from distribution.segment_filter import And, Condition, Instant, Not, Or, parse_filter
-from distribution.segment_filter.parse import parse_instant
 from tests.test_distribution.date_strategies import edge_dates
 
 

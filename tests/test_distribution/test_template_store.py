@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from distribution.customers.segments import create_segment, delete_segment
 from distribution.errors import ConflictError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Project, TemplateVariant, TemplateVersion
-from distribution.segments import create_segment, delete_segment
 from distribution.storage.db import Database
 from distribution.template_store import (
     COMPILED,

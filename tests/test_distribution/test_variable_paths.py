@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from distribution.bulk import create_job, preflight
 from distribution.bulk.variable_paths import variable_paths
-from distribution.customers import upsert_customers
+from distribution.customers.store import upsert_customers
 from distribution.storage.db import Database
 from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from distribution.consent import unsubscribe_customer
-from distribution.customer_input import CustomerIn
-from distribution.customers import upsert_customer
+from distribution.customers.consent import unsubscribe_customer
+from distribution.customers.customer_input import CustomerIn
+from distribution.customers.store import upsert_customer
 from distribution.delivery_events import record_delivery_events
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event

@@ -5,8 +5,8 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.customers import get_customer
-from distribution.segments import get_segment, is_member
+from distribution.customers.segments import get_segment, is_member
+from distribution.customers.store import get_customer
 from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials, make_project
 

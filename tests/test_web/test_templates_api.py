@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.customers import get_customer
+from distribution.customers.store import get_customer
 from distribution.models import Project
 from distribution.storage.db import Database
 from distribution.template_store import build_context, get_version, render_version

@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.consent import unsubscribe_token
+from distribution.customers.consent import unsubscribe_token
 from distribution.models import utcnow
 from tests.conftest import ProjectCredentials
 from tests.test_web.api_templates import published_template

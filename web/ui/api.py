@@ -14,7 +14,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from distribution.customers import list_customers
+from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import TemplateVariant
 from distribution.provider_registry import ProviderRegistry

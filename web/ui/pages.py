@@ -20,9 +20,9 @@ from distribution.accounts.users import (
     set_disabled,
     set_role,
 )
-from distribution.customers import list_customers
+from distribution.customers.segments import count_members, list_segments
+from distribution.customers.store import list_customers
 from distribution.errors import AuthenticationError, DistributionError
-from distribution.segments import count_members, list_segments
 from distribution.storage.db import Database
 from web.ui.session import (
     ADMINS_ONLY,

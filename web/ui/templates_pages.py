@@ -11,9 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from distribution.customers.segments import list_segments
 from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
-from distribution.segments import list_segments
 from distribution.storage.db import Database
 from distribution.template_store.store import (
     create_template,

@@ -19,13 +19,13 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from distribution.customer_input import (
+from distribution.customers.customer_input import (
     CustomerIn,
     ValidCustomer,
     field_error_from_msgspec,
     validate_customer,
 )
-from distribution.customer_rows import (
+from distribution.customers.customer_rows import (
     COLUMNS,
     insert_row,
     insert_rows,
@@ -174,7 +174,7 @@ def upsert_customers(
     """Upsert many customers at once; invalid rows are reported, valid ones kept.
 
     Valid rows are read and written as plain dicts with one statement per kind (see
-    :mod:`distribution.customer_rows`), which is what makes 100,000-row imports fast.
+    :mod:`distribution.customers.customer_rows`), which is what makes 100,000-row imports fast.
     ``checked`` is ``validate_rows(rows)`` when the caller has already computed it.
     """
     if checked is None:

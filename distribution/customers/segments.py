@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
+from distribution.customers.segment_filter import Filter, filter_clause, matches, parse_filter
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Segment, utcnow
-from distribution.segment_filter import Filter, filter_clause, matches, parse_filter
 from distribution.storage.ids import new_id
 
 __all__ = [

@@ -5,8 +5,8 @@ arrives) and ``filter_clause`` selects the same customers in SQL (counts, listin
 The language and its exact semantics are documented in ``docs/segments.md``.
 """
 
-from distribution.segment_filter.evaluate import matches
-from distribution.segment_filter.parse import (
+from distribution.customers.segment_filter.evaluate import matches
+from distribution.customers.segment_filter.parse import (
     MAX_DEPTH,
     MAX_NODES,
     MAX_VALUES,
@@ -19,7 +19,7 @@ from distribution.segment_filter.parse import (
     Or,
     parse_filter,
 )
-from distribution.segment_filter.sql import filter_clause
+from distribution.customers.segment_filter.sql import filter_clause
 
 __all__ = [
     "MAX_DEPTH",

@@ -34,9 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from distribution.models import Customer
-from distribution.segment_filter.evaluate import ascii_lower
-from distribution.segment_filter.parse import (
+from distribution.customers.segment_filter.evaluate import ascii_lower
+from distribution.customers.segment_filter.parse import (
     DATE_REGEX,
     And,
     Condition,
@@ -47,6 +46,7 @@ from distribution.segment_filter.parse import (
     Scalar,
     date_bound,
 )
+from distribution.models import Customer
 
 __all__ = ["filter_clause"]
 

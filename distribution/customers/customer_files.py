@@ -35,8 +35,8 @@ import msgspec
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from distribution.customer_input import ADDRESS_FIELDS
-from distribution.customers import iter_customers, upsert_customers, validate_rows
+from distribution.customers.customer_input import ADDRESS_FIELDS
+from distribution.customers.store import iter_customers, upsert_customers, validate_rows
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
 from distribution.models import Customer
 from distribution.storage.db import Database

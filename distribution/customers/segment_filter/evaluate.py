@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from distribution.models import CustomerLike
-from distribution.segment_filter.parse import (
+from distribution.customers.segment_filter.parse import (
     And,
     Condition,
     Filter,
@@ -22,6 +21,7 @@ from distribution.segment_filter.parse import (
     instant_of_datetime,
     parse_instant,
 )
+from distribution.models import CustomerLike
 
 __all__ = ["ascii_lower", "matches"]
 
