@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from distribution.delivery_events import record_delivery_events
 from distribution.errors import AuthenticationError, FieldError, InvalidInputError
+from distribution.outbox.delivery_events import record_delivery_events
 from distribution.provider_store import find_provider, full_config
 from distribution.storage.secrets import SecretBox
 from providers import (

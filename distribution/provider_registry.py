@@ -21,8 +21,8 @@ import httpx
 
 from distribution.errors import ConflictError, NotFoundError
 from distribution.models import ProviderConfig
+from distribution.outbox.rate_limit import LimiterFactory, in_process_limiter
 from distribution.provider_store import BUILT_IN_CAPTURE, find_provider, full_config
-from distribution.rate_limit import LimiterFactory, in_process_limiter
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from providers import (
@@ -80,7 +80,7 @@ class ProviderRegistry:
     ) -> None:
         """``limiter_factory`` makes each rate-limited provider's limiter: in this process's
         memory by default, shared through PostgreSQL in distributed mode
-        (``distribution.rate_limit.shared_limiter_factory``). ``guard`` is the operator's
+        (``distribution.outbox.rate_limit.shared_limiter_factory``). ``guard`` is the operator's
         outbound policy (public destinations only by default): every provider connects
         through it, and configs are checked against it when saved."""
         self.database = database

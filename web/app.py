@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
 from distribution.customers.customer_files import new_import_pool
-from distribution.delivery import DeliveryPolicy, SenderSource
 from distribution.distributed import (
     BulkKick,
     InProcessWorker,
@@ -24,16 +23,21 @@ from distribution.distributed import (
     build_queue_app,
 )
 from distribution.models import utcnow
-from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.outbox import LinkSettings
+from distribution.outbox.delivery import DeliveryPolicy, SenderSource
+from distribution.outbox.notifiers import DeliveryNotifier, Waker
+from distribution.outbox.rate_limit import shared_limiter_factory
+from distribution.outbox.worker import EmbeddedWorker
 from distribution.provider_registry import ProviderRegistry
-from distribution.rate_limit import shared_limiter_factory
-from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade, upgrade_queue
 from distribution.storage.secrets import SecretBox
+from distribution.template_store.render_pool import (
+    RenderPool,
+    close_render_pool,
+    install_render_pool,
+)
 from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
-from distribution.worker import EmbeddedWorker
 from providers.address_guard import AddressGuard, Resolver, system_resolver
 from web.allow_header import allow_header_middleware
 from web.auth import SECURITY_SCHEMES, provide_caller

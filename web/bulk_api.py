@@ -24,8 +24,8 @@ from distribution.bulk import (
 )
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import BulkJob
-from distribution.notifiers import DeliveryNotifier, Waker
 from distribution.outbox import LinkSettings
+from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.stored_times import naive, utc, utc_or_none

@@ -29,8 +29,8 @@ from distribution.code_pools import (
 )
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign, CodePool, Project
-from distribution.notifiers import DeliveryNotifier
 from distribution.outbox import LinkSettings
+from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.campaigns_schemas import (

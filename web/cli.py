@@ -22,9 +22,13 @@ from distribution.accounts.projects import (
 from distribution.accounts.users import ROLES, authenticate_user, create_user, reset_password
 from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
 from distribution.errors import DistributionError
-from distribution.render_pool import RenderPool, close_render_pool, install_render_pool
 from distribution.storage.db import Database
 from distribution.storage.migrate import queue_schema_applied, upgrade, upgrade_queue
+from distribution.template_store.render_pool import (
+    RenderPool,
+    close_render_pool,
+    install_render_pool,
+)
 from web.settings import Settings
 
 __all__ = ["main"]

@@ -19,8 +19,8 @@ from distribution.distributions import (
     set_distribution_status,
     update_distribution,
 )
-from distribution.messages import distribution_stats
 from distribution.models import Distribution
+from distribution.outbox.messages import distribution_stats
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.stored_times import utc

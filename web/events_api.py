@@ -10,7 +10,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body
 
 from distribution.ingest_batching import PostedEvent, ingest_posted
-from distribution.notifiers import DeliveryNotifier
+from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, provide_caller
 

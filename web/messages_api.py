@@ -10,8 +10,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from distribution.messages import get_message, list_messages, status_history
 from distribution.models import Delivery
+from distribution.outbox.messages import get_message, list_messages, status_history
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.paging import PAGING, CursorList, PageQuery

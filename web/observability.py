@@ -33,9 +33,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from distribution.delivery import SenderSource
 from distribution.distributed import queue_depths
 from distribution.models import Delivery, utcnow
+from distribution.outbox.delivery import SenderSource
 from distribution.storage.db import Database
 from providers import Message as OutgoingMessage
 from providers import Provider, SendResult, TransientProviderError

@@ -62,8 +62,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from distribution.render_pool import RenderPoolLimits
 from distribution.storage.db import is_sqlite
+from distribution.template_store.render_pool import RenderPoolLimits
 
 __all__ = ["Settings"]
 

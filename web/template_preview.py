@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from distribution.render_pool import render_pool
+from distribution.template_store.render_pool import render_pool
 from templates import EmailSource, PreviewError, SmsSource
 from web.templates_schemas import PreviewOut, ProblemOut, SmsOut
 

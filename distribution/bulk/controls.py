@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from distribution.bulk.jobs import cancel_job, pause_job, resume_job, send_now
 from distribution.models import BulkJob
-from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.storage.db import Database
 
 __all__ = ["JobAction", "JobWakers", "control_job"]

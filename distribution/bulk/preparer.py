@@ -25,13 +25,13 @@ from typing import Any
 from distribution.bulk.prepare import begin_job, prepare_batch
 from distribution.bulk.timing import add_phases, phase_seconds, reset_phases
 from distribution.outbox import LinkSettings
-from distribution.render_pool import (
+from distribution.storage.db import Database
+from distribution.template_store.render_pool import (
     RenderPool,
     RenderPoolLimits,
     close_render_pool,
     install_render_pool,
 )
-from distribution.storage.db import Database
 
 __all__ = ["Preparer", "PreparerError"]
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from distribution.bulk.prepare import begin_job, due_jobs, finish_if_sent
 from distribution.bulk.preparer import Preparer
 from distribution.outbox import LinkSettings
-from distribution.render_pool import RenderPoolLimits
 from distribution.storage.db import Database
+from distribution.template_store.render_pool import RenderPoolLimits
 
 __all__ = ["BulkRunner"]
 

@@ -21,7 +21,17 @@ from procrastinate.job_context import JobContext
 from procrastinate.jobs import Status
 
 from distribution.bulk.prepare import BULK_PRIORITY, due_jobs, finish_if_sent
-from distribution.delivery import (
+from distribution.distributed.bulk_checks import check_part, pending_checks
+from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
+from distribution.distributed.enqueue import (
+    DELIVER_BATCH,
+    defer_marked,
+    enqueue_ids,
+    sweep_due,
+    unmark,
+)
+from distribution.outbox import LinkSettings
+from distribution.outbox.delivery import (
     Claimed,
     DeliveryPolicy,
     SenderSource,
@@ -33,16 +43,6 @@ from distribution.delivery import (
     release,
     start_sends,
 )
-from distribution.distributed.bulk_checks import check_part, pending_checks
-from distribution.distributed.bulk_chunks import Chunk, pending_chunks, prepare_chunk_rows
-from distribution.distributed.enqueue import (
-    DELIVER_BATCH,
-    defer_marked,
-    enqueue_ids,
-    sweep_due,
-    unmark,
-)
-from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 
 __all__ = [

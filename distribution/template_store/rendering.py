@@ -22,7 +22,7 @@ from distribution.models import (
     TemplateVariant,
     TemplateVersion,
 )
-from distribution.render_pool import render_pool
+from distribution.template_store.render_pool import render_pool
 from templates import (
     CompiledCache,
     CompiledEmail,

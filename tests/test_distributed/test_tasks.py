@@ -22,7 +22,6 @@ from sqlmodel import col, func, select
 
 from distribution.bulk import begin_job, cancel_job, create_job
 from distribution.bulk.jobs import get_job
-from distribution.delivery import DeliveryPolicy
 from distribution.distributed import (
     InProcessWorker,
     QueueNotifier,
@@ -34,6 +33,7 @@ from distribution.distributed.bulk_chunks import CHUNK_SIZE, pending_chunks
 from distribution.distributed.enqueue import DELIVER_BATCH, ENQUEUE_WINDOW, enqueue_ids, sweep_due
 from distribution.distributed.tasks import RUNTIME, SWEEP, kick_bulk, prepare_chunk, retry_stalled
 from distribution.models import Code, Delivery, utcnow
+from distribution.outbox.delivery import DeliveryPolicy
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from distribution.storage.migrate import queue_schema_applied, upgrade_queue

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from distribution.delivery import DeliveryPolicy
 from distribution.outbox import LinkSettings
-from distribution.worker import EmbeddedWorker
+from distribution.outbox.delivery import DeliveryPolicy
+from distribution.outbox.worker import EmbeddedWorker
 from providers import Provider
 from providers.capture import CaptureConfig, CaptureProvider
 

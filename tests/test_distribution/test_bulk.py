@@ -19,8 +19,8 @@ from distribution.code_pools import pool_stats
 from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError
 from distribution.models import BulkJob, Code, Delivery
+from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
-from distribution.worker import EmbeddedWorker
 from providers.capture import CaptureConfig, CaptureProvider
 from tests.builders import bulk_setup, bulk_spec, publish_template
 from tests.conftest import ProjectCredentials

@@ -13,7 +13,10 @@ import pytest
 from sqlmodel import col, select
 
 from distribution.customers.consent import unsubscribe_customer
-from distribution.delivery import (
+from distribution.event_input import parse_event
+from distribution.ingest import receive_event
+from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
+from distribution.outbox.delivery import (
     DeliveryPolicy,
     SendOutcome,
     claim_due,
@@ -21,13 +24,10 @@ from distribution.delivery import (
     recover_expired,
     release,
 )
-from distribution.event_input import parse_event
-from distribution.ingest import receive_event
-from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
+from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
-from distribution.worker import EmbeddedWorker
 from providers import Message, RejectReason, SendResult
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from distribution.customers.consent import is_suppressed
-from distribution.delivery_events import record_delivery_events
 from distribution.models import Delivery, DeliveryStatusChange
+from distribution.outbox.delivery_events import record_delivery_events
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from providers import DeliveryEvent

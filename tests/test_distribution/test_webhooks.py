@@ -11,15 +11,15 @@ from sqlmodel import select
 from distribution.customers.consent import unsubscribe_customer
 from distribution.customers.customer_input import CustomerIn
 from distribution.customers.store import upsert_customer
-from distribution.delivery_events import record_delivery_events
 from distribution.event_input import parse_event
 from distribution.ingest import receive_event
 from distribution.models import Delivery, WebhookCall, WebhookSubscription, utcnow
+from distribution.outbox.delivery_events import record_delivery_events
+from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
 from distribution.webhooks.subscriptions import create_subscription, emit, emit_many
-from distribution.worker import EmbeddedWorker
 from providers import DeliveryEvent
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials

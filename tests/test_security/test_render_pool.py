@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from distribution.render_pool import RenderPool, RenderPoolLimits
+from distribution.template_store.render_pool import RenderPool, RenderPoolLimits
 from templates import EmailSource, RenderLimitError, TemplateSyntaxError
 
 

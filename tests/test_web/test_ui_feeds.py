@@ -17,8 +17,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import update
 
-from distribution.messages import MESSAGE_ID_PREFIX, changed_messages
 from distribution.models import Delivery, utcnow
+from distribution.outbox.messages import MESSAGE_ID_PREFIX, changed_messages
 from distribution.storage.db import Database
 from distribution.storage.ids import first_id_at
 from tests.builders import publish_template

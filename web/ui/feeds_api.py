@@ -23,7 +23,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from distribution.bulk import JobAction, JobWakers, control_job, get_job
 from distribution.distributions import get_distribution
 from distribution.errors import FieldError, InvalidInputError
-from distribution.messages import (
+from distribution.models import utcnow
+from distribution.outbox.messages import (
     DELIVERY_STATUSES,
     MESSAGE_ID_PREFIX,
     changed_messages,
@@ -32,8 +33,7 @@ from distribution.messages import (
     message_labels,
     status_history,
 )
-from distribution.models import utcnow
-from distribution.notifiers import DeliveryNotifier, Waker
+from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.storage.db import Database
 from distribution.storage.ids import first_id_at
 from web.ui.feeds_views import (

@@ -16,8 +16,8 @@ from sqlmodel import Session
 
 from distribution.bulk import get_job
 from distribution.distributions import get_distribution, list_distributions
-from distribution.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
 from distribution.models import Distribution
+from distribution.outbox.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
 from distribution.storage.db import Database
 from web.ui.feeds_views import (
     CHANNELS,

@@ -14,8 +14,8 @@ from sqlmodel import Session
 from distribution.bulk import job_progress
 from distribution.bulk.jobs import FINAL
 from distribution.errors import FieldError, InvalidInputError
-from distribution.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
 from distribution.models import BulkJob, Delivery, DeliveryStatusChange, Distribution, utcnow
+from distribution.outbox.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
 
 __all__ = [
     "CHANNELS",

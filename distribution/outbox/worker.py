@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from distribution.delivery import (
+from distribution.outbox.delivery import (
     DeliveryPolicy,
     SenderSource,
     claim_due,
