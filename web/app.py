@@ -28,7 +28,7 @@ from distribution.outbox.delivery import DeliveryPolicy, SenderSource
 from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.outbox.rate_limit import shared_limiter_factory
 from distribution.outbox.worker import EmbeddedWorker
-from distribution.provider_registry import ProviderRegistry
+from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade, upgrade_queue
 from distribution.storage.secrets import SecretBox

@@ -15,9 +15,9 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
 from distribution.models import ProviderConfig
-from distribution.provider_callbacks import CallbackRequest, receive_status_callback
-from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import (
+from distribution.provider_configs.callbacks import CallbackRequest, receive_status_callback
+from distribution.provider_configs.registry import ProviderRegistry
+from distribution.provider_configs.store import (
     MAX_CONCURRENCY,
     MAX_RATE_PER_SECOND,
     create_provider,

@@ -37,7 +37,7 @@ from distribution.outbox import (
     Refusal,
     prepare_message,
 )
-from distribution.provider_store import BUILT_IN_CAPTURE, find_provider
+from distribution.provider_configs.store import BUILT_IN_CAPTURE, find_provider
 from distribution.template_store import (
     build_context,
     compile_version,

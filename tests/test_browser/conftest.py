@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from distribution.accounts.projects import create_project
 from distribution.accounts.users import create_user
-from distribution.provider_store import create_provider
+from distribution.provider_configs.store import create_provider
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.template_store import VersionInput, create_template

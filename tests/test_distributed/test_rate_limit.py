@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from distribution.outbox.rate_limit import SharedTokenBucket, shared_limiter_factory
-from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import create_provider
+from distribution.provider_configs.registry import ProviderRegistry
+from distribution.provider_configs.store import create_provider
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from providers import ResilientProvider, TokenBucket

@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from distribution.errors import ConflictError, InvalidInputError, NotFoundError
 from distribution.models import ProviderConfig
-from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import (
+from distribution.provider_configs.registry import ProviderRegistry
+from distribution.provider_configs.store import (
     create_provider,
     delete_provider,
     full_config,

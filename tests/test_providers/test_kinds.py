@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Modules that treat every kind the same way: a kind's name written in them is a per-kind branch.
 GENERIC_MODULES = [
     "providers/registry.py",
-    "distribution/provider_callbacks.py",
-    "distribution/provider_registry.py",
+    "distribution/provider_configs/callbacks.py",
+    "distribution/provider_configs/registry.py",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from distribution.provider_registry import ProviderRegistry
+from distribution.provider_configs.registry import ProviderRegistry
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.event_samples import VOUCHERIFY_REDEMPTION
 from tests.test_web.api_templates import REWARD_EMAIL, published_template

@@ -17,8 +17,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import TemplateVariant
-from distribution.provider_registry import ProviderRegistry
-from distribution.provider_store import BUILT_IN_CAPTURE, list_providers
+from distribution.provider_configs.registry import ProviderRegistry
+from distribution.provider_configs.store import BUILT_IN_CAPTURE, list_providers
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from distribution.template_store import (

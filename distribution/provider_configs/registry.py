@@ -22,7 +22,7 @@ import httpx
 from distribution.errors import ConflictError, NotFoundError
 from distribution.models import ProviderConfig
 from distribution.outbox.rate_limit import LimiterFactory, in_process_limiter
-from distribution.provider_store import BUILT_IN_CAPTURE, find_provider, full_config
+from distribution.provider_configs.store import BUILT_IN_CAPTURE, find_provider, full_config
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from providers import (
@@ -40,7 +40,8 @@ from providers.http_transport import guarded_client
 
 __all__ = ["CheckOutcome", "ProviderRegistry"]
 
-log = logging.getLogger(__name__)
+# The name it had before the move into provider_configs: log output stays the same.
+log = logging.getLogger("distribution.provider_registry")
 DEFAULT_CONCURRENCY = 8
 HTTP_TIMEOUT = 30.0
 

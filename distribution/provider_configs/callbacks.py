@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from distribution.errors import AuthenticationError, FieldError, InvalidInputError
 from distribution.outbox.delivery_events import record_delivery_events
-from distribution.provider_store import find_provider, full_config
+from distribution.provider_configs.store import find_provider, full_config
 from distribution.storage.secrets import SecretBox
 from providers import (
     PROVIDER_KINDS,

@@ -49,7 +49,8 @@ __all__ = [
     "update_provider",
 ]
 
-log = logging.getLogger(__name__)
+# The name it had before the move into provider_configs: log output stays the same.
+log = logging.getLogger("distribution.provider_store")
 
 # The registry always offers this sender; "kinds" would collide with GET /v1/providers/kinds.
 BUILT_IN_CAPTURE = "capture"
