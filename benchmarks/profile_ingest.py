@@ -31,10 +31,10 @@ from distribution.accounts.projects import (
     create_api_key,
     create_project,
 )
-from distribution.distributions import DistributionSpec, create_distribution
-from distribution.event_input import IncomingEvent, parse_event
-from distribution.inbound_signing import open_inbound_secret
-from distribution.ingest import receive_events
+from distribution.events.distributions import DistributionSpec, create_distribution
+from distribution.events.event_input import IncomingEvent, parse_event
+from distribution.events.inbound_signing import open_inbound_secret
+from distribution.events.ingest import receive_events
 from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade

@@ -8,11 +8,11 @@ production can never hold.
 from __future__ import annotations
 
 from distribution.bulk import BulkSpec
-from distribution.campaigns import CampaignSpec, create_campaign
-from distribution.code_pools import CodeConfig, create_pool, generate_codes
+from distribution.codes.campaigns import CampaignSpec, create_campaign
+from distribution.codes.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers.segments import create_segment
 from distribution.customers.store import upsert_customers
-from distribution.distributions import DistributionSpec, create_distribution
+from distribution.events.distributions import DistributionSpec, create_distribution
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from distribution.template_store import VersionInput, create_template, publish_version

@@ -13,9 +13,9 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 from sqlmodel import Session
 
-from distribution.assignment import AssignedCode, assign_code, revoke_code
-from distribution.campaigns import CampaignSpec, create_campaign, get_campaign, list_campaigns
-from distribution.code_pools import (
+from distribution.codes.assignment import AssignedCode, assign_code, revoke_code
+from distribution.codes.campaigns import CampaignSpec, create_campaign, get_campaign, list_campaigns
+from distribution.codes.code_pools import (
     MAX_CODE_LENGTH,
     CodeConfig,
     ImportReport,

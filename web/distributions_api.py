@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.distributions import (
+from distribution.events.distributions import (
     DistributionSpec,
     create_distribution,
     get_distribution,

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
-from distribution.ingest_batching import PostedEvent, ingest_posted
+from distribution.events.ingest_batching import PostedEvent, ingest_posted
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, provide_caller

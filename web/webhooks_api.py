@@ -15,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.inbound_signing import clear_inbound_secret, set_inbound_secret
+from distribution.events.inbound_signing import clear_inbound_secret, set_inbound_secret
 from distribution.models import WebhookSubscription
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox

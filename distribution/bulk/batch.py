@@ -20,13 +20,19 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlmodel import Session
 
-from distribution.assignment import CodeClaim, assign_claims, code_links, held_codes, pick_codes
 from distribution.bulk.audience import live_customers
 from distribution.bulk.jobs import get_job
 from distribution.bulk.recipients import JobChannel, Recipients, load_channels
 from distribution.bulk.timing import phase
-from distribution.campaigns import get_campaign
-from distribution.code_pools import get_pool, note_stock
+from distribution.codes.assignment import (
+    CodeClaim,
+    assign_claims,
+    code_links,
+    held_codes,
+    pick_codes,
+)
+from distribution.codes.campaigns import get_campaign
+from distribution.codes.code_pools import get_pool, note_stock
 from distribution.models import (
     BulkJob,
     CustomerRecord,

@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 from distribution.bulk.audience import resolve_listed
 from distribution.bulk.preflight import StockCheck, stock_check
 from distribution.bulk.recipients import load_channels
-from distribution.campaigns import get_campaign
-from distribution.code_pools import get_pool
+from distribution.codes.campaigns import get_campaign
+from distribution.codes.code_pools import get_pool
 from distribution.customers.customer_files import RowError, read_csv_rows
 from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError

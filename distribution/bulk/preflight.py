@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from distribution.bulk.audience import audience_size, customer_pages
 from distribution.bulk.recipients import Recipients, load_channels
-from distribution.campaigns import get_campaign
-from distribution.code_pools import get_pool, pool_stats
+from distribution.codes.campaigns import get_campaign
+from distribution.codes.code_pools import get_pool, pool_stats
 from distribution.customers.segments import get_segment, member_condition
 from distribution.models import BulkJob, Code, Customer, Project
 from distribution.outbox import LinkSettings, Refusal, address_refusal

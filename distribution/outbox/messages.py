@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 100
-#: Deliveries' ids start with this (see ``distribution.ingest`` and ``distribution.bulk``).
+#: Deliveries' ids start with this (see ``distribution.events.ingest`` and ``distribution.bulk``).
 MESSAGE_ID_PREFIX = "msg"
 #: Every status a delivery can have, in the order a message moves through them.
 DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)

@@ -1,6 +1,6 @@
 """One recipient's message on one channel: sent as prepared, or refused with a typed reason.
 
-Triggered sends (``distribution.ingest``) and bulk sends (``distribution.bulk``) both call
+Triggered sends (``distribution.events.ingest``) and bulk sends (``distribution.bulk``) both call
 ``prepare_message``, so they decide in the same order and explain themselves in the same words:
 the recipient's address (present and well formed), the template's live variant for them,
 marketing consent, the frequency cap, then a strict render. What a path looks up differs (one

@@ -15,7 +15,7 @@ from distribution.bulk import (
     job_progress,
     preflight,
 )
-from distribution.code_pools import pool_stats
+from distribution.codes.code_pools import pool_stats
 from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError
 from distribution.models import BulkJob, Code, Delivery

@@ -7,7 +7,6 @@ import re
 import pytest
 from sqlmodel import Session, func, select
 
-from distribution.assignment import assign_code, revoke_code
 from distribution.bulk import (
     begin_job,
     cancel_job,
@@ -18,6 +17,7 @@ from distribution.bulk import (
 )
 from distribution.bulk.audience import live_customers
 from distribution.bulk.batch import render_batch, write_batch
+from distribution.codes.assignment import assign_code, revoke_code
 from distribution.customers.consent import read_unsubscribe_token
 from distribution.models import Code, Customer, Delivery, DeliveryStatusChange, Project
 from distribution.storage.db import Database

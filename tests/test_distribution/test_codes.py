@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from distribution.assignment import assign_code, revoke_code
-from distribution.campaigns import CampaignSpec, create_campaign
-from distribution.code_pools import (
+from distribution.codes.assignment import assign_code, revoke_code
+from distribution.codes.campaigns import CampaignSpec, create_campaign
+from distribution.codes.code_pools import (
     CodeConfig,
     create_pool,
     generate_codes,

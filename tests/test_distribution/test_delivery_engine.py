@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import col, select
 
 from distribution.customers.consent import unsubscribe_customer
-from distribution.event_input import parse_event
-from distribution.ingest import receive_event
+from distribution.events.event_input import parse_event
+from distribution.events.ingest import receive_event
 from distribution.models import Delivery, DeliveryStatusChange, WebhookCall, utcnow
 from distribution.outbox.delivery import (
     DeliveryPolicy,

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from distribution.errors import InvalidInputError
-from distribution.event_input import parse_event
-from distribution.ingest import IngestResult, receive_events
+from distribution.events.event_input import parse_event
+from distribution.events.ingest import IngestResult, receive_events
 from distribution.models import Customer, Delivery, Event, WebhookCall
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade

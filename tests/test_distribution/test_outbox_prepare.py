@@ -6,12 +6,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from distribution.bulk import BulkSpec, begin_job, create_job, get_job, prepare_customers
-from distribution.campaigns import CampaignSpec, create_campaign
-from distribution.code_pools import CodeConfig, create_pool, generate_codes
+from distribution.codes.campaigns import CampaignSpec, create_campaign
+from distribution.codes.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers.customer_input import CustomerIn
 from distribution.customers.store import upsert_customer
-from distribution.event_input import parse_event
-from distribution.ingest import receive_event
+from distribution.events.event_input import parse_event
+from distribution.events.ingest import receive_event
 from distribution.models import Customer, Delivery
 from distribution.storage.db import Database
 from tests.builders import distribute, publish_template

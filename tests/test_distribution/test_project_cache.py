@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from distribution.accounts.project_cache import CACHE, GenerationCache, changed
-from distribution.distributions import active_rules, set_distribution_status
 from distribution.errors import ConflictError
+from distribution.events.distributions import active_rules, set_distribution_status
 from distribution.storage.db import Database
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials

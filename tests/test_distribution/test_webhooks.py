@@ -11,8 +11,8 @@ from sqlmodel import select
 from distribution.customers.consent import unsubscribe_customer
 from distribution.customers.customer_input import CustomerIn
 from distribution.customers.store import upsert_customer
-from distribution.event_input import parse_event
-from distribution.ingest import receive_event
+from distribution.events.event_input import parse_event
+from distribution.events.ingest import receive_event
 from distribution.models import Delivery, WebhookCall, WebhookSubscription, utcnow
 from distribution.outbox.delivery_events import record_delivery_events
 from distribution.outbox.worker import EmbeddedWorker

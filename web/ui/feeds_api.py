@@ -21,8 +21,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.bulk import JobAction, JobWakers, control_job, get_job
-from distribution.distributions import get_distribution
 from distribution.errors import FieldError, InvalidInputError
+from distribution.events.distributions import get_distribution
 from distribution.models import utcnow
 from distribution.outbox.messages import (
     DELIVERY_STATUSES,

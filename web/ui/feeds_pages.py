@@ -15,7 +15,7 @@ from litestar.response import Template
 from sqlmodel import Session
 
 from distribution.bulk import get_job
-from distribution.distributions import get_distribution, list_distributions
+from distribution.events.distributions import get_distribution, list_distributions
 from distribution.models import Distribution
 from distribution.outbox.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
 from distribution.storage.db import Database

@@ -25,12 +25,12 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from distribution.campaigns import get_campaign, referral_url
-from distribution.code_pools import get_pool, note_stock
+from distribution.codes.campaigns import get_campaign, referral_url
+from distribution.codes.code_pools import get_pool, note_stock
 from distribution.customers.store import get_customer
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.event_input import CustomerRef, IncomingEvent
-from distribution.ingest import ingest_event
+from distribution.events.event_input import CustomerRef, IncomingEvent
+from distribution.events.ingest import ingest_event
 from distribution.models import Campaign, Code, CodePool, Project, utcnow
 from distribution.outbox import LinkSettings
 from distribution.storage.driver_sql import Among, update_many

@@ -24,9 +24,9 @@ from distribution.customers.customer_input import CustomerIn
 from distribution.customers.segment_filter import matches
 from distribution.customers.segments import parsed_segments
 from distribution.customers.store import get_customer, upsert_customer
-from distribution.distributions import ActiveRule, matching_distributions, recipient_fits
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
-from distribution.event_input import CustomerRef, IncomingEvent
+from distribution.events.distributions import ActiveRule, matching_distributions, recipient_fits
+from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.models import (
     OUTGOING_STATUSES,
     Customer,

@@ -20,9 +20,9 @@ import anyio
 from sqlmodel import Session
 
 from distribution.accounts.projects import cached_project
-from distribution.event_input import IncomingEvent, parse_event
-from distribution.inbound_signing import open_inbound_secret, verify_inbound
-from distribution.ingest import IngestResult, receive_events
+from distribution.events.event_input import IncomingEvent, parse_event
+from distribution.events.inbound_signing import open_inbound_secret, verify_inbound
+from distribution.events.ingest import IngestResult, receive_events
 from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox

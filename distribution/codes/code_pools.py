@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from distribution.campaigns import get_campaign
+from distribution.codes.campaigns import get_campaign
 from distribution.errors import FieldError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from distribution.models import Code, CodePool, utcnow
 from distribution.storage.db import Database

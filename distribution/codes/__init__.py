@@ -1,0 +1,1 @@
+"""Codes: campaigns, their code pools, and the assignment of a code to a customer."""
