@@ -430,7 +430,12 @@ async def test_only_a_rejection_as_unsubscribed_suppresses_the_address(
     next_status: str,
 ) -> None:
     project_id = project.project.id
-    marketing = publish_template(database, project_id, category="marketing")
+    marketing = publish_template(
+        database,
+        project_id,
+        category="marketing",
+        body='<p>Hi.</p><a href="{{ links.unsubscribe_url }}">Stop</a>',
+    )
     distribute(database, project_id, "reward.granted", [("email", marketing, "refusing")])
     _reward_granted(database, project_id, "a")
     refusing = _Refusing(reason, reject_reason)
