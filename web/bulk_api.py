@@ -28,6 +28,7 @@ from distribution.outbox import LinkSettings
 from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
+from web.channel_schemas import ChannelIn
 from web.stored_times import naive, utc, utc_or_none
 
 __all__ = ["BulkSendController"]
@@ -47,12 +48,6 @@ class AudienceIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     segment: str | None = None
     customers: list[str] | None = None
     csv: str | None = None
-
-
-class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
-    channel: str
-    template: str
-    provider: str
 
 
 class BulkSendIn(msgspec.Struct, forbid_unknown_fields=True):

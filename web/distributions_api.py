@@ -23,6 +23,7 @@ from distribution.models import Distribution
 from distribution.outbox.messages import distribution_stats
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
+from web.channel_schemas import ChannelIn
 from web.stored_times import utc
 
 __all__ = ["DistributionController"]
@@ -39,12 +40,6 @@ EXAMPLE = {
     "frequency_cap_hours": 24,
     "quiet_hours": {"start": "21:00", "end": "08:00"},
 }
-
-
-class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
-    channel: str
-    template: str
-    provider: str
 
 
 class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

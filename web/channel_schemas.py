@@ -1,0 +1,15 @@
+"""The channel of a distribution or a bulk send, as the API takes it."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["ChannelIn"]
+
+
+class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One message per recipient: on ``channel``, from ``template``, through ``provider``."""
+
+    channel: str
+    template: str
+    provider: str
