@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing
+import os
 import resource
 import signal
 import threading
@@ -96,8 +97,14 @@ class _Limit:
     reason: str
 
 
+#: Scheduling priority of render workers: a hostile render burning its CPU budget must not
+#: starve the service's event loop (health checks, API answers) on a machine with few cores.
+WORKER_NICENESS = 10
+
+
 def _start_worker(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    os.nice(WORKER_NICENESS)
 
 
 def _run_task(
