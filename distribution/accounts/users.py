@@ -14,18 +14,17 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.accounts.user_sessions import end_user_sessions
 from distribution.errors import (
     AuthenticationError,
-    ConflictError,
     FieldError,
     InvalidInputError,
     NotFoundError,
 )
 from distribution.models import Project, User, utcnow
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -96,13 +95,7 @@ def create_user(
         password_hash=_hasher.hash(chosen),
         role=_check_role(role),
     )
-    try:
-        # Added inside the savepoint, so a duplicate leaves nothing pending in the session.
-        with session.begin_nested():
-            session.add(user)
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a user {user.email!r} already exists in this project") from None
+    flush_or_conflict(session, f"a user {user.email!r} already exists in this project", user)
     return NewUser(user=user, password=chosen)
 
 

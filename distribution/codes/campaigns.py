@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -67,11 +67,7 @@ def create_campaign(session: Session, project_id: str, spec: CampaignSpec) -> Ca
         referral_url_template=spec.referral_url_template,
     )
     session.add(campaign)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a campaign named {campaign.name!r} already exists") from None
+    flush_or_conflict(session, f"a campaign named {campaign.name!r} already exists")
     return campaign
 
 

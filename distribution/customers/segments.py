@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
 from distribution.customers.segment_filter import Filter, filter_clause, matches, parse_filter
-from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Segment, utcnow
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -35,11 +35,7 @@ def _check_name(name: str) -> str:
 
 
 def _flush_unique(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a segment named {name!r} already exists") from None
+    flush_or_conflict(session, f"a segment named {name!r} already exists")
 
 
 def create_segment(session: Session, project_id: str, name: str, raw_filter: Any) -> Segment:

@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed, detached
 from distribution.customers.segment_filter import Filter, matches, parse_filter
-from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, Distribution, utcnow
 from distribution.outbox import CHANNELS, ChannelSpec
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -108,11 +108,7 @@ def _validate(spec: DistributionSpec) -> None:
 
 
 def _flush(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a distribution named {name!r} already exists") from None
+    flush_or_conflict(session, f"a distribution named {name!r} already exists")
 
 
 def create_distribution(

@@ -24,11 +24,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import ProviderConfig, utcnow
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 from distribution.storage.secrets import SecretBox
 from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
@@ -212,11 +212,7 @@ def _check_limits(max_concurrency: int | None, rate_per_second: float | None) ->
 
 
 def _flush_unique(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a provider named {name!r} already exists") from None
+    flush_or_conflict(session, f"a provider named {name!r} already exists")
 
 
 def create_provider(

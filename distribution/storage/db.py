@@ -12,9 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-__all__ = ["Database", "is_sqlite", "refresh_statistics"]
+from distribution.errors import ConflictError
+
+__all__ = ["Database", "flush_or_conflict", "is_sqlite", "refresh_statistics"]
 
 
 def is_sqlite(url: str) -> bool:
@@ -177,3 +180,14 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def flush_or_conflict(session: Session, conflict: str, *adding: object) -> None:
+    """Add ``adding`` and flush inside a savepoint; a unique-constraint violation becomes a
+    ConflictError saying ``conflict``, and leaves nothing pending in the session."""
+    try:
+        with session.begin_nested():
+            session.add_all(adding)
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(conflict) from None

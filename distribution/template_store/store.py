@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from distribution.accounts.project_cache import changed
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import MessageTemplate, Segment, TemplateVariant, TemplateVersion, utcnow
+from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 from distribution.template_store.rendering import (
     SourceCheck,
@@ -254,12 +255,7 @@ def create_template(
         category=category,
         description=description,
     )
-    try:
-        with session.begin_nested():
-            session.add(template)
-            session.flush()
-    except IntegrityError:
-        raise ConflictError(f"a template named {name!r} already exists") from None
+    flush_or_conflict(session, f"a template named {name!r} already exists", template)
     if first_version is None:
         starter = _SMS_STARTER if channel == "sms" else _EMAIL_STARTER
         first_version = VersionInput(
