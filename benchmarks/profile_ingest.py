@@ -35,7 +35,7 @@ from distribution.events.distributions import DistributionSpec, create_distribut
 from distribution.events.event_input import IncomingEvent, parse_event
 from distribution.events.inbound_signing import open_inbound_secret
 from distribution.events.ingest import receive_events
-from distribution.outbox import LinkSettings
+from distribution.outbox import ChannelSpec, LinkSettings
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade
 from distribution.storage.secrets import SecretBox
@@ -63,13 +63,7 @@ def _set_up(database: Database) -> tuple[str, str, str]:
             DistributionSpec(
                 name="bench",
                 trigger="reward.granted",
-                channels=[
-                    {
-                        "channel": "email",
-                        "template": saved.version.template_id,
-                        "provider": "capture",
-                    }
-                ],
+                channels=[ChannelSpec("email", saved.version.template_id, "capture")],
                 filters={},
             ),
             actor="profile",

@@ -13,6 +13,7 @@ from distribution.codes.code_pools import CodeConfig, create_pool, generate_code
 from distribution.customers.segments import create_segment
 from distribution.customers.store import upsert_customers
 from distribution.events.distributions import DistributionSpec, create_distribution
+from distribution.outbox import ChannelSpec
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from distribution.template_store import VersionInput, create_template, publish_version
@@ -64,7 +65,7 @@ def distribute(
     spec = DistributionSpec(
         name=f"d-{new_id('x')}",
         trigger=trigger,
-        channels=[{"channel": c, "template": t, "provider": p} for c, t, p in channels],
+        channels=[ChannelSpec(c, t, p) for c, t, p in channels],
         filters=dict(options.pop("filters", {})),  # type: ignore[call-overload]
         **options,  # type: ignore[arg-type]
     )
@@ -109,7 +110,7 @@ def bulk_spec(ids: dict[str, str], **options: object) -> BulkSpec:
     """A bulk send of `bulk_setup`'s template to its segment through the capture provider."""
     return BulkSpec(
         campaign_id=ids["campaign"],
-        channels=[{"channel": "email", "template": ids["template"], "provider": "capture"}],
+        channels=[ChannelSpec("email", ids["template"], "capture")],
         segment_id=ids["segment"],
         **options,  # type: ignore[arg-type]
     )

@@ -69,7 +69,7 @@ class BulkSendIn(msgspec.Struct, forbid_unknown_fields=True):
             scheduled = naive(scheduled, "scheduled_at")
         return BulkSpec(
             campaign_id=self.campaign,
-            channels=[msgspec.to_builtins(c) for c in self.channels],
+            channels=[c.spec() for c in self.channels],
             segment_id=self.audience.segment,
             customers=self.audience.customers,
             csv=self.audience.csv,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from distribution.outbox import ChannelSpec
+
 __all__ = ["ChannelIn"]
 
 
@@ -13,3 +15,6 @@ class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
     channel: str
     template: str
     provider: str
+
+    def spec(self) -> ChannelSpec:
+        return ChannelSpec(self.channel, self.template, self.provider)

@@ -68,7 +68,7 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
         return DistributionSpec(
             name=self.name,
             trigger=self.trigger,
-            channels=[msgspec.to_builtins(c) for c in self.channels],
+            channels=[c.spec() for c in self.channels],
             filters={k: v for k, v in msgspec.to_builtins(self.filters).items() if v is not None},
             recipient=self.recipient,
             frequency_cap_hours=self.frequency_cap_hours,

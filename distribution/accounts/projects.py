@@ -20,6 +20,7 @@ from distribution.accounts.project_cache import API_KEYS, CACHE, changed, detach
 from distribution.errors import AuthenticationError, ConflictError, NotFoundError
 from distribution.models import ApiKey, Project, utcnow
 from distribution.storage.ids import new_id, new_secret
+from distribution.storage.project_rows import project_row
 
 __all__ = [
     "NewApiKey",
@@ -89,11 +90,7 @@ def list_api_keys(session: Session, project_id: str) -> list[ApiKey]:
 
 def revoke_api_key(session: Session, project_id: str, key_id: str) -> ApiKey:
     """Revoke a key; later requests with it get 401."""
-    key = session.exec(
-        select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.id == key_id)
-    ).first()
-    if key is None:
-        raise NotFoundError("api_key", key_id)
+    key = project_row(session, ApiKey, project_id, key_id, "api_key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)

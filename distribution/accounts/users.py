@@ -26,6 +26,7 @@ from distribution.errors import (
 from distribution.models import Project, User, utcnow
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row, project_rows
 
 __all__ = [
     "ROLES",
@@ -173,18 +174,11 @@ def get_user(session: Session, user_id: str) -> User:
 
 def list_users(session: Session, project_id: str) -> list[User]:
     """The project's users, oldest first."""
-    return list(
-        session.exec(select(User).where(User.project_id == project_id).order_by(col(User.id)))
-    )
+    return project_rows(session, User, project_id)
 
 
 def _project_user(session: Session, project_id: str, user_id: str) -> User:
-    user = session.exec(
-        select(User).where(User.project_id == project_id, User.id == user_id)
-    ).first()
-    if user is None:
-        raise NotFoundError("user", user_id)
-    return user
+    return project_row(session, User, project_id, user_id, "user")
 
 
 def set_role(session: Session, project_id: str, user_id: str, role: str) -> User:

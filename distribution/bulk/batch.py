@@ -43,6 +43,7 @@ from distribution.models import (
     utcnow,
 )
 from distribution.outbox import (
+    ChannelSpec,
     LinkSettings,
     PreparedMessage,
     Refusal,
@@ -114,7 +115,7 @@ def render_batch(
     assert project is not None
     campaign = get_campaign(session, project.id, str(job.campaign_id))
     pool = get_pool(session, project.id, str(job.options["pool_id"]))
-    channels = load_channels(session, project.id, job.channels)
+    channels = load_channels(session, project.id, ChannelSpec.from_stored(job.channels))
     recipients = Recipients(session, project, campaign, links, channels)
     with phase("assignment"):
         suppressed = {c.index: recipients.suppressed(customers, c) for c in channels}

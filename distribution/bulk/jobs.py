@@ -10,7 +10,7 @@ after it starts, a window in which it can still be cancelled with nothing sent.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +37,9 @@ from distribution.models import (
     DeliveryStatusChange,
     utcnow,
 )
+from distribution.outbox import ChannelSpec
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row
 
 __all__ = [
     "DEFAULT_SEND_DELAY",
@@ -67,7 +69,7 @@ class BulkSpec:
     """A bulk send as asked for; the audience is a segment, customers, or CSV text."""
 
     campaign_id: str
-    channels: list[dict[str, Any]]
+    channels: Sequence[ChannelSpec]
     segment_id: str | None = None
     customers: list[str] | None = None
     csv: str | None = None
@@ -179,7 +181,7 @@ def build_job(
         campaign_id=campaign.id,
         status="scheduled",
         audience=_audience(session, project_id, spec, region),
-        channels=spec.channels,
+        channels=[channel.to_json() for channel in spec.channels],
         options={
             "pool_id": pool.id,
             "send_delay_seconds": spec.send_delay_seconds,
@@ -197,11 +199,7 @@ def build_job(
 
 def get_job(session: Session, project_id: str, job_id: str, *, lock: bool = False) -> BulkJob:
     """A job of the project (locked for update when ``lock``)."""
-    query = select(BulkJob).where(BulkJob.project_id == project_id, BulkJob.id == job_id)
-    job = session.exec(query.with_for_update() if lock else query).first()
-    if job is None:
-        raise NotFoundError("bulk send", job_id)
-    return job
+    return project_row(session, BulkJob, project_id, job_id, "bulk send", lock=lock)
 
 
 @dataclass(frozen=True)

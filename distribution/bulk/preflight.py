@@ -26,7 +26,7 @@ from distribution.codes.campaigns import get_campaign
 from distribution.codes.code_pools import get_pool, pool_stats
 from distribution.customers.segments import get_segment, member_condition
 from distribution.models import BulkJob, Code, Customer, Project
-from distribution.outbox import LinkSettings, Refusal, address_refusal
+from distribution.outbox import ChannelSpec, LinkSettings, Refusal, address_refusal
 from distribution.storage.db import refresh_statistics
 
 __all__ = [
@@ -128,7 +128,7 @@ def check_range(
     project = session.get(Project, job.project_id)
     assert project is not None
     campaign = get_campaign(session, job.project_id, str(job.campaign_id))
-    channels = load_channels(session, job.project_id, job.channels)
+    channels = load_channels(session, job.project_id, ChannelSpec.from_stored(job.channels))
     recipients = Recipients(session, project, campaign, links, channels)
     per_channel: list[dict[str, int]] = [dict.fromkeys(_COUNTS, 0) for _ in channels]
     failures: list[dict[str, Any]] = []
@@ -185,7 +185,7 @@ def assemble(
     report as one walk over the whole audience (counts summed, the first failures and samples
     kept), with the stock of codes (counted now unless given)."""
     pool = get_pool(session, job.project_id, str(job.options["pool_id"]))
-    channels = load_channels(session, job.project_id, job.channels)
+    channels = load_channels(session, job.project_id, ChannelSpec.from_stored(job.channels))
     stock = stock or stock_check(session, job)
     per_channel = [
         {

@@ -29,12 +29,12 @@ from distribution.models import (
     TemplateVersion,
 )
 from distribution.outbox import (
-    CHANNELS,
     ChannelSpec,
     LinkSettings,
     LiveChoice,
     PreparedMessage,
     Refusal,
+    channel_errors,
     prepare_message,
 )
 from distribution.provider_configs.store import BUILT_IN_CAPTURE, find_provider
@@ -59,20 +59,16 @@ class JobChannel(ChannelSpec):
 
 
 def load_channels(
-    session: Session, project_id: str, specs: Sequence[dict[str, Any]]
+    session: Session, project_id: str, specs: Sequence[ChannelSpec]
 ) -> list[JobChannel]:
     """Check a job's channels (template exists and fits, provider exists), naming bad fields."""
-    errors: list[FieldError] = []
+    errors = channel_errors(specs)
+    if errors:
+        raise InvalidInputError(errors)
     channels: list[JobChannel] = []
-    if not specs:
-        errors.append(FieldError("channels", "needs at least one channel"))
     for index, spec in enumerate(specs):
         where = f"channels[{index}]"
-        parsed = ChannelSpec.from_json(spec)
-        channel, template_id, provider = parsed.channel, parsed.template, parsed.provider
-        if channel not in CHANNELS:
-            errors.append(FieldError(f"{where}.channel", "must be email or sms"))
-            continue
+        channel, template_id, provider = spec.channel, spec.template, spec.provider
         template = session.exec(
             select(MessageTemplate).where(
                 MessageTemplate.project_id == project_id, MessageTemplate.id == template_id

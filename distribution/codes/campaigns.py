@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Campaign
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row, project_rows
 
 __all__ = [
     "CAMPAIGN_TYPES",
@@ -73,21 +74,12 @@ def create_campaign(session: Session, project_id: str, spec: CampaignSpec) -> Ca
 
 def get_campaign(session: Session, project_id: str, campaign_id: str) -> Campaign:
     """A campaign of the project (by id)."""
-    campaign = session.exec(
-        select(Campaign).where(Campaign.project_id == project_id, Campaign.id == campaign_id)
-    ).first()
-    if campaign is None:
-        raise NotFoundError("campaign", campaign_id)
-    return campaign
+    return project_row(session, Campaign, project_id, campaign_id, "campaign")
 
 
 def list_campaigns(session: Session, project_id: str) -> list[Campaign]:
     """Every campaign of the project, oldest first."""
-    return list(
-        session.exec(
-            select(Campaign).where(Campaign.project_id == project_id).order_by(col(Campaign.id))
-        )
-    )
+    return project_rows(session, Campaign, project_id)
 
 
 def referral_url(template: str | None, code: str) -> str | None:

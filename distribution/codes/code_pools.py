@@ -31,6 +31,7 @@ from distribution.errors import FieldError, InvalidInputError, NotFoundError, Pa
 from distribution.models import Code, CodePool, utcnow
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row
 from distribution.webhooks.subscriptions import emit
 
 __all__ = [
@@ -117,12 +118,7 @@ def create_pool(
 
 def get_pool(session: Session, project_id: str, pool_id: str) -> CodePool:
     """A pool of the project."""
-    pool = session.exec(
-        select(CodePool).where(CodePool.project_id == project_id, CodePool.id == pool_id)
-    ).first()
-    if pool is None:
-        raise NotFoundError("code pool", pool_id)
-    return pool
+    return project_row(session, CodePool, project_id, pool_id, "code pool")
 
 
 def pool_stats(session: Session, pool_id: str) -> PoolStats:

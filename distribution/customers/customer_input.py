@@ -7,7 +7,6 @@ absent stays as it is on update; a field sent as ``null`` is cleared.
 from __future__ import annotations
 
 import json
-import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneMetadata
 
 from distribution.errors import FieldError
+from distribution.storage.json_bounds import storable
 
 __all__ = [
     "ADDRESS_FIELDS",
@@ -114,19 +114,6 @@ def _locale(value: str) -> str | None:
 @cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
-
-
-def _storable(value: object) -> bool:
-    # Neither JSON nor PostgreSQL text can hold these; SQLite would store JSON it cannot read.
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
-    return True
 
 
 def _nests_deeper(value: object, limit: int) -> bool:
@@ -326,11 +313,11 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
         for key, value in data.metadata.items():
             if key in too_deep:
                 continue
-            if not _storable(value):
+            if not storable(value):
                 errors.append(
                     FieldError(f"metadata.{key}", "NaN, Infinity and NUL characters are refused")
                 )
-            elif not key or len(key) > 100 or "." in key or not _storable(key):
+            elif not key or len(key) > 100 or "." in key or not storable(key):
                 errors.append(
                     FieldError(f"metadata.{key}", "keys are 1-100 characters without a dot")
                 )

@@ -9,10 +9,11 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
 from distribution.customers.segment_filter import Filter, filter_clause, matches, parse_filter
-from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Segment, utcnow
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row, project_rows
 
 __all__ = [
     "count_members",
@@ -52,21 +53,12 @@ def create_segment(session: Session, project_id: str, name: str, raw_filter: Any
 
 def get_segment(session: Session, project_id: str, segment_id: str) -> Segment:
     """A segment of the project."""
-    segment = session.exec(
-        select(Segment).where(Segment.project_id == project_id, Segment.id == segment_id)
-    ).first()
-    if segment is None:
-        raise NotFoundError("segment", segment_id)
-    return segment
+    return project_row(session, Segment, project_id, segment_id, "segment")
 
 
 def list_segments(session: Session, project_id: str) -> list[Segment]:
     """Every segment of the project, oldest first."""
-    return list(
-        session.exec(
-            select(Segment).where(Segment.project_id == project_id).order_by(col(Segment.id))
-        )
-    )
+    return project_rows(session, Segment, project_id)
 
 
 def update_segment(

@@ -9,6 +9,7 @@ nothing. Every change records who made it and when.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +17,12 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed, detached
 from distribution.customers.segment_filter import Filter, matches, parse_filter
-from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Distribution, utcnow
-from distribution.outbox import CHANNELS, ChannelSpec
+from distribution.outbox import ChannelSpec, channel_errors
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row, project_rows
 
 __all__ = [
     "ActiveRule",
@@ -54,7 +56,7 @@ class DistributionSpec:
 
     name: str
     trigger: str
-    channels: list[dict[str, Any]]
+    channels: Sequence[ChannelSpec]
     filters: dict[str, Any]
     recipient: str = "customer"
     frequency_cap_hours: int | None = None
@@ -69,18 +71,7 @@ def _validate(spec: DistributionSpec) -> None:
         errors.append(FieldError("trigger", "must be an event type such as redemption.succeeded"))
     if spec.recipient not in ("customer", "referrer"):
         errors.append(FieldError("recipient", "must be customer or referrer"))
-    if not spec.channels:
-        errors.append(FieldError("channels", "needs at least one channel"))
-    for index, channel in enumerate(spec.channels):
-        where = f"channels[{index}]"
-        unknown = set(channel) - {"channel", "template", "provider"}
-        if unknown:
-            errors.append(FieldError(f"{where}.{sorted(unknown)[0]}", "is not a known field"))
-        if channel.get("channel") not in CHANNELS:
-            errors.append(FieldError(f"{where}.channel", "must be email or sms"))
-        for key in ("template", "provider"):
-            if not isinstance(channel.get(key), str) or not channel.get(key):
-                errors.append(FieldError(f"{where}.{key}", "is required"))
+    errors += channel_errors(spec.channels)
     unknown_filters = set(spec.filters) - {"campaign_id", "segment_id", "conditions"}
     for key in sorted(unknown_filters):
         errors.append(FieldError(f"filters.{key}", "is not a known filter"))
@@ -123,7 +114,7 @@ def create_distribution(
         trigger=spec.trigger,
         filters=spec.filters,
         recipient=spec.recipient,
-        channels=spec.channels,
+        channels=[channel.to_json() for channel in spec.channels],
         frequency_cap_hours=spec.frequency_cap_hours,
         quiet_hours=spec.quiet_hours,
         created_by=actor,
@@ -137,25 +128,12 @@ def create_distribution(
 
 def get_distribution(session: Session, project_id: str, distribution_id: str) -> Distribution:
     """A distribution of the project."""
-    found = session.exec(
-        select(Distribution).where(
-            Distribution.project_id == project_id, Distribution.id == distribution_id
-        )
-    ).first()
-    if found is None:
-        raise NotFoundError("distribution", distribution_id)
-    return found
+    return project_row(session, Distribution, project_id, distribution_id, "distribution")
 
 
 def list_distributions(session: Session, project_id: str) -> list[Distribution]:
     """Every distribution of the project, oldest first."""
-    return list(
-        session.exec(
-            select(Distribution)
-            .where(Distribution.project_id == project_id)
-            .order_by(col(Distribution.id))
-        )
-    )
+    return project_rows(session, Distribution, project_id)
 
 
 def update_distribution(
@@ -168,7 +146,7 @@ def update_distribution(
     distribution.trigger = spec.trigger
     distribution.filters = spec.filters
     distribution.recipient = spec.recipient
-    distribution.channels = spec.channels
+    distribution.channels = [channel.to_json() for channel in spec.channels]
     distribution.frequency_cap_hours = spec.frequency_cap_hours
     distribution.quiet_hours = spec.quiet_hours
     distribution.updated_by = actor
@@ -204,7 +182,7 @@ def _load_active(session: Session, project_id: str) -> dict[str, tuple[ActiveRul
         rule = ActiveRule(
             detached(row),
             parse_filter(conditions) if conditions is not None else None,
-            tuple(ChannelSpec.from_json(c) for c in row.channels),
+            ChannelSpec.from_stored(row.channels),
         )
         by_trigger.setdefault(row.trigger, []).append(rule)
     return {trigger: tuple(rules) for trigger, rules in by_trigger.items()}

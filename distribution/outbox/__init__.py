@@ -11,6 +11,7 @@ from distribution.outbox.prepare import (
     Refusal,
     RefusalKind,
     address_refusal,
+    channel_errors,
     message_content,
     prepare_message,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Refusal",
     "RefusalKind",
     "address_refusal",
+    "channel_errors",
     "message_content",
     "prepare_message",
 ]

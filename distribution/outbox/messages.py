@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Text, func
 from sqlmodel import Session, col, select
 
-from distribution.errors import NotFoundError
 from distribution.models import (
     BulkJob,
     Delivery,
@@ -20,6 +19,7 @@ from distribution.models import (
     MessageTemplate,
 )
 from distribution.storage.ids import first_id_at
+from distribution.storage.project_rows import project_row
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -129,12 +129,7 @@ def changed_messages(
 
 def get_message(session: Session, project_id: str, message_id: str) -> Delivery:
     """One delivery of the project."""
-    found = session.exec(
-        select(Delivery).where(Delivery.project_id == project_id, Delivery.id == message_id)
-    ).first()
-    if found is None:
-        raise NotFoundError("message", message_id)
-    return found
+    return project_row(session, Delivery, project_id, message_id, "message")
 
 
 def status_history(session: Session, delivery_id: str) -> list[DeliveryStatusChange]:

@@ -11,13 +11,13 @@ each brings its ``Lookups``; nothing here queries the database for a recipient.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from distribution.customers.consent import unsubscribe_token
-from distribution.errors import DistributionError
+from distribution.errors import DistributionError, FieldError
 from distribution.models import CustomerLike, DeliveryStatus, TemplateVersion
 from templates import (
     CompiledEmail,
@@ -39,6 +39,7 @@ __all__ = [
     "Refusal",
     "RefusalKind",
     "address_refusal",
+    "channel_errors",
     "message_content",
     "prepare_message",
 ]
@@ -83,8 +84,28 @@ class ChannelSpec:
             str(value.get("channel")), str(value.get("template")), str(value.get("provider"))
         )
 
+    @classmethod
+    def from_stored(cls, rows: Sequence[Mapping[str, Any]]) -> tuple[ChannelSpec, ...]:
+        """A stored ``channels`` list, parsed."""
+        return tuple(cls.from_json(row) for row in rows)
+
     def to_json(self) -> dict[str, str]:
         return {"channel": self.channel, "template": self.template, "provider": self.provider}
+
+
+def channel_errors(channels: Sequence[ChannelSpec]) -> list[FieldError]:
+    """What is wrong with the channels a client asked for, before anything is looked up."""
+    errors: list[FieldError] = []
+    if not channels:
+        errors.append(FieldError("channels", "needs at least one channel"))
+    for index, spec in enumerate(channels):
+        where = f"channels[{index}]"
+        if spec.channel not in CHANNELS:
+            errors.append(FieldError(f"{where}.channel", "must be email or sms"))
+        for key, value in (("template", spec.template), ("provider", spec.provider)):
+            if not value:
+                errors.append(FieldError(f"{where}.{key}", "is required"))
+    return errors
 
 
 class RefusalKind(StrEnum):

@@ -24,12 +24,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import ProviderConfig, utcnow
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.json_bounds import storable
+from distribution.storage.project_rows import project_rows
 from distribution.storage.secrets import SecretBox
 from providers import PROVIDER_KINDS, ProviderConfigError, ProviderKind
 from providers.address_guard import AddressGuard
@@ -63,19 +65,6 @@ _UNKNOWN_FIELD = re.compile(r"^unknown field '(?P<field>[^']*)'$")
 # Fields a kind no longer has, dropped from stored configs when read: a webhook provider's own
 # allow_private_networks gave way to the operator's setting.
 _RETIRED_FIELDS = {"webhook": frozenset({"allow_private_networks"})}
-
-
-def _storable(value: object) -> bool:
-    # Neither JSON nor PostgreSQL text can hold these faithfully.
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_storable(v) for v in value)
-    return True
 
 
 def _kind(kind: str) -> ProviderKind:
@@ -127,7 +116,7 @@ def _validated(
     errors = [
         FieldError(f"config.{key}", "NaN, Infinity and NUL characters are refused")
         for key, value in public.items()
-        if not _storable(key) or not _storable(value)
+        if not storable(key) or not storable(value)
     ]
     if len(json.dumps(dict(public), default=str)) > MAX_CONFIG_BYTES:
         errors.append(FieldError("config", f"must be at most {MAX_CONFIG_BYTES} bytes"))
@@ -271,13 +260,7 @@ def get_provider(session: Session, project_id: str, name: str) -> ProviderConfig
 
 def list_providers(session: Session, project_id: str) -> list[ProviderConfig]:
     """Every provider of the project, by name."""
-    return list(
-        session.exec(
-            select(ProviderConfig)
-            .where(ProviderConfig.project_id == project_id)
-            .order_by(col(ProviderConfig.name))
-        )
-    )
+    return project_rows(session, ProviderConfig, project_id, order_by="name")
 
 
 def _settings(row: ProviderConfig) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Reading untrusted JSON within bounds: how deep it nests, and how large one array item is.
+"""Untrusted JSON within bounds: how deep it nests, how large one array item is, what is storable.
 
 Decoders recurse once per level, so JSON nested a few hundred levels deep ends in a
 ``RecursionError`` instead of a value; and a file decoded whole costs many times its size in
@@ -9,6 +9,7 @@ a time, each item at most a given number of bytes, from a file of any size.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import IO
 
 from distribution.errors import FieldError, InvalidInputError
 
-__all__ = ["MAX_JSON_DEPTH", "ItemRefused", "iter_array_items", "too_deep_member"]
+__all__ = ["MAX_JSON_DEPTH", "ItemRefused", "iter_array_items", "storable", "too_deep_member"]
 
 #: Arrays and objects inside one another: no request body or imported row may nest deeper.
 MAX_JSON_DEPTH = 64
@@ -198,3 +199,20 @@ class _ArrayScan:
             raise _not_an_array(
                 "is empty" if not self.opened else "is not valid JSON (the array is not closed)"
             )
+
+
+def storable(value: object) -> bool:
+    """Whether JSON columns hold the value faithfully on every database.
+
+    Neither JSON nor PostgreSQL text can hold NaN, infinities or NUL characters; SQLite would
+    store JSON it cannot read back.
+    """
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(storable(v) for v in value)
+    return True

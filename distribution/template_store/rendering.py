@@ -22,6 +22,7 @@ from distribution.models import (
     TemplateVariant,
     TemplateVersion,
 )
+from distribution.storage.project_rows import project_row
 from distribution.template_store.render_pool import render_pool
 from templates import (
     CompiledCache,
@@ -195,13 +196,7 @@ def load_live_template(session: Session, project_id: str, template_id: str) -> L
     Raises:
         NotFoundError: No such template in the project.
     """
-    template = session.exec(
-        select(MessageTemplate).where(
-            MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
-        )
-    ).first()
-    if template is None:
-        raise NotFoundError("template", template_id)
+    template = project_row(session, MessageTemplate, project_id, template_id, "template")
     rows = session.exec(
         select(TemplateVariant, TemplateVersion)
         .join(TemplateVersion, col(TemplateVersion.id) == col(TemplateVariant.live_version_id))

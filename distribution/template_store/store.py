@@ -28,6 +28,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.models import MessageTemplate, Segment, TemplateVariant, TemplateVersion, utcnow
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row
 from distribution.template_store.rendering import (
     SourceCheck,
     check_source,
@@ -266,22 +267,9 @@ def create_template(
     return add_version(session, project_id, template.id, first_version, actor=actor)
 
 
-def _lookup(session: Session, project_id: str, template_id: str) -> MessageTemplate | None:
-    if "\x00" in template_id:  # no id holds NUL, and PostgreSQL refuses it in a query
-        return None
-    return session.exec(
-        select(MessageTemplate).where(
-            MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
-        )
-    ).first()
-
-
 def get_template(session: Session, project_id: str, template_id: str) -> MessageTemplate:
     """A template of the project (archived ones included)."""
-    template = _lookup(session, project_id, template_id)
-    if template is None:
-        raise NotFoundError("template", template_id)
-    return template
+    return project_row(session, MessageTemplate, project_id, template_id, "template")
 
 
 def _live_exists() -> ColumnElement[bool]:

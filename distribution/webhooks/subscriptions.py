@@ -20,9 +20,10 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
-from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from distribution.errors import ConflictError, FieldError, InvalidInputError
 from distribution.models import WebhookCall, WebhookSubscription, utcnow
 from distribution.storage.ids import new_id
+from distribution.storage.project_rows import project_row
 from distribution.storage.secrets import SecretBox
 from providers.address_guard import AddressGuard
 
@@ -142,10 +143,7 @@ def get_subscription(
     session: Session, project_id: str, subscription_id: str
 ) -> WebhookSubscription:
     """One subscription of the project; NotFoundError otherwise."""
-    found = session.get(WebhookSubscription, subscription_id)
-    if found is None or found.project_id != project_id:
-        raise NotFoundError("webhook", subscription_id)
-    return found
+    return project_row(session, WebhookSubscription, project_id, subscription_id, "webhook")
 
 
 def delete_subscription(session: Session, project_id: str, subscription_id: str) -> None:

@@ -13,6 +13,7 @@ from distribution.customers.store import upsert_customer
 from distribution.events.event_input import parse_event
 from distribution.events.ingest import receive_event
 from distribution.models import Customer, Delivery
+from distribution.outbox import ChannelSpec
 from distribution.storage.db import Database
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
@@ -44,7 +45,7 @@ def _bulk_reason(database: Database, project_id: str, template: str, customer_id
     generate_codes(database, project_id, pool.id, CodeConfig(count=1, length=12))
     spec = BulkSpec(
         campaign_id=campaign.id,
-        channels=[{"channel": "email", "template": template, "provider": "capture"}],
+        channels=[ChannelSpec("email", template, "capture")],
         customers=[customer_id],
         send_delay_seconds=3600,
     )
