@@ -28,6 +28,7 @@ from distribution.storage.secrets import SecretBox
 from providers import (
     PROVIDER_KINDS,
     CircuitBreaker,
+    EventSource,
     Provider,
     ProviderError,
     ResilientProvider,
@@ -89,8 +90,10 @@ class ProviderRegistry:
         self.limiter_factory = limiter_factory
         self.guard = guard or AddressGuard()
         self._http_client: httpx.AsyncClient | None = None
-        self._live: dict[tuple[str, str], tuple[tuple[str, datetime], Provider | Sync]] = {}
-        self._retired: list[Provider | Sync] = []
+        self._live: dict[
+            tuple[str, str], tuple[tuple[str, datetime], Provider | Sync | EventSource]
+        ] = {}
+        self._retired: list[Provider | Sync | EventSource] = []
         self._captures: dict[str, CaptureProvider] = {}
 
     def __repr__(self) -> str:
@@ -120,7 +123,7 @@ class ProviderRegistry:
                 disabled=row.disabled_at is not None,
             )
 
-    def _build(self, stored: _Stored) -> Provider | Sync:
+    def _build(self, stored: _Stored) -> Provider | Sync | EventSource:
         if self._http_client is None:
             self._http_client = guarded_client(self.guard, timeout=HTTP_TIMEOUT)
         try:
@@ -150,7 +153,7 @@ class ProviderRegistry:
             breaker=CircuitBreaker(stored.name),
         )
 
-    async def _live_object(self, project_id: str, name: str) -> Provider | Sync:
+    async def _live_object(self, project_id: str, name: str) -> Provider | Sync | EventSource:
         stored = await asyncio.to_thread(self._load, project_id, name)
         cache_key = (project_id, name)
         cached = self._live.get(cache_key)
@@ -188,7 +191,14 @@ class ProviderRegistry:
         """The live sync of that name (NotFoundError, ConflictError as for `sender`)."""
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Sync) or PROVIDER_KINDS[live.kind].role != "sync":
-            raise ConflictError(f"provider {provider_name!r} is a sender, not a sync")
+            raise ConflictError(f"provider {provider_name!r} is not a sync")
+        return live
+
+    async def event_source(self, project_id: str, provider_name: str) -> EventSource:
+        """The live event source of that name (NotFoundError, ConflictError as for `sender`)."""
+        live = await self._live_object(project_id, provider_name)
+        if not isinstance(live, EventSource) or PROVIDER_KINDS[live.kind].role != "source":
+            raise ConflictError(f"provider {provider_name!r} is not an event source")
         return live
 
     async def check(self, project_id: str, provider_name: str) -> CheckOutcome:
@@ -199,7 +209,7 @@ class ProviderRegistry:
         """
         try:
             if provider_name == BUILT_IN_CAPTURE:
-                live: Provider | Sync = self.captured(project_id)
+                live: Provider | Sync | EventSource = self.captured(project_id)
             else:
                 live = await self._live_object(project_id, provider_name)
             await live.check()
