@@ -108,7 +108,8 @@ class ProviderKinds(Mapping[str, ProviderKind]):
         """
         spec = self._kinds.get(kind) if kind is not None else None
         callbacks = spec.callbacks if spec is not None else None
-        if spec is None or callbacks is None or not self._signed(callbacks, secret_of, request):
+        signed = self._signed(callbacks, secret_of, request)  # always run: the same cost
+        if spec is None or callbacks is None or not signed:
             raise CallbackSignatureError(
                 "the callback's signature is missing or wrong", provider=kind or "unknown"
             )
@@ -133,7 +134,7 @@ class ProviderKinds(Mapping[str, ProviderKind]):
         """
         spec = self._kinds.get(kind) if kind is not None else None
         inbound = spec.inbound if spec is not None else None
-        if inbound is None or not self._signed(inbound, secret_of, request):
+        if not self._signed(inbound, secret_of, request):
             raise CallbackSignatureError(
                 "the callback's signature is missing or wrong", provider=kind or "unknown"
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +47,8 @@ class VoucherifyConfig:
         api_url: the project's API root (its cluster: api.voucherify.io, us1.api...).
         app_id: the Application ID, sent as `X-App-Id` (with `app_token`, or neither).
         app_token: secret; the Secret Key, sent as `X-App-Token`.
+        currency: the Voucherify project's currency (ISO 4217), for amounts its webhooks
+            carry without one (Voucherify sends minor units and no currency).
         timeout: seconds per request to Voucherify's API.
     """
 
@@ -53,6 +56,7 @@ class VoucherifyConfig:
     api_url: str = field(default=DEFAULT_API_URL, metadata=DESTINATION_URL)
     app_id: str | None = None
     app_token: str | None = secret_field(default=None)
+    currency: str | None = None
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -62,6 +66,8 @@ class VoucherifyConfig:
             raise ValueError("api_url must be an http(s) URL")
         if bool(self.app_id) != bool(self.app_token):
             raise ValueError("app_id and app_token go together: give both or neither")
+        if self.currency is not None and not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError("currency must be an ISO 4217 code such as EUR")
         if not 0 < self.timeout <= 60:
             raise ValueError("timeout must be above 0 and at most 60 seconds")
 

@@ -9,12 +9,13 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
+from distribution.events.ingest import IngestResult
 from distribution.events.ingest_batching import PostedEvent, ingest_posted
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, provide_caller
 
-__all__ = ["EventController"]
+__all__ = ["EventAccepted", "EventController", "event_accepted"]
 
 OUR_EVENT = {
     "id": "order-1001-reward",
@@ -56,13 +57,39 @@ class DeliveryOut(msgspec.Struct):
     reason: str | None = None
 
 
+class CustomerOut(msgspec.Struct):
+    """Who the event was about (Voucherify's SDKs read it from the answer)."""
+
+    id: str
+    source_id: str | None
+    object: str = "customer"
+
+
 class EventAccepted(msgspec.Struct):
-    """The event was stored; deliveries are queued (or failed/suppressed, with the reason)."""
+    """The event was stored; deliveries are queued (or failed/suppressed, with the reason).
+
+    ``notes`` says what went wrong on the way in without stopping the event (a customer that
+    could not be read from Voucherify).
+    """
 
     id: str
     duplicate: bool
     deliveries: list[DeliveryOut]
+    customer: CustomerOut | None = None
+    notes: list[str] = msgspec.field(default_factory=list)
     object: str = "event"
+
+
+def event_accepted(result: IngestResult) -> EventAccepted:
+    """The answer to an ingested event."""
+    about = result.customer
+    return EventAccepted(
+        id=result.event_id,
+        duplicate=result.duplicate,
+        deliveries=[DeliveryOut(**d.__dict__) for d in result.deliveries],
+        customer=CustomerOut(id=about["id"], source_id=about.get("source_id")) if about else None,
+        notes=list(result.notes),
+    )
 
 
 class EventController(Controller):
@@ -115,9 +142,4 @@ class EventController(Controller):
         if not result.duplicate:
             notifier: DeliveryNotifier = state.worker
             notifier.queued([d.id for d in result.deliveries if d.status == "queued"])
-        body = EventAccepted(
-            id=result.event_id,
-            duplicate=result.duplicate,
-            deliveries=[DeliveryOut(**d.__dict__) for d in result.deliveries],
-        )
-        return Response(body, status_code=202)
+        return Response(event_accepted(result), status_code=202)

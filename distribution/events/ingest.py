@@ -57,11 +57,13 @@ from distribution.webhooks.subscriptions import emit
 from templates import CompiledEmail, CompiledSms
 
 __all__ = [
+    "VOUCHERIFY",
     "DeliverySummary",
     "IngestResult",
     "ingest_event",
     "receive_event",
     "receive_events",
+    "stored_result",
 ]
 
 #: The system name of Voucherify's customer ids among a customer's external ids.
@@ -110,7 +112,8 @@ class IngestResult:
     notes: tuple[str, ...] = ()
 
 
-def _stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
+def stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
+    """The result of the event stored under that dedupe key, answered as a duplicate."""
     found = _STORED_RESULT.first(session.connection(), project_id, dedupe_key)
     if found is None:
         return None
@@ -183,7 +186,7 @@ def ingest_event(
     key with IntegrityError: see ``receive_events``.
     """
     if incoming.upstream_id:  # a key made up below cannot have been stored before
-        stored = _stored_result(session, project.id, incoming.upstream_id)
+        stored = stored_result(session, project.id, incoming.upstream_id)
         if stored is not None:
             return stored
     customer = _find_or_upsert(session, project, incoming.customer, "customer")
@@ -289,7 +292,7 @@ def _savepointed(
         # PostgreSQL another transaction, whose commit this one's unique check waited for.
         savepoint.undo(error)
         twin = (
-            _stored_result(session, project_id, incoming.upstream_id)
+            stored_result(session, project_id, incoming.upstream_id)
             if incoming.upstream_id
             else None
         )
