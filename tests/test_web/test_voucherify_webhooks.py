@@ -82,7 +82,9 @@ def _settled(client: Client, count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
         messages: list[dict[str, Any]] = client.get("/v1/messages").json()["messages"]
-        done = len(messages) >= count and all(m["status"] != "queued" for m in messages)
+        done = len(messages) >= count and all(
+            m["status"] not in ("queued", "sending") for m in messages
+        )
         if done or time.monotonic() > deadline:
             return messages
         time.sleep(0.05)

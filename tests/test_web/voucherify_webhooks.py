@@ -18,20 +18,22 @@ Client = TestClient[Litestar]
 WEBHOOK_SECRET = "vf-project-webhook-secret-8d2e"
 
 
-def connect_voucherify(client: Client, api_url: str, **config: Any) -> str:
-    """Create the project's `voucherify` connection; the path of its callback_url."""
+def connect_voucherify(client: Client, api_url: str | None, **config: Any) -> str:
+    """Create the project's `voucherify` connection; the path of its callback_url.
+
+    With an ``api_url`` it has the fake's API credentials; without, no credentials at all.
+    """
+    credentials = (
+        {"api_url": api_url, "app_id": voucherify.APP_ID, "app_token": voucherify.APP_TOKEN}
+        if api_url
+        else {}
+    )
     created = client.post(
         "/v1/providers",
         json={
             "name": "voucherify",
             "kind": "voucherify",
-            "config": {
-                "webhook_secret": WEBHOOK_SECRET,
-                "api_url": api_url,
-                "app_id": voucherify.APP_ID,
-                "app_token": voucherify.APP_TOKEN,
-                **config,
-            },
+            "config": {"webhook_secret": WEBHOOK_SECRET, **credentials, **config},
         },
     )
     assert created.status_code == 201, created.text
