@@ -48,6 +48,12 @@ VOUCHERIFY_EVENT = {
     },
 }
 
+CUSTOM_EVENT = {
+    "event": "newsletter_subscribed",
+    "customer": {"source_id": "shop-42", "email": "ada@example.com", "name": "Ada Lovelace"},
+    "metadata": {"list": "weekly"},
+}
+
 
 class DeliveryOut(msgspec.Struct):
     id: str
@@ -102,7 +108,7 @@ class EventController(Controller):
     @post(
         "/",
         status_code=202,
-        summary="Receive an event (ours or a Voucherify webhook)",
+        summary="Receive an event (ours, a Voucherify webhook, or a Voucherify custom event)",
         description=(
             "Stores the event once per dedupe key: the body's `id`, else the `Idempotency-Key` "
             "header (else the `webhook-id`); a repeat answers with the original result and sends "
@@ -110,7 +116,10 @@ class EventController(Controller):
             "transaction. When the project has an inbound signing secret, the call must carry "
             "valid Standard Webhooks headers (401 otherwise, and nothing is stored); the dedupe "
             "key of a body without an `id` is then the signed `webhook-id`, and an "
-            "`Idempotency-Key` header is ignored."
+            "`Idempotency-Key` header is ignored. Voucherify's `track_custom_event` body "
+            "(`event`, `customer`, `metadata`, `referral`, `loyalty`) is an event whose type is "
+            "the custom event's name. A Voucherify project's own webhooks go to a `voucherify` "
+            "connection's `callback_url` instead (docs/voucherify.md)."
         ),
     )
     async def receive(
@@ -122,6 +131,10 @@ class EventController(Controller):
                 examples=[
                     Example(summary="Our event", value=OUR_EVENT),
                     Example(summary="A Voucherify webhook", value=VOUCHERIFY_EVENT),
+                    Example(
+                        summary="Voucherify's track_custom_event (as its SDKs send it)",
+                        value=CUSTOM_EVENT,
+                    ),
                 ]
             ),
         ],

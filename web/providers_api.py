@@ -70,6 +70,17 @@ TWILIO_EXAMPLE = {
     "rate_per_second": 10,
 }
 
+VOUCHERIFY_EXAMPLE = {
+    "name": "voucherify",
+    "kind": "voucherify",
+    "config": {
+        "webhook_secret": "the-project-webhook-secret-key",
+        "app_id": "your-application-id",
+        "app_token": "your-secret-key",
+        "currency": "EUR",
+    },
+}
+
 
 class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
     """A provider: a project-unique name, a kind (see /v1/providers/kinds) and its config."""
@@ -189,6 +200,10 @@ class ProviderController(Controller):
                 examples=[
                     Example(summary="SMTP relay", value=SMTP_EXAMPLE),
                     Example(summary="Twilio SMS", value=TWILIO_EXAMPLE),
+                    Example(
+                        summary="Voucherify webhooks (a source: its callback_url)",
+                        value=VOUCHERIFY_EXAMPLE,
+                    ),
                 ]
             ),
         ],

@@ -184,7 +184,7 @@ class ProviderRegistry:
             return self.captured(project_id)
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Provider):
-            raise ConflictError(f"provider {provider_name!r} is a sync, not a sender")
+            raise ConflictError(f"provider {provider_name!r} is not a sender")
         return live
 
     async def sync(self, project_id: str, provider_name: str) -> Sync:
