@@ -167,6 +167,11 @@ def _find_or_upsert_ours(
                 default_region=project.default_region,
             )
             return created.customer
+        # Voucherify's customer ids look like ours: a caller of its API (track_custom_event's
+        # customer.id, referral.referrer_id) names customers by them.
+        known = find_by_external_id(session, project.id, VOUCHERIFY, key) if ref.id else None
+        if known is not None:
+            return known
         raise InvalidInputError(
             [FieldError(where, f"no customer {key!r} in this project")]
         ) from None

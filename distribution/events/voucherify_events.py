@@ -120,15 +120,25 @@ def _from_reward_object(raw: dict[str, Any], balance: dict[str, Any]) -> dict[st
         if campaign.get("type") == "LOYALTY_PROGRAM" or balance.get("type") == "loyalty_card":
             return _reward("points", campaign.get("balance", changed), "points", name)
         if campaign.get("type") == "DISCOUNT_COUPONS":
-            return {"type": "discount", "amount": None, "unit": None, "currency": None,
-                    "description": name or "discount coupon"}  # fmt: skip
+            return {
+                "type": "discount",
+                "amount": None,
+                "unit": None,
+                "currency": None,
+                "description": name or "discount coupon",
+            }
         return _reward("credit", campaign.get("balance", changed), "money", name)
     if kind == "COIN":
         return _reward("points", changed if changed is not None else 0, "points", name)
     if kind == "MATERIAL":
         product = _dict(params.get("product"))
-        return {"type": "product", "amount": 1, "unit": "units", "currency": None,
-                "description": name or product.get("name") or "a product"}  # fmt: skip
+        return {
+            "type": "product",
+            "amount": 1,
+            "unit": "units",
+            "currency": None,
+            "description": name or product.get("name") or "a product",
+        }
     return None
 
 

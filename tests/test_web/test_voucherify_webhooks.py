@@ -17,6 +17,7 @@ from tests.test_distribution.event_samples import (
     SEED_CUSTOMER_ID,
     VOUCHERIFY_SEED_REDEMPTION,
     VOUCHERIFY_V2024_REDEMPTION,
+    VOUCHERIFY_V2024_REFERRER_REWARDED,
 )
 from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.voucherify import FakeVoucherify
@@ -198,3 +199,42 @@ def test_the_connection_keeps_its_secrets_and_offers_a_callback_url(
     assert WEBHOOK_SECRET not in shown.text
     checked = client.post("/v1/providers/voucherify/check")
     assert checked.json() == {"ok": True, "detail": "credentials accepted"}
+
+
+def test_a_custom_event_names_the_referrer_by_voucherify_s_id(
+    client: Client, voucherify_api: tuple[FakeVoucherify, str]
+) -> None:
+    path = connect_voucherify(client, None)
+    raw, signature = signed_body(VOUCHERIFY_V2024_REFERRER_REWARDED)
+    assert post_webhook(client, path, raw, signature).status_code == 200
+    template_id = published_template(
+        client,
+        {
+            "subject": "{{ customer.first_name }} joined",
+            "body_format": "mjml",
+            "body": "<mjml><mj-body></mj-body></mjml>",
+        },
+    )
+    made = client.post(
+        "/v1/distributions",
+        json={
+            "name": "Your friend joined",
+            "trigger": "friend_joined",
+            "recipient": "referrer",
+            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    tracked = client.post(
+        "/v1/events",
+        json={
+            "event": "friend_joined",
+            "customer": {"source_id": "shop-99", "name": "Cleo", "email": "cleo@example.com"},
+            "referral": {"code": "BRUNO-REF", "referrer_id": "cust_Adv0c4t3Bruno"},
+        },
+    )
+    assert tracked.status_code == 202, tracked.text
+    [delivery] = tracked.json()["deliveries"]
+    assert delivery["status"] == "queued", delivery
+    [message] = client.get("/v1/messages").json()["messages"]
+    assert message["recipient"] == "bruno@example.com"
