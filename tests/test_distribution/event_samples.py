@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 VOUCHERIFY_REDEMPTION: dict[str, Any] = {
@@ -131,15 +132,8 @@ VOUCHERIFY_V2024_REDEMPTION: dict[str, Any] = {
     "created_at": "2026-11-25T10:00:00.118Z",
     "type": "redemption.succeeded",
     "data": {
-        "customer": {
-            "id": SEED_CUSTOMER_ID,
-            "name": None,
-            "email": None,
-            "source_id": None,
-            "metadata": {},
-            "object": "customer",
-        },
-        "order": VOUCHERIFY_SEED_REDEMPTION["data"]["object"]["order"],
+        "customer": copy.deepcopy(VOUCHERIFY_SEED_REDEMPTION["data"]["object"]["customer"]),
+        "order": copy.deepcopy(VOUCHERIFY_SEED_REDEMPTION["data"]["object"]["order"]),
         "campaign": {
             "id": "camp_g1ftC4rds2026",
             "name": "Gift cards 2026",
@@ -147,7 +141,7 @@ VOUCHERIFY_V2024_REDEMPTION: dict[str, Any] = {
             "type": "AUTO_UPDATE",
             "object": "campaign",
         },
-        "voucher": VOUCHERIFY_SEED_REDEMPTION["data"]["object"]["voucher"],
+        "voucher": copy.deepcopy(VOUCHERIFY_SEED_REDEMPTION["data"]["object"]["voucher"]),
         "holder": {"id": SEED_CUSTOMER_ID, "object": "customer"},
         "redemption": {
             "id": "r_0c1a8c5f1b9e4a7d40",
