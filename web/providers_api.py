@@ -328,7 +328,8 @@ class ProviderWebhookController(Controller):
             "Configure this URL in the provider (the `callback_url` of the provider). A "
             "`voucherify` connection receives the Voucherify project's webhooks here, verified "
             "with `x-voucherify-signature` (the stored `webhook_secret`): each is stored once "
-            "per event id and its deliveries queued (see docs/voucherify.md). Twilio "
+            "per event id and its deliveries queued (see docs/voucherify.md); an event about no "
+            "customer is acknowledged with `received: 0` and not stored. Twilio "
             "status callbacks are verified with `X-Twilio-Signature` (the stored `auth_token`), "
             "Mailchimp Transactional events with `X-Mandrill-Signature` (`webhook_key`), SMTP "
             "bounce reports with Standard Webhooks headers (`bounce_webhook_secret`). A missing "
@@ -360,6 +361,8 @@ class ProviderWebhookController(Controller):
             result = await receive_source_webhook(
                 db, providers, state.links, project_id, provider_name, callback
             )
+            if result is None:  # about no customer: acknowledged, nothing to distribute
+                return CallbackOut(received=0)
             if not result.duplicate:
                 notifier: DeliveryNotifier = state.worker
                 notifier.queued([d.id for d in result.deliveries if d.status == "queued"])

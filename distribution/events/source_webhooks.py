@@ -26,6 +26,7 @@ from distribution.errors import ConflictError, FieldError, InvalidInputError, No
 from distribution.events.event_input import CustomerRef, IncomingEvent, parse_event
 from distribution.events.ingest import VOUCHERIFY, IngestResult, receive_event, stored_result
 from distribution.events.voucherify_events import (
+    NoCustomerError,
     has_contact,
     is_voucherify_body,
     voucherify_customer,
@@ -114,8 +115,12 @@ async def receive_source_webhook(
     project_id: str,
     name: str,
     request: CallbackRequest,
-) -> IngestResult:
+) -> IngestResult | None:
     """Verify and ingest one webhook posted to the source ``name``; raises what it answers.
+
+    None when the (signed) event is about no customer: a project webhook sends every event its
+    owner ticked, campaigns and products included, and one that is refused is retried for three
+    days. Nothing can be distributed for it, so it is acknowledged and not stored.
 
     Raises:
         AuthenticationError: unsigned, wrongly signed, or no such (enabled) source.
@@ -128,7 +133,11 @@ async def receive_source_webhook(
             return verify_source_webhook(session, registry.box, project_id, name, request)
 
     config = await anyio.to_thread.run_sync(verify)
-    incoming = _with_currency(_parse(request.body), config.get("currency"))
+    try:
+        parsed = _parse(request.body)
+    except NoCustomerError:
+        return None
+    incoming = _with_currency(parsed, config.get("currency"))
     if incoming.upstream_id is not None:
         upstream_id = incoming.upstream_id
 

@@ -24,6 +24,7 @@ from distribution.errors import FieldError, InvalidInputError
 
 __all__ = [
     "VOUCHERIFY_SOURCE_PREFIX",
+    "NoCustomerError",
     "has_contact",
     "is_voucherify_body",
     "voucherify_customer",
@@ -34,6 +35,10 @@ __all__ = [
 #: The source id of a customer Voucherify knows only by its own id.
 VOUCHERIFY_SOURCE_PREFIX = "voucherify:"
 _CUSTOMER_FIELDS = frozenset(CustomerIn.__struct_fields__)
+
+
+class NoCustomerError(InvalidInputError):
+    """A Voucherify event about no customer (a campaign created, a product updated...)."""
 
 
 def is_voucherify_body(body: dict[str, Any]) -> bool:
@@ -229,7 +234,8 @@ def voucherify_parts(body: dict[str, Any]) -> dict[str, Any]:
     """The parts of an `IncomingEvent` a Voucherify body carries (either version).
 
     Raises:
-        InvalidInputError: the body names no customer, or its type or id is not usable.
+        NoCustomerError: the body names no customer.
+        InvalidInputError: its id is not usable.
     """
     data = body["data"]
     legacy = body.get("object") == "event"
@@ -271,7 +277,7 @@ def voucherify_parts(body: dict[str, Any]) -> dict[str, Any]:
         upstream = _dict(body.get("event")).get("id") or body.get("id")
     fields, voucherify_id = voucherify_customer(customer_raw)
     if fields is None:
-        raise InvalidInputError([FieldError(where, "the event names no customer")])
+        raise NoCustomerError([FieldError(where, "the event names no customer")])
     if upstream is not None and (not isinstance(upstream, str) or len(upstream) > 200):
         raise InvalidInputError([FieldError("id", "must be a string of at most 200 characters")])
     campaign = None

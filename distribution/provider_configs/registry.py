@@ -47,6 +47,11 @@ DEFAULT_CONCURRENCY = 8
 HTTP_TIMEOUT = 30.0
 
 
+def _not_a(name: str, live: Provider | Sync | EventSource, wanted: str) -> ConflictError:
+    """Asked for one role, found another: "provider 'audience' is a sync, not a sender"."""
+    return ConflictError(f"provider {name!r} is a {PROVIDER_KINDS[live.kind].role}, not {wanted}")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
     """What `check()` found: ok, or the provider's reason."""
@@ -178,27 +183,27 @@ class ProviderRegistry:
 
         Raises:
             NotFoundError: no provider of that name in the project.
-            ConflictError: the provider is disabled, is a sync, or cannot be built.
+            ConflictError: the provider is disabled, is not a sender, or cannot be built.
         """
         if provider_name == BUILT_IN_CAPTURE:
             return self.captured(project_id)
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Provider):
-            raise ConflictError(f"provider {provider_name!r} is not a sender")
+            raise _not_a(provider_name, live, "a sender")
         return live
 
     async def sync(self, project_id: str, provider_name: str) -> Sync:
         """The live sync of that name (NotFoundError, ConflictError as for `sender`)."""
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Sync) or PROVIDER_KINDS[live.kind].role != "sync":
-            raise ConflictError(f"provider {provider_name!r} is not a sync")
+            raise _not_a(provider_name, live, "a sync")
         return live
 
     async def event_source(self, project_id: str, provider_name: str) -> EventSource:
         """The live event source of that name (NotFoundError, ConflictError as for `sender`)."""
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, EventSource) or PROVIDER_KINDS[live.kind].role != "source":
-            raise ConflictError(f"provider {provider_name!r} is not an event source")
+            raise _not_a(provider_name, live, "an event source")
         return live
 
     async def check(self, project_id: str, provider_name: str) -> CheckOutcome:

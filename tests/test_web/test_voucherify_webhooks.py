@@ -238,3 +238,28 @@ def test_a_custom_event_names_the_referrer_by_voucherify_s_id(
     assert delivery["status"] == "queued", delivery
     [message] = client.get("/v1/messages").json()["messages"]
     assert message["recipient"] == "bruno@example.com"
+
+
+def test_a_signed_event_about_no_customer_is_acknowledged_and_not_stored(
+    client: Client, voucherify_api: tuple[FakeVoucherify, str]
+) -> None:
+    path = connect_voucherify(client, None)
+    body = {
+        "id": "whs_campaign_1",
+        "project_id": "proj_f1r5tPr0j3ct",
+        "created_at": "2026-11-25T10:00:00.000Z",
+        "type": "campaign.created",
+        "data": {"campaign": {"id": "camp_new", "name": "Winter", "object": "campaign"}},
+        "source": {"channel": "Dashboard"},
+        "event": {"id": "evcam_1", "type": "campaign.created"},
+    }
+    raw, signature = signed_body(body)
+    answer = post_webhook(client, path, raw, signature)
+    assert (answer.status_code, answer.json()) == (200, {"received": 0})
+    assert client.get("/v1/customers").json()["customers"] == []
+    not_json = post_webhook(client, path, b"{nope", signed_body({})[1])
+    assert not_json.status_code == 401
+    garbage, garbage_signature = b'{"hello": "world"}', signed_body({"hello": "world"})[1]
+    refused = post_webhook(client, path, garbage, garbage_signature)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["body"]
