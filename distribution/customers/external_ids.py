@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from distribution.models import Customer, CustomerExternalId
+from distribution.storage.db import insert_skipping_conflicts
 
 __all__ = ["find_by_external_id", "forget_external_ids", "link_external_id"]
 
@@ -29,23 +30,21 @@ def find_by_external_id(
 def link_external_id(
     session: Session, project_id: str, system: str, external_id: str, customer_id: str
 ) -> None:
-    """Point the system's id at the customer (moving it from another customer if need be)."""
-    row = session.get(CustomerExternalId, (project_id, system, external_id))
-    if row is None:
-        session.add(
-            CustomerExternalId(
-                project_id=project_id,
-                system=system,
-                external_id=external_id,
-                customer_id=customer_id,
-            )
-        )
-    elif row.customer_id != customer_id:
-        row.customer_id = customer_id
-        session.add(row)
-    else:
-        return
-    session.flush()
+    """Point the system's id at the customer (moving it from another customer if need be).
+
+    Two events about one new customer may link it at once: the second insert is skipped, not
+    an error, and the update settles which customer the id names.
+    """
+    table = CustomerExternalId.__table__  # type: ignore[attr-defined]
+    key = {"project_id": project_id, "system": system, "external_id": external_id}
+    adding = insert_skipping_conflicts(session, table).values(**key, customer_id=customer_id)
+    session.execute(adding)
+    session.execute(
+        update(table)
+        .where(*(table.c[name] == value for name, value in key.items()))
+        .where(table.c.customer_id != customer_id)
+        .values(customer_id=customer_id)
+    )
 
 
 def forget_external_ids(session: Session, customer_id: str) -> None:
