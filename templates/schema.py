@@ -23,8 +23,8 @@ __all__ = ["EVERY_EVENT", "FILTER_SCHEMA", "VARIABLE_SCHEMA", "sample_context"]
 #: Every event-triggered send, whatever its trigger.
 EVERY_EVENT = "*"
 _ALWAYS = (EVERY_EVENT, "bulk")
-#: Triggers whose events always name a code (and its campaign).
-_CODE_TRIGGERS = ("code.assigned", "voucher.published")
+#: Sends that always carry a code and its campaign.
+_CODE_TRIGGERS = ("code.assigned", "voucher.published", "bulk")
 
 
 def _field(
