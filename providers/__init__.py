@@ -3,7 +3,7 @@
 Nothing here imports the rest of the project; no database, settings or web.
 """
 
-from providers.callbacks import CallbackRequest, StatusCallbacks
+from providers.callbacks import CallbackRequest, InboundEvents, StatusCallbacks
 from providers.circuit_breaker import BreakerState, CircuitBreaker
 from providers.delivery_events import (
     DeliveryEvent,
@@ -29,7 +29,7 @@ from providers.message import (
     SendResult,
     SendStatus,
 )
-from providers.protocol import BatchProvider, Provider, Sync
+from providers.protocol import BatchProvider, EventSource, Provider, Sync
 from providers.rate_limit import RateLimiter, TokenBucket
 from providers.registry import (
     PROVIDER_KINDS,
@@ -57,7 +57,9 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "DeliveryEvent",
+    "EventSource",
     "EventType",
+    "InboundEvents",
     "Message",
     "PermanentProviderError",
     "ProfileUpdate",

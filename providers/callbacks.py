@@ -4,6 +4,10 @@ A kind with status callbacks (delivered, bounced, STOP) declares one `StatusCall
 module: which config field holds the key that signs them, which header carries the signature,
 how to verify it and how to read the events. `ProviderKinds.read_status_callback` is the one path
 that uses them.
+
+A kind that is an event source (Voucherify) declares `InboundEvents` instead: the upstream posts
+its own events to the same callback URL, signed with a key of the config; what they carry is read
+by the application (`distribution.events.event_input`), which maps them to its events.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from urllib.parse import parse_qs
 
 from providers.delivery_events import DeliveryEvent
 
-__all__ = ["CallbackRequest", "StatusCallbacks"]
+__all__ = ["CallbackRequest", "InboundEvents", "StatusCallbacks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +62,18 @@ class StatusCallbacks:
     signature_header: str
     verify: Callable[[CallbackRequest, str], bool]
     parse: Callable[[CallbackRequest], list[DeliveryEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvents:
+    """How one kind's inbound event webhooks are signed (a source such as Voucherify).
+
+    Attributes:
+        signing_key_field: the config field holding the key the upstream signs its webhooks with.
+        signature_header: the header carrying the signature.
+        verify: True when the request is signed with the secret (constant-time).
+    """
+
+    signing_key_field: str
+    signature_header: str
+    verify: Callable[[CallbackRequest, str], bool]

@@ -9,9 +9,9 @@ from typing import Any, Literal
 import httpx
 
 from providers.address_guard import AddressGuard
-from providers.callbacks import StatusCallbacks
+from providers.callbacks import InboundEvents, StatusCallbacks
 from providers.config import config_schema, destination_fields, parse_config, secret_fields
-from providers.protocol import Provider, Sync
+from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
 
 __all__ = ["BuildContext", "Factory", "ProviderKind"]
@@ -26,26 +26,32 @@ class BuildContext:
     guard: AddressGuard = field(default_factory=AddressGuard)
 
 
-Factory = Callable[[str, Any, BuildContext], "Provider | Sync"]
+Factory = Callable[[str, Any, BuildContext], "Provider | Sync | EventSource"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderKind:
     """One kind: what it is, which channels it serves, its config type, secrets and callbacks.
 
+    Three roles: a ``sender`` delivers what we render, a ``sync`` writes codes onto profiles in
+    a platform that sends, and a ``source`` (Voucherify) sends nothing: it posts its events to
+    its callback URL (``inbound``) and may be asked about its customers (`EventSource`).
+
     Attributes:
-        channels: every channel the kind can serve (empty for a sync); one configured
-            provider may serve fewer (a Braze app with email only).
+        channels: every channel the kind can serve (empty for a sync or a source); one
+            configured provider may serve fewer (a Braze app with email only).
         callbacks: how its status callbacks are verified and read; None when it has none.
+        inbound: how the events it posts are verified; None unless it is a source.
     """
 
     kind: str
-    role: Literal["sender", "sync"]
+    role: Literal["sender", "sync", "source"]
     channels: frozenset[str]
     config_type: type[Any]
     description: str
     factory: Factory
     callbacks: StatusCallbacks | None
+    inbound: InboundEvents | None = None
 
     @property
     def secret_fields(self) -> frozenset[str]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from providers.errors import PermanentProviderError, ProviderError
 from providers.message import Message, ProfileUpdate, SendResult
 
-__all__ = ["BatchProvider", "Provider", "Sync", "ensure_channel"]
+__all__ = ["BatchProvider", "EventSource", "Provider", "Sync", "ensure_channel"]
 
 
 @runtime_checkable
@@ -58,6 +58,26 @@ class Sync(Protocol):
 
     async def aclose(self) -> None:
         """Release connections this sync owns."""
+        ...
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A source: an upstream system that posts its events to us and can be asked about them."""
+
+    name: str
+    kind: str
+
+    async def fetch_customer(self, customer_id: str) -> dict[str, Any] | None:
+        """The upstream's customer record by its own id; None when not configured to ask."""
+        ...
+
+    async def check(self) -> None:
+        """Verify the credentials where the API allows it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections this source owns."""
         ...
 
 

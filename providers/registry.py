@@ -22,14 +22,15 @@ from providers import (
     mailchimp_transactional,
     smtp,
     twilio,
+    voucherify,
     webhook,
 )
 from providers.address_guard import AddressGuard
-from providers.callbacks import CallbackRequest, StatusCallbacks
+from providers.callbacks import CallbackRequest, InboundEvents, StatusCallbacks
 from providers.delivery_events import DeliveryEvent
 from providers.errors import CallbackFormatError, CallbackSignatureError, ProviderConfigError
 from providers.kind import BuildContext, ProviderKind
-from providers.protocol import Provider, Sync
+from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
 
 __all__ = [
@@ -65,11 +66,28 @@ class ProviderKinds(Mapping[str, ProviderKind]):
     def __repr__(self) -> str:
         return f"ProviderKinds({', '.join(self._kinds)})"
 
-    def _claimed(self, request: CallbackRequest) -> StatusCallbacks | None:
+    def _claimed(self, request: CallbackRequest) -> StatusCallbacks | InboundEvents | None:
         """The scheme whose signature header the request carries (else the first one)."""
-        declared = [k.callbacks for k in self._kinds.values() if k.callbacks is not None]
+        declared: list[StatusCallbacks | InboundEvents] = [
+            scheme
+            for k in self._kinds.values()
+            for scheme in (k.callbacks, k.inbound)
+            if scheme is not None
+        ]
         claimed = (c for c in declared if request.header(c.signature_header))
         return next(claimed, declared[0] if declared else None)
+
+    def _signed(
+        self,
+        scheme: StatusCallbacks | InboundEvents | None,
+        secret_of: Callable[[str], str | None],
+        request: CallbackRequest,
+    ) -> bool:
+        """Whether the request is signed for `scheme`; checked the same way when there is none."""
+        secret = secret_of(scheme.signing_key_field) if scheme is not None else None
+        checker = scheme or self._claimed(request)
+        signed = checker is not None and checker.verify(request, secret or _DECOY_SECRET)
+        return scheme is not None and bool(secret) and signed
 
     def read_status_callback(
         self,
@@ -90,10 +108,8 @@ class ProviderKinds(Mapping[str, ProviderKind]):
         """
         spec = self._kinds.get(kind) if kind is not None else None
         callbacks = spec.callbacks if spec is not None else None
-        secret = secret_of(callbacks.signing_key_field) if callbacks is not None else None
-        checker = callbacks or self._claimed(request)
-        signed = checker is not None and checker.verify(request, secret or _DECOY_SECRET)
-        if spec is None or callbacks is None or not secret or not signed:
+        signed = self._signed(callbacks, secret_of, request)  # always run: the same cost
+        if spec is None or callbacks is None or not signed:
             raise CallbackSignatureError(
                 "the callback's signature is missing or wrong", provider=kind or "unknown"
             )
@@ -103,6 +119,25 @@ class ProviderKinds(Mapping[str, ProviderKind]):
             # Only a holder of the secret gets here: the signature matched, the content did not.
             message = f"is not a {spec.kind} status callback"
             raise CallbackFormatError(message, provider=spec.kind) from None
+
+    def verify_inbound_events(
+        self,
+        kind: str | None,
+        secret_of: Callable[[str], str | None],
+        request: CallbackRequest,
+    ) -> None:
+        """Verify an event webhook posted to a source of `kind` (see `ProviderKind.inbound`).
+
+        Raises:
+            CallbackSignatureError: as `read_status_callback` does, with the same answer for a
+                kind that is not a source.
+        """
+        spec = self._kinds.get(kind) if kind is not None else None
+        inbound = spec.inbound if spec is not None else None
+        if not self._signed(inbound, secret_of, request):
+            raise CallbackSignatureError(
+                "the callback's signature is missing or wrong", provider=kind or "unknown"
+            )
 
 
 PROVIDER_KINDS = ProviderKinds(
@@ -116,6 +151,7 @@ PROVIDER_KINDS = ProviderKinds(
         mailchimp_audience.KIND,
         braze_attributes.KIND,
         activecampaign.KIND,
+        voucherify.KIND,
     ]
 )
 
@@ -128,7 +164,7 @@ def build_provider(
     http_client: httpx.AsyncClient | None = None,
     smtp_pool: SmtpConnectionPool | None = None,
     guard: AddressGuard | None = None,
-) -> Provider | Sync:
+) -> Provider | Sync | EventSource:
     """Validate `config` against the kind's typed config and build the provider.
 
     `http_client` should be a `guarded_client` of the same `guard` (the default guard allows

@@ -4,6 +4,12 @@
 its "Variables and filters" panel (descriptions, and buttons that insert a variable or a filter
 example at the cursor; there is no autocomplete) and `GET /v1/templates/variables` returns them as
 they are. `sample_context()` builds the editor's prefilled sample data from the examples.
+
+Each field's ``provided_for`` lists the sends that always fill it: ``*`` is every event-triggered
+send, ``bulk`` a bulk send, anything else the distribution trigger of that name. A field not
+listed for a trigger is there only when the data has it (a customer's phone, an event's reward):
+a strict template should give it a `default`. A test posts each listed trigger's event and
+renders every field listed for it, so this promise cannot drift from what ingestion provides.
 """
 
 from __future__ import annotations
@@ -11,11 +17,25 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["FILTER_SCHEMA", "VARIABLE_SCHEMA", "sample_context"]
+__all__ = ["EVERY_EVENT", "FILTER_SCHEMA", "VARIABLE_SCHEMA", "sample_context"]
 
 
-def _field(kind: str, description: str, example: Any) -> dict[str, Any]:
-    return {"type": kind, "description": description, "example": example}
+#: Every event-triggered send, whatever its trigger.
+EVERY_EVENT = "*"
+_ALWAYS = (EVERY_EVENT, "bulk")
+#: Sends that always carry a code and its campaign.
+_CODE_TRIGGERS = ("code.assigned", "voucher.published", "bulk")
+
+
+def _field(
+    kind: str, description: str, example: Any, provided_for: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "description": description,
+        "example": example,
+        "provided_for": list(provided_for),
+    }
 
 
 def _group(description: str, fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -32,7 +52,7 @@ _ADDRESS_EXAMPLE = {
 }
 
 _PERSON_FIELDS = {
-    "id": _field("string", "Our id of the customer.", "cus_01HZX3"),
+    "id": _field("string", "Our id of the customer.", "cus_01HZX3", _ALWAYS),
     "source_id": _field("string", "The customer's id in your own system.", "crm-4711"),
     "name": _field("string", "Full name.", "Ana Souza"),
     "first_name": _field("string", "First name, for greetings.", "Ana"),
@@ -48,7 +68,7 @@ _PERSON_FIELDS = {
     ),
     "timezone": _field("string", "IANA time zone; drives `date`/`datetime`.", "America/Sao_Paulo"),
     "metadata": _field(
-        "object", "Free-form attributes you sent with the customer.", {"tier": "gold"}
+        "object", "Free-form attributes you sent with the customer.", {"tier": "gold"}, _ALWAYS
     ),
 }
 
@@ -60,7 +80,7 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
     "code": _group(
         "The referral or promotion code assigned to the recipient.",
         {
-            "code": _field("string", "The code itself.", "ANA-7K2Q"),
+            "code": _field("string", "The code itself.", "ANA-7K2Q", _CODE_TRIGGERS),
             "campaign": _field(
                 "string", "Name of the campaign the code belongs to.", "Spring referral"
             ),
@@ -71,6 +91,7 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
                 "string",
                 "URL of a QR code image for the code.",
                 "https://cdn.example.com/qr/ANA-7K2Q.png",
+                _CODE_TRIGGERS,
             ),
             "referral_link": _field(
                 "string",
@@ -80,13 +101,19 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
         },
     ),
     "reward": _group(
-        "The reward granted or promised.",
+        "The reward granted or promised, when the event carries one (docs/voucherify.md).",
         {
-            "type": _field("string", "Kind of reward: discount, credit, gift, points.", "credit"),
-            "amount": _field(
-                "integer", "Amount in minor units (cents); format it with `money`.", 2500
+            "type": _field(
+                "string", "Kind of reward: credit, discount, points, product.", "credit"
             ),
-            "currency": _field("string", "ISO 4217 currency code.", "BRL"),
+            "amount": _field(
+                "number",
+                "How much, counted in `unit`: minor units (cents) of money, format it with "
+                "`money`; a percentage; items; points.",
+                2500,
+            ),
+            "unit": _field("string", "What amount counts: money, percent, units, points.", "money"),
+            "currency": _field("string", "ISO 4217 currency code, where known.", "BRL"),
             "description": _field(
                 "string", "Human description of the reward.", "R$ 25 store credit"
             ),
@@ -104,8 +131,8 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
     "campaign": _group(
         "The campaign the message belongs to.",
         {
-            "id": _field("string", "Our id of the campaign.", "cmp_spring"),
-            "name": _field("string", "Campaign name.", "Spring referral"),
+            "id": _field("string", "Our id of the campaign.", "cmp_spring", _CODE_TRIGGERS),
+            "name": _field("string", "Campaign name.", "Spring referral", _CODE_TRIGGERS),
             "description": _field("string", "Campaign description.", "Give R$ 25, get R$ 25"),
             "start_date": _field("datetime", "Start of the campaign.", "2026-03-01T00:00:00Z"),
             "end_date": _field("datetime", "End of the campaign.", "2026-06-30T23:59:00Z"),
@@ -130,27 +157,45 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
     "event": _group(
         "The raw event that triggered the message (its shape depends on the event).",
         {
-            "type": _field("string", "Event type.", "redemption.succeeded"),
-            "id": _field("string", "Upstream event id.", "evt_9f2c"),
-            "created_at": _field("datetime", "When the event happened.", "2026-04-02T14:30:00Z"),
-            "data": _field("object", "The event payload as received.", {"voucher": "ANA-7K2Q"}),
+            "type": _field("string", "Event type.", "redemption.succeeded", (EVERY_EVENT,)),
+            "id": _field(
+                "string",
+                "Our id of the event (the `id` POST /v1/events answers).",
+                "evt_9f2c",
+                (EVERY_EVENT,),
+            ),
+            "created_at": _field(
+                "datetime",
+                "When the event happened upstream (its `created_at`), else when it arrived.",
+                "2026-04-02T14:30:00Z",
+                (EVERY_EVENT,),
+            ),
+            "data": _field(
+                "object",
+                "The event payload as received.",
+                {"voucher": "ANA-7K2Q"},
+                (EVERY_EVENT,),
+            ),
         },
     ),
     "links": _group(
         "Links every message should carry.",
         {
             "unsubscribe_url": _field(
-                "string", "One-click unsubscribe link.", "https://mail.example.com/u/abc123"
+                "string",
+                "One-click unsubscribe link.",
+                "https://mail.example.com/u/abc123",
+                _ALWAYS,
             ),
             "preferences_url": _field(
-                "string", "Preference centre link.", "https://mail.example.com/p/abc123"
+                "string", "Preference centre link.", "https://mail.example.com/p/abc123", _ALWAYS
             ),
         },
     ),
     "project": _group(
         "The sender (your company).",
         {
-            "name": _field("string", "Company or brand name.", "Trailhead Outfitters"),
+            "name": _field("string", "Company or brand name.", "Trailhead Outfitters", _ALWAYS),
             "postal_address": _field(
                 "string",
                 "Postal address required in marketing email.",

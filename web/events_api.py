@@ -9,12 +9,13 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 
+from distribution.events.ingest import IngestResult
 from distribution.events.ingest_batching import PostedEvent, ingest_posted
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, provide_caller
 
-__all__ = ["EventController"]
+__all__ = ["EventAccepted", "EventController", "event_accepted"]
 
 OUR_EVENT = {
     "id": "order-1001-reward",
@@ -47,6 +48,12 @@ VOUCHERIFY_EVENT = {
     },
 }
 
+CUSTOM_EVENT = {
+    "event": "newsletter_subscribed",
+    "customer": {"source_id": "shop-42", "email": "ada@example.com", "name": "Ada Lovelace"},
+    "metadata": {"list": "weekly"},
+}
+
 
 class DeliveryOut(msgspec.Struct):
     id: str
@@ -56,13 +63,39 @@ class DeliveryOut(msgspec.Struct):
     reason: str | None = None
 
 
+class CustomerOut(msgspec.Struct):
+    """Who the event was about (Voucherify's SDKs read it from the answer)."""
+
+    id: str
+    source_id: str | None
+    object: str = "customer"
+
+
 class EventAccepted(msgspec.Struct):
-    """The event was stored; deliveries are queued (or failed/suppressed, with the reason)."""
+    """The event was stored; deliveries are queued (or failed/suppressed, with the reason).
+
+    ``notes`` says what went wrong on the way in without stopping the event (a customer that
+    could not be read from Voucherify).
+    """
 
     id: str
     duplicate: bool
     deliveries: list[DeliveryOut]
+    customer: CustomerOut | None = None
+    notes: list[str] = msgspec.field(default_factory=list)
     object: str = "event"
+
+
+def event_accepted(result: IngestResult) -> EventAccepted:
+    """The answer to an ingested event."""
+    about = result.customer
+    return EventAccepted(
+        id=result.event_id,
+        duplicate=result.duplicate,
+        deliveries=[DeliveryOut(**d.__dict__) for d in result.deliveries],
+        customer=CustomerOut(id=about["id"], source_id=about.get("source_id")) if about else None,
+        notes=list(result.notes),
+    )
 
 
 class EventController(Controller):
@@ -75,7 +108,7 @@ class EventController(Controller):
     @post(
         "/",
         status_code=202,
-        summary="Receive an event (ours or a Voucherify webhook)",
+        summary="Receive an event (ours, a Voucherify webhook, or a Voucherify custom event)",
         description=(
             "Stores the event once per dedupe key: the body's `id`, else the `Idempotency-Key` "
             "header (else the `webhook-id`); a repeat answers with the original result and sends "
@@ -83,7 +116,10 @@ class EventController(Controller):
             "transaction. When the project has an inbound signing secret, the call must carry "
             "valid Standard Webhooks headers (401 otherwise, and nothing is stored); the dedupe "
             "key of a body without an `id` is then the signed `webhook-id`, and an "
-            "`Idempotency-Key` header is ignored."
+            "`Idempotency-Key` header is ignored. Voucherify's `track_custom_event` body "
+            "(`event`, `customer`, `metadata`, `referral`, `loyalty`) is an event whose type is "
+            "the custom event's name. A Voucherify project's own webhooks go to a `voucherify` "
+            "connection's `callback_url` instead (docs/voucherify.md)."
         ),
     )
     async def receive(
@@ -95,6 +131,10 @@ class EventController(Controller):
                 examples=[
                     Example(summary="Our event", value=OUR_EVENT),
                     Example(summary="A Voucherify webhook", value=VOUCHERIFY_EVENT),
+                    Example(
+                        summary="Voucherify's track_custom_event (as its SDKs send it)",
+                        value=CUSTOM_EVENT,
+                    ),
                 ]
             ),
         ],
@@ -115,9 +155,4 @@ class EventController(Controller):
         if not result.duplicate:
             notifier: DeliveryNotifier = state.worker
             notifier.queued([d.id for d in result.deliveries if d.status == "queued"])
-        body = EventAccepted(
-            id=result.event_id,
-            duplicate=result.duplicate,
-            deliveries=[DeliveryOut(**d.__dict__) for d in result.deliveries],
-        )
-        return Response(body, status_code=202)
+        return Response(event_accepted(result), status_code=202)

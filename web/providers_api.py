@@ -14,8 +14,14 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
+from distribution.events.source_webhooks import receive_source_webhook
 from distribution.models import ProviderConfig
-from distribution.provider_configs.callbacks import CallbackRequest, receive_status_callback
+from distribution.outbox.notifiers import DeliveryNotifier
+from distribution.provider_configs.callbacks import (
+    CallbackRequest,
+    is_event_source,
+    receive_status_callback,
+)
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.provider_configs.store import (
     MAX_CONCURRENCY,
@@ -30,6 +36,7 @@ from distribution.provider_configs.store import (
 from distribution.storage.db import Database
 from providers import PROVIDER_KINDS
 from web.auth import SECURITY, Caller
+from web.events_api import EventAccepted, event_accepted
 from web.settings import Settings
 from web.stored_times import utc
 
@@ -61,6 +68,17 @@ TWILIO_EXAMPLE = {
         "from_number": "+15005550006",
     },
     "rate_per_second": 10,
+}
+
+VOUCHERIFY_EXAMPLE = {
+    "name": "voucherify",
+    "kind": "voucherify",
+    "config": {
+        "webhook_secret": "the-project-webhook-secret-key",
+        "app_id": "your-application-id",
+        "app_token": "your-secret-key",
+        "currency": "EUR",
+    },
 }
 
 
@@ -120,10 +138,11 @@ class CheckOut(msgspec.Struct):
     detail: str
 
 
-class CallbackOut(msgspec.Struct):
-    """How many delivery events the callback carried."""
+class CallbackOut(msgspec.Struct, omit_defaults=True):
+    """How many events the callback carried; for a source (Voucherify), the event stored."""
 
     received: int
+    event: EventAccepted | None = None
 
 
 def callback_url(settings: Settings, project_id: str, name: str) -> str:
@@ -147,7 +166,9 @@ def _out(row: ProviderConfig, registry: ProviderRegistry, settings: Settings) ->
         rate_per_second=row.rate_per_second,
         disabled=row.disabled_at is not None,
         callback_url=(
-            callback_url(settings, row.project_id, row.name) if spec and spec.callbacks else None
+            callback_url(settings, row.project_id, row.name)
+            if spec and (spec.callbacks or spec.inbound)
+            else None
         ),
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
@@ -179,6 +200,10 @@ class ProviderController(Controller):
                 examples=[
                     Example(summary="SMTP relay", value=SMTP_EXAMPLE),
                     Example(summary="Twilio SMS", value=TWILIO_EXAMPLE),
+                    Example(
+                        summary="Voucherify webhooks (a source: its callback_url)",
+                        value=VOUCHERIFY_EXAMPLE,
+                    ),
                 ]
             ),
         ],
@@ -298,9 +323,13 @@ class ProviderWebhookController(Controller):
     @post(
         "/{project_id:str}/{provider_name:str}",
         status_code=200,
-        summary="Receive a provider's delivery status callback",
+        summary="Receive a provider's delivery status callback, or a Voucherify webhook",
         description=(
-            "Configure this URL in the provider (the `callback_url` of the provider). Twilio "
+            "Configure this URL in the provider (the `callback_url` of the provider). A "
+            "`voucherify` connection receives the Voucherify project's webhooks here, verified "
+            "with `x-voucherify-signature` (the stored `webhook_secret`): each is stored once "
+            "per event id and its deliveries queued (see docs/voucherify.md); an event about no "
+            "customer is acknowledged with `received: 0` and not stored. Twilio "
             "status callbacks are verified with `X-Twilio-Signature` (the stored `auth_token`), "
             "Mailchimp Transactional events with `X-Mandrill-Signature` (`webhook_key`), SMTP "
             "bounce reports with Standard Webhooks headers (`bounce_webhook_secret`). A missing "
@@ -322,6 +351,22 @@ class ProviderWebhookController(Controller):
         # behind a proxy.
         url = _settings(request).public_url + request.url.path + (f"?{query}" if query else "")
         callback = CallbackRequest(url=url, headers=dict(request.headers), body=body)
+
+        def is_source() -> bool:
+            with db.reader() as session:
+                return is_event_source(session, project_id, provider_name)
+
+        if await asyncio.to_thread(is_source):
+            state = request.app.state
+            result = await receive_source_webhook(
+                db, providers, state.links, project_id, provider_name, callback
+            )
+            if result is None:  # about no customer: acknowledged, nothing to distribute
+                return CallbackOut(received=0)
+            if not result.duplicate:
+                notifier: DeliveryNotifier = state.worker
+                notifier.queued([d.id for d in result.deliveries if d.status == "queued"])
+            return CallbackOut(received=1, event=event_accepted(result))
 
         def receive_in_thread() -> int:
             with db.session() as session:

@@ -133,7 +133,7 @@ def check_range(
     per_channel: list[dict[str, int]] = [dict.fromkeys(_COUNTS, 0) for _ in channels]
     failures: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
-    code = {"code": SAMPLE_CODE, "qr_url": f"{links.public_url}/links/qr/{SAMPLE_CODE}.png"}
+    code = {"code": SAMPLE_CODE, "qr_url": links.qr_url(SAMPLE_CODE)}
     if campaign.referral_url_template:
         code["referral_url"] = campaign.referral_url_template.replace("{code}", SAMPLE_CODE)
     for customers in customer_pages(session, job, after, upto, _BATCH):

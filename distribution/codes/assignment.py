@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import quote
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, update
 from sqlalchemy import select as core_select
@@ -71,7 +70,7 @@ def code_links(links: LinkSettings, campaign: Campaign, code: str) -> dict[str, 
     """The template variables of a code: ``code``, ``referral_url``, ``qr_url``."""
     values: dict[str, Any] = {
         "code": code,
-        "qr_url": f"{links.public_url}/links/qr/{quote(code, safe='')}.png",
+        "qr_url": links.qr_url(code),
     }
     url = referral_url(campaign.referral_url_template, code)
     if url is not None:

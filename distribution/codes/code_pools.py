@@ -21,15 +21,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from sqlalchemy import func
-from sqlalchemy import insert as core_insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from distribution.codes.campaigns import get_campaign
 from distribution.errors import FieldError, InvalidInputError, NotFoundError, PayloadTooLargeError
 from distribution.models import Code, CodePool, utcnow
-from distribution.storage.db import Database
+from distribution.storage.db import Database, insert_skipping_conflicts
 from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row
 from distribution.webhooks.subscriptions import emit
@@ -212,14 +209,8 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert rows, skipping any a concurrent writer added first; the codes inserted."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
     table = Code.__table__  # type: ignore[attr-defined]
-    if dialect == "postgresql":
-        statement: Any = postgresql_insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported backends
-        statement = core_insert(table)
+    statement = insert_skipping_conflicts(session, table)
     inserted = session.execute(statement.returning(table.c.code), rows).scalars().all()
     return set(inserted)
 

@@ -34,6 +34,7 @@ from distribution.customers.customer_rows import (
     update_row,
     update_rows,
 )
+from distribution.customers.external_ids import forget_external_ids
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, utcnow
 from distribution.storage.ids import new_id
@@ -339,6 +340,7 @@ def erase_customer(session: Session, project_id: str, customer_id: str) -> None:
     customer.meta = {}
     customer.erased_at = customer.updated_at = utcnow()
     session.add(customer)
+    forget_external_ids(session, customer.id)
 
 
 def iter_customers(session: Session, project_id: str, batch: int = 1000) -> Iterator[Customer]:

@@ -5,10 +5,12 @@ Our shape::
     {"id"?, "type", "customer": {"id"} | {"source_id"} | {full customer object},
      "referrer"?, "campaign"?, "code"?, "reward"?, "order"?, "data"?}
 
-Voucherify's envelope (``"object": "event"``) carries the redemption, voucher, order, customer
-and reward under ``data.object`` (and ``data.related_object``). Voucherify's own customer ids are
-not ours: customers are matched by ``source_id``, and a Voucherify customer without one is known
-here by the source id ``voucherify:<their id>``.
+Voucherify's webhook envelopes, both versions, are read by `voucherify_events`: Voucherify's
+own customer ids are not ours, so customers are matched by ``source_id`` or by Voucherify's id
+kept as an external reference (``CustomerRef.voucherify_id``).
+
+Voucherify's "track custom event" call (``{"event", "customer", "metadata", "referral",
+"loyalty"}``, as its SDKs send it) becomes an event whose type is the custom event's name.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import msgspec
 
 from distribution.customers.customer_input import CustomerIn, field_error_from_msgspec
 from distribution.errors import FieldError, InvalidInputError
+from distribution.events.voucherify_events import is_voucherify_body, voucherify_parts
 
 __all__ = ["CustomerRef", "IncomingEvent", "parse_event"]
 
 _EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
-_CUSTOMER_FIELDS = set(CustomerIn.__struct_fields__)
 #: Longest dedupe key (an event's own id, or the caller's Idempotency-Key or webhook-id).
 MAX_ID_LENGTH = 200
 
@@ -37,6 +39,8 @@ class CustomerRef:
     id: str | None = None
     source_id: str | None = None
     fields: CustomerIn | None = None
+    #: Voucherify's id of the customer: an external reference that finds it too.
+    voucherify_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class IncomingEvent:
     reward: dict[str, Any] | None = None
     order: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: When it happened upstream (ISO 8601), if the body says; else when it was received.
+    created_at: str | None = None
+    #: What went wrong on the way in without stopping the event (a customer not fetched).
+    notes: tuple[str, ...] = ()
 
 
 def _customer_ref(raw: Any, where: str, errors: list[FieldError]) -> CustomerRef | None:
@@ -103,8 +111,10 @@ def parse_event(body: Any, *, idempotency_key: str | None = None) -> IncomingEve
         raise InvalidInputError([FieldError("idempotency_key", reason)])
     if not isinstance(body, dict):
         raise InvalidInputError([FieldError("body", "must be a JSON object")])
-    if body.get("object") == "event" and isinstance(body.get("data"), dict):
+    if is_voucherify_body(body):
         return _voucherify(body, idempotency_key)
+    if "event" in body and "type" not in body:
+        return _custom_event(body, idempotency_key)
     errors: list[FieldError] = []
     known = {"id", "type", "customer", "referrer", "campaign", "code", "reward", "order", "data"}
     errors += [FieldError(k, "is not a known field") for k in sorted(set(body) - known)]
@@ -138,89 +148,72 @@ def parse_event(body: Any, *, idempotency_key: str | None = None) -> IncomingEve
     )
 
 
-def _voucherify_customer(raw: Any) -> CustomerRef | None:
-    if not isinstance(raw, dict):
-        return None
-    fields: dict[str, Any] = {k: raw[k] for k in _CUSTOMER_FIELDS if raw.get(k) is not None}
-    if not fields.get("source_id"):
-        if not raw.get("id"):
-            return None
-        fields["source_id"] = f"voucherify:{raw['id']}"
-    try:
-        return CustomerRef(
-            source_id=str(fields["source_id"]), fields=msgspec.convert(fields, CustomerIn)
-        )
-    except msgspec.ValidationError:
-        return CustomerRef(source_id=str(fields["source_id"]))
-
-
-def _reward(*candidates: Any) -> dict[str, Any] | None:
-    for raw in candidates:
-        if not isinstance(raw, dict):
-            continue
-        reward: dict[str, Any] = {
-            "type": raw.get("type"),
-            "description": raw.get("name") or raw.get("description"),
-        }
-        amount = raw.get("amount")
-        parameters = raw.get("parameters")
-        if amount is None and isinstance(parameters, dict):
-            # Voucherify nests the value by reward type: CAMPAIGN.balance, COIN.coin_ratio...
-            for detail in parameters.values():
-                if isinstance(detail, dict) and isinstance(detail.get("balance"), int | float):
-                    amount = detail["balance"]
-                    break
-        reward["amount"] = amount
-        reward["currency"] = raw.get("currency")
-        return reward
-    return None
-
-
 def _voucherify(body: dict[str, Any], idempotency_key: str | None) -> IncomingEvent:
-    data = body["data"]
-    obj = data.get("object") if isinstance(data.get("object"), dict) else {}
-    related = data.get("related_object") if isinstance(data.get("related_object"), dict) else {}
-    kind = obj.get("object")
-    customer = _voucherify_customer(
-        obj if kind == "customer" else obj.get("customer") or obj.get("holder")
-    ) or _voucherify_customer(related.get("customer") or related.get("holder"))
-    if customer is None:
-        raise InvalidInputError([FieldError("data.object.customer", "the event names no customer")])
-    voucher = obj if kind == "voucher" else obj.get("voucher") or related.get("voucher")
-    code = None
-    campaign = None
-    if isinstance(voucher, dict) and voucher.get("code"):
-        code = {
-            "code": voucher["code"],
-            "campaign": voucher.get("campaign"),
-            "expiration_date": voucher.get("expiration_date"),
-        }
-        campaign = {"id": voucher.get("campaign_id"), "name": voucher.get("campaign")}
-    order_raw = obj.get("order") if isinstance(obj.get("order"), dict) else None
-    order = None
-    if order_raw:
-        order = {
-            "id": order_raw.get("source_id") or order_raw.get("id"),
-            "amount": order_raw.get("amount"),
-            "currency": order_raw.get("currency"),
-            "items": order_raw.get("items") or [],
-        }
-    referrer_raw = obj.get("referrer") or related.get("referrer")
     event_type = body.get("type")
     if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
         raise InvalidInputError([FieldError("type", "must be a Voucherify event type")])
-    upstream = body.get("id")
-    if upstream and len(str(upstream)) > MAX_ID_LENGTH:
-        raise InvalidInputError([FieldError("id", f"must be at most {MAX_ID_LENGTH} characters")])
+    parts = voucherify_parts(body)
+    referrer = parts["referrer"]
     return IncomingEvent(
         type=event_type,
-        customer=customer,
-        upstream_id=str(upstream) if upstream else idempotency_key,
+        customer=CustomerRef(
+            source_id=parts["fields"].source_id,
+            fields=parts["fields"],
+            voucherify_id=parts["voucherify_id"],
+        ),
+        upstream_id=parts["upstream_id"] or idempotency_key,
         source="voucherify",
-        referrer=_voucherify_customer(referrer_raw),
-        campaign=campaign,
-        code=code,
-        reward=_reward(obj.get("reward"), related.get("reward"), data.get("reward")),
-        order=order,
-        data=data,
+        referrer=(
+            CustomerRef(
+                source_id=referrer[0].source_id, fields=referrer[0], voucherify_id=referrer[1]
+            )
+            if referrer
+            else None
+        ),
+        campaign=parts["campaign"],
+        code=parts["code"],
+        reward=parts["reward"],
+        order=parts["order"],
+        data=body["data"],
+        created_at=parts["created_at"],
+    )
+
+
+_CUSTOM_EVENT_FIELDS = frozenset({"event", "customer", "metadata", "referral", "loyalty"})
+
+
+def _custom_event(body: dict[str, Any], idempotency_key: str | None) -> IncomingEvent:
+    """Voucherify's "track custom event" call (``POST /v1/events`` of its API and SDKs)."""
+    errors = [
+        FieldError(k, "is not a known field") for k in sorted(set(body) - _CUSTOM_EVENT_FIELDS)
+    ]
+    name = body.get("event")
+    if not isinstance(name, str) or not _EVENT_TYPE.match(name) or len(name) > 300:
+        errors.append(FieldError("event", "must be a custom event name such as user_subscribed"))
+    customer = _customer_ref(body.get("customer"), "customer", errors)
+    referral = body.get("referral")
+    loyalty = body.get("loyalty")
+    metadata = body.get("metadata")
+    for key, value in (("referral", referral), ("loyalty", loyalty), ("metadata", metadata)):
+        if value is not None and not isinstance(value, dict):
+            errors.append(FieldError(key, "must be an object"))
+    if errors or customer is None:
+        raise InvalidInputError(errors)
+    referral = referral or {}
+    loyalty = loyalty or {}
+    code = referral.get("code") or loyalty.get("code")
+    referrer_id = referral.get("referrer_id")
+    referrer = None
+    if isinstance(referrer_id, str) and referrer_id:
+        # Voucherify's referrer_id is its customer id; ours may be given, or a source id.
+        referrer = CustomerRef(id=referrer_id) if referrer_id.startswith("cust_") else None
+        referrer = referrer or CustomerRef(source_id=referrer_id)
+    return IncomingEvent(
+        type=str(name),
+        customer=customer,
+        upstream_id=idempotency_key,
+        source="custom_event",
+        referrer=referrer,
+        code={"code": code} if isinstance(code, str) and code else None,
+        data={"metadata": metadata or {}, "referral": referral, "loyalty": loyalty},
     )

@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import Table, bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -21,12 +22,14 @@ from sqlmodel import Session, select
 from distribution.accounts.projects import cached_project
 from distribution.customers.consent import is_suppressed
 from distribution.customers.customer_input import CustomerIn
+from distribution.customers.external_ids import find_by_external_id, link_external_id
 from distribution.customers.segment_filter import matches
 from distribution.customers.segments import parsed_segments
 from distribution.customers.store import get_customer, upsert_customer
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.events.distributions import ActiveRule, matching_distributions, recipient_fits
 from distribution.events.event_input import CustomerRef, IncomingEvent
+from distribution.events.voucherify_events import VOUCHERIFY_SOURCE_PREFIX
 from distribution.models import (
     OUTGOING_STATUSES,
     Customer,
@@ -54,13 +57,17 @@ from distribution.webhooks.subscriptions import emit
 from templates import CompiledEmail, CompiledSms
 
 __all__ = [
+    "VOUCHERIFY",
     "DeliverySummary",
     "IngestResult",
     "ingest_event",
     "receive_event",
     "receive_events",
+    "stored_result",
 ]
 
+#: The system name of Voucherify's customer ids among a customer's external ids.
+VOUCHERIFY = "voucherify"
 # Rows are inserted as column dicts, not ORM objects: the ORM's per-object work cost more than
 # the database's own.
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
@@ -99,21 +106,50 @@ class IngestResult:
     event_id: str
     duplicate: bool
     deliveries: list[DeliverySummary]
+    #: The customer it was about: ``{"id", "source_id"}`` (None for events stored before).
+    customer: dict[str, Any] | None = None
+    #: What went wrong on the way in without stopping the event.
+    notes: tuple[str, ...] = ()
 
 
-def _stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
+def stored_result(session: Session, project_id: str, dedupe_key: str) -> IngestResult | None:
+    """The result of the event stored under that dedupe key, answered as a duplicate."""
     found = _STORED_RESULT.first(session.connection(), project_id, dedupe_key)
     if found is None:
         return None
     event_id, result = found
+    result = result or {}
     return IngestResult(
         event_id=event_id,
         duplicate=True,
-        deliveries=[DeliverySummary(**d) for d in (result or {}).get("deliveries", [])],
+        deliveries=[DeliverySummary(**d) for d in result.get("deliveries", [])],
+        customer=result.get("customer"),
+        notes=tuple(result.get("notes", ())),
     )
 
 
 def _find_or_upsert(session: Session, project: Project, ref: CustomerRef, where: str) -> Customer:
+    if ref.voucherify_id is None:
+        return _find_or_upsert_ours(session, project, ref, where)
+    made_up = ref.source_id == VOUCHERIFY_SOURCE_PREFIX + ref.voucherify_id
+    linked = find_by_external_id(session, project.id, VOUCHERIFY, ref.voucherify_id)
+    if linked is not None and made_up:
+        # Known by Voucherify's id alone: the linked customer, whatever its source id, gets
+        # the fields the event carries.
+        if ref.fields is not None and linked.source_id:
+            fields = msgspec.structs.replace(ref.fields, source_id=linked.source_id)
+            linked = _find_or_upsert_ours(
+                session, project, CustomerRef(source_id=linked.source_id, fields=fields), where
+            )
+        return linked
+    customer = _find_or_upsert_ours(session, project, ref, where)
+    link_external_id(session, project.id, VOUCHERIFY, ref.voucherify_id, customer.id)
+    return customer
+
+
+def _find_or_upsert_ours(
+    session: Session, project: Project, ref: CustomerRef, where: str
+) -> Customer:
     if ref.fields is not None:
         outcome = upsert_customer(
             session, project.id, ref.fields, default_region=project.default_region
@@ -131,6 +167,11 @@ def _find_or_upsert(session: Session, project: Project, ref: CustomerRef, where:
                 default_region=project.default_region,
             )
             return created.customer
+        # Voucherify's customer ids look like ours: a caller of its API (track_custom_event's
+        # customer.id, referral.referrer_id) names customers by them.
+        known = find_by_external_id(session, project.id, VOUCHERIFY, key) if ref.id else None
+        if known is not None:
+            return known
         raise InvalidInputError(
             [FieldError(where, f"no customer {key!r} in this project")]
         ) from None
@@ -150,7 +191,7 @@ def ingest_event(
     key with IntegrityError: see ``receive_events``.
     """
     if incoming.upstream_id:  # a key made up below cannot have been stored before
-        stored = _stored_result(session, project.id, incoming.upstream_id)
+        stored = stored_result(session, project.id, incoming.upstream_id)
         if stored is not None:
             return stored
     customer = _find_or_upsert(session, project, incoming.customer, "customer")
@@ -167,6 +208,7 @@ def ingest_event(
         recipient = customer if rule.distribution.recipient == "customer" else referrer
         writer.write(rule, recipient, referrer)
     summaries = writer.summaries
+    about = {"id": customer.id, "source_id": customer.source_id}
     _INSERT_EVENT.execute(
         session.connection(),
         [
@@ -178,13 +220,23 @@ def ingest_event(
                 "source": incoming.source,
                 "customer_id": customer.id,
                 "payload": _payload(incoming),
-                "result": {"deliveries": [s.__dict__ for s in summaries]},
+                "result": {
+                    "deliveries": [s.__dict__ for s in summaries],
+                    "customer": about,
+                    "notes": list(incoming.notes),
+                },
                 "received_at": writer.now,
             }
         ],
     )
     writer.insert_rows()
-    return IngestResult(event_id=writer.event_id, duplicate=False, deliveries=summaries)
+    return IngestResult(
+        event_id=writer.event_id,
+        duplicate=False,
+        deliveries=summaries,
+        customer=about,
+        notes=incoming.notes,
+    )
 
 
 def receive_event(
@@ -245,7 +297,7 @@ def _savepointed(
         # PostgreSQL another transaction, whose commit this one's unique check waited for.
         savepoint.undo(error)
         twin = (
-            _stored_result(session, project_id, incoming.upstream_id)
+            stored_result(session, project_id, incoming.upstream_id)
             if incoming.upstream_id
             else None
         )
@@ -305,6 +357,8 @@ def _payload(incoming: IncomingEvent) -> dict[str, Any]:
         "reward": incoming.reward,
         "order": incoming.order,
         "data": incoming.data,
+        "created_at": incoming.created_at,
+        "notes": list(incoming.notes),
     }
 
 
@@ -461,13 +515,20 @@ class _OutboxWriter:
     ) -> dict[str, Any]:
         incoming = self.incoming
         extra: dict[str, Any] = {
-            "event": {"type": incoming.type, "data": incoming.data},
+            "event": {
+                "type": incoming.type,
+                "id": self.event_id,
+                "created_at": incoming.created_at or self.now.isoformat() + "Z",
+                "data": incoming.data,
+            },
             "links": {"unsubscribe_url": unsubscribe_url, "preferences_url": unsubscribe_url},
         }
         for name in ("code", "reward", "campaign", "order"):
             value = getattr(incoming, name)
             if value:
                 extra[name] = {k: v for k, v in value.items() if v is not None}
+        if "code" in extra and "qr_url" not in extra["code"]:
+            extra["code"]["qr_url"] = self.links.qr_url(extra["code"]["code"])
         if referrer is not None and referrer.id != recipient.id:
             extra["referrer"] = customer_variables(referrer)
         return extra

@@ -15,6 +15,7 @@ from distribution.models.core import (
     Segment,
     utcnow,
 )
+from distribution.models.customer_refs import CustomerExternalId
 from distribution.models.deliveries import (
     OUTGOING_STATUSES,
     PENDING_STATUSES,
@@ -44,6 +45,7 @@ __all__ = [
     "Code",
     "CodePool",
     "Customer",
+    "CustomerExternalId",
     "CustomerLike",
     "CustomerRecord",
     "Delivery",

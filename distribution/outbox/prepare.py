@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from distribution.customers.consent import unsubscribe_token
 from distribution.errors import DistributionError, FieldError
@@ -64,6 +65,10 @@ class LinkSettings:
     def unsubscribe_url(self, project_id: str, customer_id: str, channel: str) -> str:
         token = unsubscribe_token(self.secret_key, project_id, customer_id, channel)
         return f"{self.public_url}/u/{token}"
+
+    def qr_url(self, code: str) -> str:
+        """The URL of a QR code image of ``code`` (served by the service)."""
+        return f"{self.public_url}/links/qr/{quote(str(code), safe='')}.png"
 
 
 @dataclass(frozen=True)

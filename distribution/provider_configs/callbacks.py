@@ -12,6 +12,8 @@ recorded.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from distribution.errors import AuthenticationError, FieldError, InvalidInputError
@@ -25,7 +27,7 @@ from providers import (
     CallbackSignatureError,
 )
 
-__all__ = ["CallbackRequest", "receive_status_callback"]
+__all__ = ["CallbackRequest", "is_event_source", "receive_status_callback", "verify_source_webhook"]
 
 
 def receive_status_callback(
@@ -54,3 +56,37 @@ def receive_status_callback(
         raise InvalidInputError([FieldError("body", exc.message)]) from None
     record_delivery_events(session, project_id, provider_name, events)
     return len(events)
+
+
+def is_event_source(session: Session, project_id: str, provider_name: str) -> bool:
+    """Whether the URL names an enabled event source (its callbacks carry events, not statuses)."""
+    row = find_provider(session, project_id, provider_name)
+    if row is None or row.disabled_at is not None:
+        return False
+    spec = PROVIDER_KINDS.get(row.kind)
+    return spec is not None and spec.inbound is not None
+
+
+def verify_source_webhook(
+    session: Session, box: SecretBox, project_id: str, provider_name: str, request: CallbackRequest
+) -> dict[str, Any]:
+    """Verify an event webhook posted to a source (Voucherify); its full config when signed.
+
+    Raises:
+        AuthenticationError: as for `receive_status_callback`, with the same answer; a disabled
+            source is no source.
+    """
+    row = find_provider(session, project_id, provider_name)
+    if row is not None and row.disabled_at is not None:
+        row = None
+    config = full_config(row, box) if row is not None else {}
+
+    def secret_of(field: str) -> str | None:
+        value = config.get(field)
+        return value if isinstance(value, str) else None
+
+    try:
+        PROVIDER_KINDS.verify_inbound_events(row.kind if row else None, secret_of, request)
+    except CallbackSignatureError:
+        raise AuthenticationError("the callback's signature is missing or wrong") from None
+    return config

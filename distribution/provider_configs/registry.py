@@ -28,6 +28,7 @@ from distribution.storage.secrets import SecretBox
 from providers import (
     PROVIDER_KINDS,
     CircuitBreaker,
+    EventSource,
     Provider,
     ProviderError,
     ResilientProvider,
@@ -44,6 +45,11 @@ __all__ = ["CheckOutcome", "ProviderRegistry"]
 log = logging.getLogger("distribution.provider_registry")
 DEFAULT_CONCURRENCY = 8
 HTTP_TIMEOUT = 30.0
+
+
+def _not_a(name: str, live: Provider | Sync | EventSource, wanted: str) -> ConflictError:
+    """Asked for one role, found another: "provider 'audience' is a sync, not a sender"."""
+    return ConflictError(f"provider {name!r} is a {PROVIDER_KINDS[live.kind].role}, not {wanted}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,10 @@ class ProviderRegistry:
         self.limiter_factory = limiter_factory
         self.guard = guard or AddressGuard()
         self._http_client: httpx.AsyncClient | None = None
-        self._live: dict[tuple[str, str], tuple[tuple[str, datetime], Provider | Sync]] = {}
-        self._retired: list[Provider | Sync] = []
+        self._live: dict[
+            tuple[str, str], tuple[tuple[str, datetime], Provider | Sync | EventSource]
+        ] = {}
+        self._retired: list[Provider | Sync | EventSource] = []
         self._captures: dict[str, CaptureProvider] = {}
 
     def __repr__(self) -> str:
@@ -120,7 +128,7 @@ class ProviderRegistry:
                 disabled=row.disabled_at is not None,
             )
 
-    def _build(self, stored: _Stored) -> Provider | Sync:
+    def _build(self, stored: _Stored) -> Provider | Sync | EventSource:
         if self._http_client is None:
             self._http_client = guarded_client(self.guard, timeout=HTTP_TIMEOUT)
         try:
@@ -150,7 +158,7 @@ class ProviderRegistry:
             breaker=CircuitBreaker(stored.name),
         )
 
-    async def _live_object(self, project_id: str, name: str) -> Provider | Sync:
+    async def _live_object(self, project_id: str, name: str) -> Provider | Sync | EventSource:
         stored = await asyncio.to_thread(self._load, project_id, name)
         cache_key = (project_id, name)
         cached = self._live.get(cache_key)
@@ -175,20 +183,27 @@ class ProviderRegistry:
 
         Raises:
             NotFoundError: no provider of that name in the project.
-            ConflictError: the provider is disabled, is a sync, or cannot be built.
+            ConflictError: the provider is disabled, is not a sender, or cannot be built.
         """
         if provider_name == BUILT_IN_CAPTURE:
             return self.captured(project_id)
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Provider):
-            raise ConflictError(f"provider {provider_name!r} is a sync, not a sender")
+            raise _not_a(provider_name, live, "a sender")
         return live
 
     async def sync(self, project_id: str, provider_name: str) -> Sync:
         """The live sync of that name (NotFoundError, ConflictError as for `sender`)."""
         live = await self._live_object(project_id, provider_name)
         if not isinstance(live, Sync) or PROVIDER_KINDS[live.kind].role != "sync":
-            raise ConflictError(f"provider {provider_name!r} is a sender, not a sync")
+            raise _not_a(provider_name, live, "a sync")
+        return live
+
+    async def event_source(self, project_id: str, provider_name: str) -> EventSource:
+        """The live event source of that name (NotFoundError, ConflictError as for `sender`)."""
+        live = await self._live_object(project_id, provider_name)
+        if not isinstance(live, EventSource) or PROVIDER_KINDS[live.kind].role != "source":
+            raise _not_a(provider_name, live, "an event source")
         return live
 
     async def check(self, project_id: str, provider_name: str) -> CheckOutcome:
@@ -199,7 +214,7 @@ class ProviderRegistry:
         """
         try:
             if provider_name == BUILT_IN_CAPTURE:
-                live: Provider | Sync = self.captured(project_id)
+                live: Provider | Sync | EventSource = self.captured(project_id)
             else:
                 live = await self._live_object(project_id, provider_name)
             await live.check()

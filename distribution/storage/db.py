@@ -11,13 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import insert as core_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from distribution.errors import ConflictError
 
-__all__ = ["Database", "flush_or_conflict", "is_sqlite", "refresh_statistics"]
+__all__ = [
+    "Database",
+    "flush_or_conflict",
+    "insert_skipping_conflicts",
+    "is_sqlite",
+    "refresh_statistics",
+]
 
 
 def is_sqlite(url: str) -> bool:
@@ -191,3 +200,17 @@ def flush_or_conflict(session: Session, conflict: str, *adding: object) -> None:
             session.flush()
     except IntegrityError:
         raise ConflictError(conflict) from None
+
+
+def insert_skipping_conflicts(session: Session, table: Any) -> Any:
+    """An INSERT into ``table`` that skips rows a unique key already holds (no IntegrityError).
+
+    A concurrent writer may add the same row first; skipping it keeps the transaction usable,
+    where catching the error would need a savepoint.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return core_insert(table)  # pragma: no cover - only the two supported backends

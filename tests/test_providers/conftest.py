@@ -17,6 +17,7 @@ from .fakes.mandrill import FakeMandrill
 from .fakes.server import serve
 from .fakes.smtp_server import RecordingHandler, start_smtp_server
 from .fakes.twilio import FakeTwilio
+from .fakes.voucherify import FakeVoucherify
 from .fakes.webhook_receiver import FakeReceiver
 
 
@@ -182,6 +183,20 @@ def activecampaign_api(
     """The fake ActiveCampaign API, reset."""
     _activecampaign[0].reset()
     return _activecampaign
+
+
+@pytest.fixture(scope="session")
+def _voucherify() -> Iterator[tuple[FakeVoucherify, str]]:
+    api = FakeVoucherify()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture
+def voucherify_api(_voucherify: tuple[FakeVoucherify, str]) -> tuple[FakeVoucherify, str]:
+    """The fake Voucherify customers API, reset."""
+    _voucherify[0].reset()
+    return _voucherify
 
 
 @pytest.fixture
