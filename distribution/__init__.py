@@ -13,7 +13,8 @@
 - ``webhooks``: outgoing webhook subscriptions, ``emit``, and their dispatcher.
 - ``accounts``: projects and API keys, the per-process project cache, users and sessions.
 - ``storage``: the database, portable SQL, ids, migrations runner, JSON bounds, secrets at rest,
-  the polling loop, and ``project_rows`` (the one lookup scoped to a project). ``migrations`` (beside it): the Alembic revisions.
+  the polling loop, and ``project_rows`` (the one lookup scoped to a project).
+  ``migrations`` (beside it): the Alembic revisions.
 - ``models``: the SQLModel tables.
 - ``errors``: the error tree every layer raises.
 
