@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from distribution.bulk.audience import audience_size, customer_pages
 from distribution.bulk.recipients import Recipients, load_channels
+from distribution.codes.assignment import code_links
 from distribution.codes.campaigns import get_campaign
 from distribution.codes.code_pools import get_pool, pool_stats
 from distribution.customers.segments import get_segment, member_condition
@@ -133,9 +134,7 @@ def check_range(
     per_channel: list[dict[str, int]] = [dict.fromkeys(_COUNTS, 0) for _ in channels]
     failures: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
-    code = {"code": SAMPLE_CODE, "qr_url": links.qr_url(SAMPLE_CODE)}
-    if campaign.referral_url_template:
-        code["referral_url"] = campaign.referral_url_template.replace("{code}", SAMPLE_CODE)
+    code = code_links(links, campaign, SAMPLE_CODE)
     for customers in customer_pages(session, job, after, upto, _BATCH):
         for channel, report in zip(channels, per_channel, strict=True):
             suppressed = recipients.suppressed(customers, channel)

@@ -67,14 +67,18 @@ class AssignedCode:
 
 
 def code_links(links: LinkSettings, campaign: Campaign, code: str) -> dict[str, Any]:
-    """The template variables of a code: ``code``, ``referral_url``, ``qr_url``."""
+    """The template variables of a code: ``code``, ``qr_url`` and ``referral_link``.
+
+    ``referral_link`` is the documented name; ``referral_url`` carries the same link because
+    sends provided only that name before the schema and the sends were compared.
+    """
     values: dict[str, Any] = {
         "code": code,
         "qr_url": links.qr_url(code),
     }
     url = referral_url(campaign.referral_url_template, code)
     if url is not None:
-        values["referral_url"] = url
+        values["referral_link"] = values["referral_url"] = url
     return values
 
 

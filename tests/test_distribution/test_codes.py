@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from distribution.codes.assignment import assign_code, revoke_code
-from distribution.codes.campaigns import CampaignSpec, create_campaign
+from distribution.codes.assignment import assign_code, code_links, revoke_code
+from distribution.codes.campaigns import CampaignSpec, create_campaign, get_campaign
 from distribution.codes.code_pools import (
     CodeConfig,
     create_pool,
@@ -25,6 +25,7 @@ from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError, InvalidInputError
 from distribution.models import Code, Event, Project
 from distribution.storage.db import Database
+from templates.schema import VARIABLE_SCHEMA
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_distribution.engine_helpers import LINKS
 
@@ -216,3 +217,14 @@ def test_concurrent_assignment_never_gives_one_code_twice(
             select(func.count()).where(Code.pool_id == pool_id, Code.status == "assigned")
         ).one()
     assert assigned == min(customers, stock)
+
+
+def test_a_code_gives_templates_the_documented_referral_link(database: Database) -> None:
+    """templates/schema.py promises code.referral_link; sends used to provide only referral_url."""
+    project_id = make_project(database, "links").project.id
+    campaign_id, _ = _pool(database, project_id)
+    with database.session() as session:
+        values = code_links(LINKS, get_campaign(session, project_id, campaign_id), "AAA")
+    promised = set(VARIABLE_SCHEMA["code"]["fields"]) - {"campaign", "expiration_date"}
+    assert promised <= set(values)
+    assert values["referral_link"] == values["referral_url"] == "https://shop.example.com/r/AAA"
