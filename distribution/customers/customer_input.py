@@ -1,7 +1,9 @@
 """Validation and normalisation of customer input, shared by the API, batches and imports.
 
 The input shape is Voucherify's customer object plus ``locale`` and ``timezone``. A field that is
-absent stays as it is on update; a field sent as ``null`` is cleared.
+absent stays as it is on update; a field sent as ``null`` is cleared. ``birthday`` is Voucherify's
+deprecated name of ``birthdate``; ``id`` and ``system_metadata`` are Voucherify's but set by the
+service, so they are refused with that reason rather than as unknown fields.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
@@ -68,6 +71,11 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     metadata: dict[str, Any] | Unset | None = msgspec.UNSET
     locale: str | Unset | None = msgspec.UNSET
     timezone: str | Unset | None = msgspec.UNSET
+    birthdate: str | Unset | None = msgspec.UNSET
+    birthday: str | Unset | None = msgspec.UNSET
+    # Voucherify's, but not the client's to set: named here so the refusal can say why.
+    id: Any = msgspec.UNSET
+    system_metadata: Any = msgspec.UNSET
 
 
 @dataclass
@@ -313,6 +321,12 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
             errors.append(FieldError("timezone", "is not an IANA time zone such as Europe/Paris"))
         cols["timezone"] = data.timezone
 
+    _birthdate(errors, cols, data)
+    if data.id is not msgspec.UNSET:
+        errors.append(FieldError("id", "is assigned by the service; update by id with PUT"))
+    if data.system_metadata is not msgspec.UNSET:
+        errors.append(FieldError("system_metadata", "is read-only"))
+
     if data.metadata is None:
         out.metadata_replace = True
     elif isinstance(data.metadata, dict):
@@ -340,6 +354,31 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
                 out.metadata_set[key] = value
 
     return errors or out
+
+
+def _birthdate(errors: list[FieldError], cols: dict[str, Any], data: CustomerIn) -> None:
+    """``birthdate``, or its deprecated name ``birthday``: an ISO date, stored as its text."""
+    given = {
+        name: value
+        for name in ("birthdate", "birthday")
+        if (value := getattr(data, name)) is not msgspec.UNSET
+    }
+    for name, value in given.items():
+        if value is None or value == "":
+            continue
+        try:
+            # fromisoformat also takes 20240131; Voucherify's format is YYYY-MM-DD only.
+            if len(value) != 10:
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            errors.append(FieldError(name, "must be a date as YYYY-MM-DD"))
+            return
+    values = {value or None for value in given.values()}
+    if len(values) > 1:
+        errors.append(FieldError("birthday", "differs from birthdate (birthday is its old name)"))
+    elif values:
+        cols["birthdate"] = values.pop()
 
 
 def field_error_from_msgspec(message: str) -> FieldError:
