@@ -73,9 +73,12 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     timezone: str | Unset | None = msgspec.UNSET
     birthdate: str | Unset | None = msgspec.UNSET
     birthday: str | Unset | None = msgspec.UNSET
-    # Voucherify's, but not the client's to set: named here so the refusal can say why.
-    id: Any = msgspec.UNSET
-    system_metadata: Any = msgspec.UNSET
+
+
+# Fields of Voucherify's objects that the service sets (a customer's id, its system metadata):
+# refused saying so rather than as unknown fields. Not struct fields, so code that copies the
+# writable fields of a customer object (an event's customer) skips them.
+_SET_BY_SERVICE = frozenset({"id", "system_metadata"})
 
 
 @dataclass
@@ -322,10 +325,6 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
         cols["timezone"] = data.timezone
 
     _birthdate(errors, cols, data)
-    if data.id is not msgspec.UNSET:
-        errors.append(FieldError("id", "is assigned by the service; update by id with PUT"))
-    if data.system_metadata is not msgspec.UNSET:
-        errors.append(FieldError("system_metadata", "is read-only"))
 
     if data.metadata is None:
         out.metadata_replace = True
@@ -387,6 +386,7 @@ def field_error_from_msgspec(message: str) -> FieldError:
     path = path.rstrip("`").removeprefix("$").lstrip(".")
     if reason.startswith("Object contains unknown field"):
         unknown = reason.split("`")[1]
+        set_by_service = unknown in _SET_BY_SERVICE and not path
+        reason = "is set by the service (read-only)" if set_by_service else "is not a known field"
         path = f"{path}.{unknown}" if path else unknown
-        reason = "is not a known field"
     return FieldError(path or "body", reason)
