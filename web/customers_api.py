@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 import anyio
 import msgspec
@@ -15,6 +15,7 @@ from litestar.params import Body, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from distribution.customers.customer_files import (
+    ImportReport,
     count_limit,
     export_csv,
     import_rows,
@@ -44,10 +45,9 @@ from web.uploads import spooled_upload
 __all__ = [
     "CustomerController",
     "CustomerOut",
-    "RowErrorOut",
     "customer_out",
+    "import_file",
     "query_time",
-    "text_stream",
 ]
 
 BATCH_LIMIT = 1_000
@@ -294,18 +294,7 @@ class CustomerController(Controller):
         async with spooled_upload(request) as upload:
 
             def run() -> ImportOut:
-                if upload.is_json:
-                    read = count_limit(read_json_rows(upload.file))
-                else:
-                    read = count_limit(read_csv_rows(text_stream(upload.file)))
-                report = import_rows(
-                    db,
-                    caller.project_id,
-                    read.rows,
-                    default_region=caller.default_region,
-                    executor=request.app.state.import_pool,
-                    refused=read.refused,
-                )
+                report = import_file(request, db, caller, upload.file, is_json=upload.is_json)
                 return ImportOut(
                     total_rows=report.total_rows,
                     created=report.created,
@@ -484,6 +473,29 @@ def query_time(value: str | None, field: str) -> datetime | None:
     except ValueError:
         raise InvalidInputError([FieldError(field, "must be an ISO 8601 date-time")]) from None
     return naive(parsed, field)
+
+
+def import_file(
+    request: Request[Any, Any, Any],
+    db: Database,
+    caller: Caller,
+    file: IO[bytes],
+    *,
+    is_json: bool,
+) -> ImportReport:
+    """Import a CSV or JSON file of customers into the caller's project (blocking: a thread)."""
+    if is_json:
+        read = count_limit(read_json_rows(file))
+    else:
+        read = count_limit(read_csv_rows(text_stream(file)))
+    return import_rows(
+        db,
+        caller.project_id,
+        read.rows,
+        default_region=caller.default_region,
+        executor=request.app.state.import_pool,
+        refused=read.refused,
+    )
 
 
 def text_stream(spool: Any) -> io.TextIOWrapper:

@@ -29,7 +29,6 @@ from distribution.customers.async_actions import (
     enqueue_metadata_update,
     record_done,
 )
-from distribution.customers.customer_files import count_limit, import_rows, read_csv_rows
 from distribution.customers.segments import segments_of
 from distribution.customers.store import erase_customer, get_customer
 from distribution.errors import FieldError, InvalidInputError
@@ -37,7 +36,7 @@ from distribution.models import utcnow
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
-from web.customers_api import text_stream
+from web.customers_api import import_file
 from web.stored_times import utc
 
 __all__ = ["VoucherifyCustomerController"]
@@ -245,15 +244,7 @@ class VoucherifyCustomerController(Controller):
         started = time.monotonic()
 
         def run() -> str:
-            read = count_limit(read_csv_rows(text_stream(upload.file)))
-            report = import_rows(
-                db,
-                caller.project_id,
-                read.rows,
-                default_region=caller.default_region,
-                executor=request.app.state.import_pool,
-                refused=read.refused,
-            )
+            report = import_file(request, db, caller, upload.file, is_json=False)
             result = {
                 "message": f"{report.created + report.updated} imported, {report.failed} failed",
                 "total_rows": report.total_rows,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -138,7 +139,8 @@ def run_action(database: Database, action_id: str) -> bool:
     try:
         with database.session() as session:
             action = session.get(AsyncAction, action_id)
-            assert action is not None
+            if action is None or action.payload is None:
+                return False  # done meanwhile by the runner a requeue took it from
             project = session.get(Project, action.project_id)
             region = project.default_region if project is not None else "US"
             if action.type == BULK_UPDATE:
@@ -242,21 +244,30 @@ class AsyncActionRunner(PollingLoop):
 
     name = "async-action-runner"
 
-    def __init__(self, database: Database, *, poll_interval: float = 5.0) -> None:
+    def __init__(
+        self, database: Database, *, poll_interval: float = 5.0, stale_after: float = 600.0
+    ) -> None:
         super().__init__(poll_interval=poll_interval, shutdown_grace=30.0)
         self.database = database
+        self.stale_after = stale_after
 
     async def before_start(self) -> None:
-        # Actions a stopped process was running: their transaction rolled back, so run again.
-        def requeue() -> None:
-            with self.database.session() as session:
-                session.connection().execute(
-                    update(AsyncAction)
-                    .where(col(AsyncAction.status) == "IN_PROGRESS")
-                    .values(status="ENQUEUED")
-                )
+        # On SQLite this is the only process: whatever is IN_PROGRESS was left by a stopped one.
+        if self.database.is_sqlite:
+            await asyncio.to_thread(self._requeue, datetime.max)
 
-        await asyncio.to_thread(requeue)
+    def _requeue(self, claimed_before: datetime) -> None:
+        """Run again the actions claimed before then: their runner stopped (its transaction
+        rolled back). Elsewhere a claim that old is a runner of another process that died."""
+        with self.database.session() as session:
+            session.connection().execute(
+                update(AsyncAction)
+                .where(
+                    col(AsyncAction.status) == "IN_PROGRESS",
+                    col(AsyncAction.updated_at) < claimed_before,
+                )
+                .values(status="ENQUEUED")
+            )
 
     async def run_once(self) -> int:
         def due() -> list[str]:
@@ -270,6 +281,8 @@ class AsyncActionRunner(PollingLoop):
                     )
                 )
 
+        # An action takes seconds; one claimed this long ago has no runner any more.
+        await asyncio.to_thread(self._requeue, utcnow() - timedelta(seconds=self.stale_after))
         handled = 0
         for action_id in await asyncio.to_thread(due):
             if self._stopping:
