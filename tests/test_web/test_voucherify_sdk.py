@@ -29,6 +29,7 @@ from voucherify.models.customers_update_in_bulk_request_body import (
 from voucherify.models.customers_update_request_body import CustomersUpdateRequestBody
 from voucherify.models.parameter_order_list_customers import ParameterOrderListCustomers
 
+from tests.conftest import BACKENDS, migrated_database
 from tests.service_process import Service, api_credentials, wait_until
 
 pytestmark = pytest.mark.slow
@@ -60,10 +61,12 @@ class Project:
         return self.customers.create_customer(CustomersCreateRequestBody(**fields))
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with Service(tmp_path_factory.mktemp("voucherify-sdk")) as running:
-        running.run("projects", "create", "warm-up")  # the database exists before serving
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("voucherify-sdk")
+    with migrated_database(request.param, folder) as url, Service(folder, url) as running:
         running.start()
         yield running
 
