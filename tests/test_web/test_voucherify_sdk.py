@@ -240,6 +240,18 @@ def test_segments_of_a_customer_and_segment_filter(project: Project) -> None:
     members = project.customers.list_customers(segment_id=segment_id)
     assert [c.source_id for c in members.customers] == ["gold"]
 
+    # A birthdate is a text field of segment filters: a year is its first five characters.
+    project.create(source_id="older", birthdate=date(1979, 12, 31))
+    project.create(source_id="younger", birthdate=date(1980, 1, 1))
+    born_1979 = {"field": "birthdate", "op": "starts_with", "value": "1979-"}
+    answer = project.http.post("/v1/segments", json={"name": "1979", "filter": born_1979})
+    assert answer.status_code == 201, answer.text
+    members = project.customers.list_customers(segment_id=answer.json()["id"])
+    assert [c.source_id for c in members.customers] == ["older"]
+    assert [s.name for s in project.customers.list_customer_segments("older").data or []] == [
+        "1979"
+    ]
+
 
 def test_unsupported_parameters_and_operations_say_why(project: Project) -> None:
     unknown = project.http.get("/v1/customers", params={"ciity": "Porto"})
