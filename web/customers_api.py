@@ -47,7 +47,6 @@ __all__ = [
     "CustomerOut",
     "customer_out",
     "import_file",
-    "query_time",
 ]
 
 BATCH_LIMIT = 1_000
