@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from distribution.bulk import BulkRunner
+from distribution.customers.async_actions import AsyncActionRunner
 from distribution.customers.customer_files import new_import_pool
 from distribution.distributed import (
     BulkKick,
@@ -40,6 +41,7 @@ from distribution.template_store.render_pool import (
 from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
 from providers.address_guard import AddressGuard, Resolver, system_resolver
 from web.allow_header import allow_header_middleware
+from web.async_actions_api import AsyncActionController
 from web.auth import SECURITY_SCHEMES, provide_caller
 from web.bulk_api import BulkSendController
 from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
@@ -68,6 +70,7 @@ from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
 from web.ui.session import Clock, SignIns
+from web.voucherify_customers_api import VoucherifyCustomerController
 from web.webhooks_api import InboundSecretController, WebhookController
 
 __all__ = [
@@ -248,6 +251,9 @@ def create_app(
     dispatcher = webhook_dispatcher(settings, database)
     build_engine = _distributed if settings.mode == "distributed" else _embedded
     engine = build_engine(settings, database, senders, dispatcher)
+    # Every API process runs the async actions its requests enqueue (and any a stopped one
+    # left): they are API work, not deliveries, so they do not wait for a worker process.
+    async_actions = AsyncActionRunner(database)
     # Previews, checks and compiles of user-written source run in these worker processes.
     render_pool = RenderPool(settings.render_limits)
 
@@ -278,6 +284,8 @@ def create_app(
             ready,
             metrics,
             CustomerController,
+            VoucherifyCustomerController,
+            AsyncActionController,
             SegmentController,
             ApiKeyController,
             *ui_routes(settings),
@@ -320,12 +328,14 @@ def create_app(
                 "secret_box": secret_box,
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
+                "async_actions": async_actions,
                 "prometheus": prometheus,
                 "sign_ins": SignIns.from_settings(settings, clock),
             }
         ),
-        on_startup=[align_access_log, start_render_pool, *engine.on_startup],
+        on_startup=[align_access_log, start_render_pool, async_actions.start, *engine.on_startup],
         on_shutdown=[
+            async_actions.stop,
             *engine.on_shutdown,
             stop_render_pool,
             providers.aclose,

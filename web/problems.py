@@ -1,4 +1,10 @@
-"""RFC 9457 problem details: every error leaves the service in this one shape."""
+"""RFC 9457 problem details: every error leaves the service in this one shape.
+
+Each document also carries Voucherify's error members as extension members (RFC 9457 allows
+them): ``code`` (the status), ``key`` (a snake_case name of the kind of error), ``message`` (the
+title) and ``details`` (the detail, with every field error spelled out). Voucherify's SDKs show
+those in their exceptions, so a client built for Voucherify reads why its call was refused.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +43,22 @@ _TITLES = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
+    501: "Not implemented",
+}
+# Voucherify's ``key`` member: what kind of error, for clients that branch on it.
+_KEYS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_payload",
+    429: "too_many_requests",
+    500: "internal_error",
+    501: "not_implemented",
 }
 
 
@@ -56,8 +78,16 @@ def problem(
         "detail": detail,
         "instance": request.url.path,
     }
+    details = detail
     if errors is not None:
         body["errors"] = errors
+        details += " " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    body |= {
+        "code": status,
+        "key": _KEYS.get(status, "error"),
+        "message": body["title"],
+        "details": details,
+    }
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -104,7 +134,12 @@ def _absent_body(item: dict[str, Any]) -> bool:
 def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     assert isinstance(error, HTTPException)
     status = error.status_code
-    detail = error.detail if status < 500 else "The server could not handle this request."
+    # A 501 says which operation is not supported and why; other 5xx details stay private.
+    detail = (
+        error.detail
+        if status < 500 or status == 501
+        else "The server could not handle this request."
+    )
     return problem(request, status, detail, headers=error.headers)
 
 
@@ -140,6 +175,12 @@ def document_problems(schema: OpenAPI) -> None:
             "status": Schema(type=OpenAPIType.INTEGER),
             "detail": Schema(type=OpenAPIType.STRING),
             "instance": Schema(type=OpenAPIType.STRING),
+            "code": Schema(type=OpenAPIType.INTEGER, description="Voucherify's: the status"),
+            "key": Schema(type=OpenAPIType.STRING, description="Voucherify's: the error kind"),
+            "message": Schema(type=OpenAPIType.STRING, description="Voucherify's: the title"),
+            "details": Schema(
+                type=OpenAPIType.STRING, description="Voucherify's: detail and field errors"
+            ),
             "errors": Schema(
                 type=OpenAPIType.ARRAY,
                 items=Schema(
@@ -164,6 +205,9 @@ def document_problems(schema: OpenAPI) -> None:
             statuses = ["401", "404", "409", "413", "422"]
             if operation.request_body is not None:
                 statuses.insert(0, "400")
+            if "501" in responses:  # an operation declared not supported: its problem shape
+                responses.pop("501")
+                statuses.append("501")
             for status in statuses:
                 responses.setdefault(
                     status, OpenAPIResponse(description=_TITLES[int(status)], content=content)

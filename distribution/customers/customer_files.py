@@ -1,7 +1,7 @@
 """CSV and JSON import and CSV export of customers.
 
-Columns: ``source_id, name, email, phone, description, locale, timezone``, the address parts as
-``address.city`` (or ``address_city``) and so on, and ``metadata.<key>`` for metadata. The
+Columns: ``source_id, name, email, phone, description, locale, timezone, birthdate``, the address
+parts as ``address.city`` (or ``address_city``) and so on, and ``metadata.<key>`` for metadata. The
 read-only columns an export writes (``id``, ``created_at``, ``updated_at``) are ignored, so an
 export can be imported again. An empty cell leaves the field as it is. Metadata cells that are
 plainly numbers or ``true``/``false`` become numbers and booleans (``"02134"`` stays text, since
@@ -71,7 +71,7 @@ WORKERS = max(1, (os.cpu_count() or 2) - 1)
 IN_FLIGHT = 2 * WORKERS
 # What importing a chunk gives back: per row its number, whether it was created, its errors.
 Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
-_PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone")
+_PLAIN = ("source_id", "name", "email", "phone", "description", "locale", "timezone", "birthdate")
 _IGNORED = ("id", "object", "created_at", "updated_at")
 # What makes a spreadsheet read a cell as a formula (OWASP, CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

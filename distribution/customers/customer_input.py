@@ -1,7 +1,9 @@
 """Validation and normalisation of customer input, shared by the API, batches and imports.
 
 The input shape is Voucherify's customer object plus ``locale`` and ``timezone``. A field that is
-absent stays as it is on update; a field sent as ``null`` is cleared.
+absent stays as it is on update; a field sent as ``null`` is cleared. ``birthday`` is Voucherify's
+deprecated name of ``birthdate``; ``id`` and ``system_metadata`` are Voucherify's but set by the
+service, so they are refused with that reason rather than as unknown fields.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import re
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
@@ -68,6 +71,14 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     metadata: dict[str, Any] | Unset | None = msgspec.UNSET
     locale: str | Unset | None = msgspec.UNSET
     timezone: str | Unset | None = msgspec.UNSET
+    birthdate: str | Unset | None = msgspec.UNSET
+    birthday: str | Unset | None = msgspec.UNSET
+
+
+# Fields of Voucherify's objects that the service sets (a customer's id, its system metadata):
+# refused saying so rather than as unknown fields. Not struct fields, so code that copies the
+# writable fields of a customer object (an event's customer) skips them.
+_SET_BY_SERVICE = frozenset({"id", "system_metadata"})
 
 
 @dataclass
@@ -300,6 +311,8 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
             errors.append(FieldError("timezone", "is not an IANA time zone such as Europe/Paris"))
         cols["timezone"] = data.timezone
 
+    _birthdate(errors, cols, data)
+
     if data.metadata is None:
         out.metadata_replace = True
     elif isinstance(data.metadata, dict):
@@ -329,12 +342,38 @@ def validate_customer(data: CustomerIn, *, default_region: str) -> ValidCustomer
     return errors or out
 
 
+def _birthdate(errors: list[FieldError], cols: dict[str, Any], data: CustomerIn) -> None:
+    """``birthdate``, or its deprecated name ``birthday``: an ISO date, stored as its text."""
+    given = {
+        name: value
+        for name in ("birthdate", "birthday")
+        if (value := getattr(data, name)) is not msgspec.UNSET
+    }
+    for name, value in given.items():
+        if value is None or value == "":
+            continue
+        try:
+            # fromisoformat also takes 20240131; Voucherify's format is YYYY-MM-DD only.
+            if len(value) != 10:
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            errors.append(FieldError(name, "must be a date as YYYY-MM-DD"))
+            return
+    values = {value or None for value in given.values()}
+    if len(values) > 1:
+        errors.append(FieldError("birthday", "differs from birthdate (birthday is its old name)"))
+    elif values:
+        cols["birthdate"] = values.pop()
+
+
 def field_error_from_msgspec(message: str) -> FieldError:
     """Turn msgspec's ``Expected `str`, got `int` - at `$.email``` into a FieldError."""
     reason, _, path = message.partition(" - at `")
     path = path.rstrip("`").removeprefix("$").lstrip(".")
     if reason.startswith("Object contains unknown field"):
         unknown = reason.split("`")[1]
+        set_by_service = unknown in _SET_BY_SERVICE and not path
+        reason = "is set by the service (read-only)" if set_by_service else "is not a known field"
         path = f"{path}.{unknown}" if path else unknown
-        reason = "is not a known field"
     return FieldError(path or "body", reason)

@@ -24,6 +24,7 @@ __all__ = [
     "list_segments",
     "member_condition",
     "parsed_segments",
+    "segments_of",
     "update_segment",
 ]
 
@@ -117,3 +118,8 @@ def count_members(session: Session, project_id: str, segment: Segment) -> int:
 def is_member(segment: Segment, customer: Customer) -> bool:
     """Whether one customer is in the segment, evaluated in memory (no query)."""
     return matches(parse_filter(segment.filter), customer)
+
+
+def segments_of(session: Session, project_id: str, customer: Customer) -> list[Segment]:
+    """The project's segments the customer is in now, oldest first."""
+    return [s for s in list_segments(session, project_id) if is_member(s, customer)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -35,17 +35,19 @@ from distribution.customers.customer_rows import (
     update_rows,
 )
 from distribution.customers.external_ids import forget_external_ids
-from distribution.errors import FieldError, InvalidInputError, NotFoundError
+from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import Customer, utcnow
 from distribution.storage.ids import new_id
 
 __all__ = [
     "BatchItem",
     "CustomerPage",
+    "SortKey",
     "UpsertOutcome",
     "erase_customer",
     "get_customer",
     "list_customers",
+    "update_customer",
     "upsert_customer",
     "upsert_customers",
     "validate_rows",
@@ -68,6 +70,7 @@ _PERSONAL_COLUMNS = [
     "address_postal_code",
     "locale",
     "timezone",
+    "birthdate",
 ]
 
 
@@ -105,6 +108,7 @@ class CustomerPage:
     customers: list[Customer]
     has_more: bool
     next_cursor: str | None
+    total: int | None = None
 
 
 def upsert_customer(
@@ -213,7 +217,9 @@ def _write_valid(
         row = (existing.get(key) or fresh_by_source_id.get(key)) if key else None
         created = row is None
         if row is None:
-            row = _new_row(project_id, now)
+            # A microsecond apart: Voucherify's date cursor (``starting_after`` a created_at)
+            # must find a next page even among the rows of one batch.
+            row = _new_row(project_id, now + timedelta(microseconds=len(fresh)))
             fresh.append(row)
             if key:
                 fresh_by_source_id[key] = row
@@ -262,6 +268,34 @@ def _merge(row: dict[str, Any], valid: ValidCustomer, now: datetime) -> None:
     row["updated_at"] = now
 
 
+def update_customer(
+    session: Session,
+    project_id: str,
+    id_or_source_id: str,
+    data: CustomerIn,
+    *,
+    default_region: str,
+) -> Customer:
+    """Update an existing customer found by id or ``source_id`` (the same merge rules)."""
+    result = validate_customer(data, default_region=default_region)
+    if isinstance(result, list):
+        raise InvalidInputError(result)
+    customer = get_customer(session, project_id, id_or_source_id)
+    row = {name: getattr(customer, attribute) for name, attribute in _ATTRIBUTES.items()}
+    new_source_id = result.columns.get("source_id", row["source_id"])
+    changed_source_id = new_source_id and new_source_id != row["source_id"]
+    if changed_source_id and live_row(session, project_id, new_source_id) is not None:
+        raise ConflictError(f"another customer has source_id {new_source_id!r}")
+    before = dict(row)
+    _merge(row, result, utcnow())
+    if _same_but_time(row, before):
+        row["updated_at"] = before["updated_at"]
+    else:
+        update_row(session, row)
+    session.expunge_all()
+    return _customer(row)
+
+
 def get_customer(session: Session, project_id: str, id_or_source_id: str) -> Customer:
     """A customer by our id or by ``source_id`` (erased customers are gone)."""
     customer = session.exec(
@@ -276,6 +310,10 @@ def get_customer(session: Session, project_id: str, id_or_source_id: str) -> Cus
     return customer
 
 
+#: What ``list_customers`` can sort by (Voucherify's ``order`` names, without the ``-``).
+SortKey = Literal["id", "created_at", "updated_at", "source_id"]
+
+
 def list_customers(
     session: Session,
     project_id: str,
@@ -288,52 +326,92 @@ def list_customers(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     extra_condition: Any = None,
+    sort: SortKey = "id",
+    name: str | None = None,
+    city: str | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    created_cursor: datetime | None = None,
+    offset: int = 0,
+    count_total: bool = False,
 ) -> CustomerPage:
-    """One page of customers ordered by id (creation time)."""
+    """One page of customers, ordered by id (creation time) unless ``sort`` says otherwise.
+
+    Two cursors: ``starting_after`` an id (ours, in id order), and ``created_cursor``, a
+    creation time (Voucherify's): customers created after it in ascending order, before it in
+    descending. ``offset`` skips that many (Voucherify's ``page``). ``count_total`` also counts
+    every customer the filters match, cursors and offset aside.
+    """
     limit = max(1, min(limit, MAX_PAGE))
-    statement = select(Customer).where(
-        Customer.project_id == project_id, col(Customer.erased_at).is_(None)
-    )
-    if starting_after:
-        statement = statement.where(
-            col(Customer.id) > starting_after
-            if order == "asc"
-            else col(Customer.id) < starting_after
-        )
+    conditions: list[Any] = [Customer.project_id == project_id, col(Customer.erased_at).is_(None)]
     if email:
-        statement = statement.where(func.lower(Customer.email) == email.strip().lower())
+        conditions.append(func.lower(Customer.email) == email.strip().lower())
+    if name:
+        conditions.append(func.lower(Customer.name) == name.strip().lower())
+    if city:
+        conditions.append(func.lower(Customer.address_city) == city.strip().lower())
     if query:
         pattern = (
             "%"
             + query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             + "%"
         )
-        statement = statement.where(
+        conditions.append(
             or_(
                 func.lower(Customer.name).like(pattern, escape="\\"),
                 func.lower(Customer.email).like(pattern, escape="\\"),
                 func.lower(Customer.source_id).like(pattern, escape="\\"),
             )
         )
-    if created_after:
-        statement = statement.where(col(Customer.created_at) >= created_after)
-    if created_before:
-        statement = statement.where(col(Customer.created_at) < created_before)
+    for column, after, before in (
+        (Customer.created_at, created_after, created_before),
+        (Customer.updated_at, updated_after, updated_before),
+    ):
+        if after:
+            conditions.append(col(column) >= after)
+        if before:
+            conditions.append(col(column) < before)
     if extra_condition is not None:
-        statement = statement.where(extra_condition)
-    statement = statement.order_by(
-        col(Customer.id).asc() if order == "asc" else col(Customer.id).desc()
-    ).limit(limit + 1)
+        conditions.append(extra_condition)
+    total = (
+        int(session.exec(select(func.count()).select_from(Customer).where(*conditions)).one())
+        if count_total
+        else None
+    )
+    ascending = order == "asc"
+    if starting_after:
+        conditions.append(
+            col(Customer.id) > starting_after if ascending else col(Customer.id) < starting_after
+        )
+    if created_cursor:
+        conditions.append(
+            col(Customer.created_at) > created_cursor
+            if ascending
+            else col(Customer.created_at) < created_cursor
+        )
+    # Ties of the sort key fall back to id order, so pages never overlap.
+    keys = [col(getattr(Customer, sort)), col(Customer.id)] if sort != "id" else [col(Customer.id)]
+    statement = (
+        select(Customer)
+        .where(*conditions)
+        .order_by(*(key.asc() if ascending else key.desc() for key in keys))
+        .offset(offset)
+        .limit(limit + 1)
+    )
     rows = list(session.exec(statement))
     has_more = len(rows) > limit
     rows = rows[:limit]
     return CustomerPage(
-        customers=rows, has_more=has_more, next_cursor=rows[-1].id if has_more and rows else None
+        customers=rows,
+        has_more=has_more,
+        # An id cursor continues an id order only.
+        next_cursor=rows[-1].id if has_more and rows and sort == "id" else None,
+        total=total,
     )
 
 
-def erase_customer(session: Session, project_id: str, customer_id: str) -> None:
-    """Erase a customer's personal data; the id stays as a tombstone for the delivery log."""
+def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
+    """Erase a customer's personal data; the id (returned) stays as a tombstone for the log."""
     customer = get_customer(session, project_id, customer_id)
     for name in _PERSONAL_COLUMNS:
         setattr(customer, name, None)
@@ -341,6 +419,7 @@ def erase_customer(session: Session, project_id: str, customer_id: str) -> None:
     customer.erased_at = customer.updated_at = utcnow()
     session.add(customer)
     forget_external_ids(session, customer.id)
+    return customer.id
 
 
 def iter_customers(session: Session, project_id: str, batch: int = 1000) -> Iterator[Customer]:

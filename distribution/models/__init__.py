@@ -3,6 +3,7 @@
 Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z``.
 """
 
+from distribution.models.async_actions import AsyncAction
 from distribution.models.campaigns import BulkJob, Campaign, Code, CodePool
 from distribution.models.core import (
     CUSTOMER_COLUMNS,
@@ -40,6 +41,7 @@ __all__ = [
     "PENDING_STATUSES",
     "UNSENT_STATUSES",
     "ApiKey",
+    "AsyncAction",
     "BulkJob",
     "Campaign",
     "Code",

@@ -97,6 +97,9 @@ class Customer(SQLModel, table=True):
     address_postal_code: str | None = None
     locale: str | None = None
     timezone: str | None = None
+    # ISO ``YYYY-MM-DD`` text (Voucherify's ``birthdate``): it sorts and compares as a date on
+    # both dialects and passes the driver-level bulk writes unconverted.
+    birthdate: str | None = Field(default=None, max_length=10)
     meta: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column("metadata", JSONVariant, nullable=False)
     )
@@ -130,6 +133,7 @@ class CustomerRecord:
     address_postal_code: str | None
     locale: str | None
     timezone: str | None
+    birthdate: str | None
     meta: dict[str, Any]
     created_at: datetime
     updated_at: datetime

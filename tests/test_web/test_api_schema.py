@@ -45,10 +45,14 @@ def test_every_operation_answers_within_its_schema(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
     for operation in operations:
+        # Operations documented as not supported answer 501 on purpose (a problem document).
+        declared_501 = "501" in operation.definition.raw.get("responses", {})
+        checks = CHECKS[1:] if declared_501 else CHECKS
 
         @given(case=operation.as_strategy())
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
         def explore(case: Any) -> None:
-            case.call_and_validate(headers=api_project.headers, checks=CHECKS)
+            # Called below, within this iteration: the loop's current checks.
+            case.call_and_validate(headers=api_project.headers, checks=checks)  # noqa: B023
 
         explore()

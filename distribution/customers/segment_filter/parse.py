@@ -55,6 +55,7 @@ COLUMN_FIELDS: dict[str, str] = {
     "description": "description",
     "locale": "locale",
     "timezone": "timezone",
+    "birthdate": "birthdate",  # YYYY-MM-DD text: starts_with "1980-" finds a year
     "address.city": "address_city",
     "address.state": "address_state",
     "address.line_1": "address_line_1",
