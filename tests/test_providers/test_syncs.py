@@ -147,14 +147,12 @@ async def test_braze_attributes_errors_are_kept(
     api, url = braze_api
     api.minor_errors.append({"type": "invalid attribute", "input_array": "attributes", "index": 0})
     config = {"api_key": braze.API_KEY, "base_url": url, "attributes": {"referral_code": "code"}}
-    result = await build_sync("b", "braze_attributes", config, http_client=http_client).sync(
-        UPDATE
-    )
+    result = await build_sync("b", "braze_attributes", config, http_client=http_client).sync(UPDATE)
     assert result.status == "queued"
     assert result.errors == (
         '{"index": 0, "input_array": "attributes", "type": "invalid attribute"}',
     )
-    assert result.reason is not None and "invalid attribute" in result.reason
+    assert result.reason == f"braze reported errors: {result.errors[0]}"
 
 
 async def test_activecampaign_contact_and_field_values(
