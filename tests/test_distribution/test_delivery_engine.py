@@ -29,8 +29,8 @@ from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
 from providers import Message, RejectReason, SendResult
-from providers.capture import CaptureConfig, CaptureProvider
 from providers.braze import BrazeConfig, BrazeProvider
+from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
