@@ -17,38 +17,23 @@ from litestar.testing import TestClient
 
 from tests.conftest import make_project, migrated_database
 from tests.service_process import all_messages, wait_until
-from tests.test_providers.fakes.smtp_server import RecordingHandler, start_smtp_server
-from tests.test_web.api_templates import published_template
+from tests.test_providers.fakes.smtp_server import RecordingHandler
+from tests.test_web.api_templates import news_distribution
+from tests.test_web.bulk_invite import smtp_provider
 from web.app import create_app
-from web.settings import Settings
+
+from .conftest import own_settings
 
 Client = TestClient[Litestar]
 WARNING = "is not https: marketing email is sent without List-Unsubscribe-Post"
-
-
-@pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    controller = start_smtp_server(handler)
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
 
 
 @contextmanager
 def _service(directory: Path, public_url: str) -> Iterator[Client]:
     """A service of its own on a database of its own, as an operator configures it."""
     with migrated_database("sqlite", directory) as url:
-        settings = Settings(
-            database_url=url,
-            data_dir=directory,
-            secret_key="test-secret-key",
-            migrate_on_start=False,
-            allow_private_networks=True,  # the SMTP server listens on 127.0.0.1
-            worker_poll_interval=0.05,
-            public_url=public_url,
-        )
+        # The SMTP server listens on 127.0.0.1, as the operator's setting allows.
+        settings = own_settings(url, directory, public_url=public_url, allow_private_networks=True)
         app = create_app(settings)
         project = make_project(app.state.database)
         with TestClient(app) as client:
@@ -58,38 +43,7 @@ def _service(directory: Path, public_url: str) -> Iterator[Client]:
 
 def _newsletter_to(client: Client, port: int, address: str) -> None:
     """Send one marketing email to ``address`` through the SMTP server on ``port``."""
-    created = client.post(
-        "/v1/providers",
-        json={
-            "name": "mail",
-            "kind": "smtp",
-            "config": {
-                "host": "127.0.0.1",
-                "port": port,
-                "security": "none",
-                "from_email": "news@example.com",
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    template_id = published_template(
-        client,
-        category="marketing",
-        source={
-            "body_format": "html",
-            "subject": "News",
-            "body": '<p>News</p><a href="{{ links.unsubscribe_url }}">Unsubscribe</a>',
-        },
-    )
-    distribution = client.post(
-        "/v1/distributions",
-        json={
-            "name": "News",
-            "trigger": "news.published",
-            "channels": [{"channel": "email", "template": template_id, "provider": "mail"}],
-        },
-    )
-    assert distribution.status_code == 201, distribution.text
+    news_distribution(client, smtp_provider(client, port))
     customer = {"source_id": address.split("@")[0], "email": address, "name": "Reader"}
     event = client.post("/v1/events", json={"type": "news.published", "customer": customer})
     assert event.status_code == 202, event.text
