@@ -189,8 +189,11 @@ class SmtpProvider:
             to = idna_address(message.to)
             sender = idna_address(message.from_email or self.config.from_email)
             utf8 = not (to.isascii() and sender.isascii())
+            if to != message.to or sender != (message.from_email or self.config.from_email):
+                # The headers name the addresses as the envelope does: domains as A-labels.
+                message = replace(message, to=to, from_email=sender)
             built = build_mime(
-                replace(message, to=to, from_email=sender),
+                message,
                 from_email=sender,
                 from_name=self.config.from_name,
                 reply_to=self.config.reply_to,
