@@ -82,7 +82,7 @@ class SmtpConfig:
             raise ValueError("host is required")
         if "@" not in self.from_email:
             raise ValueError("from_email must be an email address")
-        idna_address(self.from_email)  # a domain that cannot go on the wire fails here
+        idna_address(self.from_email, "from_email")  # a domain SMTP cannot carry fails here
         if self.port is not None and not 0 < self.port < 65536:
             raise ValueError("port must be between 1 and 65535")
         if not 1 <= self.pool_size <= 100:
@@ -186,8 +186,8 @@ class SmtpProvider:
         """
         ensure_channel(self.name, self.channels, message)
         try:
-            to = idna_address(message.to)
-            sender = idna_address(message.from_email or self.config.from_email)
+            to = idna_address(message.to, "recipient")
+            sender = idna_address(message.from_email or self.config.from_email, "sender")
             utf8 = not (to.isascii() and sender.isascii())
             if to != message.to or sender != (message.from_email or self.config.from_email):
                 # The headers name the addresses as the envelope does: domains as A-labels.

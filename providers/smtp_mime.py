@@ -71,23 +71,25 @@ _NAME_BYTES = 500
 _STAND_IN = "a@a"
 
 
-def idna_address(address: str) -> str:
+def idna_address(address: str, role: str = "address") -> str:
     """The address with its domain in IDNA A-labels (`zoe@bücher.example` ->
     `zoe@xn--bcher-kva.example`), as SMTP and ASCII headers carry it; the local part as it is.
 
     Raises:
-        ValueError: the address has no `@`, or its domain is not a valid IDNA name.
+        ValueError: the address has no `@`, or its domain is not a valid IDNA name. The message
+            names the `role` ("recipient", "sender") but never the address: it ends up in a
+            delivery's last error, which outlives the erasure of a customer's data.
     """
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError(f"{address!r} is not an email address")
+        raise ValueError(f"the {role} is not an email address")
     if domain.isascii():
         return address
     try:
         # UTS 46 mapping first, as browsers and mail clients do (case, width, dots).
         encoded = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise ValueError(f"the domain of {address!r} is not a valid IDNA name: {exc}") from None
+    except idna.IDNAError:
+        raise ValueError(f"the {role}'s domain is not a valid IDNA name") from None
     return f"{local}@{encoded}"
 
 
