@@ -495,6 +495,10 @@ async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
     project_id = project.project.id
     _email_distribution(database, project_id, provider="braze")
     _reward_granted(database, project_id, "b1")
+    with database.session() as session:
+        create_subscription(
+            session, SecretBox("engine-test"), project_id, "https://hooks.example.com/in", ["*"]
+        )
     async with httpx.AsyncClient() as client:
         config = BrazeConfig(
             api_key=fake_braze.API_KEY,
@@ -517,4 +521,10 @@ async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
                 DeliveryStatusChange.delivery_id == row.id, DeliveryStatusChange.status == "sent"
             )
         ).all()
+        [sent] = session.exec(
+            select(WebhookCall.payload).where(
+                WebhookCall.project_id == project_id, WebhookCall.event_type == "message.sent"
+            )
+        ).all()
     assert change.detail == reported
+    assert (sent["data"]["provider_status"], sent["data"]["reason"]) == ("success", reported)
