@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.utils import formataddr
 from typing import Any, Literal
 
 import httpx
@@ -18,9 +18,61 @@ from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
 
-__all__ = ["KIND", "MAX_EXTERNAL_IDS", "BrazeConfig", "BrazeProvider"]
+__all__ = [
+    "KIND",
+    "MAX_EXTERNAL_IDS",
+    "BrazeConfig",
+    "BrazeProvider",
+    "accepted_result",
+    "sender_address",
+]
 
 MAX_EXTERNAL_IDS = 50
+# RFC 5322 specials: a display name holding one is quoted, as `formataddr` quotes it.
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+# At most this many of Braze's non-fatal errors are kept on a result, each cut to an excerpt.
+_MAX_ERRORS = 10
+
+
+def sender_address(name: str, address: str) -> str:
+    """`Display Name <address>`, as Braze's email object wants `from`.
+
+    Braze reads a JSON string, not a mail header: a non-ASCII name goes as it is. An RFC 2047
+    encoded word (what `formataddr` makes of "Récompenses") would be shown to the recipient
+    literally as `=?utf-8?q?R=C3=A9compenses?=`.
+    """
+    name = " ".join(name.split())  # no line breaks or runs of spaces
+    if _SPECIALS.search(name):
+        name = '"{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"'))
+    return f"{name} <{address}>"
+
+
+def accepted_result(
+    body: dict[str, Any], excerpt: str, secrets: Iterable[str], message_id: str | None = None
+) -> SendResult:
+    """A 2xx `success` (or maintenance-time `queued`) answer, with its non-fatal `errors`.
+
+    Braze answers `{"message": "success", "errors": [...]}` when a call was accepted but
+    something in it was not (braze.com/docs/api/errors, "Server responses": the messages the
+    errors do not affect are still sent). The errors are kept, so the message is never
+    recorded as plainly sent: the reason names them.
+    """
+    raw_errors = body.get("errors")
+    items = raw_errors if isinstance(raw_errors, list) else [raw_errors] if raw_errors else []
+    errors = tuple(
+        response_excerpt(
+            item if isinstance(item, str) else json.dumps(item, sort_keys=True), secrets=secrets
+        )
+        for item in items[:_MAX_ERRORS]
+    )
+    return SendResult(
+        "queued",
+        provider_message_id=message_id,
+        reason=f"braze reported errors: {'; '.join(errors)}" if errors else None,
+        raw=excerpt,
+        provider_status=str(body.get("message")),
+        errors=errors,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +156,7 @@ class BrazeProvider:
         email: dict[str, Any] = {
             "app_id": c.email_app_id,
             "subject": message.subject or "",
-            "from": formataddr((message.from_name or c.from_name or sender, sender)),
+            "from": sender_address(message.from_name or c.from_name or sender, sender),
             "body": message.html or message.text,
             "extras": {**message.metadata, "delivery_id": message.id},
         }
@@ -157,7 +209,7 @@ class BrazeProvider:
         if body.get("message") not in ("success", "queued"):
             raise PermanentProviderError("unexpected answer", provider=self.name, excerpt=excerpt)
         dispatch = body.get("dispatch_id")
-        return SendResult("queued", provider_message_id=dispatch, raw=excerpt)
+        return accepted_result(body, excerpt, secrets, str(dispatch) if dispatch else None)
 
     async def _call(self, messages: Sequence[Message]) -> SendResult:
         response = await request(

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from providers.braze import accepted_result
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
@@ -65,7 +66,7 @@ class BrazeAttributesSync:
         return {"attributes": [item]}
 
     def _result(self, response: httpx.Response) -> SendResult:
-        """Success means Braze queued the attributes."""
+        """Success means Braze queued the attributes; its `errors` name the objects it skipped."""
         body = json_object(response)
         raise_for_status_class(
             response,
@@ -75,7 +76,7 @@ class BrazeAttributesSync:
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         if body.get("message") != "success":
             raise PermanentProviderError("unexpected answer", provider=self.name, excerpt=excerpt)
-        return SendResult("queued", raw=excerpt)
+        return accepted_result(body, excerpt, (self.config.api_key,))
 
     async def sync(self, update: ProfileUpdate) -> SendResult:
         """Write the configured attributes onto the user."""

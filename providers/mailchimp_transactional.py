@@ -198,13 +198,16 @@ class MailchimpTransactionalProvider:
         status = entry.get("status")
         message_id = entry.get("_id")
         if status == "sent":
-            return SendResult("sent", provider_message_id=message_id, raw=excerpt)
+            return SendResult(
+                "sent", provider_message_id=message_id, raw=excerpt, provider_status=status
+            )
         if status in ("queued", "scheduled"):
             return SendResult(
                 "queued",
                 provider_message_id=message_id,
                 reason=entry.get("queued_reason") or status,
                 raw=excerpt,
+                provider_status=status,
             )
         if status == "invalid":
             return SendResult(
@@ -212,6 +215,7 @@ class MailchimpTransactionalProvider:
                 provider_message_id=message_id,
                 reason="invalid",
                 reject_reason="invalid",
+                provider_status=status,
             )
         if status == "rejected":
             reason = entry.get("reject_reason")
@@ -221,6 +225,7 @@ class MailchimpTransactionalProvider:
                 reason=reason or "rejected",
                 raw=excerpt,
                 reject_reason=REJECT_REASONS.get(str(reason), "other"),
+                provider_status=status,
             )
         raise PermanentProviderError(
             f"unknown recipient status {status!r}", provider=self.name, excerpt=excerpt

@@ -94,6 +94,12 @@ class SendResult:
         raw: a short excerpt of the provider's answer, for support.
         reject_reason: why it was rejected, normalised ("other" when the provider's code is
             not one we know); None unless rejected.
+        provider_status: the provider's own word for the message's state in its answer
+            (Twilio `accepted`/`queued`/`sending`, Mandrill `sent`/`queued`/`scheduled`, Braze
+            `success`); None when the provider has none (SMTP's 250 only says "taken").
+            `status` folds it into our three; this keeps "accepted" apart from "sent".
+        errors: non-fatal errors the provider reported while accepting the message (Braze's
+            `errors` array): some recipients of the call may not get it.
     """
 
     status: SendStatus
@@ -101,12 +107,15 @@ class SendResult:
     reason: str | None = None
     raw: str = ""
     reject_reason: RejectReason | None = None
+    provider_status: str | None = None
+    errors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status != "rejected" and self.reject_reason is not None:
             raise ValueError("only a rejected result has a reject_reason")
         if self.status == "rejected" and self.reject_reason is None:
             object.__setattr__(self, "reject_reason", "other")
+        object.__setattr__(self, "errors", tuple(self.errors))
 
     @property
     def accepted(self) -> bool:

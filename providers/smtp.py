@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import aiosmtplib
@@ -23,7 +23,7 @@ from providers.kind import ProviderKind
 from providers.message import Message, SendResult
 from providers.protocol import ensure_channel
 from providers.signatures import verify_bounce_webhook
-from providers.smtp_mime import build_mime
+from providers.smtp_mime import build_mime, idna_address
 from providers.smtp_pool import SmtpConnectionPool, SmtpServer
 
 __all__ = ["KIND", "SmtpConfig", "SmtpProvider", "build_mime"]
@@ -82,6 +82,7 @@ class SmtpConfig:
             raise ValueError("host is required")
         if "@" not in self.from_email:
             raise ValueError("from_email must be an email address")
+        idna_address(self.from_email, "from_email")  # a domain SMTP cannot carry fails here
         if self.port is not None and not 0 < self.port < 65536:
             raise ValueError("port must be between 1 and 65535")
         if not 1 <= self.pool_size <= 100:
@@ -134,7 +135,7 @@ class SmtpProvider:
         self.config = config
         self._owns_pool = pool is None
         self.pool = pool or SmtpConnectionPool(config.server(), size=config.pool_size, guard=guard)
-        self._domain = config.message_id_domain or config.from_email.rsplit("@", 1)[1]
+        self._domain = config.message_id_domain or idna_address(config.from_email).split("@")[-1]
 
     def _error(self, exc: Exception) -> ProviderError:
         """Map an aiosmtplib/ssl/OS exception onto the error tree."""
@@ -178,32 +179,54 @@ class SmtpProvider:
         )
 
     async def send(self, message: Message) -> SendResult:
-        """Send one email; 4xx replies raise transient, 5xx permanent errors."""
+        """Send one email; 4xx replies raise transient, 5xx permanent errors.
+
+        An internationalised domain goes as IDNA A-labels; a non-ASCII local part needs the
+        server's SMTPUTF8 (RFC 6531) and fails permanently, saying so, without it.
+        """
         ensure_channel(self.name, self.channels, message)
         try:
+            to = idna_address(message.to, "recipient")
+            sender = idna_address(message.from_email or self.config.from_email, "sender")
+            utf8 = not (to.isascii() and sender.isascii())
+            if to != message.to or sender != (message.from_email or self.config.from_email):
+                # The headers name the addresses as the envelope does: domains as A-labels.
+                message = replace(message, to=to, from_email=sender)
             built = build_mime(
                 message,
-                from_email=self.config.from_email,
+                from_email=sender,
                 from_name=self.config.from_name,
                 reply_to=self.config.reply_to,
                 message_id_domain=self._domain,
                 unsubscribe_mailto=self.config.unsubscribe_mailto,
+                utf8=utf8,
             )
         except (ValueError, TypeError) as exc:
             raise PermanentProviderError(f"invalid message: {exc}", provider=self.name) from None
-        sender = message.from_email or self.config.from_email
         refused: aiosmtplib.SMTPRecipientRefused | None = None
+        no_smtputf8 = False
         try:
             async with self.pool.connection() as client:
                 try:
-                    _errors, reply = await client.sendmail(sender, [message.to], built.data)
+                    _errors, reply = await client.sendmail(
+                        sender, [to], built.data, mail_options=["SMTPUTF8"] if utf8 else None
+                    )
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     # aiosmtplib has already sent RSET: the connection stays usable, unless 421.
                     refused = exc.recipients[0]
                     if refused.code == 421:
                         self.pool.drop(client)
+                except aiosmtplib.SMTPNotSupported:
+                    # Raised before MAIL FROM went out: the connection stays usable.
+                    no_smtputf8 = True
         except _CONNECTION_ERRORS as exc:
             raise self._error(exc) from None
+        if no_smtputf8:
+            raise PermanentProviderError(
+                "the address has a non-ASCII local part, which needs SMTPUTF8, "
+                "and the SMTP server does not offer it",
+                provider=self.name,
+            )
         if refused is not None:
             raise self._error(refused)
         return SendResult(

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 
+import idna
+
 from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import Message
 
-__all__ = ["SAFE_ID", "STRUCTURAL_HEADERS", "MimeMessage", "build_mime"]
+__all__ = ["SAFE_ID", "STRUCTURAL_HEADERS", "MimeMessage", "build_mime", "idna_address"]
 
 # Headers we set ourselves; a template may not override them through Message.headers.
 STRUCTURAL_HEADERS = frozenset(
@@ -65,6 +67,30 @@ _UNFOLDABLE = re.compile("[^ ]{900,}| {900,}")
 _WORD_BYTES = 42
 # A display name's single encoded word, its address and "Reply-To: " stay under 998 octets.
 _NAME_BYTES = 500
+# Formats a display name for an address `formataddr` refuses (non-ASCII, under SMTPUTF8).
+_STAND_IN = "a@a"
+
+
+def idna_address(address: str, role: str = "address") -> str:
+    """The address with its domain in IDNA A-labels (`zoe@bücher.example` ->
+    `zoe@xn--bcher-kva.example`), as SMTP and ASCII headers carry it; the local part as it is.
+
+    Raises:
+        ValueError: the address has no `@`, or its domain is not a valid IDNA name. The message
+            names the `role` ("recipient", "sender") but never the address: it ends up in a
+            delivery's last error, which outlives the erasure of a customer's data.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"the {role} is not an email address")
+    if domain.isascii():
+        return address
+    try:
+        # UTS 46 mapping first, as browsers and mail clients do (case, width, dots).
+        encoded = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise ValueError(f"the {role}'s domain is not a valid IDNA name") from None
+    return f"{local}@{encoded}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +110,17 @@ def build_mime(
     message_id_domain: str,
     unsubscribe_mailto: str | None = None,
     now: datetime | None = None,
+    utf8: bool = False,
 ) -> MimeMessage:
     """Build the RFC 5322 message: text then HTML in multipart/alternative, and the headers.
 
+    `utf8`: the message goes with SMTPUTF8, so the From and To addresses may have non-ASCII
+    local parts, written in UTF-8 as RFC 6532 allows. Domains should be A-labels already
+    (`idna_address`).
+
     Raises:
         ValueError: a header name or value is malformed (e.g. a value contains a line break), a
-            body is not encodable as UTF-8, or an address is not ASCII.
+            body is not encodable as UTF-8, or an address is not ASCII (without `utf8`).
     """
     sender = message.from_email or from_email
     # A stable Message-ID per delivery lets receivers drop a duplicate from a retried send.
@@ -98,8 +129,8 @@ def build_mime(
     else:
         message_id = make_msgid(domain=message_id_domain)
     lines = [
-        _field("From", _address(message.from_name or from_name, sender)),
-        _field("To", _address(message.to_name, message.to)),
+        _field("From", _address(message.from_name or from_name, sender, utf8=utf8)),
+        _field("To", _address(message.to_name, message.to, utf8=utf8)),
         _field("Subject", _unstructured(message.subject or "")),
         _field("Date", format_datetime(now or datetime.now(UTC))),
         _field("Message-ID", message_id),
@@ -116,7 +147,7 @@ def build_mime(
         is_address = name.lower() in _ADDRESS_HEADERS
         lines.append(_field(name, _addresses(value) if is_address else _unstructured(value)))
     lines.append("MIME-Version: 1.0\r\n")
-    head = "".join(lines).encode("ascii")
+    head = "".join(lines).encode("utf-8" if utf8 else "ascii")
     if message.text and message.html:
         return MimeMessage(head + _alternative(message.text, message.html), message_id)
     if message.html:
@@ -174,9 +205,16 @@ def _encoded_words(text: str, word_bytes: int = _WORD_BYTES) -> str:
     return " ".join(words)
 
 
-def _address(name: str | None, address: str) -> str:
-    """`Name <address>`, the name quoted when it has specials or encoded when not ASCII."""
+def _address(name: str | None, address: str, *, utf8: bool = False) -> str:
+    """`Name <address>`, the name quoted when it has specials or encoded when not ASCII.
+
+    A non-ASCII address is written as it is with `utf8` (RFC 6532), else refused.
+    """
     _check(address)
+    if utf8 and not address.isascii():
+        formatted = _address(name, _STAND_IN)
+        at = formatted.rindex(_STAND_IN)  # the address comes last, after any quoted name
+        return formatted[:at] + address + formatted[at + len(_STAND_IN) :]
     if not name:
         return formataddr(("", address))
     _check(name)

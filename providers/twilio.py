@@ -140,9 +140,13 @@ class TwilioProvider:
             status = str(body.get("status") or "queued")
             error_code = body.get("error_code")
             if status in QUEUED_STATUSES:
-                return SendResult("queued", provider_message_id=sid, raw=excerpt)
+                return SendResult(
+                    "queued", provider_message_id=sid, raw=excerpt, provider_status=status
+                )
             if status in SENT_STATUSES:
-                return SendResult("sent", provider_message_id=sid, raw=excerpt)
+                return SendResult(
+                    "sent", provider_message_id=sid, raw=excerpt, provider_status=status
+                )
             reason = REJECTED_CODES.get(error_code) if isinstance(error_code, int) else None
             return SendResult(
                 "rejected",
@@ -150,6 +154,7 @@ class TwilioProvider:
                 reason=reason or str(error_code or status),
                 raw=excerpt,
                 reject_reason=reason or "other",
+                provider_status=status,
             )
         code = body.get("code")
         message = _code_phrase(code) or f"HTTP {response.status_code}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ from distribution.template_store.render_pool import (
 )
 from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
 from providers.address_guard import AddressGuard, Resolver, system_resolver
+from providers.list_unsubscribe import one_click_allowed
 from web.allow_header import allow_header_middleware
 from web.async_actions_api import AsyncActionController
 from web.auth import SECURITY_SCHEMES, provide_caller
@@ -72,6 +74,8 @@ from web.ui import UI_TEMPLATES, ui_routes
 from web.ui.session import Clock, SignIns
 from web.voucherify_customers_api import VoucherifyCustomerController
 from web.webhooks_api import InboundSecretController, WebhookController
+
+log = logging.getLogger("web.app")
 
 __all__ = [
     "create_app",
@@ -223,6 +227,21 @@ def _distributed(
     return _Engine(notifier, BulkKick(notifier), on_startup, on_shutdown)
 
 
+def _warn_without_one_click(settings: Settings) -> None:
+    """Say at start-up that marketing email goes without RFC 8058 one-click unsubscribe.
+
+    Unsubscribe links are built on DM_PUBLIC_URL; one-click needs an HTTPS one, so with http the
+    providers leave `List-Unsubscribe-Post` out (`providers.list_unsubscribe`) and Gmail and
+    Yahoo may treat the bulk mail as not meeting their sender requirements.
+    """
+    if not one_click_allowed(settings.public_url):
+        log.warning(
+            "DM_PUBLIC_URL %s is not https: marketing email is sent without "
+            "List-Unsubscribe-Post (RFC 8058 one-click unsubscribe needs an HTTPS URL)",
+            settings.public_url,
+        )
+
+
 def create_app(
     settings: Settings, *, resolver: Resolver | None = None, clock: Clock = utcnow
 ) -> Litestar:
@@ -233,6 +252,7 @@ def create_app(
     """
     configure_logging(settings.log_level, json_logs=settings.log_format == "json")
     settings.check_mode()
+    _warn_without_one_click(settings)
     database = Database(settings.database_url)
     # Large imports check and write chunks in worker processes (see new_import_pool).
     import_pool = new_import_pool()

@@ -44,6 +44,7 @@ class MessageOut(msgspec.Struct):
     marketing: bool
     attempts: int
     provider_message_id: str | None
+    provider_status: str | None
     last_error: str | None
     created_at: datetime
     updated_at: datetime
@@ -79,6 +80,7 @@ def message_out(d: Delivery, *, content: bool = False) -> MessageOut:
         marketing=d.marketing,
         attempts=d.attempts,
         provider_message_id=d.provider_message_id,
+        provider_status=d.provider_status,
         last_error=d.last_error,
         created_at=utc(d.created_at),
         updated_at=utc(d.updated_at),

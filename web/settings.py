@@ -30,7 +30,8 @@
   busy; then the person signs in again.
 - ``DM_SESSION_IDLE_TIMEOUT`` (``7200``, 2 hours): seconds without a request after which an
   editor sign-in ends.
-- ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe).
+- ``DM_PUBLIC_URL`` (``http://<host>:<port>``): base of links in messages (unsubscribe); one-click
+  unsubscribe (RFC 8058) needs it to be https.
 - ``DM_UNSUBSCRIBE_LINK_DAYS`` (``365``): days an unsubscribe link in a message keeps working
   (also until the customer opts in again on its channel, whichever comes first).
 - ``DM_LOG_LEVEL`` (``INFO``); ``DM_LOG_FORMAT``: ``json`` (default: one JSON object per line

@@ -174,6 +174,10 @@ class Delivery(SQLModel, table=True):
     # enqueues due rows whose mark is missing or past, so a lost enqueue loses nothing.
     enqueued_until: datetime | None = Field(default=None, sa_type=DateTime)
     provider_message_id: str | None = None
+    # The provider's own word when it took (or refused) the message: Twilio `queued`/`accepted`,
+    # Mandrill `queued`/`scheduled`, Braze `success`. `status` says `sent` for all of them, as
+    # frequency caps and statistics count it; this keeps "accepted for later" visible.
+    provider_status: str | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)

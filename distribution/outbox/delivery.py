@@ -57,6 +57,8 @@ _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 _CHANGES = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
 # Ids per IN list: well under SQLite's and PostgreSQL's parameter limits.
 _IN_CHUNK = 5_000
+# A provider's status word is short; a provider answering a long one is cut, not trusted.
+_PROVIDER_STATUS_LIMIT = 40
 
 
 class SenderSource(Protocol):
@@ -110,6 +112,11 @@ class SendOutcome:
     retry_in: float | None = None
     # (project, channel, address, customer) to suppress when the provider reports an opt-out.
     suppress_address: tuple[str, str, str, str | None] | None = None
+    # The provider's own word for the message (``SendResult.provider_status``).
+    provider_status: str | None = None
+    # The provider took the message but reported errors with it: ``detail`` names them, and
+    # the row keeps them in ``last_error`` although it is ``sent``.
+    provider_errors: bool = False
 
 
 _CLAIM_COLUMNS = [
@@ -256,9 +263,24 @@ async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPol
     except Exception as error:  # an unexpected bug in a provider: retry, and say so in the log
         log.exception("provider %s raised on delivery %s", claimed.provider, claimed.id)
         return _retry_or_fail(claimed, policy, f"unexpected error: {error!r}", None)
+    provider_status = (
+        result.provider_status[:_PROVIDER_STATUS_LIMIT] if result.provider_status else None
+    )
     if result.accepted:
-        return SendOutcome(claimed.id, "sent", result.reason, result.provider_message_id)
-    outcome = SendOutcome(claimed.id, "failed", f"rejected: {result.reason or 'no reason given'}")
+        return SendOutcome(
+            claimed.id,
+            "sent",
+            result.reason,
+            result.provider_message_id,
+            provider_status=provider_status,
+            provider_errors=bool(result.errors),
+        )
+    outcome = SendOutcome(
+        claimed.id,
+        "failed",
+        f"rejected: {result.reason or 'no reason given'}",
+        provider_status=provider_status,
+    )
     # The only refusal that says something about the recipient rather than this message.
     if result.reject_reason == "unsubscribed":
         outcome.suppress_address = (
@@ -391,8 +413,16 @@ def _announced(row: Any, outcome: SendOutcome) -> dict[str, Any]:
         "customer_id": row[5],
         "campaign_id": row[6],
         "provider_message_id": outcome.provider_message_id,
-        "reason": outcome.detail if outcome.status != "sent" else None,
+        "provider_status": outcome.provider_status,
+        "reason": _error_of(outcome),
     }
+
+
+def _error_of(outcome: SendOutcome) -> str | None:
+    """What went wrong: a failure's detail, or the errors a provider reported with a send."""
+    if outcome.status != "sent" or outcome.provider_errors:
+        return outcome.detail
+    return None
 
 
 # What recording an outcome writes; the row is found by id alone, as record_outcomes holds it.
@@ -403,6 +433,7 @@ _MOVED = (
     "last_error",
     "sent_at",
     "provider_message_id",
+    "provider_status",
     "next_attempt_at",
 )
 _CHANGE_COLUMNS = ("delivery_id", "status", "detail", "at")
@@ -476,9 +507,10 @@ def _moved_row(outcome: SendOutcome, now: datetime, due: datetime) -> tuple[Any,
         outcome.status,
         now,
         None,
-        None if sent else outcome.detail,
+        _error_of(outcome),
         now if sent else None,
         outcome.provider_message_id if sent else None,
+        outcome.provider_status,
         retry or due,
         outcome.id,
     )

@@ -29,10 +29,12 @@ from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
 from providers import Message, RejectReason, SendResult
+from providers.braze import BrazeConfig, BrazeProvider
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
+from tests.test_providers.fakes import braze as fake_braze
 from tests.test_providers.fakes.asgi import Fault
 from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -44,6 +46,13 @@ from .event_samples import VOUCHERIFY_REDEMPTION
 @pytest.fixture(scope="module")
 def twilio_fake() -> Iterator[tuple[FakeTwilio, str]]:
     api = FakeTwilio()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture(scope="module")
+def braze_fake() -> Iterator[tuple[fake_braze.FakeBraze, str]]:
+    api = fake_braze.FakeBraze()
     with serve(api) as url:
         yield api, url
 
@@ -450,3 +459,72 @@ async def test_only_a_rejection_as_unsubscribed_suppresses_the_address(
     }
     [again] = receive_event(database, project_id, _event(body), LINKS).deliveries
     assert again.status == next_status
+
+
+async def test_a_twilio_queued_answer_is_sent_with_the_provider_status_kept(
+    database: Database, project: ProjectCredentials, twilio_fake: tuple[FakeTwilio, str]
+) -> None:
+    """Twilio's 201 says `queued` (or `accepted`): counted as sent, but not plainly."""
+    api, url = twilio_fake
+    api.reset()
+    project_id = project.project.id
+    template = publish_template(database, project_id, channel="sms", subject=None, body="Hi!")
+    distribute(database, project_id, "order.paid", [("sms", template, "twilio")])
+    customer = {"source_id": "q1", "phone": "+14155550101", "name": "Q"}
+    body = {"id": "order-q1", "type": "order.paid", "customer": customer}
+    receive_event(database, project_id, _event(body), LINKS)
+    async with httpx.AsyncClient() as client:
+        config = TwilioConfig(
+            account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+15005550006", base_url=url
+        )
+        twilio = TwilioProvider("twilio", config, http_client=client)
+        await drain(EmbeddedWorker(database, Senders({"twilio": twilio}), FAST_RETRIES))
+    [row] = _rows(database, project_id)
+    assert (row.status, row.provider_status, row.last_error) == ("sent", "queued", None)
+
+
+async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
+    database: Database,
+    project: ProjectCredentials,
+    braze_fake: tuple[fake_braze.FakeBraze, str],
+) -> None:
+    """A 201 `success` carrying `errors` is not plainly sent: the row keeps the errors."""
+    api, url = braze_fake
+    api.reset()
+    api.minor_errors.append("some users were not subscribed")
+    project_id = project.project.id
+    _email_distribution(database, project_id, provider="braze")
+    _reward_granted(database, project_id, "b1")
+    with database.session() as session:
+        create_subscription(
+            session, SecretBox("engine-test"), project_id, "https://hooks.example.com/in", ["*"]
+        )
+    async with httpx.AsyncClient() as client:
+        config = BrazeConfig(
+            api_key=fake_braze.API_KEY,
+            base_url=url,
+            email_app_id="app-email",
+            from_email="rewards@example.com",
+            from_name="Récompenses Acme",
+        )
+        braze = BrazeProvider("braze", config, http_client=client)
+        await drain(EmbeddedWorker(database, Senders({"braze": braze}), FAST_RETRIES))
+    [row] = _rows(database, project_id)
+    reported = "braze reported errors: some users were not subscribed"
+    assert (row.status, row.provider_status, row.last_error) == ("sent", "success", reported)
+    assert api.requests[0].json()["messages"]["email"]["from"] == (
+        "Récompenses Acme <rewards@example.com>"
+    )
+    with database.reader() as session:
+        [change] = session.exec(
+            select(DeliveryStatusChange).where(
+                DeliveryStatusChange.delivery_id == row.id, DeliveryStatusChange.status == "sent"
+            )
+        ).all()
+        [sent] = session.exec(
+            select(WebhookCall.payload).where(
+                WebhookCall.project_id == project_id, WebhookCall.event_type == "message.sent"
+            )
+        ).all()
+    assert change.detail == reported
+    assert (sent["data"]["provider_status"], sent["data"]["reason"]) == ("success", reported)

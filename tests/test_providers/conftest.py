@@ -76,6 +76,18 @@ def _implicit_tls_smtp(server_tls: ssl.SSLContext) -> Iterator[SmtpServerHandle]
     yield from _smtp(RecordingHandler(), implicit_tls=server_tls, auth=True)
 
 
+@pytest.fixture(scope="session")
+def _utf8_smtp() -> Iterator[SmtpServerHandle]:
+    yield from _smtp(RecordingHandler(), smtputf8=True)
+
+
+@pytest.fixture
+def utf8_smtp(_utf8_smtp: SmtpServerHandle) -> SmtpServerHandle:
+    """aiosmtpd without TLS or AUTH that offers SMTPUTF8."""
+    _utf8_smtp.handler.reset()
+    return _utf8_smtp
+
+
 @pytest.fixture
 def plain_smtp(_plain_smtp: SmtpServerHandle) -> SmtpServerHandle:
     """aiosmtpd without TLS or AUTH (a local relay)."""

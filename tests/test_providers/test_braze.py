@@ -119,3 +119,46 @@ async def test_more_than_fifty_ids_is_refused_by_the_fake(
     provider = make(url, http_client)
     with pytest.raises(ValueError, match="50"):
         provider._payload([sms(id=f"d{i}", external_user_id=f"u{i}") for i in range(51)])
+
+
+async def test_non_ascii_sender_name_is_plain_text(
+    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+) -> None:
+    """Braze reads `from` as JSON text: an RFC 2047 word would reach the inbox as it is."""
+    api, url = braze_api
+    message = email(external_user_id="user-1", from_name="Récompenses Acme")
+    result = await make(url, http_client).send(message)
+    assert result.status == "queued"
+    assert api.requests[0].json()["messages"]["email"]["from"] == (
+        "Récompenses Acme <rewards@example.com>"
+    )
+
+
+async def test_sender_name_with_specials_is_quoted(
+    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+) -> None:
+    api, url = braze_api
+    await make(url, http_client).send(email(external_user_id="u", from_name="Acme, Inc."))
+    assert api.requests[0].json()["messages"]["email"]["from"] == (
+        '"Acme, Inc." <rewards@example.com>'
+    )
+
+
+async def test_success_with_errors_keeps_the_errors(
+    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+) -> None:
+    """A 201 `success` with an `errors` array is accepted, but never plainly."""
+    api, url = braze_api
+    api.minor_errors.append("user-1 is not subscribed to the group")
+    result = await make(url, http_client).send(sms(external_user_id="user-1"))
+    assert result.status == "queued"
+    assert result.provider_status == "success"
+    assert result.errors == ("user-1 is not subscribed to the group",)
+    assert result.reason == "braze reported errors: user-1 is not subscribed to the group"
+
+
+async def test_success_without_errors_has_no_reason(
+    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+) -> None:
+    result = await make(braze_api[1], http_client).send(sms(external_user_id="user-1"))
+    assert (result.errors, result.reason, result.provider_status) == ((), None, "success")

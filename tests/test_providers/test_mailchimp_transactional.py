@@ -38,7 +38,7 @@ async def test_send_payload_and_sent_result(
         metadata={"campaign": "spring"},
     )
     result = await make(url, http_client).send(message)
-    assert result.status == "sent"
+    assert (result.status, result.provider_status) == ("sent", "sent")
     assert result.provider_message_id
     (request,) = api.requests
     assert request.path == "/api/1.3/messages/send.json"
@@ -64,6 +64,7 @@ async def test_send_payload_and_sent_result(
         ("sender@example.com", "rejected", "invalid-sender", "other"),
         ("invalid@example.com", "rejected", "invalid", "invalid"),
         ("queue@example.com", "queued", "sending-backlogged", None),
+        ("schedule@example.com", "queued", "scheduled", None),
     ],
 )
 async def test_recipient_statuses(
@@ -77,6 +78,8 @@ async def test_recipient_statuses(
     result = await make(mandrill_api[1], http_client).send(email(to=to))
     assert (result.status, result.reason) == (status, reason)
     assert result.reject_reason == reject_reason
+    # Mandrill's own word stays visible: "queued" and "scheduled" are not "sent".
+    assert result.provider_status == mandrill_api[0].status_of(to)["status"]
 
 
 async def test_invalid_key_is_permanent_although_http_500(

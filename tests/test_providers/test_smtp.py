@@ -10,6 +10,7 @@ import pytest
 
 from providers.address_guard import AddressGuard
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.message import Message, SendResult
 from providers.smtp import SmtpConfig, SmtpProvider
 
 from .conftest import SmtpServerHandle
@@ -49,6 +50,15 @@ def plain_config(server: SmtpServerHandle, **overrides: object) -> SmtpConfig:
     }
     values.update(overrides)
     return SmtpConfig(**values)  # type: ignore[arg-type]
+
+
+async def send_once(server: SmtpServerHandle, message: Message) -> SendResult:
+    """Send one message through a provider of its own to the plain server ``server``."""
+    provider = SmtpProvider("mail", plain_config(server), guard=LOCAL)
+    try:
+        return await provider.send(message)
+    finally:
+        await provider.aclose()
 
 
 async def test_starttls_auth_sends_multipart_with_headers(
@@ -111,6 +121,69 @@ async def test_marketing_mail_has_one_click_unsubscribe(
         "<https://example.com/u/TOKEN>, <mailto:unsub@example.com?subject=unsubscribe%20dlv_1>"
     )
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_an_http_unsubscribe_link_gets_no_one_click_header(
+    plain_smtp: SmtpServerHandle,
+) -> None:
+    """RFC 8058 one-click needs an HTTPS URI: an http link is listed, but not as one-click."""
+    await send_once(plain_smtp, email(marketing=True, unsubscribe_url="http://dm.internal/u/T"))
+    msg = plain_smtp.handler.received[0].message
+    assert msg["List-Unsubscribe"] == "<http://dm.internal/u/T>"
+    assert msg["List-Unsubscribe-Post"] is None
+
+
+async def test_an_internationalised_domain_goes_as_idna(plain_smtp: SmtpServerHandle) -> None:
+    """`zoe@bücher.example` (as the customers API accepts it) needs no SMTPUTF8: A-labels."""
+    result = await send_once(plain_smtp, email(to="zoe@bücher.example", to_name="Zoë"))
+    assert result.status == "sent"
+    (received,) = plain_smtp.handler.received
+    assert received.rcpt_tos == ["zoe@xn--bcher-kva.example"]
+    assert "SMTPUTF8" not in received.mail_options
+    assert received.message["To"] == "Zoë <zoe@xn--bcher-kva.example>"
+
+
+async def test_a_non_ascii_local_part_goes_with_smtputf8(utf8_smtp: SmtpServerHandle) -> None:
+    result = await send_once(utf8_smtp, email(to="zoé@bücher.example", to_name="Zoé"))
+    assert result.status == "sent"
+    (received,) = utf8_smtp.handler.received
+    assert received.rcpt_tos == ["zoé@xn--bcher-kva.example"]
+    assert "SMTPUTF8" in received.mail_options
+    # RFC 6532: the address is UTF-8 in the header; the display name stays an encoded word.
+    assert "<zoé@xn--bcher-kva.example>\r\n".encode() in received.content
+    assert received.message["To"].addresses[0].display_name == "Zoé"
+
+
+async def test_a_non_ascii_local_part_without_smtputf8_fails_saying_why(
+    plain_smtp: SmtpServerHandle,
+) -> None:
+    provider = SmtpProvider("mail", plain_config(plain_smtp), guard=LOCAL)
+    try:
+        with pytest.raises(PermanentProviderError, match="needs SMTPUTF8") as info:
+            await provider.send(email(to="zoé@example.com"))
+        # Nothing went out on that connection: it serves the next message.
+        await provider.send(email(to="zoe@example.com"))
+    finally:
+        await provider.aclose()
+    assert "ascii" not in str(info.value)
+    assert [r.rcpt_tos for r in plain_smtp.handler.received] == [["zoe@example.com"]]
+    assert provider.pool.connections_opened == 1
+
+
+async def test_an_invalid_internationalised_domain_is_permanent(
+    plain_smtp: SmtpServerHandle,
+) -> None:
+    with pytest.raises(PermanentProviderError, match="recipient's domain is not a valid IDNA") as e:
+        await send_once(plain_smtp, email(to="zoe@-bücher-.example"))
+    assert "zoe" not in str(e.value)  # the error outlives an erasure of the customer's data
+    assert plain_smtp.handler.received == []
+
+
+def test_a_from_address_whose_domain_cannot_be_encoded_is_refused(
+    plain_smtp: SmtpServerHandle,
+) -> None:
+    with pytest.raises(ValueError, match="from_email's domain is not a valid IDNA name"):
+        plain_config(plain_smtp, from_email="rewards@-bücher-.example")
 
 
 async def test_custom_headers_cannot_override_structural_ones(

@@ -140,6 +140,21 @@ async def test_braze_attributes_written(
     assert api.attributes["user-1"]["referral_code"] == "WELCOME-42"
 
 
+async def test_braze_attributes_errors_are_kept(
+    braze_api: tuple[Any, str], http_client: httpx.AsyncClient
+) -> None:
+    """/users/track answers 201 `success` with `errors` for the objects it skipped."""
+    api, url = braze_api
+    api.minor_errors.append({"type": "invalid attribute", "input_array": "attributes", "index": 0})
+    config = {"api_key": braze.API_KEY, "base_url": url, "attributes": {"referral_code": "code"}}
+    result = await build_sync("b", "braze_attributes", config, http_client=http_client).sync(UPDATE)
+    assert result.status == "queued"
+    assert result.errors == (
+        '{"index": 0, "input_array": "attributes", "type": "invalid attribute"}',
+    )
+    assert result.reason == f"braze reported errors: {result.errors[0]}"
+
+
 async def test_activecampaign_contact_and_field_values(
     activecampaign_api: tuple[Any, str], http_client: httpx.AsyncClient
 ) -> None:

@@ -41,3 +41,26 @@ def published_template(
     )
     assert published.status_code in (200, 201), published.text
     return str(template["id"])
+
+
+def news_distribution(client: Client, provider: str) -> None:
+    """A marketing email with an unsubscribe link, sent through ``provider`` on every
+    ``news.published`` event."""
+    template_id = published_template(
+        client,
+        category="marketing",
+        source={
+            "body_format": "html",
+            "subject": "News",
+            "body": '<p>News</p><p><a href="{{ links.unsubscribe_url }}">Unsubscribe</a></p>',
+        },
+    )
+    created = client.post(
+        "/v1/distributions",
+        json={
+            "name": "News",
+            "trigger": "news.published",
+            "channels": [{"channel": "email", "template": template_id, "provider": provider}],
+        },
+    )
+    assert created.status_code == 201, created.text

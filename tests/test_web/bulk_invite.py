@@ -49,7 +49,8 @@ def _created(answer: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _smtp_provider(client: httpx.Client, smtp_port: int) -> str:
+def smtp_provider(client: httpx.Client, smtp_port: int) -> str:
+    """An SMTP provider ``mail`` for the plain SMTP server on ``smtp_port``; its name."""
     _created(
         client.post(
             "/v1/providers",
@@ -84,7 +85,7 @@ def add_readers(client: httpx.Client, count: int) -> list[str]:
 
 def start_invite(client: httpx.Client, smtp_port: int, recipients: int) -> BulkInvite:
     """A campaign with exactly enough codes, sent at once by SMTP to the readers' segment."""
-    request = prepare_invite(client, _smtp_provider(client, smtp_port), recipients)
+    request = prepare_invite(client, smtp_provider(client, smtp_port), recipients)
     started = post_invite(client, request, recipients)
     return BulkInvite(job_id=started.job_id, campaign_id=str(request["campaign"]))
 

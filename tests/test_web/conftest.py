@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -18,6 +19,7 @@ from litestar.testing import TestClient
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade_queue
 from tests.conftest import ProjectCredentials, make_project, migrated_database
+from tests.test_providers.fakes.smtp_server import RecordingHandler, start_smtp_server
 from web.app import create_app
 from web.settings import Settings
 
@@ -25,6 +27,31 @@ DISTRIBUTED = "postgresql-distributed"
 WEB_BACKENDS = ["sqlite"] + (
     ["postgresql", DISTRIBUTED] if os.environ.get("TEST_DATABASE_URL") else []
 )
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[RecordingHandler, int]]:
+    """A real SMTP server (aiosmtpd, plain) recording what it receives, and its port."""
+    handler = RecordingHandler()
+    controller = start_smtp_server(handler)
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+def own_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a service of its own (its own database, so its worker takes only its own
+    deliveries), as an operator would write them; ``overrides`` change any of them."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "secret_key": "test-secret-key",
+        "migrate_on_start": False,
+        "worker_poll_interval": 0.05,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 @pytest.fixture(scope="session", params=WEB_BACKENDS)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from distribution.storage.db import Database
 from tests.service_process import all_messages, wait_until
-from tests.test_providers.fakes.smtp_server import RecordingHandler, start_smtp_server
+from tests.test_providers.fakes.smtp_server import RecordingHandler
 from tests.test_web.bulk_invite import (
     FINAL,
     add_readers,
@@ -22,16 +19,6 @@ from tests.test_web.bulk_invite import (
 )
 
 RECIPIENTS = 200
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[tuple[RecordingHandler, int]]:
-    handler = RecordingHandler()
-    controller = start_smtp_server(handler)
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
 
 
 def test_every_recipient_gets_one_email_with_their_own_code(

@@ -18,7 +18,8 @@ from tests.conftest import make_project, migrated_database
 from tests.test_providers.fakes.server import serve
 from tests.test_providers.fakes.twilio import ACCOUNT_SID
 from web.app import create_app
-from web.settings import Settings
+
+from .conftest import own_settings
 
 Client = TestClient[Litestar]
 TOKEN = "stored-auth-token-Zx81Qp"
@@ -61,14 +62,7 @@ def strict_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Litestar]:
     its own, so its worker never takes the deliveries of the permissive test app."""
     directory = tmp_path_factory.mktemp("strict")
     with migrated_database("sqlite", directory) as url:
-        settings = Settings(
-            database_url=url,
-            data_dir=directory,
-            secret_key="test-secret-key",
-            migrate_on_start=False,
-            worker_poll_interval=0.05,
-        )
-        yield create_app(settings, resolver=_test_resolver)
+        yield create_app(own_settings(url, directory), resolver=_test_resolver)
 
 
 @pytest.fixture(scope="module")

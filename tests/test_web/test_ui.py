@@ -444,6 +444,7 @@ def test_sample_customer_resolution_and_capture_test_send(
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["status"] == "sent"
+    assert sent.json()["provider_status"] is None  # capture has no word of its own
     captured = app.state.providers.captured(api_project.project.id).messages
     assert captured[-1].message.subject == "Hi Ada"
     assert captured[-1].message.to == "ada@example.com"

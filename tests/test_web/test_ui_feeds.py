@@ -191,6 +191,7 @@ def test_message_detail_has_rendered_content_and_history(
     assert body["history"][0]["status"] == "queued"
     assert body["history"][-1]["status"] == "sent"
     assert body["provider_message_id"]
+    assert body["provider_status"] is None  # capture has no word of its own
     assert ui.get("/ui/api/deliveries/msg_nope").status_code == 404
 
 

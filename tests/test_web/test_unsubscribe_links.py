@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 from distribution.customers.consent import unsubscribe_token
 from distribution.models import utcnow
 from tests.conftest import ProjectCredentials
-from tests.test_web.api_templates import published_template
+from tests.test_web.api_templates import news_distribution
 
 Client = TestClient[Litestar]
 EVENT = {
@@ -34,24 +34,7 @@ ONE_CLICK = {
 
 def _newsletter(client: Client) -> str:
     """A marketing distribution of news to email; the customer's id."""
-    template_id = published_template(
-        client,
-        category="marketing",
-        source={
-            "body_format": "html",
-            "subject": "News",
-            "body": '<p>News</p><p><a href="{{ links.unsubscribe_url }}">Unsubscribe</a></p>',
-        },
-    )
-    created = client.post(
-        "/v1/distributions",
-        json={
-            "name": "News",
-            "trigger": "news.published",
-            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
-        },
-    )
-    assert created.status_code == 201, created.text
+    news_distribution(client, "capture")
     _news(client)  # creates the customer
     return str(client.get("/v1/customers/reader-1").json()["id"])
 

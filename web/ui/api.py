@@ -361,5 +361,6 @@ class UiApiController(Controller):
             "provider": data.provider,
             "status": result.status,
             "provider_message_id": result.provider_message_id,
+            "provider_status": result.provider_status,
             "reason": result.reason,
         }

@@ -149,6 +149,7 @@ class FeedsApiController(Controller):
                 **delivery_json(message, labels),
                 "last_error": message.last_error,
                 "provider_message_id": message.provider_message_id,
+                "provider_status": message.provider_status,
                 "sent_at": iso(message.sent_at),
                 "content": message.content,
                 "history": history,

@@ -10,6 +10,8 @@ from .asgi import FakeApi, Recorded, Reply
 
 API_KEY = "braze-rest-key-0000-1111-2222"
 NAME_ADDR = re.compile(r"^[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>$")
+# Braze takes `from` as JSON text: an RFC 2047 encoded word would reach the inbox literally.
+ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
 
 
 def fatal(status: int, message: str, errors: list[str] | None = None) -> Reply:
@@ -25,10 +27,18 @@ class FakeBraze(FakeApi):
     def __init__(self) -> None:
         super().__init__()
         self.attributes: dict[str, dict[str, Any]] = {}
+        # Non-fatal errors the next successful answers carry (Braze: 2xx, "success", errors).
+        self.minor_errors: list[Any] = []
 
     def reset(self) -> None:
         super().reset()
         self.attributes.clear()
+        self.minor_errors.clear()
+
+    def success(self, body: dict[str, Any]) -> Reply:
+        if self.minor_errors:
+            body["errors"] = list(self.minor_errors)
+        return Reply(201, body)
 
     def handle(self, request: Recorded) -> Reply:
         if request.method != "POST":
@@ -72,7 +82,7 @@ class FakeBraze(FakeApi):
                     return fatal(400, "Bad Request", [f"sms.{key} is required"])
         if set(messages) - {"email", "sms"}:
             return fatal(400, "Mismatched Message Type")
-        return Reply(201, {"dispatch_id": secrets.token_hex(12), "message": "success"})
+        return self.success({"dispatch_id": secrets.token_hex(12), "message": "success"})
 
     @staticmethod
     def check_email(email: dict[str, Any]) -> str | None:
@@ -80,6 +90,8 @@ class FakeBraze(FakeApi):
             return "email.app_id is required"
         if not isinstance(email.get("from"), str) or not NAME_ADDR.match(email["from"]):
             return "email.from must be 'Display Name <address>'"
+        if ENCODED_WORD.search(email["from"]):
+            return "email.from must be plain text, not an RFC 2047 encoded word"
         if not email.get("body") and not email.get("email_template_id"):
             return "email.body is required"
         for key in ("extras", "headers"):
@@ -101,4 +113,4 @@ class FakeBraze(FakeApi):
         for item in attributes:
             key = item.get("external_id") or item.get("email")
             self.attributes.setdefault(str(key), {}).update(item)
-        return Reply(201, {"attributes_processed": len(attributes), "message": "success"})
+        return self.success({"attributes_processed": len(attributes), "message": "success"})

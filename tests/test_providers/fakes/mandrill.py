@@ -133,6 +133,9 @@ class FakeMandrill(FakeApi):
             return {"email": address, "status": "rejected", "reject_reason": "invalid-sender"}
         if local.startswith("invalid"):
             return {"email": address, "status": "invalid", "reject_reason": None}
+        if local.startswith("schedule"):
+            # A message sent with `send_at` (or held by Mandrill) comes back `scheduled`.
+            return {"email": address, "status": "scheduled", "_id": secrets.token_hex(16)}
         if local.startswith("queue"):
             return {
                 "email": address,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -22,6 +22,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> EmailMessage:
@@ -72,7 +73,12 @@ class RecordingHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    list(envelope.mail_options),
+                )
             )
         return "250 2.0.0 Message accepted for delivery"
 
@@ -101,9 +107,13 @@ def start_smtp_server(
     starttls: ssl.SSLContext | None = None,
     implicit_tls: ssl.SSLContext | None = None,
     auth: bool = False,
+    smtputf8: bool = False,
 ) -> Controller:
-    """Start aiosmtpd on 127.0.0.1 (free port); stop it with `.stop()`."""
-    kwargs: dict[str, Any] = {}
+    """Start aiosmtpd on 127.0.0.1 (free port); stop it with `.stop()`.
+
+    `smtputf8`: advertise SMTPUTF8 (RFC 6531), so addresses may have non-ASCII local parts.
+    """
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
     if starttls is not None:
         kwargs.update(tls_context=starttls, require_starttls=True)
     if auth:

@@ -624,6 +624,8 @@
         });
         result.textContent =
           answer.status + " via " + answer.provider + (answer.provider_message_id ? " (id " + answer.provider_message_id + ")" : "") +
+          // The provider's own word ("accepted", "scheduled") when it says more than ours.
+          (answer.provider_status && answer.provider_status !== answer.status ? ", the provider says " + answer.provider_status : "") +
           (answer.reason ? ": " + answer.reason : "");
         result.className = answer.status === "rejected" ? "error-text" : "ok";
       } catch (error) {

@@ -215,6 +215,7 @@
       ["Recipient", message.recipient || "—"],
       ["Provider", message.provider],
       ["Provider message id", message.provider_message_id || "—"],
+      ["Provider status", message.provider_status || "—"],
       ["Attempts", message.attempts],
       ["Created", shortTime(message.created_at)],
       ["Sent", shortTime(message.sent_at)],
