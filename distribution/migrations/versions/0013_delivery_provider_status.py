@@ -5,8 +5,8 @@ take one: Twilio `queued` or `accepted`, Mandrill `queued` or `scheduled`, Braze
 column keeps that word, so "accepted for later" stays apart from "handed on" without changing
 what `sent` means to frequency caps and statistics.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07 05:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
