@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -168,16 +167,14 @@ def _body_to_html(
     rendered_body: str, body_format: str, state: RenderState, convert: BodyToHtml = body_to_html
 ) -> str:
     """The reference pipeline after Jinja, under the deadline."""
-    if time.monotonic() > state.deadline:
-        raise RenderLimitError("the template took too long to render (time budget spent)")
+    state.check_deadline()
     try:
         html = convert(rendered_body, body_format)
     except TemplateSyntaxError as error:
         raise TemplateRenderError(
             f"the rendered template is not valid MJML: {error.message}", part="body"
         ) from None
-    if time.monotonic() > state.deadline:
-        raise RenderLimitError("the template took too long to render (time budget spent)")
+    state.check_deadline()
     return html
 
 
