@@ -237,6 +237,12 @@ def test_a_send_for_the_customer_who_arms_the_branch_fails_naming_the_limit(
 def test_health_stays_fast_while_hostile_renders_run(
     service: tuple[Service, dict[str, str]],
 ) -> None:
+    """Hostile renders run in the render pool, never on the event loop.
+
+    A render on the event loop would hold every request for its whole time budget (a second of
+    CPU) or the pool's timeout; the bound sits well below that and well above what a host
+    busy with other work adds to one request (a speed check of its own belongs to benchmarks/).
+    """
     running, credentials = service
 
     def attack() -> None:
@@ -257,5 +263,5 @@ def test_health_stays_fast_while_hostile_renders_run(
             time.sleep(0.05)
     for attacker in attackers:
         attacker.join()
-    assert slowest < 0.1, f"/health/live took {slowest * 1000:.0f} ms during the attack"
+    assert slowest < 0.5, f"/health/live took {slowest * 1000:.0f} ms during the attack"
     _alive(running)
