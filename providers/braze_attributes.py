@@ -6,11 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    HttpResponse,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
@@ -49,7 +54,7 @@ class BrazeAttributesSync:
         name: str,
         config: BrazeAttributesConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -64,7 +69,7 @@ class BrazeAttributesSync:
                 item[attribute] = value
         return {"attributes": [item]}
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """Success means Braze queued the attributes."""
         body = json_object(response)
         raise_for_status_class(

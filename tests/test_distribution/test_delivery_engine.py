@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -29,7 +28,9 @@ from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
 from providers import Message, RejectReason, SendResult
+from providers.address_guard import AddressGuard
 from providers.capture import CaptureConfig, CaptureProvider
+from providers.http_transport import guarded_client
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
@@ -206,7 +207,7 @@ async def test_a_flaky_provider_still_sends_every_delivery_exactly_once(
             ),
             LINKS,
         )
-    async with httpx.AsyncClient(timeout=1.5) as client:
+    async with guarded_client(AddressGuard(allow_private=True), timeout=1.5) as client:
         twilio = TwilioProvider(
             "twilio",
             TwilioConfig(
