@@ -284,7 +284,8 @@ async def floor_rate(url: str, wire: Wire, count: int) -> tuple[float, float]:
     """The floor: raw asyncio streams, `HTTP_CONCURRENCY` keep-alive connections, the same
     request bytes, the answer read (Content-Length or chunked) and its JSON parsed."""
     parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
+    assert parts.hostname is not None
+    assert parts.port is not None
     payload = wire.to_bytes(parts.netloc)
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(HTTP_CONCURRENCY):

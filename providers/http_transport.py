@@ -363,6 +363,7 @@ class GuardedClient:
     variables of the environment are ignored: through a proxy, the proxy would resolve the
     destination and the guard could not see where the call goes. At most `max_connections`
     requests are in flight; an idle connection is closed after `KEEPALIVE_SECONDS`.
+    HTTPS verifies the URL's host name against `tls` (certifi's roots by default).
     """
 
     def __init__(
@@ -372,6 +373,7 @@ class GuardedClient:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
         max_connections: int = 100,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.guard = guard
         self.timeout = timeout
@@ -379,7 +381,7 @@ class GuardedClient:
         self.max_connections = max_connections
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._slots: asyncio.Semaphore | None = None
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls  # certifi's roots unless given (tests give their own CA's)
         self.connections_opened = 0
 
     async def request(
@@ -560,9 +562,10 @@ def guarded_client(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     max_connections: int = 100,
+    tls: ssl.SSLContext | None = None,
 ) -> GuardedClient:
-    """A client whose every connection passes `guard`; never follows redirects."""
-    return GuardedClient(guard, timeout=timeout, max_connections=max_connections)
+    """The client of every outbound call: its connections pass `guard`; no redirects."""
+    return GuardedClient(guard, timeout=timeout, max_connections=max_connections, tls=tls)
 
 
 async def request(
