@@ -114,7 +114,7 @@ async def smtp_figures(port: int) -> dict[str, float]:
         from_email="b@example.com",
         pool_size=SMTP_POOL,
     )
-    pooled = SmtpProvider("bench", config)
+    pooled = SmtpProvider("bench", config, guard=ALLOW_LOCAL)
     accepted = 0
 
     async def send_pooled(i: int) -> None:
@@ -129,7 +129,7 @@ async def smtp_figures(port: int) -> dict[str, float]:
     async def fresh(i: int) -> None:
         # Baseline: a new provider (and so a new connection) per message.
         nonlocal accepted
-        provider = SmtpProvider("bench", config)
+        provider = SmtpProvider("bench", config, guard=ALLOW_LOCAL)
         try:
             result = await provider.send(email(i))
             accepted += result.accepted
@@ -322,9 +322,11 @@ async def provider_rate(url: str, spec: HttpKind, count: int) -> tuple[float, fl
     client = guarded_client(ALLOW_LOCAL, max_connections=HTTP_CONCURRENCY)
     sender = build_sender("bench", spec.kind, spec.config(url + spec.path), http_client=client)
     provider = ResilientProvider(sender, max_concurrency=HTTP_CONCURRENCY)
+    # Made before the clock starts: deliver() has its messages ready, and the floor makes none.
+    messages = [spec.message(i) for i in range(count)]
 
     async def send(i: int) -> None:
-        result = await provider.send(spec.message(i))
+        result = await provider.send(messages[i])
         assert result.status in ("sent", "queued"), result
 
     try:

@@ -254,6 +254,7 @@ class _Connection(asyncio.Protocol):
         self.used = False  # has carried a request before (so it may have gone stale)
         self._parser = httptools.HttpResponseParser(self)
         self._answer: asyncio.Future[HttpResponse] | None = None
+        self._timer: asyncio.TimerHandle  # the current answer's deadline, set by send()
         self._fields: list[tuple[str, str]] = []
         self._body: list[bytes] = []
         self._size = 0
@@ -274,8 +275,7 @@ class _Connection(asyncio.Protocol):
         self._answer = answer = loop.create_future()
         self._fields, self._body, self._size = [], [], 0
         self._started = self._headers_done = False
-        timer = loop.call_later(limit, self._time_out, limit)
-        answer.add_done_callback(lambda _: timer.cancel())
+        self._timer = loop.call_later(limit, self._time_out, limit)
         self.transport.write(request)
         return answer
 
@@ -313,6 +313,7 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, error: Exception) -> None:
         if self._answer is not None and not self._answer.done():
+            self._timer.cancel()
             self._answer.set_exception(error)
 
     # httptools' callbacks
@@ -342,6 +343,7 @@ class _Connection(asyncio.Protocol):
         if not self.closed and not self._parser.should_keep_alive():
             self.close()
         if self._answer is not None and not self._answer.done():
+            self._timer.cancel()
             self._answer.set_result(response)
 
     def close(self) -> None:
