@@ -349,7 +349,10 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            try:
+                self.transport.close()
+            except RuntimeError:  # its event loop is closed; the socket goes with the transport
+                pass
 
 
 class _StaleConnectionError(HttpError):
@@ -383,6 +386,8 @@ class GuardedClient:
         self.max_connections = max_connections
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the pool's connections' loop
+        self._swept = 0.0
         self._tls = tls  # certifi's roots unless given (tests give their own CA's)
         self.connections_opened = 0
 
@@ -408,6 +413,8 @@ class GuardedClient:
             HttpTimeoutError: no connection or no answer in time.
             HttpError: the connection failed or broke, or the URL is not one.
         """
+        if method == "HEAD":  # its answer has a length but no body: the parser would wait
+            raise HttpError("HEAD requests are not supported")
         target = _targets.get(url) or _Target.parse(url)
         if len(_targets) >= _TARGETS_KEPT:
             _targets.clear()
@@ -415,8 +422,13 @@ class GuardedClient:
         body, content_type = _encoded(content, data, json)
         message = _request_bytes(method, target, headers, body, content_type, auth)
         limit = timeout or self.timeout
-        if self._slots is None:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._loop is not loop:
+            # First use, or another event loop (a test's, a restarted app's): connections and
+            # waiters belong to the loop that made them, so that loop's pool is dropped.
+            self._drop_idle()
             self._slots = asyncio.Semaphore(self.max_connections)
+            self._loop = loop
         if self._slots.locked():  # every slot busy: wait, but not forever
             try:
                 async with asyncio.timeout(limit):
@@ -448,8 +460,10 @@ class GuardedClient:
         finally:
             if done and not connection.closed:
                 connection.used = True
-                connection.idle_since = time.monotonic()
+                connection.idle_since = now = time.monotonic()
                 self._idle.setdefault(_key(target), []).append(connection)
+                if now - self._swept > KEEPALIVE_SECONDS:
+                    self._sweep(now)
             elif not done:
                 connection.close()  # cancelled or failed mid-answer: its state is unknown
         return response
@@ -464,6 +478,25 @@ class GuardedClient:
                 continue
             return connection
         return None
+
+    def _sweep(self, now: float) -> None:
+        """Close the expired idle connections of every origin, also those no longer called."""
+        self._swept = now
+        for key, idle in list(self._idle.items()):
+            kept = [c for c in idle if not c.closed and now - c.idle_since <= KEEPALIVE_SECONDS]
+            for connection in idle:
+                if connection not in kept:
+                    connection.close()
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
+
+    def _drop_idle(self) -> None:
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
 
     async def _connect(self, target: _Target, limit: float) -> _Connection:
         """A new connection to the first vetted address of the host that answers."""
@@ -505,10 +538,7 @@ class GuardedClient:
 
     async def aclose(self) -> None:
         """Close the idle connections; the client may be used again afterwards."""
-        idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                connection.close()
+        self._drop_idle()
 
     async def __aenter__(self) -> GuardedClient:
         return self

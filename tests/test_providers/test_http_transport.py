@@ -21,6 +21,9 @@ from providers.http_transport import (
     request,
 )
 
+from .fakes.server import serve
+from .fakes.webhook_receiver import FakeReceiver
+
 LOCAL = AddressGuard(allow_private=True)
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n"
@@ -240,3 +243,21 @@ async def test_https_checks_the_url_name_not_the_address(
             with pytest.raises(HttpError, match="cannot connect"):
                 await client.request("GET", f"https://127.0.0.1:{port}/x")
     assert len(server.requests) == 1
+
+
+def test_a_client_moves_to_a_new_event_loop_with_new_connections() -> None:
+    api = FakeReceiver()
+    client = guarded_client(LOCAL)
+    with serve(api) as url:
+        for _ in range(2):  # each run is a new event loop; the first one's connection is gone
+            answer = asyncio.run(client.request("GET", url + "/elsewhere"))
+            assert answer.status_code == 404
+    assert client.connections_opened == 2
+    assert len(api.requests) == 2
+
+
+async def test_a_head_request_is_refused_before_anything_is_sent() -> None:
+    async with serving(answering(OK)) as (server, url), guarded_client(LOCAL) as client:
+        with pytest.raises(HttpError, match="HEAD"):
+            await client.request("HEAD", url)
+    assert server.connections == 0
