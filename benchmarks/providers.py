@@ -2,6 +2,7 @@
 (Twilio, Mandrill, Braze, webhook) against its strict fake, with a floor client in the same run.
 
 Run: .venv/bin/python benchmarks/providers.py [--messages 3000] [--rounds 3] [--only http|smtp]
+     [--httpx] [--uvloop]
 Prints tables, then one JSON line of the figures.
 
 The HTTP figures are sends per second of one client process (this one) to a fake served by
@@ -37,6 +38,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchm
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import uvloop  # noqa: E402
 
 from providers.address_guard import AddressGuard  # noqa: E402
 from providers.http_transport import GuardedClient, guarded_client  # noqa: E402
@@ -365,18 +367,21 @@ async def cpu_timed(count: int, send: Callable[[int], Awaitable[None]]) -> tuple
     return count / wall, cpu / count * 1e6
 
 
-def http_figures(messages: int, rounds: int, with_httpx: bool) -> dict[str, Any]:
-    """Per kind: floor and provider alternating `rounds` times, each against the same fake."""
+def http_figures(
+    messages: int, rounds: int, with_httpx: bool, run: Callable[[Any], Any] = asyncio.run
+) -> dict[str, Any]:
+    """Per kind: floor and provider alternating `rounds` times, each against the same fake;
+    `run` runs each on an event loop of its own (asyncio's, or uvloop's as `dm serve` has)."""
     figures: dict[str, Any] = {}
     for spec in HTTP_KINDS:
-        wire = asyncio.run(one_request(spec, guarded_client(ALLOW_LOCAL)))
+        wire = run(one_request(spec, guarded_client(ALLOW_LOCAL)))
         floor, ours, old = [], [], []
         with fake_process(spec.fake) as url:
             for _ in range(rounds):
-                floor.append(asyncio.run(floor_rate(url, wire, messages)))
-                ours.append(asyncio.run(provider_rate(url, spec, messages)))
+                floor.append(run(floor_rate(url, wire, messages)))
+                ours.append(run(provider_rate(url, spec, messages)))
                 if with_httpx:
-                    old.append(asyncio.run(httpx_rate(url, wire, max(200, messages // 5))))
+                    old.append(run(httpx_rate(url, wire, max(200, messages // 5))))
         ratios = [f[0] / o[0] for f, o in zip(floor, ours, strict=True)]
         figures[spec.kind] = {
             "sends_per_s": [round(o[0]) for o in ours],
@@ -411,10 +416,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="floor/provider alternations")
     parser.add_argument("--only", choices=["http", "smtp"], help="run one half only")
     parser.add_argument("--httpx", action="store_true", help="also replay through httpx")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="HTTP on uvloop (dm serve's loop; dm worker: asyncio)"
+    )
     args = parser.parse_args()
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"loop": "uvloop" if args.uvloop else "asyncio"}
     if args.only != "smtp":
-        figures["http"] = http_figures(args.messages, args.rounds, args.httpx)
+        run = uvloop.run if args.uvloop else asyncio.run
+        figures["http"] = http_figures(args.messages, args.rounds, args.httpx, run)
         print_http(figures["http"])
     if args.only != "http":
         with smtp_sink() as port:

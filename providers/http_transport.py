@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import email.utils
 import json as jsonlib
 import re
 import ssl
 import time
+import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -262,8 +264,8 @@ class _Connection(asyncio.Protocol):
         self._headers_done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's is one without subclassing asyncio.Transport).
+        self.transport = typing.cast(asyncio.Transport, transport)
 
     def send(self, request: bytes, limit: float) -> asyncio.Future[HttpResponse]:
         """Write one request; the future gets the whole answer, or fails after `limit` s.
@@ -349,10 +351,9 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
-            try:
+            # RuntimeError: its event loop is closed; the socket goes with the transport.
+            with contextlib.suppress(RuntimeError):
                 self.transport.close()
-            except RuntimeError:  # its event loop is closed; the socket goes with the transport
-                pass
 
 
 class _StaleConnectionError(HttpError):

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trustme
+import uvloop
 
 from providers.address_guard import AddressGuard, DestinationRefusedError
 from providers.errors import TransientProviderError
@@ -261,3 +262,14 @@ async def test_a_head_request_is_refused_before_anything_is_sent() -> None:
         with pytest.raises(HttpError, match="HEAD"):
             await client.request("HEAD", url)
     assert server.connections == 0
+
+
+def test_the_client_runs_on_uvloop_as_dm_serve_does() -> None:
+    api = FakeReceiver()
+
+    async def twice(url: str) -> list[int]:
+        async with guarded_client(LOCAL) as client:
+            return [(await client.request("GET", url)).status_code for _ in range(2)]
+
+    with serve(api) as url:
+        assert uvloop.run(twice(url + "/elsewhere")) == [404, 404]
