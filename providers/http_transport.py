@@ -5,9 +5,9 @@ address guard after DNS resolution and to the vetted address only (the Host head
 server name stay the URL's), so a destination cannot reach the internal network by rebinding.
 
 The client is a small one of our own: asyncio connections kept alive in a pool, answers parsed
-by httptools (llhttp, as uvicorn's). httpx cost about 2.5 ms of CPU per call with 16 in flight
-(its pool: encode/httpx#3215) and aiohttp about 0.25 ms; this one is within 1.5x of raw asyncio
-streams replaying the same bytes (docs/benchmarks.md has the figures).
+by httptools (llhttp, as uvicorn's). With 16 calls in flight httpx cost 2.2-3.4 ms of CPU per
+call (its pool: encode/httpx#3215) and aiohttp about 0.25 ms; a provider's whole send through
+this one costs 0.1-0.2 ms (docs/benchmarks.md, against raw asyncio streams in the same runs).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from providers.errors import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
     "GuardedClient",
     "Headers",
     "HttpClientOwner",
@@ -52,7 +53,7 @@ __all__ = [
     "retry_after_seconds",
 ]
 
-#: Seconds to wait for a connection (pool included) and between two reads of an answer.
+#: Seconds to wait for a free connection, and then for the whole answer.
 DEFAULT_TIMEOUT = 30.0
 #: Seconds one TCP (and TLS) connection may take, at most.
 CONNECT_TIMEOUT = 10.0
