@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
@@ -49,7 +53,7 @@ class ActiveCampaignSync:
         name: str,
         config: ActiveCampaignConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
     ) -> None:
         self.name = name
         self.config = config

@@ -8,11 +8,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, ProviderError, response_excerpt
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    HttpResponse,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import CHANNELS, Message, SendResult
@@ -132,7 +137,7 @@ class BrazeProvider:
     kind = "braze"
 
     def __init__(
-        self, name: str, config: BrazeConfig, *, http_client: httpx.AsyncClient | None = None
+        self, name: str, config: BrazeConfig, *, http_client: GuardedClient | None = None
     ) -> None:
         self.name = name
         self.config = config
@@ -196,7 +201,7 @@ class BrazeProvider:
             )
         return message.external_user_id
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """Braze's `success` means accepted for sending: the result is `queued`."""
         secrets = (self.config.api_key,)
         body = json_object(response)

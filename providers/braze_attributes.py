@@ -6,12 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from providers.braze import accepted_result
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    HttpResponse,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
@@ -50,7 +55,7 @@ class BrazeAttributesSync:
         name: str,
         config: BrazeAttributesConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -65,7 +70,7 @@ class BrazeAttributesSync:
                 item[attribute] = value
         return {"attributes": [item]}
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """Success means Braze queued the attributes; its `errors` name the objects it skipped."""
         body = json_object(response)
         raise_for_status_class(

@@ -6,11 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from providers.address_guard import AddressGuard
 from providers.callbacks import InboundEvents, StatusCallbacks
 from providers.config import config_schema, destination_fields, parse_config, secret_fields
+from providers.http_transport import GuardedClient
 from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
 
@@ -21,7 +20,7 @@ __all__ = ["BuildContext", "Factory", "ProviderKind"]
 class BuildContext:
     """What the composition root hands every provider: shared clients, the address guard."""
 
-    http_client: httpx.AsyncClient | None = None
+    http_client: GuardedClient | None = None
     smtp_pool: SmtpConnectionPool | None = None
     guard: AddressGuard = field(default_factory=AddressGuard)
 

@@ -8,11 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import PermanentProviderError, response_excerpt
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    HttpResponse,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.message import ProfileUpdate, SendResult
 
@@ -74,7 +79,7 @@ class MailchimpAudienceSync:
         name: str,
         config: MailchimpAudienceConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -93,7 +98,7 @@ class MailchimpAudienceSync:
             "merge_fields": merge,
         }
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """200 with the member; errors by HTTP class (problem details bodies)."""
         body = json_object(response)
         raise_for_status_class(

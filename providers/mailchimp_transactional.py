@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.config import DESTINATION_URL, SECRET
 from providers.delivery_events import DeliveryEvent, parse_mandrill_events
@@ -16,7 +14,9 @@ from providers.errors import (
     response_excerpt,
 )
 from providers.http_transport import (
+    GuardedClient,
     HttpClientOwner,
+    HttpResponse,
     json_object,
     raise_for_status_class,
     request,
@@ -106,7 +106,7 @@ class MailchimpTransactionalProvider:
         name: str,
         config: MailchimpTransactionalConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -149,7 +149,7 @@ class MailchimpTransactionalProvider:
             body["track_clicks"] = self.config.track_clicks
         return {"key": self.config.api_key, "message": body, "async": False}
 
-    def _raise_error(self, response: httpx.Response) -> None:
+    def _raise_error(self, response: HttpResponse) -> None:
         excerpt = response_excerpt(response.text, secrets=self._secrets)
         error = json_object(response)
         name = error.get("name")
@@ -180,7 +180,7 @@ class MailchimpTransactionalProvider:
             message, provider=self.name, status_code=status, code=name, excerpt=excerpt
         )
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """The recipient's status as a SendResult; error objects raise by their `name`."""
         try:
             data = response.json()

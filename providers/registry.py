@@ -11,8 +11,6 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-import httpx
-
 from providers import (
     activecampaign,
     braze,
@@ -29,6 +27,7 @@ from providers.address_guard import AddressGuard
 from providers.callbacks import CallbackRequest, InboundEvents, StatusCallbacks
 from providers.delivery_events import DeliveryEvent
 from providers.errors import CallbackFormatError, CallbackSignatureError, ProviderConfigError
+from providers.http_transport import GuardedClient
 from providers.kind import BuildContext, ProviderKind
 from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
@@ -161,7 +160,7 @@ def build_provider(
     kind: str,
     config: Mapping[str, Any],
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: GuardedClient | None = None,
     smtp_pool: SmtpConnectionPool | None = None,
     guard: AddressGuard | None = None,
 ) -> Provider | Sync | EventSource:

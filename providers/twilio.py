@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import httpx
-
 from providers.callbacks import CallbackRequest, StatusCallbacks
 from providers.config import DESTINATION_URL, secret_field
 from providers.delivery_events import DeliveryEvent, parse_twilio_status_callback
@@ -16,7 +14,9 @@ from providers.errors import (
     response_excerpt,
 )
 from providers.http_transport import (
+    GuardedClient,
     HttpClientOwner,
+    HttpResponse,
     json_object,
     raise_for_status_class,
     request,
@@ -108,7 +108,7 @@ class TwilioProvider:
     channels = SERVED_CHANNELS
 
     def __init__(
-        self, name: str, config: TwilioConfig, *, http_client: httpx.AsyncClient | None = None
+        self, name: str, config: TwilioConfig, *, http_client: GuardedClient | None = None
     ) -> None:
         self.name = name
         self.config = config
@@ -131,7 +131,7 @@ class TwilioProvider:
             fields.append(("SmartEncoded", "true" if self.config.smart_encoded else "false"))
         return fields
 
-    def _result(self, response: httpx.Response) -> SendResult:
+    def _result(self, response: HttpResponse) -> SendResult:
         """Turn Twilio's answer into a SendResult, or raise by error code and HTTP class."""
         excerpt = response_excerpt(response.text, secrets=self._secrets)
         body = json_object(response)

@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from providers.callbacks import CallbackRequest, InboundEvents
 from providers.config import DESTINATION_URL, SECRET, secret_field
 from providers.errors import PermanentProviderError
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 
 __all__ = [
@@ -112,7 +116,7 @@ class VoucherifyConnection:
     channels: frozenset[str] = frozenset()
 
     def __init__(
-        self, name: str, config: VoucherifyConfig, *, http_client: httpx.AsyncClient | None = None
+        self, name: str, config: VoucherifyConfig, *, http_client: GuardedClient | None = None
     ) -> None:
         self.name = name
         self.config = config

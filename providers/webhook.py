@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from providers.address_guard import AddressGuard, DestinationRefusedError
 from providers.config import DESTINATION_URL, SECRET
 from providers.errors import (
@@ -20,7 +18,14 @@ from providers.errors import (
     TransientProviderError,
     response_excerpt,
 )
-from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
+from providers.http_transport import (
+    GuardedClient,
+    HttpClientOwner,
+    HttpResponse,
+    json_object,
+    raise_for_status_class,
+    request,
+)
 from providers.kind import ProviderKind
 from providers.message import CHANNELS, Message, SendResult
 from providers.protocol import ensure_channel
@@ -85,7 +90,7 @@ class WebhookProvider:
         name: str,
         config: WebhookConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: GuardedClient | None = None,
         guard: AddressGuard | None = None,
     ) -> None:
         self.name = name
@@ -109,7 +114,7 @@ class WebhookProvider:
         }
         return body, headers
 
-    def _result(self, response: httpx.Response, message: Message) -> SendResult:
+    def _result(self, response: HttpResponse, message: Message) -> SendResult:
         """2xx is sent; 3xx and 410 are permanent; others by HTTP class."""
         excerpt = response_excerpt(response.text, secrets=(self.config.secret,))
         if 200 <= response.status_code < 300:

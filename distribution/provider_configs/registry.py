@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from distribution.errors import ConflictError, NotFoundError
 from distribution.models import ProviderConfig
 from distribution.outbox.rate_limit import LimiterFactory, in_process_limiter
@@ -37,7 +35,7 @@ from providers import (
 )
 from providers.address_guard import AddressGuard
 from providers.capture import CaptureConfig, CaptureProvider
-from providers.http_transport import guarded_client
+from providers.http_transport import GuardedClient, guarded_client
 
 __all__ = ["CheckOutcome", "ProviderRegistry"]
 
@@ -94,7 +92,7 @@ class ProviderRegistry:
         self.box = box
         self.limiter_factory = limiter_factory
         self.guard = guard or AddressGuard()
-        self._http_client: httpx.AsyncClient | None = None
+        self._http_client: GuardedClient | None = None
         self._live: dict[
             tuple[str, str], tuple[tuple[str, datetime], Provider | Sync | EventSource]
         ] = {}

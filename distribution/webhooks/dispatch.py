@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select as core_select
 from sqlalchemy import update
 from sqlmodel import col
@@ -34,7 +33,13 @@ from distribution.storage.db import Database
 from distribution.storage.polling_loop import PollingLoop
 from distribution.storage.secrets import SecretBox
 from providers.address_guard import AddressGuard, DestinationRefusedError
-from providers.http_transport import guarded_client
+from providers.http_transport import (
+    GuardedClient,
+    HttpError,
+    HttpResponse,
+    HttpTimeoutError,
+    guarded_client,
+)
 from providers.standard_webhooks import sign
 
 __all__ = ["CallOutcome", "ClaimedCall", "WebhookDispatcher", "WebhookPolicy"]
@@ -149,7 +154,7 @@ def claim_calls(
     return claimed
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: HttpResponse) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -174,9 +179,7 @@ def _failed(
     return CallOutcome(call.id, call.subscription_id, "retry", code, detail, delay)
 
 
-async def send_call(
-    client: httpx.AsyncClient, call: ClaimedCall, policy: WebhookPolicy
-) -> CallOutcome:
+async def send_call(client: GuardedClient, call: ClaimedCall, policy: WebhookPolicy) -> CallOutcome:
     """One signed POST of ``call``; never raises."""
     if call.secret is None:
         detail = "the signing secret cannot be opened (the service key changed): rotate it"
@@ -194,10 +197,10 @@ async def send_call(
         response = await client.post(call.url, content=body, headers=headers)
     except DestinationRefusedError as refused:
         return CallOutcome(call.id, call.subscription_id, "failed", None, str(refused))
-    except httpx.TimeoutException:
+    except HttpTimeoutError:
         return _failed(call, policy, f"no answer within {policy.timeout:g} s", None, None)
-    except httpx.HTTPError as error:
-        return _failed(call, policy, f"{type(error).__name__}: {error}"[:_EXCERPT], None, None)
+    except HttpError as error:
+        return _failed(call, policy, str(error)[:_EXCERPT], None, None)
     code = response.status_code
     if 200 <= code < 300:
         return CallOutcome(call.id, call.subscription_id, "delivered", code)
@@ -280,14 +283,14 @@ class WebhookDispatcher(PollingLoop):
         self.box = box
         self.policy = policy
         self.batch_size = batch_size
-        self._client: httpx.AsyncClient | None = None
+        self._client: GuardedClient | None = None
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> GuardedClient:
         if self._client is None:
             self._client = guarded_client(
                 AddressGuard(allow_private=self.policy.allow_private),
                 timeout=self.policy.timeout,
-                limits=httpx.Limits(max_connections=50),
+                max_connections=50,
             )
         return self._client
 

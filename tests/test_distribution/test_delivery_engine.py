@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -29,8 +28,10 @@ from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
 from providers import Message, RejectReason, SendResult
+from providers.address_guard import AddressGuard
 from providers.braze import BrazeConfig, BrazeProvider
 from providers.capture import CaptureConfig, CaptureProvider
+from providers.http_transport import guarded_client
 from providers.twilio import TwilioConfig, TwilioProvider
 from tests.builders import distribute, publish_template
 from tests.conftest import ProjectCredentials
@@ -215,7 +216,7 @@ async def test_a_flaky_provider_still_sends_every_delivery_exactly_once(
             ),
             LINKS,
         )
-    async with httpx.AsyncClient(timeout=1.5) as client:
+    async with guarded_client(AddressGuard(allow_private=True), timeout=1.5) as client:
         twilio = TwilioProvider(
             "twilio",
             TwilioConfig(
@@ -473,7 +474,7 @@ async def test_a_twilio_queued_answer_is_sent_with_the_provider_status_kept(
     customer = {"source_id": "q1", "phone": "+14155550101", "name": "Q"}
     body = {"id": "order-q1", "type": "order.paid", "customer": customer}
     receive_event(database, project_id, _event(body), LINKS)
-    async with httpx.AsyncClient() as client:
+    async with guarded_client(AddressGuard(allow_private=True)) as client:
         config = TwilioConfig(
             account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+15005550006", base_url=url
         )
@@ -499,7 +500,7 @@ async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
         create_subscription(
             session, SecretBox("engine-test"), project_id, "https://hooks.example.com/in", ["*"]
         )
-    async with httpx.AsyncClient() as client:
+    async with guarded_client(AddressGuard(allow_private=True)) as client:
         config = BrazeConfig(
             api_key=fake_braze.API_KEY,
             base_url=url,

@@ -6,9 +6,11 @@ import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 import trustme
+
+from providers.address_guard import AddressGuard
+from providers.http_transport import GuardedClient, guarded_client
 
 from .fakes.activecampaign import FakeActiveCampaign
 from .fakes.braze import FakeBraze
@@ -212,6 +214,6 @@ def voucherify_api(_voucherify: tuple[FakeVoucherify, str]) -> tuple[FakeVoucher
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
+async def http_client() -> AsyncIterator[GuardedClient]:
+    async with guarded_client(AddressGuard(allow_private=True), timeout=5.0) as client:
         yield client

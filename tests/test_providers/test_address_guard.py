@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -100,7 +100,7 @@ async def test_http_connects_to_the_vetted_address_and_keeps_the_host_header(
     webhook_receiver: tuple[FakeReceiver, str],
 ) -> None:
     api, url = webhook_receiver
-    port = httpx.URL(url).port
+    port = urlsplit(url).port
     guard = resolving({NAME: ["127.0.0.1"]})
     async with guarded_client(guard) as client:
         with pytest.raises(DestinationRefusedError, match="resolves to a loopback address"):

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from providers.braze import BrazeConfig, BrazeProvider
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import GuardedClient
 from providers.message import SendResult
 
 from .fakes.braze import API_KEY, FakeBraze
 from .samples import email, sms
 
 
-def make(url: str, client: httpx.AsyncClient, key: str = API_KEY) -> BrazeProvider:
+def make(url: str, client: GuardedClient, key: str = API_KEY) -> BrazeProvider:
     config = BrazeConfig(
         api_key=key,
         base_url=url,
@@ -29,9 +29,7 @@ def make(url: str, client: httpx.AsyncClient, key: str = API_KEY) -> BrazeProvid
     return BrazeProvider("braze", config, http_client=client)
 
 
-async def test_email_payload(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
-) -> None:
+async def test_email_payload(braze_api: tuple[FakeBraze, str], http_client: GuardedClient) -> None:
     api, url = braze_api
     message = email(external_user_id="user-1", marketing=True, unsubscribe_url="https://e.com/u")
     result = await make(url, http_client).send(message)
@@ -47,9 +45,7 @@ async def test_email_payload(
     assert sent["extras"]["delivery_id"] == "dlv_1"
 
 
-async def test_sms_payload(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
-) -> None:
+async def test_sms_payload(braze_api: tuple[FakeBraze, str], http_client: GuardedClient) -> None:
     api, url = braze_api
     result = await make(url, http_client).send(sms(external_user_id="user-2"))
     assert result.status == "queued"
@@ -61,7 +57,7 @@ async def test_sms_payload(
 
 
 async def test_missing_external_id_is_permanent(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError, match="external_user_id"):
         await make(braze_api[1], http_client).send(email())
@@ -69,7 +65,7 @@ async def test_missing_external_id_is_permanent(
 
 
 async def test_send_many_batches_identical_content_in_fifties(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     api, url = braze_api
     same = [email(id=f"d{i}", external_user_id=f"u{i}", text=None) for i in range(120)]
@@ -81,7 +77,7 @@ async def test_send_many_batches_identical_content_in_fifties(
 
 
 async def test_auth_failure_is_permanent(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError) as info:
         await make(braze_api[1], http_client, key="wrong-key-123456").send(
@@ -91,7 +87,7 @@ async def test_auth_failure_is_permanent(
 
 
 async def test_rate_limit_reset_header(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     api, url = braze_api
     reset = int(time.time()) + 30
@@ -105,7 +101,7 @@ async def test_rate_limit_reset_header(
 
 
 async def test_more_than_fifty_ids_is_refused_by_the_fake(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     _api, url = braze_api
     body = {
@@ -122,7 +118,7 @@ async def test_more_than_fifty_ids_is_refused_by_the_fake(
 
 
 async def test_non_ascii_sender_name_is_plain_text(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     """Braze reads `from` as JSON text: an RFC 2047 word would reach the inbox as it is."""
     api, url = braze_api
@@ -135,7 +131,7 @@ async def test_non_ascii_sender_name_is_plain_text(
 
 
 async def test_sender_name_with_specials_is_quoted(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     api, url = braze_api
     await make(url, http_client).send(email(external_user_id="u", from_name="Acme, Inc."))
@@ -145,7 +141,7 @@ async def test_sender_name_with_specials_is_quoted(
 
 
 async def test_success_with_errors_keeps_the_errors(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     """A 201 `success` with an `errors` array is accepted, but never plainly."""
     api, url = braze_api
@@ -158,7 +154,7 @@ async def test_success_with_errors_keeps_the_errors(
 
 
 async def test_success_without_errors_has_no_reason(
-    braze_api: tuple[FakeBraze, str], http_client: httpx.AsyncClient
+    braze_api: tuple[FakeBraze, str], http_client: GuardedClient
 ) -> None:
     result = await make(braze_api[1], http_client).send(sms(external_user_id="user-1"))
     assert (result.errors, result.reason, result.provider_status) == ((), None, "success")

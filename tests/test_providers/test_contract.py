@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from providers.address_guard import AddressGuard
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import GuardedClient
 from providers.message import Message, SendResult
 from providers.protocol import Provider
 from providers.registry import PROVIDER_KINDS, build_sender
@@ -144,7 +144,7 @@ def test_every_sender_kind_has_a_contract_setup() -> None:
     assert senders == set(SETUPS)
 
 
-def build(kind: str, config: dict[str, Any], client: httpx.AsyncClient) -> Provider:
+def build(kind: str, config: dict[str, Any], client: GuardedClient) -> Provider:
     # The fakes listen on this machine, as the operator's setting allows.
     return build_sender(
         f"contract-{kind}", kind, config, http_client=client, guard=AddressGuard(allow_private=True)
@@ -153,7 +153,7 @@ def build(kind: str, config: dict[str, Any], client: httpx.AsyncClient) -> Provi
 
 @pytest.mark.parametrize("kind", list(SETUPS))
 async def test_valid_message_gets_a_result(
-    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+    kind: str, request: pytest.FixtureRequest, http_client: GuardedClient
 ) -> None:
     setup = SETUPS[kind](request)
     provider = build(kind, setup.config, http_client)
@@ -178,7 +178,7 @@ def test_a_rejection_always_carries_a_normalised_reason() -> None:
 
 @pytest.mark.parametrize("kind", list(SETUPS))
 async def test_declares_channels_and_refuses_others(
-    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+    kind: str, request: pytest.FixtureRequest, http_client: GuardedClient
 ) -> None:
     setup = SETUPS[kind](request)
     provider = build(kind, setup.config, http_client)
@@ -194,7 +194,7 @@ async def test_declares_channels_and_refuses_others(
 
 @pytest.mark.parametrize("kind", WITH_AUTH)
 async def test_auth_failure_is_permanent(
-    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+    kind: str, request: pytest.FixtureRequest, http_client: GuardedClient
 ) -> None:
     setup = SETUPS[kind](request)
     assert setup.bad_auth is not None
@@ -211,7 +211,7 @@ async def test_auth_failure_is_permanent(
 
 @pytest.mark.parametrize("kind", WITH_AUTH)
 async def test_throttling_or_server_error_is_transient(
-    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+    kind: str, request: pytest.FixtureRequest, http_client: GuardedClient
 ) -> None:
     setup = SETUPS[kind](request)
     assert setup.throttle is not None

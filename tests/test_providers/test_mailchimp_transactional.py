@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import GuardedClient
 from providers.mailchimp_transactional import (
     MailchimpTransactionalConfig,
     MailchimpTransactionalProvider,
@@ -15,7 +15,7 @@ from .fakes.mandrill import API_KEY, FakeMandrill
 from .samples import email, sms
 
 
-def make(url: str, client: httpx.AsyncClient, key: str = API_KEY) -> MailchimpTransactionalProvider:
+def make(url: str, client: GuardedClient, key: str = API_KEY) -> MailchimpTransactionalProvider:
     config = MailchimpTransactionalConfig(
         api_key=key,
         from_email="rewards@example.com",
@@ -28,7 +28,7 @@ def make(url: str, client: httpx.AsyncClient, key: str = API_KEY) -> MailchimpTr
 
 
 async def test_send_payload_and_sent_result(
-    mandrill_api: tuple[FakeMandrill, str], http_client: httpx.AsyncClient
+    mandrill_api: tuple[FakeMandrill, str], http_client: GuardedClient
 ) -> None:
     api, url = mandrill_api
     message = email(
@@ -69,7 +69,7 @@ async def test_send_payload_and_sent_result(
 )
 async def test_recipient_statuses(
     mandrill_api: tuple[FakeMandrill, str],
-    http_client: httpx.AsyncClient,
+    http_client: GuardedClient,
     to: str,
     status: str,
     reason: str,
@@ -83,7 +83,7 @@ async def test_recipient_statuses(
 
 
 async def test_invalid_key_is_permanent_although_http_500(
-    mandrill_api: tuple[FakeMandrill, str], http_client: httpx.AsyncClient
+    mandrill_api: tuple[FakeMandrill, str], http_client: GuardedClient
 ) -> None:
     provider = make(mandrill_api[1], http_client, key="md-wrong-key-000000")
     with pytest.raises(PermanentProviderError) as info:
@@ -95,7 +95,7 @@ async def test_invalid_key_is_permanent_although_http_500(
 
 
 async def test_general_error_is_transient_and_ping_works(
-    mandrill_api: tuple[FakeMandrill, str], http_client: httpx.AsyncClient
+    mandrill_api: tuple[FakeMandrill, str], http_client: GuardedClient
 ) -> None:
     api, url = mandrill_api
     api.fail_next(
@@ -109,7 +109,7 @@ async def test_general_error_is_transient_and_ping_works(
 
 
 async def test_validation_error_is_permanent(
-    mandrill_api: tuple[FakeMandrill, str], http_client: httpx.AsyncClient
+    mandrill_api: tuple[FakeMandrill, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError) as info:
         await make(mandrill_api[1], http_client).send(email(tags=("_reserved",)))
@@ -117,7 +117,7 @@ async def test_validation_error_is_permanent(
 
 
 async def test_sms_is_refused(
-    mandrill_api: tuple[FakeMandrill, str], http_client: httpx.AsyncClient
+    mandrill_api: tuple[FakeMandrill, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError, match="channel"):
         await make(mandrill_api[1], http_client).send(sms())

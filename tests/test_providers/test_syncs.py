@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import GuardedClient
 from providers.mailchimp_audience import MailchimpAudienceConfig, subscriber_hash
 from providers.message import ProfileUpdate
 from providers.protocol import Sync
@@ -78,7 +78,7 @@ def test_every_sync_kind_has_a_setup() -> None:
 
 @pytest.mark.parametrize("kind", list(SETUPS))
 async def test_sync_contract(
-    kind: str, request: pytest.FixtureRequest, http_client: httpx.AsyncClient
+    kind: str, request: pytest.FixtureRequest, http_client: GuardedClient
 ) -> None:
     setup = SETUPS[kind](request)
     sync = build_sync(kind, kind, setup.config, http_client=http_client)
@@ -96,7 +96,7 @@ async def test_sync_contract(
 
 
 async def test_mailchimp_member_gets_merge_fields(
-    mailchimp_marketing_api: tuple[Any, str], http_client: httpx.AsyncClient
+    mailchimp_marketing_api: tuple[Any, str], http_client: GuardedClient
 ) -> None:
     api, _url = mailchimp_marketing_api
     sync = build_sync(
@@ -132,7 +132,7 @@ def test_mailchimp_datacenter_from_key() -> None:
 
 
 async def test_braze_attributes_written(
-    braze_api: tuple[Any, str], http_client: httpx.AsyncClient
+    braze_api: tuple[Any, str], http_client: GuardedClient
 ) -> None:
     api, url = braze_api
     config = {"api_key": braze.API_KEY, "base_url": url, "attributes": {"referral_code": "code"}}
@@ -141,7 +141,7 @@ async def test_braze_attributes_written(
 
 
 async def test_braze_attributes_errors_are_kept(
-    braze_api: tuple[Any, str], http_client: httpx.AsyncClient
+    braze_api: tuple[Any, str], http_client: GuardedClient
 ) -> None:
     """/users/track answers 201 `success` with `errors` for the objects it skipped."""
     api, url = braze_api
@@ -156,7 +156,7 @@ async def test_braze_attributes_errors_are_kept(
 
 
 async def test_activecampaign_contact_and_field_values(
-    activecampaign_api: tuple[Any, str], http_client: httpx.AsyncClient
+    activecampaign_api: tuple[Any, str], http_client: GuardedClient
 ) -> None:
     api, url = activecampaign_api
     config = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from providers.address_guard import AddressGuard
 from providers.errors import PermanentProviderError, TransientProviderError
+from providers.http_transport import GuardedClient, guarded_client
 from providers.twilio import TwilioConfig, TwilioProvider
 
 from .fakes.twilio import (
@@ -19,7 +20,7 @@ from .fakes.twilio import (
 from .samples import email, sms
 
 
-def make(url: str, client: httpx.AsyncClient, **overrides: object) -> TwilioProvider:
+def make(url: str, client: GuardedClient, **overrides: object) -> TwilioProvider:
     values: dict[str, object] = {
         "account_sid": ACCOUNT_SID,
         "auth_token": AUTH_TOKEN,
@@ -31,7 +32,7 @@ def make(url: str, client: httpx.AsyncClient, **overrides: object) -> TwilioProv
 
 
 async def test_send_form_encoded_with_callback(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     api, url = twilio_api
     provider = make(url, http_client, status_callback_url="https://hooks.example.com/twilio")
@@ -52,7 +53,7 @@ async def test_send_form_encoded_with_callback(
 
 
 async def test_api_key_and_messaging_service(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     api, url = twilio_api
     provider = make(
@@ -80,7 +81,7 @@ async def test_api_key_and_messaging_service(
     ("to", "reason"), [("+15005550001", "invalid"), ("+15005550004", "unsubscribed")]
 )
 async def test_rejections_are_results(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient, to: str, reason: str
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient, to: str, reason: str
 ) -> None:
     result = await make(twilio_api[1], http_client).send(sms(to=to))
     assert result.status == "rejected"
@@ -89,7 +90,7 @@ async def test_rejections_are_results(
 
 
 async def test_not_a_mobile_number_is_permanent(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError) as info:
         await make(twilio_api[1], http_client).send(sms(to="+15005550009"))
@@ -97,7 +98,7 @@ async def test_not_a_mobile_number_is_permanent(
 
 
 async def test_bad_credentials_are_permanent_and_not_echoed(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     provider = make(twilio_api[1], http_client, auth_token="not-the-token-xyz")
     with pytest.raises(PermanentProviderError) as info:
@@ -109,7 +110,7 @@ async def test_bad_credentials_are_permanent_and_not_echoed(
 
 
 async def test_throttling_is_transient_with_retry_after(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     api, url = twilio_api
     api.fail_next(
@@ -126,7 +127,7 @@ async def test_throttling_is_transient_with_retry_after(
 
 
 async def test_unknown_codes_go_by_http_class(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     api, url = twilio_api
     api.fail_next(status=503, body={"code": 20500, "message": "Internal", "status": 503})
@@ -139,7 +140,7 @@ async def test_unknown_codes_go_by_http_class(
 
 
 async def test_body_over_1600_characters_is_refused_by_the_api(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError) as info:
         await make(twilio_api[1], http_client).send(sms(body="x" * 1601))
@@ -149,13 +150,13 @@ async def test_body_over_1600_characters_is_refused_by_the_api(
 async def test_timeout_is_transient(twilio_api: tuple[FakeTwilio, str]) -> None:
     api, url = twilio_api
     api.fail_next(status=201, delay=1.0)
-    async with httpx.AsyncClient(timeout=0.1) as client:
+    async with guarded_client(AddressGuard(allow_private=True), timeout=0.1) as client:
         with pytest.raises(TransientProviderError, match="timed out"):
             await make(url, client).send(sms())
 
 
 async def test_email_is_refused(
-    twilio_api: tuple[FakeTwilio, str], http_client: httpx.AsyncClient
+    twilio_api: tuple[FakeTwilio, str], http_client: GuardedClient
 ) -> None:
     with pytest.raises(PermanentProviderError, match="channel"):
         await make(twilio_api[1], http_client).send(email())

@@ -7,7 +7,6 @@ import hmac
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from providers.callbacks import CallbackRequest
@@ -17,6 +16,7 @@ from providers.errors import (
     ProviderConfigError,
     TransientProviderError,
 )
+from providers.http_transport import GuardedClient
 from providers.protocol import EventSource
 from providers.registry import PROVIDER_KINDS, build_provider
 from providers.voucherify import SIGNATURE_HEADER, verify_voucherify_signature
@@ -95,7 +95,7 @@ def test_bad_configs_name_the_field(config: dict[str, Any], reason: str) -> None
         build_provider("vf", "voucherify", config)
 
 
-def _source(url: str, client: httpx.AsyncClient, **config: Any) -> EventSource:
+def _source(url: str, client: GuardedClient, **config: Any) -> EventSource:
     built = build_provider(
         "vf",
         "voucherify",
@@ -110,7 +110,7 @@ CREDENTIALS = {"app_id": voucherify.APP_ID, "app_token": voucherify.APP_TOKEN}
 
 
 async def test_a_customer_is_read_with_the_app_headers(
-    voucherify_api: tuple[FakeVoucherify, str], http_client: httpx.AsyncClient
+    voucherify_api: tuple[FakeVoucherify, str], http_client: GuardedClient
 ) -> None:
     api, url = voucherify_api
     api.customers["cust_1"] = {"id": "cust_1", "name": "Ada", "object": "customer"}
@@ -123,7 +123,7 @@ async def test_a_customer_is_read_with_the_app_headers(
 
 
 async def test_without_credentials_nothing_is_asked(
-    voucherify_api: tuple[FakeVoucherify, str], http_client: httpx.AsyncClient
+    voucherify_api: tuple[FakeVoucherify, str], http_client: GuardedClient
 ) -> None:
     api, url = voucherify_api
     assert await _source(url, http_client).fetch_customer("cust_1") is None
@@ -131,7 +131,7 @@ async def test_without_credentials_nothing_is_asked(
 
 
 async def test_refusals_and_failures_are_provider_errors(
-    voucherify_api: tuple[FakeVoucherify, str], http_client: httpx.AsyncClient
+    voucherify_api: tuple[FakeVoucherify, str], http_client: GuardedClient
 ) -> None:
     api, url = voucherify_api
     with pytest.raises(PermanentProviderError) as refused:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from providers import standard_webhooks
 from providers.address_guard import AddressGuard, forbidden_reason
 from providers.errors import PermanentProviderError, TransientProviderError
-from providers.http_transport import guarded_client
+from providers.http_transport import GuardedClient, guarded_client
 from providers.webhook import WebhookConfig, WebhookProvider
 
 from .fakes.webhook_receiver import SECRET, FakeReceiver
@@ -27,7 +26,7 @@ VECTOR_SIG = "v1,AQG81rX2n4rTN1fkXoqILSHO9gAOcwya9dP41rhrQDI="
 
 
 def make(
-    url: str, client: httpx.AsyncClient, guard: AddressGuard = LOCAL, **overrides: object
+    url: str, client: GuardedClient, guard: AddressGuard = LOCAL, **overrides: object
 ) -> WebhookProvider:
     values: dict[str, object] = {"url": url, "secret": SECRET}
     values.update(overrides)
@@ -60,7 +59,7 @@ def test_verify_vector_tampering_wrong_key_and_stale() -> None:
 
 
 async def test_posts_signed_message_that_the_reference_library_accepts(
-    webhook_receiver: tuple[FakeReceiver, str], http_client: httpx.AsyncClient
+    webhook_receiver: tuple[FakeReceiver, str], http_client: GuardedClient
 ) -> None:
     api, url = webhook_receiver
     result = await make(url, http_client).send(email(id="dlv_9"))
@@ -74,7 +73,7 @@ async def test_posts_signed_message_that_the_reference_library_accepts(
 
 
 async def test_wrong_secret_is_refused_by_receiver_as_permanent(
-    webhook_receiver: tuple[FakeReceiver, str], http_client: httpx.AsyncClient
+    webhook_receiver: tuple[FakeReceiver, str], http_client: GuardedClient
 ) -> None:
     provider = make(webhook_receiver[1], http_client, secret="whsec_" + "B" * 32)
     with pytest.raises(PermanentProviderError) as info:
@@ -83,7 +82,7 @@ async def test_wrong_secret_is_refused_by_receiver_as_permanent(
 
 
 async def test_receiver_throttling_is_transient(
-    webhook_receiver: tuple[FakeReceiver, str], http_client: httpx.AsyncClient
+    webhook_receiver: tuple[FakeReceiver, str], http_client: GuardedClient
 ) -> None:
     api, url = webhook_receiver
     api.fail_next(status=503, headers={"Retry-After": "12"})
@@ -93,7 +92,7 @@ async def test_receiver_throttling_is_transient(
 
 
 async def test_redirects_are_not_followed(
-    webhook_receiver: tuple[FakeReceiver, str], http_client: httpx.AsyncClient
+    webhook_receiver: tuple[FakeReceiver, str], http_client: GuardedClient
 ) -> None:
     api, url = webhook_receiver
     api.fail_next(status=307, headers={"Location": "http://169.254.169.254/"})
