@@ -102,6 +102,10 @@ CUSTOMER_EXAMPLE = {
 }
 
 
+#: Highest `page`: deeper offsets scan every row before them (use `starting_after`).
+MAX_PAGE = 10_000
+
+
 class AddressOut(msgspec.Struct):
     """A postal address; ``country`` is an ISO 3166-1 alpha-2 code."""
 
@@ -333,7 +337,8 @@ class CustomerController(Controller):
             "for descending. `starting_after` is either a customer id (our cursor, the "
             "`next_cursor` of the previous page, in id order) or a date-time (Voucherify's "
             "cursor: customers created after it, or before it in a descending order). `page` "
-            "(from 1) skips `(page - 1) * limit` customers. `total` counts every match. "
+            "(from 1 to 10,000) skips `(page - 1) * limit` customers; further on, page with "
+            "`starting_after`. `total` counts every match. "
             "Unknown query parameters are refused."
         ),
     )
@@ -351,7 +356,7 @@ class CustomerController(Controller):
         name: Annotated[str | None, QueryParameter(description="Exact name, any case")] = None,
         city: Annotated[str | None, QueryParameter(description="Exact city, any case")] = None,
         segment_id: Annotated[str | None, QueryParameter(description="Members only")] = None,
-        page_number: Annotated[int | None, QueryParameter(name="page", ge=1)] = None,
+        page_number: Annotated[int | None, QueryParameter(name="page", ge=1, le=MAX_PAGE)] = None,
         created_after: FromQuery[datetime | None] = None,
         created_before: FromQuery[datetime | None] = None,
         created_at_after: Annotated[str | None, QueryParameter(name="created_at[after]")] = None,

@@ -402,3 +402,11 @@ def test_export_neutralises_formulas_and_import_restores_them(
         "cr": "\r=1+1",
         "minus": -3,
     }
+
+
+def test_a_page_past_the_bound_is_refused_not_a_500(client: Client) -> None:
+    """Found by schemathesis: a huge `page` overflowed SQLite's OFFSET (a 500)."""
+    answer = client.get("/v1/customers", params={"page": "118605749947265302528"})
+    assert answer.status_code == 422, answer.text
+    assert "page" in answer.text
+    assert client.get("/v1/customers", params={"page": "10000"}).status_code == 200
