@@ -21,9 +21,11 @@ from providers.errors import (
     ProviderError,
     TransientProviderError,
 )
+from providers.identity import Identity
 from providers.message import (
     Channel,
     Message,
+    ProfileRequest,
     ProfileUpdate,
     RejectReason,
     SendResult,
@@ -59,9 +61,11 @@ __all__ = [
     "DeliveryEvent",
     "EventSource",
     "EventType",
+    "Identity",
     "InboundEvents",
     "Message",
     "PermanentProviderError",
+    "ProfileRequest",
     "ProfileUpdate",
     "Provider",
     "ProviderConfigError",

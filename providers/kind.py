@@ -11,6 +11,7 @@ import httpx
 from providers.address_guard import AddressGuard
 from providers.callbacks import InboundEvents, StatusCallbacks
 from providers.config import config_schema, destination_fields, parse_config, secret_fields
+from providers.identity import Identity, identity_of
 from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
 
@@ -67,6 +68,10 @@ class ProviderKind:
     def config_schema(self) -> dict[str, Any]:
         """JSON Schema of the config (secret fields are `writeOnly`)."""
         return config_schema(self.config_type)
+
+    def identity_of(self, config: Mapping[str, Any]) -> Identity | None:
+        """How a stored config of this kind identifies users; None when it does not need to."""
+        return identity_of(self.config_type, config)
 
     def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
         """Validate a raw config into the typed config."""
