@@ -8,8 +8,8 @@ from typing import Literal
 
 __all__ = [
     "CHANNELS",
-    "Channel",
     "PROFILE_SOURCE_FIELDS",
+    "Channel",
     "Message",
     "ProfileRequest",
     "ProfileUpdate",

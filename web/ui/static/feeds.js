@@ -119,7 +119,7 @@
           el("time", { datetime: row.created_at, title: row.created_at }, shortTime(row.created_at))),
         el("td", {}, badge(row.status)),
         el("td", {}, el("span", { class: "chip chip-" + row.channel },
-          row.channel === "email" ? "Email" : "SMS")),
+          ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
         el("td", {}, row.recipient || "—"),
         el("td", {}, origin(row)),
         el("td", {}, row.template || row.template_id || "—"),
