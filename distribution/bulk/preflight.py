@@ -179,7 +179,11 @@ def check_range(
                 report["sms_segments"] += prepared.segments
                 if len(samples) < SAMPLES:
                     samples.append(
-                        {"customer_id": customer.id, "channel": channel.channel}
+                        {
+                            "customer_id": customer.id,
+                            "channel": channel.channel,
+                            "provider": channel.provider,
+                        }
                         | _excerpt(prepared.content)
                     )
         session.expunge_all()

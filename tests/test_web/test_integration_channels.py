@@ -1,0 +1,296 @@
+"""Integration channels over HTTP: distributions and bulk sends writing codes onto profiles in
+Braze, Mailchimp and ActiveCampaign (their strict local fakes), identified by the brand's ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from providers.mailchimp_audience import subscriber_hash
+from tests.service_process import wait_until
+from tests.test_providers.fakes import activecampaign, braze, mailchimp_marketing
+from tests.test_providers.fakes.activecampaign import FakeActiveCampaign
+from tests.test_providers.fakes.braze import FakeBraze
+from tests.test_providers.fakes.mailchimp_marketing import FakeMailchimpMarketing
+from tests.test_providers.fakes.server import serve
+from tests.test_web.bulk_invite import FINAL, bulk_send
+
+Client = TestClient[Litestar]
+CODE = {"code": "ANA-7K2Q", "referral_link": "https://shop.example.com/r/ANA-7K2Q"}
+CAMPAIGN = {"id": "camp_spring", "name": "Spring referral"}
+REWARD = {"type": "credit", "amount": 1500, "currency": "EUR", "description": "Store credit"}
+
+
+@pytest.fixture(scope="module")
+def braze_api() -> Iterator[tuple[FakeBraze, str]]:
+    api = FakeBraze()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture(scope="module")
+def mailchimp_api() -> Iterator[tuple[FakeMailchimpMarketing, str]]:
+    api = FakeMailchimpMarketing()
+    with serve(api) as url:
+        yield api, url
+
+
+@pytest.fixture(scope="module")
+def activecampaign_api() -> Iterator[tuple[FakeActiveCampaign, str]]:
+    api = FakeActiveCampaign()
+    with serve(api) as url:
+        yield api, url
+
+
+def _ok(answer: Any) -> Any:
+    assert answer.status_code in (200, 201, 202), answer.text
+    return answer.json()
+
+
+def _provider(client: Client, name: str, kind: str, config: dict[str, Any]) -> None:
+    _ok(client.post("/v1/providers", json={"name": name, "kind": kind, "config": config}))
+
+
+def _distribution(client: Client, trigger: str, provider: str) -> str:
+    channels = [{"channel": "profile", "provider": provider}]
+    body = {"name": f"{trigger} to {provider}", "trigger": trigger, "channels": channels}
+    distribution: str = _ok(client.post("/v1/distributions", json=body))["id"]
+    return distribution
+
+
+def _event(client: Client, body: dict[str, Any]) -> dict[str, Any]:
+    """Post the event; its one delivery once it is settled."""
+    [delivery] = _ok(client.post("/v1/events", json=body))["deliveries"]
+    path = f"/v1/messages/{delivery['id']}"
+    wait_until(
+        lambda: client.get(path).json()["status"] not in ("queued", "sending"),
+        lambda: f"the profile write never settled: {client.get(path).json()}",
+        limit=60,
+    )
+    message: dict[str, Any] = client.get(path).json()
+    return message
+
+
+def _code_assigned(customer: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "code.assigned", "customer": customer, "code": CODE, "campaign": CAMPAIGN}
+
+
+def _tracked(api: FakeBraze) -> list[Any]:
+    return [r.json() for r in api.requests if r.path == "/users/track"]
+
+
+def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    api, url = braze_api
+    api.reset()
+    _provider(
+        client, "braze-attrs", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url}
+    )
+    _distribution(client, "code.assigned", "braze-attrs")
+    _distribution(client, "redemption.succeeded", "braze-attrs")
+    customer = {"source_id": "brand-42", "email": "ada@example.com"}
+
+    assigned = _event(client, _code_assigned(customer))
+    rewarded = _event(
+        client,
+        {"type": "redemption.succeeded", "customer": {"source_id": "brand-42"}, "reward": REWARD},
+    )
+
+    for message in (assigned, rewarded):
+        assert (message["channel"], message["status"]) == ("profile", "sent")
+        assert message["recipient"] == "brand-42"
+        assert message["template_id"] is None
+    [code_write, reward_write] = _tracked(api)
+    [item] = code_write["attributes"]
+    assert item.pop("referral_qr_url").endswith("/links/qr/ANA-7K2Q.png")
+    assert item == {
+        "external_id": "brand-42",
+        "referral_code": "ANA-7K2Q",
+        "referral_link": "https://shop.example.com/r/ANA-7K2Q",
+        "referral_campaign": "Spring referral",
+    }
+    assert reward_write == {
+        "attributes": [{"external_id": "brand-42", "referral_reward": "Store credit"}]
+    }
+    # Our own customer id never reaches Braze, which would take it and reach nobody.
+    assert set(api.attributes) == {"brand-42"}
+    listed = client.get("/v1/messages").json()["messages"]
+    assert {(m["channel"], m["status"], m["recipient"]) for m in listed} == {
+        ("profile", "sent", "brand-42")
+    }
+
+
+def test_a_recipient_without_the_identity_is_refused_with_the_reason(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    api, url = braze_api
+    api.reset()
+    config = {"api_key": braze.API_KEY, "base_url": url, "identity": "metadata.crm_id"}
+    _provider(client, "braze-crm", "braze_attributes", config)
+    _distribution(client, "code.assigned", "braze-crm")
+
+    known = _event(client, _code_assigned({"source_id": "s-1", "metadata": {"crm_id": "CRM-9"}}))
+    unknown = _event(client, _code_assigned({"source_id": "s-2"}))
+
+    assert (known["status"], known["recipient"]) == ("sent", "CRM-9")
+    assert unknown["status"] == "failed"
+    assert unknown["last_error"] == (
+        "the customer has no metadata key 'crm_id' (provider 'braze-crm' identifies users by it)"
+    )
+    assert [t["attributes"][0]["external_id"] for t in _tracked(api)] == ["CRM-9"]
+
+
+def test_mailchimp_merge_fields_by_the_members_email(
+    client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
+) -> None:
+    api, url = mailchimp_api
+    api.reset()
+    config = {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
+    _provider(client, "audience", "mailchimp_audience", config | {"base_url": url})
+    _distribution(client, "code.assigned", "audience")
+
+    written = _event(client, _code_assigned({"source_id": "m-1", "email": "Ada@Example.com"}))
+    refused = _event(client, _code_assigned({"source_id": "m-2", "phone": "+15005550010"}))
+
+    assert (written["status"], written["recipient"]) == ("sent", "Ada@example.com")
+    member = api.members[subscriber_hash("ada@example.com")]
+    assert member["merge_fields"].pop("RQRURL").endswith("/links/qr/ANA-7K2Q.png")
+    assert member["merge_fields"] == {
+        "RCODE": "ANA-7K2Q",
+        "RLINK": "https://shop.example.com/r/ANA-7K2Q",
+        "RCAMPAIGN": "Spring referral",
+    }
+    assert refused["status"] == "failed"
+    assert refused["last_error"] == (
+        "the customer has no email address (provider 'audience' identifies users by it)"
+    )
+    assert len(api.requests) == 1
+
+
+def test_activecampaign_fields_by_the_contacts_email(
+    client: Client, activecampaign_api: tuple[FakeActiveCampaign, str]
+) -> None:
+    api, url = activecampaign_api
+    api.reset()
+    config = {"api_token": activecampaign.API_TOKEN, "base_url": url}
+    _provider(client, "crm", "activecampaign", config | {"fields": {"12": "code", "13": "reward"}})
+    _distribution(client, "code.assigned", "crm")
+    _distribution(client, "redemption.succeeded", "crm")
+    customer = {"source_id": "a-1", "email": "ada@example.com"}
+
+    assert _event(client, _code_assigned(customer))["status"] == "sent"
+    rewarded = {"type": "redemption.succeeded", "customer": customer, "reward": REWARD}
+    assert _event(client, rewarded)["status"] == "sent"
+
+    contact = api.contacts["ada@example.com"]["id"]
+    assert api.values == {(contact, "12"): "ANA-7K2Q", (contact, "13"): "Store credit"}
+
+
+def test_the_platform_answering_429_is_retried_after_its_retry_after(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    api, url = braze_api
+    api.reset()
+    _provider(client, "braze-busy", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
+    _distribution(client, "code.assigned", "braze-busy")
+    api.fail_next(status=429, body={"message": "rate limited"}, headers={"Retry-After": "1"})
+
+    message = _event(client, _code_assigned({"source_id": "busy-1"}))
+
+    assert (message["status"], message["attempts"]) == ("sent", 2)
+    statuses = [change["status"] for change in message["history"]]
+    assert statuses == ["queued", "queued", "sent"], message["history"]
+    assert set(api.attributes) == {"busy-1"}
+
+
+def test_a_channel_and_its_provider_must_fit(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    _api, url = braze_api
+    _provider(client, "attrs", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
+    cases = [
+        ({"channel": "email", "template": "tmpl_x", "provider": "attrs"}, "provider"),
+        ({"channel": "profile", "provider": "capture"}, "provider"),
+        ({"channel": "profile", "template": "tmpl_x", "provider": "attrs"}, "template"),
+    ]
+    for channel, field in cases:
+        body = {"name": "wrong", "trigger": "code.assigned", "channels": [channel]}
+        answer = client.post("/v1/distributions", json=body)
+        assert answer.status_code in (400, 422), answer.text
+        fields = [error["field"] for error in answer.json().get("errors", [])]
+        assert fields == [f"channels[0].{field}"], answer.text
+
+
+def test_the_distribution_preview_shows_the_request_and_writes_nothing(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    api, url = braze_api
+    api.reset()
+    config = {"api_key": braze.API_KEY, "base_url": url, "identity": "metadata.crm_id"}
+    _provider(client, "braze-view", "braze_attributes", config)
+    distribution = _distribution(client, "code.assigned", "braze-view")
+    _ok(client.post("/v1/customers", json={"source_id": "v-1", "metadata": {"crm_id": "CRM-1"}}))
+    _ok(client.post("/v1/customers", json={"source_id": "v-2"}))
+    path = f"/v1/distributions/{distribution}/preview"
+
+    answer = _ok(client.post(path, json={"customer": {"source_id": "v-1"}, "code": CODE}))
+    missing = _ok(client.post(path, json={"customer": {"source_id": "v-2"}, "code": CODE}))
+
+    [row] = answer["deliveries"]
+    assert (row["channel"], row["status"], row["recipient"]) == ("profile", "queued", "CRM-1")
+    [track] = row["requests"]
+    assert (track["method"], track["path"]) == ("POST", "/users/track")
+    [item] = track["body"]["attributes"]
+    assert (item["external_id"], item["referral_code"]) == ("CRM-1", "ANA-7K2Q")
+    [refusal] = missing["deliveries"]
+    assert (refusal["status"], refusal["requests"]) == ("failed", None)
+    assert refusal["reason"].startswith("the customer has no metadata key 'crm_id'")
+    assert api.requests == []
+    assert client.get("/v1/messages").json()["messages"] == []
+
+
+def test_a_bulk_send_writes_each_recipients_own_code_once(
+    client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
+) -> None:
+    api, url = mailchimp_api
+    api.reset()
+    config = {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
+    _provider(client, "list", "mailchimp_audience", config | {"base_url": url})
+    campaign = _ok(client.post("/v1/campaigns", json={"name": "Invite"}))["id"]
+    pool = _ok(client.post("/v1/code-pools", json={"campaign": campaign, "name": "p"}))["id"]
+    _ok(client.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 5, "length": 10}))
+    for i in range(3):
+        _ok(client.post("/v1/customers", json={"source_id": f"b{i}", "email": f"b{i}@example.com"}))
+    _ok(client.post("/v1/customers", json={"source_id": "no-mail", "phone": "+15005550011"}))
+    body = {
+        "campaign": campaign,
+        "audience": {"customers": ["b0", "b1", "b2", "no-mail"]},
+        "channels": [{"channel": "profile", "provider": "list"}],
+        "send_delay_seconds": 0,
+    }
+
+    dry = _ok(client.post("/v1/bulk-sends/preflight", json=body))
+    [report] = dry["channels"]
+    assert (report["sendable"], report["no_identity"]) == (3, 1)
+    sample = dry["samples"][0]
+    [upsert] = sample["requests"]
+    assert upsert["method"] == "PUT"
+    assert upsert["path"] == (
+        f"/3.0/lists/{mailchimp_marketing.LIST_ID}/members/{subscriber_hash('b0@example.com')}"
+    )
+    assert upsert["body"]["merge_fields"]["RCODE"] == "PREFLIGHT-CODE"
+    assert api.requests == []
+
+    job = _ok(client.post("/v1/bulk-sends", json=body))["id"]
+    wait_until(lambda: bulk_send(client, job)["status"] in FINAL, "the bulk send never finished")
+
+    assert bulk_send(client, job)["progress"]["messages"] == {"sent": 3, "failed": 1}
+    written = {m["email_address"]: m["merge_fields"]["RCODE"] for m in api.members.values()}
+    assert set(written) == {"b0@example.com", "b1@example.com", "b2@example.com"}
+    assert len(set(written.values())) == 3
+    assert len(api.requests) == 3
