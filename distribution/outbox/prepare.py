@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from distribution.customers.consent import unsubscribe_token
 from distribution.errors import DistributionError, FieldError
-from distribution.models import CustomerLike, DeliveryStatus, TemplateVersion
+from distribution.models import PROFILE_CHANNEL, CustomerLike, DeliveryStatus, TemplateVersion
 from providers import Identity, ProfileUpdate
 from templates import (
     CompiledEmail,
@@ -65,7 +65,7 @@ __all__ = [
 #: What a channel's address is called in reasons ("the customer has no email address").
 ADDRESS_NAMES = {"email": "email address", "sms": "phone number"}
 #: The integration channel: a write onto the recipient's profile in a platform (a sync).
-PROFILE = "profile"
+PROFILE = PROFILE_CHANNEL
 #: The channels of a distribution or a bulk send: messages, and profile writes.
 CHANNELS = (*ADDRESS_NAMES, PROFILE)
 _ADDRESS_FORMATS = {

@@ -4,6 +4,7 @@ Braze, Mailchimp and ActiveCampaign (their strict local fakes), identified by th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -294,3 +295,35 @@ def test_a_bulk_send_writes_each_recipients_own_code_once(
     assert set(written) == {"b0@example.com", "b1@example.com", "b2@example.com"}
     assert len(set(written.values())) == 3
     assert len(api.requests) == 3
+
+
+def test_erasing_a_customer_cancels_their_pending_profile_writes(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    api, url = braze_api
+    api.reset()
+    _provider(client, "braze-late", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
+    channels = [{"channel": "profile", "provider": "braze-late"}]
+    # Quiet hours around now (UTC, the customer's zone): the write waits, queued.
+    now = datetime.now(UTC)
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=1)).strftime("%H:%M"),
+    }
+    body = {"name": "late", "trigger": "code.assigned", "channels": channels, "quiet_hours": quiet}
+    _ok(client.post("/v1/distributions", json=body))
+    event = _ok(client.post("/v1/events", json=_code_assigned({"source_id": "gone-1"})))
+    [delivery] = event["deliveries"]
+    path = f"/v1/messages/{delivery['id']}"
+    queued = client.get(path).json()
+    assert queued["status"] == "queued"
+    assert queued["content"]["profile"]["external_id"] == "gone-1"
+
+    erased = client.delete(f"/v1/customers/{event['customer']['id']}")
+    assert erased.status_code in (200, 204), erased.text
+
+    message = client.get(path).json()
+    assert (message["status"], message["recipient"]) == ("cancelled", None)
+    assert message["last_error"] == "the customer was erased"
+    assert not message["content"]
+    assert api.requests == []
