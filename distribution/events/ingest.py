@@ -195,6 +195,16 @@ def _find_or_upsert_ours(
         ) from None
 
 
+def _people(
+    session: Session, project: Project, incoming: IncomingEvent
+) -> tuple[Customer, Customer | None]:
+    """The event's customer and referrer, found or upserted."""
+    customer = _find_or_upsert(session, project, incoming.customer, "customer")
+    if incoming.referrer is None:
+        return customer, None
+    return customer, _find_or_upsert(session, project, incoming.referrer, "referrer")
+
+
 def ingest_event(
     session: Session,
     project: Project,
@@ -212,12 +222,7 @@ def ingest_event(
         stored = stored_result(session, project.id, incoming.upstream_id)
         if stored is not None:
             return stored
-    customer = _find_or_upsert(session, project, incoming.customer, "customer")
-    referrer = (
-        _find_or_upsert(session, project, incoming.referrer, "referrer")
-        if incoming.referrer
-        else None
-    )
+    customer, referrer = _people(session, project, incoming)
     writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
     campaign_id = (incoming.campaign or {}).get("id")
     for rule in matching_distributions(
@@ -271,12 +276,7 @@ def preview_distribution(
     the rows' webhooks are queued, as for an event; neither may outlive the preview. An empty
     list: the recipient does not fit the distribution's filters.
     """
-    customer = _find_or_upsert(session, project, incoming.customer, "customer")
-    referrer = (
-        _find_or_upsert(session, project, incoming.referrer, "referrer")
-        if incoming.referrer
-        else None
-    )
+    customer, referrer = _people(session, project, incoming)
     writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
     recipient = customer if distribution.recipient == "customer" else referrer
     writer.write(rule_of(distribution), recipient, referrer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -200,41 +200,19 @@ async def test_the_requests_a_sync_shows_are_the_requests_it_sends(
 
 
 def test_the_default_mappings_write_code_links_campaign_and_reward() -> None:
-    update = ProfileUpdate(
-        id="d",
-        external_id="brand-1",
-        email="a@example.com",
-        code="C-1",
-        referral_link="https://r.example.com/C-1",
-        qr_url="https://dm.example.com/links/qr/C-1.png",
-        campaign="Spring",
-        reward="Store credit",
-    )
+    update = ProfileUpdate("d", external_id="b-1", code="C", referral_link="L", qr_url="Q")
+    update = replace(update, email="a@example.com", campaign="S", reward="R")
     braze_sync = build_sync(
         "b", "braze_attributes", {"api_key": "k", "base_url": "https://rest.example.com"}
     )
     [track] = braze_sync.requests(update)
-    assert track.body == {
-        "attributes": [
-            {
-                "external_id": "brand-1",
-                "referral_code": "C-1",
-                "referral_link": "https://r.example.com/C-1",
-                "referral_qr_url": "https://dm.example.com/links/qr/C-1.png",
-                "referral_campaign": "Spring",
-                "referral_reward": "Store credit",
-            }
-        ]
-    }
+    written = {"referral_code": "C", "referral_link": "L", "referral_qr_url": "Q"}
+    written |= {"referral_campaign": "S", "referral_reward": "R"}
+    assert track.body == {"attributes": [{"external_id": "b-1"} | written]}
     audience = build_sync("m", "mailchimp_audience", {"api_key": "k-us6", "list_id": "l"})
     [upsert] = audience.requests(update)
-    assert upsert.body["merge_fields"] == {
-        "RCODE": "C-1",
-        "RLINK": "https://r.example.com/C-1",
-        "RQRURL": "https://dm.example.com/links/qr/C-1.png",
-        "RCAMPAIGN": "Spring",
-        "RREWARD": "Store credit",
-    }
+    tags = {"RCODE": "C", "RLINK": "L", "RQRURL": "Q", "RCAMPAIGN": "S", "RREWARD": "R"}
+    assert upsert.body["merge_fields"] == tags
 
 
 @pytest.mark.parametrize(

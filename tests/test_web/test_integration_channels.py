@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from litestar import Litestar
@@ -15,6 +15,7 @@ from providers.mailchimp_audience import subscriber_hash
 from tests.service_process import wait_until
 from tests.test_providers.fakes import activecampaign, braze, mailchimp_marketing
 from tests.test_providers.fakes.activecampaign import FakeActiveCampaign
+from tests.test_providers.fakes.asgi import FakeApi
 from tests.test_providers.fakes.braze import FakeBraze
 from tests.test_providers.fakes.mailchimp_marketing import FakeMailchimpMarketing
 from tests.test_providers.fakes.server import serve
@@ -26,25 +27,27 @@ CAMPAIGN = {"id": "camp_spring", "name": "Spring referral"}
 REWARD = {"type": "credit", "amount": 1500, "currency": "EUR", "description": "Store credit"}
 
 
-@pytest.fixture(scope="module")
-def braze_api() -> Iterator[tuple[FakeBraze, str]]:
-    api = FakeBraze()
+Fake = TypeVar("Fake", bound=FakeApi)
+
+
+def _served(api: Fake) -> Iterator[tuple[Fake, str]]:
     with serve(api) as url:
         yield api, url
+
+
+@pytest.fixture(scope="module")
+def braze_api() -> Iterator[tuple[FakeBraze, str]]:
+    yield from _served(FakeBraze())
 
 
 @pytest.fixture(scope="module")
 def mailchimp_api() -> Iterator[tuple[FakeMailchimpMarketing, str]]:
-    api = FakeMailchimpMarketing()
-    with serve(api) as url:
-        yield api, url
+    yield from _served(FakeMailchimpMarketing())
 
 
 @pytest.fixture(scope="module")
 def activecampaign_api() -> Iterator[tuple[FakeActiveCampaign, str]]:
-    api = FakeActiveCampaign()
-    with serve(api) as url:
-        yield api, url
+    yield from _served(FakeActiveCampaign())
 
 
 def _ok(answer: Any) -> Any:
@@ -52,8 +55,39 @@ def _ok(answer: Any) -> Any:
     return answer.json()
 
 
-def _provider(client: Client, name: str, kind: str, config: dict[str, Any]) -> None:
-    _ok(client.post("/v1/providers", json={"name": name, "kind": kind, "config": config}))
+#: Each kind's credentials at its fake (and ActiveCampaign's field ids, which have no default).
+CREDENTIALS: dict[str, dict[str, Any]] = {
+    "braze_attributes": {"api_key": braze.API_KEY},
+    "mailchimp_audience": {
+        "api_key": mailchimp_marketing.API_KEY,
+        "list_id": mailchimp_marketing.LIST_ID,
+    },
+    "activecampaign": {
+        "api_token": activecampaign.API_TOKEN,
+        "fields": {"12": "code", "13": "reward"},
+    },
+}
+ASSIGNED = ("code.assigned",)
+BOTH = ("code.assigned", "redemption.succeeded")
+
+
+def _connected(
+    client: Client,
+    served: tuple[Fake, str],
+    name: str,
+    kind: str,
+    triggers: tuple[str, ...],
+    config: dict[str, Any] | None = None,
+) -> Fake:
+    """The fake, emptied, behind a provider ``name`` of ``kind`` (with ``config`` over its
+    credentials), and a profile distribution through it on each of ``triggers``."""
+    api, url = served
+    api.reset()
+    settings = CREDENTIALS[kind] | {"base_url": url} | (config or {})
+    _ok(client.post("/v1/providers", json={"name": name, "kind": kind, "config": settings}))
+    for trigger in triggers:
+        _distribution(client, trigger, name)
+    return api
 
 
 def _distribution(client: Client, trigger: str, provider: str) -> str:
@@ -87,13 +121,7 @@ def _tracked(api: FakeBraze) -> list[Any]:
 def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    api, url = braze_api
-    api.reset()
-    _provider(
-        client, "braze-attrs", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url}
-    )
-    _distribution(client, "code.assigned", "braze-attrs")
-    _distribution(client, "redemption.succeeded", "braze-attrs")
+    api = _connected(client, braze_api, "braze-attrs", "braze_attributes", BOTH)
     customer = {"source_id": "brand-42", "email": "ada@example.com"}
 
     assigned = _event(client, _code_assigned(customer))
@@ -129,11 +157,8 @@ def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
 def test_a_recipient_without_the_identity_is_refused_with_the_reason(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    api, url = braze_api
-    api.reset()
-    config = {"api_key": braze.API_KEY, "base_url": url, "identity": "metadata.crm_id"}
-    _provider(client, "braze-crm", "braze_attributes", config)
-    _distribution(client, "code.assigned", "braze-crm")
+    by_crm = {"identity": "metadata.crm_id"}
+    api = _connected(client, braze_api, "braze-crm", "braze_attributes", ASSIGNED, by_crm)
 
     known = _event(client, _code_assigned({"source_id": "s-1", "metadata": {"crm_id": "CRM-9"}}))
     unknown = _event(client, _code_assigned({"source_id": "s-2"}))
@@ -149,11 +174,7 @@ def test_a_recipient_without_the_identity_is_refused_with_the_reason(
 def test_mailchimp_merge_fields_by_the_members_email(
     client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
 ) -> None:
-    api, url = mailchimp_api
-    api.reset()
-    config = {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
-    _provider(client, "audience", "mailchimp_audience", config | {"base_url": url})
-    _distribution(client, "code.assigned", "audience")
+    api = _connected(client, mailchimp_api, "audience", "mailchimp_audience", ASSIGNED)
 
     written = _event(client, _code_assigned({"source_id": "m-1", "email": "Ada@Example.com"}))
     refused = _event(client, _code_assigned({"source_id": "m-2", "phone": "+15005550010"}))
@@ -176,14 +197,9 @@ def test_mailchimp_merge_fields_by_the_members_email(
 def test_activecampaign_fields_by_the_contacts_email(
     client: Client, activecampaign_api: tuple[FakeActiveCampaign, str]
 ) -> None:
-    api, url = activecampaign_api
-    api.reset()
-    config = {"api_token": activecampaign.API_TOKEN, "base_url": url}
-    _provider(client, "crm", "activecampaign", config | {"fields": {"12": "code", "13": "reward"}})
-    _distribution(client, "code.assigned", "crm")
-    _distribution(client, "redemption.succeeded", "crm")
-    customer = {"source_id": "a-1", "email": "ada@example.com"}
+    api = _connected(client, activecampaign_api, "crm", "activecampaign", BOTH)
 
+    customer = {"source_id": "a-1", "email": "ada@example.com"}
     assert _event(client, _code_assigned(customer))["status"] == "sent"
     rewarded = {"type": "redemption.succeeded", "customer": customer, "reward": REWARD}
     assert _event(client, rewarded)["status"] == "sent"
@@ -195,10 +211,7 @@ def test_activecampaign_fields_by_the_contacts_email(
 def test_the_platform_answering_429_is_retried_after_its_retry_after(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    api, url = braze_api
-    api.reset()
-    _provider(client, "braze-busy", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
-    _distribution(client, "code.assigned", "braze-busy")
+    api = _connected(client, braze_api, "braze-busy", "braze_attributes", ASSIGNED)
     api.fail_next(status=429, body={"message": "rate limited"}, headers={"Retry-After": "1"})
 
     message = _event(client, _code_assigned({"source_id": "busy-1"}))
@@ -212,8 +225,7 @@ def test_the_platform_answering_429_is_retried_after_its_retry_after(
 def test_a_channel_and_its_provider_must_fit(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    _api, url = braze_api
-    _provider(client, "attrs", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
+    _connected(client, braze_api, "attrs", "braze_attributes", ())
     cases = [
         ({"channel": "email", "template": "tmpl_x", "provider": "attrs"}, "provider"),
         ({"channel": "profile", "provider": "capture"}, "provider"),
@@ -230,10 +242,8 @@ def test_a_channel_and_its_provider_must_fit(
 def test_the_distribution_preview_shows_the_request_and_writes_nothing(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    api, url = braze_api
-    api.reset()
-    config = {"api_key": braze.API_KEY, "base_url": url, "identity": "metadata.crm_id"}
-    _provider(client, "braze-view", "braze_attributes", config)
+    by_crm = {"identity": "metadata.crm_id"}
+    api = _connected(client, braze_api, "braze-view", "braze_attributes", (), by_crm)
     distribution = _distribution(client, "code.assigned", "braze-view")
     _ok(client.post("/v1/customers", json={"source_id": "v-1", "metadata": {"crm_id": "CRM-1"}}))
     _ok(client.post("/v1/customers", json={"source_id": "v-2"}))
@@ -258,10 +268,7 @@ def test_the_distribution_preview_shows_the_request_and_writes_nothing(
 def test_a_bulk_send_writes_each_recipients_own_code_once(
     client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
 ) -> None:
-    api, url = mailchimp_api
-    api.reset()
-    config = {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
-    _provider(client, "list", "mailchimp_audience", config | {"base_url": url})
+    api = _connected(client, mailchimp_api, "list", "mailchimp_audience", ())
     campaign = _ok(client.post("/v1/campaigns", json={"name": "Invite"}))["id"]
     pool = _ok(client.post("/v1/code-pools", json={"campaign": campaign, "name": "p"}))["id"]
     _ok(client.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 5, "length": 10}))
@@ -300,9 +307,7 @@ def test_a_bulk_send_writes_each_recipients_own_code_once(
 def test_erasing_a_customer_cancels_their_pending_profile_writes(
     client: Client, braze_api: tuple[FakeBraze, str]
 ) -> None:
-    api, url = braze_api
-    api.reset()
-    _provider(client, "braze-late", "braze_attributes", {"api_key": braze.API_KEY, "base_url": url})
+    api = _connected(client, braze_api, "braze-late", "braze_attributes", ())
     channels = [{"channel": "profile", "provider": "braze-late"}]
     # Quiet hours around now (UTC, the customer's zone): the write waits, queued.
     now = datetime.now(UTC)

@@ -241,6 +241,13 @@
     if (content.body !== undefined) {
       return el("div", { class: "phone" }, el("div", { class: "bubble" }, content.body));
     }
+    if (message.channel === "profile" && content.profile) {
+      // A profile write: the values written onto the platform's profile, as text.
+      return el("div", {},
+        el("p", { class: "hint" }, "Written onto the profile through " + message.provider + ":"),
+        el("dl", { class: "facts" }, ...Object.entries(content.profile).map(([name, value]) =>
+          el("div", {}, el("dt", {}, name), el("dd", {}, String(value))))));
+    }
     return el("p", { class: "hint" }, "Nothing was rendered for this message.");
   }
 
