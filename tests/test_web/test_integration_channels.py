@@ -3,6 +3,7 @@ Braze, Mailchimp and ActiveCampaign (their strict local fakes), identified by th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from litestar.testing import TestClient
 
 from providers.mailchimp_audience import subscriber_hash
 from tests.service_process import wait_until
+from tests.test_distribution.webhook_receiver import Receiver
 from tests.test_providers.fakes import activecampaign, braze, mailchimp_marketing
 from tests.test_providers.fakes.activecampaign import FakeActiveCampaign
 from tests.test_providers.fakes.asgi import FakeApi
@@ -28,11 +30,17 @@ REWARD = {"type": "credit", "amount": 1500, "currency": "EUR", "description": "S
 
 
 Fake = TypeVar("Fake", bound=FakeApi)
+App = TypeVar("App")
 
 
-def _served(api: Fake) -> Iterator[tuple[Fake, str]]:
+def _served(api: App) -> Iterator[tuple[App, str]]:
     with serve(api) as url:
         yield api, url
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    yield from _served(Receiver())
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +127,13 @@ def _tracked(api: FakeBraze) -> list[Any]:
 
 
 def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
-    client: Client, braze_api: tuple[FakeBraze, str]
+    client: Client, braze_api: tuple[FakeBraze, str], receiver: tuple[Receiver, str]
 ) -> None:
     api = _connected(client, braze_api, "braze-attrs", "braze_attributes", BOTH)
+    hooks, base = receiver
+    path = f"/hooks/{time.monotonic_ns()}"
+    hook = _ok(client.post("/v1/webhooks", json={"url": base + path, "event_types": ["*"]}))
+    hooks.secrets[path] = hook["secret"]
     customer = {"source_id": "brand-42", "email": "ada@example.com"}
 
     assigned = _event(client, _code_assigned(customer))
@@ -152,6 +164,14 @@ def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
     assert {(m["channel"], m["status"], m["recipient"]) for m in listed} == {
         ("profile", "sent", "brand-42")
     }
+    # Our webhooks tell of each write as of any message.
+    wait_until(
+        lambda: len([r for r in hooks.received if r.path == path]) >= 4,
+        "the message webhooks never came",
+        limit=30,
+    )
+    told = {(r.event["type"], r.event["data"]["channel"]) for r in hooks.received if r.path == path}
+    assert told == {("message.queued", "profile"), ("message.sent", "profile")}
 
 
 def test_a_recipient_without_the_identity_is_refused_with_the_reason(
