@@ -41,7 +41,7 @@ from providers.registry import (
     build_sender,
     build_sync,
 )
-from providers.resilient import ResilientProvider
+from providers.resilient import ResilientProvider, ResilientSync
 from providers.signatures import (
     verify_bounce_webhook,
     verify_mandrill_signature,
@@ -75,6 +75,7 @@ __all__ = [
     "RateLimiter",
     "RejectReason",
     "ResilientProvider",
+    "ResilientSync",
     "SendResult",
     "SendStatus",
     "StatusCallbacks",
