@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.identity import Identity, identity_field
@@ -36,7 +36,7 @@ class ActiveCampaignConfig:
 
     api_token: str = field(repr=False, metadata=SECRET)
     base_url: str = field(metadata=DESTINATION_URL)
-    fields: Mapping[str, str]
+    fields: Mapping[str, str] = mapping_field()
     identity: str = identity_field(default="email", fills="email")
     timeout: float = 30.0
 

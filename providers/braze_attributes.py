@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from providers.braze import accepted_result
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.identity import Identity, identity_field
@@ -43,7 +43,7 @@ class BrazeAttributesConfig:
 
     api_key: str = field(repr=False, metadata=SECRET)
     base_url: str = field(metadata=DESTINATION_URL)
-    attributes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
+    attributes: Mapping[str, str] = mapping_field(default=DEFAULT_ATTRIBUTES)
     identity: str = identity_field(default="source_id", fills="external_id")
     timeout: float = 30.0
 

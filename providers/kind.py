@@ -10,7 +10,13 @@ import httpx
 
 from providers.address_guard import AddressGuard
 from providers.callbacks import InboundEvents, StatusCallbacks
-from providers.config import config_schema, destination_fields, parse_config, secret_fields
+from providers.config import (
+    config_schema,
+    destination_fields,
+    mapped_values,
+    parse_config,
+    secret_fields,
+)
 from providers.identity import Identity, identity_of
 from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
@@ -72,6 +78,10 @@ class ProviderKind:
     def identity_of(self, config: Mapping[str, Any]) -> Identity | None:
         """How a stored config of this kind identifies users; None when it does not need to."""
         return identity_of(self.config_type, config)
+
+    def mapped_values(self, config: Mapping[str, Any]) -> frozenset[str] | None:
+        """The profile values a stored config of this sync writes; None without a mapping."""
+        return mapped_values(self.config_type, config)
 
     def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
         """Validate a raw config into the typed config."""

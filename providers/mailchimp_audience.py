@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import HttpClientOwner, json_object, raise_for_status_class, request
 from providers.identity import Identity, identity_field
@@ -60,7 +60,7 @@ class MailchimpAudienceConfig:
 
     api_key: str = field(repr=False, metadata=SECRET)
     list_id: str
-    merge_fields: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MERGE_FIELDS))
+    merge_fields: Mapping[str, str] = mapping_field(default=DEFAULT_MERGE_FIELDS)
     identity: str = identity_field(default="email", fills="email")
     status_if_new: Literal["subscribed", "pending", "transactional", "unsubscribed"] = (
         "transactional"
@@ -144,11 +144,11 @@ class MailchimpAudienceSync:
         return self._result(response)
 
     async def check(self) -> None:
-        """GET /3.0/ping."""
+        """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""
         response = await request(
             self._client.http,
             "GET",
-            f"{self.config.root}/3.0/ping",
+            f"{self.config.root}/3.0/lists/{self.config.list_id}",
             provider=self.name,
             auth=("anystring", self.config.api_key),
         )

@@ -31,7 +31,7 @@ from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
-from web.profile_preview import add_profile_requests
+from web.profile_preview import add_profile_requests, check_profile_providers
 from web.stored_times import naive, utc, utc_or_none
 
 __all__ = ["BulkSendController"]
@@ -210,8 +210,10 @@ class BulkSendController(Controller):
         status_code=200,
         summary="Dry run: what a bulk send would do",
         description=(
-            "Nothing is stored, assigned or sent (a CSV audience is not upserted). A sample of "
-            "a profile channel shows the values and the exact `requests` its sync would make."
+            "Nothing is stored, assigned or sent (a CSV audience is not upserted). A profile "
+            "channel's platform is asked to check its credentials (and a Mailchimp audience "
+            "that it exists): `provider_check`; its samples show the values and the exact "
+            "`requests` its sync would make."
         ),
     )
     async def dry_run(
@@ -224,6 +226,7 @@ class BulkSendController(Controller):
     ) -> dict[str, Any]:
         report = await asyncio.to_thread(_dry_run, db, caller, links, data)
         await add_profile_requests(providers, caller.project_id, report["samples"])
+        await check_profile_providers(providers, caller.project_id, report)
         return report
 
     @get("/{job_id:str}", sync_to_thread=True, summary="A bulk send with its progress")

@@ -14,7 +14,7 @@ from distribution.errors import DistributionError
 from distribution.outbox import PROFILE, profile_update
 from distribution.provider_configs.registry import ProviderRegistry
 
-__all__ = ["add_profile_requests"]
+__all__ = ["add_profile_requests", "check_profile_providers"]
 
 
 async def add_profile_requests(
@@ -34,3 +34,19 @@ async def add_profile_requests(
         item["requests"] = [
             {"method": r.method, "path": r.path, "body": r.body} for r in sync.requests(update)
         ]
+
+
+async def check_profile_providers(
+    registry: ProviderRegistry, project_id: str, report: dict[str, Any]
+) -> None:
+    """Ask each profile channel's platform what can be known before sending (its credentials;
+    a Mailchimp audience's existence): the channel's ``provider_check``, and a problem, making
+    the report not ``ok``, when the check fails (every write would)."""
+    for channel in report["channels"]:
+        if channel.get("channel") != PROFILE:
+            continue
+        outcome = await registry.check(project_id, str(channel["provider"]))
+        channel["provider_check"] = {"ok": outcome.ok, "detail": outcome.detail}
+        if not outcome.ok:
+            report["problems"].append(f"provider {channel['provider']!r}: {outcome.detail}")
+            report["ok"] = False

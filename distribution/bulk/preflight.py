@@ -212,7 +212,12 @@ def assemble(
         | {count: sum(part["channels"][i][count] for part in parts) for count in _COUNTS}
         for i, c in enumerate(channels)
     ]
-    problems = []
+    problems = [
+        f"provider {c.provider!r} maps none of {', '.join(sorted(_CODE_VALUES))}: "
+        "the profiles would not get the code"
+        for c in channels
+        if c.channel == PROFILE and c.facts.mapped is not None and not c.facts.mapped & _CODE_VALUES
+    ]
     if stock.short and not job.options.get("send_to_available"):
         problems.append(
             f"the pool has {stock.available} codes but the audience needs {stock.needed}"
@@ -237,6 +242,8 @@ def assemble(
     }
 
 
+# What a bulk send's profile write is for: a mapping writing none of them is a problem.
+_CODE_VALUES = frozenset({"code", "referral_link", "qr_url"})
 # Refusals counted per channel rather than listed as failures: they concern the data of
 # customers, not the template.
 _COUNTED_REFUSALS = frozenset(

@@ -160,11 +160,13 @@ def role_error(index: int, spec: ChannelSpec, role: str) -> FieldError | None:
 
 @dataclass(frozen=True)
 class ChannelProvider:
-    """What preparation needs to know of a channel's provider: its role, and how it identifies
-    users (None when it does not: SMTP, Twilio, ...)."""
+    """What preparation needs to know of a channel's provider: its role, how it identifies
+    users (None when it does not: SMTP, Twilio, ...) and, for a sync, what it writes."""
 
     role: str
     identity: Identity | None = None
+    #: The profile values a sync's mapping writes (None: not a sync).
+    mapped: frozenset[str] | None = None
 
 
 class RefusalKind(StrEnum):

@@ -350,7 +350,8 @@ def channel_provider(session: Session, project_id: str, name: str) -> ChannelPro
         spec = PROVIDER_KINDS.get(row.kind) if row is not None else None
         if row is None or spec is None:
             return None
-        return ChannelProvider(spec.role, spec.identity_of(_settings(row)))
+        settings = _settings(row)
+        return ChannelProvider(spec.role, spec.identity_of(settings), spec.mapped_values(settings))
 
     return CACHE.get(project_id, ("channel-provider", project_id, name), load)
 

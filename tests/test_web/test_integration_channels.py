@@ -285,26 +285,54 @@ def test_the_distribution_preview_shows_the_request_and_writes_nothing(
     assert client.get("/v1/messages").json()["messages"] == []
 
 
-def test_a_bulk_send_writes_each_recipients_own_code_once(
-    client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
-) -> None:
-    api = _connected(client, mailchimp_api, "list", "mailchimp_audience", ())
+def _bulk_invite(client: Client, provider: str) -> dict[str, Any]:
+    """A campaign with codes for three customers with an email address and one without: the
+    body of a bulk send of it through ``provider``'s profile channel."""
     campaign = _ok(client.post("/v1/campaigns", json={"name": "Invite"}))["id"]
     pool = _ok(client.post("/v1/code-pools", json={"campaign": campaign, "name": "p"}))["id"]
     _ok(client.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 5, "length": 10}))
     for i in range(3):
         _ok(client.post("/v1/customers", json={"source_id": f"b{i}", "email": f"b{i}@example.com"}))
     _ok(client.post("/v1/customers", json={"source_id": "no-mail", "phone": "+15005550011"}))
-    body = {
+    return {
         "campaign": campaign,
         "audience": {"customers": ["b0", "b1", "b2", "no-mail"]},
-        "channels": [{"channel": "profile", "provider": "list"}],
+        "channels": [{"channel": "profile", "provider": provider}],
         "send_delay_seconds": 0,
     }
+
+
+def test_a_bulk_dry_run_checks_the_audience_and_the_mapping(
+    client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
+) -> None:
+    wrong = {"list_id": "no-such-list", "merge_fields": {"RREWARD": "reward"}}
+    _connected(client, mailchimp_api, "elsewhere", "mailchimp_audience", (), wrong)
+
+    dry = _ok(client.post("/v1/bulk-sends/preflight", json=_bulk_invite(client, "elsewhere")))
+
+    assert dry["ok"] is False
+    [check] = [c["provider_check"] for c in dry["channels"]]
+    assert check["ok"] is False
+    assert "404" in check["detail"]
+    assert dry["problems"] == [
+        "provider 'elsewhere' maps none of code, qr_url, referral_link: "
+        "the profiles would not get the code",
+        f"provider 'elsewhere': {check['detail']}",
+    ]
+
+
+def test_a_bulk_send_writes_each_recipients_own_code_once(
+    client: Client, mailchimp_api: tuple[FakeMailchimpMarketing, str]
+) -> None:
+    api = _connected(client, mailchimp_api, "list", "mailchimp_audience", ())
+    body = _bulk_invite(client, "list")
 
     dry = _ok(client.post("/v1/bulk-sends/preflight", json=body))
     [report] = dry["channels"]
     assert (report["sendable"], report["no_identity"]) == (3, 1)
+    assert report["provider_check"]["ok"] is True
+    assert (dry["ok"], dry["problems"]) == (True, [])
+    api.requests.clear()  # the check's GET of the audience
     sample = dry["samples"][0]
     [upsert] = sample["requests"]
     assert upsert["method"] == "PUT"
