@@ -401,6 +401,9 @@ def _prepare_profile(
     values = profile_values(lookups.context(recipient, ""))
     if values.get("code") is None and values.get("reward") is None:
         return Refusal(RefusalKind.NOTHING_TO_WRITE, address=identified)
+    if provider.mapped is not None:
+        # The row keeps only what the mapping writes: no personal data it would not send.
+        values = {k: v for k, v in values.items() if k in provider.mapped}
     values[provider.identity.fills] = identified
     content = {"profile": values}
     return PreparedMessage(identified, None, False, content)

@@ -142,6 +142,14 @@ def test_braze_attributes_get_the_code_and_the_reward_by_the_brands_own_id(
         {"type": "redemption.succeeded", "customer": {"source_id": "brand-42"}, "reward": REWARD},
     )
 
+    # The row keeps what the mapping writes: not the customer's email, which it does not map.
+    assert set(assigned["content"]["profile"]) == {
+        "external_id",
+        "code",
+        "referral_link",
+        "qr_url",
+        "campaign",
+    }
     for message in (assigned, rewarded):
         assert (message["channel"], message["status"]) == ("profile", "sent")
         assert message["recipient"] == "brand-42"
