@@ -393,8 +393,12 @@ def _prepare_profile(
         return Refusal(RefusalKind.ERASED)
     provider = lookups.provider(spec)
     if provider is None or provider.role != "sync" or provider.identity is None:
-        what = "no provider" if provider is None else f"a {provider.role}"
-        return Refusal(RefusalKind.NO_SYNC, f"provider {spec.provider!r} is {what}, not a sync")
+        detail = (
+            f"no provider named {spec.provider!r}"
+            if provider is None
+            else f"provider {spec.provider!r} is a {provider.role}, not a sync"
+        )
+        return Refusal(RefusalKind.NO_SYNC, detail)
     identified = identify(recipient, spec, provider.identity)
     if isinstance(identified, Refusal):
         return identified

@@ -21,6 +21,7 @@ from tests.test_providers.fakes.asgi import FakeApi
 from tests.test_providers.fakes.braze import FakeBraze
 from tests.test_providers.fakes.mailchimp_marketing import FakeMailchimpMarketing
 from tests.test_providers.fakes.server import serve
+from tests.test_web.api_templates import published_template
 from tests.test_web.bulk_invite import FINAL, bulk_send
 
 Client = TestClient[Litestar]
@@ -388,3 +389,43 @@ def test_erasing_a_customer_cancels_their_pending_profile_writes(
     assert message["last_error"] == "the customer was erased"
     assert not message["content"]
     assert api.requests == []
+
+
+def test_a_profile_write_is_data_not_a_message(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    """An email unsubscribe does not block the write, and the write does not use up the
+    frequency cap of the message that goes with it."""
+    api = _connected(client, braze_api, "braze-data", "braze_attributes", ())
+    source = {
+        "body_format": "html",
+        "subject": "Your code",
+        "body": '<p>{{ code.code }}</p><a href="{{ links.unsubscribe_url }}">Unsubscribe</a>',
+    }
+    template = published_template(client, source, "marketing")
+    channels = [
+        {"channel": "profile", "provider": "braze-data"},
+        {"channel": "email", "template": template, "provider": "capture"},
+    ]
+    body = {"name": "both", "trigger": "code.assigned", "channels": channels}
+    _ok(client.post("/v1/distributions", json={**body, "frequency_cap_hours": 24}))
+    reader = {"source_id": "d-1", "email": "d1@example.com"}
+    opted_out = _ok(
+        client.post("/v1/customers", json={"source_id": "d-2", "email": "d2@example.com"})
+    )
+    consent = {"channel": "email", "status": "unsubscribed"}
+    _ok(client.post(f"/v1/customers/{opted_out['id']}/consents", json=consent))
+
+    first = _ok(client.post("/v1/events", json=_code_assigned(reader)))["deliveries"]
+    second = _ok(client.post("/v1/events", json=_code_assigned({"source_id": "d-2"})))["deliveries"]
+
+    assert [(d["channel"], d["status"]) for d in first] == [
+        ("profile", "queued"),
+        ("email", "queued"),
+    ]
+    assert [(d["channel"], d["status"]) for d in second] == [
+        ("profile", "queued"),
+        ("email", "suppressed"),
+    ]
+    wait_until(lambda: len(api.attributes) == 2, "the profile writes never arrived", limit=30)
+    assert set(api.attributes) == {"d-1", "d-2"}
