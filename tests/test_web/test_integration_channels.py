@@ -4,7 +4,7 @@ Braze, Mailchimp and ActiveCampaign (their strict local fakes), identified by th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -34,29 +34,22 @@ Fake = TypeVar("Fake", bound=FakeApi)
 App = TypeVar("App")
 
 
-def _served(api: App) -> Iterator[tuple[App, str]]:
-    with serve(api) as url:
-        yield api, url
+def _served(make: Callable[[], App]) -> Any:
+    """A module fixture serving the app ``make`` builds: the app and its base URL."""
+
+    @pytest.fixture(scope="module")
+    def served() -> Iterator[tuple[App, str]]:
+        app = make()
+        with serve(app) as url:
+            yield app, url
+
+    return served
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    yield from _served(Receiver())
-
-
-@pytest.fixture(scope="module")
-def braze_api() -> Iterator[tuple[FakeBraze, str]]:
-    yield from _served(FakeBraze())
-
-
-@pytest.fixture(scope="module")
-def mailchimp_api() -> Iterator[tuple[FakeMailchimpMarketing, str]]:
-    yield from _served(FakeMailchimpMarketing())
-
-
-@pytest.fixture(scope="module")
-def activecampaign_api() -> Iterator[tuple[FakeActiveCampaign, str]]:
-    yield from _served(FakeActiveCampaign())
+receiver = _served(Receiver)
+braze_api = _served(FakeBraze)
+mailchimp_api = _served(FakeMailchimpMarketing)
+activecampaign_api = _served(FakeActiveCampaign)
 
 
 def _ok(answer: Any) -> Any:
