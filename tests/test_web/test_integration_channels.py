@@ -422,3 +422,35 @@ def test_a_profile_write_is_data_not_a_message(
     ]
     wait_until(lambda: len(api.attributes) == 2, "the profile writes never arrived", limit=30)
     assert set(api.attributes) == {"d-1", "d-2"}
+
+
+def test_braze_messages_go_to_the_user_the_identity_names(
+    client: Client, braze_api: tuple[FakeBraze, str]
+) -> None:
+    """The Braze sender is identified the same way: never by our customer id."""
+    api, url = braze_api
+    api.reset()
+    config = {"email_app_id": "app-email", "from_email": "rewards@example.com"}
+    for name, identity in (("braze_mail", "source_id"), ("braze_crm_mail", "metadata.crm_id")):
+        settings = CREDENTIALS["braze_attributes"] | config | {"base_url": url}
+        provider = {"name": name, "kind": "braze", "config": settings | {"identity": identity}}
+        _ok(client.post("/v1/providers", json=provider))
+        template = published_template(
+            client, {"body_format": "html", "subject": "Hi", "body": "<p>Hi</p>"}
+        )
+        channels = [{"channel": "email", "template": template, "provider": name}]
+        body = {"name": name, "trigger": f"{name}.due", "channels": channels}
+        _ok(client.post("/v1/distributions", json=body))
+    customer = {"source_id": "brand-7", "email": "b7@example.com"}
+
+    sent = _event(client, {"type": "braze_mail.due", "customer": customer})
+    refused = _event(client, {"type": "braze_crm_mail.due", "customer": customer})
+
+    assert sent["status"] == "sent"
+    [call] = [r.json() for r in api.requests if r.path == "/messages/send"]
+    assert call["external_user_ids"] == ["brand-7"]
+    assert refused["status"] == "failed"
+    assert refused["last_error"] == (
+        "the customer has no metadata key 'crm_id' "
+        "(provider 'braze_crm_mail' identifies users by it)"
+    )
