@@ -21,9 +21,11 @@ from providers.errors import (
     ProviderError,
     TransientProviderError,
 )
+from providers.identity import Identity
 from providers.message import (
     Channel,
     Message,
+    ProfileRequest,
     ProfileUpdate,
     RejectReason,
     SendResult,
@@ -39,7 +41,7 @@ from providers.registry import (
     build_sender,
     build_sync,
 )
-from providers.resilient import ResilientProvider
+from providers.resilient import ResilientProvider, ResilientSync
 from providers.signatures import (
     verify_bounce_webhook,
     verify_mandrill_signature,
@@ -59,9 +61,11 @@ __all__ = [
     "DeliveryEvent",
     "EventSource",
     "EventType",
+    "Identity",
     "InboundEvents",
     "Message",
     "PermanentProviderError",
+    "ProfileRequest",
     "ProfileUpdate",
     "Provider",
     "ProviderConfigError",
@@ -71,6 +75,7 @@ __all__ = [
     "RateLimiter",
     "RejectReason",
     "ResilientProvider",
+    "ResilientSync",
     "SendResult",
     "SendStatus",
     "StatusCallbacks",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -15,10 +15,14 @@ from providers.http_transport import (
     raise_for_status_class,
     request,
 )
+from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
-from providers.message import ProfileUpdate, SendResult
+from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["KIND", "ActiveCampaignConfig", "ActiveCampaignSync"]
+__all__ = ["CONTACT_ID", "KIND", "ActiveCampaignConfig", "ActiveCampaignSync"]
+
+#: Where a preview shows the contact id, known only once contact/sync has answered.
+CONTACT_ID = "{contact.id from contact/sync}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +32,16 @@ class ActiveCampaignConfig:
     Attributes:
         api_token: secret, sent in the `Api-Token` header.
         base_url: the account's API URL, e.g. https://ACCOUNT.api-us1.com.
-        fields: custom field id -> ProfileUpdate field, e.g. {"12": "code"}.
+        fields: custom field id -> ProfileUpdate field, e.g. {"12": "code"} (no default: the
+            API takes the account's numeric field ids, which only the account knows).
+        identity: the customer value holding the contact's email address (ActiveCampaign
+            knows contacts by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
     """
 
     api_token: str = field(repr=False, metadata=SECRET)
     base_url: str = field(metadata=DESTINATION_URL)
-    fields: Mapping[str, str]
+    fields: Mapping[str, str] = mapping_field()
+    identity: str = identity_field(default="email", fills="email")
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -41,6 +49,7 @@ class ActiveCampaignConfig:
             raise ValueError("base_url must be an http(s) URL")
         if not self.fields or not all(k.isdigit() for k in self.fields):
             raise ValueError("fields must map custom field ids (numbers) to profile fields")
+        Identity(self.identity)
 
 
 class ActiveCampaignSync:
@@ -82,6 +91,16 @@ class ActiveCampaignSync:
                     {"fieldValue": {"contact": contact_id, "field": field_id, "value": value}}
                 )
         return bodies
+
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """contact/sync, then one fieldValues call per mapped value (the contact id shown as
+        ``CONTACT_ID``: ``sync`` fills in the one contact/sync answers)."""
+        calls = [ProfileRequest("POST", "/api/3/contact/sync", self._contact_payload(update))]
+        calls += [
+            ProfileRequest("POST", "/api/3/fieldValues", body)
+            for body in self._field_payloads(update, CONTACT_ID)
+        ]
+        return calls
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await request(

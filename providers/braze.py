@@ -18,6 +18,7 @@ from providers.http_transport import (
     raise_for_status_class,
     request,
 )
+from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.list_unsubscribe import unsubscribe_headers
 from providers.message import CHANNELS, Message, SendResult
@@ -92,6 +93,8 @@ class BrazeConfig:
         from_email, from_name, reply_to: email sender (must be configured in Braze).
         campaign_id, email_variation_id, sms_variation_id: for campaign statistics.
         recipient_subscription_state: "subscribed" (default), "opted_in" or "all".
+        identity: the customer value Braze knows the user by, sent in ``external_user_ids``:
+            ``source_id`` (default), ``email`` or ``metadata.<key>``.
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -106,6 +109,7 @@ class BrazeConfig:
     email_variation_id: str | None = None
     sms_variation_id: str | None = None
     recipient_subscription_state: Literal["subscribed", "opted_in", "all"] = "subscribed"
+    identity: str = identity_field(default="source_id", fills="external_id")
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -119,6 +123,7 @@ class BrazeConfig:
             raise ValueError("sms_subscription_group_id is required for SMS")
         if not (self.email_app_id or self.sms_app_id):
             raise ValueError("give email_app_id, sms_app_id or both")
+        Identity(self.identity)
 
     @property
     def channels(self) -> frozenset[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from providers.braze import accepted_result
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -17,10 +17,20 @@ from providers.http_transport import (
     raise_for_status_class,
     request,
 )
+from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
-from providers.message import ProfileUpdate, SendResult
+from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["KIND", "BrazeAttributesConfig", "BrazeAttributesSync"]
+__all__ = ["DEFAULT_ATTRIBUTES", "KIND", "BrazeAttributesConfig", "BrazeAttributesSync"]
+
+#: The custom attributes written when the config names none (attribute -> profile value).
+DEFAULT_ATTRIBUTES: Mapping[str, str] = {
+    "referral_code": "code",
+    "referral_link": "referral_link",
+    "referral_qr_url": "qr_url",
+    "referral_campaign": "campaign",
+    "referral_reward": "reward",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +40,16 @@ class BrazeAttributesConfig:
     Attributes:
         api_key: secret REST key with the `users.track` permission.
         base_url: the workspace's REST endpoint.
-        attributes: Braze attribute -> ProfileUpdate field, e.g. {"referral_code": "code"}.
+        attributes: Braze attribute -> ProfileUpdate field, e.g. {"referral_code": "code"}
+            (``DEFAULT_ATTRIBUTES`` when left out).
+        identity: the customer value Braze knows the user by, sent as ``external_id``:
+            ``source_id`` (default), ``email`` or ``metadata.<key>``.
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
     base_url: str = field(metadata=DESTINATION_URL)
-    attributes: Mapping[str, str]
+    attributes: Mapping[str, str] = mapping_field(default=DEFAULT_ATTRIBUTES)
+    identity: str = identity_field(default="source_id", fills="external_id")
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -43,6 +57,7 @@ class BrazeAttributesConfig:
             raise ValueError("base_url must be an http(s) URL")
         if not self.attributes:
             raise ValueError("attributes must name at least one attribute")
+        Identity(self.identity)
 
 
 class BrazeAttributesSync:
@@ -61,14 +76,14 @@ class BrazeAttributesSync:
         self.config = config
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
 
-    def _payload(self, update: ProfileUpdate) -> dict[str, Any]:
-        """The `/users/track` body."""
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """The one `/users/track` call: the user by external_id, the mapped attributes."""
         item: dict[str, Any] = {"external_id": update.external_id}
         for attribute, source in self.config.attributes.items():
             value = update.value_of(source)
             if value is not None:
                 item[attribute] = value
-        return {"attributes": [item]}
+        return [ProfileRequest("POST", "/users/track", {"attributes": [item]})]
 
     def _result(self, response: HttpResponse) -> SendResult:
         """Success means Braze queued the attributes; its `errors` name the objects it skipped."""
@@ -87,12 +102,13 @@ class BrazeAttributesSync:
         """Write the configured attributes onto the user."""
         if not update.external_id:
             raise PermanentProviderError("external_id is required", provider=self.name)
+        [track] = self.requests(update)
         response = await request(
             self._client.http,
-            "POST",
-            self.config.base_url.rstrip("/") + "/users/track",
+            track.method,
+            self.config.base_url.rstrip("/") + track.path,
             provider=self.name,
-            json=self._payload(update),
+            json=track.body,
             headers={"Authorization": f"Bearer {self.config.api_key}"},
         )
         return self._result(response)

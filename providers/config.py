@@ -25,6 +25,8 @@ __all__ = [
     "SECRET",
     "config_schema",
     "destination_fields",
+    "mapped_values",
+    "mapping_field",
     "parse_config",
     "public_config",
     "secret_field",
@@ -38,6 +40,28 @@ SECRET: Mapping[str, bool] = {"secret": True}
 # http(s) URL, DESTINATION_HOST for a bare host name or address.
 DESTINATION_URL: Mapping[str, str] = {"destination": "url"}
 DESTINATION_HOST: Mapping[str, str] = {"destination": "host"}
+
+
+def mapping_field(*, default: Mapping[str, str] | None = None) -> Any:
+    """Declare a sync's mapping (platform field -> profile value); ``default`` when left out
+    (None: the field is required)."""
+    if default is None:
+        return dataclasses.field(metadata={"mapping": True})
+    fallback = dict(default)
+    return dataclasses.field(default_factory=lambda: dict(fallback), metadata={"mapping": True})
+
+
+def mapped_values(config_type: type[Any], config: Mapping[str, Any]) -> frozenset[str] | None:
+    """The profile values a stored config's mapping writes (its default when unset); None for
+    a kind without a mapping. Reads the plain mapping: a preflight decides before building."""
+    for found in dataclasses.fields(config_type):
+        if found.metadata.get("mapping"):
+            mapping = config.get(found.name)
+            if not isinstance(mapping, Mapping):
+                factory = found.default_factory
+                mapping = factory() if callable(factory) else {}
+            return frozenset(str(value) for value in mapping.values())
+    return None
 
 
 def secret_field(*, default: Any) -> Any:

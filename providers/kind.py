@@ -8,8 +8,15 @@ from typing import Any, Literal
 
 from providers.address_guard import AddressGuard
 from providers.callbacks import InboundEvents, StatusCallbacks
-from providers.config import config_schema, destination_fields, parse_config, secret_fields
+from providers.config import (
+    config_schema,
+    destination_fields,
+    mapped_values,
+    parse_config,
+    secret_fields,
+)
 from providers.http_transport import GuardedClient
+from providers.identity import Identity, identity_of
 from providers.protocol import EventSource, Provider, Sync
 from providers.smtp_pool import SmtpConnectionPool
 
@@ -66,6 +73,14 @@ class ProviderKind:
     def config_schema(self) -> dict[str, Any]:
         """JSON Schema of the config (secret fields are `writeOnly`)."""
         return config_schema(self.config_type)
+
+    def identity_of(self, config: Mapping[str, Any]) -> Identity | None:
+        """How a stored config of this kind identifies users; None when it does not need to."""
+        return identity_of(self.config_type, config)
+
+    def mapped_values(self, config: Mapping[str, Any]) -> frozenset[str] | None:
+        """The profile values a stored config of this sync writes; None without a mapping."""
+        return mapped_values(self.config_type, config)
 
     def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
         """Validate a raw config into the typed config."""

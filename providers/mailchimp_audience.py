@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from providers.config import DESTINATION_URL, SECRET
+from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -18,10 +18,27 @@ from providers.http_transport import (
     raise_for_status_class,
     request,
 )
+from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
-from providers.message import ProfileUpdate, SendResult
+from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["KIND", "MailchimpAudienceConfig", "MailchimpAudienceSync", "subscriber_hash"]
+__all__ = [
+    "DEFAULT_MERGE_FIELDS",
+    "KIND",
+    "MailchimpAudienceConfig",
+    "MailchimpAudienceSync",
+    "subscriber_hash",
+]
+
+#: The merge fields written when the config names none (tag -> profile value). Mailchimp
+#: takes only merge fields the audience defines: create these tags (text fields) first.
+DEFAULT_MERGE_FIELDS: Mapping[str, str] = {
+    "RCODE": "code",
+    "RLINK": "referral_link",
+    "RQRURL": "qr_url",
+    "RCAMPAIGN": "campaign",
+    "RREWARD": "reward",
+}
 
 _DATACENTER = re.compile(r"-([a-z]+\d+)$")
 
@@ -39,14 +56,17 @@ class MailchimpAudienceConfig:
         api_key: secret Marketing API key; its suffix (`-us6`) names the datacenter.
         list_id: the audience id.
         merge_fields: merge tag -> ProfileUpdate field, e.g. {"RCODE": "code", "FNAME":
-            "first_name"}.
+            "first_name"} (``DEFAULT_MERGE_FIELDS`` when left out).
+        identity: the customer value holding the member's email address (Mailchimp knows
+            members by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
         status_if_new: status of a member created by the sync.
         base_url: override of https://<dc>.api.mailchimp.com (tests, proxies).
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
     list_id: str
-    merge_fields: Mapping[str, str]
+    merge_fields: Mapping[str, str] = mapping_field(default=DEFAULT_MERGE_FIELDS)
+    identity: str = identity_field(default="email", fills="email")
     status_if_new: Literal["subscribed", "pending", "transactional", "unsubscribed"] = (
         "transactional"
     )
@@ -58,6 +78,7 @@ class MailchimpAudienceConfig:
             raise ValueError("api_key must end with its datacenter, e.g. -us6")
         if not self.list_id or not self.merge_fields:
             raise ValueError("list_id and merge_fields are required")
+        Identity(self.identity)
 
     @property
     def root(self) -> str:
@@ -85,18 +106,20 @@ class MailchimpAudienceSync:
         self.config = config
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
 
-    def _payload(self, update: ProfileUpdate) -> dict[str, Any]:
-        """The member body: address, status for new members, merge fields that have values."""
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """The member upsert: address, status for new members, merge fields that have values."""
         merge = {}
         for tag, source in self.config.merge_fields.items():
             value = update.value_of(source)
             if value is not None:
                 merge[tag] = value
-        return {
+        body: dict[str, Any] = {
             "email_address": update.email,
             "status_if_new": self.config.status_if_new,
             "merge_fields": merge,
         }
+        path = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
+        return [ProfileRequest("PUT", path, body)]
 
     def _result(self, response: HttpResponse) -> SendResult:
         """200 with the member; errors by HTTP class (problem details bodies)."""
@@ -114,26 +137,23 @@ class MailchimpAudienceSync:
         """Upsert the member with the configured merge fields."""
         if not update.email:
             raise PermanentProviderError("an email address is required", provider=self.name)
-        url = (
-            f"{self.config.root}/3.0/lists/{self.config.list_id}"
-            f"/members/{subscriber_hash(update.email)}"
-        )
+        [upsert] = self.requests(update)
         response = await request(
             self._client.http,
-            "PUT",
-            url,
+            upsert.method,
+            self.config.root + upsert.path,
             provider=self.name,
-            json=self._payload(update),
+            json=upsert.body,
             auth=("anystring", self.config.api_key),
         )
         return self._result(response)
 
     async def check(self) -> None:
-        """GET /3.0/ping."""
+        """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""
         response = await request(
             self._client.http,
             "GET",
-            f"{self.config.root}/3.0/ping",
+            f"{self.config.root}/3.0/lists/{self.config.list_id}",
             provider=self.name,
             auth=("anystring", self.config.api_key),
         )

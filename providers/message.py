@@ -8,8 +8,10 @@ from typing import Literal
 
 __all__ = [
     "CHANNELS",
+    "PROFILE_SOURCE_FIELDS",
     "Channel",
     "Message",
+    "ProfileRequest",
     "ProfileUpdate",
     "RejectReason",
     "SendResult",
@@ -125,7 +127,17 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class ProfileUpdate:
-    """Values to write onto a customer's profile in a messaging platform (syncs)."""
+    """Values to write onto a customer's profile in a messaging platform (syncs).
+
+    Attributes:
+        id: our delivery id.
+        external_id: the user's id on the platform (Braze), as the sync's ``identity`` picks it.
+        email: the member's address (Mailchimp, ActiveCampaign identify members by it).
+        code, referral_link, qr_url: the customer's code and its links.
+        campaign: the campaign's name (its id when it has none).
+        reward, reward_amount, reward_expires_at: the reward, as text.
+        extra: further named values a mapping may name.
+    """
 
     id: str
     email: str | None = None
@@ -135,6 +147,8 @@ class ProfileUpdate:
     last_name: str | None = None
     code: str | None = None
     referral_link: str | None = None
+    qr_url: str | None = None
+    campaign: str | None = None
     reward: str | None = None
     reward_amount: str | None = None
     reward_expires_at: str | None = None
@@ -162,8 +176,23 @@ PROFILE_SOURCE_FIELDS: frozenset[str] = frozenset(
         "last_name",
         "code",
         "referral_link",
+        "qr_url",
+        "campaign",
         "reward",
         "reward_amount",
         "reward_expires_at",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRequest:
+    """One call a sync makes for an update: what a preview shows and what the sync sends.
+
+    ``path`` is relative to the provider's API root (which the preview leaves out, as it may be
+    derived from a secret); no headers, so no credential, ever appear in it.
+    """
+
+    method: str
+    path: str
+    body: Mapping[str, object]

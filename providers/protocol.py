@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from providers.errors import PermanentProviderError, ProviderError
-from providers.message import Message, ProfileUpdate, SendResult
+from providers.message import Message, ProfileRequest, ProfileUpdate, SendResult
 
 __all__ = ["BatchProvider", "EventSource", "Provider", "Sync", "ensure_channel"]
 
@@ -50,6 +50,10 @@ class Sync(Protocol):
 
     async def sync(self, update: ProfileUpdate) -> SendResult:
         """Write the update onto the profile; raise Transient/PermanentProviderError on failure."""
+        ...
+
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """The calls ``sync`` makes for the update, without sending them (previews)."""
         ...
 
     async def check(self) -> None:

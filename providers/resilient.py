@@ -1,29 +1,35 @@
-"""`ResilientProvider`: concurrency and rate limits, timeout, circuit breaker around a sender."""
+"""`ResilientProvider` and `ResilientSync`: concurrency and rate limits, timeout, circuit breaker
+around a sender or a sync (a profile write is a call to the platform like a send)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from providers.circuit_breaker import BreakerState, CircuitBreaker
 from providers.errors import CircuitOpenError, TransientProviderError
-from providers.message import Message, SendResult
-from providers.protocol import Provider
+from providers.message import Message, ProfileRequest, ProfileUpdate, SendResult
+from providers.protocol import Provider, Sync
 from providers.rate_limit import RateLimiter
 
-__all__ = ["ResilientProvider"]
+__all__ = ["ResilientProvider", "ResilientSync"]
 
 
-class ResilientProvider:
-    """Wraps a Provider; the delivery engine calls this instead of the provider itself.
+Inner = TypeVar("Inner", Provider, Sync)
 
-    Order per send: the breaker decides first (an open circuit never queues), then a concurrency
+
+class _Limits(Generic[Inner]):
+    """The limits every call of one provider goes through.
+
+    Order per call: the breaker decides first (an open circuit never queues), then a concurrency
     slot, then a rate-limit token, then the call under the timeout. Transient failures and
     timeouts count against the breaker; permanent errors do not (the provider did answer).
     """
 
     def __init__(
         self,
-        inner: Provider,
+        inner: Inner,
         *,
         max_concurrency: int = 8,
         rate_limiter: RateLimiter | None = None,
@@ -32,10 +38,9 @@ class ResilientProvider:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        self.inner = inner
+        self.inner: Inner = inner
         self.name = inner.name
         self.kind = inner.kind
-        self.channels = inner.channels
         self.max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
         self._rate_limiter = rate_limiter
@@ -44,7 +49,7 @@ class ResilientProvider:
 
     @property
     def rate_limiter(self) -> RateLimiter | None:
-        """The limiter every send waits on (None: no rate limit)."""
+        """The limiter every call waits on (None: no rate limit)."""
         return self._rate_limiter
 
     @property
@@ -52,15 +57,15 @@ class ResilientProvider:
         """The circuit breaker's report."""
         return self.breaker.snapshot()
 
-    async def send(self, message: Message) -> SendResult:
-        """Send through the limits; raise CircuitOpenError while the circuit is open."""
+    async def _limited(self, call: Callable[[], Awaitable[SendResult]]) -> SendResult:
+        """Make the call through the limits; raise CircuitOpenError while the circuit is open."""
         self.breaker.before_call()
         async with self._slots:
             if self._rate_limiter is not None:
                 await self._rate_limiter.acquire()
             try:
                 async with asyncio.timeout(self._timeout):
-                    result = await self.inner.send(message)
+                    result = await call()
             except TimeoutError:
                 self.breaker.record_failure()
                 raise TransientProviderError(
@@ -87,3 +92,28 @@ class ResilientProvider:
     async def aclose(self) -> None:
         """Close the wrapped provider."""
         await self.inner.aclose()
+
+
+class ResilientProvider(_Limits[Provider]):
+    """Wraps a Provider; the delivery engine calls this instead of the provider itself."""
+
+    def __init__(self, inner: Provider, **limits: Any) -> None:
+        """``limits``: those of ``_Limits`` (max_concurrency, rate_limiter, timeout, breaker)."""
+        super().__init__(inner, **limits)
+        self.channels = inner.channels
+
+    async def send(self, message: Message) -> SendResult:
+        """Send through the limits; raise CircuitOpenError while the circuit is open."""
+        return await self._limited(lambda: self.inner.send(message))
+
+
+class ResilientSync(_Limits[Sync]):
+    """Wraps a Sync: profile writes keep to the provider's rate and concurrency as sends do."""
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        """Write through the limits; raise CircuitOpenError while the circuit is open."""
+        return await self._limited(lambda: self.inner.sync(update))
+
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """The wrapped sync's calls for the update (a preview: no limits)."""
+        return self.inner.requests(update)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -26,9 +27,11 @@ from distribution.errors import FieldError, InvalidInputError
 from distribution.models import BulkJob
 from distribution.outbox import LinkSettings
 from distribution.outbox.notifiers import DeliveryNotifier, Waker
+from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
+from web.profile_preview import add_profile_requests, check_profile_providers
 from web.stored_times import naive, utc, utc_or_none
 
 __all__ = ["BulkSendController"]
@@ -146,6 +149,24 @@ def _out(session: Any, job: BulkJob) -> BulkSendOut:
     )
 
 
+def _dry_run(db: Database, caller: Caller, links: LinkSettings, data: BulkSendIn) -> dict[str, Any]:
+    spec = data.spec()
+    # A CSV audience is upserted to be counted; the dry run then rolls it back.
+    session_factory = db.session if spec.csv is not None else db.reader
+    with session_factory() as session:
+        try:
+            job, stock = build_job(
+                session,
+                caller.project_id,
+                spec,
+                actor=caller.actor,
+                region=caller.default_region,
+            )
+            return preflight(session, job, links, stock)
+        finally:
+            session.rollback()
+
+
 class BulkSendController(Controller):
     """Bulk sends of the caller's project."""
 
@@ -186,33 +207,27 @@ class BulkSendController(Controller):
 
     @post(
         "/preflight",
-        sync_to_thread=True,
         status_code=200,
         summary="Dry run: what a bulk send would do",
-        description="Nothing is stored, assigned or sent (a CSV audience is not upserted).",
+        description=(
+            "Nothing is stored, assigned or sent (a CSV audience is not upserted). A profile "
+            "channel's platform is asked to check its credentials (and a Mailchimp audience "
+            "that it exists): `provider_check`; its samples show the values and the exact "
+            "`requests` its sync would make."
+        ),
     )
-    def dry_run(
+    async def dry_run(
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
         links: NamedDependency[LinkSettings],
+        providers: NamedDependency[ProviderRegistry],
         data: Annotated[BulkSendIn, Body(examples=[Example(summary="Invite", value=EXAMPLE)])],
     ) -> dict[str, Any]:
-        spec = data.spec()
-        # A CSV audience is upserted to be counted; the dry run then rolls it back.
-        session_factory = db.session if spec.csv is not None else db.reader
-        with session_factory() as session:
-            try:
-                job, stock = build_job(
-                    session,
-                    caller.project_id,
-                    spec,
-                    actor=caller.actor,
-                    region=caller.default_region,
-                )
-                return preflight(session, job, links, stock)
-            finally:
-                session.rollback()
+        report = await asyncio.to_thread(_dry_run, db, caller, links, data)
+        await add_profile_requests(providers, caller.project_id, report["samples"])
+        await check_profile_providers(providers, caller.project_id, report)
+        return report
 
     @get("/{job_id:str}", sync_to_thread=True, summary="A bulk send with its progress")
     def retrieve(

@@ -10,11 +10,13 @@ __all__ = ["ChannelIn"]
 
 
 class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One message per recipient: on ``channel``, from ``template``, through ``provider``."""
+    """One message per recipient: on ``channel`` (email, sms), from ``template``, through
+    ``provider``; or, on the channel ``profile``, a write of the recipient's code, links,
+    campaign and reward onto their profile through a sync ``provider`` (no template)."""
 
     channel: str
-    template: str
     provider: str
+    template: str | None = None
 
     def spec(self) -> ChannelSpec:
-        return ChannelSpec(self.channel, self.template, self.provider)
+        return ChannelSpec(self.channel, self.template or "", self.provider)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
+from distribution.accounts.projects import cached_project
 from distribution.events.distributions import (
     DistributionSpec,
     create_distribution,
@@ -19,11 +21,16 @@ from distribution.events.distributions import (
     set_distribution_status,
     update_distribution,
 )
+from distribution.events.event_input import parse_event
+from distribution.events.ingest import preview_distribution
 from distribution.models import Distribution
+from distribution.outbox import PROFILE, LinkSettings
 from distribution.outbox.messages import distribution_stats
+from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
+from web.profile_preview import add_profile_requests
 from web.stored_times import utc
 
 __all__ = ["DistributionController"]
@@ -51,6 +58,73 @@ class FiltersIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 class QuietHoursIn(msgspec.Struct, forbid_unknown_fields=True):
     start: str
     end: str
+
+
+PREVIEW_EXAMPLE = {
+    "customer": {"source_id": "shop-42"},
+    "code": {"code": "ANA-7K2Q", "referral_link": "https://shop.example.com/r/ANA-7K2Q"},
+    "campaign": {"id": "camp_spring", "name": "Spring referral"},
+}
+
+
+class PreviewRowOut(msgspec.Struct):
+    """One delivery the event would make: a message's content, or a profile write's values
+    and the calls its sync would make (``requests``: method, path, JSON body)."""
+
+    channel: str
+    provider: str
+    status: str
+    reason: str | None
+    recipient: str | None
+    template_id: str | None
+    content: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+    requests: list[dict[str, Any]] | None = None
+    requests_error: str | None = None
+
+
+class PreviewOut(msgspec.Struct):
+    """What an event would make of the distribution; nothing was stored or sent."""
+
+    deliveries: list[PreviewRowOut]
+    #: Why there are none (the recipient does not fit the filters), when there are none.
+    note: str | None = None
+
+
+def _preview_rows(
+    db: Database,
+    project_id: str,
+    distribution_id: str,
+    body: dict[str, Any],
+    links: LinkSettings,
+) -> list[dict[str, Any]]:
+    """Prepare the event's rows in a transaction that is rolled back (see preview_distribution)."""
+    with db.session() as session:
+        try:
+            distribution = get_distribution(session, project_id, distribution_id)
+            incoming = parse_event({"type": distribution.trigger} | body)
+            rows = preview_distribution(
+                session, cached_project(session, project_id), distribution, incoming, links
+            )
+        finally:
+            session.rollback()
+    items = []
+    for row in rows:
+        content = row["content"] or None
+        profile = content.get("profile") if content and row["channel"] == PROFILE else None
+        items.append(
+            {
+                "channel": row["channel"],
+                "provider": row["provider"],
+                "status": str(row["status"]),
+                "reason": row["last_error"],
+                "recipient": row["recipient"],
+                "template_id": row["template_id"],
+                "content": None if profile is not None else content,
+                "profile": profile,
+            }
+        )
+    return items
 
 
 class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -197,6 +271,36 @@ class DistributionController(Controller):
                     session, caller.project_id, distribution_id, "active", actor=caller.actor
                 )
             )
+
+    @post(
+        "/{distribution_id:str}/preview",
+        status_code=200,
+        summary="What an event would make of this distribution, for one customer",
+        description=(
+            "Takes the body of `POST /v1/events` (`type` defaults to the trigger; `customer` "
+            "names a stored customer or embeds one) and prepares the distribution's deliveries "
+            "as the event would, paused or not: each channel's status and reason, a message's "
+            "rendered content, a profile write's values and the exact requests its sync would "
+            "make. Nothing is stored or sent."
+        ),
+    )
+    async def preview(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        providers: NamedDependency[ProviderRegistry],
+        distribution_id: FromPath[str],
+        data: Annotated[
+            dict[str, Any], Body(examples=[Example(summary="A code", value=PREVIEW_EXAMPLE)])
+        ],
+    ) -> PreviewOut:
+        items = await asyncio.to_thread(
+            _preview_rows, db, caller.project_id, distribution_id, data, links
+        )
+        await add_profile_requests(providers, caller.project_id, items)
+        note = None if items else "the customer does not fit the distribution's filters"
+        return PreviewOut([PreviewRowOut(**item) for item in items], note)
 
     @get("/{distribution_id:str}/stats", sync_to_thread=True, summary="Counts by status")
     def stats(

@@ -13,6 +13,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Coroutine
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +39,14 @@ from distribution.models import Delivery, utcnow
 from distribution.outbox.delivery import SenderSource
 from distribution.storage.db import Database
 from providers import Message as OutgoingMessage
-from providers import Provider, SendResult, TransientProviderError
+from providers import (
+    ProfileRequest,
+    ProfileUpdate,
+    Provider,
+    SendResult,
+    Sync,
+    TransientProviderError,
+)
 
 __all__ = [
     "DeliveryCollector",
@@ -205,26 +213,39 @@ class MeasuredSenders:
     async def sender(self, project_id: str, name: str) -> Provider:
         return _MeasuredProvider(await self.inner.sender(project_id, name), self.measures)
 
+    async def sync(self, project_id: str, name: str) -> Sync:
+        return _MeasuredSync(await self.inner.sync(project_id, name), self.measures)
 
-class _MeasuredProvider:
-    def __init__(self, inner: Provider, measures: SendMetrics) -> None:
-        self.inner = inner
+
+class _Measured:
+    """Times the calls of one provider object and counts its transient failures."""
+
+    def __init__(self, kind: str, measures: SendMetrics) -> None:
         self.measures = measures
-        self.name = inner.name
-        self.kind = inner.kind
-        self.channels = inner.channels
+        self.kind = kind
         # Looked up once, not per send (a labels() call locks and hashes: 3% of an event's CPU).
-        self._latency = measures.latency.labels(inner.kind)
+        self._latency = measures.latency.labels(kind)
 
-    async def send(self, message: OutgoingMessage) -> SendResult:
+    async def _timed(self, call: Coroutine[Any, Any, SendResult]) -> SendResult:
         started = time.perf_counter()
         try:
-            return await self.inner.send(message)
+            return await call
         except TransientProviderError:
             self.measures.retries.labels(self.kind).inc()
             raise
         finally:
             self._latency.observe(time.perf_counter() - started)
+
+
+class _MeasuredProvider(_Measured):
+    def __init__(self, inner: Provider, measures: SendMetrics) -> None:
+        super().__init__(inner.kind, measures)
+        self.inner = inner
+        self.name = inner.name
+        self.channels = inner.channels
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        return await self._timed(self.inner.send(message))
 
     async def check(self) -> None:
         await self.inner.check()
@@ -232,6 +253,25 @@ class _MeasuredProvider:
     async def aclose(self) -> None:
         # The registry owns the provider and closes it; this wrapper holds nothing.
         return None
+
+
+class _MeasuredSync(_Measured):
+    def __init__(self, inner: Sync, measures: SendMetrics) -> None:
+        super().__init__(inner.kind, measures)
+        self.inner = inner
+        self.name = inner.name
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        return await self._timed(self.inner.sync(update))
+
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        return self.inner.requests(update)
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def aclose(self) -> None:
+        return None  # the registry owns the sync
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=True)

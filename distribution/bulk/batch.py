@@ -48,7 +48,6 @@ from distribution.outbox import (
     PreparedMessage,
     Refusal,
     RefusalKind,
-    address_refusal,
 )
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
@@ -92,11 +91,6 @@ class RenderedBatch:
     rows: list[dict[str, Any]]
 
 
-def _reachable(customer: CustomerRecord, channel: JobChannel) -> bool:
-    address = customer.email if channel.channel == "email" else customer.phone
-    return address_refusal(channel.channel, address) is None
-
-
 def render_batch(
     session: Session,
     job: BulkJob,
@@ -123,7 +117,7 @@ def render_batch(
             customer.id
             for customer in customers
             if any(
-                _reachable(customer, channel) and customer.id not in suppressed[channel.index]
+                channel.reachable(customer) and customer.id not in suppressed[channel.index]
                 for channel in channels
             )
         ]
@@ -142,8 +136,8 @@ def render_batch(
             for channel in channels:
                 prepared: PreparedMessage | Refusal
                 if customer.id in wanted and code is None:
-                    address = customer.email if channel.channel == "email" else customer.phone
-                    prepared = Refusal(RefusalKind.NO_CODE, address=address)
+                    address = {"email": customer.email, "sms": customer.phone}
+                    prepared = Refusal(RefusalKind.NO_CODE, address=address.get(channel.channel))
                 else:
                     prepared = recipients.prepare(
                         customer,
@@ -256,7 +250,7 @@ def _row(
         "campaign_id": job.campaign_id,
         "channel": channel.channel,
         "provider": channel.provider,
-        "template_id": channel.template,
+        "template_id": channel.template or None,
         "template_version_id": prepared.version_id,
         "marketing": channel.marketing,
         "recipient": prepared.address,

@@ -27,7 +27,14 @@ from distribution.codes.campaigns import get_campaign
 from distribution.codes.code_pools import get_pool, pool_stats
 from distribution.customers.segments import get_segment, member_condition
 from distribution.models import BulkJob, Code, Customer, Project
-from distribution.outbox import ChannelSpec, LinkSettings, Refusal, address_refusal
+from distribution.outbox import (
+    PROFILE,
+    ChannelSpec,
+    LinkSettings,
+    Refusal,
+    RefusalKind,
+    address_refusal,
+)
 from distribution.storage.db import refresh_statistics
 
 __all__ = [
@@ -103,6 +110,7 @@ _COUNTS = (
     "sendable",
     "no_address",
     "invalid_address",
+    "no_identity",
     "suppressed",
     "render_failures",
     "sms_segments",
@@ -139,11 +147,12 @@ def check_range(
         for channel, report in zip(channels, per_channel, strict=True):
             suppressed = recipients.suppressed(customers, channel)
             for customer in customers:
-                address = customer.email if channel.channel == "email" else customer.phone
-                refused = address_refusal(channel.channel, address)
-                if refused is not None:
-                    report[refused.kind] += 1  # no_address or invalid_address
-                    continue
+                if channel.channel != PROFILE:
+                    address = customer.email if channel.channel == "email" else customer.phone
+                    refused = address_refusal(channel.channel, address)
+                    if refused is not None:
+                        report[refused.kind] += 1  # no_address or invalid_address
+                        continue
                 if customer.id in suppressed:
                     report["suppressed"] += 1
                     continue
@@ -151,6 +160,9 @@ def check_range(
                     report["sendable"] += 1
                     continue
                 prepared = recipients.prepare(customer, channel, code, suppressed=False)
+                if isinstance(prepared, Refusal) and prepared.kind in _COUNTED_REFUSALS:
+                    report[prepared.kind] += 1  # the platform's id (or its address) is missing
+                    continue
                 if isinstance(prepared, Refusal):
                     report["render_failures"] += 1
                     if len(failures) < MAX_FAILURES:
@@ -167,7 +179,11 @@ def check_range(
                 report["sms_segments"] += prepared.segments
                 if len(samples) < SAMPLES:
                     samples.append(
-                        {"customer_id": customer.id, "channel": channel.channel}
+                        {
+                            "customer_id": customer.id,
+                            "channel": channel.channel,
+                            "provider": channel.provider,
+                        }
                         | _excerpt(prepared.content)
                     )
         session.expunge_all()
@@ -196,7 +212,12 @@ def assemble(
         | {count: sum(part["channels"][i][count] for part in parts) for count in _COUNTS}
         for i, c in enumerate(channels)
     ]
-    problems = []
+    problems = [
+        f"provider {c.provider!r} maps none of {', '.join(sorted(_CODE_VALUES))}: "
+        "the profiles would not get the code"
+        for c in channels
+        if c.channel == PROFILE and c.facts.mapped is not None and not c.facts.mapped & _CODE_VALUES
+    ]
     if stock.short and not job.options.get("send_to_available"):
         problems.append(
             f"the pool has {stock.available} codes but the audience needs {stock.needed}"
@@ -221,7 +242,18 @@ def assemble(
     }
 
 
+# What a bulk send's profile write is for: a mapping writing none of them is a problem.
+_CODE_VALUES = frozenset({"code", "referral_link", "qr_url"})
+# Refusals counted per channel rather than listed as failures: they concern the data of
+# customers, not the template.
+_COUNTED_REFUSALS = frozenset(
+    {RefusalKind.NO_IDENTITY, RefusalKind.NO_ADDRESS, RefusalKind.INVALID_ADDRESS}
+)
+
+
 def _excerpt(content: dict[str, Any]) -> dict[str, Any]:
+    if "profile" in content:
+        return {"profile": content["profile"]}
     if "body" in content:
         return {"body": content["body"], "segments": content.get("segments")}
     return {"subject": content.get("subject"), "text": str(content.get("text") or "")[:500]}

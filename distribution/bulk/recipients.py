@@ -29,15 +29,20 @@ from distribution.models import (
     TemplateVersion,
 )
 from distribution.outbox import (
+    PROFILE,
+    ChannelProvider,
     ChannelSpec,
     LinkSettings,
     LiveChoice,
     PreparedMessage,
     Refusal,
+    address_refusal,
     channel_errors,
+    identify,
     prepare_message,
+    role_error,
 )
-from distribution.provider_configs.store import BUILT_IN_CAPTURE, find_provider
+from distribution.provider_configs.store import channel_provider
 from distribution.template_store import (
     build_context,
     compile_version,
@@ -56,12 +61,24 @@ class JobChannel(ChannelSpec):
     index: int
     marketing: bool
     segmented: bool  # some live variant targets a segment: membership must be computed
+    #: The provider's role and how it identifies users.
+    facts: ChannelProvider
+
+    def reachable(self, customer: CustomerLike) -> bool:
+        """Whether the customer has what this channel needs: an address, a platform's id."""
+        if self.channel != PROFILE:
+            address = customer.email if self.channel == "email" else customer.phone
+            if address_refusal(self.channel, address) is not None:
+                return False
+        identity = self.facts.identity
+        return identity is None or not isinstance(identify(customer, self, identity), Refusal)
 
 
 def load_channels(
     session: Session, project_id: str, specs: Sequence[ChannelSpec]
 ) -> list[JobChannel]:
-    """Check a job's channels (template exists and fits, provider exists), naming bad fields."""
+    """Check a job's channels (template exists and fits, provider exists and serves the
+    channel), naming bad fields."""
     errors = channel_errors(specs)
     if errors:
         raise InvalidInputError(errors)
@@ -69,6 +86,17 @@ def load_channels(
     for index, spec in enumerate(specs):
         where = f"channels[{index}]"
         channel, template_id, provider = spec.channel, spec.template, spec.provider
+        facts = channel_provider(session, project_id, provider)
+        if facts is None:
+            errors.append(FieldError(f"{where}.provider", "no such provider"))
+            continue
+        wrong_role = role_error(index, spec, facts.role)
+        if wrong_role is not None:
+            errors.append(wrong_role)
+            continue
+        if channel == PROFILE:
+            channels.append(JobChannel(channel, "", provider, index, False, False, facts))
+            continue
         template = session.exec(
             select(MessageTemplate).where(
                 MessageTemplate.project_id == project_id, MessageTemplate.id == template_id
@@ -79,9 +107,6 @@ def load_channels(
             continue
         if template.channel != channel:
             errors.append(FieldError(f"{where}.template", f"is a {template.channel} template"))
-            continue
-        if provider != BUILT_IN_CAPTURE and find_provider(session, project_id, provider) is None:
-            errors.append(FieldError(f"{where}.provider", "no such provider"))
             continue
         segmented = (
             session.exec(
@@ -101,6 +126,7 @@ def load_channels(
                 index=index,
                 marketing=template.category == "marketing",
                 segmented=segmented,
+                facts=facts,
             )
         )
     if errors:
@@ -229,6 +255,8 @@ class Recipients:
         """
         if channel.channel != "email":
             return False  # an SMS render also counts its segments
+        if channel.facts.identity is not None and not channel.reachable(customer):
+            return False  # the refusal of a customer the platform cannot identify
         try:
             version = self._choice(channel, customer).version
         except DistributionError:
@@ -266,6 +294,9 @@ class _RecipientLookups:
         self.recipients = recipients
         self.code = code
         self.is_suppressed = is_suppressed
+
+    def provider(self, spec: JobChannel) -> ChannelProvider:
+        return spec.facts
 
     def live_choice(self, recipient: CustomerLike, spec: JobChannel) -> LiveChoice:
         return self.recipients._choice(spec, recipient)

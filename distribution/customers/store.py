@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -36,7 +36,13 @@ from distribution.customers.customer_rows import (
 )
 from distribution.customers.external_ids import forget_external_ids
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.models import Customer, utcnow
+from distribution.models import (
+    PROFILE_CHANNEL,
+    Customer,
+    Delivery,
+    DeliveryStatusChange,
+    utcnow,
+)
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -419,7 +425,38 @@ def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
     customer.erased_at = customer.updated_at = utcnow()
     session.add(customer)
     forget_external_ids(session, customer.id)
+    _cancel_profile_writes(session, customer.id, customer.erased_at)
     return customer.id
+
+
+#: What a cancelled profile write says: the platform never gets an erased customer's data.
+ERASED_DETAIL = "the customer was erased"
+
+
+def _cancel_profile_writes(session: Session, customer_id: str, now: datetime) -> None:
+    """Cancel the customer's profile writes not sent yet, and drop what they would have written.
+
+    A profile write copies the customer's id on the platform and their code into its row; once
+    the customer is erased it must neither go out nor keep them (rows in flight are past this).
+    """
+    cancelled = (
+        session.connection()
+        .execute(
+            update(Delivery)
+            .where(
+                col(Delivery.customer_id) == customer_id,
+                col(Delivery.channel) == PROFILE_CHANNEL,
+                col(Delivery.status).in_(("queued", "paused")),
+            )
+            .values(status="cancelled", content={}, recipient=None, last_error=ERASED_DETAIL)
+            .returning(col(Delivery.id))
+        )
+        .all()
+    )
+    session.add_all(
+        DeliveryStatusChange(delivery_id=row[0], status="cancelled", detail=ERASED_DETAIL, at=now)
+        for row in cancelled
+    )
 
 
 def iter_customers(session: Session, project_id: str, batch: int = 1000) -> Iterator[Customer]:

@@ -19,7 +19,8 @@ from distribution.accounts.project_cache import CACHE, changed, detached
 from distribution.customers.segment_filter import Filter, matches, parse_filter
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Distribution, utcnow
-from distribution.outbox import ChannelSpec, channel_errors
+from distribution.outbox import ChannelSpec, channel_errors, role_error
+from distribution.provider_configs.store import channel_provider
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row, project_rows
@@ -32,6 +33,7 @@ __all__ = [
     "list_distributions",
     "matching_distributions",
     "recipient_fits",
+    "rule_of",
     "set_distribution_status",
     "update_distribution",
 ]
@@ -98,6 +100,19 @@ def _validate(spec: DistributionSpec) -> None:
         raise InvalidInputError(errors)
 
 
+def _check_providers(session: Session, project_id: str, spec: DistributionSpec) -> None:
+    """Refuse a channel whose provider cannot serve it (a sync for email, a sender for a
+    profile write). A provider not created yet is allowed: its deliveries fail until it is."""
+    errors = []
+    for index, channel in enumerate(spec.channels):
+        facts = channel_provider(session, project_id, channel.provider)
+        wrong = role_error(index, channel, facts.role) if facts is not None else None
+        if wrong is not None:
+            errors.append(wrong)
+    if errors:
+        raise InvalidInputError(errors)
+
+
 def _flush(session: Session, name: str) -> None:
     flush_or_conflict(session, f"a distribution named {name!r} already exists")
 
@@ -107,6 +122,7 @@ def create_distribution(
 ) -> Distribution:
     """Create an active distribution."""
     _validate(spec)
+    _check_providers(session, project_id, spec)
     distribution = Distribution(
         id=new_id("dist"),
         project_id=project_id,
@@ -141,6 +157,7 @@ def update_distribution(
 ) -> Distribution:
     """Replace a distribution's rule."""
     _validate(spec)
+    _check_providers(session, project_id, spec)
     distribution = get_distribution(session, project_id, distribution_id)
     distribution.name = spec.name.strip()
     distribution.trigger = spec.trigger
@@ -178,14 +195,18 @@ def _load_active(session: Session, project_id: str) -> dict[str, tuple[ActiveRul
     )
     by_trigger: dict[str, list[ActiveRule]] = {}
     for row in rows:
-        conditions = row.filters.get("conditions")
-        rule = ActiveRule(
-            detached(row),
-            parse_filter(conditions) if conditions is not None else None,
-            ChannelSpec.from_stored(row.channels),
-        )
-        by_trigger.setdefault(row.trigger, []).append(rule)
+        by_trigger.setdefault(row.trigger, []).append(rule_of(detached(row)))
     return {trigger: tuple(rules) for trigger, rules in by_trigger.items()}
+
+
+def rule_of(distribution: Distribution) -> ActiveRule:
+    """A distribution as events use it: its conditions and channels parsed."""
+    conditions = distribution.filters.get("conditions")
+    return ActiveRule(
+        distribution,
+        parse_filter(conditions) if conditions is not None else None,
+        ChannelSpec.from_stored(distribution.channels),
+    )
 
 
 def active_rules(session: Session, project_id: str) -> dict[str, tuple[ActiveRule, ...]]:

@@ -27,7 +27,12 @@ from distribution.customers.segment_filter import matches
 from distribution.customers.segments import parsed_segments
 from distribution.customers.store import get_customer, upsert_customer
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
-from distribution.events.distributions import ActiveRule, matching_distributions, recipient_fits
+from distribution.events.distributions import (
+    ActiveRule,
+    matching_distributions,
+    recipient_fits,
+    rule_of,
+)
 from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.events.voucherify_events import VOUCHERIFY_SOURCE_PREFIX
 from distribution.models import (
@@ -37,12 +42,22 @@ from distribution.models import (
     Delivery,
     DeliveryStatus,
     DeliveryStatusChange,
+    Distribution,
     Event,
     Project,
     TemplateVersion,
     utcnow,
 )
-from distribution.outbox import ChannelSpec, LinkSettings, LiveChoice, Refusal, prepare_message
+from distribution.outbox import (
+    PROFILE,
+    ChannelProvider,
+    ChannelSpec,
+    LinkSettings,
+    LiveChoice,
+    Refusal,
+    prepare_message,
+)
+from distribution.provider_configs.store import channel_provider
 from distribution.storage.db import Database
 from distribution.storage.driver_sql import DriverInsert, DriverSelect
 from distribution.storage.ids import new_id
@@ -61,6 +76,7 @@ __all__ = [
     "DeliverySummary",
     "IngestResult",
     "ingest_event",
+    "preview_distribution",
     "receive_event",
     "receive_events",
     "stored_result",
@@ -78,12 +94,14 @@ _INSERT_EVENT = DriverInsert(_EVENTS)
 _INSERT_DELIVERIES = DriverInsert(_DELIVERIES)
 _INSERT_STATUS_CHANGES = DriverInsert(_STATUS_CHANGES)
 _STORED_RESULT = DriverSelect(_EVENTS, ["id", "result"], ["project_id", "dedupe_key"])
-# Built once: constructing a statement cost about as much as running it.
+# Built once: constructing a statement cost about as much as running it. A profile write is
+# no message: it never counts against a frequency cap.
 _CAP_COUNT = select(func.count()).where(
     _DELIVERIES.c.project_id == bindparam("project_id"),
     _DELIVERIES.c.distribution_id == bindparam("distribution_id"),
     _DELIVERIES.c.customer_id == bindparam("customer_id"),
     _DELIVERIES.c.status.in_(OUTGOING_STATUSES),
+    _DELIVERIES.c.channel != PROFILE,
     _DELIVERIES.c.created_at >= bindparam("since"),
 )
 
@@ -177,6 +195,16 @@ def _find_or_upsert_ours(
         ) from None
 
 
+def _people(
+    session: Session, project: Project, incoming: IncomingEvent
+) -> tuple[Customer, Customer | None]:
+    """The event's customer and referrer, found or upserted."""
+    customer = _find_or_upsert(session, project, incoming.customer, "customer")
+    if incoming.referrer is None:
+        return customer, None
+    return customer, _find_or_upsert(session, project, incoming.referrer, "referrer")
+
+
 def ingest_event(
     session: Session,
     project: Project,
@@ -194,12 +222,7 @@ def ingest_event(
         stored = stored_result(session, project.id, incoming.upstream_id)
         if stored is not None:
             return stored
-    customer = _find_or_upsert(session, project, incoming.customer, "customer")
-    referrer = (
-        _find_or_upsert(session, project, incoming.referrer, "referrer")
-        if incoming.referrer
-        else None
-    )
+    customer, referrer = _people(session, project, incoming)
     writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
     campaign_id = (incoming.campaign or {}).get("id")
     for rule in matching_distributions(
@@ -237,6 +260,27 @@ def ingest_event(
         customer=about,
         notes=incoming.notes,
     )
+
+
+def preview_distribution(
+    session: Session,
+    project: Project,
+    distribution: Distribution,
+    incoming: IncomingEvent,
+    links: LinkSettings,
+) -> list[dict[str, Any]]:
+    """The delivery rows ``incoming`` would give one distribution (paused or not), unwritten.
+
+    The same preparation as a real event, without its checks of trigger and campaign. The
+    caller rolls the session back: an embedded customer is upserted to be prepared for, and
+    the rows' webhooks are queued, as for an event; neither may outlive the preview. An empty
+    list: the recipient does not fit the distribution's filters.
+    """
+    customer, referrer = _people(session, project, incoming)
+    writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
+    recipient = customer if distribution.recipient == "customer" else referrer
+    writer.write(rule_of(distribution), recipient, referrer)
+    return writer.rows
 
 
 def receive_event(
@@ -450,7 +494,7 @@ class _OutboxWriter:
             "campaign_id": self.campaign_id,
             "channel": spec.channel,
             "provider": spec.provider,
-            "template_id": spec.template,
+            "template_id": spec.template or None,
             "template_version_id": prepared.version_id,
             "marketing": prepared.marketing,
             "recipient": prepared.address,
@@ -462,7 +506,7 @@ class _OutboxWriter:
             "next_attempt_at": next_attempt_at,
         }
         self._rows.append(row)
-        if status in OUTGOING_STATUSES:
+        if status in OUTGOING_STATUSES and spec.channel != PROFILE:
             self._counted.add(distribution.id)
         if status in (DeliveryStatus.QUEUED, DeliveryStatus.FAILED):
             emit(
@@ -490,6 +534,11 @@ class _OutboxWriter:
                 reason=reason,
             )
         )
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows written so far (inserted by ``insert_rows``)."""
+        return list(self._rows)
 
     def insert_rows(self) -> None:
         """Insert the deliveries and their first status (after the event: one statement each)."""
@@ -561,6 +610,10 @@ class _EventLookups:
         self.rule = rule
         self.referrer = referrer
         self.member_of = member_of
+
+    def provider(self, spec: ChannelSpec) -> ChannelProvider | None:
+        writer = self.writer
+        return channel_provider(writer.session, writer.project.id, spec.provider)
 
     def live_choice(self, recipient: CustomerLike, spec: ChannelSpec) -> LiveChoice:
         writer = self.writer

@@ -20,6 +20,7 @@ from distribution.models.customer_refs import CustomerExternalId
 from distribution.models.deliveries import (
     OUTGOING_STATUSES,
     PENDING_STATUSES,
+    PROFILE_CHANNEL,
     UNSENT_STATUSES,
     Delivery,
     DeliveryStatus,
@@ -39,6 +40,7 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "OUTGOING_STATUSES",
     "PENDING_STATUSES",
+    "PROFILE_CHANNEL",
     "UNSENT_STATUSES",
     "ApiKey",
     "AsyncAction",

@@ -18,6 +18,7 @@ from distribution.models.core import JSONVariant, project_fk, utcnow
 __all__ = [
     "OUTGOING_STATUSES",
     "PENDING_STATUSES",
+    "PROFILE_CHANNEL",
     "UNSENT_STATUSES",
     "Delivery",
     "DeliveryStatus",
@@ -53,6 +54,9 @@ class DeliveryStatus(StrEnum):
         """How far a provider's reports have moved the message (they never move it back)."""
         return _REPORTED_RANK.get(self, 0)
 
+
+#: The channel of a delivery that writes onto a profile in a platform instead of messaging.
+PROFILE_CHANNEL = "profile"
 
 #: The message went, or is going, out: it counts against a frequency cap.
 OUTGOING_STATUSES = frozenset(

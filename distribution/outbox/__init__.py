@@ -3,6 +3,8 @@
 from distribution.outbox.prepare import (
     ADDRESS_NAMES,
     CHANNELS,
+    PROFILE,
+    ChannelProvider,
     ChannelSpec,
     LinkSettings,
     LiveChoice,
@@ -12,13 +14,20 @@ from distribution.outbox.prepare import (
     RefusalKind,
     address_refusal,
     channel_errors,
+    identify,
     message_content,
     prepare_message,
+    profile_update,
+    profile_values,
+    role_error,
+    user_id,
 )
 
 __all__ = [
     "ADDRESS_NAMES",
     "CHANNELS",
+    "PROFILE",
+    "ChannelProvider",
     "ChannelSpec",
     "LinkSettings",
     "LiveChoice",
@@ -28,6 +37,11 @@ __all__ = [
     "RefusalKind",
     "address_refusal",
     "channel_errors",
+    "identify",
     "message_content",
     "prepare_message",
+    "profile_update",
+    "profile_values",
+    "role_error",
+    "user_id",
 ]

@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
 from sqlalchemy import select as core_select
@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 from distribution.customers.consent import suppress
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
+from distribution.outbox.prepare import PROFILE, profile_update
 from distribution.storage.db import Database
 from distribution.storage.driver_sql import Among, insert_many, update_many
 from distribution.webhooks.subscriptions import emit_many, wants
@@ -34,6 +35,7 @@ from providers import (
     Provider,
     ProviderError,
     SendResult,
+    Sync,
     TransientProviderError,
 )
 
@@ -65,6 +67,8 @@ class SenderSource(Protocol):
     """Where ``deliver`` gets live providers: the registry built at start-up."""
 
     async def sender(self, project_id: str, name: str) -> Provider: ...
+
+    async def sync(self, project_id: str, name: str) -> Sync: ...
 
 
 @dataclass(frozen=True)
@@ -245,15 +249,31 @@ def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
         marketing=claimed.marketing,
         unsubscribe_url=content.get("unsubscribe_url"),
         metadata={"delivery_id": claimed.id},
-        external_user_id=claimed.customer_id,
+        # Set when preparing, by the provider's identity setting: our own customer id means
+        # nothing to a platform (Braze answered success to it and reached nobody).
+        external_user_id=content.get("external_user_id"),
         status_callback_url=callback,
     )
 
 
+async def _call_provider(
+    claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy
+) -> SendResult:
+    """Send the claimed message, or write the claimed profile update through its sync."""
+    if claimed.channel == PROFILE:
+        sync = await senders.sync(claimed.project_id, claimed.provider)
+        try:
+            update = profile_update(claimed.id, claimed.content)
+        except ValueError as error:
+            raise PermanentProviderError(str(error), provider=claimed.provider) from None
+        return await sync.sync(update)
+    provider = await senders.sender(claimed.project_id, claimed.provider)
+    return await provider.send(_message(claimed, policy))
+
+
 async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> SendOutcome:
     try:
-        provider = await senders.sender(claimed.project_id, claimed.provider)
-        result: SendResult = await provider.send(_message(claimed, policy))
+        result = await _call_provider(claimed, senders, policy)
     except TransientProviderError as error:
         return _retry_or_fail(claimed, policy, str(error), error.retry_after)
     except PermanentProviderError as error:
@@ -380,14 +400,29 @@ class _BatchSenders:
 
     def __init__(self, senders: SenderSource) -> None:
         self._senders = senders
-        self._lookups: dict[tuple[str, str], asyncio.Task[Provider]] = {}
+        self._senders_found: dict[tuple[str, str], asyncio.Task[Provider]] = {}
+        self._syncs_found: dict[tuple[str, str], asyncio.Task[Sync]] = {}
 
     async def sender(self, project_id: str, name: str) -> Provider:
-        lookup = self._lookups.get((project_id, name))
-        if lookup is None:
-            lookup = asyncio.ensure_future(self._senders.sender(project_id, name))
-            self._lookups[(project_id, name)] = lookup
-        return await lookup
+        return await _once(self._senders_found, (project_id, name), self._senders.sender)
+
+    async def sync(self, project_id: str, name: str) -> Sync:
+        return await _once(self._syncs_found, (project_id, name), self._senders.sync)
+
+
+_Found = TypeVar("_Found")
+
+
+def _once(
+    found: dict[tuple[str, str], asyncio.Task[_Found]],
+    key: tuple[str, str],
+    lookup: Callable[[str, str], Coroutine[Any, Any, _Found]],
+) -> asyncio.Task[_Found]:
+    """The one lookup of ``key`` this batch makes, shared by every send that needs it."""
+    task = found.get(key)
+    if task is None:
+        task = found[key] = asyncio.ensure_future(lookup(*key))
+    return task
 
 
 _ANNOUNCED_COLUMNS = [

@@ -30,6 +30,7 @@ from providers import (
     Provider,
     ProviderError,
     ResilientProvider,
+    ResilientSync,
     Sync,
     build_provider,
 )
@@ -144,17 +145,20 @@ class ProviderRegistry:
                 f"provider {stored.name!r} cannot be built: {exc.message}; "
                 "re-enter its configuration"
             ) from None
-        if not isinstance(built, Provider):
-            return built
         rate = stored.rate_per_second
-        return ResilientProvider(
-            built,
-            max_concurrency=stored.max_concurrency or DEFAULT_CONCURRENCY,
-            rate_limiter=self.limiter_factory(stored.project_id, stored.name, rate)
+        limits: dict[str, Any] = {
+            "max_concurrency": stored.max_concurrency or DEFAULT_CONCURRENCY,
+            "rate_limiter": self.limiter_factory(stored.project_id, stored.name, rate)
             if rate
             else None,
-            breaker=CircuitBreaker(stored.name),
-        )
+            "breaker": CircuitBreaker(stored.name),
+        }
+        if isinstance(built, Provider):
+            return ResilientProvider(built, **limits)
+        # A profile write keeps to the provider's rate and concurrency as a send does.
+        if PROVIDER_KINDS[stored.kind].role == "sync" and isinstance(built, Sync):
+            return ResilientSync(built, **limits)
+        return built
 
     async def _live_object(self, project_id: str, name: str) -> Provider | Sync | EventSource:
         stored = await asyncio.to_thread(self._load, project_id, name)

@@ -26,8 +26,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from distribution.accounts.project_cache import CACHE, changed
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import ProviderConfig, utcnow
+from distribution.outbox import ChannelProvider
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 from distribution.storage.json_bounds import storable
@@ -41,6 +43,7 @@ __all__ = [
     "BUILT_IN_CAPTURE",
     "MAX_CONCURRENCY",
     "MAX_RATE_PER_SECOND",
+    "channel_provider",
     "create_provider",
     "delete_provider",
     "find_provider",
@@ -238,6 +241,7 @@ def create_provider(
     )
     session.add(row)
     _flush_unique(session, name)
+    changed(session, project_id)
     return row
 
 
@@ -324,12 +328,32 @@ def update_provider(
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
+    changed(session, project_id)
     return row
 
 
 def delete_provider(session: Session, project_id: str, name: str) -> None:
     """Delete a provider config (the registry drops its live object on next use)."""
     session.delete(get_provider(session, project_id, name))
+    changed(session, project_id)
+
+
+def channel_provider(session: Session, project_id: str, name: str) -> ChannelProvider | None:
+    """What preparing a message or a profile write needs of a provider (its role, how it
+    identifies users); None when the project has none of that name. Cached per project until
+    a provider changes, as every event asks."""
+
+    def load() -> ChannelProvider | None:
+        if name == BUILT_IN_CAPTURE:
+            return ChannelProvider("sender")
+        row = find_provider(session, project_id, name)
+        spec = PROVIDER_KINDS.get(row.kind) if row is not None else None
+        if row is None or spec is None:
+            return None
+        settings = _settings(row)
+        return ChannelProvider(spec.role, spec.identity_of(settings), spec.mapped_values(settings))
+
+    return CACHE.get(project_id, ("channel-provider", project_id, name), load)
 
 
 def has_secret(row: ProviderConfig, box: SecretBox) -> dict[str, bool]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from distribution.errors import NotFoundError
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import DeliveryPolicy
 from distribution.outbox.worker import EmbeddedWorker
-from providers import Provider
+from providers import Provider, Sync
 from providers.capture import CaptureConfig, CaptureProvider
 
 LINKS = LinkSettings(public_url="https://dm.example.com", secret_key="engine-test-secret")
@@ -22,13 +23,17 @@ class Senders:
     """A SenderSource over real provider objects, keyed by provider name."""
 
     providers: dict[str, Provider] = field(default_factory=dict)
+    syncs: dict[str, Sync] = field(default_factory=dict)
 
     async def sender(self, project_id: str, name: str) -> Provider:
-        from distribution.errors import NotFoundError
-
         if name not in self.providers:
             raise NotFoundError("provider", name)
         return self.providers[name]
+
+    async def sync(self, project_id: str, name: str) -> Sync:
+        if name not in self.syncs:
+            raise NotFoundError("provider", name)
+        return self.syncs[name]
 
 
 def capture() -> CaptureProvider:

@@ -24,12 +24,13 @@ from distribution.outbox.delivery import (
     release,
 )
 from distribution.outbox.worker import EmbeddedWorker
+from distribution.provider_configs.store import create_provider
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.subscriptions import create_subscription
-from providers import Message, RejectReason, SendResult
+from providers import PROVIDER_KINDS, Message, RejectReason, SendResult
 from providers.address_guard import AddressGuard
-from providers.braze import BrazeConfig, BrazeProvider
+from providers.braze import BrazeProvider
 from providers.capture import CaptureConfig, CaptureProvider
 from providers.http_transport import guarded_client
 from providers.twilio import TwilioConfig, TwilioProvider
@@ -494,6 +495,24 @@ async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
     api.reset()
     api.minor_errors.append("some users were not subscribed")
     project_id = project.project.id
+    settings = {
+        "api_key": fake_braze.API_KEY,
+        "base_url": url,
+        "email_app_id": "app-email",
+        "from_email": "rewards@example.com",
+        "from_name": "Récompenses Acme",
+    }
+    with database.session() as session:
+        # Stored, so preparation knows how Braze identifies users (by source_id).
+        create_provider(
+            session,
+            project_id,
+            SecretBox("engine-test"),
+            name="braze",
+            kind="braze",
+            config=settings,
+            guard=AddressGuard(allow_private=True),
+        )
     _email_distribution(database, project_id, provider="braze")
     _reward_granted(database, project_id, "b1")
     with database.session() as session:
@@ -501,18 +520,17 @@ async def test_braze_errors_with_a_success_are_recorded_on_the_sent_row(
             session, SecretBox("engine-test"), project_id, "https://hooks.example.com/in", ["*"]
         )
     async with guarded_client(AddressGuard(allow_private=True)) as client:
-        config = BrazeConfig(
-            api_key=fake_braze.API_KEY,
-            base_url=url,
-            email_app_id="app-email",
-            from_email="rewards@example.com",
-            from_name="Récompenses Acme",
+        braze = BrazeProvider(
+            "braze",
+            PROVIDER_KINDS["braze"].parse_config(settings, name="braze"),
+            http_client=client,
         )
-        braze = BrazeProvider("braze", config, http_client=client)
         await drain(EmbeddedWorker(database, Senders({"braze": braze}), FAST_RETRIES))
     [row] = _rows(database, project_id)
     reported = "braze reported errors: some users were not subscribed"
     assert (row.status, row.provider_status, row.last_error) == ("sent", "success", reported)
+    # The brand's own id, never ours (``cust_...``), which Braze takes and reaches nobody.
+    assert api.requests[0].json()["external_user_ids"] == ["b1"]
     assert api.requests[0].json()["messages"]["email"]["from"] == (
         "Récompenses Acme <rewards@example.com>"
     )

@@ -1,8 +1,9 @@
-"""Rate limiter, circuit breaker and ResilientProvider, driven by controlled clocks."""
+"""Rate limits, circuit breakers, ResilientProvider and ResilientSync, on controlled clocks."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,13 @@ from providers.errors import (
     ProviderError,
     TransientProviderError,
 )
-from providers.message import Message, SendResult
+from providers.http_transport import GuardedClient
+from providers.message import Message, ProfileUpdate, SendResult
 from providers.rate_limit import RateLimiter, TokenBucket
-from providers.resilient import ResilientProvider
+from providers.registry import build_sync
+from providers.resilient import ResilientProvider, ResilientSync
 
+from .fakes import braze
 from .samples import sms
 
 
@@ -172,3 +176,30 @@ async def test_rate_limiter_is_consulted_per_message() -> None:
     for i in range(4):
         await provider.send(sms(id=f"d{i}"))
     assert clock.slept == pytest.approx([0.2, 0.2, 0.2])
+
+
+async def test_a_sync_keeps_to_the_same_limits_as_a_sender(
+    braze_api: tuple[Any, str], http_client: GuardedClient
+) -> None:
+    """Profile writes go through the provider's rate limit and breaker, as sends do."""
+    api, url = braze_api
+    api.reset()
+    config = {"api_key": braze.API_KEY, "base_url": url}
+    inner = build_sync("attrs", "braze_attributes", config, http_client=http_client)
+    clock = FakeClock()
+    limited = ResilientSync(
+        inner,
+        rate_limiter=TokenBucket(5, burst=1, clock=clock, sleep=clock.sleep),
+        breaker=CircuitBreaker("attrs", failure_threshold=1, reset_after=60, clock=clock),
+    )
+    update = ProfileUpdate("u", external_id="brand-1", code="C-1")
+    for _ in range(3):
+        assert (await limited.sync(update)).status == "queued"
+    assert clock.slept == pytest.approx([0.2, 0.2])
+    api.fail_next(status=503)
+    with pytest.raises(TransientProviderError):
+        await limited.sync(update)
+    with pytest.raises(CircuitOpenError):
+        await limited.sync(update)
+    assert len(api.requests) == 4
+    assert limited.requests(update) == inner.requests(update)

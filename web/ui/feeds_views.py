@@ -15,6 +15,7 @@ from distribution.bulk import job_progress
 from distribution.bulk.jobs import FINAL
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import BulkJob, Delivery, DeliveryStatusChange, Distribution, utcnow
+from distribution.outbox import CHANNELS
 from distribution.outbox.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "parse_window",
 ]
 
-CHANNELS = ("email", "sms")
 #: The windows the distribution counts can be looked at over.
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 #: A feed row shows the start of the error; the detail shows all of it.

@@ -110,6 +110,19 @@ class FakeBraze(FakeApi):
             ]
             if len(ids) != 1:
                 return fatal(400, "Bad Request", ["each object needs exactly one identifier"])
+            if "external_id" in item and not (
+                isinstance(item["external_id"], str) and 0 < len(item["external_id"]) <= 512
+            ):
+                return fatal(400, "Bad Request", ["external_id must be a string of 1-512"])
+            for key, value in item.items():
+                # Braze: custom attribute keys up to 255 characters, never starting with "$";
+                # values strings (up to 255), numbers, booleans or arrays.
+                if key.startswith("$") or len(key) > 255:
+                    return fatal(400, "Bad Request", [f"invalid attribute name {key[:40]!r}"])
+                if isinstance(value, str) and len(value) > 255:
+                    return fatal(400, "Bad Request", [f"attribute {key!r} is too long"])
+                if not isinstance(value, str | int | float | bool | list):
+                    return fatal(400, "Bad Request", [f"attribute {key!r} has a bad type"])
         for item in attributes:
             key = item.get("external_id") or item.get("email")
             self.attributes.setdefault(str(key), {}).update(item)

@@ -42,6 +42,10 @@ class FakeMailchimpMarketing(FakeApi):
             return problem(401, "API Key Invalid", "Your API key may be invalid.")
         if request.path == "/3.0/ping" and request.method == "GET":
             return Reply(200, {"health_status": "Everything's Chimpy!"})
+        if request.path.startswith("/3.0/lists/") and request.method == "GET":
+            if request.path != f"/3.0/lists/{LIST_ID}":
+                return problem(404, "Resource Not Found", "The requested resource was not found.")
+            return Reply(200, {"id": LIST_ID, "name": "Newsletter", "stats": {"member_count": 0}})
         m = MEMBER.match(request.path)
         if m is None or request.method != "PUT":
             return problem(404, "Resource Not Found", "The requested resource was not found.")

@@ -119,7 +119,7 @@
           el("time", { datetime: row.created_at, title: row.created_at }, shortTime(row.created_at))),
         el("td", {}, badge(row.status)),
         el("td", {}, el("span", { class: "chip chip-" + row.channel },
-          row.channel === "email" ? "Email" : "SMS")),
+          ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
         el("td", {}, row.recipient || "—"),
         el("td", {}, origin(row)),
         el("td", {}, row.template || row.template_id || "—"),
@@ -240,6 +240,13 @@
     }
     if (content.body !== undefined) {
       return el("div", { class: "phone" }, el("div", { class: "bubble" }, content.body));
+    }
+    if (message.channel === "profile" && content.profile) {
+      // A profile write: the values written onto the platform's profile, as text.
+      return el("div", {},
+        el("p", { class: "hint" }, "Written onto the profile through " + message.provider + ":"),
+        el("dl", { class: "facts" }, ...Object.entries(content.profile).map(([name, value]) =>
+          el("div", {}, el("dt", {}, name), el("dd", {}, String(value))))));
     }
     return el("p", { class: "hint" }, "Nothing was rendered for this message.");
   }
