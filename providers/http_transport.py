@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime
 import email.utils
 import json as jsonlib
 import re
@@ -123,7 +124,9 @@ def retry_after_seconds(
         except (TypeError, ValueError):
             parsed = None
         if parsed is not None:
-            return max(0.0, parsed.timestamp() - now())
+            # "-0000" (RFC 5322's unknown zone) parses as naive: HTTP dates are UTC.
+            aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+            return max(0.0, aware.timestamp() - now())
     reset = lowered.get("x-ratelimit-reset")
     if reset is not None:
         try:

@@ -14,14 +14,13 @@ every attempt is disabled with the reason.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select as core_select
@@ -36,9 +35,9 @@ from providers.address_guard import AddressGuard, DestinationRefusedError
 from providers.http_transport import (
     GuardedClient,
     HttpError,
-    HttpResponse,
     HttpTimeoutError,
     guarded_client,
+    retry_after_seconds,
 )
 from providers.standard_webhooks import sign
 
@@ -154,21 +153,6 @@ def claim_calls(
     return claimed
 
 
-def _retry_after(response: HttpResponse) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _failed(
     call: ClaimedCall, policy: WebhookPolicy, detail: str, code: int | None, after: float | None
 ) -> CallOutcome:
@@ -208,7 +192,9 @@ async def send_call(client: GuardedClient, call: ClaimedCall, policy: WebhookPol
         return CallOutcome(call.id, call.subscription_id, "gone", code, "410 Gone")
     # The receiver's answer is not repeated: only the status says what happened.
     reason = "redirects are not followed" if 300 <= code < 400 else "not a 2xx answer"
-    return _failed(call, policy, f"HTTP {code}: {reason}", code, _retry_after(response))
+    return _failed(
+        call, policy, f"HTTP {code}: {reason}", code, retry_after_seconds(response.headers)
+    )
 
 
 def record_call_outcomes(

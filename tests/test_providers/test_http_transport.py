@@ -20,6 +20,7 @@ from providers.http_transport import (
     HttpTimeoutError,
     guarded_client,
     request,
+    retry_after_seconds,
 )
 
 from .fakes.server import serve
@@ -273,3 +274,15 @@ def test_the_client_runs_on_uvloop_as_dm_serve_does() -> None:
 
     with serve(api) as url:
         assert uvloop.run(twice(url + "/elsewhere")) == [404, 404]
+
+
+def test_retry_after_reads_seconds_http_dates_and_rate_limit_resets() -> None:
+    """One reading for providers and outgoing webhooks; an unknown zone ("-0000") is UTC."""
+    now = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    assert retry_after_seconds({"Retry-After": " 120 "}, now=lambda: now) == 120.0
+    gmt = {"retry-after": "Tue, 14 Nov 2023 22:14:20 GMT"}
+    assert retry_after_seconds(gmt, now=lambda: now) == 60.0
+    unknown_zone = {"Retry-After": "Tue, 14 Nov 2023 22:14:20 -0000"}
+    assert retry_after_seconds(unknown_zone, now=lambda: now) == 60.0
+    assert retry_after_seconds({"X-RateLimit-Reset": str(now + 5)}, now=lambda: now) == 5.0
+    assert retry_after_seconds({"Retry-After": "soon"}, now=lambda: now) is None
