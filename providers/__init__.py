@@ -31,7 +31,7 @@ from providers.message import (
     SendResult,
     SendStatus,
 )
-from providers.protocol import BatchProvider, EventSource, Provider, Sync
+from providers.protocol import BatchProvider, BatchSync, EventSource, Provider, Sync
 from providers.rate_limit import RateLimiter, TokenBucket
 from providers.registry import (
     PROVIDER_KINDS,
@@ -51,6 +51,7 @@ from providers.signatures import (
 __all__ = [
     "PROVIDER_KINDS",
     "BatchProvider",
+    "BatchSync",
     "BreakerState",
     "CallbackFormatError",
     "CallbackRequest",

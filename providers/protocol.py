@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 from providers.errors import PermanentProviderError, ProviderError
 from providers.message import Message, ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["BatchProvider", "EventSource", "Provider", "Sync", "ensure_channel"]
+__all__ = ["BatchProvider", "BatchSync", "EventSource", "Provider", "Sync", "ensure_channel"]
 
 
 @runtime_checkable
@@ -62,6 +62,22 @@ class Sync(Protocol):
 
     async def aclose(self) -> None:
         """Release connections this sync owns."""
+        ...
+
+
+@runtime_checkable
+class BatchSync(Sync, Protocol):
+    """A sync whose platform takes many profiles per call (Braze ``/users/track`` with 75
+    attribute objects, Mailchimp batches, ActiveCampaign's bulk import).
+
+    The delivery engine hands it every claimed row of one provider at once; the sync cuts them
+    into the platform's batch size and answers per profile, from the platform's per-object
+    answers where it gives them.
+    """
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Write the updates in as few calls as the platform allows; one outcome per update,
+        in order (an error for a whole call is that error for each of its updates)."""
         ...
 
 
