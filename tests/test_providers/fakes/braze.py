@@ -74,7 +74,18 @@ class FakeBraze(FakeApi):
             body["errors"] = list(self.minor_errors)
         return Reply(201, body)
 
+    def summary(self) -> dict[str, int]:
+        """What was written: users, the most writes of one user, `/users/track` calls."""
+        return {
+            "users": len(self.writes),
+            "max_writes": max(self.writes.values(), default=0),
+            "calls": sum(r.path == "/users/track" for r in self.requests),
+        }
+
     def handle(self, request: Recorded) -> Reply:
+        # Not Braze's: how a benchmark reads the record of a fake served by another process.
+        if request.method == "GET" and request.path == "/_fake/summary":
+            return Reply(200, self.summary())
         if request.method != "POST":
             return fatal(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
