@@ -15,7 +15,8 @@ default concurrency allows), so the ratio of the two paths shows.
         [--baseline-customers 5000] [--faults 0.0] [--profile FILE]
 
 ``--faults 0.3`` makes the fake answer 30% of calls 429/500/503 (retried after a short backoff).
-``--profile FILE`` writes a cProfile of the service process's end-to-end run.
+``--profile FILE`` writes a cProfile of the batched delivery-only run (the service's own event
+loop runs in a thread cProfile does not follow).
 Ends with one JSON line of the figures.
 """
 
@@ -124,7 +125,7 @@ def _settings(folder: Path, **overrides: Any) -> Settings:
     )
 
 
-def run_end_to_end(count: int, url: str, faults: float, profile: Path | None) -> dict[str, Any]:
+def run_end_to_end(count: int, url: str, faults: float) -> dict[str, Any]:
     """One bulk job of ``count`` customers through the Braze attributes channel; its figures."""
     folder = Path(tempfile.mkdtemp(prefix="dm-profile-push-"))
     app = create_app(_settings(folder, **(QUICK_RETRIES if faults else {})))
@@ -132,7 +133,6 @@ def run_end_to_end(count: int, url: str, faults: float, profile: Path | None) ->
     creds = make_project(database)
     project_id = creds.project.id
     setup_customers = _create_customers(database, project_id, count)
-    profiler = cProfile.Profile() if profile else None
     with TestClient(app) as client:
         client.headers.update(creds.headers)
         client.post(
@@ -158,8 +158,6 @@ def run_end_to_end(count: int, url: str, faults: float, profile: Path | None) ->
         reset_phases()
         cpu_before = _cpu_seconds()
         requested = utcnow()
-        if profiler:
-            profiler.enable()
         answer = client.post(
             "/v1/bulk-sends",
             json={
@@ -177,9 +175,6 @@ def run_end_to_end(count: int, url: str, faults: float, profile: Path | None) ->
                 job = get_job(session, project_id, job_id)
             if job.status in ("completed", "failed", "cancelled"):
                 break
-        if profiler and profile:
-            profiler.disable()
-            profiler.dump_stats(profile)
     cpu_after = _cpu_seconds()
     phases = phase_seconds()
     with database.reader() as session:
@@ -244,7 +239,9 @@ class _Syncs:
         return self._sync
 
 
-async def _deliver_rows(count: int, url: str, batched: bool) -> float:
+async def _deliver_rows(
+    count: int, url: str, batched: bool, profiler: cProfile.Profile | None = None
+) -> float:
     """Seconds the embedded worker's loop takes to deliver ``count`` queued profile rows."""
     folder = Path(tempfile.mkdtemp(prefix="dm-profile-rows-"))
     database = Database(f"sqlite:///{folder / 'dm.sqlite3'}")
@@ -274,17 +271,24 @@ async def _deliver_rows(count: int, url: str, batched: bool) -> float:
             else ResilientSync(_OneAtATime(sync), max_concurrency=CONCURRENCY)
         )
         worker = EmbeddedWorker(database, _Syncs(wrapped), DeliveryPolicy())
+        if profiler:
+            profiler.enable()
         started = time.perf_counter()
         while await worker.run_once():
             pass
         seconds = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
     database.dispose()
     return seconds
 
 
-def run_baseline(count: int, url: str) -> dict[str, Any]:
+def run_baseline(count: int, url: str, profile: Path | None) -> dict[str, Any]:
     """Delivery alone of ``count`` rows: batched, then row by row; rows per second of each."""
-    batched = asyncio.run(_deliver_rows(count, url, batched=True))
+    profiler = cProfile.Profile() if profile else None
+    batched = asyncio.run(_deliver_rows(count, url, batched=True, profiler=profiler))
+    if profiler and profile:
+        profiler.dump_stats(profile)
     single = asyncio.run(_deliver_rows(count, url, batched=False))
     return {
         "baseline_rows": count,
@@ -297,7 +301,7 @@ def run_baseline(count: int, url: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     with _fake(arguments.faults) as url:
-        figures = run_end_to_end(arguments.customers, url, arguments.faults, arguments.profile)
+        figures = run_end_to_end(arguments.customers, url, arguments.faults)
         summary = _summary(url)
         figures["fake_users_written"] = summary["users"]
         figures["fake_most_writes_of_a_user"] = summary["max_writes"]
@@ -306,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"not every customer written exactly once: {summary}", file=sys.stderr)
     if arguments.baseline_customers:
         with _fake(0.0) as url:
-            figures.update(run_baseline(arguments.baseline_customers, url))
+            figures.update(run_baseline(arguments.baseline_customers, url, arguments.profile))
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
