@@ -296,16 +296,17 @@ async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPol
 
 async def _sync_group(
     rows: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
-) -> list[SendOutcome]:
-    """The profile writes of one (project, provider), in order: one ``sync_many`` when the sync
-    takes batches (it cuts them to the platform's size), else each row on its own."""
+) -> list[SendOutcome] | None:
+    """The profile writes of one (project, provider), in order, through one ``sync_many`` (the
+    sync cuts them to the platform's size); None when the sync takes no batches, and each row
+    goes on its own."""
     first = rows[0]
     try:
         sync = await senders.sync(first.project_id, first.provider)
     except Exception as error:
         return [_outcome(c, policy, error) for c in rows]
     if not isinstance(sync, BatchSync):
-        return list(await asyncio.gather(*(_send_one(c, senders, policy) for c in rows)))
+        return None
     outcomes: dict[int, SendOutcome] = {}
     built: list[int] = []
     updates: list[ProfileUpdate] = []
@@ -323,28 +324,35 @@ async def _sync_group(
             if len(answers) != len(updates):
                 raise RuntimeError(f"sync_many answered {len(answers)} of {len(updates)} updates")
         except Exception as error:  # the whole batch failed: that error for each of its rows
+            if not isinstance(error, DistributionError | ProviderError):
+                log.exception("provider %s raised on a batch of %d", first.provider, len(updates))
             answers = [error] * len(updates)
         for index, answer in zip(built, answers, strict=True):
-            outcomes[index] = _outcome(rows[index], policy, answer)
+            outcomes[index] = _outcome(rows[index], policy, answer, logged=True)
     return [outcomes[index] for index in range(len(rows))]
 
 
 def _outcome(
-    claimed: Claimed, policy: DeliveryPolicy, answer: SendResult | Exception
+    claimed: Claimed,
+    policy: DeliveryPolicy,
+    answer: SendResult | Exception,
+    *,
+    logged: bool = False,
 ) -> SendOutcome:
     """What a provider's answer for one row, or its error, makes of the row: the one mapping,
-    for single sends and batches alike."""
+    for single sends and batches alike (``logged``: a batch's failure was logged once)."""
     if isinstance(answer, TransientProviderError):
         return _retry_or_fail(claimed, policy, str(answer), answer.retry_after)
     if isinstance(answer, DistributionError | ProviderError):
         return SendOutcome(claimed.id, "failed", str(answer))
     if isinstance(answer, Exception):  # an unexpected bug in a provider: retry, and say so
-        log.error(
-            "provider %s raised on delivery %s",
-            claimed.provider,
-            claimed.id,
-            exc_info=(type(answer), answer, answer.__traceback__),
-        )
+        if not logged:
+            log.error(
+                "provider %s raised on delivery %s",
+                claimed.provider,
+                claimed.id,
+                exc_info=(type(answer), answer, answer.__traceback__),
+            )
         return _retry_or_fail(claimed, policy, f"unexpected error: {answer!r}", None)
     result = answer
     provider_status = (
@@ -418,7 +426,8 @@ def start_sends(
     cancelled midway can still collect the answers already in.
 
     Profile writes (``_batched``) of one (project, provider) go out together, as one task whose
-    answers the rows' own tasks take (cancelling one of those cancels the group's write).
+    answers the rows' own tasks take (cancelling one of those cancels the group's write); when
+    the sync takes no batches, each row's task writes it alone.
     """
     batch = _BatchSenders(senders)
     tasks: list[asyncio.Task[SendOutcome] | None] = [None] * len(claimed)
@@ -431,13 +440,25 @@ def start_sends(
     for indexes in groups.values():
         group = asyncio.ensure_future(_sync_group([claimed[i] for i in indexes], batch, policy))
         for position, index in enumerate(indexes):
-            tasks[index] = asyncio.ensure_future(_answer_of(group, position))
+            tasks[index] = asyncio.ensure_future(
+                _answer_of(group, position, claimed[index], batch, policy)
+            )
     return [task for task in tasks if task is not None]
 
 
-async def _answer_of(group: asyncio.Task[list[SendOutcome]], position: int) -> SendOutcome:
-    """One row's outcome from its group's answers."""
-    return (await group)[position]
+async def _answer_of(
+    group: asyncio.Task[list[SendOutcome] | None],
+    position: int,
+    claimed: Claimed,
+    senders: SenderSource,
+    policy: DeliveryPolicy,
+) -> SendOutcome:
+    """One row's outcome from its group's answers, or sent alone when its sync takes no
+    batches."""
+    answers = await group
+    if answers is None:
+        return await _send_one(claimed, senders, policy)
+    return answers[position]
 
 
 @contextlib.asynccontextmanager

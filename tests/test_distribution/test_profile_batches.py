@@ -194,3 +194,32 @@ async def test_an_unknown_sync_fails_its_rows_as_a_single_write_would(
     statuses = _statuses(database, ids)
     assert {s for s, _ in statuses.values()} == {"failed"}
     assert all("gone" in (error or "") for _, error in statuses.values())
+
+
+class _Broken(_OneAtATime):
+    """A batch sync with a bug: ``sync_many`` raises."""
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult]:
+        raise RuntimeError("bug in the batch")
+
+
+async def test_a_batch_that_raises_retries_each_of_its_rows(
+    database: Database,
+    project: ProjectCredentials,
+    braze_fake: tuple[fake_braze.FakeBraze, str],
+    client: GuardedClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _api, url = braze_fake
+    ids = _profile_rows(database, project.project.id, ["A", "B", "C"])
+    senders = Senders(syncs={"attrs": _Broken(_sync(url, client))})
+
+    outcomes = await deliver(claim_due(database, 10, FAST_RETRIES), senders, FAST_RETRIES)
+
+    assert sorted(o.id for o in outcomes) == sorted(ids)
+    assert {o.status for o in outcomes} == {"queued"}
+    assert all(
+        o.detail == "retrying: unexpected error: RuntimeError('bug in the batch')" for o in outcomes
+    )
+    # Logged once for the batch, not once per row.
+    assert len([r for r in caplog.records if "raised on a batch of 3" in r.getMessage()]) == 1
