@@ -3,12 +3,17 @@ update from Braze's per-object answers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import pytest
 
-from providers.braze_attributes import MAX_ATTRIBUTE_OBJECTS, BrazeAttributesSync
+from providers.braze_attributes import (
+    CHUNK_CONCURRENCY,
+    MAX_ATTRIBUTE_OBJECTS,
+    BrazeAttributesSync,
+)
 from providers.errors import PermanentProviderError, ProviderError, TransientProviderError
 from providers.http_transport import GuardedClient
 from providers.message import ProfileUpdate, SendResult
@@ -17,6 +22,7 @@ from providers.registry import build_sync
 
 from .fakes import braze
 from .fakes.braze import FakeBraze
+from .fakes.server import serve
 
 Outcomes = list[SendResult | ProviderError]
 
@@ -191,3 +197,32 @@ async def test_the_fake_fails_a_seeded_share_of_calls_with_transient_answers(
     assert {o.status_code for o in failed} == {429, 500, 503}
     assert 0 < len(failed) < 40
     assert sum(api.writes.values()) == 40 - len(failed)
+
+
+class _Counting:
+    """The fake behind an ASGI layer that counts the calls in flight (each held a moment so
+    that calls made together overlap)."""
+
+    def __init__(self, app: FakeBraze) -> None:
+        self.app = app
+        self.in_flight = 0
+        self.most = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_the_calls_of_a_batch_go_a_few_at_a_time(http_client: GuardedClient) -> None:
+    counting = _Counting(FakeBraze())
+    with serve(counting) as url:
+        outcomes = await _sync(url, http_client).sync_many(_updates(75 * 10))
+
+    assert all(isinstance(o, SendResult) and o.accepted for o in outcomes)
+    assert len(_tracked(counting.app)) == 10
+    assert 1 < counting.most <= CHUNK_CONCURRENCY
