@@ -41,7 +41,12 @@ from providers.registry import (
     build_sender,
     build_sync,
 )
-from providers.resilient import ResilientProvider, ResilientSync
+from providers.resilient import (
+    ResilientBatchSync,
+    ResilientProvider,
+    ResilientSync,
+    resilient_sync,
+)
 from providers.signatures import (
     verify_bounce_webhook,
     verify_mandrill_signature,
@@ -75,6 +80,7 @@ __all__ = [
     "ProviderKinds",
     "RateLimiter",
     "RejectReason",
+    "ResilientBatchSync",
     "ResilientProvider",
     "ResilientSync",
     "SendResult",
@@ -89,6 +95,7 @@ __all__ = [
     "parse_bounce_webhook",
     "parse_mandrill_events",
     "parse_twilio_status_callback",
+    "resilient_sync",
     "verify_bounce_webhook",
     "verify_mandrill_signature",
     "verify_twilio_signature",

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from providers.braze import accepted_result
 from providers.config import DESTINATION_URL, SECRET, mapping_field
-from providers.errors import PermanentProviderError, response_excerpt
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    response_excerpt,
+)
 from providers.http_transport import (
     GuardedClient,
     HttpClientOwner,
@@ -21,7 +28,20 @@ from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["DEFAULT_ATTRIBUTES", "KIND", "BrazeAttributesConfig", "BrazeAttributesSync"]
+__all__ = [
+    "CHUNK_CONCURRENCY",
+    "DEFAULT_ATTRIBUTES",
+    "KIND",
+    "MAX_ATTRIBUTE_OBJECTS",
+    "BrazeAttributesConfig",
+    "BrazeAttributesSync",
+]
+
+#: Braze's limit: up to 75 attributes objects per `/users/track` request (api_limits, errors:
+#: more is a fatal `400 Max Input Length Exceeded`).
+MAX_ATTRIBUTE_OBJECTS = 75
+#: Calls of one sync in flight at once (a 1,000-row batch is 14 calls).
+CHUNK_CONCURRENCY = 4
 
 #: The custom attributes written when the config names none (attribute -> profile value).
 DEFAULT_ATTRIBUTES: Mapping[str, str] = {
@@ -61,7 +81,8 @@ class BrazeAttributesConfig:
 
 
 class BrazeAttributesSync:
-    """One attributes object per update, identified by external_id."""
+    """One attributes object per update, identified by external_id; many updates go 75 to a
+    `/users/track` call (``sync_many``), a single one as a call of one."""
 
     kind = "braze_attributes"
 
@@ -75,43 +96,99 @@ class BrazeAttributesSync:
         self.name = name
         self.config = config
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
+        self._url = config.base_url.rstrip("/") + "/users/track"
+        # Bounds the calls of this sync in flight, however many batches are being written.
+        self._calls = asyncio.Semaphore(CHUNK_CONCURRENCY)
 
-    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        """The one `/users/track` call: the user by external_id, the mapped attributes."""
+    def _attributes(self, update: ProfileUpdate) -> dict[str, Any]:
+        """The one attributes object of an update: the user by external_id, mapped values."""
         item: dict[str, Any] = {"external_id": update.external_id}
         for attribute, source in self.config.attributes.items():
             value = update.value_of(source)
             if value is not None:
                 item[attribute] = value
-        return [ProfileRequest("POST", "/users/track", {"attributes": [item]})]
+        return item
 
-    def _result(self, response: HttpResponse) -> SendResult:
-        """Success means Braze queued the attributes; its `errors` name the objects it skipped."""
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        """The one `/users/track` call: the user by external_id, the mapped attributes."""
+        return [ProfileRequest("POST", "/users/track", {"attributes": [self._attributes(update)]})]
+
+    def _answers(self, response: HttpResponse, count: int) -> list[SendResult | ProviderError]:
+        """One outcome per object of a call from Braze's answer.
+
+        Braze names a bad object by its index in `errors` (`input_array: attributes`): in a
+        2xx it skipped that object and wrote the others; in a fatal 400 it wrote nothing, so
+        the named objects are refused and the others are retried without them. Errors naming
+        no object stay with every object of a 2xx (the row is sent, its errors kept).
+        """
+        secrets = (self.config.api_key,)
         body = json_object(response)
-        raise_for_status_class(
-            response,
-            provider=self.name,
-            secrets=(self.config.api_key,),
-        )
-        excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
+        excerpt = response_excerpt(response.text, secrets=secrets)
+        named, general = _object_errors(body.get("errors"), count)
+        if response.status_code == 400 and named:
+            retry = TransientProviderError(
+                "not written: Braze refused the call for another object in it",
+                provider=self.name,
+                status_code=400,
+                excerpt=excerpt,
+            )
+            return [
+                _refused(named[i], excerpt, secrets) if i in named else retry for i in range(count)
+            ]
+        raise_for_status_class(response, provider=self.name, secrets=secrets)
         if body.get("message") != "success":
             raise PermanentProviderError("unexpected answer", provider=self.name, excerpt=excerpt)
-        return accepted_result(body, excerpt, (self.config.api_key,))
+        accepted = accepted_result({**body, "errors": general}, excerpt, secrets)
+        return [
+            _refused(named[i], excerpt, secrets) if i in named else accepted for i in range(count)
+        ]
+
+    async def _track(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """One `/users/track` call of up to 75 updates; a failed call fails each of them."""
+        try:
+            async with self._calls:
+                response = await request(
+                    self._client.http,
+                    "POST",
+                    self._url,
+                    provider=self.name,
+                    json={"attributes": [self._attributes(u) for u in updates]},
+                    headers={"Authorization": f"Bearer {self.config.api_key}"},
+                )
+            return self._answers(response, len(updates))
+        except ProviderError as error:
+            return [error] * len(updates)
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Write the updates 75 objects to a call, calls in parallel; one outcome per update.
+
+        An update without an external id fails alone, before any call.
+        """
+        outcomes: list[SendResult | ProviderError | None] = [None] * len(updates)
+        sendable: list[int] = []
+        for index, update in enumerate(updates):
+            if update.external_id:
+                sendable.append(index)
+            else:
+                outcomes[index] = PermanentProviderError(
+                    "external_id is required", provider=self.name
+                )
+        chunks = [
+            sendable[start : start + MAX_ATTRIBUTE_OBJECTS]
+            for start in range(0, len(sendable), MAX_ATTRIBUTE_OBJECTS)
+        ]
+        answers = await asyncio.gather(*(self._track([updates[i] for i in c]) for c in chunks))
+        for chunk, answer in zip(chunks, answers, strict=True):
+            for index, outcome in zip(chunk, answer, strict=True):
+                outcomes[index] = outcome
+        return [o for o in outcomes if o is not None]
 
     async def sync(self, update: ProfileUpdate) -> SendResult:
-        """Write the configured attributes onto the user."""
-        if not update.external_id:
-            raise PermanentProviderError("external_id is required", provider=self.name)
-        [track] = self.requests(update)
-        response = await request(
-            self._client.http,
-            track.method,
-            self.config.base_url.rstrip("/") + track.path,
-            provider=self.name,
-            json=track.body,
-            headers={"Authorization": f"Bearer {self.config.api_key}"},
-        )
-        return self._result(response)
+        """Write the configured attributes onto the user (a call of one object)."""
+        [outcome] = await self.sync_many([update])
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
 
     async def check(self) -> None:
         """Braze offers no credential check for a track-only key; nothing is verified."""
@@ -119,6 +196,38 @@ class BrazeAttributesSync:
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
         await self._client.aclose()
+
+
+def _object_errors(raw: Any, count: int) -> tuple[dict[int, Any], list[Any]]:
+    """Braze's `errors`: those naming an attributes object by index (the first per object),
+    and the others."""
+    items = raw if isinstance(raw, list) else [raw] if raw else []
+    named: dict[int, Any] = {}
+    general: list[Any] = []
+    for item in items:
+        index = item.get("index") if isinstance(item, dict) else None
+        if (
+            isinstance(index, int)
+            and not isinstance(index, bool)
+            and 0 <= index < count
+            and item.get("input_array", "attributes") == "attributes"
+        ):
+            named.setdefault(index, item)
+        else:
+            general.append(item)
+    return named, general
+
+
+def _refused(error: Any, excerpt: str, secrets: Sequence[str]) -> SendResult:
+    """The outcome of an object Braze refused: rejected, with Braze's reason."""
+    reason = error.get("type") if isinstance(error, dict) else None
+    text = reason if isinstance(reason, str) and reason else json.dumps(error, sort_keys=True)
+    return SendResult(
+        "rejected",
+        reason=f"braze refused the attributes: {response_excerpt(text, secrets=secrets)}",
+        raw=excerpt,
+        reject_reason="invalid",
+    )
 
 
 KIND = ProviderKind(

@@ -4,16 +4,16 @@ around a sender or a sync (a profile write is a call to the platform like a send
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from providers.circuit_breaker import BreakerState, CircuitBreaker
-from providers.errors import CircuitOpenError, TransientProviderError
+from providers.errors import CircuitOpenError, ProviderError, TransientProviderError
 from providers.message import Message, ProfileRequest, ProfileUpdate, SendResult
-from providers.protocol import Provider, Sync
+from providers.protocol import BatchSync, Provider, Sync
 from providers.rate_limit import RateLimiter
 
-__all__ = ["ResilientProvider", "ResilientSync"]
+__all__ = ["ResilientBatchSync", "ResilientProvider", "ResilientSync", "resilient_sync"]
 
 
 Inner = TypeVar("Inner", Provider, Sync)
@@ -117,3 +117,49 @@ class ResilientSync(_Limits[Sync]):
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
         """The wrapped sync's calls for the update (a preview: no limits)."""
         return self.inner.requests(update)
+
+
+class ResilientBatchSync(ResilientSync):
+    """Wraps a BatchSync: a batch goes through the limits as one call.
+
+    The breaker decides first and an open circuit refuses the whole batch; the batch takes one
+    concurrency slot and one rate token (the sync bounds its own calls in flight, and the
+    platform's 429s, honoured per call, bound the rest). No timeout around the batch: each of
+    its calls has the HTTP client's. The breaker counts a batch whose every update failed
+    transiently as a failure, any other as a success.
+    """
+
+    def __init__(self, inner: BatchSync, **limits: Any) -> None:
+        """``limits``: those of ``_Limits`` (max_concurrency, rate_limiter, timeout, breaker)."""
+        super().__init__(inner, **limits)
+        self._batch_inner = inner
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Write the batch through the limits; raise CircuitOpenError while the circuit is open."""
+        self.breaker.before_call()
+        async with self._slots:
+            if self._rate_limiter is not None:
+                await self._rate_limiter.acquire()
+            try:
+                outcomes = await self._batch_inner.sync_many(updates)
+            except asyncio.CancelledError:
+                self.breaker.abandon_call()
+                raise
+            except TransientProviderError:
+                self.breaker.record_failure()
+                raise
+            except Exception:
+                self.breaker.record_success()
+                raise
+        if outcomes and all(isinstance(o, TransientProviderError) for o in outcomes):
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        return outcomes
+
+
+def resilient_sync(inner: Sync, **limits: Any) -> ResilientSync:
+    """The wrapper that fits ``inner``: batches stay batches through the limits."""
+    if isinstance(inner, BatchSync):
+        return ResilientBatchSync(inner, **limits)
+    return ResilientSync(inner, **limits)

@@ -90,6 +90,8 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     """Retry and lease settings of every worker, embedded or distributed."""
     return DeliveryPolicy(
         max_attempts=settings.max_attempts,
+        base_backoff=settings.retry_backoff,
+        max_backoff=settings.retry_max_backoff,
         recovery=settings.sending_recovery,
         lease_seconds=settings.lease_seconds,
         public_url=settings.public_url,

@@ -13,7 +13,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -38,15 +38,17 @@ from distribution.distributed import queue_depths
 from distribution.models import Delivery, utcnow
 from distribution.outbox.delivery import SenderSource
 from distribution.storage.db import Database
-from providers import Message as OutgoingMessage
 from providers import (
+    BatchSync,
     ProfileRequest,
     ProfileUpdate,
     Provider,
+    ProviderError,
     SendResult,
     Sync,
     TransientProviderError,
 )
+from providers import Message as OutgoingMessage
 
 __all__ = [
     "DeliveryCollector",
@@ -214,7 +216,10 @@ class MeasuredSenders:
         return _MeasuredProvider(await self.inner.sender(project_id, name), self.measures)
 
     async def sync(self, project_id: str, name: str) -> Sync:
-        return _MeasuredSync(await self.inner.sync(project_id, name), self.measures)
+        inner = await self.inner.sync(project_id, name)
+        if isinstance(inner, BatchSync):
+            return _MeasuredBatchSync(inner, self.measures)
+        return _MeasuredSync(inner, self.measures)
 
 
 class _Measured:
@@ -272,6 +277,26 @@ class _MeasuredSync(_Measured):
 
     async def aclose(self) -> None:
         return None  # the registry owns the sync
+
+
+class _MeasuredBatchSync(_MeasuredSync):
+    """A batch sync stays one: a batch is timed as one call, each update failed transiently
+    counts as a retry."""
+
+    def __init__(self, inner: BatchSync, measures: SendMetrics) -> None:
+        super().__init__(inner, measures)
+        self.batch_inner = inner
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        started = time.perf_counter()
+        try:
+            outcomes = await self.batch_inner.sync_many(updates)
+        finally:
+            self._latency.observe(time.perf_counter() - started)
+        transient = sum(isinstance(o, TransientProviderError) for o in outcomes)
+        if transient:
+            self.measures.retries.labels(self.kind).inc(transient)
+        return outcomes
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=True)

@@ -37,6 +37,9 @@
 - ``DM_LOG_LEVEL`` (``INFO``); ``DM_LOG_FORMAT``: ``json`` (default: one JSON object per line
   with the request id) or ``text``.
 - ``DM_MAX_ATTEMPTS`` (``8``): sends of one delivery before a transient error becomes final.
+- ``DM_RETRY_BACKOFF`` (``5``), ``DM_RETRY_MAX_BACKOFF`` (``3600``): seconds before the first
+  retry of a transient error, doubling per attempt up to the maximum (with jitter, and never
+  sooner than the provider's Retry-After).
 - ``DM_SENDING_RECOVERY`` (``unknown``): what happens to a delivery found in flight after a
   crash: ``unknown`` (listed for the operator, never sent twice) or ``retry``.
 - ``DM_LEASE_SECONDS`` (``120``): how long a claimed delivery may take before it counts as
@@ -95,6 +98,8 @@ class Settings:
     worker_metrics_port: int | None = None
     worker_poll_interval: float = 1.0
     max_attempts: int = 8
+    retry_backoff: float = 5.0
+    retry_max_backoff: float = 3600.0
     # A delivery found in flight after a crash: "unknown" (never risk a duplicate) or "retry".
     sending_recovery: Literal["unknown", "retry"] = "unknown"
     lease_seconds: float = 120.0
@@ -150,6 +155,8 @@ class Settings:
             log_level=env.get("DM_LOG_LEVEL", "INFO"),
             log_format="text" if env.get("DM_LOG_FORMAT") == "text" else "json",
             max_attempts=int(env.get("DM_MAX_ATTEMPTS", "8")),
+            retry_backoff=float(env.get("DM_RETRY_BACKOFF", "5")),
+            retry_max_backoff=float(env.get("DM_RETRY_MAX_BACKOFF", "3600")),
             sending_recovery=_recovery(env.get("DM_SENDING_RECOVERY", "unknown")),
             lease_seconds=float(env.get("DM_LEASE_SECONDS", "120")),
             allow_private_networks=_flag(

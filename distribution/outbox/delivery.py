@@ -30,8 +30,10 @@ from distribution.storage.db import Database
 from distribution.storage.driver_sql import Among, insert_many, update_many
 from distribution.webhooks.subscriptions import emit_many, wants
 from providers import (
+    BatchSync,
     Message,
     PermanentProviderError,
+    ProfileUpdate,
     Provider,
     ProviderError,
     SendResult,
@@ -256,17 +258,30 @@ def _message(claimed: Claimed, policy: DeliveryPolicy) -> Message:
     )
 
 
+def _batched(claimed: Claimed) -> bool:
+    """Whether the row may go to its sync with the others of its provider (``sync_many``).
+
+    The one place that routes rows: a profile write is batched, every other row (messages,
+    and any profile write that must go alone) takes the per-row path.
+    """
+    return claimed.channel == PROFILE
+
+
+def _update_of(claimed: Claimed) -> ProfileUpdate:
+    """The profile update a claimed row carries; a row that cannot make one fails alone."""
+    try:
+        return profile_update(claimed.id, claimed.content)
+    except ValueError as error:
+        raise PermanentProviderError(str(error), provider=claimed.provider) from None
+
+
 async def _call_provider(
     claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy
 ) -> SendResult:
     """Send the claimed message, or write the claimed profile update through its sync."""
     if claimed.channel == PROFILE:
         sync = await senders.sync(claimed.project_id, claimed.provider)
-        try:
-            update = profile_update(claimed.id, claimed.content)
-        except ValueError as error:
-            raise PermanentProviderError(str(error), provider=claimed.provider) from None
-        return await sync.sync(update)
+        return await sync.sync(_update_of(claimed))
     provider = await senders.sender(claimed.project_id, claimed.provider)
     return await provider.send(_message(claimed, policy))
 
@@ -274,15 +289,72 @@ async def _call_provider(
 async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> SendOutcome:
     try:
         result = await _call_provider(claimed, senders, policy)
-    except TransientProviderError as error:
-        return _retry_or_fail(claimed, policy, str(error), error.retry_after)
-    except PermanentProviderError as error:
-        return SendOutcome(claimed.id, "failed", str(error))
-    except (DistributionError, ProviderError) as error:
-        return SendOutcome(claimed.id, "failed", str(error))
-    except Exception as error:  # an unexpected bug in a provider: retry, and say so in the log
-        log.exception("provider %s raised on delivery %s", claimed.provider, claimed.id)
-        return _retry_or_fail(claimed, policy, f"unexpected error: {error!r}", None)
+    except Exception as error:
+        return _outcome(claimed, policy, error)
+    return _outcome(claimed, policy, result)
+
+
+async def _sync_group(
+    rows: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
+) -> list[SendOutcome] | None:
+    """The profile writes of one (project, provider), in order, through one ``sync_many`` (the
+    sync cuts them to the platform's size); None when the sync takes no batches, and each row
+    goes on its own."""
+    first = rows[0]
+    try:
+        sync = await senders.sync(first.project_id, first.provider)
+    except Exception as error:
+        return [_outcome(c, policy, error) for c in rows]
+    if not isinstance(sync, BatchSync):
+        return None
+    outcomes: dict[int, SendOutcome] = {}
+    built: list[int] = []
+    updates: list[ProfileUpdate] = []
+    for index, claimed in enumerate(rows):
+        try:
+            updates.append(_update_of(claimed))
+        except PermanentProviderError as error:
+            outcomes[index] = _outcome(claimed, policy, error)
+            continue
+        built.append(index)
+    if updates:
+        answers: Sequence[SendResult | Exception]
+        try:
+            answers = await sync.sync_many(updates)
+            if len(answers) != len(updates):
+                raise RuntimeError(f"sync_many answered {len(answers)} of {len(updates)} updates")
+        except Exception as error:  # the whole batch failed: that error for each of its rows
+            if not isinstance(error, DistributionError | ProviderError):
+                log.exception("provider %s raised on a batch of %d", first.provider, len(updates))
+            answers = [error] * len(updates)
+        for index, answer in zip(built, answers, strict=True):
+            outcomes[index] = _outcome(rows[index], policy, answer, logged=True)
+    return [outcomes[index] for index in range(len(rows))]
+
+
+def _outcome(
+    claimed: Claimed,
+    policy: DeliveryPolicy,
+    answer: SendResult | Exception,
+    *,
+    logged: bool = False,
+) -> SendOutcome:
+    """What a provider's answer for one row, or its error, makes of the row: the one mapping,
+    for single sends and batches alike (``logged``: a batch's failure was logged once)."""
+    if isinstance(answer, TransientProviderError):
+        return _retry_or_fail(claimed, policy, str(answer), answer.retry_after)
+    if isinstance(answer, DistributionError | ProviderError):
+        return SendOutcome(claimed.id, "failed", str(answer))
+    if isinstance(answer, Exception):  # an unexpected bug in a provider: retry, and say so
+        if not logged:
+            log.error(
+                "provider %s raised on delivery %s",
+                claimed.provider,
+                claimed.id,
+                exc_info=(type(answer), answer, answer.__traceback__),
+            )
+        return _retry_or_fail(claimed, policy, f"unexpected error: {answer!r}", None)
+    result = answer
     provider_status = (
         result.provider_status[:_PROVIDER_STATUS_LIMIT] if result.provider_status else None
     )
@@ -350,10 +422,43 @@ async def deliver(
 def start_sends(
     claimed: Sequence[Claimed], senders: SenderSource, policy: DeliveryPolicy
 ) -> list[asyncio.Task[SendOutcome]]:
-    """A task per claimed delivery, the batch sharing its provider lookups: a caller cancelled
-    midway can still collect the answers already in."""
+    """A task per claimed delivery, in order, the batch sharing its provider lookups: a caller
+    cancelled midway can still collect the answers already in.
+
+    Profile writes (``_batched``) of one (project, provider) go out together, as one task whose
+    answers the rows' own tasks take (cancelling one of those cancels the group's write); when
+    the sync takes no batches, each row's task writes it alone.
+    """
     batch = _BatchSenders(senders)
-    return [asyncio.ensure_future(_send_one(c, batch, policy)) for c in claimed]
+    tasks: list[asyncio.Task[SendOutcome] | None] = [None] * len(claimed)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, row in enumerate(claimed):
+        if _batched(row):
+            groups.setdefault((row.project_id, row.provider), []).append(index)
+        else:
+            tasks[index] = asyncio.ensure_future(_send_one(row, batch, policy))
+    for indexes in groups.values():
+        group = asyncio.ensure_future(_sync_group([claimed[i] for i in indexes], batch, policy))
+        for position, index in enumerate(indexes):
+            tasks[index] = asyncio.ensure_future(
+                _answer_of(group, position, claimed[index], batch, policy)
+            )
+    return [task for task in tasks if task is not None]
+
+
+async def _answer_of(
+    group: asyncio.Task[list[SendOutcome] | None],
+    position: int,
+    claimed: Claimed,
+    senders: SenderSource,
+    policy: DeliveryPolicy,
+) -> SendOutcome:
+    """One row's outcome from its group's answers, or sent alone when its sync takes no
+    batches."""
+    answers = await group
+    if answers is None:
+        return await _send_one(claimed, senders, policy)
+    return answers[position]
 
 
 @contextlib.asynccontextmanager

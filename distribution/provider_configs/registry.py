@@ -30,9 +30,9 @@ from providers import (
     Provider,
     ProviderError,
     ResilientProvider,
-    ResilientSync,
     Sync,
     build_provider,
+    resilient_sync,
 )
 from providers.address_guard import AddressGuard
 from providers.capture import CaptureConfig, CaptureProvider
@@ -157,7 +157,7 @@ class ProviderRegistry:
             return ResilientProvider(built, **limits)
         # A profile write keeps to the provider's rate and concurrency as a send does.
         if PROVIDER_KINDS[stored.kind].role == "sync" and isinstance(built, Sync):
-            return ResilientSync(built, **limits)
+            return resilient_sync(built, **limits)
         return built
 
     async def _live_object(self, project_id: str, name: str) -> Provider | Sync | EventSource:

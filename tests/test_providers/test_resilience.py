@@ -16,9 +16,15 @@ from providers.errors import (
 )
 from providers.http_transport import GuardedClient
 from providers.message import Message, ProfileUpdate, SendResult
+from providers.protocol import BatchSync
 from providers.rate_limit import RateLimiter, TokenBucket
 from providers.registry import build_sync
-from providers.resilient import ResilientProvider, ResilientSync
+from providers.resilient import (
+    ResilientBatchSync,
+    ResilientProvider,
+    ResilientSync,
+    resilient_sync,
+)
 
 from .fakes import braze
 from .samples import sms
@@ -203,3 +209,33 @@ async def test_a_sync_keeps_to_the_same_limits_as_a_sender(
         await limited.sync(update)
     assert len(api.requests) == 4
     assert limited.requests(update) == inner.requests(update)
+
+
+async def test_a_batch_sync_stays_one_and_its_batches_keep_to_the_limits(
+    braze_api: tuple[Any, str], http_client: GuardedClient
+) -> None:
+    """A batch takes one rate token; a batch whose every update failed transiently trips the
+    breaker, and an open circuit refuses the next batch before any call."""
+    api, url = braze_api
+    config = {"api_key": braze.API_KEY, "base_url": url}
+    inner = build_sync("attrs", "braze_attributes", config, http_client=http_client)
+    clock = FakeClock()
+    limited = resilient_sync(
+        inner,
+        rate_limiter=TokenBucket(5, burst=1, clock=clock, sleep=clock.sleep),
+        breaker=CircuitBreaker("attrs", failure_threshold=1, reset_after=60, clock=clock),
+    )
+    assert isinstance(limited, ResilientBatchSync)
+    assert isinstance(limited, BatchSync)
+    updates = [ProfileUpdate(f"u{i}", external_id=f"brand-{i}", code="C") for i in range(80)]
+    for _ in range(2):
+        outcomes = await limited.sync_many(updates)
+        assert [o.status for o in outcomes if isinstance(o, SendResult)] == ["queued"] * 80
+    assert clock.slept == pytest.approx([0.2])
+    assert len(api.requests) == 4
+    api.fail_next(2, status=503)
+    failed = await limited.sync_many(updates)
+    assert all(isinstance(o, TransientProviderError) for o in failed)
+    with pytest.raises(CircuitOpenError):
+        await limited.sync_many(updates)
+    assert len(api.requests) == 6

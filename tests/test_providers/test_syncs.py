@@ -148,16 +148,21 @@ async def test_braze_attributes_written(
 async def test_braze_attributes_errors_are_kept(
     braze_api: tuple[Any, str], http_client: GuardedClient
 ) -> None:
-    """/users/track answers 201 `success` with `errors` for the objects it skipped."""
+    """/users/track answers 201 `success` with `errors`: one naming no object is kept on the
+    written result; one naming the object by index refuses it (Braze skipped it)."""
     api, url = braze_api
-    api.minor_errors.append({"type": "invalid attribute", "input_array": "attributes", "index": 0})
+    api.minor_errors.append("some attributes were ignored")
     config = {"api_key": braze.API_KEY, "base_url": url, "attributes": {"referral_code": "code"}}
-    result = await build_sync("b", "braze_attributes", config, http_client=http_client).sync(UPDATE)
+    sync = build_sync("b", "braze_attributes", config, http_client=http_client)
+    result = await sync.sync(UPDATE)
     assert result.status == "queued"
-    assert result.errors == (
-        '{"index": 0, "input_array": "attributes", "type": "invalid attribute"}',
-    )
+    assert result.errors == ("some attributes were ignored",)
     assert result.reason == f"braze reported errors: {result.errors[0]}"
+
+    api.minor_errors[:] = [{"type": "invalid attribute", "input_array": "attributes", "index": 0}]
+    refused = await sync.sync(UPDATE)
+    assert (refused.status, refused.reject_reason) == ("rejected", "invalid")
+    assert refused.reason == "braze refused the attributes: invalid attribute"
 
 
 async def test_activecampaign_contact_and_field_values(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from web.app import delivery_policy
 from web.cli import main
 from web.settings import Settings
 
@@ -84,3 +85,13 @@ def test_dm_worker_refuses_the_embedded_mode(
     monkeypatch.delenv("DM_MODE", raising=False)
     assert main(["worker"]) == 2
     assert "DM_MODE=distributed" in capsys.readouterr().err
+
+
+def test_the_retry_backoff_is_read_from_the_environment_into_the_delivery_policy(
+    tmp_path: Path,
+) -> None:
+    env = {**BASE, "DM_DATA_DIR": str(tmp_path), "DM_RETRY_BACKOFF": "0.5"}
+    policy = delivery_policy(Settings.from_env({**env, "DM_RETRY_MAX_BACKOFF": "2"}))
+    assert (policy.base_backoff, policy.max_backoff) == (0.5, 2.0)
+    default = delivery_policy(Settings.from_env({**BASE, "DM_DATA_DIR": str(tmp_path)}))
+    assert (default.base_backoff, default.max_backoff) == (5.0, 3600.0)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
+import time
+from collections import Counter
 from typing import Any
 
 from .asgi import FakeApi, Recorded, Reply
@@ -12,6 +15,8 @@ API_KEY = "braze-rest-key-0000-1111-2222"
 NAME_ADDR = re.compile(r"^[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>$")
 # Braze takes `from` as JSON text: an RFC 2047 encoded word would reach the inbox literally.
 ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
+#: Braze's limit of attributes (events, purchases) objects per `/users/track` request.
+MAX_OBJECTS = 75
 
 
 def fatal(status: int, message: str, errors: list[str] | None = None) -> Reply:
@@ -29,24 +34,67 @@ class FakeBraze(FakeApi):
         self.attributes: dict[str, dict[str, Any]] = {}
         # Non-fatal errors the next successful answers carry (Braze: 2xx, "success", errors).
         self.minor_errors: list[Any] = []
+        # Attributes objects written per user (external_id): how often each user was written.
+        self.writes: Counter[str] = Counter()
+        self._flaky: tuple[float, random.Random] | None = None
 
     def reset(self) -> None:
         super().reset()
         self.attributes.clear()
         self.minor_errors.clear()
+        self.writes.clear()
+        self._flaky = None
+
+    def flaky(self, rate: float, *, seed: int = 1) -> None:
+        """From now on answer a seeded random ``rate`` of authorised calls with Braze's
+        transient failures instead of handling them: 429 `Rate Limited` with the rate-limit
+        headers (reset one second on), 500 or 503. Nothing of such a call is written."""
+        self._flaky = (rate, random.Random(seed))
+
+    def _fault(self) -> Reply | None:
+        if self._flaky is None:
+            return None
+        rate, rng = self._flaky
+        if rng.random() >= rate:
+            return None
+        status = rng.choice((429, 500, 503))
+        if status == 429:
+            headers = {
+                "X-RateLimit-Limit": "250000",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time()) + 1),
+            }
+            return Reply(429, {"message": "Rate Limited"}, headers)
+        if status == 500:
+            return Reply(500, {"message": "Internal Server Error"})
+        return Reply(503, "Service Unavailable")
 
     def success(self, body: dict[str, Any]) -> Reply:
         if self.minor_errors:
             body["errors"] = list(self.minor_errors)
         return Reply(201, body)
 
+    def summary(self) -> dict[str, int]:
+        """What was written: users, the most writes of one user, `/users/track` calls."""
+        return {
+            "users": len(self.writes),
+            "max_writes": max(self.writes.values(), default=0),
+            "calls": sum(r.path == "/users/track" for r in self.requests),
+        }
+
     def handle(self, request: Recorded) -> Reply:
+        # Not Braze's: how a benchmark reads the record of a fake served by another process.
+        if request.method == "GET" and request.path == "/_fake/summary":
+            return Reply(200, self.summary())
         if request.method != "POST":
             return fatal(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return fatal(401, "Unauthorized")
         if not request.headers.get("content-type", "").startswith("application/json"):
             return fatal(400, "Bad Request", ["content type must be application/json"])
+        fault = self._fault()
+        if fault is not None:
+            return fault
         try:
             body = request.json()
         except ValueError:
@@ -101,29 +149,58 @@ class FakeBraze(FakeApi):
         return None
 
     def track(self, body: dict[str, Any]) -> Reply:
+        """Braze's `/users/track` for attributes objects: at most 75 of them; a bad object is
+        skipped and named by index in a 201's `errors`, the others written; when no object is
+        good the call is a fatal 400 naming them all."""
         attributes = body.get("attributes", [])
-        if not isinstance(attributes, list) or len(attributes) > 75:
+        if not isinstance(attributes, list) or len(attributes) > MAX_OBJECTS:
             return fatal(400, "Max Input Length Exceeded")
-        for item in attributes:
-            ids = [
-                k for k in ("external_id", "user_alias", "braze_id", "email", "phone") if k in item
-            ]
-            if len(ids) != 1:
-                return fatal(400, "Bad Request", ["each object needs exactly one identifier"])
-            if "external_id" in item and not (
-                isinstance(item["external_id"], str) and 0 < len(item["external_id"]) <= 512
-            ):
-                return fatal(400, "Bad Request", ["external_id must be a string of 1-512"])
-            for key, value in item.items():
-                # Braze: custom attribute keys up to 255 characters, never starting with "$";
-                # values strings (up to 255), numbers, booleans or arrays.
-                if key.startswith("$") or len(key) > 255:
-                    return fatal(400, "Bad Request", [f"invalid attribute name {key[:40]!r}"])
-                if isinstance(value, str) and len(value) > 255:
-                    return fatal(400, "Bad Request", [f"attribute {key!r} is too long"])
-                if not isinstance(value, str | int | float | bool | list):
-                    return fatal(400, "Bad Request", [f"attribute {key!r} has a bad type"])
-        for item in attributes:
-            key = item.get("external_id") or item.get("email")
-            self.attributes.setdefault(str(key), {}).update(item)
-        return self.success({"attributes_processed": len(attributes), "message": "success"})
+        if not attributes:
+            return fatal(400, "Valid data must be provided in the 'attributes' field.")
+        errors: list[Any] = []
+        good: list[dict[str, Any]] = []
+        for index, item in enumerate(attributes):
+            problem = self.object_problem(item)
+            if problem:
+                errors.append({"type": problem, "input_array": "attributes", "index": index})
+            else:
+                good.append(item)
+        if not good:
+            return Reply(
+                400,
+                {
+                    "message": "Valid data must be provided in the 'attributes' field.",
+                    "errors": errors,
+                },
+            )
+        for item in good:
+            key = str(item.get("external_id") or item.get("email"))
+            self.attributes.setdefault(key, {}).update(item)
+            self.writes[key] += 1
+        reply = self.success({"attributes_processed": len(good), "message": "success"})
+        if errors:
+            reply.body["errors"] = errors + list(reply.body.get("errors", []))
+        return reply
+
+    @staticmethod
+    def object_problem(item: Any) -> str | None:
+        """Why Braze would skip this attributes object, or None."""
+        if not isinstance(item, dict):
+            return "attributes object must be an object"
+        ids = [k for k in ("external_id", "user_alias", "braze_id", "email", "phone") if k in item]
+        if len(ids) != 1:
+            return "'external_id' or 'braze_id' or 'user_alias' or 'email' or 'phone' is required"
+        if "external_id" in item and not (
+            isinstance(item["external_id"], str) and 0 < len(item["external_id"]) <= 512
+        ):
+            return "external_id must be a string of 1-512 characters"
+        for key, value in item.items():
+            # Braze: custom attribute keys up to 255 characters, never starting with "$";
+            # values strings (up to 255), numbers, booleans or arrays.
+            if key.startswith("$") or len(key) > 255:
+                return f"invalid attribute name {key[:40]!r}"
+            if isinstance(value, str) and len(value) > 255:
+                return f"attribute {key!r} is too long"
+            if not isinstance(value, str | int | float | bool | list):
+                return f"attribute {key!r} has a bad type"
+        return None
