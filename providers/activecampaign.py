@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from providers.batching import PollSchedule, poll, sync_in_batches
+from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
 from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import (
     PermanentProviderError,
@@ -187,20 +187,12 @@ class ActiveCampaignSync:
     async def _write_batch(self, updates: list[ProfileUpdate]) -> list[SendResult | ProviderError]:
         """A small batch per contact; a large one as imports whose body fits the size limit."""
         if len(updates) <= SMALL_BATCH:
-            return [await self._sync_one(update) for update in updates]
+            return await one_by_one(self.sync, updates)
         contacts = [self._import_contact(update) for update in updates]
         if len(json.dumps({"contacts": contacts})) > MAX_IMPORT_BYTES:
             half = len(updates) // 2
             return await self._write_batch(updates[:half]) + await self._write_batch(updates[half:])
         return await self._bulk_import(updates, contacts)
-
-    async def _sync_one(self, update: ProfileUpdate) -> SendResult | ProviderError:
-        """``sync``; a permanent error is this contact's outcome, a transient one the batch's
-        (429 and 5xx are the account's, not the contact's)."""
-        try:
-            return await self.sync(update)
-        except PermanentProviderError as exc:
-            return exc
 
     async def _bulk_import(
         self, updates: list[ProfileUpdate], contacts: list[dict[str, Any]]

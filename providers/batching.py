@@ -15,7 +15,7 @@ from typing import TypeVar
 from providers.errors import PermanentProviderError, ProviderError, TransientProviderError
 from providers.message import ProfileUpdate, SendResult
 
-__all__ = ["PollSchedule", "batches", "poll", "sync_in_batches"]
+__all__ = ["PollSchedule", "batches", "one_by_one", "poll", "sync_in_batches"]
 
 T = TypeVar("T")
 Outcome = SendResult | ProviderError
@@ -112,3 +112,20 @@ async def sync_in_batches(
         for position, index in enumerate(indexes):
             outcomes[index] = stopped if stopped is not None else answers[position]
     return [o for o in outcomes if o is not None]
+
+
+async def one_by_one(
+    sync: Callable[[ProfileUpdate], Awaitable[SendResult]], updates: Sequence[ProfileUpdate]
+) -> list[Outcome]:
+    """``sync`` per update, for batches too small to be worth the platform's batch calls.
+
+    A permanent error is that update's outcome; a transient one (429, 5xx, a timeout) is the
+    account's, raised for the whole batch as a batch call's would be.
+    """
+    outcomes: list[Outcome] = []
+    for update in updates:
+        try:
+            outcomes.append(await sync(update))
+        except PermanentProviderError as exc:
+            outcomes.append(exc)
+    return outcomes

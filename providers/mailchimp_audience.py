@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from providers.batching import PollSchedule, poll, sync_in_batches
+from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
 from providers.config import DESTINATION_URL, SECRET, mapping_field
 from providers.errors import (
     PermanentProviderError,
@@ -202,7 +202,10 @@ class MailchimpAudienceSync:
         return answer
 
     async def _write_batch(self, updates: list[ProfileUpdate]) -> list[SendResult | ProviderError]:
-        """Create the batch, wait until it finished, read each operation's answer."""
+        """Create the batch, wait until it finished, read each operation's answer (a lone
+        member: its PUT, one call where a batch takes three and a wait)."""
+        if len(updates) == 1:
+            return await one_by_one(self.sync, updates)
         operations = []
         for index, update in enumerate(updates):
             [upsert] = self.requests(update)

@@ -107,7 +107,9 @@ async def test_mailchimp_writes_every_member_through_batches_of_500(
     api, url = mailchimp_marketing_api
     updates = [update(n) for n in range(1001)]
     outcomes = await mailchimp(url, http_client).sync_many(updates)
-    assert [len(b["operations"]) for b in posted(api, "/3.0/batches")] == [500, 500, 1]
+    assert [len(b["operations"]) for b in posted(api, "/3.0/batches")] == [500, 500]
+    # The lone member left over: its own PUT, not a batch of one.
+    assert [r.method for r in api.requests if r.path.startswith("/3.0/lists/")] == ["PUT"]
     assert all(isinstance(o, SendResult) and o.status == "sent" for o in outcomes)
     assert [o.provider_message_id for o in outcomes if isinstance(o, SendResult)] == [
         subscriber_hash(u.email or "") for u in updates
@@ -118,7 +120,7 @@ async def test_mailchimp_writes_every_member_through_batches_of_500(
     }
     # The results archive is fetched without the API key (the fake's storage refuses it).
     downloads = [r for r in api.requests if r.path.startswith("/batch-results/")]
-    assert len(downloads) == 3
+    assert len(downloads) == 2
     assert all("authorization" not in r.headers for r in downloads)
 
 
@@ -134,6 +136,24 @@ async def test_mailchimp_operations_are_the_single_upsert(
     assert [
         (op["method"], "/3.0" + op["path"], json.loads(op["body"])) for op in created["operations"]
     ] == [(r.method, r.path, r.body) for r in shown]
+
+
+async def test_mailchimp_a_single_member_is_one_put(
+    mailchimp_marketing_api: tuple[FakeMailchimpMarketing, str], http_client: GuardedClient
+) -> None:
+    api, url = mailchimp_marketing_api
+    [outcome] = await mailchimp(url, http_client).sync_many([update(1)])
+    assert isinstance(outcome, SendResult)
+    assert [(r.method, r.path) for r in api.requests] == [
+        (
+            "PUT",
+            f"/3.0/lists/{mailchimp_marketing.LIST_ID}/members/"
+            + subscriber_hash("member1@example.com"),
+        )
+    ]
+    api.reset()
+    [bad] = await mailchimp(url, http_client).sync_many([update(1, email="nope@")])
+    assert isinstance(bad, PermanentProviderError)
 
 
 async def test_mailchimp_never_changes_an_existing_members_status(
@@ -182,7 +202,8 @@ async def test_mailchimp_same_member_twice_is_written_in_order(
     second = ProfileUpdate(id="upd_again", email="Twice@Example.com", code="NEWER")
     outcomes = await mailchimp(url, http_client).sync_many([first, update(2), second])
     assert all(isinstance(o, SendResult) for o in outcomes)
-    assert [len(b["operations"]) for b in posted(api, "/3.0/batches")] == [2, 1]
+    assert [len(b["operations"]) for b in posted(api, "/3.0/batches")] == [2]
+    assert [r.method for r in api.requests][-1] == "PUT"  # the repeat, after the batch
     assert api.members[subscriber_hash("twice@example.com")]["merge_fields"]["RCODE"] == "NEWER"
 
 
