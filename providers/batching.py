@@ -104,13 +104,17 @@ async def sync_in_batches(
     stopped: ProviderError | None = None
     for batch in batches(keys, size):
         indexes = [keyed[i] for i in batch]
+        answers: list[Outcome] = []
         if stopped is None:
             try:
                 answers = await write([updates[i] for i in indexes])
             except ProviderError as exc:
                 stopped = exc
-        for position, index in enumerate(indexes):
-            outcomes[index] = stopped if stopped is not None else answers[position]
+        if stopped is not None:
+            answers = [stopped] * len(indexes)
+        assert len(answers) == len(indexes), "write answers one outcome per update"
+        for index, answer in zip(indexes, answers, strict=True):
+            outcomes[index] = answer
     return [o for o in outcomes if o is not None]
 
 

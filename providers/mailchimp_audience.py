@@ -149,8 +149,8 @@ class MailchimpAudienceSync:
         path = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
         return [ProfileRequest("PUT", path, body)]
 
-    def _result(self, response: HttpResponse) -> SendResult:
-        """200 with the member; errors by HTTP class (problem details bodies)."""
+    def _checked(self, response: HttpResponse) -> dict[str, Any]:
+        """The answer's JSON object; errors by HTTP class (problem details: the title as code)."""
         body = json_object(response)
         raise_for_status_class(
             response,
@@ -158,6 +158,11 @@ class MailchimpAudienceSync:
             secrets=(self.config.api_key,),
             code=str(body["title"]) if body.get("title") else None,
         )
+        return body
+
+    def _result(self, response: HttpResponse) -> SendResult:
+        """A member upsert's answer: 200 with the member."""
+        body = self._checked(response)
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         return SendResult("sent", provider_message_id=body.get("id"), raw=excerpt)
 
@@ -183,7 +188,7 @@ class MailchimpAudienceSync:
         )
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        """One call to the API; errors by HTTP class, the problem's title as the code."""
+        """One call to the API (``path`` under its root); the answer's JSON object."""
         response = await request(
             self._client.http,
             method,
@@ -192,14 +197,7 @@ class MailchimpAudienceSync:
             json=body,
             auth=("anystring", self.config.api_key),
         )
-        answer = json_object(response)
-        raise_for_status_class(
-            response,
-            provider=self.name,
-            secrets=(self.config.api_key,),
-            code=str(answer["title"]) if answer.get("title") else None,
-        )
-        return answer
+        return self._checked(response)
 
     async def _write_batch(self, updates: list[ProfileUpdate]) -> list[SendResult | ProviderError]:
         """Create the batch, wait until it finished, read each operation's answer (a lone
@@ -269,14 +267,7 @@ class MailchimpAudienceSync:
 
     async def check(self) -> None:
         """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""
-        response = await request(
-            self._client.http,
-            "GET",
-            f"{self.config.root}/3.0/lists/{self.config.list_id}",
-            provider=self.name,
-            auth=("anystring", self.config.api_key),
-        )
-        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        await self._call("GET", f"/3.0/lists/{self.config.list_id}")
 
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
