@@ -27,6 +27,7 @@ from providers.registry import build_sync
 
 from .fakes import activecampaign, mailchimp_marketing
 from .fakes.activecampaign import FakeActiveCampaign
+from .fakes.asgi import Fault
 from .fakes.mailchimp_marketing import FakeMailchimpMarketing, results_archive
 
 FAST = PollSchedule(first=0.01, factor=1.0, longest=0.01, total=0.05)
@@ -246,6 +247,30 @@ async def test_mailchimp_batch_not_finished_in_time_is_transient(
     assert len(polls) == len(list(FAST.delays()))
 
 
+async def test_mailchimp_seeded_faults_each_update_gets_its_own_answer(
+    mailchimp_marketing_api: tuple[FakeMailchimpMarketing, str], http_client: GuardedClient
+) -> None:
+    """Failed operations (429 inside a batch) and failed calls (429/503 on the batch calls):
+    every update has one outcome, `sent` exactly for the members written."""
+    api, url = mailchimp_marketing_api
+    api.fail_operations_randomly(0.2, 429, seed=7)
+    updates = [update(n) for n in range(1200)]
+    outcomes = await mailchimp(url, http_client).sync_many(updates)
+    sent = {u.email for u, o in zip(updates, outcomes, strict=True) if isinstance(o, SendResult)}
+    failed = [o for o in outcomes if not isinstance(o, SendResult)]
+    assert all(isinstance(o, TransientProviderError) and o.status_code == 429 for o in failed)
+    assert 150 < len(failed) < 350
+    assert sent == {m["email_address"] for m in api.members.values()}
+
+    api.reset()
+    api.fail_randomly(0.5, [Fault(429, b"", {}, None), Fault(503, b"", {}, None)], seed=3)
+    outcomes = await mailchimp(url, http_client).sync_many(updates)
+    assert len(outcomes) == 1200
+    sent = {u.email for u, o in zip(updates, outcomes, strict=True) if isinstance(o, SendResult)}
+    assert all(isinstance(o, SendResult | TransientProviderError) for o in outcomes)
+    assert sent <= {m["email_address"] for m in api.members.values()}
+
+
 def tar_gz(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -429,6 +454,20 @@ async def test_activecampaign_same_contact_twice_is_imported_in_order(
     assert api.import_sizes == [15]  # the repeat alone: through the contacts API, afterwards
     contact_id = api.contacts["member3@example.com"]["id"]
     assert api.values[(contact_id, "12")] == "NEWER"
+
+
+async def test_activecampaign_seeded_faults_never_lose_an_update(
+    activecampaign_api: tuple[FakeActiveCampaign, str], http_client: GuardedClient
+) -> None:
+    api, url = activecampaign_api
+    api.fail_randomly(0.3, [Fault(429, b"", {}, None), Fault(502, b"", {}, None)], seed=5)
+    updates = [update(n) for n in range(1000)]
+    outcomes = await campaign_fast(url, http_client).sync_many(updates)
+    assert len(outcomes) == 1000
+    assert all(isinstance(o, SendResult | TransientProviderError) for o in outcomes)
+    sent = {u.email for u, o in zip(updates, outcomes, strict=True) if isinstance(o, SendResult)}
+    assert sent <= set(api.contacts)
+    assert any(isinstance(o, TransientProviderError) for o in outcomes)
 
 
 async def test_activecampaign_refused_import_is_permanent(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import re
 import tarfile
 from typing import Any
@@ -63,6 +64,8 @@ class FakeMailchimpMarketing(FakeApi):
         self.results_override: bytes | None = None
         # When set, the HTTP status every batch status poll answers (429, 5xx).
         self.poll_fault: int | None = None
+        # When set, (rate, status, generator): that share of a batch's operations fails.
+        self.operation_faults: tuple[float, int, random.Random] | None = None
 
     def reset(self) -> None:
         super().reset()
@@ -71,6 +74,11 @@ class FakeMailchimpMarketing(FakeApi):
         self.polls_before_finished = 0
         self.results_override = None
         self.poll_fault = None
+        self.operation_faults = None
+
+    def fail_operations_randomly(self, rate: float, status: int, *, seed: int = 1) -> None:
+        """From now on, answer a random ``rate`` of batch operations with ``status``."""
+        self.operation_faults = (rate, status, random.Random(seed))
 
     def handle(self, request: Recorded) -> Reply:
         results = RESULTS.match(request.path)
@@ -147,7 +155,10 @@ class FakeMailchimpMarketing(FakeApi):
             ):
                 return problem(400, "Invalid Resource", "an operation is not valid")
             # Operation paths are relative to the API root (/3.0).
-            if op["method"] == "PUT":
+            faults = self.operation_faults
+            if faults is not None and faults[2].random() < faults[0]:
+                reply = problem(faults[1], "Too Many Requests", "Please try again later.")
+            elif op["method"] == "PUT":
                 try:
                     reply = self.upsert("/3.0" + op["path"], json.loads(op.get("body") or "null"))
                 except ValueError:
