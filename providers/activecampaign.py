@@ -1,13 +1,27 @@
-"""`activecampaign` (sync): sync the contact, then write custom field values."""
+"""`activecampaign` (sync): sync the contact, then write custom field values.
+
+Many contacts at once go through the bulk contact import (``POST /api/3/import/bulk_import``,
+250 contacts per request), then ``GET /api/3/import/info`` until it completed; its ``failure``
+list names the addresses that were not imported. ActiveCampaign asks for the contacts API
+below 10 contacts: a batch that small goes through ``sync`` per contact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
 from providers.config import DESTINATION_URL, SECRET, mapping_field
-from providers.errors import PermanentProviderError, response_excerpt
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    response_excerpt,
+)
 from providers.http_transport import (
     GuardedClient,
     HttpClientOwner,
@@ -19,10 +33,28 @@ from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["CONTACT_ID", "KIND", "ActiveCampaignConfig", "ActiveCampaignSync"]
+__all__ = [
+    "BULK_IMPORT_SIZE",
+    "CONTACT_ID",
+    "KIND",
+    "SMALL_BATCH",
+    "ActiveCampaignConfig",
+    "ActiveCampaignSync",
+]
 
 #: Where a preview shows the contact id, known only once contact/sync has answered.
 CONTACT_ID = "{contact.id from contact/sync}"
+#: Contacts per bulk import request (ActiveCampaign's limit).
+BULK_IMPORT_SIZE = 250
+#: A batch of at most this many contacts goes through the contacts API: the importer is rate
+#: limited for small imports and ActiveCampaign asks for the contacts API for 10 or fewer.
+SMALL_BATCH = 10
+#: A bulk import request body may be this large (bytes) at most.
+MAX_IMPORT_BYTES = 400_000
+# The import's states after which nothing will change; "failed" and "interrupted" imported
+# nothing to rely on (the rows are retried; a contact import is an upsert by address).
+_IMPORT_DONE = "completed"
+_IMPORT_FAILED = frozenset({"failed", "interrupted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +95,12 @@ class ActiveCampaignSync:
         config: ActiveCampaignConfig,
         *,
         http_client: GuardedClient | None = None,
+        poll_schedule: PollSchedule | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
+        self._poll = poll_schedule or PollSchedule()
         self._root = config.base_url.rstrip("/") + "/api/3"
 
     def _contact_payload(self, update: ProfileUpdate) -> dict[str, Any]:
@@ -81,16 +115,28 @@ class ActiveCampaignSync:
                 contact[key] = value
         return {"contact": contact}
 
-    def _field_payloads(self, update: ProfileUpdate, contact_id: str) -> list[dict[str, Any]]:
-        """One fieldValues body per configured field that has a value."""
-        bodies = []
+    def _field_values(self, update: ProfileUpdate) -> list[tuple[str, str]]:
+        """(custom field id, value) of each configured field that has a value."""
+        values = []
         for field_id, source in self.config.fields.items():
             value = update.value_of(source)
             if value is not None:
-                bodies.append(
-                    {"fieldValue": {"contact": contact_id, "field": field_id, "value": value}}
-                )
-        return bodies
+                values.append((field_id, value))
+        return values
+
+    def _field_payloads(self, update: ProfileUpdate, contact_id: str) -> list[dict[str, Any]]:
+        """One fieldValues body per configured field that has a value."""
+        return [
+            {"fieldValue": {"contact": contact_id, "field": field_id, "value": value}}
+            for field_id, value in self._field_values(update)
+        ]
+
+    def _import_contact(self, update: ProfileUpdate) -> dict[str, Any]:
+        """One contact of a bulk import: the contact/sync values, the fields by numeric id."""
+        names = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
+        contact = {names.get(k, k): v for k, v in self._contact_payload(update)["contact"].items()}
+        contact["fields"] = [{"id": int(i), "value": v} for i, v in self._field_values(update)]
+        return contact
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
         """contact/sync, then one fieldValues call per mapped value (the contact id shown as
@@ -102,10 +148,11 @@ class ActiveCampaignSync:
         ]
         return calls
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """POST ``body`` (GET when None) to the API path; errors by HTTP class."""
         response = await request(
             self._client.http,
-            "POST",
+            "POST" if body is not None else "GET",
             self._root + path,
             provider=self.name,
             json=body,
@@ -118,7 +165,7 @@ class ActiveCampaignSync:
         """Create or update the contact by email, then write each field value."""
         if not update.email:
             raise PermanentProviderError("an email address is required", provider=self.name)
-        answer = await self._post("/contact/sync", self._contact_payload(update))
+        answer = await self._call("/contact/sync", self._contact_payload(update))
         contact = answer.get("contact")
         contact_id = contact.get("id") if isinstance(contact, dict) else None
         if not contact_id:
@@ -128,19 +175,68 @@ class ActiveCampaignSync:
                 excerpt=response_excerpt(str(answer), secrets=(self.config.api_token,)),
             )
         for body in self._field_payloads(update, str(contact_id)):
-            await self._post("/fieldValues", body)
+            await self._call("/fieldValues", body)
         return SendResult("sent", provider_message_id=str(contact_id))
+
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Import the contacts in bulk, 250 per import; one outcome per update."""
+        return await sync_in_batches(
+            updates, size=BULK_IMPORT_SIZE, write=self._write_batch, provider=self.name
+        )
+
+    async def _write_batch(self, updates: list[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """A small batch per contact; a large one as imports whose body fits the size limit."""
+        if len(updates) <= SMALL_BATCH:
+            return await one_by_one(self.sync, updates)
+        contacts = [self._import_contact(update) for update in updates]
+        if len(json.dumps({"contacts": contacts})) > MAX_IMPORT_BYTES:
+            half = len(updates) // 2
+            return await self._write_batch(updates[:half]) + await self._write_batch(updates[half:])
+        return await self._bulk_import(updates, contacts)
+
+    async def _bulk_import(
+        self, updates: list[ProfileUpdate], contacts: list[dict[str, Any]]
+    ) -> list[SendResult | ProviderError]:
+        """One import, waited for; the addresses in its ``failure`` list get an error."""
+        answer = await self._call("/import/bulk_import", {"contacts": contacts})
+        batch_id = answer.get("batchId")
+        if not isinstance(batch_id, str) or not batch_id:
+            raise PermanentProviderError(
+                "import/bulk_import answered no batchId",
+                provider=self.name,
+                excerpt=response_excerpt(str(answer), secrets=(self.config.api_token,)),
+            )
+        info_path = "/import/info?" + urlencode({"batchId": batch_id})
+
+        async def done() -> dict[str, Any] | None:
+            info = await self._call(info_path, None)
+            status = info.get("status")  # false while the import has no status yet
+            if isinstance(status, str) and status in _IMPORT_FAILED:
+                raise TransientProviderError(f"the bulk import {status}", provider=self.name)
+            return info if status == _IMPORT_DONE else None
+
+        info = await poll(done, self._poll, provider=self.name, what="the bulk import")
+        failure = info.get("failure")
+        failed = (
+            {e.lower() for e in failure if isinstance(e, str)}
+            if isinstance(failure, list)
+            else set()
+        )
+        raw = response_excerpt(
+            f"bulk import {batch_id} completed", secrets=(self.config.api_token,)
+        )
+        return [
+            PermanentProviderError(
+                "the bulk import did not import this contact", provider=self.name
+            )
+            if (update.email or "").lower() in failed
+            else SendResult("sent", raw=raw, provider_status="completed")
+            for update in updates
+        ]
 
     async def check(self) -> None:
         """GET /api/3/users/me."""
-        response = await request(
-            self._client.http,
-            "GET",
-            self._root + "/users/me",
-            provider=self.name,
-            headers={"Api-Token": self.config.api_token},
-        )
-        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
+        await self._call("/users/me", None)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""

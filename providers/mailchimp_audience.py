@@ -1,15 +1,30 @@
-"""`mailchimp_audience` (sync): upsert an audience member and write merge fields."""
+"""`mailchimp_audience` (sync): upsert an audience member and write merge fields.
+
+Many members at once go through ``/3.0/batches`` (PUT operations, the same upsert as one
+member), not the list batch ``POST /3.0/lists/{list_id}``: that one takes a ``status`` per
+member and, with ``update_existing``, sets it on existing members too (an unsubscribed member
+would be subscribed again); without it, existing members are not updated at all. The upsert's
+``status_if_new`` never changes an existing member's status (docs/providers.md).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
+from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
 from providers.config import DESTINATION_URL, SECRET, mapping_field
-from providers.errors import PermanentProviderError, response_excerpt
+from providers.errors import (
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+    response_excerpt,
+)
 from providers.http_transport import (
     GuardedClient,
     HttpClientOwner,
@@ -20,9 +35,15 @@ from providers.http_transport import (
 )
 from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
+from providers.mailchimp_batch_results import (
+    BatchResultsError,
+    OperationResult,
+    read_batch_results,
+)
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
 __all__ = [
+    "BATCH_SIZE",
     "DEFAULT_MERGE_FIELDS",
     "KIND",
     "MailchimpAudienceConfig",
@@ -39,6 +60,10 @@ DEFAULT_MERGE_FIELDS: Mapping[str, str] = {
     "RCAMPAIGN": "campaign",
     "RREWARD": "reward",
 }
+
+#: Operations per ``/3.0/batches`` call: the list batch's own limit, which keeps one batch's
+#: results archive at a few MB.
+BATCH_SIZE = 500
 
 _DATACENTER = re.compile(r"-([a-z]+\d+)$")
 
@@ -91,7 +116,8 @@ class MailchimpAudienceConfig:
 
 
 class MailchimpAudienceSync:
-    """PUT /3.0/lists/{list_id}/members/{subscriber_hash}: creates or updates the member."""
+    """PUT /3.0/lists/{list_id}/members/{subscriber_hash}: creates or updates the member;
+    many members: the same PUTs as operations of ``/3.0/batches``."""
 
     kind = "mailchimp_audience"
 
@@ -101,10 +127,12 @@ class MailchimpAudienceSync:
         config: MailchimpAudienceConfig,
         *,
         http_client: GuardedClient | None = None,
+        poll_schedule: PollSchedule | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
+        self._poll = poll_schedule or PollSchedule()
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
         """The member upsert: address, status for new members, merge fields that have values."""
@@ -121,8 +149,8 @@ class MailchimpAudienceSync:
         path = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
         return [ProfileRequest("PUT", path, body)]
 
-    def _result(self, response: HttpResponse) -> SendResult:
-        """200 with the member; errors by HTTP class (problem details bodies)."""
+    def _checked(self, response: HttpResponse) -> dict[str, Any]:
+        """The answer's JSON object; errors by HTTP class (problem details: the title as code)."""
         body = json_object(response)
         raise_for_status_class(
             response,
@@ -130,6 +158,11 @@ class MailchimpAudienceSync:
             secrets=(self.config.api_key,),
             code=str(body["title"]) if body.get("title") else None,
         )
+        return body
+
+    def _result(self, response: HttpResponse) -> SendResult:
+        """A member upsert's answer: 200 with the member."""
+        body = self._checked(response)
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         return SendResult("sent", provider_message_id=body.get("id"), raw=excerpt)
 
@@ -148,16 +181,93 @@ class MailchimpAudienceSync:
         )
         return self._result(response)
 
-    async def check(self) -> None:
-        """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""
+    async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Upsert the members through ``/3.0/batches``, 500 per batch; one outcome per update."""
+        return await sync_in_batches(
+            updates, size=BATCH_SIZE, write=self._write_batch, provider=self.name
+        )
+
+    async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """One call to the API (``path`` under its root); the answer's JSON object."""
         response = await request(
             self._client.http,
-            "GET",
-            f"{self.config.root}/3.0/lists/{self.config.list_id}",
+            method,
+            self.config.root + path,
             provider=self.name,
+            json=body,
             auth=("anystring", self.config.api_key),
         )
+        return self._checked(response)
+
+    async def _write_batch(self, updates: list[ProfileUpdate]) -> list[SendResult | ProviderError]:
+        """Create the batch, wait until it finished, read each operation's answer (a lone
+        member: its PUT, one call where a batch takes three and a wait)."""
+        if len(updates) == 1:
+            return await one_by_one(self.sync, updates)
+        operations = []
+        for index, update in enumerate(updates):
+            [upsert] = self.requests(update)
+            operations.append(
+                {
+                    "method": upsert.method,
+                    "path": upsert.path.removeprefix("/3.0"),  # operations name paths under it
+                    "operation_id": str(index),
+                    "body": json.dumps(upsert.body),
+                }
+            )
+        created = await self._call("POST", "/3.0/batches", {"operations": operations})
+        batch_id = created.get("id")
+        if not isinstance(batch_id, str) or not batch_id:
+            raise PermanentProviderError("/3.0/batches answered no batch id", provider=self.name)
+        status_path = f"/3.0/batches/{quote(batch_id, safe='')}"
+
+        async def finished() -> dict[str, Any] | None:
+            status = await self._call("GET", status_path)
+            return status if status.get("status") == "finished" else None
+
+        status = await poll(finished, self._poll, provider=self.name, what="the batch")
+        results = await self._results(status.get("response_body_url"))
+        outcomes: list[SendResult | ProviderError] = []
+        for index in range(len(updates)):
+            result = results.get(str(index))
+            if result is None:
+                outcomes.append(
+                    TransientProviderError(
+                        "the batch results have no answer for this member", provider=self.name
+                    )
+                )
+                continue
+            answer = HttpResponse(result.status_code, {}, result.response.encode())
+            try:
+                outcomes.append(self._result(answer))
+            except ProviderError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def _results(self, url: object) -> dict[str, OperationResult]:
+        """Download and read the results archive of a finished batch.
+
+        The URL is a pre-signed link to Mailchimp's storage on another host: it gets no
+        credentials, and goes through the guarded client like any destination. An archive that
+        cannot be read fails the batch for now (transient): the upserts are idempotent, so
+        writing them again is harmless.
+        """
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise TransientProviderError(
+                "the batch finished without a results URL", provider=self.name
+            )
+        response = await request(self._client.http, "GET", url, provider=self.name)
         raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        try:
+            return read_batch_results(response.content)
+        except BatchResultsError as exc:
+            raise TransientProviderError(
+                f"the batch results are unreadable: {exc}", provider=self.name
+            ) from None
+
+    async def check(self) -> None:
+        """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""
+        await self._call("GET", f"/3.0/lists/{self.config.list_id}")
 
     async def aclose(self) -> None:
         """Close the HTTP client if this sync created it."""
