@@ -1,4 +1,4 @@
-"""A bulk send through the Braze attributes channel, end to end through the service: profile
+"""Bulk sends through the profile channel in batches. Braze, end to end through the service: profile
 writes go 75 to a `/users/track` call, and with 30% of the calls failing (429 with the
 rate-limit reset, 500, 503) every customer is still written exactly once, with their own code."""
 
@@ -19,8 +19,10 @@ from distribution.storage.db import Database
 from tests.conftest import make_project, migrated_database
 from tests.service_process import wait_until
 from tests.test_distributed.workers import post_invite, prepare_invite
-from tests.test_providers.fakes import braze
+from tests.test_providers.fakes import activecampaign, braze, mailchimp_marketing
+from tests.test_providers.fakes.activecampaign import FakeActiveCampaign
 from tests.test_providers.fakes.braze import FakeBraze
+from tests.test_providers.fakes.mailchimp_marketing import FakeMailchimpMarketing
 from tests.test_providers.fakes.server import serve
 from tests.test_web.bulk_invite import FINAL, add_readers, assigned_codes, bulk_send
 from web.app import create_app
@@ -96,3 +98,78 @@ def test_a_bulk_profile_push_writes_each_customer_once_through_failing_batches(
     calls = [r for r in api.requests if r.path == "/users/track"]
     assert all(len(r.json()["attributes"]) <= 75 for r in calls)
     assert math.ceil(CUSTOMERS / 75) < len(calls) < CUSTOMERS / 10
+
+
+# Mailchimp and ActiveCampaign take batches too (`/3.0/batches`, the bulk contact import): a
+# bulk send writes each customer's code through them, with one status per recipient.
+BATCHED_CUSTOMERS = 600
+
+
+def _batch_provider(client: TestClient[Litestar], kind: str, url: str) -> None:
+    credentials: dict[str, object] = (
+        {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
+        if kind == "mailchimp_audience"
+        else {"api_token": activecampaign.API_TOKEN, "fields": {"12": "code"}}
+    )
+    config = credentials | {"base_url": url}
+    answer = client.post("/v1/providers", json={"name": "crm", "kind": kind, "config": config})
+    assert answer.status_code == 201, answer.text
+
+
+def _send_to_everyone(client: TestClient[Litestar], database: Database) -> tuple[str, int]:
+    """A bulk send of a code to each of ``BATCHED_CUSTOMERS`` through the provider ``crm``,
+    waited for: its campaign, and the most attempts a row took."""
+    add_readers(client, BATCHED_CUSTOMERS)
+    request = prepare_invite(client, "crm", BATCHED_CUSTOMERS)
+    request["channels"] = [{"channel": "profile", "provider": "crm"}]
+    job_id = post_invite(client, request, BATCHED_CUSTOMERS).job_id
+    wait_until(
+        lambda: bulk_send(client, job_id)["status"] in FINAL,
+        lambda: f"the bulk send did not finish: {bulk_send(client, job_id)}",
+        limit=90,
+    )
+    job = bulk_send(client, job_id)
+    assert job["status"] == "completed", job
+    assert job["progress"]["messages"] == {"sent": BATCHED_CUSTOMERS}
+    with database.reader() as session:
+        rows = session.exec(
+            select(Delivery.status, Delivery.attempts).where(col(Delivery.bulk_job_id) == job_id)
+        ).all()
+    assert Counter(status for status, _ in rows) == {"sent": BATCHED_CUSTOMERS}
+    return str(request["campaign"]), max(attempts for _, attempts in rows)
+
+
+def test_a_bulk_send_writes_mailchimp_members_through_batches_despite_failed_operations(
+    tmp_path: Path,
+) -> None:
+    api = FakeMailchimpMarketing()
+    api.fail_operations_randomly(0.3, 429, seed=3)
+    with serve(api) as url, _service(tmp_path) as (client, database):
+        _batch_provider(client, "mailchimp_audience", url)
+        campaign, attempts = _send_to_everyone(client, database)
+        codes = assigned_codes(database, campaign)
+
+    assert attempts > 1  # the refused operations were retried
+    written = {m["email_address"]: m["merge_fields"]["RCODE"] for m in api.members.values()}
+    assert len(written) == BATCHED_CUSTOMERS
+    assert sorted(written.values()) == sorted(codes.values())
+    batches = [r for r in api.requests if r.path == "/3.0/batches" and r.method == "POST"]
+    assert all(len(r.json()["operations"]) <= 500 for r in batches)
+    # A batch per claim of rows, and again for the operations refused: far from one per member.
+    assert len(batches) < BATCHED_CUSTOMERS / 20
+
+
+def test_a_bulk_send_writes_activecampaign_contacts_through_bulk_imports(
+    tmp_path: Path,
+) -> None:
+    api = FakeActiveCampaign()
+    with serve(api) as url, _service(tmp_path) as (client, database):
+        _batch_provider(client, "activecampaign", url)
+        campaign, _ = _send_to_everyone(client, database)
+        codes = assigned_codes(database, campaign)
+
+    written = {email: api.values[(c["id"], "12")] for email, c in api.contacts.items()}
+    assert len(written) == BATCHED_CUSTOMERS
+    assert sorted(written.values()) == sorted(codes.values())
+    assert sum(api.import_sizes) == BATCHED_CUSTOMERS
+    assert max(api.import_sizes) <= 250
