@@ -52,43 +52,61 @@ def _service(directory: Path) -> Iterator[tuple[TestClient[Litestar], Database]]
             yield client, app.state.database
 
 
+#: Each kind's credentials at its fake.
+CREDENTIALS: dict[str, dict[str, object]] = {
+    "braze_attributes": {"api_key": braze.API_KEY},
+    "mailchimp_audience": {
+        "api_key": mailchimp_marketing.API_KEY,
+        "list_id": mailchimp_marketing.LIST_ID,
+    },
+    "activecampaign": {"api_token": activecampaign.API_TOKEN, "fields": {"12": "code"}},
+}
+
+
+def _provider(client: TestClient[Litestar], kind: str, url: str) -> None:
+    """The sync provider ``crm`` of ``kind`` at the fake served at ``url``."""
+    config = CREDENTIALS[kind] | {"base_url": url}
+    answer = client.post("/v1/providers", json={"name": "crm", "kind": kind, "config": config})
+    assert answer.status_code == 201, answer.text
+
+
+def _send_to_everyone(
+    client: TestClient[Litestar], database: Database, customers: int
+) -> tuple[str, int]:
+    """A bulk send of a code to each of ``customers`` new customers through the profile channel
+    of ``crm``, waited for: its campaign, and the most attempts a row took."""
+    add_readers(client, customers)
+    request = prepare_invite(client, "crm", customers)
+    request["channels"] = [{"channel": "profile", "provider": "crm"}]
+    job_id = post_invite(client, request, customers).job_id
+    wait_until(
+        lambda: bulk_send(client, job_id)["status"] in FINAL,
+        lambda: f"the bulk send did not finish: {bulk_send(client, job_id)}",
+        limit=90,
+    )
+    job = bulk_send(client, job_id)
+    assert job["status"] == "completed", job
+    assert job["progress"]["messages"] == {"sent": customers}
+    with database.reader() as session:
+        rows = session.exec(
+            select(Delivery.status, Delivery.attempts).where(col(Delivery.bulk_job_id) == job_id)
+        ).all()
+    assert Counter(status for status, _ in rows) == {"sent": customers}
+    return str(request["campaign"]), max(attempts for _, attempts in rows)
+
+
 def test_a_bulk_profile_push_writes_each_customer_once_through_failing_batches(
     tmp_path: Path,
 ) -> None:
     api = FakeBraze()
     api.flaky(0.3, seed=5)
     with serve(api) as url, _service(tmp_path) as (client, database):
-        answer = client.post(
-            "/v1/providers",
-            json={
-                "name": "attrs",
-                "kind": "braze_attributes",
-                "config": {"api_key": braze.API_KEY, "base_url": url},
-            },
-        )
-        assert answer.status_code == 201, answer.text
-        source_ids = add_readers(client, CUSTOMERS)
-        request = prepare_invite(client, "attrs", CUSTOMERS)
-        request["channels"] = [{"channel": "profile", "provider": "attrs"}]
-        job_id = post_invite(client, request, CUSTOMERS).job_id
-        wait_until(
-            lambda: bulk_send(client, job_id)["status"] in FINAL,
-            lambda: f"the bulk send did not finish: {bulk_send(client, job_id)}",
-            limit=90,
-        )
-        job = bulk_send(client, job_id)
-        codes = assigned_codes(database, str(request["campaign"]))
-        with database.reader() as session:
-            rows = session.exec(
-                select(Delivery.status, Delivery.attempts).where(
-                    col(Delivery.bulk_job_id) == job_id
-                )
-            ).all()
+        _provider(client, "braze_attributes", url)
+        campaign, attempts = _send_to_everyone(client, database, CUSTOMERS)
+        codes = assigned_codes(database, campaign)
 
-    assert job["status"] == "completed", job
-    assert job["progress"]["messages"] == {"sent": CUSTOMERS}
-    assert Counter(status for status, _ in rows) == {"sent": CUSTOMERS}
-    assert max(attempts for _, attempts in rows) > 1  # faults were met, and retried
+    assert attempts > 1  # faults were met, and retried
+    source_ids = [f"reader-{n}" for n in range(CUSTOMERS)]  # as add_readers names them
     # Every customer written exactly once, with their own code: one per customer.
     assert api.writes == dict.fromkeys(source_ids, 1)
     written = {s: api.attributes[s]["referral_code"] for s in source_ids}
@@ -105,48 +123,14 @@ def test_a_bulk_profile_push_writes_each_customer_once_through_failing_batches(
 BATCHED_CUSTOMERS = 600
 
 
-def _batch_provider(client: TestClient[Litestar], kind: str, url: str) -> None:
-    credentials: dict[str, object] = (
-        {"api_key": mailchimp_marketing.API_KEY, "list_id": mailchimp_marketing.LIST_ID}
-        if kind == "mailchimp_audience"
-        else {"api_token": activecampaign.API_TOKEN, "fields": {"12": "code"}}
-    )
-    config = credentials | {"base_url": url}
-    answer = client.post("/v1/providers", json={"name": "crm", "kind": kind, "config": config})
-    assert answer.status_code == 201, answer.text
-
-
-def _send_to_everyone(client: TestClient[Litestar], database: Database) -> tuple[str, int]:
-    """A bulk send of a code to each of ``BATCHED_CUSTOMERS`` through the provider ``crm``,
-    waited for: its campaign, and the most attempts a row took."""
-    add_readers(client, BATCHED_CUSTOMERS)
-    request = prepare_invite(client, "crm", BATCHED_CUSTOMERS)
-    request["channels"] = [{"channel": "profile", "provider": "crm"}]
-    job_id = post_invite(client, request, BATCHED_CUSTOMERS).job_id
-    wait_until(
-        lambda: bulk_send(client, job_id)["status"] in FINAL,
-        lambda: f"the bulk send did not finish: {bulk_send(client, job_id)}",
-        limit=90,
-    )
-    job = bulk_send(client, job_id)
-    assert job["status"] == "completed", job
-    assert job["progress"]["messages"] == {"sent": BATCHED_CUSTOMERS}
-    with database.reader() as session:
-        rows = session.exec(
-            select(Delivery.status, Delivery.attempts).where(col(Delivery.bulk_job_id) == job_id)
-        ).all()
-    assert Counter(status for status, _ in rows) == {"sent": BATCHED_CUSTOMERS}
-    return str(request["campaign"]), max(attempts for _, attempts in rows)
-
-
 def test_a_bulk_send_writes_mailchimp_members_through_batches_despite_failed_operations(
     tmp_path: Path,
 ) -> None:
     api = FakeMailchimpMarketing()
     api.fail_operations_randomly(0.3, 429, seed=3)
     with serve(api) as url, _service(tmp_path) as (client, database):
-        _batch_provider(client, "mailchimp_audience", url)
-        campaign, attempts = _send_to_everyone(client, database)
+        _provider(client, "mailchimp_audience", url)
+        campaign, attempts = _send_to_everyone(client, database, BATCHED_CUSTOMERS)
         codes = assigned_codes(database, campaign)
 
     assert attempts > 1  # the refused operations were retried
@@ -164,8 +148,8 @@ def test_a_bulk_send_writes_activecampaign_contacts_through_bulk_imports(
 ) -> None:
     api = FakeActiveCampaign()
     with serve(api) as url, _service(tmp_path) as (client, database):
-        _batch_provider(client, "activecampaign", url)
-        campaign, _ = _send_to_everyone(client, database)
+        _provider(client, "activecampaign", url)
+        campaign, _ = _send_to_everyone(client, database, BATCHED_CUSTOMERS)
         codes = assigned_codes(database, campaign)
 
     written = {email: api.values[(c["id"], "12")] for email, c in api.contacts.items()}
