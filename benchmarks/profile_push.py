@@ -55,12 +55,13 @@ from distribution.outbox.worker import EmbeddedWorker  # noqa: E402
 from distribution.storage.db import Database  # noqa: E402
 from distribution.storage.ids import new_id  # noqa: E402
 from distribution.storage.migrate import upgrade  # noqa: E402
-from providers import ProfileRequest, ProfileUpdate, SendResult, Sync  # noqa: E402
+from providers import Sync  # noqa: E402
 from providers.address_guard import AddressGuard  # noqa: E402
 from providers.braze_attributes import BrazeAttributesConfig, BrazeAttributesSync  # noqa: E402
 from providers.http_transport import guarded_client  # noqa: E402
 from providers.resilient import ResilientSync, resilient_sync  # noqa: E402
 from tests.conftest import make_project  # noqa: E402
+from tests.test_distribution.engine_helpers import OneAtATime  # noqa: E402
 from tests.test_providers.fakes import braze  # noqa: E402
 from web.app import create_app  # noqa: E402
 from web.settings import Settings  # noqa: E402
@@ -205,27 +206,6 @@ def run_end_to_end(count: int, url: str, faults: float) -> dict[str, Any]:
     }
 
 
-class _OneAtATime:
-    """The Braze sync without ``sync_many``: the engine writes its rows one call each."""
-
-    def __init__(self, inner: Sync) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
-
-    async def sync(self, update: ProfileUpdate) -> SendResult:
-        return await self.inner.sync(update)
-
-    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        return self.inner.requests(update)
-
-    async def check(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
 class _Syncs:
     """The SenderSource of the delivery-only runs: the one sync."""
 
@@ -268,7 +248,7 @@ async def _deliver_rows(
         wrapped = (
             resilient_sync(sync, max_concurrency=CONCURRENCY)
             if batched
-            else ResilientSync(_OneAtATime(sync), max_concurrency=CONCURRENCY)
+            else ResilientSync(OneAtATime(sync), max_concurrency=CONCURRENCY)
         )
         worker = EmbeddedWorker(database, _Syncs(wrapped), DeliveryPolicy())
         if profiler:

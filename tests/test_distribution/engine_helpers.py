@@ -11,7 +11,7 @@ from distribution.errors import NotFoundError
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import DeliveryPolicy
 from distribution.outbox.worker import EmbeddedWorker
-from providers import Provider, Sync
+from providers import ProfileRequest, ProfileUpdate, Provider, SendResult, Sync
 from providers.capture import CaptureConfig, CaptureProvider
 
 LINKS = LinkSettings(public_url="https://dm.example.com", secret_key="engine-test-secret")
@@ -46,3 +46,25 @@ async def drain(worker: EmbeddedWorker, rounds: int = 200) -> None:
         if await worker.run_once() == 0:
             return
     raise AssertionError("deliveries were still due after many rounds")
+
+
+class OneAtATime:
+    """A sync without ``sync_many``: the engine writes its rows one call each (the per-row
+    path, as a platform without batches takes)."""
+
+    def __init__(self, inner: Sync) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.kind = inner.kind
+
+    async def sync(self, update: ProfileUpdate) -> SendResult:
+        return await self.inner.sync(update)
+
+    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
+        return self.inner.requests(update)
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -15,7 +15,7 @@ from distribution.outbox.delivery import claim_due, deliver
 from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
 from distribution.storage.ids import new_id
-from providers import ProfileRequest, ProfileUpdate, SendResult, Sync
+from providers import ProfileUpdate, SendResult
 from providers.address_guard import AddressGuard
 from providers.braze_attributes import BrazeAttributesConfig, BrazeAttributesSync
 from providers.http_transport import GuardedClient, guarded_client
@@ -23,7 +23,7 @@ from tests.conftest import ProjectCredentials
 from tests.test_providers.fakes import braze as fake_braze
 from tests.test_providers.fakes.server import serve
 
-from .engine_helpers import FAST_RETRIES, Senders, capture, drain
+from .engine_helpers import FAST_RETRIES, OneAtATime, Senders, capture, drain
 
 
 @pytest.fixture(scope="module")
@@ -44,27 +44,6 @@ def _sync(url: str, client: GuardedClient) -> BrazeAttributesSync:
         api_key=fake_braze.API_KEY, base_url=url, attributes={"referral_code": "code"}
     )
     return BrazeAttributesSync("attrs", config, http_client=client)
-
-
-class _OneAtATime:
-    """A sync without ``sync_many`` (as Mailchimp's was): its rows take the per-row path."""
-
-    def __init__(self, inner: Sync) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.kind = inner.kind
-
-    async def sync(self, update: ProfileUpdate) -> SendResult:
-        return await self.inner.sync(update)
-
-    def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        return self.inner.requests(update)
-
-    async def check(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _profile_rows(
@@ -176,7 +155,7 @@ async def test_a_sync_without_batches_gets_each_row_on_its_own(
     api, url = braze_fake
     api.reset()
     ids = _profile_rows(database, project.project.id, [f"C{i}" for i in range(5)])
-    senders = Senders(syncs={"attrs": _OneAtATime(_sync(url, client))})
+    senders = Senders(syncs={"attrs": OneAtATime(_sync(url, client))})
 
     await drain(EmbeddedWorker(database, senders, FAST_RETRIES))
 
@@ -196,7 +175,7 @@ async def test_an_unknown_sync_fails_its_rows_as_a_single_write_would(
     assert all("gone" in (error or "") for _, error in statuses.values())
 
 
-class _Broken(_OneAtATime):
+class _Broken(OneAtATime):
     """A batch sync with a bug: ``sync_many`` raises."""
 
     async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult]:
