@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+)
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -19,10 +26,14 @@ from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["CONTACT_ID", "KIND", "ActiveCampaignConfig", "ActiveCampaignSync"]
+__all__ = ["CONTACT_ID", "KIND", "UNSUBSCRIBED", "ActiveCampaignConfig", "ActiveCampaignSync"]
 
 #: Where a preview shows the contact id, known only once contact/sync has answered.
 CONTACT_ID = "{contact.id from contact/sync}"
+#: Where a preview of an erasure shows the contact id the lookup by email finds.
+FOUND_CONTACT_ID = "{contacts[].id from the lookup by email}"
+#: A contact's status on a list: 1 active, 2 unsubscribed.
+UNSUBSCRIBED = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,11 @@ class ActiveCampaignConfig:
             API takes the account's numeric field ids, which only the account knows).
         identity: the customer value holding the contact's email address (ActiveCampaign
             knows contacts by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
+        list_id: the list an email opt-out unsubscribes the contact from (customer sync);
+            without it an opt-out is not written (ActiveCampaign's status is per list).
+        customer_sync: also write customers' own changes (names, email, phone, the opt-out
+            on ``list_id``) and erasures (the contact's deletion) onto their contacts.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
     """
 
     api_token: str = field(repr=False, metadata=SECRET)
@@ -43,10 +59,15 @@ class ActiveCampaignConfig:
     fields: Mapping[str, str] = mapping_field()
     identity: str = identity_field(default="email", fills="email")
     timeout: float = 30.0
+    list_id: str | None = None
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
+        if self.list_id is not None and not self.list_id.isdigit():
+            raise ValueError("list_id must be the list's id (a number)")
         if not self.fields or not all(k.isdigit() for k in self.fields):
             raise ValueError("fields must map custom field ids (numbers) to profile fields")
         Identity(self.identity)
@@ -92,14 +113,30 @@ class ActiveCampaignSync:
                 )
         return bodies
 
+    def _opt_out_payload(self, update: ProfileUpdate, contact_id: str) -> dict[str, Any] | None:
+        """The contactLists body that unsubscribes the contact from ``list_id``, if due."""
+        if update.subscribed is not False or self.config.list_id is None:
+            return None
+        status = {"list": self.config.list_id, "contact": contact_id, "status": UNSUBSCRIBED}
+        return {"contactList": status}
+
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
         """contact/sync, then one fieldValues call per mapped value (the contact id shown as
-        ``CONTACT_ID``: ``sync`` fills in the one contact/sync answers)."""
+        ``CONTACT_ID``: ``sync`` fills in the one contact/sync answers), then an opt-out's
+        contactLists call; for an erasure, the lookup by email and the deletion."""
+        if update.erase:
+            return [
+                ProfileRequest("GET", "/api/3/contacts", {"email": update.email}),
+                ProfileRequest("DELETE", f"/api/3/contacts/{FOUND_CONTACT_ID}", {}),
+            ]
         calls = [ProfileRequest("POST", "/api/3/contact/sync", self._contact_payload(update))]
         calls += [
             ProfileRequest("POST", "/api/3/fieldValues", body)
             for body in self._field_payloads(update, CONTACT_ID)
         ]
+        opt_out = self._opt_out_payload(update, CONTACT_ID)
+        if opt_out is not None:
+            calls.append(ProfileRequest("POST", "/api/3/contactLists", opt_out))
         return calls
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -114,10 +151,39 @@ class ActiveCampaignSync:
         raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
         return json_object(response)
 
+    async def _erase(self, email: str) -> SendResult:
+        """Delete every contact with the address (none: nothing left to delete)."""
+        response = await request(
+            self._client.http,
+            "GET",
+            f"{self._root}/contacts?{urlencode({'email': email})}",
+            provider=self.name,
+            headers={"Api-Token": self.config.api_token},
+        )
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
+        contacts = json_object(response).get("contacts")
+        found = [c["id"] for c in contacts or [] if isinstance(c, dict) and c.get("id")]
+        for contact_id in found:
+            deleted = await request(
+                self._client.http,
+                "DELETE",
+                f"{self._root}/contacts/{contact_id}",
+                provider=self.name,
+                headers={"Api-Token": self.config.api_token},
+            )
+            if deleted.status_code != 404:  # deleted meanwhile: the same outcome
+                raise_for_status_class(
+                    deleted, provider=self.name, secrets=(self.config.api_token,)
+                )
+        return SendResult("sent", provider_status="deleted" if found else "not_found")
+
     async def sync(self, update: ProfileUpdate) -> SendResult:
-        """Create or update the contact by email, then write each field value."""
+        """Create or update the contact by email, then write each field value (and an
+        opt-out); an erasure deletes the contact instead."""
         if not update.email:
             raise PermanentProviderError("an email address is required", provider=self.name)
+        if update.erase:
+            return await self._erase(update.email)
         answer = await self._post("/contact/sync", self._contact_payload(update))
         contact = answer.get("contact")
         contact_id = contact.get("id") if isinstance(contact, dict) else None
@@ -129,6 +195,9 @@ class ActiveCampaignSync:
             )
         for body in self._field_payloads(update, str(contact_id)):
             await self._post("/fieldValues", body)
+        opt_out = self._opt_out_payload(update, str(contact_id))
+        if opt_out is not None:
+            await self._post("/contactLists", opt_out)
         return SendResult("sent", provider_message_id=str(contact_id))
 
     async def check(self) -> None:

@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from providers.braze import accepted_result
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+)
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -21,7 +27,15 @@ from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
-__all__ = ["DEFAULT_ATTRIBUTES", "KIND", "BrazeAttributesConfig", "BrazeAttributesSync"]
+__all__ = [
+    "DEFAULT_ATTRIBUTES",
+    "KIND",
+    "STANDARD_ATTRIBUTES",
+    "BrazeAttributesConfig",
+    "BrazeAttributesSync",
+    "contact_attributes",
+    "erase_request",
+]
 
 #: The custom attributes written when the config names none (attribute -> profile value).
 DEFAULT_ATTRIBUTES: Mapping[str, str] = {
@@ -44,6 +58,9 @@ class BrazeAttributesConfig:
             (``DEFAULT_ATTRIBUTES`` when left out).
         identity: the customer value Braze knows the user by, sent as ``external_id``:
             ``source_id`` (default), ``email`` or ``metadata.<key>``.
+        customer_sync: also write customers' own changes (names, email, phone, email opt-out)
+            and erasures (``/users/delete``) onto their Braze users.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -51,6 +68,8 @@ class BrazeAttributesConfig:
     attributes: Mapping[str, str] = mapping_field(default=DEFAULT_ATTRIBUTES)
     identity: str = identity_field(default="source_id", fills="external_id")
     timeout: float = 30.0
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
@@ -58,6 +77,32 @@ class BrazeAttributesConfig:
         if not self.attributes:
             raise ValueError("attributes must name at least one attribute")
         Identity(self.identity)
+
+
+#: Braze's standard user attributes a customer sync fills (attribute -> profile value).
+STANDARD_ATTRIBUTES: Mapping[str, str] = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "phone": "phone",
+}
+
+
+def contact_attributes(update: ProfileUpdate) -> dict[str, Any]:
+    """A customer sync's standard attributes, and its email opt-out (never an opt-in)."""
+    item: dict[str, Any] = {}
+    for attribute, source in STANDARD_ATTRIBUTES.items():
+        value = update.value_of(source)
+        if value is not None:
+            item[attribute] = value
+    if update.subscribed is False:
+        item["email_subscribe"] = "unsubscribed"
+    return item
+
+
+def erase_request(update: ProfileUpdate) -> ProfileRequest:
+    """Delete the user and their data from Braze (an erasure)."""
+    return ProfileRequest("POST", "/users/delete", {"external_ids": [update.external_id]})
 
 
 class BrazeAttributesSync:
@@ -77,8 +122,13 @@ class BrazeAttributesSync:
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        """The one `/users/track` call: the user by external_id, the mapped attributes."""
+        """The one `/users/track` call: the user by external_id, the mapped attributes (or,
+        for an erasure, the one `/users/delete` call)."""
+        if update.erase:
+            return [erase_request(update)]
         item: dict[str, Any] = {"external_id": update.external_id}
+        if update.contact:
+            item |= contact_attributes(update)
         for attribute, source in self.config.attributes.items():
             value = update.value_of(source)
             if value is not None:
@@ -111,7 +161,15 @@ class BrazeAttributesSync:
             json=track.body,
             headers={"Authorization": f"Bearer {self.config.api_key}"},
         )
+        if update.erase:
+            return self._erased(response)
         return self._result(response)
+
+    def _erased(self, response: HttpResponse) -> SendResult:
+        """`/users/delete` answers how many users it deleted; none is fine (already gone)."""
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
+        return SendResult("sent", provider_status="deleted", raw=excerpt)
 
     async def check(self) -> None:
         """Braze offers no credential check for a track-only key; nothing is verified."""

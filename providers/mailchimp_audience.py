@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+)
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
     GuardedClient,
@@ -23,10 +29,12 @@ from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
 
 __all__ = [
+    "CONTACT_MERGE_FIELDS",
     "DEFAULT_MERGE_FIELDS",
     "KIND",
     "MailchimpAudienceConfig",
     "MailchimpAudienceSync",
+    "contact_merge_fields",
     "subscriber_hash",
 ]
 
@@ -61,6 +69,9 @@ class MailchimpAudienceConfig:
             members by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
         status_if_new: status of a member created by the sync.
         base_url: override of https://<dc>.api.mailchimp.com (tests, proxies).
+        customer_sync: also write customers' own changes (FNAME, LNAME, an email opt-out as
+            status ``unsubscribed``) and erasures (``delete-permanent``) onto the audience.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -72,6 +83,8 @@ class MailchimpAudienceConfig:
     )
     base_url: str | None = field(default=None, metadata=DESTINATION_URL)
     timeout: float = 30.0
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
 
     def __post_init__(self) -> None:
         if not self.base_url and not _DATACENTER.search(self.api_key):
@@ -88,6 +101,20 @@ class MailchimpAudienceConfig:
         match = _DATACENTER.search(self.api_key)
         assert match is not None
         return f"https://{match.group(1)}.api.mailchimp.com"
+
+
+#: The audience's default merge fields a customer sync fills (tag -> profile value).
+CONTACT_MERGE_FIELDS: Mapping[str, str] = {"FNAME": "first_name", "LNAME": "last_name"}
+
+
+def contact_merge_fields(update: ProfileUpdate) -> dict[str, str]:
+    """A customer sync's names, in the merge fields every audience starts with."""
+    merge: dict[str, str] = {}
+    for tag, source in CONTACT_MERGE_FIELDS.items():
+        value = update.value_of(source)
+        if value is not None:
+            merge[tag] = value
+    return merge
 
 
 class MailchimpAudienceSync:
@@ -107,8 +134,12 @@ class MailchimpAudienceSync:
         self._client = HttpClientOwner(http_client, timeout=config.timeout)
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        """The member upsert: address, status for new members, merge fields that have values."""
-        merge = {}
+        """The member upsert: address, status for new members, merge fields that have values
+        (or, for an erasure, the member's permanent deletion)."""
+        member = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
+        if update.erase:
+            return [ProfileRequest("POST", member + "/actions/delete-permanent", {})]
+        merge = contact_merge_fields(update) if update.contact else {}
         for tag, source in self.config.merge_fields.items():
             value = update.value_of(source)
             if value is not None:
@@ -118,8 +149,10 @@ class MailchimpAudienceSync:
             "status_if_new": self.config.status_if_new,
             "merge_fields": merge,
         }
-        path = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
-        return [ProfileRequest("PUT", path, body)]
+        if update.subscribed is False:
+            # An opt-out here unsubscribes the member there; nothing here ever subscribes one.
+            body["status"] = body["status_if_new"] = "unsubscribed"
+        return [ProfileRequest("PUT", member, body)]
 
     def _result(self, response: HttpResponse) -> SendResult:
         """200 with the member; errors by HTTP class (problem details bodies)."""
@@ -146,7 +179,16 @@ class MailchimpAudienceSync:
             json=upsert.body,
             auth=("anystring", self.config.api_key),
         )
+        if update.erase:
+            return self._erased(response)
         return self._result(response)
+
+    def _erased(self, response: HttpResponse) -> SendResult:
+        """204 once deleted; 404 when there is no such member (nothing left to delete)."""
+        if response.status_code == 404:
+            return SendResult("sent", provider_status="not_found")
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        return SendResult("sent", provider_status="deleted")
 
     async def check(self) -> None:
         """GET /3.0/lists/{list_id}: the key works and the audience exists (a 404 names it)."""

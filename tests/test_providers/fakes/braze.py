@@ -1,10 +1,12 @@
-"""Fake Braze REST API: /messages/send and /users/track with Braze's limits and errors."""
+"""Fake Braze REST API: /messages/send, /users/track, /users/delete and GET
+/email/unsubscribes, with Braze's limits and errors."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .asgi import FakeApi, Recorded, Reply
 
@@ -12,6 +14,8 @@ API_KEY = "braze-rest-key-0000-1111-2222"
 NAME_ADDR = re.compile(r"^[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>$")
 # Braze takes `from` as JSON text: an RFC 2047 encoded word would reach the inbox literally.
 ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SUBSCRIBE_STATES = ("opted_in", "unsubscribed", "subscribed")
 
 
 def fatal(status: int, message: str, errors: list[str] | None = None) -> Reply:
@@ -29,11 +33,16 @@ class FakeBraze(FakeApi):
         self.attributes: dict[str, dict[str, Any]] = {}
         # Non-fatal errors the next successful answers carry (Braze: 2xx, "success", errors).
         self.minor_errors: list[Any] = []
+        self.deleted: list[str] = []
+        # What GET /email/unsubscribes lists: {"email", "unsubscribed_at" (YYYY-MM-DD...)}.
+        self.unsubscribes: list[dict[str, str]] = []
 
     def reset(self) -> None:
         super().reset()
         self.attributes.clear()
         self.minor_errors.clear()
+        self.deleted.clear()
+        self.unsubscribes.clear()
 
     def success(self, body: dict[str, Any]) -> Reply:
         if self.minor_errors:
@@ -41,10 +50,12 @@ class FakeBraze(FakeApi):
         return Reply(201, body)
 
     def handle(self, request: Recorded) -> Reply:
-        if request.method != "POST":
-            return fatal(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return fatal(401, "Unauthorized")
+        if request.method == "GET" and request.path == "/email/unsubscribes":
+            return self.email_unsubscribes(dict(parse_qsl(request.query)))
+        if request.method != "POST":
+            return fatal(404, "Not Found")
         if not request.headers.get("content-type", "").startswith("application/json"):
             return fatal(400, "Bad Request", ["content type must be application/json"])
         try:
@@ -55,7 +66,37 @@ class FakeBraze(FakeApi):
             return self.send(body)
         if request.path == "/users/track":
             return self.track(body)
+        if request.path == "/users/delete":
+            return self.delete(body)
         return fatal(404, "Not Found")
+
+    def delete(self, body: dict[str, Any]) -> Reply:
+        """Braze: up to 50 external_ids (or aliases, braze_ids) a request; 201 with the count."""
+        ids = body.get("external_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return fatal(400, "Bad Request", ["external_ids must be a list of strings"])
+        if len(ids) > 50:
+            return fatal(400, "Bad Request", ["at most 50 external_ids"])
+        found = [i for i in ids if self.attributes.pop(i, None) is not None]
+        self.deleted += ids
+        return Reply(202, {"deleted": len(found), "message": "success"})
+
+    def email_unsubscribes(self, query: dict[str, str]) -> Reply:
+        """Braze: start_date and end_date (YYYY-MM-DD, both or neither with an email),
+        limit 1-500 (default 100), offset; newest first."""
+        start, end = query.get("start_date"), query.get("end_date")
+        if not (start and end) or not all(DATE.match(d) for d in (start, end)):
+            return fatal(400, "Bad Request", ["start_date and end_date (YYYY-MM-DD) are required"])
+        try:
+            limit = int(query.get("limit", "100"))
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            return fatal(400, "Bad Request", ["limit and offset must be integers"])
+        if not 1 <= limit <= 500 or offset < 0:
+            return fatal(400, "Bad Request", ["limit must be 1-500"])
+        matching = [u for u in self.unsubscribes if start <= u["unsubscribed_at"][:10] <= end]
+        matching.sort(key=lambda u: u["unsubscribed_at"], reverse=True)
+        return Reply(200, {"emails": matching[offset : offset + limit], "message": "success"})
 
     def send(self, body: dict[str, Any]) -> Reply:
         ids = body.get("external_user_ids")
@@ -105,8 +146,10 @@ class FakeBraze(FakeApi):
         if not isinstance(attributes, list) or len(attributes) > 75:
             return fatal(400, "Max Input Length Exceeded")
         for item in attributes:
-            ids = [
-                k for k in ("external_id", "user_alias", "braze_id", "email", "phone") if k in item
+            # email and phone identify a user only when no id does: beside an external_id they
+            # are the standard attributes they name.
+            ids = [k for k in ("external_id", "user_alias", "braze_id") if k in item] or [
+                k for k in ("email", "phone") if k in item
             ]
             if len(ids) != 1:
                 return fatal(400, "Bad Request", ["each object needs exactly one identifier"])
@@ -123,6 +166,8 @@ class FakeBraze(FakeApi):
                     return fatal(400, "Bad Request", [f"attribute {key!r} is too long"])
                 if not isinstance(value, str | int | float | bool | list):
                     return fatal(400, "Bad Request", [f"attribute {key!r} has a bad type"])
+            if item.get("email_subscribe", "opted_in") not in SUBSCRIBE_STATES:
+                return fatal(400, "Bad Request", ["email_subscribe is not a subscription state"])
         for item in attributes:
             key = item.get("external_id") or item.get("email")
             self.attributes.setdefault(str(key), {}).update(item)
