@@ -13,6 +13,7 @@ from providers.config import (
     CustomerSync,
     CustomerSyncDelay,
     mapping_field,
+    secret_field,
 )
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
@@ -25,6 +26,7 @@ from providers.http_transport import (
 from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
+from providers.platform_unsubscribes import activecampaign_callbacks, check_webhook_secret
 
 __all__ = ["CONTACT_ID", "KIND", "UNSUBSCRIBED", "ActiveCampaignConfig", "ActiveCampaignSync"]
 
@@ -52,6 +54,8 @@ class ActiveCampaignConfig:
         customer_sync: also write customers' own changes (names, email, phone, the opt-out
             on ``list_id``) and erasures (the contact's deletion) onto their contacts.
         customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
+        webhook_secret: secret, at least 16 characters, you choose: the callback URL with
+            ``?secret=<it>`` receives the platform's unsubscribe webhooks (it signs none).
     """
 
     api_token: str = field(repr=False, metadata=SECRET)
@@ -62,6 +66,7 @@ class ActiveCampaignConfig:
     list_id: str | None = None
     customer_sync: CustomerSync = False
     customer_sync_delay: CustomerSyncDelay = 5.0
+    webhook_secret: str | None = secret_field(default=None)
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
@@ -71,6 +76,7 @@ class ActiveCampaignConfig:
         if not self.fields or not all(k.isdigit() for k in self.fields):
             raise ValueError("fields must map custom field ids (numbers) to profile fields")
         Identity(self.identity)
+        check_webhook_secret(self.webhook_secret)
 
 
 class ActiveCampaignSync:
@@ -223,5 +229,5 @@ KIND = ProviderKind(
     config_type=ActiveCampaignConfig,
     description="Syncs the ActiveCampaign contact and writes custom field values.",
     factory=lambda name, config, ctx: ActiveCampaignSync(name, config, http_client=ctx.http_client),
-    callbacks=None,
+    callbacks=activecampaign_callbacks,
 )

@@ -14,6 +14,7 @@ from providers.config import (
     CustomerSync,
     CustomerSyncDelay,
     mapping_field,
+    secret_field,
 )
 from providers.errors import PermanentProviderError, response_excerpt
 from providers.http_transport import (
@@ -27,6 +28,7 @@ from providers.http_transport import (
 from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
+from providers.platform_unsubscribes import check_webhook_secret, mailchimp_callbacks
 
 __all__ = [
     "CONTACT_MERGE_FIELDS",
@@ -72,6 +74,8 @@ class MailchimpAudienceConfig:
         customer_sync: also write customers' own changes (FNAME, LNAME, an email opt-out as
             status ``unsubscribed``) and erasures (``delete-permanent``) onto the audience.
         customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
+        webhook_secret: secret, at least 16 characters, you choose: the callback URL with
+            ``?secret=<it>`` receives the platform's unsubscribe webhooks (it signs none).
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -85,6 +89,7 @@ class MailchimpAudienceConfig:
     timeout: float = 30.0
     customer_sync: CustomerSync = False
     customer_sync_delay: CustomerSyncDelay = 5.0
+    webhook_secret: str | None = secret_field(default=None)
 
     def __post_init__(self) -> None:
         if not self.base_url and not _DATACENTER.search(self.api_key):
@@ -92,6 +97,7 @@ class MailchimpAudienceConfig:
         if not self.list_id or not self.merge_fields:
             raise ValueError("list_id and merge_fields are required")
         Identity(self.identity)
+        check_webhook_secret(self.webhook_secret)
 
     @property
     def root(self) -> str:
@@ -215,5 +221,5 @@ KIND = ProviderKind(
     factory=lambda name, config, ctx: MailchimpAudienceSync(
         name, config, http_client=ctx.http_client
     ),
-    callbacks=None,
+    callbacks=mailchimp_callbacks,
 )

@@ -14,9 +14,10 @@ from litestar.testing import TestClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from distribution.models import Delivery, utcnow
+from distribution.models import Delivery, Suppression, utcnow
 from distribution.storage.db import Database
 from providers.mailchimp_audience import subscriber_hash
+from tests.conftest import ProjectCredentials
 from tests.service_process import wait_until
 from tests.test_providers.fakes import activecampaign, braze, mailchimp_marketing
 from tests.test_providers.fakes.activecampaign import FakeActiveCampaign
@@ -272,3 +273,84 @@ def test_erasing_a_customer_deletes_them_on_the_platform_and_forgets_them_here(
         assert api.deleted == [subscriber_hash("er1@example.com")]
     else:
         assert api.deleted == ["er1@example.com"]
+
+
+WEBHOOK_SECRET = "paste-me-into-the-platform-0123"
+
+
+def _suppressed(database: Database, project_id: str) -> set[tuple[str, str | None, str]]:
+    with database.session() as session:
+        rows = session.exec(select(Suppression).where(Suppression.project_id == project_id))
+        return {(s.address, s.customer_id, s.reason) for s in rows}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fake", "form"),
+    [
+        (
+            "mailchimp_audience",
+            "mailchimp_api",
+            {
+                "type": "unsubscribe",
+                "fired_at": "2026-12-07 10:00:00",
+                "data[action]": "unsub",
+                "data[reason]": "manual",
+                "data[id]": "8a25ff1d98",
+                "data[list_id]": mailchimp_marketing.LIST_ID,
+                "data[email]": "Wh1@Example.com",
+                "data[email_type]": "html",
+            },
+        ),
+        (
+            "activecampaign",
+            "activecampaign_api",
+            {
+                "type": "unsubscribe",
+                "date_time": "2026-12-07T10:00:00-06:00",
+                "initiated_from": "admin",
+                "list": "3",
+                "contact[id]": "42",
+                "contact[email]": "wh1@example.com",
+            },
+        ),
+    ],
+)
+def test_a_platforms_unsubscribe_webhook_suppresses_the_address_here(
+    client: Client,
+    app_database: Database,
+    api_project: ProjectCredentials,
+    kind: str,
+    fake: str,
+    form: dict[str, str],
+    request: pytest.FixtureRequest,
+) -> None:
+    name = f"hooks-{kind}"
+    api, url = request.getfixturevalue(fake)
+    api.reset()
+    config = CREDENTIALS[kind] | {"base_url": url, "webhook_secret": WEBHOOK_SECRET}
+    created = _ok(client.post("/v1/providers", json={"name": name, "kind": kind, "config": config}))
+    assert "webhook_secret" not in created["config"]
+    callback = created["callback_url"].removeprefix("http://127.0.0.1:8000")
+    customer = _ok(
+        client.post("/v1/customers", json={"source_id": "wh-1", "email": "wh1@example.com"})
+    )
+    project = api_project.project.id
+
+    # Mailchimp checks the URL before it saves the webhook.
+    assert client.get(f"{callback}?secret={WEBHOOK_SECRET}").status_code == 200
+    for wrong in ("", "?secret=guessed-0123456789", f"?secret={WEBHOOK_SECRET[:-1]}"):
+        refused = client.post(callback + wrong, data=form)
+        assert refused.status_code == 401, refused.text
+    assert _suppressed(app_database, project) == set()
+
+    subscribe = client.post(
+        f"{callback}?secret={WEBHOOK_SECRET}", data={**form, "type": "subscribe"}
+    )
+    assert (subscribe.status_code, _suppressed(app_database, project)) == (200, set())
+    accepted = client.post(f"{callback}?secret={WEBHOOK_SECRET}", data=form)
+
+    assert accepted.status_code == 200, accepted.text
+    assert _suppressed(app_database, project) == {
+        ("wh1@example.com", customer["id"], f"unsubscribed at {name}")
+    }
+    assert api.requests == []
