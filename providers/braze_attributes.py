@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from providers.braze import accepted_result
 from providers.config import (
@@ -35,6 +37,7 @@ __all__ = [
     "BrazeAttributesSync",
     "contact_attributes",
     "erase_request",
+    "unsubscribes_path",
 ]
 
 #: The custom attributes written when the config names none (attribute -> profile value).
@@ -98,6 +101,23 @@ def contact_attributes(update: ProfileUpdate) -> dict[str, Any]:
     if update.subscribed is False:
         item["email_subscribe"] = "unsubscribed"
     return item
+
+
+#: Braze's largest page of GET /email/unsubscribes, and how many pages one pull reads at most
+#: (the rest waits for the next pull, which starts on the same day again).
+UNSUBSCRIBES_PAGE = 500
+UNSUBSCRIBES_PAGES = 200
+
+
+def unsubscribes_path(start: date, end: date, offset: int) -> str:
+    """GET /email/unsubscribes for whole days, one page."""
+    query = {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "limit": UNSUBSCRIBES_PAGE,
+        "offset": offset,
+    }
+    return f"/email/unsubscribes?{urlencode(query)}"
 
 
 def erase_request(update: ProfileUpdate) -> ProfileRequest:
@@ -170,6 +190,27 @@ class BrazeAttributesSync:
         raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
         excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
         return SendResult("sent", provider_status="deleted", raw=excerpt)
+
+    async def email_unsubscribes(self, start: date, end: date) -> list[str]:
+        """The addresses that unsubscribed from email in Braze from ``start`` to ``end`` (the
+        key needs the ``email.unsubscribe`` permission)."""
+        found: list[str] = []
+        for page in range(UNSUBSCRIBES_PAGES):
+            response = await request(
+                self._client.http,
+                "GET",
+                self.config.base_url.rstrip("/")
+                + unsubscribes_path(start, end, page * UNSUBSCRIBES_PAGE),
+                provider=self.name,
+                headers={"Authorization": f"Bearer {self.config.api_key}"},
+            )
+            raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+            emails = json_object(response).get("emails")
+            listed = emails if isinstance(emails, list) else []
+            found += [e["email"] for e in listed if isinstance(e, dict) and e.get("email")]
+            if len(listed) < UNSUBSCRIBES_PAGE:
+                break
+        return found
 
     async def check(self) -> None:
         """Braze offers no credential check for a track-only key; nothing is verified."""

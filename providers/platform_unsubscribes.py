@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from providers.callbacks import CallbackRequest, StatusCallbacks
@@ -25,6 +26,7 @@ from providers.delivery_events import DeliveryEvent
 __all__ = [
     "SECRET_PARAMETER",
     "URL_SECRET_FIELD",
+    "UnsubscribeFeed",
     "activecampaign_callbacks",
     "check_webhook_secret",
     "mailchimp_callbacks",
@@ -37,6 +39,16 @@ SECRET_PARAMETER = "secret"  # noqa: S105 (a parameter name)
 URL_SECRET_FIELD = "webhook_secret"  # noqa: S105 (a field name)
 #: The shortest secret a config accepts: it is the only thing standing for a signature.
 MIN_SECRET_LENGTH = 16
+
+
+@runtime_checkable
+class UnsubscribeFeed(Protocol):
+    """A sync whose platform lists the addresses that unsubscribed (Braze), to be pulled."""
+
+    async def email_unsubscribes(self, start: date, end: date) -> list[str]:
+        """The addresses that unsubscribed from email from ``start`` to ``end`` (whole UTC
+        days, both included); raise Transient/PermanentProviderError on failure."""
+        ...
 
 
 def check_webhook_secret(secret: str | None) -> None:

@@ -30,7 +30,7 @@ from distribution.models.deliveries import (
     Resubscription,
     Suppression,
 )
-from distribution.models.providers import ProviderConfig
+from distribution.models.providers import ProviderConfig, UnsubscribePullCursor
 from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User, UserSession
@@ -67,6 +67,7 @@ __all__ = [
     "Suppression",
     "TemplateVariant",
     "TemplateVersion",
+    "UnsubscribePullCursor",
     "User",
     "UserSession",
     "WebhookCall",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import pytest
 from litestar import Litestar
@@ -354,3 +355,70 @@ def test_a_platforms_unsubscribe_webhook_suppresses_the_address_here(
         ("wh1@example.com", customer["id"], f"unsubscribed at {name}")
     }
     assert api.requests == []
+
+
+def test_braze_unsubscribes_are_pulled_and_suppressed_here(
+    app: Litestar,
+    client: Client,
+    app_database: Database,
+    api_project: ProjectCredentials,
+    braze_api: tuple[FakeBraze, str],
+) -> None:
+    api = _synced(client, braze_api, "braze-pull", "braze_attributes")
+    customer = _ok(
+        client.post("/v1/customers", json={"source_id": "bp-1", "email": "bp1@example.com"})
+    )
+    today = utcnow().date()
+    api.unsubscribes += [
+        {"email": "BP1@example.com", "unsubscribed_at": f"{today} 09:30:00 +0000"},
+        {"email": "nobody@example.com", "unsubscribed_at": f"{today} 09:31:00 +0000"},
+        # Before the provider was configured: not asked for.
+        {"email": "old@example.com", "unsubscribed_at": "2020-01-01 10:00:00 +0000"},
+    ]
+    project = api_project.project.id
+
+    app.state.unsubscribe_pull.wake()
+    wait_until(lambda: len(_suppressed(app_database, project)) == 2, "nothing was suppressed")
+
+    assert _suppressed(app_database, project) == {
+        ("bp1@example.com", customer["id"], "unsubscribed at braze-pull"),
+        ("nobody@example.com", None, "unsubscribed at braze-pull"),
+    }
+    # (The providers of earlier tests' projects pull from this fake too, with the same query.)
+    pulled = {r.query for r in api.requests if r.path == "/email/unsubscribes"}
+    assert [dict(parse_qsl(query)) for query in pulled] == [
+        {
+            "start_date": str(today),
+            "end_date": str(today),
+            "limit": "500",
+            "offset": "0",
+        }
+    ]
+    # The opt-out goes on to the synced profile (here the same platform).
+    [row] = [r for r in _rows(app_database, "braze-pull") if r.status == "queued"]
+    assert row.content["profile"]["subscribed"] is False
+
+
+def test_an_unsubscribe_pull_refused_by_the_platform_suppresses_nothing(
+    app: Litestar,
+    client: Client,
+    app_database: Database,
+    api_project: ProjectCredentials,
+    braze_api: tuple[FakeBraze, str],
+) -> None:
+    api, url = braze_api
+    api.reset()
+    config = {"api_key": "another-key", "base_url": url, "customer_sync": True}
+    _ok(
+        client.post(
+            "/v1/providers", json={"name": "b", "kind": "braze_attributes", "config": config}
+        )
+    )
+    api.unsubscribes.append(
+        {"email": "x@example.com", "unsubscribed_at": f"{utcnow().date()} 09:00:00 +0000"}
+    )
+
+    app.state.unsubscribe_pull.wake()
+    wait_until(lambda: any(r.path == "/email/unsubscribes" for r in api.requests), "never pulled")
+
+    assert _suppressed(app_database, api_project.project.id) == set()
