@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlmodel import Session
 
 from distribution.customer_sync.targets import SyncTarget, sync_targets
@@ -36,7 +36,7 @@ from distribution.models import (
     Suppression,
     utcnow,
 )
-from distribution.storage.driver_sql import Among, DriverInsert, DriverUpdate
+from distribution.storage.driver_sql import Among, DriverUpdate, insert_many
 from distribution.storage.ids import new_id
 
 __all__ = [
@@ -62,8 +62,25 @@ _SLICE = 5_000
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
 _SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-_INSERT = DriverInsert(_DELIVERIES)
-_INSERT_CHANGES = DriverInsert(_CHANGES)
+# Every column without a database default, in the order ``_insert`` gives them.
+_INSERTED = (
+    "id",
+    "project_id",
+    "idempotency_key",
+    "customer_id",
+    "channel",
+    "provider",
+    "recipient",
+    "status",
+    "priority",
+    "marketing",
+    "attempts",
+    "content",
+    "created_at",
+    "updated_at",
+    "next_attempt_at",
+)
+_CHANGE_COLUMNS = ("delivery_id", "status", "detail", "at")
 _REPLACE = DriverUpdate(_DELIVERIES, ("recipient", "content", "updated_at"), "id")
 # The queued (never claimed) customer sync rows of some customers at one provider, locked on
 # PostgreSQL: a worker claiming one meanwhile moves it to ``sending`` and it is left alone.
@@ -79,8 +96,11 @@ _QUEUED = (
     )
     .with_for_update()
 )
-_OPTED_OUT = select(_SUPPRESSIONS.c.customer_id).where(
-    Among(_SUPPRESSIONS.c.customer_id, "customers"),
+_OPTED_OUT = select(_SUPPRESSIONS.c.customer_id, _SUPPRESSIONS.c.address).where(
+    or_(
+        Among(_SUPPRESSIONS.c.customer_id, "customers"),
+        Among(_SUPPRESSIONS.c.address, "addresses"),
+    ),
     _SUPPRESSIONS.c.project_id == bindparam("project_id"),
     _SUPPRESSIONS.c.channel == "email",
 )
@@ -149,7 +169,7 @@ def enqueue_customer_sync(
     if not live:
         return 0
     connection = session.connection()
-    opted_out = _opted_out(connection, project_id, [row["id"] for row in live])
+    opted_out = _opted_out(connection, project_id, live)
     now = utcnow()
     written = 0
     for target in targets:
@@ -232,12 +252,26 @@ def _content(profile: Mapping[str, Any]) -> dict[str, Any]:
     return {"source": SOURCE, "profile": dict(profile)}
 
 
-def _opted_out(connection: Connection, project_id: str, customer_ids: list[str]) -> set[str]:
+def _opted_out(
+    connection: Connection, project_id: str, customers: Sequence[Mapping[str, Any]]
+) -> set[str]:
+    """The ids of the customers suppressed for email, by their id or their address (as
+    ``consent.is_suppressed`` decides)."""
     found: set[str] = set()
-    for start in range(0, len(customer_ids), _SLICE):
-        some = customer_ids[start : start + _SLICE]
-        rows = connection.execute(_OPTED_OUT, {"customers": some, "project_id": project_id})
-        found.update(row[0] for row in rows)
+    for start in range(0, len(customers), _SLICE):
+        some = customers[start : start + _SLICE]
+        by_address: dict[str, list[str]] = {}
+        for row in some:
+            if row.get("email"):
+                by_address.setdefault(row["email"].lower(), []).append(row["id"])
+        addresses = sorted({*by_address, *(r["email"] for r in some if r.get("email"))})
+        values = {"customers": [r["id"] for r in some], "addresses": addresses}
+        for customer_id, address in connection.execute(
+            _OPTED_OUT, values | {"project_id": project_id}
+        ):
+            if customer_id:
+                found.add(customer_id)
+            found.update(by_address.get(address.lower(), ()))
     return found
 
 
@@ -274,24 +308,23 @@ def _insert(
     for customer_id, profile in profiles.items():
         id_ = new_id("msg")
         rows.append(
-            {
-                "id": id_,
-                "project_id": project_id,
-                "idempotency_key": prefix + id_,
-                "customer_id": customer_id,
-                "channel": PROFILE_CHANNEL,
-                "provider": target.provider,
-                "recipient": _recipient(profile),
-                "status": "queued",
-                "priority": PRIORITY,
-                "content": _content(profile),
-                "created_at": now,
-                "updated_at": now,
-                "next_attempt_at": due,
-            }
+            (
+                id_,
+                project_id,
+                prefix + id_,
+                customer_id,
+                PROFILE_CHANNEL,
+                target.provider,
+                _recipient(profile),
+                "queued",
+                PRIORITY,
+                False,
+                0,
+                _content(profile),
+                now,
+                now,
+                due,
+            )
         )
-    _INSERT.execute(connection, rows)
-    _INSERT_CHANGES.execute(
-        connection,
-        [{"delivery_id": r["id"], "status": "queued", "detail": None, "at": now} for r in rows],
-    )
+    insert_many(connection, _DELIVERIES, _INSERTED, rows)
+    insert_many(connection, _CHANGES, _CHANGE_COLUMNS, ((r[0], "queued", None, now) for r in rows))
