@@ -422,3 +422,35 @@ def test_an_unsubscribe_pull_refused_by_the_platform_suppresses_nothing(
     wait_until(lambda: any(r.path == "/email/unsubscribes" for r in api.requests), "never pulled")
 
     assert _suppressed(app_database, api_project.project.id) == set()
+
+
+def test_customers_from_events_and_the_voucherify_api_are_synced_too(
+    client: Client, app_database: Database, braze_api: tuple[FakeBraze, str]
+) -> None:
+    _synced(client, braze_api, "braze-paths", "braze_attributes")
+    event = {
+        "type": "order.paid",
+        "customer": {"source_id": "ev-1", "email": "ev1@example.com", "name": "Evan Event"},
+    }
+    _ok(client.post("/v1/events", json=event))
+    [from_event] = _rows(app_database, "braze-paths")
+    assert from_event.content["profile"]["first_name"] == "Evan"
+
+    changes = [
+        {"source_id": "ev-1", "name": "Evan Voucherify"},
+        {"source_id": "vf-2", "email": "vf2@example.com", "metadata": {"tier": "gold"}},
+    ]
+    _ok(client.post("/v1/customers/bulk/async", json=changes))
+
+    def both() -> bool:
+        return len(_rows(app_database, "braze-paths")) == 2
+
+    wait_until(both, lambda: f"rows: {[r.content for r in _rows(app_database, 'braze-paths')]}")
+    first, second = _rows(app_database, "braze-paths")
+    assert first.id == from_event.id  # still queued: replaced, not added
+    assert first.content["profile"]["last_name"] == "Voucherify"
+    assert second.content["profile"] == {
+        "external_id": "vf-2",
+        "email": "vf2@example.com",
+        "contact": True,
+    }
