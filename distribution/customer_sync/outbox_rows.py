@@ -21,7 +21,7 @@ Set-based: an import batch costs a few statements per target, whatever its size.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, or_, select, update
@@ -34,6 +34,7 @@ from distribution.models import (
     Delivery,
     DeliveryStatusChange,
     Suppression,
+    given_names,
     utcnow,
 )
 from distribution.storage.driver_sql import Among, DriverUpdate, insert_many
@@ -137,12 +138,12 @@ def contact_profile(
     identified = _platform_id(customer, target)
     if identified is None:
         return None
-    first, _, last = (customer.get("name") or "").strip().partition(" ")
+    first, last = given_names(customer.get("name"), customer.get("metadata"))
     values: dict[str, Any] = {
         "email": customer.get("email"),
         "phone": customer.get("phone"),
-        "first_name": first or None,
-        "last_name": last.strip() or None,
+        "first_name": first,
+        "last_name": last,
     }
     profile = {k: v for k, v in values.items() if v is not None}
     profile[target.identity.fills] = identified
@@ -296,7 +297,7 @@ def _insert(
     project_id: str,
     target: SyncTarget,
     profiles: Mapping[str, Mapping[str, Any]],
-    due: Any,
+    due: datetime,
     *,
     erase: bool = False,
 ) -> None:

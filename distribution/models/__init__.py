@@ -14,6 +14,7 @@ from distribution.models.core import (
     JSONVariant,
     Project,
     Segment,
+    given_names,
     utcnow,
 )
 from distribution.models.customer_refs import CustomerExternalId
@@ -72,5 +73,6 @@ __all__ = [
     "UserSession",
     "WebhookCall",
     "WebhookSubscription",
+    "given_names",
     "utcnow",
 ]
