@@ -207,7 +207,8 @@ def enqueue_erasure(session: Session, project_id: str, customer: Customer) -> in
             _DELIVERIES.c.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
             _DELIVERIES.c.status != "sending",  # settled by its worker, then left as it is
         )
-        .values(recipient=None, content={"source": SOURCE})
+        # Mailchimp's member id is the MD5 of the address: personal data too.
+        .values(recipient=None, content={"source": SOURCE}, provider_message_id=None)
     )
     rows = {}
     columns = _columns(customer)

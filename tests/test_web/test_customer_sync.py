@@ -266,6 +266,7 @@ def test_erasing_a_customer_deletes_them_on_the_platform_and_forgets_them_here(
     assert erased["recipient"] is None
     assert erased["content"] == {"source": "customer_sync", "erase": True}
     shown = json.dumps(messages)  # the earlier write too
+    assert subscriber_hash("er1@example.com") not in shown
     for personal in ("er1@example.com", '"er-1"', "Eve", "Erased"):
         assert personal not in shown
     if isinstance(api, FakeBraze):
