@@ -13,6 +13,7 @@ from distribution.customer_sync.outbox_rows import (
     enqueue_erasure,
     forget_erased_recipients,
     is_erasure,
+    profile_changed,
 )
 from distribution.customer_sync.targets import SyncTarget, sync_targets
 
@@ -25,5 +26,6 @@ __all__ = [
     "enqueue_erasure",
     "forget_erased_recipients",
     "is_erasure",
+    "profile_changed",
     "sync_targets",
 ]

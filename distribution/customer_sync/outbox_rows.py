@@ -49,6 +49,7 @@ __all__ = [
     "enqueue_erasure",
     "forget_erased_recipients",
     "is_erasure",
+    "profile_changed",
 ]
 
 #: ``content.source`` of a customer sync row: what tells it apart in GET /v1/messages.
@@ -105,6 +106,16 @@ _OPTED_OUT = select(_SUPPRESSIONS.c.customer_id, _SUPPRESSIONS.c.address).where(
     _SUPPRESSIONS.c.project_id == bindparam("project_id"),
     _SUPPRESSIONS.c.channel == "email",
 )
+
+
+#: The customer columns a customer sync write is made of (``metadata`` may hold the identity).
+PROFILE_COLUMNS = ("source_id", "name", "email", "phone", "metadata")
+
+
+def profile_changed(row: Mapping[str, Any], before: Mapping[str, Any]) -> bool:
+    """Whether a customer's change alters what customer sync writes (an address or a
+    description alone does not: no call, no data point used on the platform)."""
+    return any(row.get(name) != before.get(name) for name in PROFILE_COLUMNS)
 
 
 def _columns(customer: Customer | Mapping[str, Any]) -> Mapping[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from distribution.customer_sync import enqueue_customer_sync, enqueue_erasure
+from distribution.customer_sync import enqueue_customer_sync, enqueue_erasure, profile_changed
 from distribution.customers.customer_input import (
     CustomerIn,
     ValidCustomer,
@@ -218,6 +218,7 @@ def _write_valid(
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
     touched: dict[str, dict[str, Any]] = {}
+    resynced: list[dict[str, Any]] = []  # touched rows whose platform profile changes
     written: list[tuple[BatchItem, dict[str, Any]]] = []
     for index, valid in valid_rows:
         key = valid.source_id
@@ -239,6 +240,8 @@ def _write_valid(
                 row["updated_at"] = before["updated_at"]
             else:
                 touched[row["id"]] = row
+                if profile_changed(row, before):
+                    resynced.append(row)
         written.append((BatchItem(index=index, customer_id=row["id"], created=created), row))
 
     if one:
@@ -250,7 +253,7 @@ def _write_valid(
         insert_rows(session, fresh)
         update_rows(session, touched.values())
     enqueue_customer_sync(session, project_id, fresh, created=True)
-    enqueue_customer_sync(session, project_id, touched.values())
+    enqueue_customer_sync(session, project_id, resynced)
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     return written
@@ -301,7 +304,8 @@ def update_customer(
         row["updated_at"] = before["updated_at"]
     else:
         update_row(session, row)
-        enqueue_customer_sync(session, project_id, [row])
+        if profile_changed(row, before):
+            enqueue_customer_sync(session, project_id, [row])
     session.expunge_all()
     return _customer(row)
 

@@ -230,6 +230,9 @@ def test_activecampaign_opt_out_unsubscribes_the_contact_from_the_list(
     _settled(client, app_database, "crm-consent", 1)
     contact = api.contacts["ac1@example.com"]
     assert (contact["firstName"], contact["lastName"]) == ("Grace", "Hopper")
+    # A change the platform gets nothing of (the address) makes no write.
+    _ok(client.put(f"/v1/customers/{customer['id']}", json={"address": {"city": "Arlington"}}))
+    assert len(_rows(app_database, "crm-consent")) == 1
 
     consent = {"channel": "email", "status": "unsubscribed"}
     _ok(client.post(f"/v1/customers/{customer['id']}/consents", json=consent))
