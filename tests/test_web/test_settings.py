@@ -84,3 +84,14 @@ def test_dm_worker_refuses_the_embedded_mode(
     monkeypatch.delenv("DM_MODE", raising=False)
     assert main(["worker"]) == 2
     assert "DM_MODE=distributed" in capsys.readouterr().err
+
+
+def test_the_unsubscribe_pull_interval_is_read_and_must_be_positive(tmp_path: Path) -> None:
+    env = {**BASE, "DM_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(env).unsubscribe_pull_interval == 900
+    assert (
+        Settings.from_env(env | {"DM_UNSUBSCRIBE_PULL_INTERVAL": "60"}).unsubscribe_pull_interval
+        == 60
+    )
+    with pytest.raises(ValueError, match="DM_UNSUBSCRIBE_PULL_INTERVAL"):
+        Settings.from_env(env | {"DM_UNSUBSCRIBE_PULL_INTERVAL": "0"})
