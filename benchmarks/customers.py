@@ -7,7 +7,10 @@ floor for the same file: ``csv.reader`` plus one ``executemany`` INSERT into SQL
 validation at all; the ratio says how many times slower than that floor the import is, which
 stays comparable when the shared machine is busy.
 
-    .venv/bin/python benchmarks/customers.py [--rows 100000] [--runs 3]
+    .venv/bin/python benchmarks/customers.py [--rows 100000] [--runs 3] [--customer-sync]
+
+``--customer-sync`` first configures a Braze sync with ``customer_sync`` on (and a delay no run
+waits out, so nothing is sent): the import then also queues one profile row per customer.
 
 Ends with one JSON line of the figures.
 """
@@ -99,7 +102,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def import_once(csv_text: str, rows: int) -> tuple[float, float, dict[str, Any]]:
+#: A sync with customer sync on whose rows stay queued through the run (nothing is sent).
+CUSTOMER_SYNC_PROVIDER = {
+    "name": "braze-sync",
+    "kind": "braze_attributes",
+    "config": {
+        "api_key": "bench-key",
+        "base_url": "https://rest.iad-01.braze.com",
+        "customer_sync": True,
+        "customer_sync_delay": 3600,
+    },
+}
+
+
+def import_once(
+    csv_text: str, rows: int, *, customer_sync: bool = False
+) -> tuple[float, float, dict[str, Any]]:
     """One cold import on a fresh server: seconds, the baseline's rows/s, and the report."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -127,6 +145,10 @@ def import_once(csv_text: str, rows: int) -> tuple[float, float, dict[str, Any]]
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
+            if customer_sync:
+                httpx.post(
+                    f"{url}/v1/providers", json=CUSTOMER_SYNC_PROVIDER, headers=headers
+                ).raise_for_status()
             started = time.perf_counter()
             response = httpx.post(
                 f"{url}/v1/customers/import",
@@ -147,12 +169,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3, help="cold imports; the best is reported")
+    parser.add_argument(
+        "--customer-sync", action="store_true", help="with a customer sync provider configured"
+    )
     args = parser.parse_args()
 
     csv_text = make_csv(args.rows)
     results = []
     for run in range(1, args.runs + 1):
-        elapsed, floor, report = import_once(csv_text, args.rows)
+        elapsed, floor, report = import_once(csv_text, args.rows, customer_sync=args.customer_sync)
         rate = args.rows / elapsed
         results.append((rate, floor, report))
         print(
@@ -171,6 +196,7 @@ def main() -> None:
                 "benchmark": "customers_import",
                 "rows": args.rows,
                 "runs": args.runs,
+                "customer_sync": args.customer_sync,
                 "rows_per_second": round(rate),
                 "all_rows_per_second": [round(r[0]) for r in results],
                 "baseline_rows_per_second": round(floor),

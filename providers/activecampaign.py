@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+    secret_field,
+)
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
@@ -32,18 +39,24 @@ from providers.http_transport import (
 from providers.identity import Identity, identity_field
 from providers.kind import ProviderKind
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
+from providers.platform_unsubscribes import activecampaign_callbacks, check_webhook_secret
 
 __all__ = [
     "BULK_IMPORT_SIZE",
     "CONTACT_ID",
     "KIND",
     "SMALL_BATCH",
+    "UNSUBSCRIBED",
     "ActiveCampaignConfig",
     "ActiveCampaignSync",
 ]
 
 #: Where a preview shows the contact id, known only once contact/sync has answered.
 CONTACT_ID = "{contact.id from contact/sync}"
+#: Where a preview of an erasure shows the contact id the lookup by email finds.
+FOUND_CONTACT_ID = "{contacts[].id from the lookup by email}"
+#: A contact's status on a list: 1 active, 2 unsubscribed.
+UNSUBSCRIBED = "2"
 #: Contacts per bulk import request (ActiveCampaign's limit).
 BULK_IMPORT_SIZE = 250
 #: A batch of at most this many contacts goes through the contacts API: the importer is rate
@@ -68,6 +81,13 @@ class ActiveCampaignConfig:
             API takes the account's numeric field ids, which only the account knows).
         identity: the customer value holding the contact's email address (ActiveCampaign
             knows contacts by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
+        list_id: the list an email opt-out unsubscribes the contact from (customer sync);
+            without it an opt-out is not written (ActiveCampaign's status is per list).
+        customer_sync: also write customers' own changes (names, email, phone, the opt-out
+            on ``list_id``) and erasures (the contact's deletion) onto their contacts.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
+        webhook_secret: secret, at least 16 characters, you choose: the callback URL with
+            ``?secret=<it>`` receives the platform's unsubscribe webhooks (it signs none).
     """
 
     api_token: str = field(repr=False, metadata=SECRET)
@@ -75,13 +95,20 @@ class ActiveCampaignConfig:
     fields: Mapping[str, str] = mapping_field()
     identity: str = identity_field(default="email", fills="email")
     timeout: float = 30.0
+    list_id: str | None = None
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
+    webhook_secret: str | None = secret_field(default=None)
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
+        if self.list_id is not None and not self.list_id.isdigit():
+            raise ValueError("list_id must be the list's id (a number)")
         if not self.fields or not all(k.isdigit() for k in self.fields):
             raise ValueError("fields must map custom field ids (numbers) to profile fields")
         Identity(self.identity)
+        check_webhook_secret(self.webhook_secret)
 
 
 class ActiveCampaignSync:
@@ -138,14 +165,30 @@ class ActiveCampaignSync:
         contact["fields"] = [{"id": int(i), "value": v} for i, v in self._field_values(update)]
         return contact
 
+    def _opt_out_payload(self, update: ProfileUpdate, contact_id: str) -> dict[str, Any] | None:
+        """The contactLists body that unsubscribes the contact from ``list_id``, if due."""
+        if update.subscribed is not False or self.config.list_id is None:
+            return None
+        status = {"list": self.config.list_id, "contact": contact_id, "status": UNSUBSCRIBED}
+        return {"contactList": status}
+
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
         """contact/sync, then one fieldValues call per mapped value (the contact id shown as
-        ``CONTACT_ID``: ``sync`` fills in the one contact/sync answers)."""
+        ``CONTACT_ID``: ``sync`` fills in the one contact/sync answers), then an opt-out's
+        contactLists call; for an erasure, the lookup by email and the deletion."""
+        if update.erase:
+            return [
+                ProfileRequest("GET", "/api/3/contacts", {"email": update.email}),
+                ProfileRequest("DELETE", f"/api/3/contacts/{FOUND_CONTACT_ID}", {}),
+            ]
         calls = [ProfileRequest("POST", "/api/3/contact/sync", self._contact_payload(update))]
         calls += [
             ProfileRequest("POST", "/api/3/fieldValues", body)
             for body in self._field_payloads(update, CONTACT_ID)
         ]
+        opt_out = self._opt_out_payload(update, CONTACT_ID)
+        if opt_out is not None:
+            calls.append(ProfileRequest("POST", "/api/3/contactLists", opt_out))
         return calls
 
     async def _call(self, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
@@ -161,10 +204,33 @@ class ActiveCampaignSync:
         raise_for_status_class(response, provider=self.name, secrets=(self.config.api_token,))
         return json_object(response)
 
+    async def _erase(self, email: str) -> SendResult:
+        """Delete every contact with the address (none: nothing left to delete)."""
+        contacts = (await self._call(f"/contacts?{urlencode({'email': email})}", None)).get(
+            "contacts"
+        )
+        found = [c["id"] for c in contacts or [] if isinstance(c, dict) and c.get("id")]
+        for contact_id in found:
+            deleted = await request(
+                self._client.http,
+                "DELETE",
+                f"{self._root}/contacts/{contact_id}",
+                provider=self.name,
+                headers={"Api-Token": self.config.api_token},
+            )
+            if deleted.status_code != 404:  # deleted meanwhile: the same outcome
+                raise_for_status_class(
+                    deleted, provider=self.name, secrets=(self.config.api_token,)
+                )
+        return SendResult("sent", provider_status="deleted" if found else "not_found")
+
     async def sync(self, update: ProfileUpdate) -> SendResult:
-        """Create or update the contact by email, then write each field value."""
+        """Create or update the contact by email, then write each field value (and an
+        opt-out); an erasure deletes the contact instead."""
         if not update.email:
             raise PermanentProviderError("an email address is required", provider=self.name)
+        if update.erase:
+            return await self._erase(update.email)
         answer = await self._call("/contact/sync", self._contact_payload(update))
         contact = answer.get("contact")
         contact_id = contact.get("id") if isinstance(contact, dict) else None
@@ -176,6 +242,9 @@ class ActiveCampaignSync:
             )
         for body in self._field_payloads(update, str(contact_id)):
             await self._call("/fieldValues", body)
+        opt_out = self._opt_out_payload(update, str(contact_id))
+        if opt_out is not None:
+            await self._call("/contactLists", opt_out)
         return SendResult("sent", provider_message_id=str(contact_id))
 
     async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
@@ -250,5 +319,5 @@ KIND = ProviderKind(
     config_type=ActiveCampaignConfig,
     description="Syncs the ActiveCampaign contact and writes custom field values.",
     factory=lambda name, config, ctx: ActiveCampaignSync(name, config, http_client=ctx.http_client),
-    callbacks=None,
+    callbacks=activecampaign_callbacks,
 )

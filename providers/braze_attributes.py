@@ -6,10 +6,18 @@ import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from providers.braze import accepted_result
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+)
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
@@ -33,8 +41,12 @@ __all__ = [
     "DEFAULT_ATTRIBUTES",
     "KIND",
     "MAX_ATTRIBUTE_OBJECTS",
+    "STANDARD_ATTRIBUTES",
     "BrazeAttributesConfig",
     "BrazeAttributesSync",
+    "contact_attributes",
+    "erase_request",
+    "unsubscribes_path",
 ]
 
 #: Braze's limit: up to 75 attributes objects per `/users/track` request (api_limits, errors:
@@ -64,6 +76,9 @@ class BrazeAttributesConfig:
             (``DEFAULT_ATTRIBUTES`` when left out).
         identity: the customer value Braze knows the user by, sent as ``external_id``:
             ``source_id`` (default), ``email`` or ``metadata.<key>``.
+        customer_sync: also write customers' own changes (names, email, phone, email opt-out)
+            and erasures (``/users/delete``) onto their Braze users.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -71,6 +86,8 @@ class BrazeAttributesConfig:
     attributes: Mapping[str, str] = mapping_field(default=DEFAULT_ATTRIBUTES)
     identity: str = identity_field(default="source_id", fills="external_id")
     timeout: float = 30.0
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("https://", "http://")):
@@ -78,6 +95,49 @@ class BrazeAttributesConfig:
         if not self.attributes:
             raise ValueError("attributes must name at least one attribute")
         Identity(self.identity)
+
+
+#: Braze's standard user attributes a customer sync fills (attribute -> profile value).
+STANDARD_ATTRIBUTES: Mapping[str, str] = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "phone": "phone",
+}
+
+
+def contact_attributes(update: ProfileUpdate) -> dict[str, Any]:
+    """A customer sync's standard attributes, and its email opt-out (never an opt-in)."""
+    item: dict[str, Any] = {}
+    for attribute, source in STANDARD_ATTRIBUTES.items():
+        value = update.value_of(source)
+        if value is not None:
+            item[attribute] = value
+    if update.subscribed is False:
+        item["email_subscribe"] = "unsubscribed"
+    return item
+
+
+#: Braze's largest page of GET /email/unsubscribes, and how many pages one pull reads at most
+#: (the rest waits for the next pull, which starts on the same day again).
+UNSUBSCRIBES_PAGE = 500
+UNSUBSCRIBES_PAGES = 200
+
+
+def unsubscribes_path(start: date, end: date, offset: int) -> str:
+    """GET /email/unsubscribes for whole days, one page."""
+    query = {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "limit": UNSUBSCRIBES_PAGE,
+        "offset": offset,
+    }
+    return f"/email/unsubscribes?{urlencode(query)}"
+
+
+def erase_request(update: ProfileUpdate) -> ProfileRequest:
+    """Delete the user and their data from Braze (an erasure)."""
+    return ProfileRequest("POST", "/users/delete", {"external_ids": [update.external_id]})
 
 
 class BrazeAttributesSync:
@@ -103,6 +163,8 @@ class BrazeAttributesSync:
     def _attributes(self, update: ProfileUpdate) -> dict[str, Any]:
         """The one attributes object of an update: the user by external_id, mapped values."""
         item: dict[str, Any] = {"external_id": update.external_id}
+        if update.contact:
+            item |= contact_attributes(update)
         for attribute, source in self.config.attributes.items():
             value = update.value_of(source)
             if value is not None:
@@ -110,7 +172,10 @@ class BrazeAttributesSync:
         return item
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        """The one `/users/track` call: the user by external_id, the mapped attributes."""
+        """The one `/users/track` call: the user by external_id, the mapped attributes (or,
+        for an erasure, the one `/users/delete` call)."""
+        if update.erase:
+            return [erase_request(update)]
         return [ProfileRequest("POST", "/users/track", {"attributes": [self._attributes(update)]})]
 
     def _answers(self, response: HttpResponse, count: int) -> list[SendResult | ProviderError]:
@@ -184,11 +249,51 @@ class BrazeAttributesSync:
         return [o for o in outcomes if o is not None]
 
     async def sync(self, update: ProfileUpdate) -> SendResult:
-        """Write the configured attributes onto the user (a call of one object)."""
+        """Write the configured attributes onto the user (a call of one object), or erase them."""
+        if update.erase:
+            return await self._erase(update)
         [outcome] = await self.sync_many([update])
         if isinstance(outcome, ProviderError):
             raise outcome
         return outcome
+
+    async def _erase(self, update: ProfileUpdate) -> SendResult:
+        """`/users/delete` answers how many users it deleted; none is fine (already gone)."""
+        if not update.external_id:
+            raise PermanentProviderError("external_id is required", provider=self.name)
+        delete = erase_request(update)
+        response = await request(
+            self._client.http,
+            delete.method,
+            self.config.base_url.rstrip("/") + delete.path,
+            provider=self.name,
+            json=delete.body,
+            headers={"Authorization": f"Bearer {self.config.api_key}"},
+        )
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        excerpt = response_excerpt(response.text, secrets=(self.config.api_key,))
+        return SendResult("sent", provider_status="deleted", raw=excerpt)
+
+    async def email_unsubscribes(self, start: date, end: date) -> list[str]:
+        """The addresses that unsubscribed from email in Braze from ``start`` to ``end`` (the
+        key needs the ``email.unsubscribe`` permission)."""
+        found: list[str] = []
+        for page in range(UNSUBSCRIBES_PAGES):
+            response = await request(
+                self._client.http,
+                "GET",
+                self.config.base_url.rstrip("/")
+                + unsubscribes_path(start, end, page * UNSUBSCRIBES_PAGE),
+                provider=self.name,
+                headers={"Authorization": f"Bearer {self.config.api_key}"},
+            )
+            raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+            emails = json_object(response).get("emails")
+            listed = emails if isinstance(emails, list) else []
+            found += [e["email"] for e in listed if isinstance(e, dict) and e.get("email")]
+            if len(listed) < UNSUBSCRIBES_PAGE:
+                break
+        return found
 
     async def check(self) -> None:
         """Braze offers no credential check for a track-only key; nothing is verified."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -23,6 +23,8 @@ __all__ = [
     "DESTINATION_HOST",
     "DESTINATION_URL",
     "SECRET",
+    "CustomerSync",
+    "CustomerSyncDelay",
     "config_schema",
     "destination_fields",
     "mapped_values",
@@ -34,6 +36,25 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: A sync's ``customer_sync`` setting (the same on every sync kind, described once).
+CustomerSync = Annotated[
+    bool,
+    msgspec.Meta(
+        description="Also write customer upserts, imports, opt-outs and erasures onto the "
+        "platform's profiles (see docs/providers.md, Customer sync)."
+    ),
+]
+#: A sync's ``customer_sync_delay``: how long a customer's write waits, so that the changes
+#: that follow it within that time go out in the same call.
+CustomerSyncDelay = Annotated[
+    float,
+    msgspec.Meta(
+        ge=0,
+        le=3600,
+        description="Seconds a customer sync write waits before it is sent; the customer's "
+        "further changes meanwhile replace it (one call).",
+    ),
+]
 # Field metadata marking a secret; use as `field(repr=False, metadata=SECRET)` for required ones.
 SECRET: Mapping[str, bool] = {"secret": True}
 # Field metadata marking where the provider connects: `field(metadata=DESTINATION_URL)` for an

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -81,6 +82,15 @@ class ProviderKind:
     def mapped_values(self, config: Mapping[str, Any]) -> frozenset[str] | None:
         """The profile values a stored config of this sync writes; None without a mapping."""
         return mapped_values(self.config_type, config)
+
+    def customer_sync_delay(self, config: Mapping[str, Any]) -> float | None:
+        """How long a stored config's customer sync writes wait to coalesce (seconds), or None
+        when the config does not turn customer sync on (or the kind has no such setting)."""
+        fields = {found.name: found for found in dataclasses.fields(self.config_type)}
+        if "customer_sync" not in fields or config.get("customer_sync") is not True:
+            return None
+        delay = config.get("customer_sync_delay", fields["customer_sync_delay"].default)
+        return float(delay) if isinstance(delay, int | float) else 0.0
 
     def parse_config(self, raw: Mapping[str, Any], *, name: str) -> Any:
         """Validate a raw config into the typed config."""

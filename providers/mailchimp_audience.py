@@ -18,7 +18,14 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from providers.batching import PollSchedule, one_by_one, poll, sync_in_batches
-from providers.config import DESTINATION_URL, SECRET, mapping_field
+from providers.config import (
+    DESTINATION_URL,
+    SECRET,
+    CustomerSync,
+    CustomerSyncDelay,
+    mapping_field,
+    secret_field,
+)
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
@@ -41,13 +48,16 @@ from providers.mailchimp_batch_results import (
     read_batch_results,
 )
 from providers.message import ProfileRequest, ProfileUpdate, SendResult
+from providers.platform_unsubscribes import check_webhook_secret, mailchimp_callbacks
 
 __all__ = [
     "BATCH_SIZE",
+    "CONTACT_MERGE_FIELDS",
     "DEFAULT_MERGE_FIELDS",
     "KIND",
     "MailchimpAudienceConfig",
     "MailchimpAudienceSync",
+    "contact_merge_fields",
     "subscriber_hash",
 ]
 
@@ -86,6 +96,11 @@ class MailchimpAudienceConfig:
             members by it): ``email`` (default), ``source_id`` or ``metadata.<key>``.
         status_if_new: status of a member created by the sync.
         base_url: override of https://<dc>.api.mailchimp.com (tests, proxies).
+        customer_sync: also write customers' own changes (FNAME, LNAME, an email opt-out as
+            status ``unsubscribed``) and erasures (``delete-permanent``) onto the audience.
+        customer_sync_delay: seconds such a write waits, so a burst of changes is one call.
+        webhook_secret: secret, at least 16 characters, you choose: the callback URL with
+            ``?secret=<it>`` receives the platform's unsubscribe webhooks (it signs none).
     """
 
     api_key: str = field(repr=False, metadata=SECRET)
@@ -97,6 +112,9 @@ class MailchimpAudienceConfig:
     )
     base_url: str | None = field(default=None, metadata=DESTINATION_URL)
     timeout: float = 30.0
+    customer_sync: CustomerSync = False
+    customer_sync_delay: CustomerSyncDelay = 5.0
+    webhook_secret: str | None = secret_field(default=None)
 
     def __post_init__(self) -> None:
         if not self.base_url and not _DATACENTER.search(self.api_key):
@@ -104,6 +122,7 @@ class MailchimpAudienceConfig:
         if not self.list_id or not self.merge_fields:
             raise ValueError("list_id and merge_fields are required")
         Identity(self.identity)
+        check_webhook_secret(self.webhook_secret)
 
     @property
     def root(self) -> str:
@@ -113,6 +132,20 @@ class MailchimpAudienceConfig:
         match = _DATACENTER.search(self.api_key)
         assert match is not None
         return f"https://{match.group(1)}.api.mailchimp.com"
+
+
+#: The audience's default merge fields a customer sync fills (tag -> profile value).
+CONTACT_MERGE_FIELDS: Mapping[str, str] = {"FNAME": "first_name", "LNAME": "last_name"}
+
+
+def contact_merge_fields(update: ProfileUpdate) -> dict[str, str]:
+    """A customer sync's names, in the merge fields every audience starts with."""
+    merge: dict[str, str] = {}
+    for tag, source in CONTACT_MERGE_FIELDS.items():
+        value = update.value_of(source)
+        if value is not None:
+            merge[tag] = value
+    return merge
 
 
 class MailchimpAudienceSync:
@@ -135,8 +168,12 @@ class MailchimpAudienceSync:
         self._poll = poll_schedule or PollSchedule()
 
     def requests(self, update: ProfileUpdate) -> list[ProfileRequest]:
-        """The member upsert: address, status for new members, merge fields that have values."""
-        merge = {}
+        """The member upsert: address, status for new members, merge fields that have values
+        (or, for an erasure, the member's permanent deletion)."""
+        member = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
+        if update.erase:
+            return [ProfileRequest("POST", member + "/actions/delete-permanent", {})]
+        merge = contact_merge_fields(update) if update.contact else {}
         for tag, source in self.config.merge_fields.items():
             value = update.value_of(source)
             if value is not None:
@@ -146,8 +183,10 @@ class MailchimpAudienceSync:
             "status_if_new": self.config.status_if_new,
             "merge_fields": merge,
         }
-        path = f"/3.0/lists/{self.config.list_id}/members/{subscriber_hash(update.email or '')}"
-        return [ProfileRequest("PUT", path, body)]
+        if update.subscribed is False:
+            # An opt-out here unsubscribes the member there; nothing here ever subscribes one.
+            body["status"] = body["status_if_new"] = "unsubscribed"
+        return [ProfileRequest("PUT", member, body)]
 
     def _checked(self, response: HttpResponse) -> dict[str, Any]:
         """The answer's JSON object; errors by HTTP class (problem details: the title as code)."""
@@ -179,7 +218,16 @@ class MailchimpAudienceSync:
             json=upsert.body,
             auth=("anystring", self.config.api_key),
         )
+        if update.erase:
+            return self._erased(response)
         return self._result(response)
+
+    def _erased(self, response: HttpResponse) -> SendResult:
+        """204 once deleted; 404 when there is no such member (nothing left to delete)."""
+        if response.status_code == 404:
+            return SendResult("sent", provider_status="not_found")
+        raise_for_status_class(response, provider=self.name, secrets=(self.config.api_key,))
+        return SendResult("sent", provider_status="deleted")
 
     async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:
         """Upsert the members through ``/3.0/batches``, 500 per batch; one outcome per update."""
@@ -283,5 +331,5 @@ KIND = ProviderKind(
     factory=lambda name, config, ctx: MailchimpAudienceSync(
         name, config, http_client=ctx.http_client
     ),
-    callbacks=None,
+    callbacks=mailchimp_callbacks,
 )

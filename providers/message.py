@@ -137,6 +137,11 @@ class ProfileUpdate:
         campaign: the campaign's name (its id when it has none).
         reward, reward_amount, reward_expires_at: the reward, as text.
         extra: further named values a mapping may name.
+        contact: a customer sync write: also write the contact's own details (names, email,
+            phone) into the platform's standard profile fields.
+        subscribed: False writes an email opt-out onto the profile; None leaves it. Never
+            True: an opt-in must come from the person, on the platform (see docs/providers.md).
+        erase: delete the user from the platform (a customer's erasure); nothing else is written.
     """
 
     id: str
@@ -153,10 +158,15 @@ class ProfileUpdate:
     reward_amount: str | None = None
     reward_expires_at: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    contact: bool = False
+    subscribed: Literal[False] | None = None
+    erase: bool = False
 
     def __post_init__(self) -> None:
         if not (self.email or self.phone or self.external_id):
             raise ValueError("a profile update needs an email, a phone or an external id")
+        if self.subscribed is not None and self.subscribed is not False:
+            raise ValueError("a profile update never subscribes anyone (opt-ins are the person's)")
         object.__setattr__(self, "extra", _frozen_mapping(self.extra))
 
     def value_of(self, source: str) -> str | None:

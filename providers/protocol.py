@@ -72,7 +72,8 @@ class BatchSync(Sync, Protocol):
 
     The delivery engine hands it every claimed row of one provider at once; the sync cuts them
     into the platform's batch size and answers per profile, from the platform's per-object
-    answers where it gives them.
+    answers where it gives them. It is never given an erasure or an opt-out: the engine writes
+    those through ``sync`` one by one.
     """
 
     async def sync_many(self, updates: Sequence[ProfileUpdate]) -> list[SendResult | ProviderError]:

@@ -31,6 +31,7 @@ from distribution.outbox.notifiers import DeliveryNotifier, Waker
 from distribution.outbox.rate_limit import shared_limiter_factory
 from distribution.outbox.worker import EmbeddedWorker
 from distribution.provider_configs.registry import ProviderRegistry
+from distribution.provider_configs.unsubscribe_pull import UnsubscribePull
 from distribution.storage.db import Database
 from distribution.storage.migrate import upgrade, upgrade_queue
 from distribution.storage.secrets import SecretBox
@@ -276,6 +277,10 @@ def create_app(
     # Every API process runs the async actions its requests enqueue (and any a stopped one
     # left): they are API work, not deliveries, so they do not wait for a worker process.
     async_actions = AsyncActionRunner(database)
+    # Customer sync: platforms that list their unsubscribes (Braze) are asked periodically.
+    unsubscribe_pull = UnsubscribePull(
+        database, providers, poll_interval=settings.unsubscribe_pull_interval
+    )
     # Previews, checks and compiles of user-written source run in these worker processes.
     render_pool = RenderPool(settings.render_limits)
 
@@ -351,13 +356,21 @@ def create_app(
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
                 "async_actions": async_actions,
+                "unsubscribe_pull": unsubscribe_pull,
                 "prometheus": prometheus,
                 "sign_ins": SignIns.from_settings(settings, clock),
             }
         ),
-        on_startup=[align_access_log, start_render_pool, async_actions.start, *engine.on_startup],
+        on_startup=[
+            align_access_log,
+            start_render_pool,
+            async_actions.start,
+            unsubscribe_pull.start,
+            *engine.on_startup,
+        ],
         on_shutdown=[
             async_actions.stop,
+            unsubscribe_pull.stop,
             *engine.on_shutdown,
             stop_render_pool,
             providers.aclose,

@@ -385,3 +385,13 @@ class ProviderWebhookController(Controller):
         # Mandrill sends an unsigned HEAD when the webhook is added and refuses a URL that does
         # not answer 200; nothing is read or changed, so nothing needs verifying.
         return None
+
+    @get(
+        "/{project_id:str}/{provider_name:str}",
+        status_code=200,
+        summary="Answer Mailchimp's URL check",
+        description="Mailchimp checks an audience webhook's URL with a GET when it is added "
+        "and refuses one that does not answer 200. Nothing is read or changed.",
+    )
+    async def validate(self, project_id: FromPath[str], provider_name: FromPath[str]) -> None:
+        return None

@@ -118,6 +118,8 @@ class Settings:
     )
     webhook_disable_after: int = 5
     webhook_poll_interval: float = 0.5
+    # Customer sync: seconds between pulls of Braze's list of email unsubscribes.
+    unsubscribe_pull_interval: float = 900.0
     render_limits: RenderPoolLimits = field(default_factory=RenderPoolLimits)
     session_max_age: int = 12 * 3600
     session_idle_timeout: int = 2 * 3600
@@ -172,6 +174,7 @@ class Settings:
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
             session_max_age=_positive_int("DM_SESSION_MAX_AGE", env, "43200"),
             session_idle_timeout=_positive_int("DM_SESSION_IDLE_TIMEOUT", env, "7200"),
+            unsubscribe_pull_interval=_positive_int("DM_UNSUBSCRIBE_PULL_INTERVAL", env, "900"),
             worker_metrics_port=int(env["DM_WORKER_METRICS_PORT"])
             if env.get("DM_WORKER_METRICS_PORT")
             else None,

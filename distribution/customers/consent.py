@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from distribution.customer_sync import enqueue_customer_sync
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Resubscription, Suppression, utcnow
 from distribution.storage.ids import new_id
@@ -166,6 +167,15 @@ def suppress(
             )
     except IntegrityError:
         return  # added concurrently: the outcome is the same
+    _sync_consent(session, project_id, customer_id)
+
+
+def _sync_consent(session: Session, project_id: str, customer_id: str | None) -> None:
+    """Carry the customer's consent to the platforms they are synced to (an opt-out only:
+    ``customer_sync`` never writes an opt-in)."""
+    customer = session.get(Customer, customer_id) if customer_id else None
+    if customer is not None and customer.project_id == project_id:
+        enqueue_customer_sync(session, project_id, [customer])
 
 
 def unsubscribe_customer(
@@ -241,6 +251,9 @@ def resubscribe_customer(session: Session, project_id: str, customer_id: str, ch
         # Only an actual opt-in voids older links: a system that confirms "subscribed" again
         # and again must not break the links in messages the customer already has.
         _record_resubscription(session, project_id, customer_id, channel)
+        # A queued opt-out must not go out any more; nothing subscribes them on the platform.
+        session.flush()
+        _sync_consent(session, project_id, customer_id)
     return len(rows)
 
 

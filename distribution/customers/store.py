@@ -19,6 +19,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from distribution.customer_sync import enqueue_customer_sync, enqueue_erasure, profile_changed
 from distribution.customers.customer_input import (
     CustomerIn,
     ValidCustomer,
@@ -217,6 +218,7 @@ def _write_valid(
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
     touched: dict[str, dict[str, Any]] = {}
+    resynced: list[dict[str, Any]] = []  # touched rows whose platform profile changes
     written: list[tuple[BatchItem, dict[str, Any]]] = []
     for index, valid in valid_rows:
         key = valid.source_id
@@ -238,6 +240,8 @@ def _write_valid(
                 row["updated_at"] = before["updated_at"]
             else:
                 touched[row["id"]] = row
+                if profile_changed(row, before):
+                    resynced.append(row)
         written.append((BatchItem(index=index, customer_id=row["id"], created=created), row))
 
     if one:
@@ -248,6 +252,8 @@ def _write_valid(
     else:
         insert_rows(session, fresh)
         update_rows(session, touched.values())
+    enqueue_customer_sync(session, project_id, fresh, created=True)
+    enqueue_customer_sync(session, project_id, resynced)
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     return written
@@ -298,6 +304,8 @@ def update_customer(
         row["updated_at"] = before["updated_at"]
     else:
         update_row(session, row)
+        if profile_changed(row, before):
+            enqueue_customer_sync(session, project_id, [row])
     session.expunge_all()
     return _customer(row)
 
@@ -419,13 +427,16 @@ def list_customers(
 def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
     """Erase a customer's personal data; the id (returned) stays as a tombstone for the log."""
     customer = get_customer(session, project_id, customer_id)
+    now = utcnow()
+    _cancel_profile_writes(session, customer.id, now)
+    # After the cancel (which would cancel it), before the scrub (which blanks the platform id).
+    enqueue_erasure(session, project_id, customer)
     for name in _PERSONAL_COLUMNS:
         setattr(customer, name, None)
     customer.meta = {}
-    customer.erased_at = customer.updated_at = utcnow()
+    customer.erased_at = customer.updated_at = now
     session.add(customer)
     forget_external_ids(session, customer.id)
-    _cancel_profile_writes(session, customer.id, customer.erased_at)
     return customer.id
 
 

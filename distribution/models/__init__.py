@@ -14,6 +14,7 @@ from distribution.models.core import (
     JSONVariant,
     Project,
     Segment,
+    given_names,
     utcnow,
 )
 from distribution.models.customer_refs import CustomerExternalId
@@ -30,7 +31,7 @@ from distribution.models.deliveries import (
     Resubscription,
     Suppression,
 )
-from distribution.models.providers import ProviderConfig
+from distribution.models.providers import ProviderConfig, UnsubscribePullCursor
 from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User, UserSession
@@ -67,9 +68,11 @@ __all__ = [
     "Suppression",
     "TemplateVariant",
     "TemplateVersion",
+    "UnsubscribePullCursor",
     "User",
     "UserSession",
     "WebhookCall",
     "WebhookSubscription",
+    "given_names",
     "utcnow",
 ]

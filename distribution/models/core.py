@@ -5,6 +5,7 @@ Times are stored as naive UTC (SQLite keeps no zone); the web layer adds the ``Z
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -22,6 +23,7 @@ __all__ = [
     "JSONVariant",
     "Project",
     "Segment",
+    "given_names",
     "project_fk",
     "utcnow",
 ]
@@ -138,6 +140,18 @@ class CustomerRecord:
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None
+
+
+def given_names(name: str | None, meta: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """A customer's first and last name: ``metadata.first_name``/``last_name`` when set, else
+    the first word of ``name`` and the rest (templates and customer sync read them so)."""
+    words = (name or "").split(maxsplit=1)
+    found: list[str | None] = [words[0] if words else None, words[1] if len(words) > 1 else None]
+    for index, key in enumerate(("first_name", "last_name")):
+        given = (meta or {}).get(key)
+        if isinstance(given, str) and given.strip():
+            found[index] = given.strip()
+    return found[0], found[1]
 
 
 #: A customer as the renderer and the segment filter read it: either form will do.

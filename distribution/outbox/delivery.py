@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Update, bindparam, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col
 
+from distribution.customer_sync import forget_erased_recipients, goes_alone, is_erasure
 from distribution.customers.consent import suppress
 from distribution.errors import DistributionError
 from distribution.models import Delivery, DeliveryStatusChange, utcnow
@@ -123,6 +124,8 @@ class SendOutcome:
     # The provider took the message but reported errors with it: ``detail`` names them, and
     # the row keeps them in ``last_error`` although it is ``sent``.
     provider_errors: bool = False
+    # A settled erasure (customer sync): its row must not keep the erased person's platform id.
+    forget_recipient: bool = False
 
 
 _CLAIM_COLUMNS = [
@@ -262,9 +265,9 @@ def _batched(claimed: Claimed) -> bool:
     """Whether the row may go to its sync with the others of its provider (``sync_many``).
 
     The one place that routes rows: a profile write is batched, every other row (messages,
-    and any profile write that must go alone) takes the per-row path.
+    and a customer sync's erasures and opt-outs) takes the per-row path.
     """
-    return claimed.channel == PROFILE
+    return claimed.channel == PROFILE and not goes_alone(claimed.content)
 
 
 def _update_of(claimed: Claimed) -> ProfileUpdate:
@@ -287,6 +290,13 @@ async def _call_provider(
 
 
 async def _send_one(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> SendOutcome:
+    outcome = await _attempt(claimed, senders, policy)
+    if outcome.status != "queued" and claimed.channel == PROFILE:
+        outcome.forget_recipient = is_erasure(claimed.content)
+    return outcome
+
+
+async def _attempt(claimed: Claimed, senders: SenderSource, policy: DeliveryPolicy) -> SendOutcome:
     try:
         result = await _call_provider(claimed, senders, policy)
     except Exception as error:
@@ -601,6 +611,7 @@ def record_outcomes(database: Database, outcomes: Sequence[SendOutcome]) -> None
         changes = [(o.id, o.status, o.detail, now) for o in moved]
         insert_many(connection, _CHANGES, _CHANGE_COLUMNS, changes)
         _announce(session, moved, {id_: project for id_, (project, _due) in moving.items()})
+        forget_erased_recipients(session, [o.id for o in moved if o.forget_recipient])
         for outcome in moved:
             if outcome.suppress_address:
                 project_id, channel, address, customer_id = outcome.suppress_address

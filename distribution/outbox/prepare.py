@@ -458,8 +458,10 @@ def profile_update(delivery_id: str, content: Mapping[str, Any]) -> ProfileUpdat
     return ProfileUpdate(
         id=delivery_id,
         email=text("email"),
+        phone=text("phone"),
         external_id=text("external_id"),
         first_name=text("first_name"),
+        last_name=text("last_name"),
         code=text("code"),
         referral_link=text("referral_link"),
         qr_url=text("qr_url"),
@@ -467,6 +469,10 @@ def profile_update(delivery_id: str, content: Mapping[str, Any]) -> ProfileUpdat
         reward=text("reward"),
         reward_amount=text("reward_amount"),
         reward_expires_at=text("reward_expires_at"),
+        # Customer sync rows (distribution.customer_sync): flags, never an opt-in.
+        contact=values.get("contact") is True,
+        subscribed=False if values.get("subscribed") is False else None,
+        erase=values.get("erase") is True,
     )
 
 

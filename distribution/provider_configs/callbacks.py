@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from distribution.customers.platform_opt_outs import suppress_reported_opt_outs
 from distribution.errors import AuthenticationError, FieldError, InvalidInputError
 from distribution.outbox.delivery_events import record_delivery_events
 from distribution.provider_configs.store import find_provider, full_config
@@ -55,6 +56,13 @@ def receive_status_callback(
     except CallbackFormatError as exc:
         raise InvalidInputError([FieldError("body", exc.message)]) from None
     record_delivery_events(session, project_id, provider_name, events)
+    # A sync platform's unsubscribe names an address, not a message of ours.
+    opted_out = [
+        e.recipient
+        for e in events
+        if e.type == "unsubscribed" and e.provider_message_id is None and e.recipient
+    ]
+    suppress_reported_opt_outs(session, project_id, provider_name, opted_out)
     return len(events)
 
 

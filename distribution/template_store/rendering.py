@@ -21,6 +21,7 @@ from distribution.models import (
     Project,
     TemplateVariant,
     TemplateVersion,
+    given_names,
 )
 from distribution.storage.project_rows import project_row
 from distribution.template_store.render_pool import render_pool
@@ -264,11 +265,8 @@ def resolve_template(
 
 
 def _first_name(customer: CustomerLike) -> str | None:
-    given = customer.meta.get("first_name") if isinstance(customer.meta, dict) else None
-    if isinstance(given, str) and given.strip():
-        return given.strip()
-    parts = (customer.name or "").split()
-    return parts[0] if parts else None
+    meta = customer.meta if isinstance(customer.meta, dict) else None
+    return given_names(customer.name, meta)[0]
 
 
 def _present(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,14 @@ def test_every_kind_declares_its_channels_and_callbacks_in_its_own_module(kind: 
 
 def test_the_kinds_with_status_callbacks() -> None:
     declared = {k for k, spec in PROVIDER_KINDS.items() if spec.callbacks is not None}
-    assert declared == {"smtp", "twilio", "mailchimp_transactional"}
+    assert declared == {
+        "smtp",
+        "twilio",
+        "mailchimp_transactional",
+        # Their unsubscribe webhooks (customer sync), authenticated by a secret in the URL.
+        "mailchimp_audience",
+        "activecampaign",
+    }
 
 
 def _string_constants(path: Path) -> set[str]:

@@ -95,3 +95,14 @@ def test_the_retry_backoff_is_read_from_the_environment_into_the_delivery_policy
     assert (policy.base_backoff, policy.max_backoff) == (0.5, 2.0)
     default = delivery_policy(Settings.from_env({**BASE, "DM_DATA_DIR": str(tmp_path)}))
     assert (default.base_backoff, default.max_backoff) == (5.0, 3600.0)
+
+
+def test_the_unsubscribe_pull_interval_is_read_and_must_be_positive(tmp_path: Path) -> None:
+    env = {**BASE, "DM_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(env).unsubscribe_pull_interval == 900
+    assert (
+        Settings.from_env(env | {"DM_UNSUBSCRIBE_PULL_INTERVAL": "60"}).unsubscribe_pull_interval
+        == 60
+    )
+    with pytest.raises(ValueError, match="DM_UNSUBSCRIBE_PULL_INTERVAL"):
+        Settings.from_env(env | {"DM_UNSUBSCRIBE_PULL_INTERVAL": "0"})

@@ -1,4 +1,5 @@
-"""Fake ActiveCampaign API v3: contact/sync, fieldValues and the bulk contact import.
+"""Fake ActiveCampaign API v3: contact/sync, fieldValues, contactLists, the contact lookup by
+email and its deletion, and the bulk contact import, with the Api-Token header.
 
 The bulk import checks the request as the importer does (at most 250 contacts, 400,000 bytes,
 each contact with an email, fields as ``{"id": <number>, "value": <text>}``), imports at once and
@@ -16,6 +17,8 @@ from .asgi import FakeApi, Recorded, Reply
 
 API_TOKEN = "ac-token-0123456789abcdef"
 FIELD_IDS = {"12", "13"}
+LIST_IDS = {"3"}
+CONTACT = re.compile(r"^/api/3/contacts/(?P<id>\d+)$")
 MAX_CONTACTS = 250
 MAX_BYTES = 400_000
 EMAIL = re.compile(r"[^@\s']+@[^@\s]+\.[^@\s]+")
@@ -35,6 +38,9 @@ class FakeActiveCampaign(FakeApi):
         self.polls_before_completed = 0
         # When set, the final status of every import ("failed", "interrupted").
         self.import_status: str | None = None
+        # (list, contact) -> status ("1" active, "2" unsubscribed)
+        self.list_status: dict[tuple[str, str], str] = {}
+        self.deleted: list[str] = []
 
     def reset(self) -> None:
         super().reset()
@@ -43,6 +49,8 @@ class FakeActiveCampaign(FakeApi):
         self.imports.clear()
         self.polls_before_completed = 0
         self.import_status = None
+        self.list_status.clear()
+        self.deleted.clear()
 
     @property
     def import_sizes(self) -> list[int]:
@@ -55,6 +63,18 @@ class FakeActiveCampaign(FakeApi):
             return Reply(200, {"user": {"id": "1", "username": "admin"}})
         if request.path == "/api/3/import/info" and request.method == "GET":
             return self.import_info(request)
+        if request.path == "/api/3/contacts" and request.method == "GET":
+            [email] = parse_qs(request.query).get("email") or [""]
+            found = [c for e, c in self.contacts.items() if e.lower() == email.lower()]
+            return Reply(200, {"contacts": found, "meta": {"total": str(len(found))}})
+        deleting = CONTACT.match(request.path)
+        if deleting and request.method == "DELETE":
+            for email, contact in list(self.contacts.items()):
+                if contact["id"] == deleting["id"]:
+                    del self.contacts[email]
+                    self.deleted.append(email)
+                    return Reply(200, {})
+            return Reply(404, {"message": "No Result found for Subscriber with id"})
         if request.method != "POST":
             return Reply(404, {"message": "Not Found"})
         if request.path == "/api/3/import/bulk_import":
@@ -80,6 +100,15 @@ class FakeActiveCampaign(FakeApi):
                 return Reply(422, {"errors": [{"title": "value is required"}]})
             self.values[(value["contact"], value["field"])] = value["value"]
             return Reply(200, {"fieldValue": value})
+        if request.path == "/api/3/contactLists":
+            entry = body.get("contactList", {})
+            ids = {c["id"] for c in self.contacts.values()}
+            if entry.get("contact") not in ids or entry.get("list") not in LIST_IDS:
+                return Reply(422, {"errors": [{"title": "unknown contact or list"}]})
+            if str(entry.get("status")) not in ("1", "2"):
+                return Reply(422, {"errors": [{"title": "status must be 1 or 2"}]})
+            self.list_status[(entry["list"], entry["contact"])] = str(entry["status"])
+            return Reply(201, {"contactList": entry})
         return Reply(404, {"message": "Not Found"})
 
     def bulk_import(self, request: Recorded) -> Reply:

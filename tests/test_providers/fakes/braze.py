@@ -1,4 +1,5 @@
-"""Fake Braze REST API: /messages/send and /users/track with Braze's limits and errors."""
+"""Fake Braze REST API: /messages/send, /users/track, /users/delete and GET
+/email/unsubscribes, with Braze's limits and errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import secrets
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .asgi import FakeApi, Recorded, Reply
 
@@ -17,6 +19,8 @@ NAME_ADDR = re.compile(r"^[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>$")
 ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
 #: Braze's limit of attributes (events, purchases) objects per `/users/track` request.
 MAX_OBJECTS = 75
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SUBSCRIBE_STATES = ("opted_in", "unsubscribed", "subscribed")
 
 
 def fatal(status: int, message: str, errors: list[str] | None = None) -> Reply:
@@ -37,6 +41,9 @@ class FakeBraze(FakeApi):
         # Attributes objects written per user (external_id): how often each user was written.
         self.writes: Counter[str] = Counter()
         self._flaky: tuple[float, random.Random] | None = None
+        self.deleted: list[str] = []
+        # What GET /email/unsubscribes lists: {"email", "unsubscribed_at" (YYYY-MM-DD...)}.
+        self.unsubscribes: list[dict[str, str]] = []
 
     def reset(self) -> None:
         super().reset()
@@ -44,6 +51,8 @@ class FakeBraze(FakeApi):
         self.minor_errors.clear()
         self.writes.clear()
         self._flaky = None
+        self.deleted.clear()
+        self.unsubscribes.clear()
 
     def flaky(self, rate: float, *, seed: int = 1) -> None:
         """From now on answer a seeded random ``rate`` of authorised calls with Braze's
@@ -86,10 +95,12 @@ class FakeBraze(FakeApi):
         # Not Braze's: how a benchmark reads the record of a fake served by another process.
         if request.method == "GET" and request.path == "/_fake/summary":
             return Reply(200, self.summary())
-        if request.method != "POST":
-            return fatal(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {API_KEY}":
             return fatal(401, "Unauthorized")
+        if request.method == "GET" and request.path == "/email/unsubscribes":
+            return self.email_unsubscribes(dict(parse_qsl(request.query)))
+        if request.method != "POST":
+            return fatal(404, "Not Found")
         if not request.headers.get("content-type", "").startswith("application/json"):
             return fatal(400, "Bad Request", ["content type must be application/json"])
         fault = self._fault()
@@ -103,7 +114,37 @@ class FakeBraze(FakeApi):
             return self.send(body)
         if request.path == "/users/track":
             return self.track(body)
+        if request.path == "/users/delete":
+            return self.delete(body)
         return fatal(404, "Not Found")
+
+    def delete(self, body: dict[str, Any]) -> Reply:
+        """Braze: up to 50 external_ids (or aliases, braze_ids) a request; 201 with the count."""
+        ids = body.get("external_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return fatal(400, "Bad Request", ["external_ids must be a list of strings"])
+        if len(ids) > 50:
+            return fatal(400, "Bad Request", ["at most 50 external_ids"])
+        found = [i for i in ids if self.attributes.pop(i, None) is not None]
+        self.deleted += ids
+        return Reply(202, {"deleted": len(found), "message": "success"})
+
+    def email_unsubscribes(self, query: dict[str, str]) -> Reply:
+        """Braze: start_date and end_date (YYYY-MM-DD, both or neither with an email),
+        limit 1-500 (default 100), offset; newest first."""
+        start, end = query.get("start_date"), query.get("end_date")
+        if not (start and end) or not all(DATE.match(d) for d in (start, end)):
+            return fatal(400, "Bad Request", ["start_date and end_date (YYYY-MM-DD) are required"])
+        try:
+            limit = int(query.get("limit", "100"))
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            return fatal(400, "Bad Request", ["limit and offset must be integers"])
+        if not 1 <= limit <= 500 or offset < 0:
+            return fatal(400, "Bad Request", ["limit must be 1-500"])
+        matching = [u for u in self.unsubscribes if start <= u["unsubscribed_at"][:10] <= end]
+        matching.sort(key=lambda u: u["unsubscribed_at"], reverse=True)
+        return Reply(200, {"emails": matching[offset : offset + limit], "message": "success"})
 
     def send(self, body: dict[str, Any]) -> Reply:
         ids = body.get("external_user_ids")
@@ -187,7 +228,11 @@ class FakeBraze(FakeApi):
         """Why Braze would skip this attributes object, or None."""
         if not isinstance(item, dict):
             return "attributes object must be an object"
-        ids = [k for k in ("external_id", "user_alias", "braze_id", "email", "phone") if k in item]
+        # email and phone identify a user only when no id does: beside an external_id they
+        # are the standard attributes they name.
+        ids = [k for k in ("external_id", "user_alias", "braze_id") if k in item] or [
+            k for k in ("email", "phone") if k in item
+        ]
         if len(ids) != 1:
             return "'external_id' or 'braze_id' or 'user_alias' or 'email' or 'phone' is required"
         if "external_id" in item and not (
@@ -203,4 +248,6 @@ class FakeBraze(FakeApi):
                 return f"attribute {key!r} is too long"
             if not isinstance(value, str | int | float | bool | list):
                 return f"attribute {key!r} has a bad type"
+        if item.get("email_subscribe", "opted_in") not in SUBSCRIBE_STATES:
+            return "email_subscribe is not a subscription state"
         return None

@@ -1,4 +1,5 @@
-"""Fake Mailchimp Marketing API 3.0: members upsert by subscriber hash, batches, ping.
+"""Fake Mailchimp Marketing API 3.0: members upsert by subscriber hash, their permanent
+deletion, batches, ping.
 
 ``/3.0/batches`` runs its operations through the same member upsert as a direct call and serves
 the results as a gzipped tar of JSON arrays on a "storage" URL of its own, which refuses an
@@ -19,7 +20,9 @@ from .asgi import FakeApi, Recorded, Reply
 
 API_KEY = "0123456789abcdef0123456789abcdef-us6"
 LIST_ID = "a1b2c3d4e5"
-MEMBER = re.compile(r"^/3\.0/lists/(?P<list>[^/]+)/members/(?P<hash>[0-9a-f]{32})$")
+MEMBER = re.compile(
+    r"^/3\.0/lists/(?P<list>[^/]+)/members/(?P<hash>[0-9a-f]{32})(?P<delete>/actions/delete-permanent)?$"
+)
 BATCH = re.compile(r"^/3\.0/batches/(?P<id>[0-9a-f]{10})$")
 RESULTS = re.compile(r"^/batch-results/(?P<id>[0-9a-f]{10})\.tar\.gz$")
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -66,6 +69,7 @@ class FakeMailchimpMarketing(FakeApi):
         self.poll_fault: int | None = None
         # When set, (rate, status, generator): that share of a batch's operations fails.
         self.operation_faults: tuple[float, int, random.Random] | None = None
+        self.deleted: list[str] = []
 
     def reset(self) -> None:
         super().reset()
@@ -75,6 +79,7 @@ class FakeMailchimpMarketing(FakeApi):
         self.results_override = None
         self.poll_fault = None
         self.operation_faults = None
+        self.deleted.clear()
 
     def fail_operations_randomly(self, rate: float, status: int, *, seed: int = 1) -> None:
         """From now on, answer a random ``rate`` of batch operations with ``status``."""
@@ -98,6 +103,9 @@ class FakeMailchimpMarketing(FakeApi):
             if request.path != f"/3.0/lists/{LIST_ID}":
                 return problem(404, "Resource Not Found", "The requested resource was not found.")
             return Reply(200, {"id": LIST_ID, "name": "Newsletter", "stats": {"member_count": 0}})
+        deleting = MEMBER.match(request.path)
+        if deleting and deleting["delete"] and request.method == "POST":
+            return self.delete(deleting["list"], deleting["hash"])
         if request.method != "PUT":
             return problem(404, "Resource Not Found", "The requested resource was not found.")
         return self.upsert(request.path, request.json())
@@ -105,7 +113,7 @@ class FakeMailchimpMarketing(FakeApi):
     def upsert(self, path: str, body: Any) -> Reply:
         """PUT /3.0/lists/{list}/members/{hash}: create (status_if_new) or update the member."""
         m = MEMBER.match(path)
-        if m is None:
+        if m is None or m["delete"]:
             return problem(404, "Resource Not Found", "The requested resource was not found.")
         if m["list"] != LIST_ID:
             return problem(404, "Resource Not Found", "The requested list was not found.")
@@ -113,6 +121,7 @@ class FakeMailchimpMarketing(FakeApi):
             return problem(
                 400, "Invalid Resource", "The resource submitted could not be validated."
             )
+
         email = body.get("email_address")
         if not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             return problem(400, "Invalid Resource", "Please provide a valid email address.")
@@ -134,6 +143,13 @@ class FakeMailchimpMarketing(FakeApi):
         member["email_address"] = email
         member["merge_fields"].update(merge)
         return Reply(200, member)
+
+    def delete(self, list_id: str, member: str) -> Reply:
+        """POST .../members/{hash}/actions/delete-permanent: 204, or 404 for no such member."""
+        if list_id != LIST_ID or self.members.pop(member, None) is None:
+            return problem(404, "Resource Not Found", "The requested resource was not found.")
+        self.deleted.append(member)
+        return Reply(204)
 
     def create_batch(self, request: Recorded) -> Reply:
         """POST /3.0/batches: the operations run at once, reported when polled."""
