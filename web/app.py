@@ -72,6 +72,7 @@ from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, ui_routes
+from web.ui.gateway import ui_api_gateway
 from web.ui.session import Clock, SignIns
 from web.voucherify_customers_api import VoucherifyCustomerController
 from web.webhooks_api import InboundSecretController, WebhookController
@@ -135,6 +136,28 @@ def provider_registry(
         )
     return ProviderRegistry(database, secret_box, guard=guard)
 
+
+#: The public API's controllers: under ``/v1`` for API keys, and again under ``/ui/v1`` for the
+#: signed-in browser (``web.ui.gateway``), so the UI does everything through the same handlers.
+API_CONTROLLERS = [
+    CustomerController,
+    VoucherifyCustomerController,
+    AsyncActionController,
+    SegmentController,
+    ApiKeyController,
+    TemplateController,
+    ProviderController,
+    DistributionController,
+    EventController,
+    MessageController,
+    ConsentController,
+    WebhookController,
+    InboundSecretController,
+    CampaignController,
+    CodePoolController,
+    CodeController,
+    BulkSendController,
+]
 
 #: Handler dependencies, each one of the services the app's state holds (dependency: state key).
 _DEPENDENCIES_FROM_STATE = {
@@ -310,28 +333,13 @@ def create_app(
             live,
             ready,
             metrics,
-            CustomerController,
-            VoucherifyCustomerController,
-            AsyncActionController,
-            SegmentController,
-            ApiKeyController,
-            *ui_routes(settings),
-            TemplateController,
-            ProviderController,
+            *API_CONTROLLERS,
             ProviderWebhookController,
-            DistributionController,
-            EventController,
-            MessageController,
-            ConsentController,
             unsubscribe_page,
             unsubscribe_post,
-            WebhookController,
-            InboundSecretController,
-            CampaignController,
-            CodePoolController,
-            CodeController,
             qr_image,
-            BulkSendController,
+            *ui_routes(settings),
+            ui_api_gateway(settings, API_CONTROLLERS),
         ],
         template_config=UI_TEMPLATES,
         dependencies={name: _from_state(key) for name, key in _DEPENDENCIES_FROM_STATE.items()}

@@ -48,6 +48,7 @@ __all__ = [
     "enqueue_customer_sync",
     "enqueue_erasure",
     "forget_erased_recipients",
+    "goes_alone",
     "is_erasure",
     "profile_changed",
 ]

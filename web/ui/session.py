@@ -102,6 +102,7 @@ class UiUser:
     role: str
     project_id: str
     project_name: str
+    default_region: str
 
     def can(self, needed: Role) -> bool:
         """Whether this user's role is at least `needed`."""
@@ -202,7 +203,9 @@ def signed_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UiUser:
         with db.session() as tx:
             touch_session(tx, session_id, now)
     user, project = found.user, found.project
-    signed_in = UiUser(user.id, user.email, user.role, project.id, project.name)
+    signed_in = UiUser(
+        user.id, user.email, user.role, project.id, project.name, project.default_region
+    )
     connection.state[_USER_KEY] = signed_in
     return signed_in
 
