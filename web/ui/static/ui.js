@@ -1,4 +1,6 @@
-// Small behaviour shared by every page (the page CSP allows no inline script).
+// Small behaviour shared by every page (the page CSP allows no inline script), and `window.dm`,
+// the helpers every page script uses: the API through the session (`/ui/v1`, the same handlers
+// as `/v1`), building elements, problem details shown on their fields, one date format.
 "use strict";
 
 // Forms marked data-confirm ask first (for example before disabling a user).
@@ -6,3 +8,134 @@ document.addEventListener("submit", (event) => {
   const message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+window.dm = (function () {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = meta ? meta.content : "";
+
+  // An element with attributes ("class", "text", on* handlers as functions) and children.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on") && typeof value === "function") {
+        node.addEventListener(key.slice(2), value);
+      } else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) {
+        node.append(child instanceof Node ? child : String(child));
+      }
+    }
+    return node;
+  }
+
+  // An API error: the problem details body (status, detail, errors[{field, reason}]).
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.detail) || `the server answered ${status}`);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  // Calls `/ui/v1` + path (e.g. api("POST", "/campaigns", {...})); answers the JSON body or
+  // throws ApiError. A 401 means the session ended: the page goes to sign-in and comes back.
+  async function api(method, path, body, options) {
+    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrf;
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
+      init.headers["Content-Type"] = (options && options.contentType) || "application/json";
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    const response = await fetch("/ui/v1" + path, init);
+    let payload = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        payload = JSON.parse(text);
+      } catch (_) {
+        payload = text;
+      }
+    }
+    if (response.status === 401) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign("/login?next=" + next);
+    }
+    if (!response.ok) throw new ApiError(response.status, payload);
+    return payload;
+  }
+
+  // Shows an ApiError on a form: each `errors[].field` next to the input named after it (the
+  // message tied to it by aria-describedby), the rest in the form's [role=alert] box.
+  function showProblem(form, error) {
+    clearProblem(form);
+    const box = form.querySelector("[data-problem]");
+    const unplaced = [];
+    for (const item of (error.problem && error.problem.errors) || []) {
+      const input = item.field && form.querySelector(`[name="${CSS.escape(item.field)}"]`);
+      if (!input) {
+        unplaced.push(`${item.field}: ${item.reason}`);
+        continue;
+      }
+      const id = `${input.id || input.name}-error`;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", id);
+      input.after(el("p", { class: "field-error", id, text: item.reason }));
+    }
+    if (box) {
+      box.textContent = [error.message, ...unplaced].join(" · ");
+      box.hidden = false;
+    }
+  }
+
+  function clearProblem(form) {
+    form.querySelectorAll(".field-error").forEach((node) => node.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((node) => {
+      node.removeAttribute("aria-invalid");
+      node.removeAttribute("aria-describedby");
+    });
+    const box = form.querySelector("[data-problem]");
+    if (box) {
+      box.textContent = "";
+      box.hidden = true;
+    }
+  }
+
+  // The one date format: in the viewer's time zone, "7 Dec 2026, 14:05", and a relative hint
+  // ("3 min ago", "in 2 h") for times within a day.
+  const absolute = new Intl.DateTimeFormat(undefined, {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+
+  function when(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso);
+    const seconds = (date.getTime() - Date.now()) / 1000;
+    const text = absolute.format(date);
+    if (Math.abs(seconds) >= 86400) return text;
+    const [value, unit] =
+      Math.abs(seconds) < 60
+        ? [Math.round(seconds), "second"]
+        : Math.abs(seconds) < 3600
+          ? [Math.round(seconds / 60), "minute"]
+          : [Math.round(seconds / 3600), "hour"];
+    return `${text} (${relative.format(value, unit)})`;
+  }
+
+  // A <time> element showing `when(iso)` with the exact instant as its datetime and title.
+  function time(iso) {
+    return el("time", { datetime: iso || "", title: iso || "" }, when(iso));
+  }
+
+  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when };
+})();

@@ -1,0 +1,48 @@
+"""axe-core in the page: every page of the UI, in each state a test puts it in, at 1440 px and
+390 px, with no serious or critical violation.
+
+axe-core comes from the ``axe-playwright-python`` test dependency (its bundled ``axe.min.js``);
+it is evaluated in the page through the DevTools protocol, which the page's CSP does not govern.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import axe_playwright_python
+from playwright.sync_api import Page
+
+__all__ = ["WIDTHS", "assert_accessible", "axe_violations"]
+
+#: The widths every page is checked at: a laptop and a phone.
+WIDTHS = (1440, 390)
+_AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+_BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """The serious and critical violations axe-core finds in the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_AXE)
+    results: dict[str, Any] = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in results["violations"] if v.get("impact") in _BLOCKING]
+
+
+def assert_accessible(page: Page, what: str) -> None:
+    """Fail with each violation and the elements it names, at every width of ``WIDTHS``
+    (the viewport is put back afterwards)."""
+    size = page.viewport_size or {"width": 1440, "height": 900}
+    found: list[str] = []
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            for violation in axe_violations(page):
+                targets = [" ".join(map(str, n["target"])) for n in violation["nodes"][:5]]
+                found.append(
+                    f"{what} at {width} px: {violation['id']} ({violation['impact']}): "
+                    f"{violation['help']} -> {targets}"
+                )
+    finally:
+        page.set_viewport_size(size)
+    assert not found, "\n".join(found)
