@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import anyio
 import segno
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
 from distribution.codes.assignment import AssignedCode, assign_code, revoke_code
@@ -23,9 +23,11 @@ from distribution.codes.code_pools import (
     generate_codes,
     get_pool,
     import_codes,
+    list_pools,
     pool_stats,
     read_code_csv,
     read_code_json,
+    set_low_stock_threshold,
 )
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign, CodePool, Project
@@ -40,6 +42,7 @@ from web.campaigns_schemas import (
     CodeOut,
     CodesAdded,
     GenerateIn,
+    PoolChange,
     PoolIn,
     PoolOut,
     RefusedRow,
@@ -163,6 +166,23 @@ def _added(db: Database, project_id: str, pool_id: str, report: ImportReport) ->
         )
 
 
+#: How many example codes a dry run shows.
+EXAMPLES = 5
+
+
+def _dry_run(db: Database, project_id: str, pool_id: str, config: CodeConfig) -> CodesAdded:
+    # The same check a real run makes (every bad field named), then a few codes made by the
+    # same code, so the examples are exactly what a real run would produce.
+    errors = config.check()
+    if errors:
+        raise InvalidInputError(errors)
+    added = _added(db, project_id, pool_id, ImportReport())
+    added.combinations = config.space()
+    added.examples = config.make(EXAMPLES)
+    added.dry_run = True
+    return added
+
+
 def _project(session: Session, project_id: str) -> Project:
     project = session.get(Project, project_id)
     if project is None:  # pragma: no cover - the caller's project exists
@@ -197,6 +217,37 @@ class CodePoolController(Controller):
         with db.session() as session:
             pool = create_pool(
                 session, caller.project_id, data.campaign, data.name, data.low_stock_threshold
+            )
+            return _pool_out(session, pool)
+
+    @get("/", sync_to_thread=True, summary="List code pools with their counts")
+    def all_pools(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        campaign: FromQuery[str | None] = None,
+    ) -> list[PoolOut]:
+        """Every pool of the project, oldest first; ``campaign`` keeps one campaign's."""
+        with db.reader() as session:
+            if campaign is not None:
+                get_campaign(session, caller.project_id, campaign)  # unknown: 404
+            pools = list_pools(session, caller.project_id, campaign)
+            return [_pool_out(session, p) for p in pools]
+
+    @patch("/{pool_id:str}", sync_to_thread=True, summary="Change a pool's low-stock threshold")
+    def change(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        pool_id: FromPath[str],
+        data: Annotated[
+            PoolChange,
+            Body(examples=[Example(summary="Threshold", value={"low_stock_threshold": 50})]),
+        ],
+    ) -> PoolOut:
+        with db.session() as session:
+            pool = set_low_stock_threshold(
+                session, caller.project_id, pool_id, data.low_stock_threshold
             )
             return _pool_out(session, pool)
 
@@ -241,7 +292,17 @@ class CodePoolController(Controller):
 
             return await anyio.to_thread.run_sync(run)
 
-    @post("/{pool_id:str}/codes/generate", status_code=200, summary="Generate unique codes")
+    @post(
+        "/{pool_id:str}/codes/generate",
+        status_code=200,
+        summary="Generate unique codes",
+        description=(
+            "`#` is a random digit, `?` a random letter, `*` any character of `charset`; "
+            "anything else is kept. The answer's `combinations` is how many distinct codes the "
+            'config can make. With `"dry_run": true` nothing is stored and the answer carries '
+            "five `examples` of what it would make."
+        ),
+    )
     async def generate(
         self,
         db: NamedDependency[Database],
@@ -253,6 +314,10 @@ class CodePoolController(Controller):
                 examples=[
                     Example(summary="Pattern", value={"count": 1000, "pattern": "REF-####-????"}),
                     Example(summary="Length", value={"count": 500, "length": 8, "prefix": "SP-"}),
+                    Example(
+                        summary="Dry run",
+                        value={"count": 1000, "pattern": "REF-####-????", "dry_run": True},
+                    ),
                 ]
             ),
         ],
@@ -267,8 +332,12 @@ class CodePoolController(Controller):
         )
 
         def run() -> CodesAdded:
+            if data.dry_run:
+                return _dry_run(db, caller.project_id, pool_id, config)
             report = generate_codes(db, caller.project_id, pool_id, config)
-            return _added(db, caller.project_id, pool_id, report)
+            added = _added(db, caller.project_id, pool_id, report)
+            added.combinations = config.space()
+            return added
 
         return await anyio.to_thread.run_sync(run)
 

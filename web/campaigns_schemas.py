@@ -14,6 +14,7 @@ __all__ = [
     "CodeOut",
     "CodesAdded",
     "GenerateIn",
+    "PoolChange",
     "PoolIn",
     "PoolOut",
     "RefusedRow",
@@ -49,6 +50,12 @@ class PoolIn(msgspec.Struct, forbid_unknown_fields=True):
     low_stock_threshold: int | None = None
 
 
+class PoolChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A new low-stock threshold (``null`` removes it); the warning is judged again at once."""
+
+    low_stock_threshold: int | None
+
+
 class PoolOut(msgspec.Struct):
     id: str
     campaign_id: str
@@ -71,6 +78,8 @@ class GenerateIn(msgspec.Struct, forbid_unknown_fields=True):
     prefix: str = ""
     postfix: str = ""
     pattern: str | None = None
+    #: Store nothing: answer how many distinct codes the config can make and a few examples.
+    dry_run: bool = False
 
 
 class RefusedRow(msgspec.Struct):
@@ -80,12 +89,19 @@ class RefusedRow(msgspec.Struct):
 
 
 class CodesAdded(msgspec.Struct):
-    """Codes added, and the first refused rows (duplicates, invalid codes) with the reason."""
+    """Codes added, and the first refused rows (duplicates, invalid codes) with the reason.
+
+    A generation also answers ``combinations`` (how many distinct codes its config can make);
+    a dry run adds nothing and answers a few ``examples`` of what it would make.
+    """
 
     added: int
     rejected: int
     rejected_rows: list[RefusedRow]
     pool: PoolOut
+    combinations: int | None = None
+    examples: list[str] = msgspec.field(default_factory=list)
+    dry_run: bool = False
 
 
 class AssignIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -43,10 +43,12 @@ __all__ = [
     "generate_codes",
     "get_pool",
     "import_codes",
+    "list_pools",
     "note_stock",
     "pool_stats",
     "read_code_csv",
     "read_code_json",
+    "set_low_stock_threshold",
 ]
 
 CHUNK = 5_000
@@ -93,8 +95,7 @@ def create_pool(
     errors = []
     if not name.strip() or len(name) > 200:
         errors.append(FieldError("name", "must be 1-200 characters"))
-    if low_stock_threshold is not None and not 0 <= low_stock_threshold <= 1_000_000_000:
-        errors.append(FieldError("low_stock_threshold", "must be between 0 and 1,000,000,000"))
+    errors.extend(_threshold_problems(low_stock_threshold))
     if errors:
         raise InvalidInputError(errors)
     try:
@@ -111,6 +112,40 @@ def create_pool(
     session.add(pool)
     session.flush()
     return pool
+
+
+def _threshold_problems(threshold: int | None) -> list[FieldError]:
+    if threshold is not None and not 0 <= threshold <= 1_000_000_000:
+        return [FieldError("low_stock_threshold", "must be between 0 and 1,000,000,000")]
+    return []
+
+
+def set_low_stock_threshold(
+    session: Session, project_id: str, pool_id: str, threshold: int | None
+) -> CodePool:
+    """Change (or with None remove) a pool's low-stock threshold.
+
+    The warning is re-armed by the change, then judged again at once against the new threshold,
+    so lowering it below the stock ends a warning and raising it above warns (once).
+    """
+    errors = _threshold_problems(threshold)
+    if errors:
+        raise InvalidInputError(errors)
+    pool = get_pool(session, project_id, pool_id)
+    pool.low_stock_threshold = threshold
+    pool.low_stock_alerted_at = None
+    session.add(pool)
+    note_stock(session, pool)
+    session.flush()
+    return pool
+
+
+def list_pools(session: Session, project_id: str, campaign_id: str | None = None) -> list[CodePool]:
+    """The project's pools (of one campaign when given), oldest first."""
+    query = select(CodePool).where(CodePool.project_id == project_id)
+    if campaign_id is not None:
+        query = query.where(CodePool.campaign_id == campaign_id)
+    return list(session.exec(query.order_by(col(CodePool.id))))
 
 
 def get_pool(session: Session, project_id: str, pool_id: str) -> CodePool:
