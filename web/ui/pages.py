@@ -1,4 +1,4 @@
-"""The editor's server-rendered pages: sign-in, templates, customers, segments, users."""
+"""The editor's server-rendered pages: sign-in, segments, users, settings."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from distribution.accounts.users import (
     set_role,
 )
 from distribution.customers.segments import count_members, list_segments
-from distribution.customers.store import list_customers
 from distribution.errors import AuthenticationError, DistributionError
 from distribution.storage.db import Database
 from web.ui.session import (
@@ -223,30 +222,6 @@ class PagesController(Controller):
         """End the session on the server, so that a copy of the cookie no longer works."""
         sign_out(request, db, sign_ins)
         return Redirect(path="/login", status_code=303)
-
-    @get("/customers", sync_to_thread=True)
-    def customers(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        q: FromQuery[str] = "",
-        after: FromQuery[str] = "",
-    ) -> Template:
-        """Customers, searchable by name, email or source id."""
-        with db.reader() as tx:
-            found = list_customers(
-                tx, user.project_id, limit=50, starting_after=after or None, query=q or None
-            )
-        return page(
-            request,
-            "customers.html",
-            user,
-            section="customers",
-            q=q,
-            customers=found.customers,
-            next_cursor=found.next_cursor,
-        )
 
     @get("/segments", sync_to_thread=True)
     def segments(
