@@ -13,7 +13,12 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery
 from sqlmodel import Session
 
-from distribution.codes.assignment import AssignedCode, assign_code, revoke_code
+from distribution.codes.assignment import (
+    AssignedCode,
+    assign_code,
+    codes_of_customer,
+    revoke_code,
+)
 from distribution.codes.campaigns import CampaignSpec, create_campaign, get_campaign, list_campaigns
 from distribution.codes.code_pools import (
     MAX_CODE_LENGTH,
@@ -379,6 +384,20 @@ class CodeController(Controller):
     path = "/v1/codes"
     tags = ["codes"]
     security = SECURITY
+
+    @get("/", sync_to_thread=True, summary="The codes a customer holds or held")
+    def of_customer(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        customer: FromQuery[str],
+    ) -> list[CodeOut]:
+        """``customer`` (our id or their ``source_id``): its codes, revoked ones too, oldest
+        first."""
+        with db.reader() as session:
+            found = codes_of_customer(session, caller.project_id, customer, links)
+        return [_code_out(c) for c in found]
 
     @post(
         "/{code:str}/revoke",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from distribution.customers.consent import (
     UnsubscribeLink,
+    consents_of,
     read_unsubscribe_token,
     resubscribe_customer,
     unsubscribe_customer,
@@ -26,6 +27,7 @@ from distribution.errors import DistributionError
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.settings import Settings
+from web.stored_times import utc
 
 __all__ = ["ConsentController", "unsubscribe_page", "unsubscribe_post"]
 
@@ -130,12 +132,51 @@ class ConsentOut(msgspec.Struct):
     object: str = "consent"
 
 
+class ConsentChangeOut(msgspec.Struct):
+    status: str
+    at: datetime
+    reason: str | None
+
+
+class ChannelConsentOut(msgspec.Struct):
+    """``unsubscribed`` when marketing on the channel is suppressed for the customer or their
+    current address; ``history`` is what is stored: suppressions in force and the last opt-in."""
+
+    channel: str
+    status: str
+    history: list[ConsentChangeOut]
+    object: str = "consent"
+
+
 class ConsentController(Controller):
     """Marketing consent of a customer."""
 
     path = "/v1/customers"
     tags = ["customers"]
     security = SECURITY
+
+    @get(
+        "/{customer_id:str}/consents",
+        sync_to_thread=True,
+        summary="A customer's marketing consent per channel, with its history",
+    )
+    def consents(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        customer_id: FromPath[str],
+    ) -> list[ChannelConsentOut]:
+        with db.reader() as session:
+            customer = get_customer(session, caller.project_id, customer_id)
+            found = consents_of(session, caller.project_id, customer)
+        return [
+            ChannelConsentOut(
+                channel=c.channel,
+                status=c.status,
+                history=[ConsentChangeOut(h.status, utc(h.at), h.reason) for h in c.history],
+            )
+            for c in found
+        ]
 
     @post("/{customer_id:str}/consents", sync_to_thread=True, status_code=200)
     def set_consent(

@@ -42,6 +42,7 @@ __all__ = [
     "assign_claims",
     "assign_code",
     "code_links",
+    "codes_of_customer",
     "held_codes",
     "pick_codes",
     "revoke_code",
@@ -98,6 +99,28 @@ def _answer(
         created=created,
         deliveries=deliveries,
     )
+
+
+def codes_of_customer(
+    session: Session, project_id: str, customer_ref: str, links: LinkSettings
+) -> list[AssignedCode]:
+    """The codes a customer (id or source id) holds or held (revoked), oldest first."""
+    customer = get_customer(session, project_id, customer_ref)
+    rows = session.exec(
+        select(Code)
+        .where(
+            Code.project_id == project_id,
+            (Code.customer_id == customer.id) | (Code.revoked_customer_id == customer.id),
+        )
+        .order_by(col(Code.id))
+    ).all()
+    campaigns: dict[str, Campaign] = {}
+    answer = []
+    for row in rows:
+        if row.campaign_id not in campaigns:
+            campaigns[row.campaign_id] = get_campaign(session, project_id, row.campaign_id)
+        answer.append(_answer(row, campaigns[row.campaign_id], links, created=False))
+    return answer
 
 
 def _held(session: Session, campaign_id: str, customer_id: str) -> Code | None:

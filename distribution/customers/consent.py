@@ -30,7 +30,10 @@ from distribution.storage.ids import new_id
 from distribution.webhooks.subscriptions import emit
 
 __all__ = [
+    "ChannelConsent",
+    "ConsentChange",
     "UnsubscribeLink",
+    "consents_of",
     "is_suppressed",
     "read_unsubscribe_token",
     "resubscribe_customer",
@@ -276,3 +279,46 @@ def _record_resubscription(
             session.flush()
     except IntegrityError:
         return  # a concurrent opt-in recorded the same moment, give or take
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """One stored change of a customer's marketing consent on a channel."""
+
+    status: str  # "unsubscribed" | "subscribed"
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConsent:
+    """A channel's consent as sends judge it, with the stored changes that led there."""
+
+    channel: str
+    status: str  # "unsubscribed" | "subscribed"
+    history: list[ConsentChange]
+
+
+def consents_of(session: Session, project_id: str, customer: Customer) -> list[ChannelConsent]:
+    """Each channel's consent, judged as marketing sends judge it (``is_suppressed``: the
+    customer or their current address is suppressed), with what is stored of its history: the
+    suppressions still in force (when and why) and the last opt-in, oldest first."""
+    answer = []
+    for channel in CHANNELS:
+        address = customer.email if channel == "email" else customer.phone
+        mine = Suppression.customer_id == customer.id
+        rows = session.exec(
+            select(Suppression).where(
+                Suppression.project_id == project_id,
+                Suppression.channel == channel,
+                or_(mine, Suppression.address == address) if address else mine,
+            )
+        ).all()
+        history = [ConsentChange("unsubscribed", row.created_at, row.reason) for row in rows]
+        opt_in = session.get(Resubscription, (customer.id, channel))
+        if opt_in is not None and opt_in.project_id == project_id:
+            history.append(ConsentChange("subscribed", opt_in.at, None))
+        history.sort(key=lambda change: change.at)
+        status = "unsubscribed" if rows else "subscribed"
+        answer.append(ChannelConsent(channel, status, history))
+    return answer
