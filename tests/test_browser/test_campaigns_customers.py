@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from distribution.accounts.projects import create_api_key
+from tests.builders import publish_template
 from tests.test_browser.accessibility import assert_accessible
 from tests.test_browser.conftest import Console, Site
 
@@ -132,4 +133,156 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(row.locator('[data-field="pools"]')).to_have_text("1")
     expect(row.locator('[data-field="available"]')).to_have_text("6")
     assert_accessible(tab, "the campaigns list")
+    assert not console.errors, console.errors
+
+
+def _no_sideways_scroll(tab: Page, what: str) -> None:
+    size = tab.viewport_size or {"width": 1440, "height": 900}
+    try:
+        for width in (1024, 390):
+            tab.set_viewport_size({"width": width, "height": size["height"]})
+            wide = tab.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{what} scrolls sideways at {width} px ({wide} px wide)"
+    finally:
+        tab.set_viewport_size(size)
+
+
+def test_customers_create_with_a_field_error_import_search_and_page(
+    page: tuple[Page, Console], site: Site, api: httpx.Client, tmp_path: Path
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    tab.goto(site.url + "/customers")
+    expect(tab.locator("#customers-state")).not_to_have_text("Loading customers…")
+    tab.get_by_text("New customer", exact=True).click()
+    form = tab.locator("#new-customer")
+    form.get_by_label("Name").fill(f"Ada {tag}")
+    form.get_by_label("Email").fill("ada-at-example.com")
+    form.get_by_label("Source id").fill(f"ada-{tag}")
+    form.get_by_role("button", name="Create customer").click()
+    error = tab.locator("#nc-email-error")
+    expect(error).to_contain_text("email")
+    expect(form.get_by_label("Email")).to_have_attribute("aria-describedby", "nc-email-error")
+    assert_accessible(tab, "customers with an email error at its field")
+    form.get_by_label("Email").fill(f"ada-{tag}@example.com")
+    form.get_by_role("button", name="Create customer").click()
+    tab.wait_for_url(re.compile(r"/customers/cust_"))
+    expect(tab.locator("#customer-name")).to_have_text(f"Ada {tag}")
+    stored = _ok(api.get(f"/v1/customers/ada-{tag}"))
+    assert (stored["name"], stored["email"]) == (f"Ada {tag}", f"ada-{tag}@example.com")
+
+    tab.goto(site.url + "/customers")
+    tab.get_by_text("Import customers from a CSV file", exact=True).click()
+    csv = tmp_path / "customers.csv"
+    csv.write_text(
+        "source_id,name,email\n"
+        f"imp1-{tag},Grace {tag},grace-{tag}@example.com\n"
+        f"imp2-{tag},Bad {tag},not-an-email\n"
+        f"imp3-{tag},Alan {tag},alan-{tag}@example.com\n"
+    )
+    tab.get_by_label("CSV file").set_input_files(str(csv))
+    tab.get_by_role("button", name="Import customers").click()
+    expect(tab.locator('[data-field="import-summary"]')).to_have_text(
+        "3 rows: 2 created, 0 updated, 1 refused."
+    )
+    report = tab.locator("#import-result .report-table tbody tr")
+    expect(report).to_have_count(1)
+    expect(report.first.locator("td").nth(0)).to_have_text("3")
+    expect(report.first.locator("td").nth(1)).to_have_text("email")
+    assert_accessible(tab, "customers with the import report")
+    assert _ok(api.get(f"/v1/customers/imp1-{tag}"))["name"] == f"Grace {tag}"
+    assert _ok(api.get(f"/v1/customers/imp3-{tag}"))["name"] == f"Alan {tag}"
+    assert api.get(f"/v1/customers/imp2-{tag}").status_code == 404
+
+    tab.get_by_label("Search").fill(f"grace-{tag}")
+    tab.get_by_role("button", name="Search").click()
+    rows = tab.locator("#customers-table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first.get_by_role("link")).to_have_text(f"Grace {tag}")
+    tab.get_by_label("Search").fill(f"nobody-{tag}")
+    tab.get_by_role("button", name="Search").click()
+    expect(tab.locator("#customers-state")).to_contain_text("No customer matches")
+    assert_accessible(tab, "customers with a search that finds nobody")
+    _no_sideways_scroll(tab, "the customers page")
+    assert not console.errors, console.errors
+
+
+def test_a_profile_shows_consents_and_a_message_then_erases(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    trigger = f"profile.seen.{tag}"
+    template = publish_template(
+        site.database, site.project_id, subject="Hello there", body="<p>Hello</p>"
+    )
+    _ok(
+        api.post(
+            "/v1/distributions",
+            json={
+                "name": f"Hello {tag}",
+                "trigger": trigger,
+                "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+            },
+        )
+    )
+    customer = _ok(
+        api.post(
+            "/v1/customers",
+            json={
+                "source_id": f"prof-{tag}",
+                "name": f"Bo {tag}",
+                "email": f"bo-{tag}@example.com",
+            },
+        )
+    )["id"]
+    _ok(api.post("/v1/events", json={"type": trigger, "customer": {"id": customer}}))
+    template_name = _ok(api.get(f"/v1/templates/{template}"))["name"]
+
+    tab.goto(site.url + f"/customers/{customer}")
+    expect(tab.locator("#customer-name")).to_have_text(f"Bo {tag}")
+    expect(tab.locator('#customer-facts [data-field="email"]')).to_have_text(
+        f"bo-{tag}@example.com"
+    )
+    message = tab.locator('#timeline li[data-kind="message"]')
+    expect(message).to_contain_text(f"Email message: {template_name}", timeout=WAIT_MS)
+    email = tab.locator('#consents tr[data-channel="email"]')
+    expect(email.locator('[data-field="status"]')).to_have_text("subscribed")
+    assert_accessible(tab, "a customer's profile with a message")
+
+    email.get_by_role("button", name="Unsubscribe from Email").click()
+    expect(email.locator('[data-field="status"]')).to_have_text("unsubscribed")
+    expect(tab.locator('#timeline li[data-kind="consent"]')).to_contain_text(
+        "Unsubscribed from Email"
+    )
+    consents = _ok(api.get(f"/v1/customers/{customer}/consents"))
+    assert consents[0]["status"] == "unsubscribed"
+    email.get_by_role("button", name="Resubscribe to Email").click()
+    expect(email.locator('[data-field="status"]')).to_have_text("subscribed")
+    assert _ok(api.get(f"/v1/customers/{customer}/consents"))[0]["status"] == "subscribed"
+
+    tab.get_by_text("Edit", exact=True).click()
+    tab.get_by_label("Phone").fill("not a phone")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#ec-phone-error")).to_be_visible()
+    assert_accessible(tab, "a profile with an edit error at its field")
+    tab.get_by_label("Phone").fill("")
+    tab.get_by_label("Name").fill(f"Bo Renamed {tag}")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#customer-name")).to_have_text(f"Bo Renamed {tag}")
+    assert _ok(api.get(f"/v1/customers/{customer}"))["name"] == f"Bo Renamed {tag}"
+
+    tab.get_by_role("button", name="Erase customer…").click()
+    dialog = tab.locator("#erase-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Only the id is kept")
+    assert_accessible(tab, "a profile with the erase dialog open")
+    dialog.get_by_role("button", name="Keep the customer").click()
+    expect(dialog).to_be_hidden()
+    assert api.get(f"/v1/customers/{customer}").status_code == 200
+    tab.get_by_role("button", name="Erase customer…").click()
+    dialog.get_by_role("button", name="Erase the personal data").click()
+    expect(tab.locator("#customer-state")).to_contain_text("Erased")
+    assert api.get(f"/v1/customers/{customer}").status_code == 404
+    _no_sideways_scroll(tab, "an erased customer's page")
     assert not console.errors, console.errors
