@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from distribution.customer_sync import enqueue_customer_sync
 from distribution.errors import FieldError, InvalidInputError
@@ -306,12 +306,12 @@ def consents_of(session: Session, project_id: str, customer: Customer) -> list[C
     answer = []
     for channel in CHANNELS:
         address = customer.email if channel == "email" else customer.phone
-        mine = Suppression.customer_id == customer.id
+        mine = col(Suppression.customer_id) == customer.id
         rows = session.exec(
             select(Suppression).where(
                 Suppression.project_id == project_id,
                 Suppression.channel == channel,
-                or_(mine, Suppression.address == address) if address else mine,
+                or_(mine, col(Suppression.address) == address) if address else mine,
             )
         ).all()
         history = [ConsentChange("unsubscribed", row.created_at, row.reason) for row in rows]
