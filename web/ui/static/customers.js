@@ -5,7 +5,7 @@
 // says what erasing does).
 (function () {
   "use strict";
-  const { api, el, showProblem, clearProblem, time, when } = window.dm;
+  const { api, el, showProblem, clearProblem, time, when, labelCells } = window.dm;
   const PAGE_SIZE = 25;
   const CHANNEL_NAMES = { email: "Email", sms: "SMS" };
   const enc = encodeURIComponent;
@@ -25,13 +25,13 @@
     return el(
       "div",
       { class: "table-box", tabindex: "0", role: "region", "aria-label": caption },
-      el(
+      labelCells(el(
         "table",
-        { class: "list report-table" },
+        { class: "list cards report-table" },
         el("caption", {}, caption),
         el("thead", {}, el("tr", {}, columns.map(([title]) => el("th", { scope: "col" }, title)))),
         el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, key]) => el("td", {}, String(row[key] ?? "")))))),
-      ),
+      )),
     );
   }
 
@@ -75,6 +75,7 @@
             ),
           ),
         );
+        labelCells(table);
         table.hidden = page.customers.length === 0;
         prev.hidden = cursors.length === 0;
         next.hidden = !nextCursor;
@@ -283,6 +284,7 @@
       ]);
       await names(messages.messages, codes);
       document.querySelector("#consents tbody").replaceChildren(...consentRows(consents));
+      labelCells(document.getElementById("consents"));
       const codesBox = document.getElementById("codes");
       codesBox.replaceChildren(
         codes.length

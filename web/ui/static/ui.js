@@ -137,5 +137,17 @@ window.dm = (function () {
     return el("time", { datetime: iso || "", title: iso || "" }, when(iso));
   }
 
-  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when };
+  // Labels each body cell of a table with its column's heading (data-label), so that narrow
+  // screens can show rows as cards (CSS: table.cards) instead of scrolling sideways.
+  function labelCells(table) {
+    const headings = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (headings[i] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", headings[i]);
+      });
+    }
+    return table;
+  }
+
+  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when, labelCells };
 })();
