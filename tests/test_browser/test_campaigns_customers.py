@@ -107,6 +107,7 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(report.nth(0)).to_contain_text("BAD ROW")
     expect(report.nth(1)).to_contain_text("GOOD-1")
     assert_accessible(tab, "a pool with the import report and the generation preview")
+    _no_sideways_scroll(tab, "a campaign's page")
 
     # A code goes out: the gauge follows the API after a reload; the threshold is edited.
     _ok(api.post("/v1/customers", json={"source_id": f"c-{pool_id}"}))
@@ -133,6 +134,7 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(row.locator('[data-field="pools"]')).to_have_text("1")
     expect(row.locator('[data-field="available"]')).to_have_text("6")
     assert_accessible(tab, "the campaigns list")
+    _no_sideways_scroll(tab, "the campaigns list")
     assert not console.errors, console.errors
 
 
