@@ -181,7 +181,7 @@
     ];
   }
 
-  function poolCard(pool, canEdit, refresh) {
+  function poolCard(pool, canEdit) {
     const id = pool.id;
     const card = el("section", { class: "pool-card", "data-pool": id, "aria-labelledby": `${id}-title` });
     const stockBox = el("div", {}, stock(pool));
