@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from distribution.accounts.projects import create_api_key
+from distribution.accounts.users import create_user
 from tests.builders import publish_template
 from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import Console, Site
+from tests.test_browser.conftest import PASSWORD, Console, Site
 
 pytestmark = pytest.mark.browser
 
@@ -288,3 +289,40 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     assert api.get(f"/v1/customers/{customer}").status_code == 404
     _no_sideways_scroll(tab, "an erased customer's page")
     assert not console.errors, console.errors
+
+
+def test_a_viewer_sees_stock_and_profiles_without_change_controls(
+    browser: Browser, site: Site, api: httpx.Client
+) -> None:
+    tag = secrets.token_hex(3)
+    email = f"viewer-{tag}@example.com"
+    with site.database.session() as session:
+        create_user(session, site.project_id, email, "viewer", PASSWORD)
+    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Seen {tag}"}))["id"]
+    pool = _ok(api.post("/v1/code-pools", json={"campaign": campaign, "name": "Shown"}))["id"]
+    _ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 4, "length": 9}))
+    customer = _ok(api.post("/v1/customers", json={"source_id": f"v-{tag}", "name": "Cy"}))["id"]
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(site.url + "/login")
+        tab.get_by_label("Email").fill(email)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url("**/templates**")
+        tab.goto(site.url + f"/campaigns/{campaign}")
+        card = tab.locator(f'.pool-card[data-pool="{pool}"]')
+        expect(card.locator('[data-field="available"]')).to_have_text("4")
+        expect(card.locator("form")).to_have_count(0)
+        expect(tab.locator("#new-pool")).to_have_count(0)
+        assert_accessible(tab, "a campaign as a viewer")
+        tab.goto(site.url + f"/customers/{customer}")
+        email_row = tab.locator('#consents tr[data-channel="email"]')
+        expect(email_row.locator('[data-field="status"]')).to_have_text("subscribed")
+        expect(tab.locator("#consents button")).to_have_count(0)
+        expect(tab.locator("#erase-open")).to_have_count(0)
+        expect(tab.locator("#edit-customer")).to_have_count(0)
+        assert_accessible(tab, "a profile as a viewer")
+    finally:
+        context.close()
