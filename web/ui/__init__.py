@@ -26,6 +26,7 @@ from web.ui.api import UiApiController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
+from web.ui.segments_pages import SegmentPagesController
 from web.ui.session import (
     CsrfError,
     ForbiddenError,
@@ -114,6 +115,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             UiApiController,
             FeedsPagesController,
             FeedsApiController,
+            SegmentPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

@@ -1,4 +1,4 @@
-"""The editor's server-rendered pages: sign-in, templates, customers, segments, users."""
+"""The editor's server-rendered pages: sign-in, templates, customers, users."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from distribution.accounts.users import (
     set_disabled,
     set_role,
 )
-from distribution.customers.segments import count_members, list_segments
 from distribution.customers.store import list_customers
 from distribution.errors import AuthenticationError, DistributionError
 from distribution.storage.db import Database
@@ -247,24 +246,6 @@ class PagesController(Controller):
             customers=found.customers,
             next_cursor=found.next_cursor,
         )
-
-    @get("/segments", sync_to_thread=True)
-    def segments(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-    ) -> Template:
-        """Segments with their live member counts."""
-        rows = []
-        with db.reader() as tx:
-            for segment in list_segments(tx, user.project_id):
-                try:
-                    members: int | None = count_members(tx, user.project_id, segment)
-                except DistributionError:
-                    members = None
-                rows.append({"segment": segment, "members": members})
-        return page(request, "segments.html", user, section="segments", segments=rows)
 
     @get("/users", sync_to_thread=True, guards=[ADMINS_ONLY])
     def users(

