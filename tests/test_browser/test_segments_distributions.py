@@ -15,6 +15,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from distribution.accounts.projects import create_api_key
+from tests.builders import publish_template
+from tests.service_process import wait_until
 from tests.test_browser.accessibility import assert_accessible
 from tests.test_browser.conftest import Console, Site
 
@@ -181,4 +183,109 @@ def test_delete_a_segment_after_confirming(
     tab.wait_for_url("**/segments")
     assert f'"Gone {tag}"' in messages[0]
     assert api.get(f"/v1/segments/{created['id']}").status_code == 404
+    assert not console.errors, console.errors
+
+
+def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pause(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    template = publish_template(
+        site.database,
+        site.project_id,
+        subject="Your code {{ code.code }}",
+        body="<p>Hi {{ customer.name }}, your code is {{ code.code }}</p>",
+    )
+    person = {"source_id": f"dist-{tag}", "name": f"Dora {tag}", "email": f"dora-{tag}@example.com"}
+    _ok(api.post("/v1/customers", json=person))
+
+    tab.goto(site.url + "/distributions")
+    assert_accessible(tab, "distributions list")
+    tab.get_by_role("link", name="New distribution").click()
+    # Step 1: name and trigger, with what the trigger gives templates.
+    tab.get_by_label("Name", exact=True).fill(f"Code mail {tag}")
+    tab.locator('input[name="trigger-pick"][value="code.assigned"]').check()
+    expect(tab.get_by_label("Event type")).to_have_value("code.assigned")
+    expect(tab.locator("#trigger-provides")).to_contain_text("code.code")
+    assert_accessible(tab, "distribution form, trigger")
+    tab.get_by_role("button", name="Next").click()
+    # Step 2: filters (none here, the builder is there for conditions).
+    expect(tab.get_by_role("heading", name="2. Who it is for")).to_be_visible()
+    expect(tab.get_by_role("button", name="Add condition", exact=True)).to_be_visible()
+    assert_accessible(tab, "distribution form, filters")
+    tab.get_by_role("button", name="Next").click()
+    # Step 3: an email channel; activating without its template names the field.
+    tab.get_by_role("button", name="Add email").click()
+    tab.get_by_label("Provider of channel 1 (Email)").select_option("local-smtp")
+    tab.get_by_role("button", name="5. Activate").click()
+    tab.get_by_role("button", name="Activate", exact=True).click()
+    template_select = tab.get_by_label("Template of channel 1 (Email)")
+    expect(template_select).to_be_visible()
+    expect(template_select).to_have_attribute("aria-invalid", "true")
+    assert_accessible(tab, "distribution form, with an error")
+    template_select.select_option(template)
+    # Preview for a real customer: the rendered email, nothing sent.
+    tab.get_by_label("Customer to preview for").fill(tag)
+    tab.get_by_role("button", name="Find").click()
+    expect(tab.get_by_label("Customer", exact=True)).to_contain_text(f"Dora {tag}")
+    tab.get_by_role("button", name="Show the deliveries it would create").click()
+    expect(tab.locator("#preview-note")).to_contain_text("It would create 1 delivery")
+    expect(tab.locator("#preview-result")).to_contain_text(f"dora-{tag}@example.com")
+    frame = tab.frame_locator("#preview-result iframe")
+    expect(frame.get_by_text(f"Hi Dora {tag}, your code is ANA-7K2Q")).to_be_visible()
+    assert_accessible(tab, "distribution form, channels with a preview")
+    tab.get_by_role("button", name="Next").click()
+    # Step 4: recipient and timing.
+    tab.get_by_label("Frequency cap (hours)").fill("24")
+    assert_accessible(tab, "distribution form, recipient and timing")
+    tab.get_by_role("button", name="Next").click()
+    expect(tab.locator("#summary")).to_contain_text("once per 24 h")
+    assert_accessible(tab, "distribution form, activate")
+    tab.get_by_role("button", name="Activate", exact=True).click()
+    tab.wait_for_url("**/distributions/dist_*")
+    expect(tab.locator("h1")).to_contain_text(f"Code mail {tag}")
+    assert not _ok(api.get("/v1/messages", params={"customer_id": person["source_id"]})).get(
+        "messages"
+    )
+
+    [stored] = [d for d in _ok(api.get("/v1/distributions")) if d["name"] == f"Code mail {tag}"]
+    assert stored["trigger"] == "code.assigned"
+    assert stored["status"] == "active"
+    assert stored["frequency_cap_hours"] == 24
+    assert stored["channels"] == [
+        {"channel": "email", "template": template, "provider": "local-smtp"}
+    ]
+    assert tab.url.endswith(f"/distributions/{stored['id']}")
+
+    # A code.assigned event through the API: the email arrives at the SMTP inbox.
+    code = f"REAL-{tag}"
+    event = {
+        "type": "code.assigned",
+        "customer": {"source_id": person["source_id"]},
+        "code": {"code": code},
+    }
+    _ok(api.post("/v1/events", json=event))
+    wait_until(
+        lambda: any(code in str(m["Subject"]) for m in site.inbox),
+        f"no email with {code} reached the SMTP inbox",
+        limit=60,
+    )
+    [mail] = [m for m in site.inbox if code in str(m["Subject"])]
+    assert person["email"] in str(mail["To"])
+
+    # Pause from the page, after confirming; the API reports it paused.
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    tab.once("dialog", answer)
+    tab.get_by_role("button", name="Pause").click()
+    expect(tab.locator("#distribution-status")).to_have_text("paused")
+    expect(tab.get_by_role("button", name="Resume")).to_be_visible()
+    assert f"Code mail {tag}" in messages[0]
+    assert _ok(api.get(f"/v1/distributions/{stored['id']}"))["status"] == "paused"
+    assert_accessible(tab, "distribution page, paused")
     assert not console.errors, console.errors

@@ -23,6 +23,7 @@ from distribution.errors import DistributionError, NotFoundError
 from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
 from web.ui.api import UiApiController
+from web.ui.distribution_form_pages import DistributionFormPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
@@ -116,6 +117,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             FeedsPagesController,
             FeedsApiController,
             SegmentPagesController,
+            DistributionFormPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

@@ -90,6 +90,7 @@ class FeedsPagesController(Controller):
             section="distributions",
             rows=rows,
             templates=templates,
+            can_edit=user.can("editor"),
             window=window,
             windows=WINDOWS,
             statuses=DELIVERY_STATUSES,
@@ -122,6 +123,7 @@ class FeedsPagesController(Controller):
             windows=WINDOWS,
             statuses=DELIVERY_STATUSES,
             updated_at=iso(found.updated_at),
+            can_edit=user.can("editor"),
         )
 
     @get("/bulk-sends", sync_to_thread=True)
