@@ -12,13 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from distribution.accounts.projects import create_api_key
+from distribution.accounts.users import create_user
 from tests.builders import publish_template
 from tests.service_process import wait_until
 from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import Console, Site
+from tests.test_browser.conftest import PASSWORD, Console, Site
 
 pytestmark = pytest.mark.browser
 
@@ -39,6 +40,18 @@ def api(site: Site) -> Iterator[httpx.Client]:
 def _ok(response: httpx.Response) -> Any:
     assert response.status_code < 300, response.text
     return response.json()
+
+
+def _fits_without_sideways_scrolling(tab: Page, what: str) -> None:
+    """No horizontal scrolling of the page at a small laptop's and a phone's width."""
+    size = tab.viewport_size or {"width": 1440, "height": 900}
+    try:
+        for width in (1024, 390):
+            tab.set_viewport_size({"width": width, "height": size["height"]})
+            wide = tab.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{what} at {width} px is {wide} px wide"
+    finally:
+        tab.set_viewport_size(size)
 
 
 def _customers(api: httpx.Client, tag: str) -> None:
@@ -101,6 +114,7 @@ def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
     expect(sample).to_contain_text(f"Cy {tag}")
     expect(sample).not_to_contain_text(f"Bo {tag}")
     assert_accessible(tab, "segment builder, filled")
+    _fits_without_sideways_scrolling(tab, "segment builder, filled")
 
     # A wrong value is shown at its field, from the API's problem.
     tab.get_by_label("Operator of condition 1").select_option("in")
@@ -235,6 +249,7 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
     frame = tab.frame_locator("#preview-result iframe")
     expect(frame.get_by_text(f"Hi Dora {tag}, your code is ANA-7K2Q")).to_be_visible()
     assert_accessible(tab, "distribution form, channels with a preview")
+    _fits_without_sideways_scrolling(tab, "distribution form with a preview")
     tab.get_by_role("button", name="Next").click()
     # Step 4: recipient and timing.
     tab.get_by_label("Frequency cap (hours)").fill("24")
@@ -289,3 +304,95 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
     assert _ok(api.get(f"/v1/distributions/{stored['id']}"))["status"] == "paused"
     assert_accessible(tab, "distribution page, paused")
     assert not console.errors, console.errors
+
+
+def test_edit_a_distribution_keeps_its_state_and_changes_its_conditions(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    template = publish_template(site.database, site.project_id, subject="Hi", body="<p>Hi</p>")
+    conditions = {
+        "or": [
+            {"field": "metadata.tier", "op": "eq", "value": "gold"},
+            {"field": "email", "op": "contains", "value": "@vip"},
+        ]
+    }
+    created = _ok(
+        api.post(
+            "/v1/distributions",
+            json={
+                "name": f"Edit me {tag}",
+                "trigger": f"custom.{tag}",
+                "filters": {"conditions": conditions},
+                "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+                "quiet_hours": {"start": "21:00", "end": "08:00"},
+            },
+        )
+    )
+    _ok(api.post(f"/v1/distributions/{created['id']}/pause"))
+    tab.goto(site.url + f"/distributions/{created['id']}")
+    tab.get_by_role("link", name="Edit").click()
+    expect(tab.get_by_label("Name", exact=True)).to_have_value(f"Edit me {tag}")
+    expect(tab.get_by_label("Event type")).to_have_value(f"custom.{tag}")
+    tab.get_by_role("button", name="2. Filters").click()
+    expect(tab.get_by_label("Value of condition 2")).to_have_value("@vip")
+    tab.get_by_label("Value of condition 1").fill("platinum")
+    tab.get_by_role("button", name="4. Recipient and timing").click()
+    expect(tab.get_by_label("From", exact=True)).to_have_value("21:00")
+    tab.get_by_role("button", name="5. Save").click()
+    tab.get_by_role("button", name="Save changes").click()
+    tab.wait_for_url(f"**/distributions/{created['id']}")
+    stored = _ok(api.get(f"/v1/distributions/{created['id']}"))
+    assert stored["status"] == "paused"
+    assert stored["quiet_hours"] == {"start": "21:00", "end": "08:00"}
+    assert stored["filters"]["conditions"] == {
+        "or": [
+            {"field": "metadata.tier", "op": "eq", "value": "platinum"},
+            {"field": "email", "op": "contains", "value": "@vip"},
+        ]
+    }
+    assert stored["updated_by"] == site.editor_email
+    assert not console.errors, console.errors
+
+
+def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
+    browser: Browser, site: Site, api: httpx.Client
+) -> None:
+    tag = secrets.token_hex(3)
+    with site.database.session() as session:
+        viewer = create_user(
+            session, site.project_id, f"viewer-{tag}@example.com", "viewer", PASSWORD
+        )
+    _customers(api, tag)
+    segment = _ok(
+        api.post(
+            "/v1/segments",
+            json={
+                "name": f"Seen {tag}",
+                "filter": {"field": "email", "op": "contains", "value": tag},
+            },
+        )
+    )
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(site.url + "/login")
+        tab.get_by_label("Email").fill(viewer.user.email)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url("**/templates**")
+        tab.goto(site.url + "/segments")
+        expect(tab.get_by_role("link", name=f"Seen {tag}")).to_be_visible()
+        expect(tab.get_by_role("link", name="New segment")).to_have_count(0)
+        tab.get_by_role("link", name=f"Seen {tag}").click()
+        expect(tab.locator("#segment-count")).to_have_text("3 customers match now.")
+        expect(tab.get_by_label("Value of condition 1")).to_be_disabled()
+        expect(tab.get_by_role("button", name="Save changes")).to_have_count(0)
+        expect(tab.get_by_role("button", name="Delete segment…")).to_have_count(0)
+        assert_accessible(tab, "segment page, viewer")
+        tab.goto(site.url + "/distributions")
+        expect(tab.get_by_role("link", name="New distribution")).to_have_count(0)
+    finally:
+        context.close()
+    assert segment["customers_count"] == 3
