@@ -374,6 +374,14 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
             },
         )
     )
+    template = publish_template(site.database, site.project_id, subject="Hi", body="<p>Hi</p>")
+    channel = {"channel": "email", "template": template, "provider": "capture"}
+    distribution = _ok(
+        api.post(
+            "/v1/distributions",
+            json={"name": f"Watched {tag}", "trigger": f"seen.{tag}", "channels": [channel]},
+        )
+    )
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         tab = context.new_page()
@@ -393,6 +401,28 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
         assert_accessible(tab, "segment page, viewer")
         tab.goto(site.url + "/distributions")
         expect(tab.get_by_role("link", name="New distribution")).to_have_count(0)
+        tab.goto(site.url + f"/distributions/{distribution['id']}")
+        expect(tab.locator("h1")).to_contain_text(f"Watched {tag}")
+        expect(tab.get_by_role("button", name="Pause")).to_have_count(0)
+        expect(tab.get_by_role("link", name="Edit")).to_have_count(0)
     finally:
         context.close()
     assert segment["customers_count"] == 3
+
+
+def test_a_metadata_key_not_in_use_yet_can_be_typed(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    tab.goto(site.url + "/segments/new")
+    tab.get_by_role("button", name="Add condition", exact=True).click()
+    tab.get_by_label("Field of condition 1").select_option(label="Another metadata key…")
+    tab.get_by_label("Metadata key of condition 1").fill(f"future{tag}")
+    tab.get_by_label("Metadata key of condition 1").press("Tab")
+    tab.get_by_label("Value of condition 1").fill("yes")
+    expect(tab.locator("#segment-count")).to_have_text("0 customers match now.")
+    tab.get_by_role("button", name="Edit as JSON").click()
+    shown = json.loads(tab.get_by_label("Filter (JSON, as in the API)").input_value())
+    assert shown == {"field": f"metadata.future{tag}", "op": "eq", "value": "yes"}
+    assert not console.errors, console.errors

@@ -9,6 +9,7 @@
   if (!form) return;
   const $ = (id) => document.getElementById(id);
   const id = form.dataset.distribution;
+  const canEdit = form.dataset.canEdit === "true";
   const STEPS = 5;
   const CHANNEL_NAMES = { email: "Email", sms: "SMS", profile: "Profile write" };
   // Event parts a preview fills with the schema's examples when the trigger always has them.
@@ -141,8 +142,10 @@
       p.addEventListener("change", () => { c.provider = p.value; });
       parts.push(el("label", { for: `ch-${i}-provider` },
         `${c.channel === "profile" ? "Sync" : "Provider"} of channel ${n} (${name})`), p);
-      parts.push(el("button", { type: "button", class: "danger small-button",
-        onclick: () => { channels.splice(i, 1); renderChannels(); } }, `Remove channel ${n}`));
+      if (canEdit) {
+        parts.push(el("button", { type: "button", class: "danger small-button",
+          onclick: () => { channels.splice(i, 1); renderChannels(); } }, `Remove channel ${n}`));
+      }
       return el("li", { class: "channel-row" }, ...parts);
     }));
     $("channels-empty").hidden = channels.length > 0;
@@ -333,7 +336,7 @@
     $("d-segment").append(...segments.map((s) => el("option", { value: s.id }, s.name)));
     builder = window.SegmentBuilder.create($("conditions-builder"), {
       fields: fields.fields, filter: null, prefix: "filters.conditions",
-      readOnly: form.dataset.canEdit !== "true",
+      readOnly: !canEdit,
     });
     if (saved) fill(saved);
     renderTriggers();
@@ -341,6 +344,10 @@
     renderChannels();
     const wanted = Number(new URLSearchParams(location.search).get("step"));
     show(wanted || 1, false);
+  }
+  // Viewers look at the form; what would change something (even a preview, a POST) is not offered.
+  if (!canEdit) {
+    for (const node of form.querySelectorAll("#channel-add, #preview-run")) node.hidden = true;
   }
   show(1, false);
   start().catch((error) => {

@@ -205,7 +205,8 @@ window.SegmentBuilder = (function () {
     }
 
     // ---- rendering ---------------------------------------------------------------------
-    let counter = 0;
+    let counter = 0; // conditions, numbered in reading order for their labels
+    let groups = 0;
 
     function fieldSelect(node, name, id, label) {
       const select = el("select", { id, name, "aria-label": label, disabled: readOnly, class: "sb-field" });
@@ -219,7 +220,8 @@ window.SegmentBuilder = (function () {
           el("option", { value: f.field, selected: f.field === node.field }, text));
       }
       if (!fields.has(node.field)) {
-        meta.append(el("option", { value: node.field, selected: true }, node.field.replace(/^metadata\./, "")));
+        meta.append(el("option", { value: node.field, selected: true },
+          node.field.replace(/^metadata\./, "") || "(type the key)"));
       }
       select.append(columns, meta,
         el("optgroup", { label: "Other" }, el("option", { value: OTHER }, "Another metadata key…")));
@@ -253,7 +255,12 @@ window.SegmentBuilder = (function () {
           "aria-label": `Metadata key of condition ${n}`, placeholder: "key", disabled: readOnly });
         key.addEventListener("change", () => {
           node.field = "metadata." + key.value.trim();
-          changed();
+          // A key in use becomes an ordinary pick, typed by the values seen for it.
+          if (fields.has(node.field)) {
+            node.custom = false;
+            retype(node);
+            update(`${base}-field`);
+          } else changed();
         });
         parts.push(key);
       }
@@ -280,9 +287,9 @@ window.SegmentBuilder = (function () {
     }
 
     function renderGroup(node, paths, parent) {
-      const n = counter + 1;
+      const n = ++groups;
       const id = `sb-${node.uid}-mode`;
-      const mode = el("select", { id, "aria-label": parent ? `Match of group ${node.uid}` : "Match",
+      const mode = el("select", { id, "aria-label": parent ? `Match of group ${n - 1}` : "Match",
         disabled: readOnly, class: "sb-mode" },
         ...MODES.map(([value, text]) => el("option", { value, selected: value === node.mode }, text)));
       mode.addEventListener("change", () => { node.mode = mode.value; update(id); });
@@ -333,6 +340,7 @@ window.SegmentBuilder = (function () {
       const paths = new Map();
       if (root.children.length) toJson(root, prefix, paths, true);
       counter = 0;
+      groups = 0;
       container.replaceChildren(renderGroup(root, paths, null));
       const target = active && document.getElementById(active);
       if (target && container.contains(target)) target.focus();
