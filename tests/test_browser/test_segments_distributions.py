@@ -379,7 +379,12 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
     distribution = _ok(
         api.post(
             "/v1/distributions",
-            json={"name": f"Watched {tag}", "trigger": f"seen.{tag}", "channels": [channel]},
+            json={
+                "name": f"Watched {tag}",
+                "trigger": f"seen.{tag}",
+                "channels": [channel],
+                "filters": {"segment_id": segment["id"]},
+            },
         )
     )
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -403,6 +408,7 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
         expect(tab.get_by_role("link", name="New distribution")).to_have_count(0)
         tab.goto(site.url + f"/distributions/{distribution['id']}")
         expect(tab.locator("h1")).to_contain_text(f"Watched {tag}")
+        expect(tab.locator("dl.facts")).to_contain_text(f"segment Seen {tag}")  # a name, not an id
         expect(tab.get_by_role("button", name="Pause")).to_have_count(0)
         expect(tab.get_by_role("link", name="Edit")).to_have_count(0)
     finally:
