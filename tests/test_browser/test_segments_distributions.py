@@ -161,12 +161,16 @@ def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
     tab.get_by_role("button", name="Edit as rows").click()
     expect(tab.get_by_label("Value of condition 3")).to_have_value("1")
     expect(count).to_have_text("3 customers match now.", timeout=WAIT_MS)
+    tab.get_by_label("Name").fill(f"Loyal and renamed {tag}")
     tab.get_by_role("button", name="Save changes").click()
     expect(tab.locator("#segment-saved")).to_contain_text("Saved", timeout=WAIT_MS)
-    assert _ok(api.get(f"/v1/segments/{segment_id}"))["filter"] == changed
+    expect(tab.locator("h1")).to_have_text(f"Loyal and renamed {tag}")
+    again = _ok(api.get(f"/v1/segments/{segment_id}"))
+    assert again["filter"] == changed
+    assert again["name"] == f"Loyal and renamed {tag}"
 
     tab.goto(site.url + "/segments")
-    expect(tab.locator(f'tr[data-segment="{segment_id}"]')).to_contain_text(f"Loyal {tag}")
+    expect(tab.locator(f'tr[data-segment="{segment_id}"]')).to_contain_text(f"renamed {tag}")
     assert not console.errors, console.errors
 
 
@@ -431,4 +435,29 @@ def test_a_metadata_key_not_in_use_yet_can_be_typed(
     tab.get_by_role("button", name="Edit as JSON").click()
     shown = json.loads(tab.get_by_label("Filter (JSON, as in the API)").input_value())
     assert shown == {"field": f"metadata.future{tag}", "op": "eq", "value": "yes"}
+    assert not console.errors, console.errors
+
+
+def test_save_a_distribution_paused_for_an_event_type_of_your_own(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    template = publish_template(site.database, site.project_id, subject="Hi", body="<p>Hi</p>")
+    tab.goto(site.url + "/distributions/new")
+    tab.get_by_label("Name", exact=True).fill(f"Own {tag}")
+    tab.get_by_label("Event type").fill(f"shop.visited.{tag}")
+    expect(tab.locator("#trigger-provides")).to_contain_text("event.type")
+    tab.get_by_role("button", name="3. Channels").click()
+    tab.get_by_role("button", name="Add email").click()
+    tab.get_by_label("Template of channel 1 (Email)").select_option(template)
+    tab.get_by_label("Provider of channel 1 (Email)").select_option("capture")
+    tab.get_by_role("button", name="5. Activate").click()
+    tab.get_by_role("button", name="Save paused").click()
+    tab.wait_for_url("**/distributions/dist_*")
+    expect(tab.locator("#distribution-status")).to_have_text("paused")
+    [stored] = [d for d in _ok(api.get("/v1/distributions")) if d["name"] == f"Own {tag}"]
+    assert stored["status"] == "paused"
+    assert stored["trigger"] == f"shop.visited.{tag}"
+    assert stored["updated_by"] == site.editor_email
     assert not console.errors, console.errors
