@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,7 @@ from distribution.outbox import PROFILE, LinkSettings
 from distribution.outbox.messages import distribution_stats
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
+from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
 from web.profile_preview import add_profile_requests
@@ -94,14 +96,23 @@ class PreviewOut(msgspec.Struct):
 def _preview_rows(
     db: Database,
     project_id: str,
-    distribution_id: str,
+    distribution_id: str | DistributionSpec,
     body: dict[str, Any],
     links: LinkSettings,
 ) -> list[dict[str, Any]]:
-    """Prepare the event's rows in a transaction that is rolled back (see preview_distribution)."""
+    """Prepare the event's rows in a transaction that is rolled back (see preview_distribution).
+
+    ``distribution_id`` names a stored distribution, or is the rule of an unsaved one: it is
+    created in the same transaction (checked as ``POST /v1/distributions`` checks it, under a
+    throwaway name so it never collides with the one being edited) and rolled back with it.
+    """
     with db.session() as session:
         try:
-            distribution = get_distribution(session, project_id, distribution_id)
+            if isinstance(distribution_id, DistributionSpec):
+                unsaved = replace(distribution_id, name=f"preview {new_id('dist')}")
+                distribution = create_distribution(session, project_id, unsaved, actor="preview")
+            else:
+                distribution = get_distribution(session, project_id, distribution_id)
             incoming = parse_event({"type": distribution.trigger} | body)
             rows = preview_distribution(
                 session, cached_project(session, project_id), distribution, incoming, links
@@ -148,6 +159,13 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
             frequency_cap_hours=self.frequency_cap_hours,
             quiet_hours=msgspec.to_builtins(self.quiet_hours) if self.quiet_hours else None,
         )
+
+
+class UnsavedPreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A rule not saved yet, and the event to try it with."""
+
+    distribution: DistributionIn
+    event: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class DistributionOut(msgspec.Struct):
@@ -297,6 +315,32 @@ class DistributionController(Controller):
     ) -> PreviewOut:
         items = await asyncio.to_thread(
             _preview_rows, db, caller.project_id, distribution_id, data, links
+        )
+        await add_profile_requests(providers, caller.project_id, items)
+        note = None if items else "the customer does not fit the distribution's filters"
+        return PreviewOut([PreviewRowOut(**item) for item in items], note)
+
+    @post(
+        "/preview",
+        status_code=200,
+        summary="What an event would make of an unsaved distribution, for one customer",
+        description=(
+            "`distribution` is a rule as `POST /v1/distributions` takes it (checked the same "
+            "way) and `event` the body of `POST /v1/events` (`type` defaults to the trigger). "
+            "The answer is the one of `POST /v1/distributions/{id}/preview`. Nothing is stored "
+            "or sent: for the form that composes a distribution before it is saved."
+        ),
+    )
+    async def preview_unsaved(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
+        providers: NamedDependency[ProviderRegistry],
+        data: Annotated[UnsavedPreviewIn, Body()],
+    ) -> PreviewOut:
+        items = await asyncio.to_thread(
+            _preview_rows, db, caller.project_id, data.distribution.spec(), data.event, links
         )
         await add_profile_requests(providers, caller.project_id, items)
         note = None if items else "the customer does not fit the distribution's filters"

@@ -11,20 +11,25 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
+from distribution.customers.segment_filter import filter_clause, parse_filter
 from distribution.customers.segments import (
+    FIELD_SAMPLE,
+    count_matching,
     count_members,
     create_segment,
     delete_segment,
     get_segment,
     list_segments,
     member_condition,
+    metadata_keys,
+    schema_fields,
     update_segment,
 )
 from distribution.customers.store import list_customers
 from distribution.models import Segment
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
-from web.customers_api import CustomerList, customer_out
+from web.customers_api import CustomerList, CustomerOut, customer_out
 from web.stored_times import utc
 
 __all__ = ["SegmentController"]
@@ -60,6 +65,38 @@ class SegmentOut(msgspec.Struct):
     updated_at: datetime
     customers_count: int | None = None
     object: str = "segment"
+
+
+class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An unsaved filter, and how many of its members to show."""
+
+    filter: dict[str, Any]
+    limit: Annotated[int, msgspec.Meta(ge=0, le=100)] = 10
+
+
+class PreviewOut(msgspec.Struct):
+    """How many customers a filter selects now, and the first of them (oldest first)."""
+
+    customers_count: int
+    customers: list[CustomerOut]
+    object: str = "segment_preview"
+
+
+class FieldOut(msgspec.Struct, omit_defaults=True):
+    """A field a filter can name: a customer column (``type`` ``text`` or ``datetime``) or a
+    metadata key in use (``types`` seen, most common first, and how many ``customers`` hold it)."""
+
+    field: str
+    type: str
+    types: list[str] = msgspec.field(default_factory=list)
+    customers: int | None = None
+
+
+class FieldsOut(msgspec.Struct):
+    fields: list[FieldOut]
+    #: How many of the newest customers were looked at for metadata keys.
+    sampled_customers: int
+    object: str = "segment_fields"
 
 
 def _out(segment: Segment, count: int | None = None) -> SegmentOut:
@@ -100,6 +137,44 @@ class SegmentController(Controller):
         with db.session() as session:
             segment = create_segment(session, caller.project_id, data.name, data.filter)
             return _out(segment, count_members(session, caller.project_id, segment))
+
+    @post(
+        "/preview",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Count and sample the customers an unsaved filter selects",
+    )
+    def preview(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        data: Annotated[
+            PreviewIn,
+            Body(examples=[Example(summary="UK VIPs", value={"filter": FILTER_EXAMPLE})]),
+        ],
+    ) -> PreviewOut:
+        tree = parse_filter(data.filter)
+        with db.reader() as session:
+            count = count_matching(session, caller.project_id, tree)
+            page = list_customers(
+                session,
+                caller.project_id,
+                limit=max(data.limit, 1),
+                extra_condition=filter_clause(tree, session.get_bind().dialect.name),
+            )
+        shown = page.customers[: data.limit]
+        return PreviewOut(customers_count=count, customers=[customer_out(c) for c in shown])
+
+    @get("/fields", sync_to_thread=True, summary="Fields a filter can name")
+    def fields(self, db: NamedDependency[Database], caller: NamedDependency[Caller]) -> FieldsOut:
+        with db.reader() as session:
+            keys = metadata_keys(session, caller.project_id)
+        columns = [FieldOut(field=f["field"], type=f["type"]) for f in schema_fields()]
+        used = [
+            FieldOut(field=k["field"], type="metadata", types=k["types"], customers=k["customers"])
+            for k in keys
+        ]
+        return FieldsOut(fields=columns + used, sampled_customers=FIELD_SAMPLE)
 
     @get("/", sync_to_thread=True, summary="List segments")
     def list(

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
 from distribution.customers.segment_filter import Filter, filter_clause, matches, parse_filter
+from distribution.customers.segment_filter.parse import COLUMN_FIELDS, parse_instant
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import Customer, Segment, utcnow
 from distribution.storage.db import flush_or_conflict
@@ -16,6 +17,8 @@ from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row, project_rows
 
 __all__ = [
+    "FIELD_SAMPLE",
+    "count_matching",
     "count_members",
     "create_segment",
     "delete_segment",
@@ -23,7 +26,9 @@ __all__ = [
     "is_member",
     "list_segments",
     "member_condition",
+    "metadata_keys",
     "parsed_segments",
+    "schema_fields",
     "segments_of",
     "update_segment",
 ]
@@ -123,3 +128,72 @@ def is_member(segment: Segment, customer: Customer) -> bool:
 def segments_of(session: Session, project_id: str, customer: Customer) -> list[Segment]:
     """The project's segments the customer is in now, oldest first."""
     return [s for s in list_segments(session, project_id) if is_member(s, customer)]
+
+
+def count_matching(session: Session, project_id: str, tree: Filter) -> int:
+    """How many live customers a parsed filter selects now (an unsaved segment's count)."""
+    statement = select(func.count()).where(
+        Customer.project_id == project_id,
+        col(Customer.erased_at).is_(None),
+        filter_clause(tree, session.get_bind().dialect.name),
+    )
+    return int(session.exec(statement).one())
+
+
+def schema_fields() -> list[dict[str, str]]:
+    """The customer columns a filter can name, each ``text`` or ``datetime``."""
+    dates = {"created_at", "updated_at"}
+    return [
+        {"field": name, "type": "datetime" if name in dates else "text"} for name in COLUMN_FIELDS
+    ]
+
+
+#: How many of the newest customers ``metadata_keys`` looks at: enough to find the keys a
+#: project uses without reading every row of a large project.
+FIELD_SAMPLE = 2000
+
+
+def _json_type(value: Any) -> str:
+    # bool before int: True is an int in Python.
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "date" if parse_instant(value) is not None else "text"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
+
+
+def metadata_keys(
+    session: Session, project_id: str, sample: int = FIELD_SAMPLE
+) -> list[dict[str, Any]]:
+    """The top-level metadata keys the project's newest ``sample`` live customers hold: each as
+    ``metadata.<key>`` with the value types seen (``text``, ``number``, ``boolean``, ``date``
+    for strings in the filter's date grammar, ``array``, ``object``) and how many customers
+    hold it, most used first."""
+    statement = (
+        select(Customer.meta)
+        .where(Customer.project_id == project_id, col(Customer.erased_at).is_(None))
+        .order_by(col(Customer.id).desc())
+        .limit(sample)
+    )
+    seen: dict[str, dict[str, int]] = {}
+    for meta in session.exec(statement):
+        for key, value in (meta or {}).items():
+            kind = _json_type(value)
+            if kind == "null":
+                continue
+            types = seen.setdefault(key, {})
+            types[kind] = types.get(kind, 0) + 1
+    keys = [
+        {
+            "field": f"metadata.{key}",
+            "types": sorted(types, key=lambda t: -types[t]),
+            "customers": sum(types.values()),
+        }
+        for key, types in seen.items()
+        if "." not in key
+    ]
+    return sorted(keys, key=lambda k: (-k["customers"], k["field"]))

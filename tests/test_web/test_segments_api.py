@@ -110,3 +110,44 @@ def test_segments_are_private_to_their_project(client: Client, app_database: Dat
     assert client.get(f"/v1/segments/{segment['id']}").status_code == 404
     assert client.get(f"/v1/segments/{segment['id']}/customers").status_code == 404
     assert client.get("/v1/segments").json() == []
+
+
+def test_preview_counts_and_samples_an_unsaved_filter(client: Client) -> None:
+    _customers(client)
+    answer = client.post("/v1/segments/preview", json={"filter": GOLD_IN_GB, "limit": 1})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["object"] == "segment_preview"
+    assert body["customers_count"] == 2
+    assert [c["source_id"] for c in body["customers"]] == ["a"]
+    assert client.get("/v1/segments").json() == []  # nothing was stored
+
+
+def test_preview_names_the_bad_node_of_an_invalid_filter(client: Client) -> None:
+    bad = {"or": [{"field": "name", "op": "gt", "value": 3}]}
+    answer = client.post("/v1/segments/preview", json={"filter": bad})
+    assert answer.status_code == 422
+    fields = [e["field"] for e in answer.json()["errors"]]
+    assert any(f.startswith("filter.or[0]") for f in fields), fields
+
+
+def test_fields_lists_the_columns_and_the_metadata_keys_in_use(client: Client) -> None:
+    rows = [
+        {"source_id": "m1", "metadata": {"tier": "gold", "orders": 3, "vip": True}},
+        {"source_id": "m2", "metadata": {"tier": "silver", "joined": "2024-05-01"}},
+    ]
+    assert client.post("/v1/customers/batch", json={"customers": rows}).json()["failed"] == 0
+    body = client.get("/v1/segments/fields").json()
+    fields = {f["field"]: f for f in body["fields"]}
+    assert fields["email"]["type"] == "text"
+    assert fields["created_at"]["type"] == "datetime"
+    assert fields["metadata.tier"] == {
+        "field": "metadata.tier",
+        "type": "metadata",
+        "types": ["text"],
+        "customers": 2,
+    }
+    assert fields["metadata.orders"]["types"] == ["number"]
+    assert fields["metadata.vip"]["types"] == ["boolean"]
+    assert fields["metadata.joined"]["types"] == ["date"]
+    assert body["fields"][0]["field"] == "id"  # columns first, then keys by use

@@ -24,9 +24,11 @@ from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
 from web.ui.api import UiApiController
 from web.ui.catalog_pages import CatalogPagesController
+from web.ui.distribution_form_pages import DistributionFormPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
+from web.ui.segments_pages import SegmentPagesController
 from web.ui.session import (
     CsrfError,
     ForbiddenError,
@@ -116,6 +118,8 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             FeedsPagesController,
             FeedsApiController,
             CatalogPagesController,
+            SegmentPagesController,
+            DistributionFormPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

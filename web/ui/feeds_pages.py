@@ -15,6 +15,9 @@ from litestar.response import Template
 from sqlmodel import Session
 
 from distribution.bulk import get_job
+from distribution.codes.campaigns import get_campaign
+from distribution.customers.segments import get_segment
+from distribution.errors import NotFoundError
 from distribution.events.distributions import get_distribution, list_distributions
 from distribution.models import Distribution
 from distribution.outbox.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
@@ -38,6 +41,23 @@ def _template_names(
 ) -> dict[str, str]:
     ids = {str(c["template"]) for d in distributions for c in d.channels if c.get("template")}
     return labels_for(tx, project_id, template_ids=ids).templates
+
+
+def _filter_names(tx: Session, project_id: str, filters: dict[str, Any]) -> dict[str, str]:
+    """The names of the campaign and segment a distribution's filters name (the id when gone)."""
+    names: dict[str, str] = {}
+    for key in ("campaign_id", "segment_id"):
+        wanted = filters.get(key)
+        if not wanted:
+            continue
+        try:
+            found = (get_campaign if key == "campaign_id" else get_segment)(
+                tx, project_id, str(wanted)
+            )
+            names[key] = found.name
+        except NotFoundError:
+            names[key] = f"{wanted} (deleted)"
+    return names
 
 
 class FeedsPagesController(Controller):
@@ -90,6 +110,7 @@ class FeedsPagesController(Controller):
             section="distributions",
             rows=rows,
             templates=templates,
+            can_edit=user.can("editor"),
             window=window,
             windows=WINDOWS,
             statuses=DELIVERY_STATUSES,
@@ -110,6 +131,7 @@ class FeedsPagesController(Controller):
             found = get_distribution(tx, user.project_id, distribution_id)
             counts = distribution_counts(tx, found, window)
             templates = _template_names(tx, user.project_id, [found])
+            filter_names = _filter_names(tx, user.project_id, found.filters or {})
         return page(
             request,
             "distribution.html",
@@ -122,6 +144,8 @@ class FeedsPagesController(Controller):
             windows=WINDOWS,
             statuses=DELIVERY_STATUSES,
             updated_at=iso(found.updated_at),
+            filter_names=filter_names,
+            can_edit=user.can("editor"),
         )
 
     @get("/bulk-sends", sync_to_thread=True)

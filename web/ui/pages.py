@@ -1,4 +1,4 @@
-"""The editor's server-rendered pages: sign-in, segments, users, settings."""
+"""The editor's server-rendered pages: sign-in, users, settings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from distribution.accounts.users import (
     set_disabled,
     set_role,
 )
-from distribution.customers.segments import count_members, list_segments
 from distribution.errors import AuthenticationError, DistributionError
 from distribution.storage.db import Database
 from web.ui.session import (
@@ -222,24 +221,6 @@ class PagesController(Controller):
         """End the session on the server, so that a copy of the cookie no longer works."""
         sign_out(request, db, sign_ins)
         return Redirect(path="/login", status_code=303)
-
-    @get("/segments", sync_to_thread=True)
-    def segments(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-    ) -> Template:
-        """Segments with their live member counts."""
-        rows = []
-        with db.reader() as tx:
-            for segment in list_segments(tx, user.project_id):
-                try:
-                    members: int | None = count_members(tx, user.project_id, segment)
-                except DistributionError:
-                    members = None
-                rows.append({"segment": segment, "members": members})
-        return page(request, "segments.html", user, section="segments", segments=rows)
 
     @get("/users", sync_to_thread=True, guards=[ADMINS_ONLY])
     def users(
