@@ -178,14 +178,7 @@ class WebhookController(Controller):
             )
         return _out(new.subscription, new.secret)
 
-    @get("/", sync_to_thread=True, summary="List webhook subscriptions")
-    def list(
-        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
-    ) -> list[WebhookOut]:
-        with db.reader() as session:
-            return [_out(s) for s in list_subscriptions(session, caller.project_id)]
-
-    # Before ``get`` below: in the class body that name becomes the handler.
+    # Before ``list`` and ``get`` below: in the class body those names become handlers.
     @get(
         "/{webhook_id:str}/calls",
         sync_to_thread=True,
@@ -201,6 +194,13 @@ class WebhookController(Controller):
         with db.reader() as session:
             found = recent_calls(session, caller.project_id, webhook_id, limit)
             return [_call_out(call) for call in found]
+
+    @get("/", sync_to_thread=True, summary="List webhook subscriptions")
+    def list(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
+    ) -> list[WebhookOut]:
+        with db.reader() as session:
+            return [_out(s) for s in list_subscriptions(session, caller.project_id)]
 
     @get("/{webhook_id:str}", sync_to_thread=True, summary="Get a webhook subscription")
     def get(
