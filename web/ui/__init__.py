@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler
 from distribution.errors import DistributionError, NotFoundError
 from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
+from web.ui.admin_pages import AdminPagesController
 from web.ui.api import UiApiController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
@@ -114,6 +115,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             UiApiController,
             FeedsPagesController,
             FeedsApiController,
+            AdminPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={
