@@ -72,6 +72,18 @@ def _accept_confirms(page: Page) -> list[str]:
     return asked
 
 
+def _assert_no_sideways_scroll(page: Page, what: str) -> None:
+    """At a laptop's and a phone's width the page itself never scrolls sideways."""
+    size = page.viewport_size or {"width": 1440, "height": 900}
+    try:
+        for width in (1024, 390):
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{what} is {wide} px wide at {width} px"
+    finally:
+        page.set_viewport_size(size)
+
+
 def _new_provider(page: Page, site: Site, kind: str, name: str) -> None:
     page.goto(site.url + "/providers/new")
     page.get_by_label("Kind").select_option(kind)
@@ -86,11 +98,13 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     expect(tab.get_by_role("link", name="local-smtp")).to_be_visible(timeout=WAIT_MS)
     assert_accessible(tab, "providers list")
 
+    _assert_no_sideways_scroll(tab, "the providers list")
     tab.get_by_role("link", name="Add a provider").click()
     tab.wait_for_url("**/providers/new")
     tab.get_by_label("Kind").select_option("smtp")
     expect(tab.get_by_label(re.compile("^Host"))).to_be_visible()
     assert_accessible(tab, "new provider form (smtp)")
+    _assert_no_sideways_scroll(tab, "the new provider form")
 
     # Nothing filled in: the API's field errors are shown at their inputs.
     tab.locator("#p-name").fill("inbox-mail")
@@ -111,6 +125,15 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     tab.get_by_role("button", name="Check the connection").click()
     expect(tab.locator("[data-check]")).to_contain_text("Check passed", timeout=WAIT_MS)
     assert_accessible(tab, "provider details after a check")
+    _assert_no_sideways_scroll(tab, "a provider's page")
+    callback = tab.get_by_label("Callback URL")
+    expect(callback).to_have_value(
+        re.compile(rf"/v1/provider-webhooks/{site.project_id}/inbox-mail$")
+    )
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.url)
+    tab.get_by_role("button", name="Copy").click()
+    expect(tab.get_by_role("button", name="Copied")).to_be_visible()
+    assert tab.evaluate("navigator.clipboard.readText()") == callback.input_value()
 
     stored = _ok(api.get("/v1/providers/inbox-mail"))
     assert stored["kind"] == "smtp"
@@ -133,6 +156,13 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     expect(result).to_contain_text("Check failed", timeout=WAIT_MS)
     expect(result).to_contain_text(re.compile(r"connect|refused", re.IGNORECASE))
     assert_accessible(tab, "provider details after a failed check")
+
+    asked = _accept_confirms(tab)
+    tab.get_by_role("button", name="Delete").click()
+    tab.wait_for_url("**/providers", timeout=WAIT_MS)
+    assert asked[-1].startswith("Delete nowhere-mail?")
+    assert "removed for good" in asked[-1]
+    assert api.get("/v1/providers/nowhere-mail").status_code == 404
     assert not console.errors
 
 
@@ -214,6 +244,7 @@ def test_an_api_key_token_is_shown_once_works_then_is_revoked(
     tab.goto(site.url + "/settings")
     expect(tab.locator("[data-keys]")).to_be_visible(timeout=WAIT_MS)
     assert_accessible(tab, "settings")
+    _assert_no_sideways_scroll(tab, "settings")
 
     tab.get_by_role("button", name="Create a key").click()
     expect(tab.locator("#key-name-error")).to_be_visible()
