@@ -163,6 +163,16 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     assert asked[-1].startswith("Delete nowhere-mail?")
     assert "removed for good" in asked[-1]
     assert api.get("/v1/providers/nowhere-mail").status_code == 404
+
+    # The list shows the last check seen in this tab, and checks a row in place.
+    checked = tab.locator("[data-table] tbody tr", has_text="inbox-mail")
+    expect(checked).to_contain_text("Check passed", timeout=WAIT_MS)
+    seeded = tab.locator("[data-table] tbody tr", has_text="local-smtp")
+    expect(seeded).to_contain_text("not checked yet")
+    seeded.get_by_role("button", name="Check").click()
+    expect(seeded).to_contain_text("Check passed", timeout=WAIT_MS)
+    assert_accessible(tab, "providers list with check results")
+    _assert_no_sideways_scroll(tab, "the providers list with check results")
     assert not console.errors
 
 

@@ -279,7 +279,7 @@
       result.className = "check-result";
       result.textContent = "Checking…";
       try {
-        const outcome = await api("POST", `/providers/${encodeURIComponent(name)}/check`);
+        const outcome = await window.dmProviderChecks.run(name);
         result.className = `check-result ${outcome.ok ? "notice" : "alert"}`;
         result.textContent = `${outcome.ok ? "Check passed" : "Check failed"}: ${outcome.detail}`;
       } catch (error) {
