@@ -320,6 +320,22 @@ def test_a_webhook_subscription_is_created_and_a_test_call_reaches_it(
     [got] = [r for r in hooks.received if r.path == path]  # verified with the shown secret
     assert got.event["type"] == "webhook.test"
 
+    # A receiver that is not there: the recent calls show the failure and the next try.
+    tab.get_by_label("URL to call").fill("http://127.0.0.1:9/gone")
+    tab.get_by_label("every event").check()
+    tab.get_by_role("button", name="Subscribe").click()
+    expect(dialog).to_be_visible(timeout=WAIT_MS)
+    dialog.get_by_role("button", name="I have copied it").click()
+    gone = tab.locator("[data-hooks] tbody tr", has_text="127.0.0.1:9/gone")
+    expect(gone).to_contain_text("every event", timeout=WAIT_MS)
+    gone.get_by_role("button", name="Send a test").click()
+    expect(gone.locator(".calls")).to_contain_text("next try", timeout=WAIT_MS)
+    expect(gone.locator(".calls .badge")).to_have_text("pending")
+    assert_accessible(tab, "settings with a failing webhook call")
+    gone.get_by_role("button", name="Delete").click()
+    expect(gone).to_have_count(0, timeout=WAIT_MS)
+    assert "its pending calls are dropped" in asked[-1]
+
     row.get_by_role("button", name="Rotate secret").click()
     expect(dialog).to_be_visible(timeout=WAIT_MS)
     rotated = dialog.locator("[data-secret-value]").inner_text()

@@ -209,7 +209,8 @@
         entry = plainField(key, prop, isRequired, config[key]);
       }
       entry.key = key;
-      entry.original = config[key];
+      // What the provider uses now: the stored value, else the schema's default.
+      entry.original = config[key] !== undefined ? config[key] : prop.default;
       fields.push(entry);
       fieldsBox.append(entry.box);
     }
