@@ -23,7 +23,6 @@
     attributes: "Custom attribute → value (code, referral_link, qr_url, campaign, reward, …). No rows: the default mapping.",
     merge_fields: "Merge tag → value (code, referral_link, qr_url, campaign, reward, …). No rows: the default mapping.",
     fields: "Custom field id → value (code, referral_link, qr_url, campaign, reward, …).",
-    customer_sync_delay: "Seconds; further changes meanwhile replace the write.",
   };
 
   // {type, nullable, enum, items, additionalProperties} from a property, unwrapping anyOf-null.
@@ -33,8 +32,11 @@
     return { ...prop, ...real, nullable: options.some((o) => o.type === "null") };
   }
 
+  // "api_key_sid" → "API key SID": field names read as words, abbreviations in capitals.
+  const ABBREVIATIONS = new Set(["api", "url", "id", "ca", "pem", "sid", "sms", "tls"]);
   function label(key) {
-    return key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+    const words = key.split("_").map((w) => (ABBREVIATIONS.has(w) ? w.toUpperCase() : w));
+    return words.join(" ").replace(/^./, (c) => c.toUpperCase());
   }
 
   function fieldLabel(key, id, required, extra) {
@@ -154,7 +156,8 @@
       input = el("input", { id, name: `config.${key}`, type: "checkbox", "aria-describedby": described });
       input.checked = value !== undefined && value !== null ? value : Boolean(prop.default);
       box.classList.add("check-field");
-      box.append(el("label", { class: "check", for: id }, input, " ", label(key)), hint);
+      box.append(el("label", { class: "check", for: id }, input, " ", label(key)));
+      if (hint) box.append(hint);
       return { box, read: () => input.checked };
     } else if (prop.type === "boolean") {
       // Three states: yes, no, or not set (the platform's own default).
@@ -185,7 +188,8 @@
       input = el("input", { id, name: `config.${key}`, type: "text", value: value ?? "", placeholder: prop.default ?? "", required, "aria-describedby": described, autocomplete: "off" });
       read = () => (input.value.trim() === "" ? undefined : input.value.trim());
     }
-    box.append(fieldLabel(key, id, required), input, hint);
+    box.append(fieldLabel(key, id, required), input);
+    if (hint) box.append(hint);
     return { box, read };
   }
 
