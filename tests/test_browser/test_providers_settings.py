@@ -240,6 +240,13 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
     assert _ok(api.get(f"/v1/providers/{name}"))["disabled"] is True
     assert_accessible(tab, "a disabled provider")
 
+    tab.get_by_role("button", name="Enable").click()
+    expect(tab.locator("[data-fact-list]")).to_contain_text("Enabled", timeout=WAIT_MS)
+    assert asked[-1].startswith(f"Enable {name}?")
+    assert _ok(api.get(f"/v1/providers/{name}"))["disabled"] is False
+    tab.get_by_role("button", name="Disable").click()
+    expect(tab.locator("[data-fact-list]")).to_contain_text("Disabled", timeout=WAIT_MS)
+
     tab.goto(site.url + "/providers")
     row = tab.get_by_role("row", name=re.compile(name))
     expect(row).to_contain_text("Disabled", timeout=WAIT_MS)
