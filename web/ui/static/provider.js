@@ -184,6 +184,10 @@
       const listHint = el("p", { class: "hint", id: hintId }, "Separate with commas.", hint ? ` ${hint.textContent}` : "");
       box.append(fieldLabel(key, id, required), input, listHint);
       return { box, read: () => (input.value.trim() ? input.value.split(",").map((s) => s.trim()).filter(Boolean) : undefined) };
+    } else if (key.endsWith("_pem")) {
+      // A certificate is many lines: a text area, kept as typed.
+      input = el("textarea", { id, name: `config.${key}`, rows: "4", "aria-describedby": described, spellcheck: "false" }, value ?? "");
+      read = () => (input.value.trim() === "" ? undefined : input.value);
     } else {
       input = el("input", { id, name: `config.${key}`, type: "text", value: value ?? "", placeholder: prop.default ?? "", required, "aria-describedby": described, autocomplete: "off" });
       read = () => (input.value.trim() === "" ? undefined : input.value.trim());
