@@ -13,10 +13,14 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, QueryParameter
 
-from distribution.events.inbound_signing import clear_inbound_secret, set_inbound_secret
-from distribution.models import WebhookSubscription
+from distribution.events.inbound_signing import (
+    clear_inbound_secret,
+    has_inbound_secret,
+    set_inbound_secret,
+)
+from distribution.models import WebhookCall, WebhookSubscription
 from distribution.storage.db import Database
 from distribution.storage.secrets import SecretBox
 from distribution.webhooks.dispatch import WebhookDispatcher
@@ -27,11 +31,12 @@ from distribution.webhooks.subscriptions import (
     get_subscription,
     list_subscriptions,
     queue_test_call,
+    recent_calls,
     rotate_secret,
 )
 from web.auth import SECURITY, Caller
 from web.settings import Settings
-from web.stored_times import utc
+from web.stored_times import utc, utc_or_none
 
 __all__ = ["InboundSecretController", "WebhookController"]
 
@@ -65,6 +70,47 @@ class TestCallOut(msgspec.Struct):
     id: str
     event_type: str
     object: str = "webhook_call"
+
+
+class CallOut(msgspec.Struct):
+    """One call to a subscription: its outcome so far (``status`` pending, delivered or failed)."""
+
+    id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    object: str = "webhook_call"
+
+
+class InboundSecretOut(msgspec.Struct):
+    """Whether ``POST /v1/events`` requires signed calls; the secret itself is never shown."""
+
+    set: bool
+    object: str = "inbound_webhook_secret"
+
+
+#: How many recent calls ``GET /v1/webhooks/{id}/calls`` answers at most.
+MAX_RECENT_CALLS = 100
+
+
+def _call_out(call: WebhookCall) -> CallOut:
+    return CallOut(
+        id=call.id,
+        event_type=call.event_type,
+        status=call.status,
+        attempts=call.attempts,
+        last_status_code=call.last_status_code,
+        last_error=call.last_error,
+        created_at=utc(call.created_at),
+        # A settled call has no next attempt, whatever the column still holds.
+        next_attempt_at=utc_or_none(call.next_attempt_at) if call.status == "pending" else None,
+        delivered_at=utc_or_none(call.delivered_at),
+    )
 
 
 class SecretOut(msgspec.Struct):
@@ -131,6 +177,23 @@ class WebhookController(Controller):
                 allow_private=settings.allow_private_networks,
             )
         return _out(new.subscription, new.secret)
+
+    # Before ``list`` and ``get`` below: in the class body those names become handlers.
+    @get(
+        "/{webhook_id:str}/calls",
+        sync_to_thread=True,
+        summary="Recent calls to a subscription, newest first, with their outcome",
+    )
+    def calls(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        webhook_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_RECENT_CALLS)] = 20,
+    ) -> list[CallOut]:
+        with db.reader() as session:
+            found = recent_calls(session, caller.project_id, webhook_id, limit)
+            return [_call_out(call) for call in found]
 
     @get("/", sync_to_thread=True, summary="List webhook subscriptions")
     def list(
@@ -225,6 +288,13 @@ class InboundSecretController(Controller):
     path = "/v1/settings/inbound-webhook-secret"
     tags = ["webhooks"]
     security = SECURITY
+
+    @get("/", sync_to_thread=True, summary="Whether signed events are required (set or not set)")
+    def status(
+        self, db: NamedDependency[Database], caller: NamedDependency[Caller]
+    ) -> InboundSecretOut:
+        with db.reader() as session:
+            return InboundSecretOut(set=has_inbound_secret(session, caller.project_id))
 
     @post(
         "/",

@@ -22,6 +22,7 @@ from providers.standard_webhooks import TOLERANCE_SECONDS, verify
 
 __all__ = [
     "clear_inbound_secret",
+    "has_inbound_secret",
     "inbound_secret",
     "open_inbound_secret",
     "set_inbound_secret",
@@ -54,6 +55,11 @@ def clear_inbound_secret(session: Session, project_id: str) -> bool:
     session.add(project)
     changed(session, project_id)
     return had
+
+
+def has_inbound_secret(session: Session, project_id: str) -> bool:
+    """Whether ``POST /v1/events`` requires signed calls (the secret itself is never shown)."""
+    return _project(session, project_id).inbound_webhook_secret_encrypted is not None
 
 
 def inbound_secret(session: Session, box: SecretBox, project_id: str) -> str | None:

@@ -41,6 +41,7 @@ __all__ = [
     "list_subscriptions",
     "new_webhook_secret",
     "queue_test_call",
+    "recent_calls",
     "rotate_secret",
     "wants",
 ]
@@ -144,6 +145,21 @@ def get_subscription(
 ) -> WebhookSubscription:
     """One subscription of the project; NotFoundError otherwise."""
     return project_row(session, WebhookSubscription, project_id, subscription_id, "webhook")
+
+
+def recent_calls(
+    session: Session, project_id: str, subscription_id: str, limit: int = 20
+) -> list[WebhookCall]:
+    """The subscription's newest calls (pending, delivered or failed), newest first."""
+    subscription = get_subscription(session, project_id, subscription_id)
+    return list(
+        session.exec(
+            select(WebhookCall)
+            .where(WebhookCall.subscription_id == subscription.id)
+            .order_by(col(WebhookCall.created_at).desc(), col(WebhookCall.id).desc())
+            .limit(limit)
+        )
+    )
 
 
 def delete_subscription(session: Session, project_id: str, subscription_id: str) -> None:

@@ -236,6 +236,7 @@ ROLE_ROUTES = {
     ("POST", "/users"): "admin",
     ("POST", "/users/{user_id:str}"): "admin",
     ("GET", "/settings"): "admin",
+    ("GET", "/providers/new"): "admin",
 }
 
 

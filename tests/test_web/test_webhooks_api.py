@@ -245,3 +245,51 @@ def test_a_signed_event_replayed_with_a_new_idempotency_key_is_stored_once(
         first, replay = (a.json() for a in answers)
         assert replay["id"] == first["id"]
         assert (first["duplicate"], replay["duplicate"]) == (False, True)
+
+
+def test_recent_calls_show_each_test_call_and_its_outcome(
+    client: Client, receiver: tuple[Receiver, str]
+) -> None:
+    api, _ = receiver
+    created = _subscribe(client, receiver, ["message.sent"])
+    assert client.get(f"/v1/webhooks/{created['id']}/calls").json() == []
+    call_id = client.post(f"/v1/webhooks/{created['id']}/test").json()["id"]
+    _wait_until(
+        lambda: client.get(f"/v1/webhooks/{created['id']}/calls").json()[0]["status"] == "delivered"
+    )
+    [call] = client.get(f"/v1/webhooks/{created['id']}/calls").json()
+    assert call["id"] == call_id
+    assert call["event_type"] == "webhook.test"
+    assert (call["status"], call["attempts"], call["last_status_code"]) == ("delivered", 1, 204)
+    assert call["delivered_at"]
+    assert call["next_attempt_at"] is None
+    assert any(r.webhook_id == call_id for r in api.received)
+    assert client.get(f"/v1/webhooks/{created['id']}/calls?limit=0").status_code == 422
+    assert client.get("/v1/webhooks/whsub_missing/calls").status_code == 404
+
+
+def test_a_failing_target_shows_its_failure_in_the_recent_calls(client: Client) -> None:
+    # Nothing listens on the discard port: every attempt fails with a connection error.
+    answer = client.post(
+        "/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks", "event_types": ["*"]}
+    )
+    webhook_id = answer.json()["id"]
+    client.post(f"/v1/webhooks/{webhook_id}/test")
+    _wait_until(
+        lambda: client.get(f"/v1/webhooks/{webhook_id}/calls").json()[0]["last_error"] is not None
+    )
+    [call] = client.get(f"/v1/webhooks/{webhook_id}/calls").json()
+    assert call["last_error"]
+    assert call["attempts"] >= 1
+    assert call["status"] in ("pending", "failed")
+
+
+def test_the_inbound_secret_shows_only_whether_it_is_set(client: Client) -> None:
+    path = "/v1/settings/inbound-webhook-secret"
+    assert client.get(path).json() == {"set": False, "object": "inbound_webhook_secret"}
+    secret = client.post(path).json()["secret"]
+    shown = client.get(path)
+    assert shown.json()["set"] is True
+    assert secret not in shown.text
+    client.delete(path)
+    assert client.get(path).json()["set"] is False

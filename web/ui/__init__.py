@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler
 from distribution.errors import DistributionError, NotFoundError
 from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
+from web.ui.admin_pages import AdminPagesController
 from web.ui.api import UiApiController
 from web.ui.catalog_pages import CatalogPagesController
 from web.ui.distribution_form_pages import DistributionFormPagesController
@@ -120,6 +121,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             CatalogPagesController,
             SegmentPagesController,
             DistributionFormPagesController,
+            AdminPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

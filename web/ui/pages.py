@@ -289,10 +289,3 @@ class PagesController(Controller):
                     raise DistributionError("you cannot disable yourself")
                 set_disabled(tx, user.project_id, user_id, data.disabled == "1")
         return Redirect(path="/users", status_code=303)
-
-    @get("/settings", sync_to_thread=False, guards=[ADMINS_ONLY])
-    def settings_page(
-        self, request: Request[Any, Any, Any], user: NamedDependency[UiUser]
-    ) -> Template:
-        """Where providers and API keys are managed (admins)."""
-        return page(request, "settings.html", user, section="settings")
