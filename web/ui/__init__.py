@@ -23,6 +23,7 @@ from distribution.errors import DistributionError, NotFoundError
 from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
 from web.ui.api import UiApiController
+from web.ui.bulk_pages import BulkPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.pages import PagesController
@@ -114,6 +115,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             UiApiController,
             FeedsPagesController,
             FeedsApiController,
+            BulkPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

@@ -1,0 +1,248 @@
+"""The bulk invite wizard, bulk send outcomes, "Send now" and the Home page, in Chromium.
+
+Campaigns, codes, customers, segments and templates are seeded through the real ``/v1`` API
+(their own pages are other pages' tests); the flows under test run from the UI alone and their
+results are checked through the API and the SMTP inbox.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Dialog, Page, expect
+from sqlmodel import col, select
+
+from distribution.accounts.projects import create_api_key
+from distribution.models import Code
+from tests.builders import publish_template
+from tests.test_browser.accessibility import assert_accessible
+from tests.test_browser.conftest import Console, Site
+
+pytestmark = pytest.mark.browser
+
+#: Generous: the machine is shared and the worker polls; these are waits, not timing checks.
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def api(site: Site) -> Iterator[httpx.Client]:
+    """An API client with a key of the site's project."""
+    with site.database.session() as session:
+        key = create_api_key(session, site.project_id, name=f"bulk-{secrets.token_hex(3)}")
+        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
+    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def _ok(response: httpx.Response) -> Any:
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def _pool(api: httpx.Client, campaign: str, name: str, codes: int, threshold: int = 0) -> str:
+    body: dict[str, Any] = {"campaign": campaign, "name": name}
+    if threshold:
+        body["low_stock_threshold"] = threshold
+    pool = str(_ok(api.post("/v1/code-pools", json=body))["id"])
+    _ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": codes, "length": 10}))
+    return pool
+
+
+def _customers(api: httpx.Client, tag: str, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        person = {
+            "source_id": f"{tag}-{i}",
+            "email": f"{tag}-{i}@example.com",
+            "name": f"Guest {i} {tag}",
+            "metadata": {"wave": tag},
+        }
+        ids.append(str(_ok(api.post("/v1/customers", json=person))["id"]))
+    return ids
+
+
+def _started_job(
+    site: Site, api: httpx.Client, tag: str, provider: str, delay: float, audience: int
+) -> str:
+    template = publish_template(
+        site.database, site.project_id, subject="Invite", body="<p>{{ code.code }}</p>"
+    )
+    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Outcome {tag}"}))["id"]
+    _pool(api, campaign, "p", audience)
+    people = _customers(api, tag, audience)
+    job = api.post(
+        "/v1/bulk-sends",
+        json={
+            "campaign": campaign,
+            "audience": {"customers": people},
+            "channels": [{"channel": "email", "template": template, "provider": provider}],
+            "send_delay_seconds": delay,
+        },
+    )
+    return str(_ok(job)["id"])
+
+
+def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Spring invite {tag}"}))["id"]
+    small = _pool(api, campaign, f"Small {tag}", 2)
+    big = _pool(api, campaign, f"Big {tag}", 5)
+    people = _customers(api, tag, 3)
+    segment = _ok(
+        api.post(
+            "/v1/segments",
+            json={
+                "name": f"Wave {tag}",
+                "filter": {"field": "metadata.wave", "op": "eq", "value": tag},
+            },
+        )
+    )["id"]
+    template = publish_template(
+        site.database,
+        site.project_id,
+        subject=f"Your invite {tag}",
+        body="<p>Hello {{ customer.name }}, your code is {{ code.code }}</p>",
+    )
+
+    tab.goto(site.url + "/bulk-sends")
+    tab.get_by_role("link", name="New bulk invite").click()
+    expect(tab.get_by_role("heading", name="New bulk invite")).to_be_visible()
+    assert_accessible(tab, "bulk invite wizard, empty")
+    tab.get_by_label("Campaign").select_option(campaign)
+    tab.get_by_label("Code pool").select_option(small)
+    tab.get_by_label("A segment").check()
+    tab.get_by_label("Segment", exact=True).select_option(segment)
+    tab.get_by_label("Channel", exact=True).select_option("email")
+    tab.get_by_label("Template").select_option(template)
+    tab.get_by_label("Provider").select_option("local-smtp")
+    start = tab.get_by_role("button", name="Start the bulk invite")
+    expect(start).to_be_disabled()
+
+    # The small pool: a blocking problem, in red, and the send cannot start.
+    tab.get_by_role("button", name="Check before sending").click()
+    blocking = tab.locator("#bw-checklist .check-bad")
+    expect(blocking).to_contain_text("the pool has 2 codes but the audience needs 3")
+    expect(tab.locator("#bw-verdict")).to_contain_text("blocking problem")
+    expect(start).to_be_disabled()
+    assert_accessible(tab, "bulk invite wizard, preflight with a blocking problem")
+
+    # The bigger pool: the check must run again, then it is ready with a rendered sample.
+    tab.get_by_label("Code pool").select_option(big)
+    expect(tab.locator("#bw-report")).to_contain_text("check again")
+    tab.get_by_role("button", name="Check before sending").click()
+    expect(tab.locator("#bw-verdict")).to_have_text("Ready to send.")
+    expect(tab.locator("#bw-checklist .check-bad")).to_have_count(0)
+    expect(tab.locator("#bw-checklist")).to_contain_text("3 customers in the audience")
+    expect(tab.locator("#bw-checklist")).to_contain_text("3 messages can be sent")
+    tab.locator(".sample summary").first.click()
+    expect(tab.locator(".sample").first).to_contain_text(f"Your invite {tag}")
+    tab.get_by_label("Now").check()
+    expect(tab.locator("#bw-summary")).to_contain_text("3 messages (Email) to 3 customers")
+    expect(tab.locator("#bw-summary")).to_contain_text("goes out now")
+    assert_accessible(tab, "bulk invite wizard, ready to confirm")
+    start.click()
+
+    tab.wait_for_url("**/bulk-sends/bulk_*")
+    expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
+    expect(tab.locator('#bulk-counts [data-field="sent"]')).to_have_text("3")
+    expect(tab.get_by_role("heading", level=1)).to_contain_text(f"Spring invite {tag}")
+    job = tab.url.rsplit("/", 1)[1]
+
+    # Through the API and the database: the job, one unique code each, a message each.
+    progress = _ok(api.get(f"/v1/bulk-sends/{job}"))
+    assert (progress["status"], progress["outcome"]) == ("completed", "completed")
+    assert progress["options"]["pool_id"] == big
+    assert progress["audience"]["segment_id"] == segment
+    with site.database.reader() as session:
+        held = session.exec(select(Code).where(col(Code.customer_id).in_(people))).all()
+    assert sorted(c.customer_id or "" for c in held) == sorted(people)
+    assert len({c.code for c in held}) == 3
+    assert {c.pool_id for c in held} == {big}
+    for code in held:
+        to = f"{tag}-{people.index(code.customer_id or '')}@example.com"
+        arrived = [m for m in site.inbox if to in str(m["To"])]
+        assert len(arrived) == 1, to
+        assert code.code in str(arrived[0].get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert not console.errors, console.errors
+
+
+def test_a_job_whose_sends_all_fail_shows_as_failed_with_its_counts(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    refuser = f"refuser-{tag}"
+    # A webhook provider whose receiver answers 404: a permanent refusal of every message.
+    _ok(
+        api.post(
+            "/v1/providers",
+            json={
+                "name": refuser,
+                "kind": "webhook",
+                "config": {
+                    "url": site.url + "/no-such-receiver",
+                    "secret": "whsec-refuser",
+                    "channels": ["email"],
+                },
+            },
+        )
+    )
+    job = _started_job(site, api, tag, refuser, delay=0, audience=2)
+    tab.goto(site.url + f"/bulk-sends/{job}")
+    status = tab.locator('[data-field="status"]')
+    expect(status).to_have_text("failed", timeout=WAIT_MS)
+    expect(status).to_have_class("badge st-failed")
+    expect(tab.locator('#bulk-counts [data-field="failed"]')).to_have_text("2")
+    expect(tab.locator('#bulk-counts [data-field="sent"]')).to_have_text("0")
+    progress = _ok(api.get(f"/v1/bulk-sends/{job}"))
+    assert (progress["status"], progress["outcome"]) == ("completed", "failed")
+
+    tab.goto(site.url + "/bulk-sends")
+    row = tab.locator(f'tr[data-job="{job}"]')
+    expect(row.locator('[data-field="outcome"]')).to_have_text("failed")
+    expect(row.locator('[data-field="failed"]')).to_have_text("2")
+    expect(row.locator('[data-field="sent"]')).to_have_text("0")
+    expect(row.get_by_role("link")).to_have_text(f"Outcome {tag}")
+    assert_accessible(tab, "bulk sends list")
+    assert not console.errors, console.errors
+
+
+def test_send_now_asks_first_because_it_ends_the_cancel_window(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    job = _started_job(site, api, tag, "capture", delay=600, audience=2)
+    tab.goto(site.url + f"/bulk-sends/{job}")
+    expect(tab.locator('#bulk-counts [data-field="waiting"]')).to_have_text("2", timeout=WAIT_MS)
+    send_now = tab.get_by_role("button", name="Send now")
+    asked: list[str] = []
+
+    def refuse(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    tab.once("dialog", refuse)
+    send_now.click()
+    expect(send_now).to_be_visible()
+    [question] = asked
+    assert "can no longer be cancelled" in question
+    assert _ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"queued": 2}
+
+    def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    tab.once("dialog", accept)
+    send_now.click()
+    expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
+    assert len(asked) == 2
+    assert _ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"sent": 2}
+    assert not console.errors, console.errors
