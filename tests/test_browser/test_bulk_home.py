@@ -7,6 +7,7 @@ results are checked through the API and the SMTP inbox.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -188,7 +189,7 @@ def test_a_job_whose_sends_all_fail_shows_as_failed_with_its_counts(
                 "kind": "webhook",
                 "config": {
                     "url": site.url + "/no-such-receiver",
-                    "secret": "whsec-refuser",
+                    "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
                     "channels": ["email"],
                 },
             },
