@@ -10,18 +10,20 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 from sqlmodel import col, select
 
-from distribution.accounts.projects import create_api_key
+from distribution.accounts.projects import create_api_key, create_project
+from distribution.accounts.users import create_user
 from distribution.models import Code
 from tests.builders import publish_template
 from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import Console, Site
+from tests.test_browser.conftest import PASSWORD, Console, Site
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +87,26 @@ def _started_job(
         },
     )
     return str(_ok(job)["id"])
+
+
+def _refuser(site: Site, api: httpx.Client, tag: str) -> str:
+    """A webhook provider whose receiver answers 404: a permanent refusal of every message."""
+    name = f"refuser-{tag}"
+    _ok(
+        api.post(
+            "/v1/providers",
+            json={
+                "name": name,
+                "kind": "webhook",
+                "config": {
+                    "url": site.url + "/no-such-receiver",
+                    "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+                    "channels": ["email"],
+                },
+            },
+        )
+    )
+    return name
 
 
 def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
@@ -179,22 +201,7 @@ def test_a_job_whose_sends_all_fail_shows_as_failed_with_its_counts(
 ) -> None:
     tab, console = page
     tag = secrets.token_hex(3)
-    refuser = f"refuser-{tag}"
-    # A webhook provider whose receiver answers 404: a permanent refusal of every message.
-    _ok(
-        api.post(
-            "/v1/providers",
-            json={
-                "name": refuser,
-                "kind": "webhook",
-                "config": {
-                    "url": site.url + "/no-such-receiver",
-                    "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-                    "channels": ["email"],
-                },
-            },
-        )
-    )
+    refuser = _refuser(site, api, tag)
     job = _started_job(site, api, tag, refuser, delay=0, audience=2)
     tab.goto(site.url + f"/bulk-sends/{job}")
     status = tab.locator('[data-field="status"]')
@@ -247,3 +254,108 @@ def test_send_now_asks_first_because_it_ends_the_cancel_window(
     assert len(asked) == 2
     assert _ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"sent": 2}
     assert not console.errors, console.errors
+
+
+#: How Home groups delivery statuses (sent, failed); the rest it shows as waiting or skipped.
+SENT = ("sent", "delivered")
+FAILED = ("failed", "bounced", "unknown")
+
+
+def _last_day(api: httpx.Client) -> dict[str, dict[str, int]]:
+    """Sent and failed messages of the last 24 h by channel, counted through the API."""
+    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat()
+    counts: dict[str, dict[str, int]] = {}
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"created_after": since, "limit": 100}
+        if after:
+            params["starting_after"] = after
+        found = _ok(api.get("/v1/messages", params=params))
+        for message in found["messages"]:
+            row = counts.setdefault(message["channel"], {"sent": 0, "failed": 0})
+            for group, statuses in (("sent", SENT), ("failed", FAILED)):
+                row[group] += message["status"] in statuses
+        if not found["has_more"]:
+            return counts
+        after = found["next_cursor"]
+
+
+def test_home_shows_the_last_day_failing_providers_low_pools_and_scheduled_sends(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    refuser = _refuser(site, api, tag)
+    failed_job = _started_job(site, api, tag, refuser, delay=0, audience=2)
+    tab.goto(site.url + f"/bulk-sends/{failed_job}")
+    expect(tab.locator('[data-field="status"]')).to_have_text("failed", timeout=WAIT_MS)
+    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Low stock {tag}"}))["id"]
+    low_pool = _pool(api, campaign, f"Nearly empty {tag}", 3, threshold=10)
+    template = publish_template(site.database, site.project_id, body="<p>{{ code.code }}</p>")
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    scheduled = _ok(
+        api.post(
+            "/v1/bulk-sends",
+            json={
+                "campaign": campaign,
+                "audience": {"customers": _customers(api, tag + "s", 1)},
+                "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+                "scheduled_at": later,
+            },
+        )
+    )["id"]
+    expected = _last_day(api)
+    assert expected["email"]["failed"] >= 2
+
+    tab.goto(site.url + "/bulk-sends")
+    tab.get_by_role("link", name="Home").click()
+    expect(tab.get_by_role("heading", name="Today")).to_be_visible()
+    for channel, counts in expected.items():
+        row = tab.locator(f'#home-channels tr[data-channel="{channel}"]')
+        expect(row.locator('[data-field="sent"]')).to_have_text(str(counts["sent"]))
+        expect(row.locator('[data-field="failed"]')).to_have_text(str(counts["failed"]))
+    provider = tab.locator(f'#home-providers li[data-provider="{refuser}"]')
+    expect(provider).to_contain_text("2 failed messages")
+    low = tab.locator(f'#home-low-pools li[data-pool="{low_pool}"]')
+    expect(low).to_contain_text(f"Low stock {tag} · Nearly empty {tag}")
+    expect(low).to_contain_text("3 codes left, below its threshold of 10")
+    job = tab.locator(f'#home-jobs li[data-job="{scheduled}"]')
+    expect(job).to_contain_text("scheduled")
+    expect(job.locator("time")).not_to_have_text(later)  # shown in the one date format
+    expect(tab.locator("#home-setup")).to_have_count(0)  # this project is set up
+    assert_accessible(tab, "home with attention items")
+    job.get_by_role("link", name=f"Low stock {tag}").click()
+    tab.wait_for_url(f"**/bulk-sends/{scheduled}")
+    assert not console.errors, console.errors
+
+
+def test_home_of_a_new_project_says_what_to_set_up_first(browser: Browser, site: Site) -> None:
+    email = f"new-{secrets.token_hex(3)}@example.com"
+    with site.database.session() as session:
+        project = create_project(session, f"fresh-{secrets.token_hex(3)}")
+        create_user(session, project.id, email, "admin", PASSWORD)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    try:
+        tab.goto(site.url + "/login")
+        tab.get_by_label("Email").fill(email)
+        tab.get_by_label("Password").fill(PASSWORD)
+        tab.get_by_role("button", name="Sign in").click()
+        tab.wait_for_url(site.url + "/")  # signing in lands on Home
+        setup = tab.locator("#home-setup")
+        expect(setup.get_by_role("heading")).to_have_text("Set up your project")
+        steps = setup.locator("li")
+        expect(steps).to_have_count(4)
+        expect(steps.nth(0)).to_contain_text("Connect an email or SMS provider")
+        expect(steps.nth(0).get_by_role("link")).to_have_attribute("href", "/providers")
+        expect(steps.nth(3).get_by_role("link", name="New bulk invite")).to_be_visible()
+        expect(setup.locator(".todo")).to_have_count(4)
+        expect(tab.locator("#home-today")).to_contain_text("No messages in the last 24 hours")
+        expect(tab.locator("#home-all-well")).to_be_visible()
+        expect(tab.locator("#home-jobs")).to_contain_text("None running")
+        assert_accessible(tab, "home of a new project")
+        tab.goto(site.url + "/bulk-sends/new")
+        expect(tab.locator("#wizard-empty")).to_contain_text("create a campaign")
+        assert_accessible(tab, "bulk invite wizard with nothing to send yet")
+    finally:
+        context.close()

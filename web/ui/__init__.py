@@ -26,6 +26,7 @@ from web.ui.api import UiApiController
 from web.ui.bulk_pages import BulkPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
+from web.ui.home_page import HomeController
 from web.ui.pages import PagesController
 from web.ui.session import (
     CsrfError,
@@ -116,6 +117,7 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             FeedsPagesController,
             FeedsApiController,
             BulkPagesController,
+            HomeController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={
