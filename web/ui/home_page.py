@@ -118,7 +118,7 @@ def _active_jobs(session: Session, project_id: str) -> list[dict[str, Any]]:
     return [{**j, "campaign": names.get(j["campaign_id"] or "", "Bulk send")} for j in shown]
 
 
-def _setup(session: Session, project_id: str) -> list[dict[str, Any]]:
+def _setup(session: Session, project_id: str, can_act: bool) -> list[dict[str, Any]]:
     # The built-in capture provider records messages without sending them: a real project
     # needs one of its own first.
     has_template = (
@@ -150,7 +150,12 @@ def _setup(session: Session, project_id: str) -> list[dict[str, Any]]:
         {
             "done": sent_anything,
             "text": "Send: a distribution that follows events, or a bulk invite",
-            "links": [("/distributions", "Distributions"), ("/bulk-sends/new", "New bulk invite")],
+            "links": [("/distributions", "Distributions")]
+            + (
+                [("/bulk-sends/new", "New bulk invite")]
+                if can_act
+                else [("/bulk-sends", "Bulk sends")]
+            ),
         },
     ]
 
@@ -175,7 +180,7 @@ class HomeController(Controller):
                 "providers": _failing_providers(tx, user.project_id, since),
                 "low_pools": _low_pools(tx, user.project_id),
                 "jobs": _active_jobs(tx, user.project_id),
-                "setup": _setup(tx, user.project_id),
+                "setup": _setup(tx, user.project_id, user.can("editor")),
             }
         return page(
             request,
