@@ -46,6 +46,18 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
+def assert_fits(tab: Page, what: str) -> None:
+    """No sideways scrolling at 1024 px or 390 px (wide tables scroll inside their own box)."""
+    size = tab.viewport_size or {"width": 1440, "height": 900}
+    try:
+        for width in (1024, 390):
+            tab.set_viewport_size({"width": width, "height": size["height"]})
+            wide = tab.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width, f"{what} at {width} px is {wide} px wide"
+    finally:
+        tab.set_viewport_size(size)
+
+
 def _pool(api: httpx.Client, campaign: str, name: str, codes: int, threshold: int = 0) -> str:
     body: dict[str, Any] = {"campaign": campaign, "name": name}
     if threshold:
@@ -170,6 +182,7 @@ def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
     expect(tab.locator("#bw-summary")).to_contain_text("3 messages (Email) to 3 customers")
     expect(tab.locator("#bw-summary")).to_contain_text("goes out now")
     assert_accessible(tab, "bulk invite wizard, ready to confirm")
+    assert_fits(tab, "bulk invite wizard")
     start.click()
 
     tab.wait_for_url("**/bulk-sends/bulk_*")
@@ -219,6 +232,7 @@ def test_a_job_whose_sends_all_fail_shows_as_failed_with_its_counts(
     expect(row.locator('[data-field="sent"]')).to_have_text("0")
     expect(row.get_by_role("link")).to_have_text(f"Outcome {tag}")
     assert_accessible(tab, "bulk sends list")
+    assert_fits(tab, "bulk sends list")
     assert not console.errors, console.errors
 
 
@@ -324,6 +338,7 @@ def test_home_shows_the_last_day_failing_providers_low_pools_and_scheduled_sends
     expect(job.locator("time")).not_to_have_text(later)  # shown in the one date format
     expect(tab.locator("#home-setup")).to_have_count(0)  # this project is set up
     assert_accessible(tab, "home with attention items")
+    assert_fits(tab, "home")
     job.get_by_role("link", name=f"Low stock {tag}").click()
     tab.wait_for_url(f"**/bulk-sends/{scheduled}")
     assert not console.errors, console.errors

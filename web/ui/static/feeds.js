@@ -318,7 +318,9 @@
       set("prepared_text", job.prepared + " of " + job.audience + " recipients");
       set("rate_text", job.rate_text);
       set("eta_text", job.eta_text);
-      for (const name of ["send_at", "started_at", "finished_at"]) set(name, job[name] || "—");
+      for (const name of ["send_at", "started_at", "finished_at"]) {
+        set(name, job[name] ? window.dm.when(job[name]) : "—");
+      }
       for (const [action, allowed] of Object.entries(job.actions)) {
         const name = action.replace("_", "-");
         const node = box.querySelector('[data-action="' + name + '"]:not(.danger)')
