@@ -8,6 +8,7 @@ results are checked through the API and the SMTP inbox.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 from sqlmodel import col, select
 
 from distribution.accounts.projects import create_api_key, create_project
@@ -372,5 +373,89 @@ def test_home_of_a_new_project_says_what_to_set_up_first(browser: Browser, site:
         tab.goto(site.url + "/bulk-sends/new")
         expect(tab.locator("#wizard-empty")).to_contain_text("create a campaign")
         assert_accessible(tab, "bulk invite wizard with nothing to send yet")
+    finally:
+        context.close()
+
+
+def test_the_wizard_with_picked_customers_scheduled_in_the_viewers_time_zone(
+    browser: Browser, signed_in: BrowserContext, site: Site, api: httpx.Client
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900},
+        timezone_id="America/New_York",
+        storage_state=signed_in.storage_state(),
+    )
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        tag = secrets.token_hex(3)
+        campaign = _ok(api.post("/v1/campaigns", json={"name": f"Picked {tag}"}))["id"]
+        _pool(api, campaign, f"Pool {tag}", 5)
+        people = _customers(api, tag, 3)
+        template = publish_template(
+            site.database, site.project_id, channel="sms", body="Your code {{ code.code }}"
+        )
+        tab.goto(site.url + "/bulk-sends/new")
+        tab.get_by_label("Campaign").select_option(campaign)
+        tab.get_by_label("Customers I pick").check()
+        tab.get_by_label("Channel", exact=True).select_option("sms")
+        tab.get_by_label("Template").select_option(template)
+        tab.get_by_label("Provider").select_option("capture")
+
+        # Nobody picked yet: the API's error is shown at the customer search, tied to it.
+        tab.get_by_role("button", name="Check before sending").click()
+        search = tab.get_by_label("Find customers by name, email or source id")
+        expect(search).to_have_attribute("aria-invalid", "true")
+        expect(tab.locator(".field-error")).to_have_text("must not be empty")
+        assert_accessible(tab, "bulk invite wizard with a field error")
+
+        search.fill(f"Guest 0 {tag}")
+        search.press("Enter")
+        tab.get_by_role("button", name=f"Pick Guest 0 {tag} · {tag}-0@example.com").click()
+        search.fill(f"Guest 2 {tag}")
+        tab.get_by_role("button", name="Search").click()
+        tab.get_by_role("button", name=f"Pick Guest 2 {tag} · {tag}-2@example.com").click()
+        expect(tab.locator("#bw-picked-count")).to_have_text("2")
+        tab.get_by_role("button", name="Check before sending").click()
+        # Customers without a phone: nothing sendable on SMS, so the send cannot start.
+        expect(tab.locator("#bw-checklist")).to_contain_text("2 customers have no address")
+        blocking = tab.locator("#bw-checklist .check-bad")
+        expect(blocking.filter(has_text="0 messages can be sent")).to_have_count(1)
+        expect(blocking.filter(has_text="Nothing can be sent")).to_have_count(1)
+        expect(tab.get_by_role("button", name="Start the bulk invite")).to_be_disabled()
+        assert_accessible(tab, "bulk invite wizard with nothing sendable")
+
+        email = publish_template(
+            site.database, site.project_id, subject="Hi", body="<p>{{ code.code }}</p>"
+        )
+        tab.reload()  # the new template is offered once the page is loaded again
+        tab.get_by_label("Campaign").select_option(campaign)
+        tab.get_by_label("Customers I pick").check()
+        search.fill(tag)
+        search.press("Enter")
+        for i in (0, 2):
+            tab.get_by_role("button", name=f"Pick Guest {i} {tag} · {tag}-{i}@example.com").click()
+        tab.get_by_label("Template").select_option(email)
+        tab.get_by_label("Provider").select_option("capture")
+        tab.get_by_role("button", name="Check before sending").click()
+        expect(tab.locator("#bw-verdict")).to_have_text("Ready to send.")
+        tab.get_by_label("At a time").check()
+        expect(tab.locator("#bw-zone")).to_have_text("America/New_York")
+        tab.get_by_label("Start at").fill("2030-01-02T09:30")
+        expect(tab.locator("#bw-summary")).to_contain_text("to 2 customers")
+        # The viewer's wall-clock time, in the one date format (whatever the browser's locale).
+        expect(tab.locator("#bw-summary")).to_contain_text(re.compile(r"starts at .*2030.*09:30"))
+        tab.get_by_role("button", name="Start the bulk invite").click()
+        tab.wait_for_url("**/bulk-sends/bulk_*")
+        expect(tab.locator('[data-field="status"]')).to_have_text("scheduled")
+        job = _ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
+        assert job["scheduled_at"].startswith("2030-01-02T14:30:00")  # 09:30 in New York
+        assert job["audience"]["customers"] == 2
+        assert job["channels"][0]["channel"] == "email"
+        cancelled = api.post(f"/v1/bulk-sends/{job['id']}/cancel", json={})
+        assert _ok(cancelled)["status"] == "cancelled"
+        assert people  # the third customer was not picked
+        assert not errors, errors
     finally:
         context.close()
