@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, FilePayload, Page, expect
 from sqlmodel import col, select
 
 from distribution.accounts.projects import create_api_key, create_project
@@ -459,3 +459,41 @@ def test_the_wizard_with_picked_customers_scheduled_in_the_viewers_time_zone(
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_the_wizard_with_a_csv_upload_creates_the_customers_and_sends(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Upload {tag}"}))["id"]
+    _pool(api, campaign, f"Pool {tag}", 4)
+    template = publish_template(
+        site.database, site.project_id, subject="Hi", body="<p>{{ code.code }}</p>"
+    )
+    rows = "\n".join(f"csv-{tag}-{i},csv-{tag}-{i}@example.com,Ann {i}" for i in range(2))
+    tab.goto(site.url + "/bulk-sends/new")
+    tab.get_by_label("Campaign").select_option(campaign)
+    tab.get_by_label("A CSV file of customers").check()
+    upload: FilePayload = {
+        "name": "guests.csv",
+        "mimeType": "text/csv",
+        "buffer": f"source_id,email,name\n{rows}\n".encode(),
+    }
+    tab.get_by_label("CSV file", exact=True).set_input_files(files=upload)
+    tab.get_by_label("Template").select_option(template)
+    tab.get_by_label("Provider").select_option("capture")
+    tab.get_by_role("button", name="Check before sending").click()
+    expect(tab.locator("#bw-verdict")).to_have_text("Ready to send.")
+    expect(tab.locator("#bw-checklist")).to_contain_text("2 customers in the audience")
+    # The dry run created nobody.
+    assert _ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"] == []
+    tab.get_by_label("Now").check()
+    tab.get_by_role("button", name="Start the bulk invite").click()
+    tab.wait_for_url("**/bulk-sends/bulk_*")
+    expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
+    created = _ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"]
+    assert sorted(c["email"] for c in created) == [f"csv-{tag}-{i}@example.com" for i in range(2)]
+    job = _ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
+    assert job["progress"]["messages"] == {"sent": 2}
+    assert not console.errors, console.errors
