@@ -160,6 +160,13 @@ def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
     tab.get_by_label("Provider").select_option("local-smtp")
     start = tab.get_by_role("button", name="Start the bulk invite")
     expect(start).to_be_disabled()
+    # A second channel can be added and removed; the last one cannot be removed.
+    expect(tab.get_by_role("button", name="Remove channel 1")).to_be_hidden()
+    tab.get_by_role("button", name="Add a channel").click()
+    expect(tab.locator(".channel-row")).to_have_count(2)
+    tab.get_by_role("button", name="Remove channel 2").click()
+    expect(tab.locator(".channel-row")).to_have_count(1)
+    expect(tab.get_by_role("button", name="Remove channel 1")).to_be_hidden()
 
     # The small pool: a blocking problem, in red, and the send cannot start.
     tab.get_by_role("button", name="Check before sending").click()

@@ -108,7 +108,9 @@
         select.name = name;
         row.querySelector(`label[data-for="${select.dataset.name}"]`).htmlFor = select.id;
       }
-      row.querySelector("[data-remove]").hidden = rows.children.length === 1;
+      const remove = row.querySelector("[data-remove]");
+      remove.hidden = rows.children.length === 1;
+      remove.setAttribute("aria-label", `Remove channel ${index + 1}`);
     });
   }
 
@@ -222,8 +224,11 @@
     if (result.audience && !sendable) {
       items.push(item("bad", "Nothing can be sent with these choices."));
     }
-    const samples = result.samples.map((s) => el("details", { class: "sample" },
-      el("summary", {}, `Sample: ${CHANNEL_NAMES[s.channel] || s.channel} to ${s.customer_id}`),
+    // The report names customers by id only; the customer is a detail inside the sample.
+    const samples = result.samples.map((s, index) => el("details", { class: "sample" },
+      el("summary", {}, `Sample ${index + 1}: ${CHANNEL_NAMES[s.channel] || s.channel} ` +
+        `via ${s.provider}`),
+      el("p", { class: "hint" }, "Customer ", el("code", {}, s.customer_id)),
       s.subject !== undefined ? el("p", {}, el("strong", {}, "Subject: "), s.subject || "") : null,
       el("pre", { class: "report" },
         s.text !== undefined ? s.text : s.body !== undefined ? s.body
