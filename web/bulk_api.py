@@ -20,6 +20,7 @@ from distribution.bulk import (
     control_job,
     create_job,
     get_job,
+    job_outcome,
     job_progress,
     preflight,
 )
@@ -100,6 +101,9 @@ class ProgressOut(msgspec.Struct):
 class BulkSendOut(msgspec.Struct):
     id: str
     status: str
+    #: ``status`` as people read it: a completed job whose messages all failed is ``failed``
+    #: (some failed: ``completed_with_failures``); otherwise the status.
+    outcome: str
     campaign_id: str | None
     audience: dict[str, Any]
     channels: list[dict[str, Any]]
@@ -128,6 +132,7 @@ def _out(session: Any, job: BulkJob) -> BulkSendOut:
     return BulkSendOut(
         id=job.id,
         status=job.status,
+        outcome=job_outcome(job.status, progress.messages),
         campaign_id=job.campaign_id,
         audience=audience,
         channels=job.channels,

@@ -49,6 +49,7 @@ __all__ = [
     "cancel_job",
     "create_job",
     "get_job",
+    "job_outcome",
     "job_pool",
     "job_progress",
     "pause_job",
@@ -211,6 +212,19 @@ class Progress:
     messages: dict[str, int] = field(default_factory=dict)
     rate_per_second: float | None = None
     eta_seconds: float | None = None
+
+
+def job_outcome(status: str, messages: dict[str, int]) -> str:
+    """What a job came to, for people: its status, except that a ``completed`` job none of
+    whose messages went out but some failed is ``failed``, and one with both sent and failed
+    messages is ``completed_with_failures``. The one place this is decided (API and pages)."""
+    if status != "completed":
+        return status
+    sent = messages.get(DeliveryStatus.SENT, 0) + messages.get(DeliveryStatus.DELIVERED, 0)
+    failed = messages.get(DeliveryStatus.FAILED, 0) + messages.get(DeliveryStatus.BOUNCED, 0)
+    if failed and not sent:
+        return "failed"
+    return "completed_with_failures" if failed else "completed"
 
 
 def job_progress(session: Session, job: BulkJob) -> Progress:

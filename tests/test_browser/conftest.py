@@ -173,7 +173,7 @@ def signed_in(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     page.get_by_label("Email").fill(site.editor_email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/templates**")
+    page.wait_for_url(site.url + "/")  # Home
     page.close()
     yield context
     context.close()

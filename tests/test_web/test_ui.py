@@ -232,6 +232,7 @@ ROLE_ROUTES = {
     ("POST", "/ui/api/templates/{template_id:str}/versions/{version_id:str}/restore"): "editor",
     ("POST", "/ui/api/test-send"): "editor",
     ("POST", "/ui/api/bulk-sends/{job_id:str}/{action:str}"): "editor",
+    ("GET", "/bulk-sends/new"): "editor",
     ("GET", "/users"): "admin",
     ("POST", "/users"): "admin",
     ("POST", "/users/{user_id:str}"): "admin",

@@ -24,10 +24,12 @@ from web.problems import EXCEPTION_HANDLERS, problem
 from web.settings import Settings
 from web.ui.admin_pages import AdminPagesController
 from web.ui.api import UiApiController
+from web.ui.bulk_pages import BulkPagesController
 from web.ui.catalog_pages import CatalogPagesController
 from web.ui.distribution_form_pages import DistributionFormPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
+from web.ui.home_page import HomeController
 from web.ui.pages import PagesController
 from web.ui.segments_pages import SegmentPagesController
 from web.ui.session import (
@@ -122,6 +124,8 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             SegmentPagesController,
             DistributionFormPagesController,
             AdminPagesController,
+            BulkPagesController,
+            HomeController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

@@ -25,6 +25,7 @@ from distribution.storage.db import Database
 from web.ui.feeds_views import (
     CHANNELS,
     WINDOWS,
+    campaign_names,
     distribution_counts,
     iso,
     job_json,
@@ -155,10 +156,19 @@ class FeedsPagesController(Controller):
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
     ) -> Template:
-        """The newest bulk sends with their status and counts."""
+        """The newest bulk sends with their outcome and their sent and failed counts."""
         with db.reader() as tx:
-            jobs = list_bulk_jobs(tx, user.project_id)
-        return page(request, "bulk_sends.html", user, section="bulk-sends", jobs=jobs, iso=iso)
+            jobs = [job_json(tx, job) for job in list_bulk_jobs(tx, user.project_id)]
+            campaigns = campaign_names(tx, user.project_id, {j["campaign_id"] for j in jobs})
+        return page(
+            request,
+            "bulk_sends.html",
+            user,
+            section="bulk-sends",
+            jobs=jobs,
+            campaigns=campaigns,
+            can_act=user.can("editor"),
+        )
 
     @get("/bulk-sends/{job_id:str}", sync_to_thread=True)
     def bulk_send(
@@ -171,11 +181,13 @@ class FeedsPagesController(Controller):
         """One bulk send: progress, counts, rate and ETA, preflight, and its buttons."""
         with db.reader() as tx:
             job = job_json(tx, get_job(tx, user.project_id, job_id))
+            names = campaign_names(tx, user.project_id, {job["campaign_id"]})
         return page(
             request,
             "bulk_send.html",
             user,
             section="bulk-sends",
             job=job,
+            campaign=names.get(job["campaign_id"] or ""),
             can_act=user.can("editor"),
         )

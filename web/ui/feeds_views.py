@@ -9,18 +9,26 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from distribution.bulk import job_progress
+from distribution.bulk import job_outcome, job_progress
 from distribution.bulk.jobs import FINAL
 from distribution.errors import FieldError, InvalidInputError
-from distribution.models import BulkJob, Delivery, DeliveryStatusChange, Distribution, utcnow
+from distribution.models import (
+    BulkJob,
+    Campaign,
+    Delivery,
+    DeliveryStatusChange,
+    Distribution,
+    utcnow,
+)
 from distribution.outbox import CHANNELS
 from distribution.outbox.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
 
 __all__ = [
     "CHANNELS",
     "WINDOWS",
+    "campaign_names",
     "delivery_json",
     "distribution_counts",
     "duration_text",
@@ -41,6 +49,19 @@ _PENDING = ("queued", "paused", "sending")
 def iso(value: datetime | None) -> str | None:
     """A stored naive-UTC time as ISO 8601 with ``Z``."""
     return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def campaign_names(session: Session, project_id: str, ids: set[str | None]) -> dict[str, str]:
+    """The names of these campaigns of the project, so pages show names rather than ids."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Campaign.id, Campaign.name).where(
+            Campaign.project_id == project_id, col(Campaign.id).in_(wanted)
+        )
+    )
+    return {str(i): str(n) for i, n in rows}
 
 
 def parse_window(window: str) -> timedelta:
@@ -130,6 +151,7 @@ def job_json(session: Session, job: BulkJob) -> dict[str, Any]:
     return {
         "id": job.id,
         "status": job.status,
+        "outcome": job_outcome(job.status, messages),
         "campaign_id": job.campaign_id,
         "channels": [c.get("channel") for c in job.channels],
         "audience": progress.audience,

@@ -96,7 +96,7 @@ def _safe_next(target: str) -> str:
     # Only paths on this site: "//host" and "/\host" would leave it.
     if target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
         return target
-    return "/templates"
+    return "/"
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -107,11 +107,6 @@ class PagesController(Controller):
     """HTML pages. Every page but sign-in needs a signed-in user."""
 
     path = "/"
-
-    @get("/", sync_to_thread=False)
-    def home(self, user: NamedDependency[UiUser]) -> Redirect:
-        """The templates list is the start page."""
-        return Redirect(path="/templates", status_code=303)
 
     @get("/login", sync_to_thread=False)
     def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "") -> Template:

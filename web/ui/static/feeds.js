@@ -307,8 +307,9 @@
 
     function show(job) {
       const status = box.querySelector('[data-field="status"]');
-      status.textContent = job.status;
-      status.className = "badge st-" + job.status;
+      // The outcome, not the bare status: a completed job whose messages all failed is failed.
+      status.textContent = job.outcome.replace(/_/g, " ");
+      status.className = "badge st-" + job.outcome;
       for (const name of ["audience", "prepared", "sent", "waiting", "failed", "suppressed",
         "cancelled", "done_percent", "prepared_percent"]) {
         set(name, job[name]);
@@ -317,7 +318,9 @@
       set("prepared_text", job.prepared + " of " + job.audience + " recipients");
       set("rate_text", job.rate_text);
       set("eta_text", job.eta_text);
-      for (const name of ["send_at", "started_at", "finished_at"]) set(name, job[name] || "—");
+      for (const name of ["send_at", "started_at", "finished_at"]) {
+        set(name, job[name] ? window.dm.when(job[name]) : "—");
+      }
       for (const [action, allowed] of Object.entries(job.actions)) {
         const name = action.replace("_", "-");
         const node = box.querySelector('[data-action="' + name + '"]:not(.danger)')
@@ -349,7 +352,9 @@
 
     box.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
-      if (button) act(button.dataset.action);
+      // "Send now" ends the window in which the send can still be cancelled: ask first.
+      const question = button && button.dataset.confirmAction;
+      if (button && (!question || window.confirm(question))) act(button.dataset.action);
     });
     every(JOB_MS, async () => show(await call("GET", box.dataset.url)));
   }

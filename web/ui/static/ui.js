@@ -151,3 +151,13 @@ window.dm = (function () {
 
   return { api, ApiError, clearProblem, csrf, el, showProblem, time, when, labelCells };
 })();
+
+// Server-rendered <time data-when datetime="..."> elements get the one date format too (the
+// server does not know the viewer's time zone).
+for (const node of document.querySelectorAll("time[data-when]")) {
+  const iso = node.getAttribute("datetime");
+  if (iso) {
+    node.textContent = window.dm.when(iso);
+    node.title = iso;
+  }
+}
