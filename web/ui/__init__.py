@@ -31,6 +31,8 @@ from web.ui.session import (
     ForbiddenError,
     SignInRequiredError,
     check_csrf,
+    csrf_token,
+    known_user,
     provide_ui_user,
     session_middleware,
 )
@@ -65,9 +67,14 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
     if _is_api(request):
         return problem(request, status, message)
+    # The frame (nav, account) when the request had found its user; a bare page otherwise.
+    user = known_user(request)
+    context = {"status": status, "message": message, "user": user}
+    if user is not None:
+        context["csrf"] = csrf_token(request)
     return Template(
         template_name="error.html",
-        context={"status": status, "message": message},
+        context=context,
         status_code=status,
         headers=_PAGE_HEADERS,
     )

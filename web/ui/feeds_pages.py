@@ -22,6 +22,7 @@ from distribution.storage.db import Database
 from web.ui.feeds_views import (
     CHANNELS,
     WINDOWS,
+    bulk_job_names,
     distribution_counts,
     iso,
     job_json,
@@ -134,7 +135,16 @@ class FeedsPagesController(Controller):
         """The newest bulk sends with their status and counts."""
         with db.reader() as tx:
             jobs = list_bulk_jobs(tx, user.project_id)
-        return page(request, "bulk_sends.html", user, section="bulk-sends", jobs=jobs, iso=iso)
+            names = bulk_job_names(tx, user.project_id, [job.id for job in jobs])
+        return page(
+            request,
+            "bulk_sends.html",
+            user,
+            section="bulk-sends",
+            jobs=jobs,
+            names=names,
+            iso=iso,
+        )
 
     @get("/bulk-sends/{job_id:str}", sync_to_thread=True)
     def bulk_send(
