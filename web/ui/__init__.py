@@ -36,7 +36,9 @@ from web.ui.session import (
     provide_ui_user,
     session_middleware,
 )
+from web.ui.sign_in_pages import SignInPagesController
 from web.ui.templates_pages import TemplatePagesController
+from web.ui.users_pages import UsersPagesController
 
 __all__ = ["CONTENT_SECURITY_POLICY", "UI_TEMPLATES", "ui_routes"]
 
@@ -121,6 +123,8 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             UiApiController,
             FeedsPagesController,
             FeedsApiController,
+            SignInPagesController,
+            UsersPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

@@ -1,82 +1,21 @@
-"""The editor's server-rendered pages: sign-in, templates, customers, segments, users."""
+"""Pages not yet in a module of their own (customers, segments, settings), and ``page``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from distribution.accounts.users import (
-    ROLES,
-    Account,
-    check_password,
-    create_user,
-    list_users,
-    set_disabled,
-    set_role,
-)
 from distribution.customers.segments import count_members, list_segments
 from distribution.customers.store import list_customers
-from distribution.errors import AuthenticationError, DistributionError
+from distribution.errors import DistributionError
 from distribution.storage.db import Database
-from web.ui.session import (
-    ADMINS_ONLY,
-    SignIns,
-    UiUser,
-    csrf_token,
-    rate_limiter,
-    session_data,
-    sign_in,
-    sign_out,
-)
+from web.ui.session import ADMINS_ONLY, UiUser, csrf_token
 
 __all__ = ["PagesController"]
-
-
-@dataclass
-class LoginForm:
-    """The sign-in form (every field optional so a bad post gets the page, not a 422)."""
-
-    email: str = ""
-    password: str = ""
-    next: str = ""
-    csrf_token: str = ""
-
-
-@dataclass
-class ProjectChoiceForm:
-    """The project picked after a password that several projects' accounts accept."""
-
-    account: str = ""
-    csrf_token: str = ""
-
-
-#: How long the project chooser waits for a pick before the password must be typed again.
-CHOICE_SECONDS = 300
-
-
-@dataclass
-class NewUserForm:
-    """The admin's form to add a user."""
-
-    email: str = ""
-    role: str = "viewer"
-    password: str = ""
-    csrf_token: str = ""
-
-
-@dataclass
-class UserChangeForm:
-    """Change one user's role or enable/disable them."""
-
-    role: str = ""
-    disabled: str = ""
-    csrf_token: str = ""
 
 
 def page(
@@ -94,17 +33,6 @@ def page(
     )
 
 
-def _safe_next(target: str) -> str:
-    # Only paths on this site: "//host" and "/\host" would leave it.
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
-        return target
-    return "/templates"
-
-
-def _client(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 class PagesController(Controller):
     """HTML pages. Every page but sign-in needs a signed-in user."""
 
@@ -114,115 +42,6 @@ class PagesController(Controller):
     def home(self, user: NamedDependency[UiUser]) -> Redirect:
         """The templates list is the start page."""
         return Redirect(path="/templates", status_code=303)
-
-    @get("/login", sync_to_thread=False)
-    def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "") -> Template:
-        """The sign-in form."""
-        return page(request, "login.html", None, next=_safe_next(next) if next else "")
-
-    @post("/login", sync_to_thread=True, status_code=303)
-    def login(
-        self,
-        request: Request[Any, Any, Any],
-        db: NamedDependency[Database],
-        sign_ins: NamedDependency[SignIns],
-        data: URLEncodedBody[LoginForm],
-    ) -> Response[Any]:
-        """Check the password; on success start a fresh session (new CSRF token).
-
-        When the email's accounts in several projects accept the password, the person picks
-        the project next; otherwise the one account is signed in at once.
-        """
-        limiter = rate_limiter(request.app.state)
-        address = _client(request)
-        wait = limiter.retry_after(data.email, address)
-        if wait:
-            response = page(
-                request,
-                "login.html",
-                None,
-                status_code=429,
-                next=data.next,
-                email=data.email,
-                error=f"Too many attempts. Wait {wait} seconds and try again.",
-            )
-            response.headers["Retry-After"] = str(wait)
-            return response
-        try:
-            with db.session() as tx:
-                accounts = check_password(tx, data.email, data.password)
-        except AuthenticationError:
-            limiter.failed(data.email, address)
-            return page(
-                request,
-                "login.html",
-                None,
-                status_code=401,
-                next=data.next,
-                email=data.email,
-                error="Wrong email or password.",
-            )
-        limiter.succeeded(data.email, address)
-        if len(accounts) == 1:
-            sign_in(request, db, sign_ins, accounts[0].user.id)
-            return Redirect(path=_safe_next(data.next), status_code=303)
-        return self._choose_project(request, sign_ins, accounts, data)
-
-    def _choose_project(
-        self,
-        request: Request[Any, Any, Any],
-        sign_ins: SignIns,
-        accounts: list[Account],
-        data: LoginForm,
-    ) -> Template:
-        # Which project is meant is asked, never guessed. The accounts that accepted the
-        # password wait in the encrypted cookie, so the password is not sent or kept again.
-        until = sign_ins.clock() + timedelta(seconds=CHOICE_SECONDS)
-        request.set_session(
-            {
-                **session_data(request),
-                "choose": [a.user.id for a in accounts],
-                "choose_until": until.isoformat(),
-                "next": _safe_next(data.next),
-            }
-        )
-        choices = [{"account": a.user.id, "project": a.project_name} for a in accounts]
-        return page(request, "login.html", None, email=data.email, choices=choices)
-
-    @post("/login/project", sync_to_thread=True, status_code=303)
-    def choose_project(
-        self,
-        request: Request[Any, Any, Any],
-        db: NamedDependency[Database],
-        sign_ins: NamedDependency[SignIns],
-        data: URLEncodedBody[ProjectChoiceForm],
-    ) -> Response[Any]:
-        """Sign in to the project picked from those whose account accepted the password."""
-        pending = session_data(request)
-        offered = pending.get("choose")
-        until = pending.get("choose_until")
-        fresh = isinstance(until, str) and sign_ins.clock() < datetime.fromisoformat(until)
-        if not fresh or not isinstance(offered, list) or data.account not in offered:
-            return page(
-                request,
-                "login.html",
-                None,
-                status_code=401,
-                error="The sign-in expired. Enter your email and password again.",
-            )
-        sign_in(request, db, sign_ins, data.account)
-        return Redirect(path=_safe_next(str(pending.get("next", ""))), status_code=303)
-
-    @post("/logout", sync_to_thread=True, status_code=303)
-    def logout(
-        self,
-        request: Request[Any, Any, Any],
-        db: NamedDependency[Database],
-        sign_ins: NamedDependency[SignIns],
-    ) -> Redirect:
-        """End the session on the server, so that a copy of the cookie no longer works."""
-        sign_out(request, db, sign_ins)
-        return Redirect(path="/login", status_code=303)
 
     @get("/customers", sync_to_thread=True)
     def customers(
@@ -265,74 +84,6 @@ class PagesController(Controller):
                     members = None
                 rows.append({"segment": segment, "members": members})
         return page(request, "segments.html", user, section="segments", segments=rows)
-
-    @get("/users", sync_to_thread=True, guards=[ADMINS_ONLY])
-    def users(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-    ) -> Template:
-        """The project's users (admins only)."""
-        return self._users_page(request, user, db)
-
-    def _users_page(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: Database,
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        with db.reader() as tx:
-            people = list_users(tx, user.project_id)
-        return page(
-            request,
-            "users.html",
-            user,
-            status_code=status_code,
-            section="users",
-            people=people,
-            roles=ROLES,
-            **extra,
-        )
-
-    @post("/users", sync_to_thread=True, status_code=200, guards=[ADMINS_ONLY])
-    def add_user(
-        self,
-        request: Request[Any, Any, Any],
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        data: URLEncodedBody[NewUserForm],
-    ) -> Template:
-        """Create a user; a generated password is shown once on the page."""
-        try:
-            with db.session() as tx:
-                new = create_user(tx, user.project_id, data.email, data.role, data.password or None)
-        except DistributionError as error:
-            return self._users_page(request, user, db, 422, error=str(error), form=data)
-        shown = None if data.password else new.password
-        return self._users_page(request, user, db, created=new.user.email, new_password=shown)
-
-    @post("/users/{user_id:str}", sync_to_thread=True, status_code=303, guards=[ADMINS_ONLY])
-    def change_user(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        user_id: FromPath[str],
-        data: URLEncodedBody[UserChangeForm],
-    ) -> Redirect:
-        """Change a role, or disable/enable a user. Admins cannot lock themselves out."""
-        with db.session() as tx:
-            if data.role:
-                if user_id == user.id and data.role != "admin":
-                    raise DistributionError("you cannot take the admin role from yourself")
-                set_role(tx, user.project_id, user_id, data.role)
-            if data.disabled in ("1", "0"):
-                if user_id == user.id:
-                    raise DistributionError("you cannot disable yourself")
-                set_disabled(tx, user.project_id, user_id, data.disabled == "1")
-        return Redirect(path="/users", status_code=303)
 
     @get("/settings", sync_to_thread=False, guards=[ADMINS_ONLY])
     def settings_page(
