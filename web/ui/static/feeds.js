@@ -103,16 +103,19 @@
       return el("a", { href }, name);
     }
 
+    // Each cell carries its column's name (data-label): on a phone the rows become cards
+    // (ui.css) and the names are shown beside the values instead of as a header row.
     function cells(row) {
+      const cell = (label, attrs, ...content) => el("td", { "data-label": label, ...attrs }, ...content);
       return [
-        el("td", { class: "when" }, when(row.created_at)),
-        el("td", {}, badge(row.status)),
-        el("td", {}, el("span", { class: "chip chip-" + row.channel },
+        cell("Time", { class: "when" }, when(row.created_at)),
+        cell("Status", {}, badge(row.status)),
+        cell("Channel", {}, el("span", { class: "chip chip-" + row.channel },
           ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
-        el("td", {}, row.recipient || "—"),
-        el("td", {}, origin(row)),
-        el("td", {}, row.template || row.template_id || "—"),
-        el("td", { class: "error-text" }, row.last_error || ""),
+        cell("Recipient", {}, row.recipient || "—"),
+        cell("From", {}, origin(row)),
+        cell("Template", {}, row.template || row.template_id || "—"),
+        cell("Last error", { class: "error-text" }, row.last_error || ""),
       ];
     }
 
