@@ -206,6 +206,12 @@ def test_the_feed_and_its_message_dialog(someone: Page, site: Site, live: Live) 
     assert shown.split(" (")[0] == formatted.split(" (")[0], (shown, formatted)
     assert "(" in shown, shown  # a message of a minute ago says so
     _check(someone, "deliveries with rows")
+    # On a phone each row is a card whose values carry their column's name.
+    someone.set_viewport_size({"width": 390, "height": 900})
+    assert row.evaluate("tr => getComputedStyle(tr).display") == "grid"
+    label = row.locator("td.when").evaluate("td => getComputedStyle(td, '::before').content")
+    assert label == '"Time"', label
+    someone.set_viewport_size({"width": 1440, "height": 900})
 
     row.focus()
     someone.keyboard.press("Enter")
@@ -228,6 +234,13 @@ def test_distributions_and_bulk_sends_pages(someone: Page, site: Site, live: Liv
     expect(someone.locator("#bulk-table")).to_contain_text(live.campaign_name)
     someone.goto(f"{site.url}/bulk-sends/{live.bulk_job}")
     expect(someone.get_by_role("heading", level=1)).to_contain_text(live.campaign_name)
+    # Server-rendered times too are in the one format, in the viewer's time zone.
+    started = someone.locator('[data-field="started_at"] time')
+    shown, formatted = started.evaluate(
+        "node => [node.textContent, window.dm.when(node.getAttribute('datetime'))]"
+    )
+    assert shown.split(" (")[0] == formatted.split(" (")[0], (shown, formatted)
+    assert not shown.endswith("Z"), shown
 
 
 def test_the_menu_at_390_px_opens_from_the_keyboard(someone: Page, site: Site) -> None:
