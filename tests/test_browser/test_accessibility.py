@@ -149,6 +149,9 @@ def test_the_sign_in_page_and_its_error(browser: Browser, site: Site) -> None:
 
 
 def test_error_pages_keep_the_frame(someone: Page, site: Site) -> None:
+    someone.goto(site.url + "/no-such-page")
+    expect(someone.get_by_role("heading", name="Not found")).to_be_visible()
+    _check(someone, "unknown page")
     # A page that knew its user keeps the frame, so the nav leads on.
     someone.goto(site.url + "/distributions/no-such-distribution")
     expect(someone.get_by_role("heading", name="Not found")).to_be_visible()

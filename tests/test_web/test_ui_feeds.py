@@ -448,3 +448,22 @@ def test_error_pages_keep_the_frame_once_the_user_is_known(
     forged = anonymous.post("/login", data={"email": "a@example.com", "password": "x"})
     assert forged.status_code == 403
     assert 'aria-label="Main"' not in forged.text
+
+
+def test_an_unknown_page_is_an_error_page_for_browsers_and_a_problem_for_the_api(
+    app: Litestar,
+) -> None:
+    browser = TestClient(app, base_url="http://127.0.0.1")
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = browser.get("/no-such-page", headers=html)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in page.text
+    assert '<html lang="en">' in page.text
+    for path in ("/v1/no-such-thing", "/ui/v1/no-such-thing", "/ui/static/nope.js"):
+        answer = browser.get(path, headers=html)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("application/problem+json"), path
+    assert (
+        browser.get("/no-such-page").headers["content-type"].startswith("application/problem+json")
+    )

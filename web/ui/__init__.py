@@ -40,7 +40,7 @@ from web.ui.sign_in_pages import SignInPagesController
 from web.ui.templates_pages import TemplatePagesController
 from web.ui.users_pages import UsersPagesController
 
-__all__ = ["CONTENT_SECURITY_POLICY", "UI_TEMPLATES", "ui_routes"]
+__all__ = ["CONTENT_SECURITY_POLICY", "UI_TEMPLATES", "page_not_found", "ui_routes"]
 
 _HERE = Path(__file__).parent
 UI_TEMPLATES = TemplateConfig(directory=_HERE / "templates", engine=JinjaTemplateEngine)
@@ -108,6 +108,22 @@ def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[A
         return _error_page(request, 404, "There is no such page.")
     status = error.status_code
     return _error_page(request, status, error.detail if status < 500 else "Something went wrong.")
+
+
+#: Paths whose answers are JSON whoever asks: the API, the UI's own endpoints, static files.
+_NOT_PAGES = ("/v1/", "/ui/")
+
+
+def page_not_found(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """App-wide 404: a browser opening an unknown page gets the error page, anyone else (and
+    every API path) the problem document."""
+    path = request.url.path
+    browsing = request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+    if browsing and not path.startswith(_NOT_PAGES) and path not in ("/v1", "/ui"):
+        return _error_page(request, 404, "There is no such page.")
+    return EXCEPTION_HANDLERS[HTTPException](request, error)
 
 
 def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
