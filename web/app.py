@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
@@ -71,7 +72,7 @@ from web.providers_api import ProviderController, ProviderWebhookController
 from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
-from web.ui import UI_TEMPLATES, ui_routes
+from web.ui import UI_TEMPLATES, page_not_found, ui_routes
 from web.ui.gateway import ui_api_gateway
 from web.ui.session import Clock, SignIns
 from web.voucherify_customers_api import VoucherifyCustomerController
@@ -344,7 +345,8 @@ def create_app(
         template_config=UI_TEMPLATES,
         dependencies={name: _from_state(key) for name, key in _DEPENDENCIES_FROM_STATE.items()}
         | {"caller": Provide(provide_caller)},
-        exception_handlers=EXCEPTION_HANDLERS,
+        # Unknown pages get the UI's error page when a browser asks; the API keeps its problems.
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: page_not_found},
         middleware=[request_id_middleware, allow_header_middleware],
         # Logging is configure_logging's: Litestar's default configuration replaced its handler
         # (JSON lines) and level (DM_LOG_LEVEL) with its own when the app was built.

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from distribution.accounts.projects import create_api_key
-from tests.builders import publish_template
 from tests.test_browser.conftest import Console, Site
+from tests.test_browser.live_data import api_client, bulk_send, ok
+from tests.test_browser.live_data import distribution as live_distribution
 
 pytestmark = pytest.mark.browser
 
@@ -27,54 +26,8 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def api(site: Site) -> Iterator[httpx.Client]:
     """An API client with a key of the site's project."""
-    with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"feeds-{secrets.token_hex(3)}")
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+    with api_client(site) as client:
         yield client
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-def _distribution(site: Site, api: httpx.Client, trigger: str) -> str:
-    template = publish_template(
-        site.database, site.project_id, subject="Welcome aboard", body="<p>Glad you came</p>"
-    )
-    created = api.post(
-        "/v1/distributions",
-        json={
-            "name": f"Welcome {trigger}",
-            "trigger": trigger,
-            "channels": [{"channel": "email", "template": template, "provider": "capture"}],
-        },
-    )
-    return str(_ok(created)["id"])
-
-
-def _bulk_send(site: Site, api: httpx.Client, delay: float, audience: int) -> str:
-    tag = secrets.token_hex(3)
-    template = publish_template(
-        site.database, site.project_id, subject="Your invite", body="<p>{{ code.code }}</p>"
-    )
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Invite {tag}"}))["id"]
-    pool = _ok(api.post("/v1/code-pools", json={"campaign": campaign, "name": "p"}))["id"]
-    _ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": audience, "length": 12}))
-    people = [f"{tag}-{i}" for i in range(audience)]
-    for person in people:
-        _ok(api.post("/v1/customers", json={"source_id": person, "email": f"{person}@example.com"}))
-    job = api.post(
-        "/v1/bulk-sends",
-        json={
-            "campaign": campaign,
-            "audience": {"customers": people},
-            "channels": [{"channel": "email", "template": template, "provider": "capture"}],
-            "send_delay_seconds": delay,
-        },
-    )
-    return str(_ok(job)["id"])
 
 
 def test_a_posted_event_appears_live_then_shows_sent_and_in_the_counts(
@@ -82,12 +35,12 @@ def test_a_posted_event_appears_live_then_shows_sent_and_in_the_counts(
 ) -> None:
     tab, console = page
     trigger = f"visitor.arrived.{secrets.token_hex(3)}"
-    distribution = _distribution(site, api, trigger)
+    distribution = live_distribution(site, api, trigger)
     tab.goto(site.url + "/deliveries")
     expect(tab.locator("#feed-state")).to_contain_text("Live", timeout=WAIT_MS)
     tab.evaluate("window.notReloaded = true")
 
-    answer = _ok(
+    answer = ok(
         api.post(
             "/v1/events",
             json={
@@ -127,7 +80,7 @@ def test_a_bulk_send_page_follows_progress_to_100_percent(
     page: tuple[Page, Console], site: Site, api: httpx.Client
 ) -> None:
     tab, console = page
-    job = _bulk_send(site, api, delay=0, audience=12)
+    job, _ = bulk_send(site, api, delay=0, audience=12)
     tab.goto(site.url + f"/bulk-sends/{job}")
     tab.evaluate("window.notReloaded = true")
     expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
@@ -148,7 +101,7 @@ def test_cancel_stops_a_delayed_bulk_send(
     page: tuple[Page, Console], site: Site, api: httpx.Client
 ) -> None:
     tab, console = page
-    job = _bulk_send(site, api, delay=600, audience=5)
+    job, _ = bulk_send(site, api, delay=600, audience=5)
     tab.goto(site.url + f"/bulk-sends/{job}")
     expect(tab.locator('#bulk-counts [data-field="waiting"]')).to_have_text("5", timeout=WAIT_MS)
     tab.get_by_text("Cancel…").click()
@@ -160,7 +113,7 @@ def test_cancel_stops_a_delayed_bulk_send(
     expect(tab.locator("#bulk-message")).to_contain_text("Done: cancel")
     expect(tab.get_by_text("Cancel…")).to_be_hidden()
     expect(tab.get_by_role("button", name="Send now")).to_be_hidden()
-    progress = _ok(api.get(f"/v1/bulk-sends/{job}"))
+    progress = ok(api.get(f"/v1/bulk-sends/{job}"))
     assert progress["status"] == "cancelled"
     assert progress["progress"]["messages"] == {"cancelled": 5}
     assert progress["counts"]["codes_released"] == 5

@@ -409,3 +409,61 @@ def test_send_now_ends_the_waiting_window(
     assert done["sent"] == 3
     assert done["done_percent"] == 100
     assert done["actions"] == {"pause": False, "resume": False, "cancel": False, "send_now": False}
+
+
+def test_bulk_sends_are_named_by_their_campaign_in_the_feed_and_pages(
+    app: Litestar, app_database: Database, api_project: ProjectCredentials, client: Client
+) -> None:
+    job = _bulk_job(client, app_database, api_project)
+    viewer = _ui(app, app_database, api_project, "viewer")
+    rows = _wait_until(
+        lambda: [r for r in _feed(viewer)["rows"] if r["bulk_job_id"] == job],
+        "the bulk send's messages in the feed",
+    )
+    assert {r["bulk_job"] for r in rows} == {"Invite"}
+    assert viewer.get(f"/ui/api/deliveries/{rows[0]['id']}").json()["bulk_job"] == "Invite"
+    assert viewer.get(f"/ui/api/bulk-sends/{job}").json()["name"] == "Invite"
+    assert f'<a href="/bulk-sends/{job}">Invite</a>' in viewer.get("/bulk-sends").text
+    assert "Bulk send of Invite" in viewer.get(f"/bulk-sends/{job}").text
+    # A distribution's messages name no bulk send.
+    _distribution(client, app_database, api_project)
+    message = _event(client, "dora")
+    assert viewer.get(f"/ui/api/deliveries/{message}").json()["bulk_job"] is None
+
+
+def test_error_pages_keep_the_frame_once_the_user_is_known(
+    app: Litestar, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    viewer = _ui(app, app_database, api_project, "viewer")
+    missing = viewer.get("/distributions/dist_nope")
+    assert missing.status_code == 404
+    assert 'aria-label="Main"' in missing.text
+    assert 'id="menu-toggle"' in missing.text
+    assert 'name="csrf_token"' in missing.text  # the Sign out form works from here
+    refused = viewer.get("/users")
+    assert refused.status_code == 403
+    assert 'aria-label="Main"' in refused.text
+    # Before anyone is known (a sign-in without its token) the page has no frame.
+    anonymous = TestClient(app, base_url="http://127.0.0.1")
+    forged = anonymous.post("/login", data={"email": "a@example.com", "password": "x"})
+    assert forged.status_code == 403
+    assert 'aria-label="Main"' not in forged.text
+
+
+def test_an_unknown_page_is_an_error_page_for_browsers_and_a_problem_for_the_api(
+    app: Litestar,
+) -> None:
+    browser = TestClient(app, base_url="http://127.0.0.1")
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = browser.get("/no-such-page", headers=html)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in page.text
+    assert '<html lang="en">' in page.text
+    for path in ("/v1/no-such-thing", "/ui/v1/no-such-thing", "/ui/static/nope.js"):
+        answer = browser.get(path, headers=html)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("application/problem+json"), path
+    assert (
+        browser.get("/no-such-page").headers["content-type"].startswith("application/problem+json")
+    )

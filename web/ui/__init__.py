@@ -30,19 +30,22 @@ from web.ui.distribution_form_pages import DistributionFormPagesController
 from web.ui.feeds_api import FeedsApiController
 from web.ui.feeds_pages import FeedsPagesController
 from web.ui.home_page import HomeController
-from web.ui.pages import PagesController
 from web.ui.segments_pages import SegmentPagesController
 from web.ui.session import (
     CsrfError,
     ForbiddenError,
     SignInRequiredError,
     check_csrf,
+    csrf_token,
+    known_user,
     provide_ui_user,
     session_middleware,
 )
+from web.ui.sign_in_pages import SignInPagesController
 from web.ui.templates_pages import TemplatePagesController
+from web.ui.users_pages import UsersPagesController
 
-__all__ = ["CONTENT_SECURITY_POLICY", "UI_TEMPLATES", "ui_routes"]
+__all__ = ["CONTENT_SECURITY_POLICY", "UI_TEMPLATES", "page_not_found", "ui_routes"]
 
 _HERE = Path(__file__).parent
 UI_TEMPLATES = TemplateConfig(directory=_HERE / "templates", engine=JinjaTemplateEngine)
@@ -71,9 +74,14 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
     if _is_api(request):
         return problem(request, status, message)
+    # The frame (nav, account) when the request had found its user; a bare page otherwise.
+    user = known_user(request)
+    context = {"status": status, "message": message, "user": user}
+    if user is not None:
+        context["csrf"] = csrf_token(request)
     return Template(
         template_name="error.html",
-        context={"status": status, "message": message},
+        context=context,
         status_code=status,
         headers=_PAGE_HEADERS,
     )
@@ -107,6 +115,22 @@ def _http_error(request: Request[Any, Any, Any], error: Exception) -> Response[A
     return _error_page(request, status, error.detail if status < 500 else "Something went wrong.")
 
 
+#: Paths whose answers are JSON whoever asks: the API, the UI's own endpoints, static files.
+_NOT_PAGES = ("/v1/", "/ui/")
+
+
+def page_not_found(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """App-wide 404: a browser opening an unknown page gets the error page, anyone else (and
+    every API path) the problem document."""
+    path = request.url.path
+    browsing = request.method in ("GET", "HEAD") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+    if browsing and not path.startswith(_NOT_PAGES) and path not in ("/v1", "/ui"):
+        return _error_page(request, 404, "There is no such page.")
+    return EXCEPTION_HANDLERS[HTTPException](request, error)
+
+
 def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
     """The editor's routers: pages and UI API behind the session, and the static files.
 
@@ -115,7 +139,6 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
     pages = Router(
         path="/",
         route_handlers=[
-            PagesController,
             TemplatePagesController,
             UiApiController,
             FeedsPagesController,
@@ -126,6 +149,8 @@ def ui_routes(settings: Settings) -> list[ControllerRouterHandler]:
             AdminPagesController,
             BulkPagesController,
             HomeController,
+            SignInPagesController,
+            UsersPagesController,
         ],
         middleware=[session_middleware(settings)],
         dependencies={

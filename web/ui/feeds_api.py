@@ -38,6 +38,7 @@ from distribution.storage.db import Database
 from distribution.storage.ids import first_id_at
 from web.ui.feeds_views import (
     CHANNELS,
+    bulk_job_names,
     delivery_json,
     distribution_counts,
     history_json,
@@ -124,8 +125,11 @@ class FeedsApiController(Controller):
                 )
                 rows = page.messages
             labels = message_labels(tx, user.project_id, rows)
+            bulk = bulk_job_names(
+                tx, user.project_id, {m.bulk_job_id for m in rows if m.bulk_job_id}
+            )
         return {
-            "rows": [delivery_json(m, labels) for m in rows],
+            "rows": [delivery_json(m, labels, bulk) for m in rows],
             "gone": gone,
             # More changed since the last poll than one answer holds (the newest are shown).
             "truncated": bool(cursor) and page.has_more,
@@ -144,9 +148,10 @@ class FeedsApiController(Controller):
         with db.reader() as tx:
             message = get_message(tx, user.project_id, message_id)
             labels = message_labels(tx, user.project_id, [message])
+            bulk = bulk_job_names(tx, user.project_id, [message.bulk_job_id or ""])
             history = history_json(status_history(tx, message.id))
             return {
-                **delivery_json(message, labels),
+                **delivery_json(message, labels, bulk),
                 "last_error": message.last_error,
                 "provider_message_id": message.provider_message_id,
                 "provider_status": message.provider_status,

@@ -6,6 +6,7 @@ value looks the same on first load and after a live update.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from distribution.outbox.messages import DELIVERY_STATUSES, MessageLabels, distr
 __all__ = [
     "CHANNELS",
     "WINDOWS",
+    "bulk_job_names",
     "campaign_names",
     "delivery_json",
     "distribution_counts",
@@ -71,8 +73,28 @@ def parse_window(window: str) -> timedelta:
     return WINDOWS[window]
 
 
-def delivery_json(delivery: Delivery, labels: MessageLabels) -> dict[str, Any]:
-    """One feed row. The recipient is shown whole, as ``GET /v1/messages`` shows it."""
+def bulk_job_names(session: Session, project_id: str, job_ids: Collection[str]) -> dict[str, str]:
+    """The name each of these bulk sends is shown by: its campaign's (one query).
+
+    A bulk send has no name of its own; people know it by the campaign whose codes it sends.
+    Sends without a campaign are left out (the pages fall back to a short id).
+    """
+    if not job_ids:
+        return {}
+    rows = session.exec(
+        select(BulkJob.id, Campaign.name)
+        .join(Campaign, col(Campaign.id) == col(BulkJob.campaign_id))
+        .where(BulkJob.project_id == project_id, col(BulkJob.id).in_(list(job_ids)))
+    )
+    return {str(job_id): str(name) for job_id, name in rows}
+
+
+def delivery_json(
+    delivery: Delivery, labels: MessageLabels, bulk_names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """One feed row, with the names of where it came from (distribution, bulk send, template).
+
+    The recipient is shown whole, as ``GET /v1/messages`` shows it."""
     error = delivery.last_error
     if error and len(error) > ERROR_EXCERPT:
         error = error[:ERROR_EXCERPT] + "…"
@@ -85,6 +107,7 @@ def delivery_json(delivery: Delivery, labels: MessageLabels) -> dict[str, Any]:
         "distribution_id": delivery.distribution_id,
         "distribution": labels.distributions.get(delivery.distribution_id or ""),
         "bulk_job_id": delivery.bulk_job_id,
+        "bulk_job": (bulk_names or {}).get(delivery.bulk_job_id or ""),
         "template_id": delivery.template_id,
         "template": labels.templates.get(delivery.template_id or ""),
         "attempts": delivery.attempts,
@@ -150,6 +173,7 @@ def job_json(session: Session, job: BulkJob) -> dict[str, Any]:
     active = job.status not in FINAL
     return {
         "id": job.id,
+        "name": bulk_job_names(session, job.project_id, [job.id]).get(job.id),
         "status": job.status,
         "outcome": job_outcome(job.status, messages),
         "campaign_id": job.campaign_id,

@@ -63,6 +63,7 @@ __all__ = [
     "UiUser",
     "check_csrf",
     "csrf_token",
+    "known_user",
     "provide_ui_user",
     "session_config",
     "session_data",
@@ -208,6 +209,15 @@ def signed_in_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UiUser:
     )
     connection.state[_USER_KEY] = signed_in
     return signed_in
+
+
+def known_user(connection: ASGIConnection[Any, Any, Any, Any]) -> UiUser | None:
+    """The user this request already found signed in, if any; never reads the database.
+
+    Error pages use it to keep the frame (nav, account) when the request got that far.
+    """
+    known = connection.state.get(_USER_KEY)
+    return known if isinstance(known, UiUser) else None
 
 
 def provide_ui_user(request: Request[Any, Any, Any]) -> UiUser:

@@ -5,31 +5,19 @@
 "use strict";
 
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const { el, time } = window.dm;
   const $ = (id) => document.getElementById(id);
   const FEED_MS = 2000;
   const COUNTS_MS = 5000;
   const JOB_MS = 2000;
   const MAX_ROWS = 200;
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) {
-      if (child !== null && child !== undefined) {
-        node.append(child instanceof Node ? child : String(child));
-      }
-    }
-    return node;
-  }
-
+  // The live endpoints under /ui/api (not part of the public API): JSON in and out with the
+  // session's CSRF token (dm.csrf), errors as Error with the server's detail and status.
   async function call(method, url, body) {
     const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (method !== "GET") {
-      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["X-CSRF-Token"] = window.dm.csrf;
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body || {});
     }
@@ -72,15 +60,20 @@
     run();
   }
 
-  // Today's times as the time alone; older ones with their day.
-  function shortTime(iso) {
+  // A time in the one format of every page, or a dash when there is none; data-when lets
+  // frame.js keep its relative hint ("3 min ago") current while the row stays on screen.
+  function when(iso) {
     if (!iso) return "—";
-    const date = new Date(iso);
-    const time = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
-    if (date.toDateString() === new Date().toDateString()) {
-      return date.toLocaleTimeString(undefined, time);
-    }
-    return date.toLocaleString(undefined, { month: "short", day: "numeric", ...time });
+    const node = time(iso);
+    node.dataset.when = "";
+    return node;
+  }
+
+  // Where a message came from, by name: its distribution, or the campaign of its bulk send.
+  function originName(row) {
+    if (row.distribution_id) return row.distribution || row.distribution_id;
+    if (row.bulk_job_id) return "Bulk send: " + (row.bulk_job || "…" + row.bulk_job_id.slice(-6));
+    return null;
   }
 
   function badge(status) {
@@ -102,28 +95,27 @@
     let floor = "";
 
     function origin(row) {
-      if (row.distribution_id) {
-        return el("a", { href: "/distributions/" + row.distribution_id },
-          row.distribution || row.distribution_id);
-      }
-      if (row.bulk_job_id) {
-        return el("a", { href: "/bulk-sends/" + row.bulk_job_id, title: row.bulk_job_id },
-          "Bulk send …" + row.bulk_job_id.slice(-6));
-      }
-      return "—";
+      const name = originName(row);
+      if (!name) return "—";
+      const href = row.distribution_id
+        ? "/distributions/" + row.distribution_id
+        : "/bulk-sends/" + row.bulk_job_id;
+      return el("a", { href }, name);
     }
 
+    // Each cell carries its column's name (data-label): on a phone the rows become cards
+    // (ui.css) and the names are shown beside the values instead of as a header row.
     function cells(row) {
+      const cell = (label, attrs, ...content) => el("td", { "data-label": label, ...attrs }, ...content);
       return [
-        el("td", { class: "when" },
-          el("time", { datetime: row.created_at, title: row.created_at }, shortTime(row.created_at))),
-        el("td", {}, badge(row.status)),
-        el("td", {}, el("span", { class: "chip chip-" + row.channel },
+        cell("Time", { class: "when" }, when(row.created_at)),
+        cell("Status", {}, badge(row.status)),
+        cell("Channel", {}, el("span", { class: "chip chip-" + row.channel },
           ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
-        el("td", {}, row.recipient || "—"),
-        el("td", {}, origin(row)),
-        el("td", {}, row.template || row.template_id || "—"),
-        el("td", { class: "error-text" }, row.last_error || ""),
+        cell("Recipient", {}, row.recipient || "—"),
+        cell("From", {}, origin(row)),
+        cell("Template", {}, row.template || row.template_id || "—"),
+        cell("Last error", { class: "error-text" }, row.last_error || ""),
       ];
     }
 
@@ -188,7 +180,9 @@
       cursor = answer.cursor;
       empty.hidden = body.children.length > 0;
       state.className = "feed-state";
-      state.textContent = "Live · updated " + new Date().toLocaleTimeString()
+      // Hidden while empty, so the empty state (what to do next) is all there is to read.
+      $("feed-box").hidden = body.children.length === 0;
+      state.textContent = "Live · updated " + window.dm.when(new Date().toISOString())
         + (answer.truncated ? " · more arrived than shown" : "");
     }
 
@@ -214,13 +208,14 @@
       ["Channel", message.channel],
       ["Recipient", message.recipient || "—"],
       ["Provider", message.provider],
+      ["Message id", message.id],
       ["Provider message id", message.provider_message_id || "—"],
       ["Provider status", message.provider_status || "—"],
       ["Attempts", message.attempts],
-      ["Created", shortTime(message.created_at)],
-      ["Sent", shortTime(message.sent_at)],
+      ["Created", when(message.created_at)],
+      ["Sent", when(message.sent_at)],
       ["Template", message.template || message.template_id || "—"],
-      ["From", message.distribution || message.bulk_job_id || "—"],
+      ["From", originName(message) || "—"],
     ];
     return el("dl", { class: "facts" },
       ...facts.map(([name, value]) => el("div", {}, el("dt", {}, name), el("dd", {}, value))));
@@ -253,7 +248,7 @@
 
   function historyView(history) {
     return el("ol", { class: "history-list" }, ...history.map((change) => el("li", {},
-      badge(change.status), " ", el("time", { datetime: change.at }, shortTime(change.at)),
+      badge(change.status), " ", when(change.at),
       change.detail ? el("span", { class: "hint" }, " — " + change.detail) : null)));
   }
 
@@ -264,7 +259,8 @@
     if (!dialog.open) dialog.showModal();
     try {
       const message = await call("GET", "/ui/api/deliveries/" + encodeURIComponent(id));
-      $("md-title").textContent = "Message " + message.id;
+      // Named by whom it went to; the id stays among the facts for support and the API.
+      $("md-title").textContent = "Message to " + (message.recipient || "no recipient");
       target.textContent = "";
       target.append(
         detailFacts(message),
@@ -319,7 +315,9 @@
       set("rate_text", job.rate_text);
       set("eta_text", job.eta_text);
       for (const name of ["send_at", "started_at", "finished_at"]) {
-        set(name, job[name] ? window.dm.when(job[name]) : "—");
+        for (const node of box.querySelectorAll('[data-field="' + name + '"]')) {
+          node.replaceChildren(when(job[name]));
+        }
       }
       for (const [action, allowed] of Object.entries(job.actions)) {
         const name = action.replace("_", "-");
