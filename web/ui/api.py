@@ -65,6 +65,7 @@ class SaveIn(msgspec.Struct):
     text_body: str | None = None
     gsm_safe: bool = False
     note: str | None = None
+    base_version_id: str | None = None
 
 
 class TestSendIn(PreviewIn):
@@ -210,6 +211,7 @@ class UiApiController(Controller):
                 segment_id=variant.segment_id,
                 locale=variant.locale,
                 actor=user.email,
+                base_version_id=data.base_version_id or None,
             )
             version = version_json(saved.version, saved.variant)
         return {
