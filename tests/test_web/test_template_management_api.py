@@ -1,4 +1,4 @@
-"""Templates over the API: rename, duplicate, archive, and saves refused when based on an old one."""
+"""Templates over the API: rename, duplicate, archive; a save based on an old version refused."""
 
 from __future__ import annotations
 

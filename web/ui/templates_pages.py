@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from distribution.codes.campaigns import list_campaigns
 from distribution.customers.segments import list_segments
 from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
@@ -18,6 +19,7 @@ from distribution.storage.db import Database
 from distribution.template_store.store import (
     create_template,
     get_template_detail,
+    get_version,
     list_templates,
     version_status,
 )
@@ -42,11 +44,16 @@ def _stamp(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
-def variant_label(variant: TemplateVariant, segment_names: dict[str, str]) -> str:
+def variant_label(
+    variant: TemplateVariant,
+    segment_names: dict[str, str],
+    campaign_names: dict[str, str] | None = None,
+) -> str:
     """How a person reads a variant's targeting: "default" or "campaign X · segment Y · pt-BR"."""
     parts = []
     if variant.campaign_id:
-        parts.append(f"campaign {variant.campaign_id}")
+        name = (campaign_names or {}).get(variant.campaign_id, variant.campaign_id)
+        parts.append(f"campaign {name}")
     if variant.segment_id:
         parts.append(f"segment {segment_names.get(variant.segment_id, variant.segment_id)}")
     if variant.locale:
@@ -156,28 +163,97 @@ class TemplatePagesController(Controller):
         db: NamedDependency[Database],
         template_id: FromPath[str],
     ) -> Template:
-        """One template: its variants (live and draft) and its whole version history."""
+        """One template: its variants (live and draft), its whole version history, and (for
+        editors) rename, duplicate, archive and a new variant; the page script acts via /ui/v1."""
         with db.reader() as tx:
             detail = get_template_detail(tx, user.project_id, template_id)
-            names = {s.id: s.name for s in list_segments(tx, user.project_id)}
+            segments = list_segments(tx, user.project_id)
+            campaigns = list_campaigns(tx, user.project_id)
+        names = {s.id: s.name for s in segments}
+        campaign_names = {c.id: c.name for c in campaigns}
         variants = {d.variant.id: d.variant for d in detail.variants}
         history = [
             {
                 **version_json(v, variants[v.variant_id]),
-                "variant": variant_label(variants[v.variant_id], names),
+                "variant": variant_label(variants[v.variant_id], names, campaign_names),
                 "variant_id": v.variant_id,
             }
             for v in detail.versions
             if v.variant_id in variants
         ]
+        template = detail.template
+        # A new variant starts from the default variant's newest source (else the newest one).
+        default = next((d for d in detail.variants if d.variant.variant_key == "||"), None)
+        own = [v for v in detail.versions if default and v.variant_id == default.variant.id]
+        start = own[0] if own else (detail.versions[0] if detail.versions else None)
+        data = {
+            "id": template.id,
+            "name": template.name,
+            "channel": template.channel,
+            "start_source": source_json(start, template.channel),
+            "variants": [
+                {
+                    "id": d.variant.id,
+                    "campaign_id": d.variant.campaign_id,
+                    "segment_id": d.variant.segment_id,
+                    "locale": d.variant.locale,
+                }
+                for d in detail.variants
+            ],
+        }
         return page(
             request,
             "template.html",
             user,
             section="templates",
             detail=detail,
-            labels={d.variant.id: variant_label(d.variant, names) for d in detail.variants},
+            labels={
+                d.variant.id: variant_label(d.variant, names, campaign_names)
+                for d in detail.variants
+            },
             history=history,
+            segments=segments,
+            campaigns=campaigns,
+            can_edit=user.can("editor") and template.archived_at is None,
+            page_data=data,
+        )
+
+    @get("/{template_id:str}/versions/{version_id:str}", sync_to_thread=True)
+    def version(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> Template:
+        """One version, read only: its source and its preview, with "restore" for editors."""
+        with db.reader() as tx:
+            detail = get_template_detail(tx, user.project_id, template_id)
+            version = get_version(tx, user.project_id, template_id, version_id)
+            names = {s.id: s.name for s in list_segments(tx, user.project_id)}
+            campaign_names = {c.id: c.name for c in list_campaigns(tx, user.project_id)}
+        template = detail.template
+        variant = next(d.variant for d in detail.variants if d.variant.id == version.variant_id)
+        shown = version_json(version, variant)
+        return page(
+            request,
+            "template_version.html",
+            user,
+            section="templates",
+            template=template,
+            version=shown,
+            variant=variant,
+            variant_label=variant_label(variant, names, campaign_names),
+            source=source_json(version, template.channel),
+            can_edit=user.can("editor") and template.archived_at is None,
+            page_data={
+                "template_id": template.id,
+                "version_id": version.id,
+                "variant_id": variant.id,
+                "channel": template.channel,
+                "source": source_json(version, template.channel),
+            },
         )
 
     @get("/{template_id:str}/variants/{variant_id:str}", sync_to_thread=True)

@@ -1,0 +1,156 @@
+"""Managing templates in headless Chromium, from the UI alone, each result checked in the
+database through the same functions the API uses: a locale variant, rename, duplicate, archive,
+an old version read only."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+from playwright.sync_api import Dialog, Page, expect
+
+from distribution.template_store import (
+    VersionInput,
+    add_version,
+    get_template_detail,
+    list_templates,
+)
+from tests.test_browser.accessibility import assert_accessible
+from tests.test_browser.conftest import Console, Site, new_template
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 30_000
+FIRST = (
+    "<mjml><mj-body><mj-section><mj-column><mj-text>First words</mj-text>"
+    "</mj-column></mj-section></mj-body></mjml>"
+)
+SMS = "Hi {{ customer.first_name }}, your code is {{ code.code }}"
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix} {secrets.token_hex(3)}"
+
+
+def test_add_a_fr_variant_and_see_it_listed(page: tuple[Page, Console], site: Site) -> None:
+    tab, console = page
+    template_id, _ = new_template(site, _name("Locale"), "sms", SMS)
+    tab.goto(f"{site.url}/templates/{template_id}")
+    assert_accessible(tab, "a template's page")
+    tab.get_by_text("Add a variant").click()
+    assert_accessible(tab, "a template's page, the new-variant form open")
+    tab.get_by_label("Locale").fill("not a locale!")
+    tab.get_by_role("button", name="Add and edit").click()
+    expect(tab.locator("#variant-locale-error")).to_contain_text("BCP 47", timeout=WAIT_MS)
+    assert_accessible(tab, "the new-variant form refused")
+    tab.get_by_label("Locale").fill("fr")
+    tab.get_by_role("button", name="Add and edit").click()
+    tab.wait_for_url(f"**/templates/{template_id}/variants/**", timeout=WAIT_MS)
+    expect(tab.locator("#variant-label")).to_have_text("fr")
+    tab.goto(f"{site.url}/templates/{template_id}")
+    expect(tab.locator("#variants-table")).to_contain_text("fr")
+    with site.database.reader() as session:
+        detail = get_template_detail(session, site.project_id, template_id)
+    french = [d for d in detail.variants if d.variant.locale == "fr"]
+    assert len(french) == 1
+    assert french[0].latest_draft is not None
+    assert french[0].latest_draft.body == SMS
+    assert not console.errors
+
+
+def test_rename_and_duplicate(page: tuple[Page, Console], site: Site) -> None:
+    tab, console = page
+    template_id, _ = new_template(site, _name("Rename"), "sms", SMS)
+    taken = _name("Taken")
+    new_template(site, taken, "sms", SMS)
+    tab.goto(f"{site.url}/templates/{template_id}")
+    tab.locator("summary", has_text="Rename").click()
+    tab.get_by_label("New name").fill(taken)
+    tab.get_by_role("button", name="Rename", exact=True).click()
+    expect(tab.locator("#rename-form [data-problem]")).to_contain_text("already exists")
+    assert_accessible(tab, "the rename form refused")
+    renamed = _name("Renamed")
+    tab.get_by_label("New name").fill(renamed)
+    tab.get_by_role("button", name="Rename", exact=True).click()
+    expect(tab.locator("h1")).to_contain_text(renamed, timeout=WAIT_MS)
+    tab.locator("summary", has_text="Duplicate").click()
+    copy_name = _name("Copy")
+    tab.get_by_label("Name of the copy").fill(copy_name)
+    tab.get_by_role("button", name="Duplicate", exact=True).click()
+    expect(tab.locator("h1")).to_contain_text(copy_name, timeout=WAIT_MS)
+    assert tab.url.rstrip("/").split("/")[-1] != template_id
+    with site.database.reader() as session:
+        assert get_template_detail(session, site.project_id, template_id).template.name == renamed
+        found = list_templates(session, site.project_id, q=copy_name).templates
+        assert [t.template.name for t in found] == [copy_name]
+        copy = get_template_detail(session, site.project_id, found[0].template.id)
+    assert [d.latest_draft.body for d in copy.variants if d.latest_draft] == [SMS]
+    assert not console.errors
+
+
+def test_archive_asks_first_then_leaves_the_list(page: tuple[Page, Console], site: Site) -> None:
+    tab, console = page
+    name = _name("Archive")
+    template_id, _ = new_template(site, name, "sms", SMS)
+    tab.goto(f"{site.url}/templates/{template_id}")
+    asked: list[str] = []
+
+    def answer(dialog: Dialog, accept: bool) -> None:
+        asked.append(dialog.message)
+        if accept:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    tab.once("dialog", lambda d: answer(d, False))
+    tab.get_by_role("button", name="Archive…").click()
+    expect(tab.locator("h1")).to_contain_text(name)
+    assert asked
+    assert "stops sending" in asked[0]
+    with site.database.reader() as session:
+        assert get_template_detail(session, site.project_id, template_id).status != "archived"
+    tab.once("dialog", lambda d: answer(d, True))
+    tab.get_by_role("button", name="Archive…").click()
+    tab.wait_for_url(re.compile(r".*/templates/?$"), timeout=WAIT_MS)
+    tab.get_by_label("Search").fill(name)
+    tab.get_by_role("button", name="Filter").click()
+    expect(tab.locator(".empty")).to_contain_text("No template matches")
+    with site.database.reader() as session:
+        assert get_template_detail(session, site.project_id, template_id).status == "archived"
+    assert not console.errors
+
+
+def test_open_an_old_version_read_only_and_restore_it(
+    page: tuple[Page, Console], site: Site
+) -> None:
+    tab, console = page
+    template_id, variant_id = new_template(
+        site, _name("History"), "email", FIRST, subject="Old subject"
+    )
+    with site.database.session() as session:
+        add_version(
+            session,
+            site.project_id,
+            template_id,
+            VersionInput(body="<p>Second words</p>", subject="New subject", body_format="html"),
+            actor="seed@example.com",
+        )
+    tab.goto(f"{site.url}/templates/{template_id}")
+    tab.get_by_role("link", name="v1", exact=True).click()
+    tab.wait_for_url(f"**/templates/{template_id}/versions/**")
+    expect(tab.locator("h1")).to_contain_text("version 1")
+    expect(tab.locator("#source-body")).to_have_text(FIRST)
+    expect(tab.frame_locator("#preview-frame").locator("body")).to_contain_text(
+        "First words", timeout=WAIT_MS
+    )
+    expect(tab.locator("textarea, input:not([type=hidden])")).to_have_count(0)  # read only
+    assert_accessible(tab, "an old version, read only")
+    tab.get_by_role("button", name="Restore as a new draft").click()
+    tab.wait_for_url(f"**/templates/{template_id}/variants/{variant_id}", timeout=WAIT_MS)
+    expect(tab.locator("#code-body")).to_have_value(FIRST)
+    with site.database.reader() as session:
+        detail = get_template_detail(session, site.project_id, template_id)
+    assert [v.number for v in detail.versions] == [3, 2, 1]
+    assert detail.versions[0].body == FIRST
+    assert not console.errors
