@@ -544,7 +544,9 @@ class StaleVersionError(ConflictError):
     base the author started on to the newer version), so they can merge and save again on top.
     """
 
-    def __init__(self, newer: TemplateVersion, base: TemplateVersion | None) -> None:
+    def __init__(
+        self, newer: TemplateVersion, base: TemplateVersion | None, variant: TemplateVariant
+    ) -> None:
         self.newer = newer
         who = f" by {newer.created_by}" if newer.created_by else ""
         base_label = f"version {base.number}" if base else "your version"
@@ -562,6 +564,7 @@ class StaleVersionError(ConflictError):
                 "current_version": {
                     "id": newer.id,
                     "number": newer.number,
+                    "status": version_status(newer, variant),
                     "created_by": newer.created_by,
                     "created_at": newer.created_at.isoformat(timespec="seconds") + "Z",
                     "subject": newer.subject,
@@ -588,7 +591,7 @@ def _refuse_stale(session: Session, variant: TemplateVariant, base_version_id: s
     base = session.get(TemplateVersion, base_version_id)
     if base is not None and base.variant_id != variant.id:
         raise InvalidInputError([FieldError("base_version_id", "is a version of another variant")])
-    raise StaleVersionError(newest, base)
+    raise StaleVersionError(newest, base, variant)
 
 
 def _problem_field(problem: PreviewError) -> FieldError:

@@ -154,3 +154,55 @@ def test_open_an_old_version_read_only_and_restore_it(
     assert [v.number for v in detail.versions] == [3, 2, 1]
     assert detail.versions[0].body == FIRST
     assert not console.errors
+
+
+def test_two_tabs_the_later_save_is_refused_with_the_change_and_keeps_its_text(
+    page: tuple[Page, Console], site: Site
+) -> None:
+    tab_a, console = page
+    template_id, variant_id = new_template(site, _name("Shared"), "sms", SMS)
+    editor = f"{site.url}/templates/{template_id}/variants/{variant_id}"
+    tab_b = tab_a.context.new_page()
+    try:
+        for tab in (tab_a, tab_b):
+            tab.goto(editor)
+            tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
+        tab_a.locator("#code-body").fill("A's words {{ code.code }}")
+        tab_a.get_by_role("button", name="Save draft").click()
+        expect(tab_a.locator("#status")).to_contain_text("Saved draft v2", timeout=WAIT_MS)
+
+        tab_b.locator("#code-body").fill("B's words {{ code.code }}")
+        tab_b.get_by_role("button", name="Publish").click()
+        conflict = tab_b.locator("#conflict")
+        expect(conflict).to_be_visible(timeout=WAIT_MS)
+        expect(conflict).to_contain_text("Version 2 was saved by")
+        expect(tab_b.locator("#conflict-theirs")).to_contain_text("A's words")
+        expect(tab_b.locator("#conflict-yours")).to_contain_text("B's words")
+        expect(tab_b.locator("#code-body")).to_have_value("B's words {{ code.code }}")
+        assert_accessible(tab_b, "the editor with a save conflict")
+        with site.database.reader() as session:
+            detail = get_template_detail(session, site.project_id, template_id)
+        assert [v.body for v in detail.versions] == ["A's words {{ code.code }}", SMS]
+        assert detail.variants[0].live is None  # B's publish did not go through either
+
+        tab_b.get_by_role("button", name="Save mine as a new draft on top").click()
+        expect(tab_b.locator("#status")).to_contain_text("Saved draft v3", timeout=WAIT_MS)
+        expect(conflict).to_be_hidden()
+        with site.database.reader() as session:
+            detail = get_template_detail(session, site.project_id, template_id)
+        assert detail.versions[0].body == "B's words {{ code.code }}"
+        assert not console.errors
+    finally:
+        tab_b.close()
+
+
+def test_the_editor_passes_axe(page: tuple[Page, Console], site: Site) -> None:
+    tab, _ = page
+    template_id, variant_id = new_template(site, _name("Axe"), "email", FIRST, subject="Hi")
+    tab.goto(f"{site.url}/templates/{template_id}/variants/{variant_id}")
+    tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
+    assert_accessible(tab, "the email editor")
+    template_id, variant_id = new_template(site, _name("Axe SMS"), "sms", SMS)
+    tab.goto(f"{site.url}/templates/{template_id}/variants/{variant_id}")
+    tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
+    assert_accessible(tab, "the SMS editor")

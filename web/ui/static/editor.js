@@ -48,6 +48,7 @@
       const detail = (payload && payload.detail) || response.statusText;
       const error = new Error(reasons ? detail + " " + reasons : detail);
       error.status = response.status;
+      error.problem = payload || {};
       throw error;
     }
     return payload;
@@ -162,6 +163,9 @@
 
   let savedSnapshot = "";
   let current = data.current_version;
+  // The variant's newest version when this page loaded (or last saved here): a save says it
+  // was based on it, so the server refuses it (409) when someone saved a newer one meanwhile.
+  let baseVersionId = data.versions.length ? data.versions[0].id : null;
 
   function loadSource(source) {
     areas.body.input.value = source.body || "";
@@ -523,9 +527,11 @@
       const answer = await call(
         "POST",
         "/ui/api/templates/" + data.template.id + "/variants/" + data.variant.id + "/versions",
-        currentSource(),
+        Object.assign(currentSource(), { base_version_id: baseVersionId }),
       );
       current = answer.version;
+      baseVersionId = answer.versions.length ? answer.versions[0].id : current.id;
+      hideConflict();
       markClean();
       showHistory(answer.versions);
       const problems = answer.errors.length
@@ -534,9 +540,76 @@
       say("Saved draft v" + current.number + "." + problems, answer.errors.length ? "warn" : "ok");
       return current;
     } catch (error) {
+      if (error.status === 409 && error.problem.current_version) {
+        showConflict(error.problem);
+        say("Not saved: someone saved a newer version. Your text is still here.", "error");
+        return null;
+      }
       say("Save failed: " + error.message, "error");
       return null;
     }
+  }
+
+  // ---- a save refused because someone saved a newer version meanwhile ---------------------
+  // Nothing is lost: the editor keeps this person's text; the box shows the newer version
+  // beside it and what changed, and lets them save theirs on top or take the newer one.
+  function sourceText(source) {
+    if (channel === "sms") return source.body || "";
+    return "Subject: " + (source.subject || "") + "\n\n" + (source.body || "") +
+      (source.text_body ? "\n\nText body:\n" + source.text_body : "");
+  }
+
+  function hideConflict() {
+    $("conflict").hidden = true;
+    $("conflict").textContent = "";
+  }
+
+  function showConflict(problem) {
+    const newer = problem.current_version;
+    const box = $("conflict");
+    const diffs = Object.values(problem.diffs || {});
+    box.textContent = "";
+    box.append(
+      el("h2", { class: "small", id: "conflict-title" },
+        "Version " + newer.number + " was saved" + (newer.created_by ? " by " + newer.created_by : "") +
+        " (" + dm.when(newer.created_at) + ") after the version you started from"),
+      el("p", {}, "Your text was not saved and is still in the editor. Compare, then save yours on top or take theirs."),
+      el("div", { class: "conflict-grid" },
+        el("div", {},
+          el("h3", { class: "small" }, "Version " + newer.number + " (theirs)"),
+          el("pre", { class: "source", id: "conflict-theirs", tabindex: "0", "aria-label": "Their version" }, sourceText(newer))),
+        el("div", {},
+          el("h3", { class: "small" }, "Your text (unsaved)"),
+          el("pre", { class: "source", id: "conflict-yours", tabindex: "0", "aria-label": "Your text" }, sourceText(currentSource())))),
+      diffs.length
+        ? el("details", {},
+          el("summary", {}, "What changed since the version you started from"),
+          el("pre", { class: "diff", tabindex: "0", "aria-label": "Changes" }, diffs.join("\n")))
+        : null,
+      el("div", { class: "row" },
+        el("button", {
+          type: "button", class: "primary", id: "conflict-save-mine",
+          onclick: () => {
+            baseVersionId = newer.id;
+            save();
+          },
+        }, "Save mine as a new draft on top"),
+        el("button", {
+          type: "button", id: "conflict-take-theirs",
+          onclick: () => {
+            if (!window.confirm("Replace your text with version " + newer.number + "? Your changes are lost.")) return;
+            loadSource(newer);
+            baseVersionId = newer.id;
+            current = { id: newer.id, number: newer.number, status: newer.status };
+            markClean();
+            hideConflict();
+            refresh();
+          },
+        }, "Take theirs (drop mine)"),
+      ),
+    );
+    box.hidden = false;
+    box.focus();
   }
 
   async function publish() {
@@ -576,6 +649,8 @@
       const answer = await call("POST", versionUrl(v.id, "restore"), { publish: false });
       loadSource(answer.source);
       current = answer.version;
+      baseVersionId = answer.versions.length ? answer.versions[0].id : current.id;
+      hideConflict();
       markClean();
       showHistory(answer.versions);
       say("Restored v" + v.number + " as draft v" + current.number + ".", "ok");
