@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 import secrets
 
+import httpx
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
+from distribution.accounts.projects import create_api_key
 from distribution.template_store import (
     VersionInput,
     add_version,
@@ -206,3 +208,42 @@ def test_the_editor_passes_axe(page: tuple[Page, Console], site: Site) -> None:
     tab.goto(f"{site.url}/templates/{template_id}/variants/{variant_id}")
     tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
     assert_accessible(tab, "the SMS editor")
+
+
+def test_a_test_send_appears_in_deliveries_and_the_api_marked_as_a_test(
+    page: tuple[Page, Console], site: Site
+) -> None:
+    tab, console = page
+    template_id, variant_id = new_template(site, _name("Tested"), "email", FIRST, subject="Hi")
+    tab.goto(f"{site.url}/templates/{template_id}/variants/{variant_id}")
+    tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
+    address = f"tester-{secrets.token_hex(3)}@example.com"
+    tab.locator("#panel-test summary").click()
+    tab.get_by_label("Email address").fill(address)
+    tab.get_by_label("Provider").select_option("capture")
+    tab.get_by_role("button", name="Send test").click()
+    expect(tab.locator("#test-result")).to_contain_text("sent via capture", timeout=WAIT_MS)
+    tab.get_by_role("link", name="See it in Deliveries").click()
+    tab.wait_for_url("**/deliveries?test=true")
+    row = tab.locator("#feed-rows tr", has_text=address)
+    expect(row).to_contain_text("test", timeout=WAIT_MS)
+    expect(row).to_contain_text("Test send from the editor")
+    assert_accessible(tab, "deliveries filtered to test sends")
+    row.click()
+    expect(tab.locator("#message-detail")).to_be_visible()
+    expect(tab.frame_locator("#message-detail iframe").locator("body")).to_contain_text(
+        "First words", timeout=WAIT_MS
+    )
+
+    with site.database.session() as session:
+        key = create_api_key(session, site.project_id, name=f"tests-{secrets.token_hex(3)}")
+        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
+    listed = httpx.get(f"{site.url}/v1/messages?test=true", headers=headers, timeout=30)
+    assert listed.status_code == 200, listed.text
+    mine = [m for m in listed.json()["messages"] if m["recipient"] == address]
+    assert len(mine) == 1
+    assert mine[0]["test"] is True
+    assert mine[0]["template_id"] == template_id
+    real = httpx.get(f"{site.url}/v1/messages?test=false", headers=headers, timeout=30).json()
+    assert all(m["recipient"] != address for m in real["messages"])
+    assert not console.errors

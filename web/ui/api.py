@@ -7,6 +7,7 @@ every POST needs the ``X-CSRF-Token`` header (checked by the router's before-req
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -17,10 +18,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
 from distribution.models import TemplateVariant
+from distribution.outbox.test_sends import EditorTestSend, new_test_message_id, record_test_send
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.provider_configs.store import BUILT_IN_CAPTURE, list_providers
 from distribution.storage.db import Database
-from distribution.storage.ids import new_id
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
@@ -73,6 +74,7 @@ class TestSendIn(PreviewIn):
 
     to: str = ""
     provider: str = BUILT_IN_CAPTURE
+    template_id: str | None = None
 
 
 class RestoreIn(msgspec.Struct):
@@ -325,10 +327,12 @@ class UiApiController(Controller):
     async def test_send(
         self,
         user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
         providers: NamedDependency[ProviderRegistry],
         data: JSONBody[TestSendIn],
     ) -> dict[str, Any]:
-        """Render the unsaved source with the sample data, exactly as previewed, and send it."""
+        """Render the unsaved source with the sample data, exactly as previewed, and send it;
+        the send is recorded as a message marked ``test`` (GET /v1/messages?test=true)."""
         to = data.to.strip()
         if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
             raise InvalidInputError([FieldError("to", "is not an email address")])
@@ -339,10 +343,11 @@ class UiApiController(Controller):
         shown = await asyncio.to_thread(render_preview, data)
         if shown.errors:
             raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
+        message_id = new_test_message_id()
         try:
             if shown.sms is None:
                 message = Message(
-                    id=new_id("test"),
+                    id=message_id,
                     channel="email",
                     to=to,
                     subject=shown.subject,
@@ -351,18 +356,64 @@ class UiApiController(Controller):
                     tags=("test",),
                 )
             else:
-                message = Message(id=new_id("test"), channel="sms", to=to, body=shown.sms.body)
+                message = Message(id=message_id, channel="sms", to=to, body=shown.sms.body)
         except ValueError as error:
             raise InvalidInputError([FieldError("body", str(error))]) from None
+        if data.template_id:
+            await asyncio.to_thread(self._own_template, db, user, data.template_id)
         sender = await providers.sender(user.project_id, data.provider)
+        content = (
+            {"subject": message.subject, "html": message.html, "text": message.text}
+            if shown.sms is None
+            else {"body": message.body}
+        )
+        send = partial(
+            EditorTestSend,
+            message_id=message_id,
+            channel=data.channel,
+            provider=data.provider,
+            recipient=to,
+            content=content,
+            template_id=data.template_id or None,
+            actor=user.email,
+        )
         try:
             result = await sender.send(message)
         except ProviderError as error:
-            return {"provider": data.provider, "status": "failed", "reason": str(error)}
+            await asyncio.to_thread(self._record, db, user, send(sent=False, error=str(error)))
+            return {
+                "provider": data.provider,
+                "status": "failed",
+                "reason": str(error),
+                "message_id": message_id,
+            }
+        await asyncio.to_thread(
+            self._record,
+            db,
+            user,
+            send(
+                sent=result.status != "rejected",
+                provider_message_id=result.provider_message_id,
+                provider_status=result.provider_status,
+                error=result.reason if result.status == "rejected" else None,
+            ),
+        )
         return {
             "provider": data.provider,
             "status": result.status,
             "provider_message_id": result.provider_message_id,
             "provider_status": result.provider_status,
             "reason": result.reason,
+            "message_id": message_id,
         }
+
+    @staticmethod
+    def _own_template(db: Database, user: UiUser, template_id: str) -> None:
+        # A test names only its project's own template (another's is a 404, sent nowhere).
+        with db.reader() as tx:
+            get_template(tx, user.project_id, template_id)
+
+    @staticmethod
+    def _record(db: Database, user: UiUser, send: EditorTestSend) -> None:
+        with db.session() as tx:
+            record_test_send(tx, user.project_id, send)

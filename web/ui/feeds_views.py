@@ -66,6 +66,7 @@ def delivery_json(delivery: Delivery, labels: MessageLabels) -> dict[str, Any]:
         "bulk_job_id": delivery.bulk_job_id,
         "template_id": delivery.template_id,
         "template": labels.templates.get(delivery.template_id or ""),
+        "test": delivery.test,
         "attempts": delivery.attempts,
         "last_error": error,
         "created_at": iso(delivery.created_at),

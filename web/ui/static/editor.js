@@ -696,6 +696,7 @@
           provider: $("test-provider").value,
           ...currentSource(),
           context: sample,
+          template_id: data.template.id,
         });
         result.textContent =
           answer.status + " via " + answer.provider + (answer.provider_message_id ? " (id " + answer.provider_message_id + ")" : "") +
@@ -703,6 +704,10 @@
           (answer.provider_status && answer.provider_status !== answer.status ? ", the provider says " + answer.provider_status : "") +
           (answer.reason ? ": " + answer.reason : "");
         result.className = answer.status === "rejected" ? "error-text" : "ok";
+        // It is recorded as a message marked "test": say where to find it.
+        if (answer.message_id) {
+          result.append(" ", el("a", { href: "/deliveries?test=true" }, "See it in Deliveries"));
+        }
       } catch (error) {
         result.textContent = "Not sent: " + error.message;
         result.className = "error-text";

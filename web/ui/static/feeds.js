@@ -110,6 +110,7 @@
         return el("a", { href: "/bulk-sends/" + row.bulk_job_id, title: row.bulk_job_id },
           "Bulk send …" + row.bulk_job_id.slice(-6));
       }
+      if (row.test) return "Test send from the editor";
       return "—";
     }
 
@@ -117,7 +118,9 @@
       return [
         el("td", { class: "when" },
           el("time", { datetime: row.created_at, title: row.created_at }, shortTime(row.created_at))),
-        el("td", {}, badge(row.status)),
+        // Test sends from the editor are messages too, marked so nobody mistakes them.
+        el("td", {}, badge(row.status), row.test ? " " : null,
+          row.test ? el("span", { class: "badge", "data-role": "test" }, "test") : null),
         el("td", {}, el("span", { class: "chip chip-" + row.channel },
           ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
         el("td", {}, row.recipient || "—"),
@@ -161,7 +164,7 @@
 
     async function poll() {
       const query = new URLSearchParams();
-      for (const name of ["status", "channel", "distribution", "bulk_job"]) {
+      for (const name of ["status", "channel", "distribution", "bulk_job", "test"]) {
         if (filters.get(name)) query.set(name, filters.get(name));
       }
       if (cursor !== null) {
