@@ -247,3 +247,20 @@ def test_a_test_send_appears_in_deliveries_and_the_api_marked_as_a_test(
     real = httpx.get(f"{site.url}/v1/messages?test=false", headers=headers, timeout=30).json()
     assert all(m["recipient"] != address for m in real["messages"])
     assert not console.errors
+
+
+def test_the_templates_list_filled_and_empty(page: tuple[Page, Console], site: Site) -> None:
+    tab, console = page
+    name = _name("Listed")
+    new_template(site, name, "sms", SMS)
+    tab.goto(f"{site.url}/templates/?q={name}")
+    row = tab.locator("#templates-table tbody tr", has_text=name)
+    expect(row).to_have_count(1)
+    # The date in the one format (dm.when), not the raw stamp the server wrote.
+    expect(row.locator("time")).not_to_contain_text("UTC")
+    expect(row.locator("time")).to_have_attribute("title", re.compile(r"Z$"))
+    assert_accessible(tab, "the templates list")
+    tab.goto(f"{site.url}/templates/?q=nothing-like-this-{secrets.token_hex(3)}")
+    expect(tab.locator(".empty")).to_contain_text("No template matches these filters")
+    assert_accessible(tab, "the templates list, nothing found")
+    assert not console.errors

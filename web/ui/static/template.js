@@ -7,12 +7,7 @@
   const data = JSON.parse(document.getElementById("template-data").textContent);
   const base = "/templates/" + encodeURIComponent(data.id);
 
-  // Every date in the one format, in the viewer's time zone.
-  for (const node of document.querySelectorAll("time[data-when]")) {
-    const iso = node.getAttribute("datetime");
-    node.textContent = dm.when(iso);
-    node.title = iso;
-  }
+  dm.fillTimes();
 
   // Runs `action` on submit, showing a refusal on the form's fields (the text stays typed).
   function onSubmit(form, action) {

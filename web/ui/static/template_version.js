@@ -7,11 +7,7 @@
   const base = "/templates/" + encodeURIComponent(data.template_id);
   const $ = (id) => document.getElementById(id);
 
-  for (const node of document.querySelectorAll("time[data-when]")) {
-    const iso = node.getAttribute("datetime");
-    node.textContent = dm.when(iso);
-    node.title = iso;
-  }
+  dm.fillTimes();
 
   async function preview() {
     const source = data.source;

@@ -137,5 +137,14 @@ window.dm = (function () {
     return el("time", { datetime: iso || "", title: iso || "" }, when(iso));
   }
 
-  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when };
+  // Server-rendered dates (`<time data-when datetime="...Z">`) shown in the one format.
+  function fillTimes(root) {
+    for (const node of (root || document).querySelectorAll("time[data-when]")) {
+      const iso = node.getAttribute("datetime");
+      node.textContent = when(iso);
+      node.title = iso;
+    }
+  }
+
+  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when, fillTimes };
 })();
