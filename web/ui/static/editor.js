@@ -491,17 +491,32 @@
   });
 
   // ---- save, publish, history, compare, restore ------------------------------------------
+  // Through the public API (dm.api, /ui/v1 = /v1 with the session), as every page acts.
+  const templatePath = "/templates/" + encodeURIComponent(data.template.id);
   function versionUrl(id, action) {
-    return "/ui/api/templates/" + data.template.id + "/versions/" + id + (action ? "/" + action : "");
+    return templatePath + "/versions/" + encodeURIComponent(id) + (action ? "/" + action : "");
+  }
+
+  // A refusal in words: the detail and each field's reason (template errors name their line).
+  function reasons(error) {
+    const items = (error.problem && error.problem.errors) || [];
+    const extra = items.map((e) => (e.field ? e.field + ": " : "") + e.reason).join("; ");
+    return extra ? error.message + " " + extra : error.message;
+  }
+
+  // This variant's versions, newest first, as the template's history lists them.
+  async function variantVersions() {
+    const detail = await dm.api("GET", templatePath);
+    return detail.versions.filter((v) => v.variant_id === data.variant.id);
   }
 
   function showHistory(versions) {
     const list = $("history");
     list.textContent = "";
     for (const v of versions) {
-      const who = "saved " + (v.created_at || "").replace("T", " ").replace("Z", " UTC") + (v.created_by ? " by " + v.created_by : "");
+      const who = "saved " + dm.when(v.created_at) + (v.created_by ? " by " + v.created_by : "");
       const published = v.published_at
-        ? "published " + v.published_at.replace("T", " ").replace("Z", " UTC") + (v.published_by ? " by " + v.published_by : "")
+        ? "published " + dm.when(v.published_at) + (v.published_by ? " by " + v.published_by : "")
         : null;
       const item = el(
         "li",
@@ -524,16 +539,21 @@
     if (!data.can_edit) return null;
     say("Saving…");
     try {
-      const answer = await call(
+      const answer = await dm.api(
         "POST",
-        "/ui/api/templates/" + data.template.id + "/variants/" + data.variant.id + "/versions",
-        Object.assign(currentSource(), { base_version_id: baseVersionId }),
+        templatePath + "/versions",
+        Object.assign(currentSource(), {
+          campaign_id: data.variant.campaign_id,
+          segment_id: data.variant.segment_id,
+          locale: data.variant.locale,
+          base_version_id: baseVersionId,
+        }),
       );
       current = answer.version;
-      baseVersionId = answer.versions.length ? answer.versions[0].id : current.id;
+      baseVersionId = current.id;
       hideConflict();
       markClean();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       const problems = answer.errors.length
         ? " It has " + answer.errors.length + " error(s) to fix before publishing."
         : "";
@@ -545,7 +565,7 @@
         say("Not saved: someone saved a newer version. Your text is still here.", "error");
         return null;
       }
-      say("Save failed: " + error.message, "error");
+      say("Save failed: " + reasons(error), "error");
       return null;
     }
   }
@@ -620,43 +640,42 @@
     }
     say("Publishing v" + version.number + "…");
     try {
-      const answer = await call("POST", versionUrl(version.id, "publish"));
-      current = answer.version;
+      current = await dm.api("POST", templatePath + "/publish", { version_id: version.id });
       updateDirty();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       say("Published v" + current.number + ": sends use it now.", "ok");
     } catch (error) {
-      say("Publish failed: " + error.message, "error");
+      say("Publish failed: " + reasons(error), "error");
     }
   }
 
   async function compare(v) {
     try {
-      const answer = await call("GET", versionUrl(v.id, "compare"));
+      const answer = await dm.api("GET", versionUrl(v.id, "compare"));
       $("compare-title").textContent =
-        "v" + answer.number + " against " + (answer.live_number ? "live v" + answer.live_number : "nothing live");
+        "v" + answer.version.number + " against " + (answer.live ? "live v" + answer.live.number : "nothing live");
       const parts = Object.values(answer.diffs);
       $("compare-diff").textContent = parts.length ? parts.join("\n") : "No differences.";
       $("compare-box").hidden = false;
     } catch (error) {
-      say("Compare failed: " + error.message, "error");
+      say("Compare failed: " + reasons(error), "error");
     }
   }
 
   async function restore(v) {
     if (isDirty() && !window.confirm("Restoring replaces your unsaved changes. Continue?")) return;
     try {
-      const answer = await call("POST", versionUrl(v.id, "restore"), { publish: false });
-      loadSource(answer.source);
+      const answer = await dm.api("POST", versionUrl(v.id, "restore"), { publish: false });
+      loadSource(answer.version);
       current = answer.version;
-      baseVersionId = answer.versions.length ? answer.versions[0].id : current.id;
+      baseVersionId = current.id;
       hideConflict();
       markClean();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       say("Restored v" + v.number + " as draft v" + current.number + ".", "ok");
       refresh();
     } catch (error) {
-      say("Restore failed: " + error.message, "error");
+      say("Restore failed: " + reasons(error), "error");
     }
   }
 
