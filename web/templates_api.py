@@ -456,7 +456,12 @@ class TemplateController(Controller):
     ) -> VersionOut:
         with db.session() as session:
             variant, version = publish_version(
-                session, caller.project_id, template_id, data.version_id, actor=caller.actor
+                session,
+                caller.project_id,
+                template_id,
+                data.version_id,
+                actor=caller.actor,
+                base_version_id=data.base_version_id or None,
             )
             return _version_out(version, variant)
 

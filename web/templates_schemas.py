@@ -189,6 +189,8 @@ class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
     """The version to make live for its variant."""
 
     version_id: str
+    base_version_id: str | None = None
+    """The variant's newest version you have seen: a newer save meanwhile makes a 409."""
 
 
 class RestoreIn(msgspec.Struct, forbid_unknown_fields=True):

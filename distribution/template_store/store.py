@@ -609,8 +609,12 @@ def publish_version(
     version_id: str,
     *,
     actor: str | None = None,
+    base_version_id: str | None = None,
 ) -> tuple[TemplateVariant, TemplateVersion]:
     """Make a version its variant's live version.
+
+    With `base_version_id` (the newest version the publisher has seen), publishing is refused
+    (StaleVersionError) when someone saved a newer version of the variant meanwhile.
 
     Raises:
         InvalidInputError: The version has template errors (each names the part, line, column).
@@ -622,6 +626,8 @@ def publish_version(
     variant = session.exec(
         select(TemplateVariant).where(TemplateVariant.id == version.variant_id).with_for_update()
     ).one()
+    if base_version_id is not None:
+        _refuse_stale(session, variant, base_version_id)
     if variant.live_version_id == version.id:
         return variant, version
     if version.published_at is not None:

@@ -198,6 +198,28 @@ def test_two_tabs_the_later_save_is_refused_with_the_change_and_keeps_its_text(
         tab_b.close()
 
 
+def test_a_stale_tab_cannot_publish_its_older_draft(page: tuple[Page, Console], site: Site) -> None:
+    tab_a, console = page
+    template_id, variant_id = new_template(site, _name("Race"), "sms", SMS)
+    editor = f"{site.url}/templates/{template_id}/variants/{variant_id}"
+    tab_b = tab_a.context.new_page()
+    try:
+        for tab in (tab_a, tab_b):
+            tab.goto(editor)
+            tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
+        tab_a.locator("#code-body").fill("A's newer words {{ code.code }}")
+        tab_a.get_by_role("button", name="Save draft").click()
+        expect(tab_a.locator("#status")).to_contain_text("Saved draft v2", timeout=WAIT_MS)
+        tab_b.get_by_role("button", name="Publish").click()  # B typed nothing
+        expect(tab_b.locator("#conflict")).to_be_visible(timeout=WAIT_MS)
+        expect(tab_b.locator("#status")).to_contain_text("Not published")
+        with site.database.reader() as session:
+            assert get_template_detail(session, site.project_id, template_id).status == "draft"
+        assert not console.errors
+    finally:
+        tab_b.close()
+
+
 def test_the_editor_passes_axe(page: tuple[Page, Console], site: Site) -> None:
     tab, _ = page
     template_id, variant_id = new_template(site, _name("Axe"), "email", FIRST, subject="Hi")

@@ -87,3 +87,18 @@ def test_a_save_based_on_an_old_version_is_a_409_with_the_newer_one(client: Clie
     assert on_top.status_code == 201, on_top.text
     # Without base_version_id the API behaves as before (last save wins).
     assert client.post(url, json={"body": "anyone"}).status_code == 201
+
+
+def test_publishing_with_an_old_base_is_a_409_and_nothing_goes_live(client: Client) -> None:
+    template = _create(client, "Publish race")
+    first = template["variants"][0]["latest_draft"]["id"]
+    newer = client.post(
+        f"/v1/templates/{template['id']}/versions", json={"body": "newer {{ code.code }}"}
+    ).json()["version"]["id"]
+    url = f"/v1/templates/{template['id']}/publish"
+    stale = client.post(url, json={"version_id": first, "base_version_id": first})
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["current_version"]["id"] == newer
+    assert client.get(f"/v1/templates/{template['id']}").json()["status"] == "draft"
+    fresh = client.post(url, json={"version_id": newer, "base_version_id": newer})
+    assert fresh.status_code == 200, fresh.text

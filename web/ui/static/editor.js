@@ -640,11 +640,19 @@
     }
     say("Publishing v" + version.number + "…");
     try {
-      current = await dm.api("POST", templatePath + "/publish", { version_id: version.id });
+      current = await dm.api("POST", templatePath + "/publish", {
+        version_id: version.id,
+        base_version_id: baseVersionId,
+      });
       updateDirty();
       showHistory(await variantVersions());
       say("Published v" + current.number + ": sends use it now.", "ok");
     } catch (error) {
+      if (error.status === 409 && error.problem.current_version) {
+        showConflict(error.problem);
+        say("Not published: someone saved a newer version. Compare it first.", "error");
+        return;
+      }
       say("Publish failed: " + reasons(error), "error");
     }
   }
