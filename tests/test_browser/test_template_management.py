@@ -313,3 +313,28 @@ def test_the_template_pages_fit_narrow_screens(page: tuple[Page, Console], site:
     tab.goto(f"{site.url}/templates/{template_id}/variants/{variant_id}")
     tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
     _no_sideways_scroll(tab, "the editor")
+
+
+def test_start_a_template_from_the_list(page: tuple[Page, Console], site: Site) -> None:
+    tab, console = page
+    taken = _name("Existing")
+    new_template(site, taken, "sms", SMS)
+    tab.goto(f"{site.url}/templates/")
+    tab.locator("summary", has_text="New template").click()
+    assert_accessible(tab, "the templates list, the new-template form open")
+    form = tab.locator("#new-template-form")
+    form.get_by_label("Name").fill(taken)
+    form.get_by_label("Channel").select_option("sms")
+    tab.get_by_role("button", name="Create and edit").click()
+    expect(tab.locator("#new-template-form [data-problem]")).to_contain_text("already exists")
+    assert_accessible(tab, "the new-template form refused")
+    name = _name("Started")
+    form.get_by_label("Name").fill(name)
+    tab.get_by_role("button", name="Create and edit").click()
+    tab.wait_for_url("**/variants/**", timeout=WAIT_MS)
+    expect(tab.locator("#template-name")).to_have_text(name)
+    with site.database.reader() as session:
+        [found] = list_templates(session, site.project_id, q=name).templates
+    assert found.template.channel == "sms"
+    assert found.template.category == "transactional"
+    assert not console.errors

@@ -229,7 +229,6 @@ def test_viewer_cannot_save_but_editor_can(
 
 #: What each role may not do: editors' and admins' routes, everything else is for viewers too.
 ROLE_ROUTES = {
-    ("POST", "/templates"): "editor",
     ("POST", "/ui/api/test-send"): "editor",
     ("POST", "/ui/api/bulk-sends/{job_id:str}/{action:str}"): "editor",
     ("GET", "/users"): "admin",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
 
 from distribution.codes.campaigns import list_campaigns
 from distribution.customers.segments import list_segments
@@ -17,7 +16,6 @@ from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
 from distribution.storage.db import Database
 from distribution.template_store.store import (
-    create_template,
     get_template_detail,
     get_version,
     list_templates,
@@ -25,19 +23,9 @@ from distribution.template_store.store import (
 )
 from templates import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
 from web.ui.pages import page
-from web.ui.session import EDITORS_ONLY, UiUser
+from web.ui.session import UiUser
 
 __all__ = ["TemplatePagesController", "version_json"]
-
-
-@dataclass
-class NewTemplateForm:
-    """The form that starts a template (with a starter draft)."""
-
-    name: str = ""
-    channel: str = "email"
-    category: str = "transactional"
-    csrf_token: str = ""
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -131,28 +119,6 @@ class TemplatePagesController(Controller):
             rows=found.templates,
             has_more=found.has_more,
             next_offset=max(0, offset) + len(found.templates),
-        )
-
-    @post("/", sync_to_thread=True, status_code=303, guards=[EDITORS_ONLY])
-    def create(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        data: URLEncodedBody[NewTemplateForm],
-    ) -> Redirect:
-        """Start a template with a starter draft and open its editor."""
-        with db.session() as tx:
-            saved = create_template(
-                tx,
-                user.project_id,
-                name=data.name,
-                channel=data.channel,
-                category=data.category,
-                actor=user.email,
-            )
-        return Redirect(
-            path=f"/templates/{saved.version.template_id}/variants/{saved.variant.id}",
-            status_code=303,
         )
 
     @get("/{template_id:str}", sync_to_thread=True)
