@@ -17,7 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
-from distribution.outbox.test_sends import EditorTestSend, new_test_message_id, record_test_send
+from distribution.outbox.sent_tests import EditorTestSend, new_test_message_id, record_test_send
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.provider_configs.store import BUILT_IN_CAPTURE, list_providers
 from distribution.storage.db import Database
