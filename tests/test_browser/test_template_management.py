@@ -155,6 +155,11 @@ def test_open_an_old_version_read_only_and_restore_it(
         detail = get_template_detail(session, site.project_id, template_id)
     assert [v.number for v in detail.versions] == [3, 2, 1]
     assert detail.versions[0].body == FIRST
+    # The editor's history opens a version the same way.
+    tab.locator("#panel-history summary").click()
+    tab.locator('#history li[data-version="2"]').get_by_role("link", name="Open").click()
+    tab.wait_for_url(f"**/templates/{template_id}/versions/{detail.versions[1].id}")
+    expect(tab.locator("h1")).to_contain_text("version 2")
     assert not console.errors
 
 

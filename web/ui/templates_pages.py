@@ -235,6 +235,7 @@ class TemplatePagesController(Controller):
         with db.reader() as tx:
             detail = get_template_detail(tx, user.project_id, template_id)
             segments = list_segments(tx, user.project_id)
+            campaign_names = {c.id: c.name for c in list_campaigns(tx, user.project_id)}
         found = next((d for d in detail.variants if d.variant.id == variant_id), None)
         if found is None:
             raise NotFoundError("template variant", variant_id)
@@ -253,13 +254,13 @@ class TemplatePagesController(Controller):
             },
             "variant": {
                 "id": variant.id,
-                "label": variant_label(variant, names),
+                "label": variant_label(variant, names, campaign_names),
                 "campaign_id": variant.campaign_id,
                 "segment_id": variant.segment_id,
                 "locale": variant.locale,
             },
             "variants": [
-                {"id": d.variant.id, "label": variant_label(d.variant, names)}
+                {"id": d.variant.id, "label": variant_label(d.variant, names, campaign_names)}
                 for d in detail.variants
             ],
             "source": source_json(current, template.channel),
@@ -278,6 +279,6 @@ class TemplatePagesController(Controller):
             user,
             section="templates",
             template=template,
-            variant_label=variant_label(variant, names),
+            variant_label=variant_label(variant, names, campaign_names),
             editor=editor,
         )

@@ -497,6 +497,10 @@
     return templatePath + "/versions/" + encodeURIComponent(id) + (action ? "/" + action : "");
   }
 
+  function versionPage(id) {
+    return "/templates/" + encodeURIComponent(data.template.id) + "/versions/" + encodeURIComponent(id);
+  }
+
   // A refusal in words: the detail and each field's reason (template errors name their line).
   function reasons(error) {
     const items = (error.problem && error.problem.errors) || [];
@@ -527,6 +531,8 @@
       );
       const buttons = el("div", { class: "row" });
       buttons.append(el("button", { type: "button", onclick: () => compare(v) }, "Compare with live"));
+      // The whole version, read only, with its own preview (and restore for editors).
+      buttons.append(el("a", { class: "button", href: versionPage(v.id) }, "Open"));
       if (data.can_edit) {
         buttons.append(el("button", { type: "button", onclick: () => restore(v) }, "Restore"));
       }
