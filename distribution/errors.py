@@ -10,7 +10,9 @@ DistributionError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -53,7 +55,15 @@ class NotFoundError(DistributionError):
 
 
 class ConflictError(DistributionError):
-    """The request contradicts the current state (for example a duplicate name)."""
+    """The request contradicts the current state (for example a duplicate name).
+
+    ``extensions`` are extra members of the 409 problem document (what the caller needs to
+    settle the conflict, for example the newer version of what they edited).
+    """
+
+    def __init__(self, message: str = "", extensions: Mapping[str, Any] | None = None) -> None:
+        self.extensions: dict[str, Any] = dict(extensions or {})
+        super().__init__(message)
 
 
 class AuthenticationError(DistributionError):

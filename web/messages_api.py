@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from distribution.models import Delivery
 from distribution.outbox.messages import get_message, list_messages, status_history
@@ -42,6 +42,7 @@ class MessageOut(msgspec.Struct):
     template_id: str | None
     template_version_id: str | None
     marketing: bool
+    test: bool
     attempts: int
     provider_message_id: str | None
     provider_status: str | None
@@ -78,6 +79,7 @@ def message_out(d: Delivery, *, content: bool = False) -> MessageOut:
         template_id=d.template_id,
         template_version_id=d.template_version_id,
         marketing=d.marketing,
+        test=d.test,
         attempts=d.attempts,
         provider_message_id=d.provider_message_id,
         provider_status=d.provider_status,
@@ -112,6 +114,10 @@ class MessageController(Controller):
         channel: FromQuery[str | None] = None,
         created_after: FromQuery[datetime | None] = None,
         created_before: FromQuery[datetime | None] = None,
+        test: Annotated[
+            bool | None,
+            QueryParameter(description="true: the editor's test sends only; false: none of them"),
+        ] = None,
     ) -> MessageList:
         with db.reader() as session:
             found = list_messages(
@@ -127,6 +133,7 @@ class MessageController(Controller):
                 channel=channel,
                 created_after=naive(created_after, "created_after"),
                 created_before=naive(created_before, "created_before"),
+                test=test,
             )
         return MessageList(
             messages=[message_out(m) for m in found.messages],

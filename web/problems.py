@@ -69,8 +69,9 @@ def problem(
     *,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
-    """A problem-details response."""
+    """A problem-details response (``extensions``: extra members, RFC 9457 section 3.2)."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -82,6 +83,7 @@ def problem(
     if errors is not None:
         body["errors"] = errors
         details += " " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    body |= extensions or {}
     body |= {
         "code": status,
         "key": _KEYS.get(status, "error"),
@@ -102,7 +104,7 @@ def _distribution_error(
     if isinstance(error, AuthenticationError):
         return problem(request, 401, str(error), headers={"WWW-Authenticate": "X-App-Token"})
     if isinstance(error, ConflictError):
-        return problem(request, 409, str(error))
+        return problem(request, 409, str(error), extensions=error.extensions)
     if isinstance(error, PayloadTooLargeError):
         return problem(request, 413, str(error))
     return problem(request, 400, str(error))

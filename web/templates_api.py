@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Protocol
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
@@ -23,6 +23,7 @@ from distribution.template_store import (
     archive_template,
     compare_version,
     create_template,
+    duplicate_template,
     get_template_detail,
     get_version,
     list_templates,
@@ -30,6 +31,7 @@ from distribution.template_store import (
     publish_version,
     resolve_template,
     restore_version,
+    update_template,
     validate_source,
     version_status,
 )
@@ -42,6 +44,7 @@ from web.stored_times import utc, utc_or_none
 from web.template_preview import preview_out, problems_out
 from web.templates_schemas import (
     CompareOut,
+    DuplicateIn,
     PreviewIn,
     PreviewOut,
     PublishIn,
@@ -52,6 +55,7 @@ from web.templates_schemas import (
     TemplateIn,
     TemplateList,
     TemplateOut,
+    TemplatePatchIn,
     VariablesOut,
     VariantOut,
     VersionIn,
@@ -335,6 +339,48 @@ class TemplateController(Controller):
         with db.reader() as session:
             return _detail_out(get_template_detail(session, caller.project_id, template_id))
 
+    @patch("/{template_id:str}", sync_to_thread=True, summary="Rename or describe a template")
+    def update(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        data: Annotated[
+            TemplatePatchIn,
+            Body(examples=[Example(summary="Rename", value={"name": "Referral invite 2027"})]),
+        ],
+    ) -> TemplateDetailOut:
+        with db.session() as session:
+            update_template(
+                session,
+                caller.project_id,
+                template_id,
+                name=data.name,
+                description=data.description,
+            )
+            return _detail_out(get_template_detail(session, caller.project_id, template_id))
+
+    @post(
+        "/{template_id:str}/duplicate",
+        sync_to_thread=True,
+        summary="Copy a template: same variants, each with a draft of its newest version",
+    )
+    def duplicate(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+        data: Annotated[
+            DuplicateIn,
+            Body(examples=[Example(summary="Copy", value={"name": "Referral invite (copy)"})]),
+        ],
+    ) -> TemplateDetailOut:
+        with db.session() as session:
+            copy = duplicate_template(
+                session, caller.project_id, template_id, name=data.name, actor=caller.actor
+            )
+            return _detail_out(get_template_detail(session, caller.project_id, copy.id))
+
     @delete("/{template_id:str}", sync_to_thread=True, status_code=204, summary="Archive")
     def archive(
         self,
@@ -372,6 +418,7 @@ class TemplateController(Controller):
                 segment_id=data.segment_id,
                 locale=data.locale,
                 actor=caller.actor,
+                base_version_id=data.base_version_id or None,
             )
             return _saved_out(saved)
 
@@ -409,7 +456,12 @@ class TemplateController(Controller):
     ) -> VersionOut:
         with db.session() as session:
             variant, version = publish_version(
-                session, caller.project_id, template_id, data.version_id, actor=caller.actor
+                session,
+                caller.project_id,
+                template_id,
+                data.version_id,
+                actor=caller.actor,
+                base_version_id=data.base_version_id or None,
             )
             return _version_out(version, variant)
 

@@ -9,6 +9,7 @@ import msgspec
 
 __all__ = [
     "CompareOut",
+    "DuplicateIn",
     "PreviewIn",
     "PreviewOut",
     "ProblemOut",
@@ -21,6 +22,7 @@ __all__ = [
     "TemplateIn",
     "TemplateList",
     "TemplateOut",
+    "TemplatePatchIn",
     "VariablesOut",
     "VariantOut",
     "VersionIn",
@@ -166,12 +168,29 @@ class VersionIn(msgspec.Struct, forbid_unknown_fields=True):
     campaign_id: str | None = None
     segment_id: str | None = None
     locale: str | None = None
+    base_version_id: str | None = None
+    """The variant's newest version you started from: a newer save meanwhile makes a 409."""
+
+
+class TemplatePatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Rename a template or change its description; absent fields stay as they are."""
+
+    name: str | None = None
+    description: str | None = None
+
+
+class DuplicateIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The copy's name."""
+
+    name: str
 
 
 class PublishIn(msgspec.Struct, forbid_unknown_fields=True):
     """The version to make live for its variant."""
 
     version_id: str
+    base_version_id: str | None = None
+    """The variant's newest version you have seen: a newer save meanwhile makes a 409."""
 
 
 class RestoreIn(msgspec.Struct, forbid_unknown_fields=True):

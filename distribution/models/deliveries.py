@@ -10,7 +10,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from distribution.models.core import JSONVariant, project_fk, utcnow
@@ -166,6 +176,9 @@ class Delivery(SQLModel, table=True):
     template_id: str | None = None
     template_version_id: str | None = None
     marketing: bool = False
+    # A test send from the editor: recorded so it can be seen and found like any message, and
+    # left out of campaign statistics (it has no distribution, bulk job or customer).
+    test: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     recipient: str | None = None
     status: str = "queued"
     # Lower goes first: triggered messages (0) are never starved by a bulk job (10).

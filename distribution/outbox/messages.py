@@ -65,8 +65,11 @@ def list_messages(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     bulk_job_id: str | None = None,
+    test: bool | None = None,
 ) -> MessagePage:
-    """Newest first, filtered; pass ``next_cursor`` as ``starting_after`` for older ones."""
+    """Newest first, filtered; pass ``next_cursor`` as ``starting_after`` for older ones.
+
+    ``test``: True for the editor's test sends only, False for real messages only."""
     limit = max(1, min(limit, MAX_PAGE))
     statement = select(Delivery).where(Delivery.project_id == project_id)
     filters: dict[str, Any] = {
@@ -77,6 +80,7 @@ def list_messages(
         "status": status,
         "channel": channel,
         "bulk_job_id": bulk_job_id,
+        "test": test,
     }
     for name, value in filters.items():
         if value is not None:

@@ -9,6 +9,7 @@ For the delivery engine::
     template.category                               # "marketing" | "transactional"
 """
 
+from distribution.template_store.manage import duplicate_template, update_template
 from distribution.template_store.rendering import (
     COMPILED,
     NoLiveVersionError,
@@ -27,6 +28,7 @@ from distribution.template_store.store import (
     MAX_BODY_CHARS,
     Comparison,
     SavedVersion,
+    StaleVersionError,
     TemplateDetail,
     TemplatePage,
     TemplateSummary,
@@ -54,6 +56,7 @@ __all__ = [
     "NoLiveVersionError",
     "SavedVersion",
     "SourceCheck",
+    "StaleVersionError",
     "TemplateDetail",
     "TemplatePage",
     "TemplateSummary",
@@ -67,6 +70,7 @@ __all__ = [
     "compile_version",
     "create_template",
     "customer_variables",
+    "duplicate_template",
     "get_template",
     "get_template_detail",
     "get_version",
@@ -78,6 +82,7 @@ __all__ = [
     "resolve_template",
     "restore_version",
     "source_of",
+    "update_template",
     "validate_source",
     "variant_key",
     "version_status",

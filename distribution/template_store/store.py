@@ -41,6 +41,7 @@ __all__ = [
     "MAX_BODY_CHARS",
     "Comparison",
     "SavedVersion",
+    "StaleVersionError",
     "TemplateDetail",
     "TemplatePage",
     "TemplateSummary",
@@ -518,17 +519,79 @@ def add_version(
     segment_id: str | None = None,
     locale: str | None = None,
     actor: str | None = None,
+    base_version_id: str | None = None,
 ) -> SavedVersion:
     """Save a new draft version for the (campaign, segment, locale) variant, creating it if new.
 
     The draft is saved even when its check finds errors; they come back in `check.errors`.
+    With `base_version_id` (the newest version the author started from), a save on top of a
+    newer version someone else saved meanwhile is refused (StaleVersionError), never lost.
     """
     template = get_template(session, project_id, template_id)
     _refuse_archived(template)
     source = validate_source(template.channel, data)
     variant = _variant_for(session, template, campaign_id, segment_id, locale)
+    if base_version_id is not None:
+        _refuse_stale(session, variant, base_version_id)
     version = _write_version(session, template, variant, source, note=data.note, actor=actor)
     return SavedVersion(version, variant, _check(source, template.category))
+
+
+class StaleVersionError(ConflictError):
+    """A save based on a version that is no longer its variant's newest.
+
+    The 409 problem carries `current_version` (the newer source) and `diffs` (per part, from the
+    base the author started on to the newer version), so they can merge and save again on top.
+    """
+
+    def __init__(
+        self, newer: TemplateVersion, base: TemplateVersion | None, variant: TemplateVariant
+    ) -> None:
+        self.newer = newer
+        who = f" by {newer.created_by}" if newer.created_by else ""
+        base_label = f"version {base.number}" if base else "your version"
+        diffs = {}
+        for part in ("subject", "body", "text_body"):
+            old_text: str | None = getattr(base, part) if base else None
+            new_text: str | None = getattr(newer, part)
+            if (old_text or "") != (new_text or ""):
+                diffs[part] = _diff(part, old_text, new_text, base_label, f"version {newer.number}")
+        super().__init__(
+            f"version {newer.number} was saved{who} after the version you started from; "
+            "your text was not saved",
+            {
+                "base_version_id": base.id if base else None,
+                "current_version": {
+                    "id": newer.id,
+                    "number": newer.number,
+                    "status": version_status(newer, variant),
+                    "created_by": newer.created_by,
+                    "created_at": newer.created_at.isoformat(timespec="seconds") + "Z",
+                    "subject": newer.subject,
+                    "body": newer.body,
+                    "body_format": newer.body_format,
+                    "text_body": newer.text_body,
+                    "gsm_safe": newer.gsm_safe,
+                },
+                "diffs": diffs,
+            },
+        )
+
+
+def _refuse_stale(session: Session, variant: TemplateVariant, base_version_id: str) -> None:
+    # The variant row is locked (FOR UPDATE in _variant_for), so no save slips in between.
+    newest = session.exec(
+        select(TemplateVersion)
+        .where(TemplateVersion.variant_id == variant.id)
+        .order_by(col(TemplateVersion.number).desc())
+        .limit(1)
+    ).first()
+    if newest is None or newest.id == base_version_id:
+        return
+    base = session.get(TemplateVersion, base_version_id)
+    if base is not None and base.variant_id != variant.id:
+        raise InvalidInputError([FieldError("base_version_id", "is a version of another variant")])
+    raise StaleVersionError(newest, base, variant)
 
 
 def _problem_field(problem: PreviewError) -> FieldError:
@@ -546,8 +609,12 @@ def publish_version(
     version_id: str,
     *,
     actor: str | None = None,
+    base_version_id: str | None = None,
 ) -> tuple[TemplateVariant, TemplateVersion]:
     """Make a version its variant's live version.
+
+    With `base_version_id` (the newest version the publisher has seen), publishing is refused
+    (StaleVersionError) when someone saved a newer version of the variant meanwhile.
 
     Raises:
         InvalidInputError: The version has template errors (each names the part, line, column).
@@ -559,6 +626,8 @@ def publish_version(
     variant = session.exec(
         select(TemplateVariant).where(TemplateVariant.id == version.variant_id).with_for_update()
     ).one()
+    if base_version_id is not None:
+        _refuse_stale(session, variant, base_version_id)
     if variant.live_version_id == version.id:
         return variant, version
     if version.published_at is not None:

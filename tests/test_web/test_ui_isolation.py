@@ -62,12 +62,12 @@ def test_another_projects_ids_look_like_made_up_ones(
     token = header_token(editor)
     save = {"body": "Hi again", "body_format": "text"}
     calls = [
-        ("POST", "/ui/api/templates/{template}/variants/{variant}/versions", save),
+        ("POST", "/ui/v1/templates/{template}/versions", save),
         ("POST", "/ui/api/templates/{template}/resolve", {}),
-        ("POST", "/ui/api/templates/{template}/versions/{version}/publish", None),
-        ("POST", "/ui/api/templates/{template}/versions/{version}/restore", {}),
-        ("GET", "/ui/api/templates/{template}/versions/{version}", None),
-        ("GET", "/ui/api/templates/{template}/versions/{version}/compare", None),
+        ("POST", "/ui/v1/templates/{template}/versions/{version}/restore", {}),
+        ("GET", "/ui/v1/templates/{template}/versions/{version}", None),
+        ("GET", "/ui/v1/templates/{template}/versions/{version}/compare", None),
+        ("GET", "/templates/{template}/versions/{version}", None),
         ("GET", "/ui/api/customers/{customer}/context", None),
         ("GET", "/ui/api/distributions/{distribution}/counts", None),
     ]

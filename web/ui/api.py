@@ -7,6 +7,7 @@ every POST needs the ``X-CSRF-Token`` header (checked by the router's before-req
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -16,32 +17,24 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
-from distribution.models import TemplateVariant
+from distribution.outbox.sent_tests import EditorTestSend, new_test_message_id, record_test_send
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.provider_configs.store import BUILT_IN_CAPTURE, list_providers
 from distribution.storage.db import Database
-from distribution.storage.ids import new_id
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
-    add_version,
-    compare_version,
     get_template,
-    get_template_detail,
-    get_version,
     preview_context,
-    publish_version,
     resolve_template,
-    restore_version,
 )
 from distribution.template_store.store import validate_source
 from providers import PROVIDER_KINDS, Message, ProviderError
-from web.template_preview import preview_out, problems_out
+from web.template_preview import preview_out
 from web.templates_schemas import PreviewOut
 from web.ui.session import EDITORS_ONLY, UiUser
-from web.ui.templates_pages import source_json, version_json
 
-__all__ = ["PreviewIn", "SaveIn", "UiApiController"]
+__all__ = ["PreviewIn", "UiApiController"]
 
 
 class PreviewIn(msgspec.Struct):
@@ -56,28 +49,12 @@ class PreviewIn(msgspec.Struct):
     context: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class SaveIn(msgspec.Struct):
-    """The editor's source, saved as a new draft of the variant."""
-
-    body: str
-    subject: str | None = None
-    body_format: str | None = None
-    text_body: str | None = None
-    gsm_safe: bool = False
-    note: str | None = None
-
-
 class TestSendIn(PreviewIn):
     """Send the editor's source, rendered with the sample data, to one address or number."""
 
     to: str = ""
     provider: str = BUILT_IN_CAPTURE
-
-
-class RestoreIn(msgspec.Struct):
-    """Restore an old version as a new draft, optionally publishing it at once."""
-
-    publish: bool = False
+    template_id: str | None = None
 
 
 class ResolveIn(msgspec.Struct):
@@ -103,13 +80,6 @@ def render_preview(data: PreviewIn) -> PreviewOut:
         ),
     )
     return preview_out(source, data.context)
-
-
-def _variant_versions(db: Database, project_id: str, template_id: str, variant_id: str) -> Any:
-    with db.reader() as tx:
-        detail = get_template_detail(tx, project_id, template_id)
-    variant = next(d.variant for d in detail.variants if d.variant.id == variant_id)
-    return [version_json(v, variant) for v in detail.versions if v.variant_id == variant_id]
 
 
 class UiApiController(Controller):
@@ -174,132 +144,6 @@ class UiApiController(Controller):
                 return {"variant_id": None, "message": str(error)}
         return {"variant_id": variant.id, "version_number": version.number, "message": None}
 
-    @post(
-        "/templates/{template_id:str}/variants/{variant_id:str}/versions",
-        sync_to_thread=True,
-        guards=[EDITORS_ONLY],
-    )
-    def save(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        template_id: FromPath[str],
-        variant_id: FromPath[str],
-        data: JSONBody[SaveIn],
-    ) -> dict[str, Any]:
-        """Save the editor's source as a new draft of this variant."""
-        with db.session() as tx:
-            # The template first: another project's looks exactly like one that does not exist.
-            get_template(tx, user.project_id, template_id)
-            variant = tx.get(TemplateVariant, variant_id)
-            if variant is None or variant.template_id != template_id:
-                raise InvalidInputError([FieldError("variant_id", "no such variant")])
-            saved = add_version(
-                tx,
-                user.project_id,
-                template_id,
-                VersionInput(
-                    body=data.body,
-                    subject=data.subject,
-                    body_format=data.body_format,
-                    text_body=data.text_body or None,
-                    gsm_safe=data.gsm_safe,
-                    note=data.note or None,
-                ),
-                campaign_id=variant.campaign_id,
-                segment_id=variant.segment_id,
-                locale=variant.locale,
-                actor=user.email,
-            )
-            version = version_json(saved.version, saved.variant)
-        return {
-            "version": version,
-            "errors": problems_out(saved.check.errors),
-            "warnings": saved.check.warnings,
-            "versions": _variant_versions(db, user.project_id, template_id, variant_id),
-        }
-
-    @post(
-        "/templates/{template_id:str}/versions/{version_id:str}/publish",
-        sync_to_thread=True,
-        guards=[EDITORS_ONLY],
-    )
-    def publish(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        template_id: FromPath[str],
-        version_id: FromPath[str],
-    ) -> dict[str, Any]:
-        """Make a saved version live (422 naming each template error when it has any)."""
-        with db.session() as tx:
-            variant, version = publish_version(
-                tx, user.project_id, template_id, version_id, actor=user.email
-            )
-            shown = version_json(version, variant)
-        return {
-            "version": shown,
-            "versions": _variant_versions(db, user.project_id, template_id, variant.id),
-        }
-
-    @post(
-        "/templates/{template_id:str}/versions/{version_id:str}/restore",
-        sync_to_thread=True,
-        guards=[EDITORS_ONLY],
-    )
-    def restore(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        template_id: FromPath[str],
-        version_id: FromPath[str],
-        data: JSONBody[RestoreIn],
-    ) -> dict[str, Any]:
-        """Copy an old version into a new draft (and publish it when asked)."""
-        with db.session() as tx:
-            saved = restore_version(
-                tx, user.project_id, template_id, version_id, publish=data.publish, actor=user.email
-            )
-            channel = "sms" if saved.version.body_format == "text" else "email"
-            shown = version_json(saved.version, saved.variant)
-            source = source_json(saved.version, channel)
-        return {
-            "version": shown,
-            "source": source,
-            "versions": _variant_versions(db, user.project_id, template_id, saved.variant.id),
-        }
-
-    @get("/templates/{template_id:str}/versions/{version_id:str}", sync_to_thread=True)
-    def version(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        template_id: FromPath[str],
-        version_id: FromPath[str],
-    ) -> dict[str, Any]:
-        """One version's source."""
-        with db.reader() as tx:
-            version = get_version(tx, user.project_id, template_id, version_id)
-        channel = "sms" if version.body_format == "text" else "email"
-        return {"id": version.id, "number": version.number, "source": source_json(version, channel)}
-
-    @get("/templates/{template_id:str}/versions/{version_id:str}/compare", sync_to_thread=True)
-    def compare(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        template_id: FromPath[str],
-        version_id: FromPath[str],
-    ) -> dict[str, Any]:
-        """A version against the live one: a unified diff per changed part."""
-        with db.reader() as tx:
-            found = compare_version(tx, user.project_id, template_id, version_id)
-        return {
-            "number": found.version.number,
-            "live_number": found.live.number if found.live else None,
-            "diffs": found.diffs,
-        }
-
     @get("/providers", sync_to_thread=True)
     def providers(
         self,
@@ -323,10 +167,12 @@ class UiApiController(Controller):
     async def test_send(
         self,
         user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
         providers: NamedDependency[ProviderRegistry],
         data: JSONBody[TestSendIn],
     ) -> dict[str, Any]:
-        """Render the unsaved source with the sample data, exactly as previewed, and send it."""
+        """Render the unsaved source with the sample data, exactly as previewed, and send it;
+        the send is recorded as a message marked ``test`` (GET /v1/messages?test=true)."""
         to = data.to.strip()
         if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
             raise InvalidInputError([FieldError("to", "is not an email address")])
@@ -337,10 +183,11 @@ class UiApiController(Controller):
         shown = await asyncio.to_thread(render_preview, data)
         if shown.errors:
             raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
+        message_id = new_test_message_id()
         try:
             if shown.sms is None:
                 message = Message(
-                    id=new_id("test"),
+                    id=message_id,
                     channel="email",
                     to=to,
                     subject=shown.subject,
@@ -349,18 +196,64 @@ class UiApiController(Controller):
                     tags=("test",),
                 )
             else:
-                message = Message(id=new_id("test"), channel="sms", to=to, body=shown.sms.body)
+                message = Message(id=message_id, channel="sms", to=to, body=shown.sms.body)
         except ValueError as error:
             raise InvalidInputError([FieldError("body", str(error))]) from None
+        if data.template_id:
+            await asyncio.to_thread(self._own_template, db, user, data.template_id)
         sender = await providers.sender(user.project_id, data.provider)
+        content = (
+            {"subject": message.subject, "html": message.html, "text": message.text}
+            if shown.sms is None
+            else {"body": message.body}
+        )
+        send = partial(
+            EditorTestSend,
+            message_id=message_id,
+            channel=data.channel,
+            provider=data.provider,
+            recipient=to,
+            content=content,
+            template_id=data.template_id or None,
+            actor=user.email,
+        )
         try:
             result = await sender.send(message)
         except ProviderError as error:
-            return {"provider": data.provider, "status": "failed", "reason": str(error)}
+            await asyncio.to_thread(self._record, db, user, send(sent=False, error=str(error)))
+            return {
+                "provider": data.provider,
+                "status": "failed",
+                "reason": str(error),
+                "message_id": message_id,
+            }
+        await asyncio.to_thread(
+            self._record,
+            db,
+            user,
+            send(
+                sent=result.status != "rejected",
+                provider_message_id=result.provider_message_id,
+                provider_status=result.provider_status,
+                error=result.reason if result.status == "rejected" else None,
+            ),
+        )
         return {
             "provider": data.provider,
             "status": result.status,
             "provider_message_id": result.provider_message_id,
             "provider_status": result.provider_status,
             "reason": result.reason,
+            "message_id": message_id,
         }
+
+    @staticmethod
+    def _own_template(db: Database, user: UiUser, template_id: str) -> None:
+        # A test names only its project's own template (another's is a 404, sent nowhere).
+        with db.reader() as tx:
+            get_template(tx, user.project_id, template_id)
+
+    @staticmethod
+    def _record(db: Database, user: UiUser, send: EditorTestSend) -> None:
+        with db.session() as tx:
+            record_test_send(tx, user.project_id, send)

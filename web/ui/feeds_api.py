@@ -94,9 +94,12 @@ class FeedsApiController(Controller):
         bulk_job: FromQuery[str] = "",
         cursor: FromQuery[str] = "",
         from_id: FromQuery[str] = "",
+        test: FromQuery[str] = "",
     ) -> dict[str, Any]:
-        """The newest messages, or (with ``cursor``) those created or changed since."""
+        """The newest messages, or (with ``cursor``) those created or changed since; ``test``
+        "true" keeps only the editor's test sends, "false" leaves them out."""
         _check_filters(status, channel)
+        tests = {"true": True, "false": False}.get(test)
         now = utcnow()
         gone: list[str] = []
         with db.reader() as tx:
@@ -111,7 +114,11 @@ class FeedsApiController(Controller):
                     distribution_id=distribution or None,
                     bulk_job_id=bulk_job or None,
                 )
-                rows = [m for m in page.messages if not status or m.status == status]
+                rows = [
+                    m
+                    for m in page.messages
+                    if (not status or m.status == status) and tests in (None, m.test)
+                ]
                 gone = [m.id for m in page.messages if status and m.status != status]
             else:
                 page = list_messages(
@@ -122,6 +129,7 @@ class FeedsApiController(Controller):
                     channel=channel or None,
                     distribution_id=distribution or None,
                     bulk_job_id=bulk_job or None,
+                    test=tests,
                 )
                 rows = page.messages
             labels = message_labels(tx, user.project_id, rows)

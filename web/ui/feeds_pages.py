@@ -75,6 +75,7 @@ class FeedsPagesController(Controller):
         channel: FromQuery[str] = "",
         distribution: FromQuery[str] = "",
         bulk_job: FromQuery[str] = "",
+        test: FromQuery[str] = "",
     ) -> Template:
         """The live feed; ``feeds.js`` fills and follows it."""
         return page(
@@ -88,6 +89,7 @@ class FeedsPagesController(Controller):
             channel=channel if channel in CHANNELS else "",
             distribution=distribution,
             bulk_job=bulk_job,
+            test=test if test in ("true", "false") else "",
         )
 
     @get("/distributions", sync_to_thread=True)

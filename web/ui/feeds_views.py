@@ -110,6 +110,7 @@ def delivery_json(
         "bulk_job": (bulk_names or {}).get(delivery.bulk_job_id or ""),
         "template_id": delivery.template_id,
         "template": labels.templates.get(delivery.template_id or ""),
+        "test": delivery.test,
         "attempts": delivery.attempts,
         "last_error": error,
         "created_at": iso(delivery.created_at),

@@ -2,51 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
 
+from distribution.codes.campaigns import list_campaigns
 from distribution.customers.segments import list_segments
 from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
 from distribution.storage.db import Database
 from distribution.template_store.store import (
-    create_template,
     get_template_detail,
+    get_version,
     list_templates,
     version_status,
 )
 from templates import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
 from web.ui.pages import page
-from web.ui.session import EDITORS_ONLY, UiUser
+from web.ui.session import UiUser
 
 __all__ = ["TemplatePagesController", "version_json"]
-
-
-@dataclass
-class NewTemplateForm:
-    """The form that starts a template (with a starter draft)."""
-
-    name: str = ""
-    channel: str = "email"
-    category: str = "transactional"
-    csrf_token: str = ""
 
 
 def _stamp(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
-def variant_label(variant: TemplateVariant, segment_names: dict[str, str]) -> str:
+def variant_label(
+    variant: TemplateVariant,
+    segment_names: dict[str, str],
+    campaign_names: dict[str, str] | None = None,
+) -> str:
     """How a person reads a variant's targeting: "default" or "campaign X · segment Y · pt-BR"."""
     parts = []
     if variant.campaign_id:
-        parts.append(f"campaign {variant.campaign_id}")
+        name = (campaign_names or {}).get(variant.campaign_id, variant.campaign_id)
+        parts.append(f"campaign {name}")
     if variant.segment_id:
         parts.append(f"segment {segment_names.get(variant.segment_id, variant.segment_id)}")
     if variant.locale:
@@ -126,28 +121,6 @@ class TemplatePagesController(Controller):
             next_offset=max(0, offset) + len(found.templates),
         )
 
-    @post("/", sync_to_thread=True, status_code=303, guards=[EDITORS_ONLY])
-    def create(
-        self,
-        user: NamedDependency[UiUser],
-        db: NamedDependency[Database],
-        data: URLEncodedBody[NewTemplateForm],
-    ) -> Redirect:
-        """Start a template with a starter draft and open its editor."""
-        with db.session() as tx:
-            saved = create_template(
-                tx,
-                user.project_id,
-                name=data.name,
-                channel=data.channel,
-                category=data.category,
-                actor=user.email,
-            )
-        return Redirect(
-            path=f"/templates/{saved.version.template_id}/variants/{saved.variant.id}",
-            status_code=303,
-        )
-
     @get("/{template_id:str}", sync_to_thread=True)
     def template(
         self,
@@ -156,28 +129,97 @@ class TemplatePagesController(Controller):
         db: NamedDependency[Database],
         template_id: FromPath[str],
     ) -> Template:
-        """One template: its variants (live and draft) and its whole version history."""
+        """One template: its variants (live and draft), its whole version history, and (for
+        editors) rename, duplicate, archive and a new variant; the page script acts via /ui/v1."""
         with db.reader() as tx:
             detail = get_template_detail(tx, user.project_id, template_id)
-            names = {s.id: s.name for s in list_segments(tx, user.project_id)}
+            segments = list_segments(tx, user.project_id)
+            campaigns = list_campaigns(tx, user.project_id)
+        names = {s.id: s.name for s in segments}
+        campaign_names = {c.id: c.name for c in campaigns}
         variants = {d.variant.id: d.variant for d in detail.variants}
         history = [
             {
                 **version_json(v, variants[v.variant_id]),
-                "variant": variant_label(variants[v.variant_id], names),
+                "variant": variant_label(variants[v.variant_id], names, campaign_names),
                 "variant_id": v.variant_id,
             }
             for v in detail.versions
             if v.variant_id in variants
         ]
+        template = detail.template
+        # A new variant starts from the default variant's newest source (else the newest one).
+        default = next((d for d in detail.variants if d.variant.variant_key == "||"), None)
+        own = [v for v in detail.versions if default and v.variant_id == default.variant.id]
+        start = own[0] if own else (detail.versions[0] if detail.versions else None)
+        data = {
+            "id": template.id,
+            "name": template.name,
+            "channel": template.channel,
+            "start_source": source_json(start, template.channel),
+            "variants": [
+                {
+                    "id": d.variant.id,
+                    "campaign_id": d.variant.campaign_id,
+                    "segment_id": d.variant.segment_id,
+                    "locale": d.variant.locale,
+                }
+                for d in detail.variants
+            ],
+        }
         return page(
             request,
             "template.html",
             user,
             section="templates",
             detail=detail,
-            labels={d.variant.id: variant_label(d.variant, names) for d in detail.variants},
+            labels={
+                d.variant.id: variant_label(d.variant, names, campaign_names)
+                for d in detail.variants
+            },
             history=history,
+            segments=segments,
+            campaigns=campaigns,
+            can_edit=user.can("editor") and template.archived_at is None,
+            page_data=data,
+        )
+
+    @get("/{template_id:str}/versions/{version_id:str}", sync_to_thread=True)
+    def version(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        template_id: FromPath[str],
+        version_id: FromPath[str],
+    ) -> Template:
+        """One version, read only: its source and its preview, with "restore" for editors."""
+        with db.reader() as tx:
+            detail = get_template_detail(tx, user.project_id, template_id)
+            version = get_version(tx, user.project_id, template_id, version_id)
+            names = {s.id: s.name for s in list_segments(tx, user.project_id)}
+            campaign_names = {c.id: c.name for c in list_campaigns(tx, user.project_id)}
+        template = detail.template
+        variant = next(d.variant for d in detail.variants if d.variant.id == version.variant_id)
+        shown = version_json(version, variant)
+        return page(
+            request,
+            "template_version.html",
+            user,
+            section="templates",
+            template=template,
+            version=shown,
+            variant=variant,
+            variant_label=variant_label(variant, names, campaign_names),
+            source=source_json(version, template.channel),
+            can_edit=user.can("editor") and template.archived_at is None,
+            page_data={
+                "template_id": template.id,
+                "version_id": version.id,
+                "variant_id": variant.id,
+                "channel": template.channel,
+                "source": source_json(version, template.channel),
+            },
         )
 
     @get("/{template_id:str}/variants/{variant_id:str}", sync_to_thread=True)
@@ -193,6 +235,7 @@ class TemplatePagesController(Controller):
         with db.reader() as tx:
             detail = get_template_detail(tx, user.project_id, template_id)
             segments = list_segments(tx, user.project_id)
+            campaign_names = {c.id: c.name for c in list_campaigns(tx, user.project_id)}
         found = next((d for d in detail.variants if d.variant.id == variant_id), None)
         if found is None:
             raise NotFoundError("template variant", variant_id)
@@ -211,13 +254,13 @@ class TemplatePagesController(Controller):
             },
             "variant": {
                 "id": variant.id,
-                "label": variant_label(variant, names),
+                "label": variant_label(variant, names, campaign_names),
                 "campaign_id": variant.campaign_id,
                 "segment_id": variant.segment_id,
                 "locale": variant.locale,
             },
             "variants": [
-                {"id": d.variant.id, "label": variant_label(d.variant, names)}
+                {"id": d.variant.id, "label": variant_label(d.variant, names, campaign_names)}
                 for d in detail.variants
             ],
             "source": source_json(current, template.channel),
@@ -236,6 +279,6 @@ class TemplatePagesController(Controller):
             user,
             section="templates",
             template=template,
-            variant_label=variant_label(variant, names),
+            variant_label=variant_label(variant, names, campaign_names),
             editor=editor,
         )

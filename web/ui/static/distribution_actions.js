@@ -1,12 +1,8 @@
-// A distribution's page: its dates in the one format; Pause and Resume through the public API (dm.api). Pausing asks first,
+// A distribution's page: Pause and Resume through the public API (dm.api). Pausing asks first,
 // since events that arrive meanwhile send nothing from this distribution.
 "use strict";
 
 (function () {
-  // The one date format (dm.when), for every viewer.
-  for (const node of document.querySelectorAll("time[data-when]")) {
-    node.textContent = window.dm.when(node.getAttribute("datetime"));
-  }
   const box = document.getElementById("distribution-actions");
   if (!box) return;
   const id = box.dataset.distribution;

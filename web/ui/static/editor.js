@@ -48,6 +48,7 @@
       const detail = (payload && payload.detail) || response.statusText;
       const error = new Error(reasons ? detail + " " + reasons : detail);
       error.status = response.status;
+      error.problem = payload || {};
       throw error;
     }
     return payload;
@@ -162,6 +163,9 @@
 
   let savedSnapshot = "";
   let current = data.current_version;
+  // The variant's newest version when this page loaded (or last saved here): a save says it
+  // was based on it, so the server refuses it (409) when someone saved a newer one meanwhile.
+  let baseVersionId = data.versions.length ? data.versions[0].id : null;
 
   function loadSource(source) {
     areas.body.input.value = source.body || "";
@@ -487,17 +491,36 @@
   });
 
   // ---- save, publish, history, compare, restore ------------------------------------------
+  // Through the public API (dm.api, /ui/v1 = /v1 with the session), as every page acts.
+  const templatePath = "/templates/" + encodeURIComponent(data.template.id);
   function versionUrl(id, action) {
-    return "/ui/api/templates/" + data.template.id + "/versions/" + id + (action ? "/" + action : "");
+    return templatePath + "/versions/" + encodeURIComponent(id) + (action ? "/" + action : "");
+  }
+
+  function versionPage(id) {
+    return "/templates/" + encodeURIComponent(data.template.id) + "/versions/" + encodeURIComponent(id);
+  }
+
+  // A refusal in words: the detail and each field's reason (template errors name their line).
+  function reasons(error) {
+    const items = (error.problem && error.problem.errors) || [];
+    const extra = items.map((e) => (e.field ? e.field + ": " : "") + e.reason).join("; ");
+    return extra ? error.message + " " + extra : error.message;
+  }
+
+  // This variant's versions, newest first, as the template's history lists them.
+  async function variantVersions() {
+    const detail = await dm.api("GET", templatePath);
+    return detail.versions.filter((v) => v.variant_id === data.variant.id);
   }
 
   function showHistory(versions) {
     const list = $("history");
     list.textContent = "";
     for (const v of versions) {
-      const who = "saved " + (v.created_at || "").replace("T", " ").replace("Z", " UTC") + (v.created_by ? " by " + v.created_by : "");
+      const who = "saved " + dm.when(v.created_at) + (v.created_by ? " by " + v.created_by : "");
       const published = v.published_at
-        ? "published " + v.published_at.replace("T", " ").replace("Z", " UTC") + (v.published_by ? " by " + v.published_by : "")
+        ? "published " + dm.when(v.published_at) + (v.published_by ? " by " + v.published_by : "")
         : null;
       const item = el(
         "li",
@@ -508,6 +531,8 @@
       );
       const buttons = el("div", { class: "row" });
       buttons.append(el("button", { type: "button", onclick: () => compare(v) }, "Compare with live"));
+      // The whole version, read only, with its own preview (and restore for editors).
+      buttons.append(el("a", { class: "button", href: versionPage(v.id) }, "Open"));
       if (data.can_edit) {
         buttons.append(el("button", { type: "button", onclick: () => restore(v) }, "Restore"));
       }
@@ -520,23 +545,97 @@
     if (!data.can_edit) return null;
     say("Saving…");
     try {
-      const answer = await call(
+      const answer = await dm.api(
         "POST",
-        "/ui/api/templates/" + data.template.id + "/variants/" + data.variant.id + "/versions",
-        currentSource(),
+        templatePath + "/versions",
+        Object.assign(currentSource(), {
+          campaign_id: data.variant.campaign_id,
+          segment_id: data.variant.segment_id,
+          locale: data.variant.locale,
+          base_version_id: baseVersionId,
+        }),
       );
       current = answer.version;
+      baseVersionId = current.id;
+      hideConflict();
       markClean();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       const problems = answer.errors.length
         ? " It has " + answer.errors.length + " error(s) to fix before publishing."
         : "";
       say("Saved draft v" + current.number + "." + problems, answer.errors.length ? "warn" : "ok");
       return current;
     } catch (error) {
-      say("Save failed: " + error.message, "error");
+      if (error.status === 409 && error.problem.current_version) {
+        showConflict(error.problem);
+        say("Not saved: someone saved a newer version. Your text is still here.", "error");
+        return null;
+      }
+      say("Save failed: " + reasons(error), "error");
       return null;
     }
+  }
+
+  // ---- a save refused because someone saved a newer version meanwhile ---------------------
+  // Nothing is lost: the editor keeps this person's text; the box shows the newer version
+  // beside it and what changed, and lets them save theirs on top or take the newer one.
+  function sourceText(source) {
+    if (channel === "sms") return source.body || "";
+    return "Subject: " + (source.subject || "") + "\n\n" + (source.body || "") +
+      (source.text_body ? "\n\nText body:\n" + source.text_body : "");
+  }
+
+  function hideConflict() {
+    $("conflict").hidden = true;
+    $("conflict").textContent = "";
+  }
+
+  function showConflict(problem) {
+    const newer = problem.current_version;
+    const box = $("conflict");
+    const diffs = Object.values(problem.diffs || {});
+    box.textContent = "";
+    box.append(
+      el("h2", { class: "small", id: "conflict-title" },
+        "Version " + newer.number + " was saved" + (newer.created_by ? " by " + newer.created_by : "") +
+        " (" + dm.when(newer.created_at) + ") after the version you started from"),
+      el("p", {}, "Your text was not saved and is still in the editor. Compare, then save yours on top or take theirs."),
+      el("div", { class: "conflict-grid" },
+        el("div", {},
+          el("h3", { class: "small" }, "Version " + newer.number + " (theirs)"),
+          el("pre", { class: "source", id: "conflict-theirs", tabindex: "0", "aria-label": "Their version" }, sourceText(newer))),
+        el("div", {},
+          el("h3", { class: "small" }, "Your text (unsaved)"),
+          el("pre", { class: "source", id: "conflict-yours", tabindex: "0", "aria-label": "Your text" }, sourceText(currentSource())))),
+      diffs.length
+        ? el("details", {},
+          el("summary", {}, "What changed since the version you started from"),
+          el("pre", { class: "diff", tabindex: "0", "aria-label": "Changes" }, diffs.join("\n")))
+        : null,
+      el("div", { class: "row" },
+        el("button", {
+          type: "button", class: "primary", id: "conflict-save-mine",
+          onclick: () => {
+            baseVersionId = newer.id;
+            save();
+          },
+        }, "Save mine as a new draft on top"),
+        el("button", {
+          type: "button", id: "conflict-take-theirs",
+          onclick: () => {
+            if (!window.confirm("Replace your text with version " + newer.number + "? Your changes are lost.")) return;
+            loadSource(newer);
+            baseVersionId = newer.id;
+            current = { id: newer.id, number: newer.number, status: newer.status };
+            markClean();
+            hideConflict();
+            refresh();
+          },
+        }, "Take theirs (drop mine)"),
+      ),
+    );
+    box.hidden = false;
+    box.focus();
   }
 
   async function publish() {
@@ -547,41 +646,50 @@
     }
     say("Publishing v" + version.number + "…");
     try {
-      const answer = await call("POST", versionUrl(version.id, "publish"));
-      current = answer.version;
+      current = await dm.api("POST", templatePath + "/publish", {
+        version_id: version.id,
+        base_version_id: baseVersionId,
+      });
       updateDirty();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       say("Published v" + current.number + ": sends use it now.", "ok");
     } catch (error) {
-      say("Publish failed: " + error.message, "error");
+      if (error.status === 409 && error.problem.current_version) {
+        showConflict(error.problem);
+        say("Not published: someone saved a newer version. Compare it first.", "error");
+        return;
+      }
+      say("Publish failed: " + reasons(error), "error");
     }
   }
 
   async function compare(v) {
     try {
-      const answer = await call("GET", versionUrl(v.id, "compare"));
+      const answer = await dm.api("GET", versionUrl(v.id, "compare"));
       $("compare-title").textContent =
-        "v" + answer.number + " against " + (answer.live_number ? "live v" + answer.live_number : "nothing live");
+        "v" + answer.version.number + " against " + (answer.live ? "live v" + answer.live.number : "nothing live");
       const parts = Object.values(answer.diffs);
       $("compare-diff").textContent = parts.length ? parts.join("\n") : "No differences.";
       $("compare-box").hidden = false;
     } catch (error) {
-      say("Compare failed: " + error.message, "error");
+      say("Compare failed: " + reasons(error), "error");
     }
   }
 
   async function restore(v) {
     if (isDirty() && !window.confirm("Restoring replaces your unsaved changes. Continue?")) return;
     try {
-      const answer = await call("POST", versionUrl(v.id, "restore"), { publish: false });
-      loadSource(answer.source);
+      const answer = await dm.api("POST", versionUrl(v.id, "restore"), { publish: false });
+      loadSource(answer.version);
       current = answer.version;
+      baseVersionId = current.id;
+      hideConflict();
       markClean();
-      showHistory(answer.versions);
+      showHistory(await variantVersions());
       say("Restored v" + v.number + " as draft v" + current.number + ".", "ok");
       refresh();
     } catch (error) {
-      say("Restore failed: " + error.message, "error");
+      say("Restore failed: " + reasons(error), "error");
     }
   }
 
@@ -621,6 +729,7 @@
           provider: $("test-provider").value,
           ...currentSource(),
           context: sample,
+          template_id: data.template.id,
         });
         result.textContent =
           answer.status + " via " + answer.provider + (answer.provider_message_id ? " (id " + answer.provider_message_id + ")" : "") +
@@ -628,6 +737,10 @@
           (answer.provider_status && answer.provider_status !== answer.status ? ", the provider says " + answer.provider_status : "") +
           (answer.reason ? ": " + answer.reason : "");
         result.className = answer.status === "rejected" ? "error-text" : "ok";
+        // It is recorded as a message marked "test": say where to find it.
+        if (answer.message_id) {
+          result.append(" ", el("a", { href: "/deliveries?test=true" }, "See it in Deliveries"));
+        }
       } catch (error) {
         result.textContent = "Not sent: " + error.message;
         result.className = "error-text";

@@ -96,7 +96,7 @@
 
     function origin(row) {
       const name = originName(row);
-      if (!name) return "—";
+      if (!name) return row.test ? "Test send from the editor" : "—";
       const href = row.distribution_id
         ? "/distributions/" + row.distribution_id
         : "/bulk-sends/" + row.bulk_job_id;
@@ -109,7 +109,9 @@
       const cell = (label, attrs, ...content) => el("td", { "data-label": label, ...attrs }, ...content);
       return [
         cell("Time", { class: "when" }, when(row.created_at)),
-        cell("Status", {}, badge(row.status)),
+        // Test sends from the editor are messages too, marked so nobody mistakes them.
+        cell("Status", {}, badge(row.status), row.test ? " " : null,
+          row.test ? el("span", { class: "badge", "data-role": "test" }, "test") : null),
         cell("Channel", {}, el("span", { class: "chip chip-" + row.channel },
           ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
         cell("Recipient", {}, row.recipient || "—"),
@@ -153,7 +155,7 @@
 
     async function poll() {
       const query = new URLSearchParams();
-      for (const name of ["status", "channel", "distribution", "bulk_job"]) {
+      for (const name of ["status", "channel", "distribution", "bulk_job", "test"]) {
         if (filters.get(name)) query.set(name, filters.get(name));
       }
       if (cursor !== null) {

@@ -1,5 +1,4 @@
-// The shared frame of every page: the menu button of narrow screens, and server-rendered times
-// shown in the one date format (dm.when) in the viewer's time zone.
+// The shared frame of every page: the menu button of narrow screens.
 "use strict";
 
 (function () {
@@ -25,22 +24,4 @@
       if (isOpen() && !event.target.closest(".top")) setOpen(false);
     });
   }
-
-  // ---- times ---------------------------------------------------------------------------
-  // Pages render <time datetime="…Z" data-when> with the UTC instant as a fallback; here it
-  // becomes the viewer's local time with its relative hint, the same text the scripts show.
-  // Scripts mark the times they add the same way. Every half minute the hints are redone, so
-  // "1 min ago" does not stay on a page left open for an hour.
-  function localTimes() {
-    for (const node of document.querySelectorAll("time[data-when]")) {
-      const iso = node.getAttribute("datetime");
-      if (iso) {
-        const text = window.dm.when(iso);
-        if (node.textContent !== text) node.textContent = text;
-        node.title = iso;
-      }
-    }
-  }
-  localTimes();
-  setInterval(localTimes, 30000);
 })();

@@ -1,4 +1,4 @@
-// The segments pages: dates in the list, and one segment's builder with its live member count
+// The segments pages: one segment's builder with its live member count
 // and sample, the JSON toggle, save and delete. Everything goes through the public API
 // (dm.api: /ui/v1/segments...).
 "use strict";
@@ -8,11 +8,6 @@
   // Typing settles for this long before the count is asked again; never two asks in flight.
   const DEBOUNCE_MS = 350;
   const SAMPLE = 5;
-
-  for (const node of document.querySelectorAll("time[data-when]")) {
-    node.textContent = window.dm.when(node.getAttribute("datetime"));
-    node.title = node.getAttribute("datetime");
-  }
 
   const form = document.getElementById("segment-form");
   if (!form) return;

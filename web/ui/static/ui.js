@@ -149,15 +149,21 @@ window.dm = (function () {
     return table;
   }
 
-  return { api, ApiError, clearProblem, csrf, el, showProblem, time, when, labelCells };
+  // Dates marked `<time data-when datetime="...Z">` (the server renders the UTC instant, not
+  // knowing the viewer's zone; scripts mark the times they add the same way) shown in the one
+  // format. Run at load and every half minute, so "1 min ago" does not stay on a page left open.
+  function fillTimes(root) {
+    for (const node of (root || document).querySelectorAll("time[data-when]")) {
+      const iso = node.getAttribute("datetime");
+      if (!iso) continue;
+      const text = when(iso);
+      if (node.textContent !== text) node.textContent = text;
+      node.title = iso;
+    }
+  }
+
+  return { api, ApiError, clearProblem, csrf, el, fillTimes, labelCells, showProblem, time, when };
 })();
 
-// Server-rendered <time data-when datetime="..."> elements get the one date format too (the
-// server does not know the viewer's time zone).
-for (const node of document.querySelectorAll("time[data-when]")) {
-  const iso = node.getAttribute("datetime");
-  if (iso) {
-    node.textContent = window.dm.when(iso);
-    node.title = iso;
-  }
-}
+window.dm.fillTimes();
+setInterval(() => window.dm.fillTimes(), 30000);
