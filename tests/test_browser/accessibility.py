@@ -13,10 +13,12 @@ from typing import Any
 import axe_playwright_python
 from playwright.sync_api import Page
 
-__all__ = ["WIDTHS", "assert_accessible", "axe_violations"]
+__all__ = ["FIT_WIDTHS", "WIDTHS", "assert_accessible", "assert_fits", "axe_violations"]
 
 #: The widths every page is checked at: a laptop and a phone.
 WIDTHS = (1440, 390)
+#: The widths at which no page may scroll sideways: a small laptop and a phone.
+FIT_WIDTHS = (1024, 390)
 _AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 _BLOCKING = ("serious", "critical")
 
@@ -46,3 +48,16 @@ def assert_accessible(page: Page, what: str) -> None:
     finally:
         page.set_viewport_size(size)
     assert not found, "\n".join(found)
+
+
+def assert_fits(page: Page, what: str) -> None:
+    """At each of ``FIT_WIDTHS`` the page is no wider than the window (wide tables scroll
+    inside their own box); the viewport is put back afterwards."""
+    size = page.viewport_size or {"width": 1440, "height": 900}
+    try:
+        for width in FIT_WIDTHS:
+            page.set_viewport_size({"width": width, "height": size["height"]})
+            wide, window = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            assert wide <= window, f"{what} scrolls sideways at {width} px ({wide} px wide)"
+    finally:
+        page.set_viewport_size(size)

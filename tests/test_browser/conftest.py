@@ -15,12 +15,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from distribution.accounts.projects import create_project
+from distribution.accounts.projects import create_api_key, create_project
 from distribution.accounts.users import create_user
 from distribution.provider_configs.store import create_provider
 from distribution.storage.db import Database
@@ -169,11 +170,7 @@ def signed_in(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A browser context whose session cookie belongs to the seeded editor (an admin)."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.goto(site.url + "/")
-    page.get_by_label("Email").fill(site.editor_email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(site.url + "/")  # Home
+    sign_in(page, site, site.editor_email)
     page.close()
     yield context
     context.close()
@@ -195,6 +192,36 @@ def page(signed_in: BrowserContext) -> Iterator[tuple[Page, Console]]:
     page.on("pageerror", lambda error: console.errors.append(str(error)))
     yield page, console
     page.close()
+
+
+#: How long a browser test waits for something to appear: generous, the machine is shared and
+#: the worker polls; these are waits, not timing checks.
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def api(site: Site) -> Iterator[httpx.Client]:
+    """An API client with a key of the site's project, to set up and read back what the UI did."""
+    with site.database.session() as session:
+        key = create_api_key(session, site.project_id, name=f"browser-{secrets.token_hex(3)}")
+        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
+    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+def ok(response: httpx.Response) -> Any:
+    """The JSON of a successful API answer (else the test fails with the answer's text)."""
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def sign_in(tab: Page, site: Site, email: str) -> None:
+    """Sign ``email`` in (with the tests' password) through the sign-in form; lands on Home."""
+    tab.goto(site.url + "/login")
+    tab.get_by_label("Email").fill(email)
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_url(site.url + "/")
 
 
 def new_template(
@@ -223,4 +250,13 @@ def write_artifact(name: str, payload: Any) -> Path:
     return path
 
 
-__all__ = ["ARTIFACTS", "Console", "Site", "new_template", "write_artifact"]
+__all__ = [
+    "ARTIFACTS",
+    "WAIT_MS",
+    "Console",
+    "Site",
+    "new_template",
+    "ok",
+    "sign_in",
+    "write_artifact",
+]

@@ -18,16 +18,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from distribution.accounts.projects import create_project
 from distribution.accounts.users import create_user
-from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import PASSWORD, Site
+from tests.test_browser.accessibility import assert_accessible, assert_fits
+from tests.test_browser.conftest import PASSWORD, WAIT_MS, Site, sign_in
 from tests.test_browser.live_data import api_client, bulk_send, distribution, ok
 
 pytestmark = pytest.mark.browser
 
-#: Generous: the machine is shared and the worker polls; these are waits, not timing checks.
-WAIT_MS = 30_000
 #: Widths at which nothing may scroll sideways: a small laptop and a phone.
-NO_SCROLL_WIDTHS = (1024, 390)
 
 
 @dataclass(frozen=True)
@@ -63,11 +60,7 @@ def live(site: Site) -> Live:
 def _signed_in_context(browser: Browser, site: Site, email: str) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     tab = context.new_page()
-    tab.goto(site.url + "/login")
-    tab.get_by_label("Email").fill(email)
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    tab.wait_for_url("**/templates**")
+    sign_in(tab, site, email)
     tab.close()
     return context
 
@@ -109,21 +102,9 @@ def someone(
     assert not errors, errors
 
 
-def _no_sideways_scroll(tab: Page, what: str) -> None:
-    """At each of ``NO_SCROLL_WIDTHS`` the page is no wider than the window."""
-    size = tab.viewport_size or {"width": 1440, "height": 900}
-    try:
-        for width in NO_SCROLL_WIDTHS:
-            tab.set_viewport_size({"width": width, "height": size["height"]})
-            widths = tab.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-            assert widths[0] <= widths[1], f"{what} scrolls sideways at {width} px: {widths}"
-    finally:
-        tab.set_viewport_size(size)
-
-
 def _check(tab: Page, what: str) -> None:
     assert_accessible(tab, what)
-    _no_sideways_scroll(tab, what)
+    assert_fits(tab, what)
 
 
 def _my_pages(site: Site, live: Live) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,52 +18,22 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, FilePayload, Page, expect
 from sqlmodel import col, select
 
-from distribution.accounts.projects import create_api_key, create_project
+from distribution.accounts.projects import create_project
 from distribution.accounts.users import create_user
 from distribution.models import Code
 from tests.builders import publish_template
-from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import PASSWORD, Console, Site
+from tests.test_browser.accessibility import assert_accessible, assert_fits
+from tests.test_browser.conftest import PASSWORD, WAIT_MS, Console, Site, ok, sign_in
 
 pytestmark = pytest.mark.browser
-
-#: Generous: the machine is shared and the worker polls; these are waits, not timing checks.
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project."""
-    with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"bulk-{secrets.token_hex(3)}")
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
-        yield client
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-def assert_fits(tab: Page, what: str) -> None:
-    """No sideways scrolling at 1024 px or 390 px (wide tables scroll inside their own box)."""
-    size = tab.viewport_size or {"width": 1440, "height": 900}
-    try:
-        for width in (1024, 390):
-            tab.set_viewport_size({"width": width, "height": size["height"]})
-            wide = tab.evaluate("document.documentElement.scrollWidth")
-            assert wide <= width, f"{what} at {width} px is {wide} px wide"
-    finally:
-        tab.set_viewport_size(size)
 
 
 def _pool(api: httpx.Client, campaign: str, name: str, codes: int, threshold: int = 0) -> str:
     body: dict[str, Any] = {"campaign": campaign, "name": name}
     if threshold:
         body["low_stock_threshold"] = threshold
-    pool = str(_ok(api.post("/v1/code-pools", json=body))["id"])
-    _ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": codes, "length": 10}))
+    pool = str(ok(api.post("/v1/code-pools", json=body))["id"])
+    ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": codes, "length": 10}))
     return pool
 
 
@@ -77,7 +46,7 @@ def _customers(api: httpx.Client, tag: str, count: int) -> list[str]:
             "name": f"Guest {i} {tag}",
             "metadata": {"wave": tag},
         }
-        ids.append(str(_ok(api.post("/v1/customers", json=person))["id"]))
+        ids.append(str(ok(api.post("/v1/customers", json=person))["id"]))
     return ids
 
 
@@ -87,7 +56,7 @@ def _started_job(
     template = publish_template(
         site.database, site.project_id, subject="Invite", body="<p>{{ code.code }}</p>"
     )
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Outcome {tag}"}))["id"]
+    campaign = ok(api.post("/v1/campaigns", json={"name": f"Outcome {tag}"}))["id"]
     _pool(api, campaign, "p", audience)
     people = _customers(api, tag, audience)
     job = api.post(
@@ -99,13 +68,13 @@ def _started_job(
             "send_delay_seconds": delay,
         },
     )
-    return str(_ok(job)["id"])
+    return str(ok(job)["id"])
 
 
 def _refuser(site: Site, api: httpx.Client, tag: str) -> str:
     """A webhook provider whose receiver answers 404: a permanent refusal of every message."""
     name = f"refuser-{tag}"
-    _ok(
+    ok(
         api.post(
             "/v1/providers",
             json={
@@ -127,11 +96,11 @@ def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
 ) -> None:
     tab, console = page
     tag = secrets.token_hex(3)
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Spring invite {tag}"}))["id"]
+    campaign = ok(api.post("/v1/campaigns", json={"name": f"Spring invite {tag}"}))["id"]
     small = _pool(api, campaign, f"Small {tag}", 2)
     big = _pool(api, campaign, f"Big {tag}", 5)
     people = _customers(api, tag, 3)
-    segment = _ok(
+    segment = ok(
         api.post(
             "/v1/segments",
             json={
@@ -200,7 +169,7 @@ def test_the_wizard_checks_refuses_a_short_pool_then_sends_unique_codes(
     job = tab.url.rsplit("/", 1)[1]
 
     # Through the API and the database: the job, one unique code each, a message each.
-    progress = _ok(api.get(f"/v1/bulk-sends/{job}"))
+    progress = ok(api.get(f"/v1/bulk-sends/{job}"))
     assert (progress["status"], progress["outcome"]) == ("completed", "completed")
     assert progress["options"]["pool_id"] == big
     assert progress["audience"]["segment_id"] == segment
@@ -230,7 +199,7 @@ def test_a_job_whose_sends_all_fail_shows_as_failed_with_its_counts(
     expect(status).to_have_class("badge st-failed")
     expect(tab.locator('#bulk-counts [data-field="failed"]')).to_have_text("2")
     expect(tab.locator('#bulk-counts [data-field="sent"]')).to_have_text("0")
-    progress = _ok(api.get(f"/v1/bulk-sends/{job}"))
+    progress = ok(api.get(f"/v1/bulk-sends/{job}"))
     assert (progress["status"], progress["outcome"]) == ("completed", "failed")
 
     tab.goto(site.url + "/bulk-sends")
@@ -264,7 +233,7 @@ def test_send_now_asks_first_because_it_ends_the_cancel_window(
     expect(send_now).to_be_visible()
     [question] = asked
     assert "can no longer be cancelled" in question
-    assert _ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"queued": 2}
+    assert ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"queued": 2}
 
     def accept(dialog: Dialog) -> None:
         asked.append(dialog.message)
@@ -274,7 +243,7 @@ def test_send_now_asks_first_because_it_ends_the_cancel_window(
     send_now.click()
     expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
     assert len(asked) == 2
-    assert _ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"sent": 2}
+    assert ok(api.get(f"/v1/bulk-sends/{job}"))["progress"]["messages"] == {"sent": 2}
     assert not console.errors, console.errors
 
 
@@ -292,7 +261,7 @@ def _last_day(api: httpx.Client) -> dict[str, dict[str, int]]:
         params: dict[str, Any] = {"created_after": since, "limit": 100}
         if after:
             params["starting_after"] = after
-        found = _ok(api.get("/v1/messages", params=params))
+        found = ok(api.get("/v1/messages", params=params))
         for message in found["messages"]:
             row = counts.setdefault(message["channel"], {"sent": 0, "failed": 0})
             for group, statuses in (("sent", SENT), ("failed", FAILED)):
@@ -311,11 +280,11 @@ def test_home_shows_the_last_day_failing_providers_low_pools_and_scheduled_sends
     failed_job = _started_job(site, api, tag, refuser, delay=0, audience=2)
     tab.goto(site.url + f"/bulk-sends/{failed_job}")
     expect(tab.locator('[data-field="status"]')).to_have_text("failed", timeout=WAIT_MS)
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Low stock {tag}"}))["id"]
+    campaign = ok(api.post("/v1/campaigns", json={"name": f"Low stock {tag}"}))["id"]
     low_pool = _pool(api, campaign, f"Nearly empty {tag}", 3, threshold=10)
     template = publish_template(site.database, site.project_id, body="<p>{{ code.code }}</p>")
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    scheduled = _ok(
+    scheduled = ok(
         api.post(
             "/v1/bulk-sends",
             json={
@@ -360,11 +329,7 @@ def test_home_of_a_new_project_says_what_to_set_up_first(browser: Browser, site:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     tab = context.new_page()
     try:
-        tab.goto(site.url + "/login")
-        tab.get_by_label("Email").fill(email)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url(site.url + "/")  # signing in lands on Home
+        sign_in(tab, site, email)
         setup = tab.locator("#home-setup")
         expect(setup.get_by_role("heading")).to_have_text("Set up your project")
         steps = setup.locator("li")
@@ -397,7 +362,7 @@ def test_the_wizard_with_picked_customers_scheduled_in_the_viewers_time_zone(
     tab.on("pageerror", lambda error: errors.append(str(error)))
     try:
         tag = secrets.token_hex(3)
-        campaign = _ok(api.post("/v1/campaigns", json={"name": f"Picked {tag}"}))["id"]
+        campaign = ok(api.post("/v1/campaigns", json={"name": f"Picked {tag}"}))["id"]
         _pool(api, campaign, f"Pool {tag}", 5)
         people = _customers(api, tag, 3)
         template = publish_template(
@@ -456,12 +421,12 @@ def test_the_wizard_with_picked_customers_scheduled_in_the_viewers_time_zone(
         tab.get_by_role("button", name="Start the bulk invite").click()
         tab.wait_for_url("**/bulk-sends/bulk_*")
         expect(tab.locator('[data-field="status"]')).to_have_text("scheduled")
-        job = _ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
+        job = ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
         assert job["scheduled_at"].startswith("2030-01-02T14:30:00")  # 09:30 in New York
         assert job["audience"]["customers"] == 2
         assert job["channels"][0]["channel"] == "email"
         cancelled = api.post(f"/v1/bulk-sends/{job['id']}/cancel", json={})
-        assert _ok(cancelled)["status"] == "cancelled"
+        assert ok(cancelled)["status"] == "cancelled"
         assert people  # the third customer was not picked
         assert not errors, errors
     finally:
@@ -473,7 +438,7 @@ def test_the_wizard_with_a_csv_upload_creates_the_customers_and_sends(
 ) -> None:
     tab, console = page
     tag = secrets.token_hex(3)
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Upload {tag}"}))["id"]
+    campaign = ok(api.post("/v1/campaigns", json={"name": f"Upload {tag}"}))["id"]
     _pool(api, campaign, f"Pool {tag}", 4)
     template = publish_template(
         site.database, site.project_id, subject="Hi", body="<p>{{ code.code }}</p>"
@@ -494,13 +459,13 @@ def test_the_wizard_with_a_csv_upload_creates_the_customers_and_sends(
     expect(tab.locator("#bw-verdict")).to_have_text("Ready to send.")
     expect(tab.locator("#bw-checklist")).to_contain_text("2 customers in the audience")
     # The dry run created nobody.
-    assert _ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"] == []
+    assert ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"] == []
     tab.get_by_label("Now").check()
     tab.get_by_role("button", name="Start the bulk invite").click()
     tab.wait_for_url("**/bulk-sends/bulk_*")
     expect(tab.locator('[data-field="status"]')).to_have_text("completed", timeout=WAIT_MS)
-    created = _ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"]
+    created = ok(api.get("/v1/customers", params={"q": f"csv-{tag}"}))["customers"]
     assert sorted(c["email"] for c in created) == [f"csv-{tag}-{i}@example.com" for i in range(2)]
-    job = _ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
+    job = ok(api.get("/v1/bulk-sends/" + tab.url.rsplit("/", 1)[1]))
     assert job["progress"]["messages"] == {"sent": 2}
     assert not console.errors, console.errors

@@ -5,39 +5,18 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from distribution.accounts.projects import create_api_key
 from distribution.accounts.users import create_user
 from tests.builders import publish_template
-from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import PASSWORD, Console, Site
+from tests.test_browser.accessibility import assert_accessible, assert_fits
+from tests.test_browser.conftest import PASSWORD, WAIT_MS, Console, Site, ok, sign_in
 
 pytestmark = pytest.mark.browser
-
-#: Generous: the machine is shared; these are waits, not timing checks.
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project."""
-    with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"catalog-{secrets.token_hex(3)}")
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
-        yield client
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
 
 
 def test_a_campaign_with_a_pool_generated_and_imported_codes(
@@ -46,7 +25,8 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     tab, console = page
     name = f"Spring {secrets.token_hex(3)}"
     tab.goto(site.url + "/campaigns")
-    expect(tab.locator("#campaigns-state")).to_be_visible()
+    # Loaded: an empty state, or the campaigns other tests of this site made.
+    expect(tab.get_by_text("Loading campaigns…")).to_be_hidden()
     tab.get_by_text("New campaign", exact=True).click()
     assert_accessible(tab, "campaigns with the new-campaign form open")
 
@@ -108,14 +88,14 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(report.nth(0)).to_contain_text("BAD ROW")
     expect(report.nth(1)).to_contain_text("GOOD-1")
     assert_accessible(tab, "a pool with the import report and the generation preview")
-    _no_sideways_scroll(tab, "a campaign's page")
+    assert_fits(tab, "a campaign's page")
 
     # A code goes out: the gauge follows the API after a reload; the threshold is edited.
-    _ok(api.post("/v1/customers", json={"source_id": f"c-{pool_id}"}))
-    _ok(api.post(f"/v1/code-pools/{pool_id}/assign", json={"customer": f"c-{pool_id}"}))
+    ok(api.post("/v1/customers", json={"source_id": f"c-{pool_id}"}))
+    ok(api.post(f"/v1/code-pools/{pool_id}/assign", json={"customer": f"c-{pool_id}"}))
     tab.reload()
     card = tab.locator(".pool-card")
-    counts = _ok(api.get(f"/v1/code-pools/{pool_id}"))
+    counts = ok(api.get(f"/v1/code-pools/{pool_id}"))
     assert (counts["total"], counts["assigned"], counts["available"]) == (7, 1, 6)
     for key in ("total", "assigned", "available", "revoked"):
         expect(card.locator(f'[data-field="{key}"]')).to_have_text(str(counts[key]))
@@ -124,8 +104,8 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     card.get_by_role("button", name="Save threshold").click()
     expect(card.locator('[data-field="low_stock_threshold"]')).to_have_text("10")
     expect(card.locator('[data-field="low"]')).to_have_text("Low stock")
-    assert _ok(api.get(f"/v1/code-pools/{pool_id}"))["low_stock_threshold"] == 10
-    assert _ok(api.get(f"/v1/campaigns/{campaign_id}"))["referral_url_template"] == (
+    assert ok(api.get(f"/v1/code-pools/{pool_id}"))["low_stock_threshold"] == 10
+    assert ok(api.get(f"/v1/campaigns/{campaign_id}"))["referral_url_template"] == (
         "https://shop.example.com/r/{code}?via=mail"
     )
 
@@ -135,19 +115,8 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(row.locator('[data-field="pools"]')).to_have_text("1")
     expect(row.locator('[data-field="available"]')).to_have_text("6")
     assert_accessible(tab, "the campaigns list")
-    _no_sideways_scroll(tab, "the campaigns list")
+    assert_fits(tab, "the campaigns list")
     assert not console.errors, console.errors
-
-
-def _no_sideways_scroll(tab: Page, what: str) -> None:
-    size = tab.viewport_size or {"width": 1440, "height": 900}
-    try:
-        for width in (1024, 390):
-            tab.set_viewport_size({"width": width, "height": size["height"]})
-            wide = tab.evaluate("document.documentElement.scrollWidth")
-            assert wide <= width, f"{what} scrolls sideways at {width} px ({wide} px wide)"
-    finally:
-        tab.set_viewport_size(size)
 
 
 def test_customers_create_with_a_field_error_import_search_and_page(
@@ -171,7 +140,7 @@ def test_customers_create_with_a_field_error_import_search_and_page(
     form.get_by_role("button", name="Create customer").click()
     tab.wait_for_url(re.compile(r"/customers/cust_"))
     expect(tab.locator("#customer-name")).to_have_text(f"Ada {tag}")
-    stored = _ok(api.get(f"/v1/customers/ada-{tag}"))
+    stored = ok(api.get(f"/v1/customers/ada-{tag}"))
     assert (stored["name"], stored["email"]) == (f"Ada {tag}", f"ada-{tag}@example.com")
 
     tab.goto(site.url + "/customers")
@@ -193,8 +162,8 @@ def test_customers_create_with_a_field_error_import_search_and_page(
     expect(report.first.locator("td").nth(0)).to_have_text("3")
     expect(report.first.locator("td").nth(1)).to_have_text("email")
     assert_accessible(tab, "customers with the import report")
-    assert _ok(api.get(f"/v1/customers/imp1-{tag}"))["name"] == f"Grace {tag}"
-    assert _ok(api.get(f"/v1/customers/imp3-{tag}"))["name"] == f"Alan {tag}"
+    assert ok(api.get(f"/v1/customers/imp1-{tag}"))["name"] == f"Grace {tag}"
+    assert ok(api.get(f"/v1/customers/imp3-{tag}"))["name"] == f"Alan {tag}"
     assert api.get(f"/v1/customers/imp2-{tag}").status_code == 404
 
     tab.get_by_label("Search").fill(f"grace-{tag}")
@@ -206,7 +175,7 @@ def test_customers_create_with_a_field_error_import_search_and_page(
     tab.get_by_role("button", name="Search").click()
     expect(tab.locator("#customers-state")).to_contain_text("No customer matches")
     assert_accessible(tab, "customers with a search that finds nobody")
-    _no_sideways_scroll(tab, "the customers page")
+    assert_fits(tab, "the customers page")
     assert not console.errors, console.errors
 
 
@@ -219,7 +188,7 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     template = publish_template(
         site.database, site.project_id, subject="Hello there", body="<p>Hello</p>"
     )
-    _ok(
+    ok(
         api.post(
             "/v1/distributions",
             json={
@@ -229,7 +198,7 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
             },
         )
     )
-    customer = _ok(
+    customer = ok(
         api.post(
             "/v1/customers",
             json={
@@ -239,8 +208,8 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
             },
         )
     )["id"]
-    _ok(api.post("/v1/events", json={"type": trigger, "customer": {"id": customer}}))
-    template_name = _ok(api.get(f"/v1/templates/{template}"))["name"]
+    ok(api.post("/v1/events", json={"type": trigger, "customer": {"id": customer}}))
+    template_name = ok(api.get(f"/v1/templates/{template}"))["name"]
 
     tab.goto(site.url + f"/customers/{customer}")
     expect(tab.locator("#customer-name")).to_have_text(f"Bo {tag}")
@@ -258,11 +227,11 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     expect(tab.locator('#timeline li[data-kind="consent"]')).to_contain_text(
         "Unsubscribed from Email"
     )
-    consents = _ok(api.get(f"/v1/customers/{customer}/consents"))
+    consents = ok(api.get(f"/v1/customers/{customer}/consents"))
     assert consents[0]["status"] == "unsubscribed"
     email.get_by_role("button", name="Resubscribe to Email").click()
     expect(email.locator('[data-field="status"]')).to_have_text("subscribed")
-    assert _ok(api.get(f"/v1/customers/{customer}/consents"))[0]["status"] == "subscribed"
+    assert ok(api.get(f"/v1/customers/{customer}/consents"))[0]["status"] == "subscribed"
 
     tab.get_by_text("Edit", exact=True).click()
     tab.get_by_label("Phone").fill("not a phone")
@@ -273,7 +242,7 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     tab.get_by_label("Name").fill(f"Bo Renamed {tag}")
     tab.get_by_role("button", name="Save changes").click()
     expect(tab.locator("#customer-name")).to_have_text(f"Bo Renamed {tag}")
-    assert _ok(api.get(f"/v1/customers/{customer}"))["name"] == f"Bo Renamed {tag}"
+    assert ok(api.get(f"/v1/customers/{customer}"))["name"] == f"Bo Renamed {tag}"
 
     tab.get_by_role("button", name="Erase customer…").click()
     dialog = tab.locator("#erase-dialog")
@@ -287,7 +256,7 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     dialog.get_by_role("button", name="Erase the personal data").click()
     expect(tab.locator("#customer-state")).to_contain_text("Erased")
     assert api.get(f"/v1/customers/{customer}").status_code == 404
-    _no_sideways_scroll(tab, "an erased customer's page")
+    assert_fits(tab, "an erased customer's page")
     assert not console.errors, console.errors
 
 
@@ -298,19 +267,15 @@ def test_a_viewer_sees_stock_and_profiles_without_change_controls(
     email = f"viewer-{tag}@example.com"
     with site.database.session() as session:
         create_user(session, site.project_id, email, "viewer", PASSWORD)
-    campaign = _ok(api.post("/v1/campaigns", json={"name": f"Seen {tag}"}))["id"]
-    pool = _ok(api.post("/v1/code-pools", json={"campaign": campaign, "name": "Shown"}))["id"]
-    _ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 4, "length": 9}))
-    customer = _ok(api.post("/v1/customers", json={"source_id": f"v-{tag}", "name": "Cy"}))["id"]
+    campaign = ok(api.post("/v1/campaigns", json={"name": f"Seen {tag}"}))["id"]
+    pool = ok(api.post("/v1/code-pools", json={"campaign": campaign, "name": "Shown"}))["id"]
+    ok(api.post(f"/v1/code-pools/{pool}/codes/generate", json={"count": 4, "length": 9}))
+    customer = ok(api.post("/v1/customers", json={"source_id": f"v-{tag}", "name": "Cy"}))["id"]
 
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         tab = context.new_page()
-        tab.goto(site.url + "/login")
-        tab.get_by_label("Email").fill(email)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url("**/templates**")
+        sign_in(tab, site, email)
         tab.goto(site.url + f"/campaigns/{campaign}")
         card = tab.locator(f'.pool-card[data-pool="{pool}"]')
         expect(card.locator('[data-field="available"]')).to_have_text("4")

@@ -13,14 +13,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser.conftest import Console, Site
+from tests.test_browser.conftest import WAIT_MS, Console, Site
 from tests.test_browser.live_data import api_client, bulk_send, ok
 from tests.test_browser.live_data import distribution as live_distribution
 
 pytestmark = pytest.mark.browser
-
-#: Generous: the machine is shared and the worker polls; these are waits, not timing checks.
-WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")

@@ -9,37 +9,23 @@ import re
 import secrets
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from distribution.accounts.projects import create_api_key
 from distribution.accounts.users import create_user
 from distribution.events.inbound_signing import inbound_secret
 from distribution.storage.secrets import SecretBox
-from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import PASSWORD, SECRET, Console, Site
+from tests.test_browser.accessibility import assert_accessible, assert_fits
+from tests.test_browser.conftest import PASSWORD, SECRET, WAIT_MS, Console, Site, ok, sign_in
 from tests.test_distribution.webhook_receiver import Receiver
 from tests.test_providers.fakes.server import serve
 
 pytestmark = pytest.mark.browser
 
-#: Generous: the machine is shared and checks connect; these are waits, not timing checks.
-WAIT_MS = 30_000
 WHSEC = "whsec_" + base64.b64encode(b"a webhook provider key, long.").decode()
 NEW_WHSEC = "whsec_" + base64.b64encode(b"its replacement, typed in.").decode()
-
-
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project, to read back what the UI did."""
-    with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"check-{secrets.token_hex(3)}")
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +33,6 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     hooks = Receiver()
     with serve(hooks) as url:
         yield hooks, url
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
 
 
 def _closed_port() -> int:
@@ -72,18 +53,6 @@ def _accept_confirms(page: Page) -> list[str]:
     return asked
 
 
-def _assert_no_sideways_scroll(page: Page, what: str) -> None:
-    """At a laptop's and a phone's width the page itself never scrolls sideways."""
-    size = page.viewport_size or {"width": 1440, "height": 900}
-    try:
-        for width in (1024, 390):
-            page.set_viewport_size({"width": width, "height": size["height"]})
-            wide = page.evaluate("document.documentElement.scrollWidth")
-            assert wide <= width, f"{what} is {wide} px wide at {width} px"
-    finally:
-        page.set_viewport_size(size)
-
-
 def _new_provider(page: Page, site: Site, kind: str, name: str) -> None:
     page.goto(site.url + "/providers/new")
     page.get_by_label("Kind").select_option(kind)
@@ -98,13 +67,13 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     expect(tab.get_by_role("link", name="local-smtp")).to_be_visible(timeout=WAIT_MS)
     assert_accessible(tab, "providers list")
 
-    _assert_no_sideways_scroll(tab, "the providers list")
+    assert_fits(tab, "the providers list")
     tab.get_by_role("link", name="Add a provider").click()
     tab.wait_for_url("**/providers/new")
     tab.get_by_label("Kind").select_option("smtp")
     expect(tab.get_by_label(re.compile("^Host"))).to_be_visible()
     assert_accessible(tab, "new provider form (smtp)")
-    _assert_no_sideways_scroll(tab, "the new provider form")
+    assert_fits(tab, "the new provider form")
 
     # Nothing filled in: the API's field errors are shown at their inputs.
     tab.locator("#p-name").fill("inbox-mail")
@@ -125,7 +94,7 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     tab.get_by_role("button", name="Check the connection").click()
     expect(tab.locator("[data-check]")).to_contain_text("Check passed", timeout=WAIT_MS)
     assert_accessible(tab, "provider details after a check")
-    _assert_no_sideways_scroll(tab, "a provider's page")
+    assert_fits(tab, "a provider's page")
     callback = tab.get_by_label("Callback URL")
     expect(callback).to_have_value(
         re.compile(rf"/v1/provider-webhooks/{site.project_id}/inbox-mail$")
@@ -135,7 +104,7 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     expect(tab.get_by_role("button", name="Copied")).to_be_visible()
     assert tab.evaluate("navigator.clipboard.readText()") == callback.input_value()
 
-    stored = _ok(api.get("/v1/providers/inbox-mail"))
+    stored = ok(api.get("/v1/providers/inbox-mail"))
     assert stored["kind"] == "smtp"
     assert stored["config"]["host"] == "127.0.0.1"
     assert stored["config"]["port"] == site.smtp_port
@@ -172,7 +141,7 @@ def test_an_smtp_provider_is_added_from_the_generated_form_and_checked(
     seeded.get_by_role("button", name="Check").click()
     expect(seeded).to_contain_text("Check passed", timeout=WAIT_MS)
     assert_accessible(tab, "providers list with check results")
-    _assert_no_sideways_scroll(tab, "the providers list with check results")
+    assert_fits(tab, "the providers list with check results")
     assert not console.errors
 
 
@@ -194,7 +163,7 @@ def test_a_braze_attributes_sync_is_added_with_a_mapping_row_and_identity(
     tab.wait_for_url("**/providers/braze-profile?created=1", timeout=WAIT_MS)
     expect(tab.get_by_label("Attributes 1: value")).to_have_value("code")
 
-    stored = _ok(api.get("/v1/providers/braze-profile"))
+    stored = ok(api.get("/v1/providers/braze-profile"))
     assert stored["role"] == "sync"
     assert stored["config"]["attributes"] == {"referral_code": "code"}
     assert stored["config"]["identity"] == "metadata.crm_id"
@@ -208,7 +177,7 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
 ) -> None:
     tab, console = page
     name = f"edit-{secrets.token_hex(3)}"
-    _ok(
+    ok(
         api.post(
             "/v1/providers",
             json={
@@ -227,7 +196,7 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
     tab.get_by_label("Concurrency").fill("2")
     tab.get_by_role("button", name="Save changes").click()
     expect(tab.locator("[data-saved]")).to_have_text("Saved.", timeout=WAIT_MS)
-    stored = _ok(api.get(f"/v1/providers/{name}"))
+    stored = ok(api.get(f"/v1/providers/{name}"))
     assert (stored["rate_per_second"], stored["max_concurrency"]) == (5, 2)
     assert stored["has_secret"]["secret"] is True
     assert NEW_WHSEC not in tab.content()
@@ -237,13 +206,13 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
     assert asked
     assert asked[-1].startswith(f"Disable {name}?")
     assert "stop" in asked[-1]
-    assert _ok(api.get(f"/v1/providers/{name}"))["disabled"] is True
+    assert ok(api.get(f"/v1/providers/{name}"))["disabled"] is True
     assert_accessible(tab, "a disabled provider")
 
     tab.get_by_role("button", name="Enable").click()
     expect(tab.locator("[data-fact-list]")).to_contain_text("Enabled", timeout=WAIT_MS)
     assert asked[-1].startswith(f"Enable {name}?")
-    assert _ok(api.get(f"/v1/providers/{name}"))["disabled"] is False
+    assert ok(api.get(f"/v1/providers/{name}"))["disabled"] is False
     tab.get_by_role("button", name="Disable").click()
     expect(tab.locator("[data-fact-list]")).to_contain_text("Disabled", timeout=WAIT_MS)
 
@@ -262,7 +231,7 @@ def test_an_api_key_token_is_shown_once_works_then_is_revoked(
     tab.goto(site.url + "/settings")
     expect(tab.locator("[data-keys]")).to_be_visible(timeout=WAIT_MS)
     assert_accessible(tab, "settings")
-    _assert_no_sideways_scroll(tab, "settings")
+    assert_fits(tab, "settings")
 
     tab.get_by_role("button", name="Create a key").click()
     expect(tab.locator("#key-name-error")).to_be_visible()
@@ -400,11 +369,7 @@ def test_a_viewer_sees_providers_without_buttons_and_no_settings(
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         tab = context.new_page()
-        tab.goto(site.url + "/login")
-        tab.get_by_label("Email").fill(email)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url("**/templates**")
+        sign_in(tab, site, email)
         tab.goto(site.url + "/providers")
         expect(tab.get_by_role("link", name="local-smtp")).to_be_visible(timeout=WAIT_MS)
         expect(tab.get_by_role("link", name="Add a provider")).to_have_count(0)

@@ -7,51 +7,19 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from distribution.accounts.projects import create_api_key
 from distribution.accounts.users import create_user
 from tests.builders import publish_template
 from tests.service_process import wait_until
-from tests.test_browser.accessibility import assert_accessible
-from tests.test_browser.conftest import PASSWORD, Console, Site
+from tests.test_browser.accessibility import assert_accessible, assert_fits
+from tests.test_browser.conftest import PASSWORD, WAIT_MS, Console, Site, ok, sign_in
 
 pytestmark = pytest.mark.browser
-
-#: Generous: the machine is shared; these are waits, not timing checks.
-WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project."""
-    with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"rules-{secrets.token_hex(3)}")
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
-        yield client
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
-def _fits_without_sideways_scrolling(tab: Page, what: str) -> None:
-    """No horizontal scrolling of the page at a small laptop's and a phone's width."""
-    size = tab.viewport_size or {"width": 1440, "height": 900}
-    try:
-        for width in (1024, 390):
-            tab.set_viewport_size({"width": width, "height": size["height"]})
-            wide = tab.evaluate("document.documentElement.scrollWidth")
-            assert wide <= width, f"{what} at {width} px is {wide} px wide"
-    finally:
-        tab.set_viewport_size(size)
 
 
 def _customers(api: httpx.Client, tag: str) -> None:
@@ -75,7 +43,7 @@ def _customers(api: httpx.Client, tag: str) -> None:
             "metadata": {"tier": f"bronze{tag}", "orders": 9},
         },
     ]
-    assert _ok(api.post("/v1/customers/batch", json={"customers": rows}))["failed"] == 0
+    assert ok(api.post("/v1/customers/batch", json={"customers": rows}))["failed"] == 0
 
 
 def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
@@ -114,7 +82,7 @@ def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
     expect(sample).to_contain_text(f"Cy {tag}")
     expect(sample).not_to_contain_text(f"Bo {tag}")
     assert_accessible(tab, "segment builder, filled")
-    _fits_without_sideways_scrolling(tab, "segment builder, filled")
+    assert_fits(tab, "segment builder, filled")
 
     # A wrong value is shown at its field, from the API's problem.
     tab.get_by_label("Operator of condition 1").select_option("in")
@@ -132,7 +100,7 @@ def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
     expect(tab.locator("#segment-saved")).to_have_text("Created.", timeout=WAIT_MS)
     segment_id = tab.locator("#segment-form").get_attribute("data-segment")
     assert segment_id
-    stored = _ok(api.get(f"/v1/segments/{segment_id}"))
+    stored = ok(api.get(f"/v1/segments/{segment_id}"))
     assert stored["name"] == f"Loyal {tag}"
     assert stored["customers_count"] == 2
     assert stored["filter"] == {
@@ -165,7 +133,7 @@ def test_build_a_segment_with_an_or_group_save_it_and_round_trip_the_json(
     tab.get_by_role("button", name="Save changes").click()
     expect(tab.locator("#segment-saved")).to_contain_text("Saved", timeout=WAIT_MS)
     expect(tab.locator("h1")).to_have_text(f"Loyal and renamed {tag}")
-    again = _ok(api.get(f"/v1/segments/{segment_id}"))
+    again = ok(api.get(f"/v1/segments/{segment_id}"))
     assert again["filter"] == changed
     assert again["name"] == f"Loyal and renamed {tag}"
 
@@ -179,7 +147,7 @@ def test_delete_a_segment_after_confirming(
 ) -> None:
     tab, console = page
     tag = secrets.token_hex(3)
-    created = _ok(
+    created = ok(
         api.post(
             "/v1/segments",
             json={
@@ -216,7 +184,7 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
         body="<p>Hi {{ customer.name }}, your code is {{ code.code }}</p>",
     )
     person = {"source_id": f"dist-{tag}", "name": f"Dora {tag}", "email": f"dora-{tag}@example.com"}
-    _ok(api.post("/v1/customers", json=person))
+    ok(api.post("/v1/customers", json=person))
 
     tab.goto(site.url + "/distributions")
     assert_accessible(tab, "distributions list")
@@ -253,7 +221,7 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
     frame = tab.frame_locator("#preview-result iframe")
     expect(frame.get_by_text(f"Hi Dora {tag}, your code is ANA-7K2Q")).to_be_visible()
     assert_accessible(tab, "distribution form, channels with a preview")
-    _fits_without_sideways_scrolling(tab, "distribution form with a preview")
+    assert_fits(tab, "distribution form with a preview")
     tab.get_by_role("button", name="Next").click()
     # Step 4: recipient and timing.
     tab.get_by_label("Frequency cap (hours)").fill("24")
@@ -264,11 +232,11 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
     tab.get_by_role("button", name="Activate", exact=True).click()
     tab.wait_for_url("**/distributions/dist_*")
     expect(tab.locator("h1")).to_contain_text(f"Code mail {tag}")
-    assert not _ok(api.get("/v1/messages", params={"customer_id": person["source_id"]})).get(
+    assert not ok(api.get("/v1/messages", params={"customer_id": person["source_id"]})).get(
         "messages"
     )
 
-    [stored] = [d for d in _ok(api.get("/v1/distributions")) if d["name"] == f"Code mail {tag}"]
+    [stored] = [d for d in ok(api.get("/v1/distributions")) if d["name"] == f"Code mail {tag}"]
     assert stored["trigger"] == "code.assigned"
     assert stored["status"] == "active"
     assert stored["frequency_cap_hours"] == 24
@@ -284,7 +252,7 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
         "customer": {"source_id": person["source_id"]},
         "code": {"code": code},
     }
-    _ok(api.post("/v1/events", json=event))
+    ok(api.post("/v1/events", json=event))
     wait_until(
         lambda: any(code in str(m["Subject"]) for m in site.inbox),
         f"no email with {code} reached the SMTP inbox",
@@ -305,7 +273,7 @@ def test_create_a_distribution_through_the_steps_preview_it_activate_send_and_pa
     expect(tab.locator("#distribution-status")).to_have_text("paused")
     expect(tab.get_by_role("button", name="Resume")).to_be_visible()
     assert f"Code mail {tag}" in messages[0]
-    assert _ok(api.get(f"/v1/distributions/{stored['id']}"))["status"] == "paused"
+    assert ok(api.get(f"/v1/distributions/{stored['id']}"))["status"] == "paused"
     assert_accessible(tab, "distribution page, paused")
     assert not console.errors, console.errors
 
@@ -322,7 +290,7 @@ def test_edit_a_distribution_keeps_its_state_and_changes_its_conditions(
             {"field": "email", "op": "contains", "value": "@vip"},
         ]
     }
-    created = _ok(
+    created = ok(
         api.post(
             "/v1/distributions",
             json={
@@ -334,7 +302,7 @@ def test_edit_a_distribution_keeps_its_state_and_changes_its_conditions(
             },
         )
     )
-    _ok(api.post(f"/v1/distributions/{created['id']}/pause"))
+    ok(api.post(f"/v1/distributions/{created['id']}/pause"))
     tab.goto(site.url + f"/distributions/{created['id']}")
     tab.get_by_role("link", name="Edit").click()
     expect(tab.get_by_label("Name", exact=True)).to_have_value(f"Edit me {tag}")
@@ -347,7 +315,7 @@ def test_edit_a_distribution_keeps_its_state_and_changes_its_conditions(
     tab.get_by_role("button", name="5. Save").click()
     tab.get_by_role("button", name="Save changes").click()
     tab.wait_for_url(f"**/distributions/{created['id']}")
-    stored = _ok(api.get(f"/v1/distributions/{created['id']}"))
+    stored = ok(api.get(f"/v1/distributions/{created['id']}"))
     assert stored["status"] == "paused"
     assert stored["quiet_hours"] == {"start": "21:00", "end": "08:00"}
     assert stored["filters"]["conditions"] == {
@@ -369,7 +337,7 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
             session, site.project_id, f"viewer-{tag}@example.com", "viewer", PASSWORD
         )
     _customers(api, tag)
-    segment = _ok(
+    segment = ok(
         api.post(
             "/v1/segments",
             json={
@@ -380,7 +348,7 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
     )
     template = publish_template(site.database, site.project_id, subject="Hi", body="<p>Hi</p>")
     channel = {"channel": "email", "template": template, "provider": "capture"}
-    distribution = _ok(
+    distribution = ok(
         api.post(
             "/v1/distributions",
             json={
@@ -394,11 +362,7 @@ def test_a_viewer_sees_segments_and_distributions_without_change_buttons(
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         tab = context.new_page()
-        tab.goto(site.url + "/login")
-        tab.get_by_label("Email").fill(viewer.user.email)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
-        tab.wait_for_url("**/templates**")
+        sign_in(tab, site, viewer.user.email)
         tab.goto(site.url + "/segments")
         expect(tab.get_by_role("link", name=f"Seen {tag}")).to_be_visible()
         expect(tab.get_by_role("link", name="New segment")).to_have_count(0)
@@ -456,7 +420,7 @@ def test_save_a_distribution_paused_for_an_event_type_of_your_own(
     tab.get_by_role("button", name="Save paused").click()
     tab.wait_for_url("**/distributions/dist_*")
     expect(tab.locator("#distribution-status")).to_have_text("paused")
-    [stored] = [d for d in _ok(api.get("/v1/distributions")) if d["name"] == f"Own {tag}"]
+    [stored] = [d for d in ok(api.get("/v1/distributions")) if d["name"] == f"Own {tag}"]
     assert stored["status"] == "paused"
     assert stored["trigger"] == f"shop.visited.{tag}"
     assert stored["updated_by"] == site.editor_email

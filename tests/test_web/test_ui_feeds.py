@@ -424,7 +424,7 @@ def test_bulk_sends_are_named_by_their_campaign_in_the_feed_and_pages(
     assert viewer.get(f"/ui/api/deliveries/{rows[0]['id']}").json()["bulk_job"] == "Invite"
     assert viewer.get(f"/ui/api/bulk-sends/{job}").json()["name"] == "Invite"
     assert f'<a href="/bulk-sends/{job}">Invite</a>' in viewer.get("/bulk-sends").text
-    assert "Bulk send of Invite" in viewer.get(f"/bulk-sends/{job}").text
+    assert "Bulk send: Invite" in viewer.get(f"/bulk-sends/{job}").text
     # A distribution's messages name no bulk send.
     _distribution(client, app_database, api_project)
     message = _event(client, "dora")
