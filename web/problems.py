@@ -207,6 +207,10 @@ def document_problems(schema: OpenAPI) -> None:
             statuses = ["401", "404", "409", "413", "422"]
             if operation.request_body is not None:
                 statuses.insert(0, "400")
+            if "{" in path:
+                # An id equal to a fixed route beside it (`/v1/templates/preview`) names that
+                # route, which may not take this method.
+                statuses.append("405")
             if "501" in responses:  # an operation declared not supported: its problem shape
                 responses.pop("501")
                 statuses.append("501")
