@@ -4,6 +4,7 @@ the last 24 h by channel and lists low pools for every role; the wizard is for e
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -59,6 +60,8 @@ def test_home_counts_the_last_day_and_lists_low_pools_for_a_viewer(
             "campaign": other,
             "audience": {"customers": ["h1"]},
             "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+            # Scheduled: it stays on Home however fast the worker is.
+            "scheduled_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
         },
     )
     assert started.status_code == 202, started.text
