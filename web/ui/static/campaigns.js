@@ -4,7 +4,7 @@
 // generator whose examples and combinations come from the API's dry run.
 (function () {
   "use strict";
-  const { api, el, showProblem, clearProblem, time, labelCells } = window.dm;
+  const { api, el, showProblem, clearProblem, time, labelCells, reportTable } = window.dm;
 
   // The API's rule (distribution/codes/campaigns.py referral_url): "{code}" replaced by the
   // code escaped like Python's quote(code, safe=""), which also escapes !'()* that
@@ -158,19 +158,6 @@
     );
   }
 
-  function reportTable(rows, columns, caption) {
-    return el(
-      "div",
-      { class: "table-box", tabindex: "0", role: "region", "aria-label": caption },
-      labelCells(el(
-        "table",
-        { class: "list cards report-table" },
-        el("caption", {}, caption),
-        el("thead", {}, el("tr", {}, columns.map(([title]) => el("th", { scope: "col" }, title)))),
-        el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, key]) => el("td", {}, String(row[key] ?? "")))))),
-      )),
-    );
-  }
 
   function field(id, label, attrs, help) {
     const helpId = help ? `${id}-help` : null;

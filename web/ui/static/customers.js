@@ -5,7 +5,7 @@
 // says what erasing does).
 (function () {
   "use strict";
-  const { api, el, showProblem, clearProblem, time, when, labelCells } = window.dm;
+  const { api, el, showProblem, clearProblem, time, when, labelCells, reportTable } = window.dm;
   const PAGE_SIZE = 25;
   const CHANNEL_NAMES = { email: "Email", sms: "SMS" };
   const enc = encodeURIComponent;
@@ -21,19 +21,6 @@
     return body;
   }
 
-  function reportTable(rows, columns, caption) {
-    return el(
-      "div",
-      { class: "table-box", tabindex: "0", role: "region", "aria-label": caption },
-      labelCells(el(
-        "table",
-        { class: "list cards report-table" },
-        el("caption", {}, caption),
-        el("thead", {}, el("tr", {}, columns.map(([title]) => el("th", { scope: "col" }, title)))),
-        el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, key]) => el("td", {}, String(row[key] ?? "")))))),
-      )),
-    );
-  }
 
   // ---- /customers ----
   function customersPage() {

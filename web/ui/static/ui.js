@@ -137,6 +137,22 @@ window.dm = (function () {
     return el("time", { datetime: iso || "", title: iso || "" }, when(iso));
   }
 
+  // A per-row report (an import's refused rows) as a captioned table in its own scroll box:
+  // `columns` are [heading, key] pairs.
+  function reportTable(rows, columns, caption) {
+    return el(
+      "div",
+      { class: "table-box", tabindex: "0", role: "region", "aria-label": caption },
+      labelCells(el(
+        "table",
+        { class: "list cards report-table" },
+        el("caption", {}, caption),
+        el("thead", {}, el("tr", {}, columns.map(([title]) => el("th", { scope: "col" }, title)))),
+        el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, key]) => el("td", {}, String(row[key] ?? "")))))),
+      )),
+    );
+  }
+
   // Labels each body cell of a table with its column's heading (data-label), so that narrow
   // screens can show rows as cards (CSS: table.cards) instead of scrolling sideways.
   function labelCells(table) {
@@ -162,7 +178,7 @@ window.dm = (function () {
     }
   }
 
-  return { api, ApiError, clearProblem, csrf, el, fillTimes, labelCells, showProblem, time, when };
+  return { api, ApiError, clearProblem, csrf, el, fillTimes, labelCells, reportTable, showProblem, time, when };
 })();
 
 window.dm.fillTimes();
