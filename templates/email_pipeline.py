@@ -8,6 +8,7 @@ import re
 import mjml
 from premailer import Premailer
 
+from templates.checks import mjml_structure_error
 from templates.errors import RenderLimitError, TemplateSyntaxError, UnsafeTemplateError
 from templates.jinja_tokens import line_and_column
 from templates.protection import VOID_ELEMENTS
@@ -98,13 +99,25 @@ def mjml_to_html(source: str) -> str:
         _refuse_include("mj-include")
     check_nesting(source, language="MJML", max_depth=MAX_MJML_DEPTH, max_elements=MAX_MJML_ELEMENTS)
     try:
-        return str(mjml.mjml2html(source, include_loader=_refuse_include))
+        # No fonts: MJML's default links Google Fonts (Ubuntu), which the editor's page policy
+        # blocks, so the preview would show another font than the inbox. Without the link
+        # both fall back alike to the font stack (Helvetica, Arial); an `mj-font` the author
+        # adds is still linked.
+        return str(mjml.mjml2html(source, include_loader=_refuse_include, fonts={}))
     except UnsafeTemplateError:
         raise
     except Exception as error:  # mjml-python reports every problem as a bare exception
         text = str(error)
         position = _POSITION.search(text)
-        line, column = line_and_column(source, int(position.group(1))) if position else (1, 1)
+        if position:
+            line, column = line_and_column(source, int(position.group(1)))
+        elif broken := mjml_structure_error(source):
+            # mrml says where only for some errors ("unexpected end of stream" has no place):
+            # the first tag that breaks the nesting is where to look.
+            line, column, why = broken
+            text = f"{text} ({why})"
+        else:
+            line, column = 1, 1
         raise TemplateSyntaxError(f"MJML: {text}", line=line, column=column, part="body") from None
 
 

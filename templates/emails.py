@@ -19,10 +19,10 @@ import jinja2
 from templates.email_pipeline import MJ_INCLUDE, inline_css, mjml_to_html
 from templates.errors import (
     HeaderInjectionError,
+    InvalidMjmlError,
     MissingVariablesError,
     RenderLimitError,
     TemplateError,
-    TemplateRenderError,
     TemplateSyntaxError,
     UnsafeTemplateError,
 )
@@ -171,7 +171,7 @@ def _body_to_html(
     try:
         html = convert(rendered_body, body_format)
     except TemplateSyntaxError as error:
-        raise TemplateRenderError(
+        raise InvalidMjmlError(
             f"the rendered template is not valid MJML: {error.message}", part="body"
         ) from None
     state.check_deadline()

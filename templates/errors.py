@@ -7,6 +7,7 @@ Every error derives from one base class, so a caller can catch them all::
     ├── UnsafeTemplateError      the template tried something the sandbox refuses
     │                            (attribute walking, `mj-include`, ...)
     └── TemplateRenderError      the source parsed but a render failed
+        ├── InvalidMjmlError        the rendered body is not valid MJML
         ├── MissingVariablesError   a send render met variables absent from the context
         ├── RenderLimitError        the render broke a limit: time, output or value size,
         │                           integer size, MJML or HTML nesting
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "HeaderInjectionError",
+    "InvalidMjmlError",
     "MissingVariablesError",
     "RenderLimitError",
     "TemplateError",
@@ -55,6 +57,10 @@ class UnsafeTemplateError(TemplateError):
 
 class TemplateRenderError(TemplateError):
     """A render of a valid template failed."""
+
+
+class InvalidMjmlError(TemplateRenderError):
+    """The body, once rendered, is not valid MJML (MJML parses after Jinja has run)."""
 
 
 class MissingVariablesError(TemplateRenderError):

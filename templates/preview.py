@@ -6,12 +6,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from templates.checks import mjml_structure_error
 from templates.emails import (
     compile_source_templates,
     refuse_includes,
     render_source_templates,
 )
-from templates.errors import TemplateError, TemplateSyntaxError
+from templates.errors import (
+    HeaderInjectionError,
+    InvalidMjmlError,
+    MissingVariablesError,
+    RenderLimitError,
+    TemplateError,
+    TemplateSyntaxError,
+    UnsafeTemplateError,
+)
 from templates.protection import protect
 from templates.sandbox import RenderLimits
 from templates.sms import SmsInfo, compile_sms
@@ -20,21 +29,50 @@ from templates.sources import EmailSource, SmsSource
 __all__ = ["EmailPreview", "PreviewError", "SmsPreview", "preview_email", "preview_sms"]
 
 
+# The stable code of each kind of error (the problems list of a preview names them).
+_CODES: tuple[tuple[type[TemplateError], str], ...] = (
+    (TemplateSyntaxError, "syntax-error"),
+    (UnsafeTemplateError, "unsafe-template"),
+    (InvalidMjmlError, "invalid-mjml"),
+    (MissingVariablesError, "missing-variable"),
+    (RenderLimitError, "render-limit"),
+    (HeaderInjectionError, "subject-line-break"),
+)
+
+
 @dataclass(frozen=True)
 class PreviewError:
-    """A problem to show the author; line and column are 1-based, None when not about a line."""
+    """A problem to show the author; line and column are 1-based, None when not about a line.
+
+    `code` is a stable slug of the kind of error (see `_CODES`; publish rules add their own).
+    """
 
     part: str | None
     message: str
     line: int | None = None
     column: int | None = None
+    code: str = "render-error"
 
     @classmethod
     def from_error(cls, error: TemplateError) -> PreviewError:
         """Describe any `TemplateError` (syntax errors keep their position)."""
+        code = next((c for kind, c in _CODES if isinstance(error, kind)), "render-error")
         if isinstance(error, TemplateSyntaxError):
-            return cls(error.part, f"line {error.line}: {error.message}", error.line, error.column)
-        return cls(error.part, error.message)
+            if error.message.startswith("MJML: "):
+                code = "invalid-mjml"
+            return cls(
+                error.part, f"line {error.line}: {error.message}", error.line, error.column, code
+            )
+        return cls(error.part, error.message, code=code)
+
+    @classmethod
+    def at_mjml_break(cls, error: InvalidMjmlError, body: str) -> PreviewError:
+        """An MJML error of the rendered body, placed where the source's nesting breaks."""
+        broken = mjml_structure_error(body)
+        if broken is None:
+            return cls.from_error(error)
+        line, column, _why = broken
+        return cls(error.part, f"line {line}: {error.message}", line, column, "invalid-mjml")
 
 
 @dataclass(frozen=True)
@@ -77,6 +115,8 @@ def preview_email(
         return EmailPreview(errors=[PreviewError.from_error(error) for error in syntax])
     try:
         rendered = render_source_templates(templates, context, mode="preview", limits=limits)
+    except InvalidMjmlError as error:
+        return EmailPreview(errors=[PreviewError.at_mjml_break(error, source.body)])
     except TemplateError as error:
         return EmailPreview(errors=[PreviewError.from_error(error)])
     warnings = list(rendered.warnings)

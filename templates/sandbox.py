@@ -595,6 +595,10 @@ _BOUNDED_STR_METHODS = {"center", "ljust", "rjust", "zfill"}
 _SEQUENCES = (str, bytes, list, tuple)
 
 
+def _none_as_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """`ImmutableSandboxedEnvironment` with resource guards and missing-variable tracking."""
 
@@ -610,7 +614,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             trim_blocks=False,
             lstrip_blocks=False,
             keep_trailing_newline=True,
-            finalize=None,
+            # None prints as nothing, not "None": a customer's empty first name must not
+            # greet them as "Hi None" (the preview warns about it as `null-value`).
+            finalize=_none_as_empty,
             # No constant folding: it would run the author's expressions at compile time,
             # outside the render's guards and its missing-variable bookkeeping.
             optimized=False,

@@ -2,7 +2,8 @@
 
 Each caller checks the source its own way (``validate_source``) and brings the sample data:
 ``POST /v1/templates/preview`` builds it from the schema, the project and a stored customer, the
-editor sends its own.
+editor sends its own. The answer's ``problems`` merge the check Publish makes (its errors are
+exactly Publish's refusals) with what the caller's sample data shows (values missing or null).
 """
 
 from __future__ import annotations
@@ -10,11 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from distribution.template_store.render_pool import render_pool
-from templates import EmailSource, PreviewError, SmsSource
-from web.templates_schemas import PreviewOut, ProblemOut, SmsOut
+from distribution.template_store import preview_checked
+from templates import EmailPreview, EmailSource, PreviewError, SmsPreview, SmsSource
+from templates.checks import (
+    Problem,
+    clipping_problem,
+    preheader,
+    source_parts,
+    variable_problems,
+    variable_uses,
+)
+from web.templates_schemas import CheckProblemOut, PreviewOut, ProblemOut, SmsOut
 
 __all__ = ["preview_out", "problems_out"]
+
+# Renders' own warnings are sentences; these prefixes give them their code.
+_WARNING_CODES = (
+    ("sent as UCS-2", "sms-ucs2"),
+    ("sends of this template will be rendered per recipient", "slow-render"),
+    ("this template is rendered per recipient", "slow-render"),
+)
 
 
 def problems_out(errors: list[PreviewError]) -> list[ProblemOut]:
@@ -22,10 +38,60 @@ def problems_out(errors: list[PreviewError]) -> list[ProblemOut]:
     return [ProblemOut(e.part, e.message, e.line, e.column) for e in errors]
 
 
-def preview_out(source: EmailSource | SmsSource, context: Mapping[str, Any]) -> PreviewOut:
-    """Render a checked source with sample data in the render pool; errors are in the answer."""
-    if isinstance(source, EmailSource):
-        email = render_pool().preview_email(source, context)
+def _part(part: str | None, sms: bool) -> str | None:
+    if sms:
+        return "sms"
+    return "text_body" if part == "text" else part
+
+
+def _error_problem(error: PreviewError, sms: bool) -> Problem:
+    # The position is in `line`/`column`; the message is the same words Publish refuses with.
+    message = error.message
+    if error.line is not None:
+        message = message.removeprefix(f"line {error.line}: ")
+    return Problem("error", error.code, _part(error.part, sms), message, error.line, error.column)
+
+
+def _warning_problem(warning: str, sms: bool) -> Problem:
+    code = next((c for prefix, c in _WARNING_CODES if warning.startswith(prefix)), "warning")
+    return Problem("warning", code, "sms" if sms else "body", warning)
+
+
+def _problems(
+    source: EmailSource | SmsSource, context: Mapping[str, Any], category: str
+) -> tuple[list[Problem], EmailPreview | SmsPreview]:
+    checked = preview_checked(source, context, category=category)
+    shown, check = checked.shown, checked.check
+    sms = isinstance(source, SmsSource)
+    problems = [_error_problem(e, sms) for e in (*check.errors, *shown.errors)]
+    problems += check.notes
+    problems += [_warning_problem(w, sms) for w in shown.warnings]
+    uses = variable_uses(source_parts(source))
+    problems += [
+        p for p in variable_problems(uses, context, shown.missing) if p.code != "unknown-variable"
+    ]
+    if isinstance(shown, EmailPreview) and shown.html:
+        clipped = clipping_problem(shown.html)
+        if clipped is not None:
+            problems.append(clipped)
+    unique = list(dict.fromkeys(problems))  # a render error can be both the check's and ours
+    unique.sort(key=lambda p: (p.severity != "error", p.part or "", p.line or 0))
+    return unique, shown
+
+
+def preview_out(
+    source: EmailSource | SmsSource, context: Mapping[str, Any], *, category: str
+) -> PreviewOut:
+    """Render a checked source with sample data in the render pool; errors are in the answer.
+
+    `category` (transactional, marketing) decides which Publish rules the problems check.
+    """
+    problems, shown = _problems(source, context, category)
+    listed = [
+        CheckProblemOut(p.severity, p.code, p.part, p.message, p.line, p.column) for p in problems
+    ]
+    if isinstance(shown, EmailPreview):
+        email = shown
         return PreviewOut(
             subject=email.subject,
             html=email.html,
@@ -34,17 +100,19 @@ def preview_out(source: EmailSource | SmsSource, context: Mapping[str, Any]) -> 
             missing=email.missing,
             warnings=email.warnings,
             errors=problems_out(email.errors),
+            problems=listed,
+            preheader=preheader(email.html) if email.html else None,
         )
-    sms = render_pool().preview_sms(source, context)
-    info = sms.info
+    info = shown.info
     return PreviewOut(
         subject=None,
         html=None,
         text=None,
-        sms=SmsOut(sms.body, info.encoding, info.segments, info.length, info.ucs2_characters)
+        sms=SmsOut(shown.body, info.encoding, info.segments, info.length, info.ucs2_characters)
         if info is not None
         else None,
-        missing=sms.missing,
-        warnings=sms.warnings,
-        errors=problems_out(sms.errors),
+        missing=shown.missing,
+        warnings=shown.warnings,
+        errors=problems_out(shown.errors),
+        problems=listed,
     )

@@ -24,6 +24,7 @@ from distribution.template_store import (
     compare_version,
     create_template,
     duplicate_template,
+    get_template,
     get_template_detail,
     get_version,
     list_templates,
@@ -327,7 +328,12 @@ class TemplateController(Controller):
             context = preview_context(
                 session, caller.project_id, customer_id=data.customer_id, sample=data.sample
             )
-        return preview_out(source, context)
+            category = (
+                get_template(session, caller.project_id, data.template_id).category
+                if data.template_id
+                else data.category or "transactional"
+            )
+        return preview_out(source, context, category=category)
 
     @get("/{template_id:str}", sync_to_thread=True, summary="A template with variants and history")
     def retrieve(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "CheckProblemOut",
     "CompareOut",
     "DuplicateIn",
     "PreviewIn",
@@ -215,6 +216,10 @@ class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
     gsm_safe: bool = False
     sample: dict[str, Any] | None = None
     customer_id: str | None = None
+    category: Literal["transactional", "marketing"] | None = None
+    """Which Publish rules the problems list checks; taken from ``template_id`` when given,
+    else "transactional"."""
+    template_id: str | None = None
 
 
 class SmsOut(msgspec.Struct):
@@ -227,8 +232,29 @@ class SmsOut(msgspec.Struct):
     ucs2_characters: list[str]
 
 
+class CheckProblemOut(msgspec.Struct):
+    """One problem of a preview: ``error`` blocks Publish, ``warning`` does not.
+
+    ``code`` is a stable slug (docs/templates.md lists them); ``part`` is subject, body,
+    text_body or sms; ``line`` and ``column`` are 1-based in that part, null when unknown.
+    """
+
+    severity: Literal["error", "warning"]
+    code: str
+    part: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
 class PreviewOut(msgspec.Struct):
-    """A rendered preview; a template error is reported in ``errors``, never as a failure."""
+    """A rendered preview; a template error is reported in ``errors``, never as a failure.
+
+    ``problems`` lists every problem with its code and place; its errors are exactly the
+    reasons Publish would refuse this source (the same check runs). ``errors``, ``warnings``
+    and ``missing`` are the older, flat view of the same render. ``preheader`` is the text an
+    inbox shows after the subject (email only).
+    """
 
     subject: str | None
     html: str | None
@@ -237,6 +263,8 @@ class PreviewOut(msgspec.Struct):
     missing: list[str]
     warnings: list[str]
     errors: list[ProblemOut]
+    problems: list[CheckProblemOut] = []
+    preheader: str | None = None
 
 
 class CompareOut(msgspec.Struct):

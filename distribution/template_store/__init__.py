@@ -12,6 +12,7 @@ For the delivery engine::
 from distribution.template_store.manage import duplicate_template, update_template
 from distribution.template_store.rendering import (
     COMPILED,
+    CheckedPreview,
     NoLiveVersionError,
     SourceCheck,
     build_context,
@@ -19,6 +20,7 @@ from distribution.template_store.rendering import (
     compile_version,
     customer_variables,
     merge_context,
+    preview_checked,
     preview_context,
     render_version,
     resolve_template,
@@ -52,6 +54,7 @@ from distribution.template_store.store import (
 __all__ = [
     "COMPILED",
     "MAX_BODY_CHARS",
+    "CheckedPreview",
     "Comparison",
     "NoLiveVersionError",
     "SavedVersion",
@@ -76,6 +79,7 @@ __all__ = [
     "get_version",
     "list_templates",
     "merge_context",
+    "preview_checked",
     "preview_context",
     "publish_version",
     "render_version",

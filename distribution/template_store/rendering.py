@@ -29,11 +29,13 @@ from templates import (
     CompiledCache,
     CompiledEmail,
     CompiledSms,
+    EmailPreview,
     EmailSource,
     PreviewError,
     RenderedEmail,
     RenderedSms,
     RenderMode,
+    SmsPreview,
     SmsSource,
     TemplateError,
     Variant,
@@ -44,9 +46,18 @@ from templates import (
     resolve_variant,
     sample_context,
 )
+from templates.checks import (
+    Problem,
+    inbox_problems,
+    mjml_problems,
+    source_parts,
+    variable_problems,
+    variable_uses,
+)
 
 __all__ = [
     "COMPILED",
+    "CheckedPreview",
     "LiveTemplate",
     "NoLiveVersionError",
     "SourceCheck",
@@ -57,6 +68,7 @@ __all__ = [
     "customer_variables",
     "load_live_template",
     "merge_context",
+    "preview_checked",
     "preview_context",
     "render_version",
     "resolve_template",
@@ -123,21 +135,75 @@ def render_version(
 
 @dataclass(frozen=True)
 class SourceCheck:
-    """What a save found: `errors` block publishing, `warnings` do not."""
+    """What a save found: `errors` block publishing, `warnings` do not.
+
+    `notes` are the warnings about the source itself with their code and line (MJML tags and
+    attributes, unknown variables, images without alt, links without text); their messages
+    are in `warnings` too.
+    """
 
     errors: list[PreviewError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckedPreview:
+    """A preview with the caller's sample data, and the check Publish would make."""
+
+    shown: EmailPreview | SmsPreview
+    check: SourceCheck
 
 
 def check_source(source: EmailSource | SmsSource, *, category: str) -> SourceCheck:
-    """Check a source the way a save does: syntax, sandbox, sample render, compliance hints.
+    """Check a source the way a save and Publish do: syntax, sandbox, sample render, rules.
 
-    The check runs in the render pool: the source is not vetted yet.
+    Its `errors` are every reason Publish refuses a version; the editor's preview runs this
+    same check (`preview_checked`), so what it lists predicts Publish. The check runs in the
+    render pool: the source is not vetted yet.
     """
     try:
         return render_pool().call(_check_source_here, source, category)
     except TemplateError as error:
         return SourceCheck([PreviewError.from_error(error)], [])
+
+
+def preview_checked(
+    source: EmailSource | SmsSource, context: Mapping[str, Any], *, category: str
+) -> CheckedPreview:
+    """Render with the caller's sample data and run `check_source`, in one render-pool call."""
+    try:
+        return render_pool().call(_preview_checked_here, source, dict(context), category)
+    except TemplateError as error:
+        problem = PreviewError.from_error(error)
+        shown = (
+            EmailPreview(errors=[problem])
+            if isinstance(source, EmailSource)
+            else SmsPreview(errors=[problem])
+        )
+        return CheckedPreview(shown, SourceCheck([problem], []))
+
+
+def _preview_checked_here(
+    source: EmailSource | SmsSource, context: dict[str, Any], category: str
+) -> CheckedPreview:
+    shown = (
+        preview_email(source, context)
+        if isinstance(source, EmailSource)
+        else preview_sms(source, context)
+    )
+    return CheckedPreview(shown, _check_source_here(source, category))
+
+
+def _source_notes(source: EmailSource | SmsSource) -> list[Problem]:
+    """Warnings about the source itself, whatever the data: MJML, variables, inbox rules."""
+    notes = []
+    if isinstance(source, EmailSource):
+        notes = mjml_problems(source.body) if source.body_format == "mjml" else []
+        notes += inbox_problems(source.body)
+    uses = variable_uses(source_parts(source))
+    notes += [p for p in variable_problems(uses, {}, []) if p.code == "unknown-variable"]
+    return notes
 
 
 def _check_source_here(source: EmailSource | SmsSource, category: str) -> SourceCheck:
@@ -171,9 +237,18 @@ def _check_source_here(source: EmailSource | SmsSource, category: str) -> Source
             PreviewError(
                 "body",
                 "a marketing email must contain an unsubscribe link: {{ links.unsubscribe_url }}",
+                code="unsubscribe-link",
             ),
         ]
-    return SourceCheck(list(errors), warnings)
+    if isinstance(source, EmailSource) and not source.subject.strip():
+        errors = [*errors, PreviewError("subject", "the subject is empty", code="empty-subject")]
+    notes = _source_notes(source)
+    warnings.extend(_said(note) for note in notes)
+    return SourceCheck(list(errors), warnings, notes)
+
+
+def _said(note: Problem) -> str:
+    return f"line {note.line}: {note.message}" if note.line is not None else note.message
 
 
 def _segment_of_key(variant_key: str) -> str:

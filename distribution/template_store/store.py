@@ -221,13 +221,6 @@ def validate_source(channel: str, data: VersionInput) -> EmailSource | SmsSource
     )
 
 
-def _check(source: EmailSource | SmsSource, category: str) -> SourceCheck:
-    check = check_source(source, category=category)
-    if isinstance(source, EmailSource) and not source.subject.strip():
-        return SourceCheck([*check.errors, PreviewError("subject", "the subject is empty")], [])
-    return check
-
-
 def create_template(
     session: Session,
     project_id: str,
@@ -534,7 +527,7 @@ def add_version(
     if base_version_id is not None:
         _refuse_stale(session, variant, base_version_id)
     version = _write_version(session, template, variant, source, note=data.note, actor=actor)
-    return SavedVersion(version, variant, _check(source, template.category))
+    return SavedVersion(version, variant, check_source(source, category=template.category))
 
 
 class StaleVersionError(ConflictError):
@@ -595,7 +588,9 @@ def _refuse_stale(session: Session, variant: TemplateVariant, base_version_id: s
 
 
 def _problem_field(problem: PreviewError) -> FieldError:
-    name = {"subject": "subject", "text": "text_body"}.get(problem.part or "", "body")
+    name = {"subject": "subject", "text": "text_body", "text_body": "text_body"}.get(
+        problem.part or "", "body"
+    )
     if problem.line is None:
         return FieldError(name, problem.message)
     message = problem.message.removeprefix(f"line {problem.line}: ")
@@ -634,7 +629,7 @@ def publish_version(
         raise ConflictError(
             f"version {version.number} was live before; restore it to publish it again"
         )
-    check = _check(source_of(version), template.category)
+    check = check_source(source_of(version), category=template.category)
     if check.errors:
         raise InvalidInputError([_problem_field(problem) for problem in check.errors])
     compile_version(version)  # warm the cache: the first send should not pay for MJML
@@ -686,7 +681,7 @@ def restore_version(
         variant, version = publish_version(
             session, project_id, template_id, version.id, actor=actor
         )
-    return SavedVersion(version, variant, _check(source, template.category))
+    return SavedVersion(version, variant, check_source(source, category=template.category))
 
 
 def _diff(name: str, old: str | None, new: str | None, old_label: str, new_label: str) -> str:

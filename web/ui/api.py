@@ -47,6 +47,9 @@ class PreviewIn(msgspec.Struct):
     text_body: str | None = None
     gsm_safe: bool = False
     context: dict[str, Any] = msgspec.field(default_factory=dict)
+    # The template being edited: its category decides which Publish rules `problems` checks.
+    template_id: str | None = None
+    category: str | None = None
 
 
 class TestSendIn(PreviewIn):
@@ -54,7 +57,6 @@ class TestSendIn(PreviewIn):
 
     to: str = ""
     provider: str = BUILT_IN_CAPTURE
-    template_id: str | None = None
 
 
 class ResolveIn(msgspec.Struct):
@@ -65,10 +67,20 @@ class ResolveIn(msgspec.Struct):
     locale: str | None = None
 
 
-def render_preview(data: PreviewIn) -> PreviewOut:
-    """Render an unsaved source like ``POST /v1/templates/preview``, with the editor's sample."""
+def render_preview(data: PreviewIn, db: Database, user: UiUser) -> PreviewOut:
+    """Render an unsaved source like ``POST /v1/templates/preview``, with the editor's sample.
+
+    The Publish rules checked are those of the template's category (``template_id``), else of
+    ``category``, else of a transactional template.
+    """
     if data.channel not in ("email", "sms"):
         raise InvalidInputError([FieldError("channel", 'must be "email" or "sms"')])
+    if data.category not in (None, "transactional", "marketing"):
+        raise InvalidInputError([FieldError("category", 'must be "transactional" or "marketing"')])
+    category = data.category or "transactional"
+    if data.template_id:
+        with db.reader() as tx:
+            category = get_template(tx, user.project_id, data.template_id).category
     source = validate_source(
         data.channel,
         VersionInput(
@@ -79,7 +91,7 @@ def render_preview(data: PreviewIn) -> PreviewOut:
             gsm_safe=data.gsm_safe and data.channel == "sms",
         ),
     )
-    return preview_out(source, data.context)
+    return preview_out(source, data.context, category=category)
 
 
 class UiApiController(Controller):
@@ -88,9 +100,14 @@ class UiApiController(Controller):
     path = "/ui/api"
 
     @post("/preview", sync_to_thread=True, status_code=200)
-    def preview(self, user: NamedDependency[UiUser], data: JSONBody[PreviewIn]) -> PreviewOut:
+    def preview(
+        self,
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        data: JSONBody[PreviewIn],
+    ) -> PreviewOut:
         """Render an unsaved source with sample data; template errors are a 200 with `errors`."""
-        return render_preview(data)
+        return render_preview(data, db, user)
 
     @get("/customers", sync_to_thread=True)
     def customers(
@@ -180,7 +197,7 @@ class UiApiController(Controller):
             to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16
         ):
             raise InvalidInputError([FieldError("to", "must be a phone number like +14155552671")])
-        shown = await asyncio.to_thread(render_preview, data)
+        shown = await asyncio.to_thread(render_preview, data, db, user)
         if shown.errors:
             raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
         message_id = new_test_message_id()
