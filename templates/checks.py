@@ -416,12 +416,13 @@ def variable_problems(
     """
     problems: list[Problem] = []
     missing_names = set(missing)
-    reported: set[str] = set()
+    # Each name once per part: the first use is where the editor points.
+    reported: set[tuple[str, str]] = set()
     for use in uses:
         unknown = unknown_variable(use.path)
         if unknown is not None:
-            if unknown not in reported:
-                reported.add(unknown)
+            if (use.part, unknown) not in reported:
+                reported.add((use.part, unknown))
                 problems.append(
                     Problem(
                         "warning",
@@ -434,11 +435,11 @@ def variable_problems(
                 )
             continue
         name = use.name
-        if name in reported:
+        if (use.part, name) in reported:
             continue
         present, value = _value(context, use.path)
         if not present and (name in missing_names or _under_missing(use.path, missing_names)):
-            reported.add(name)
+            reported.add((use.part, name))
             problems.append(
                 Problem(
                     "warning",
@@ -450,7 +451,7 @@ def variable_problems(
                 )
             )
         elif present and value is None:
-            reported.add(name)
+            reported.add((use.part, name))
             problems.append(
                 Problem(
                     "warning",

@@ -71,8 +71,9 @@ class PreviewError:
         broken = mjml_structure_error(body)
         if broken is None:
             return cls.from_error(error)
-        line, column, _why = broken
-        return cls(error.part, f"line {line}: {error.message}", line, column, "invalid-mjml")
+        line, column, why = broken
+        message = error.message if why in error.message else f"{error.message} ({why})"
+        return cls(error.part, f"line {line}: {message}", line, column, "invalid-mjml")
 
 
 @dataclass(frozen=True)

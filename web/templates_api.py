@@ -11,6 +11,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from sqlmodel import Session
 
 from distribution.models import TemplateVariant, TemplateVersion
+from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 from distribution.template_store import (
     NoLiveVersionError,
@@ -21,6 +22,7 @@ from distribution.template_store import (
     VersionInput,
     add_version,
     archive_template,
+    check_resolve_input,
     compare_version,
     create_template,
     duplicate_template,
@@ -291,6 +293,7 @@ class TemplateController(Controller):
         self,
         db: NamedDependency[Database],
         caller: NamedDependency[Caller],
+        links: NamedDependency[LinkSettings],
         data: Annotated[
             PreviewIn,
             Body(
@@ -326,7 +329,11 @@ class TemplateController(Controller):
         )
         with db.reader() as session:
             context = preview_context(
-                session, caller.project_id, customer_id=data.customer_id, sample=data.sample
+                session,
+                caller.project_id,
+                customer_id=data.customer_id,
+                sample=data.sample,
+                qr_url=links.qr_url,
             )
             category = (
                 get_template(session, caller.project_id, data.template_id).category
@@ -539,14 +546,22 @@ class TemplateController(Controller):
         locale: FromQuery[str | None] = None,
     ) -> ResolveOut:
         with db.reader() as session:
+            asked = check_resolve_input(
+                session,
+                caller.project_id,
+                template_id,
+                campaign_id=campaign_id,
+                segment_ids=segment_id or [],
+                locale=locale,
+            )
             try:
                 variant, _live = resolve_template(
                     session,
                     caller.project_id,
                     template_id,
-                    campaign_id=campaign_id or None,
-                    segment_ids=segment_id or [],
-                    locale=locale or None,
+                    campaign_id=asked.campaign_id,
+                    segment_ids=asked.segment_ids,
+                    locale=asked.locale,
                 )
             except NoLiveVersionError as error:
                 return ResolveOut(variant=None, reason=str(error))

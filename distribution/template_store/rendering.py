@@ -7,7 +7,7 @@ versions, so the process-wide compiled cache, keyed by version id, never goes st
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,7 @@ __all__ = [
     "preview_context",
     "render_version",
     "resolve_template",
+    "sample_with_qr",
     "source_of",
 ]
 
@@ -406,21 +407,32 @@ def build_context(
     return merge_context(base, extra or {})
 
 
+def sample_with_qr(qr_url: Callable[[str], str] | None) -> dict[str, Any]:
+    """`sample_context()` whose `code.qr_url` is the QR image the service serves for the
+    sample code (`LinkSettings.qr_url`), so a preview shows a real image: the schema's example
+    is a documentation host that does not exist."""
+    context = sample_context()
+    if qr_url is not None:
+        context["code"]["qr_url"] = qr_url(str(context["code"]["code"]))
+    return context
+
+
 def preview_context(
     session: Session,
     project_id: str,
     *,
     customer_id: str | None = None,
     sample: Mapping[str, Any] | None = None,
+    qr_url: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Sample data for the editor: `sample_context()`, the real project, then a stored customer
-    (by id or source_id; it replaces the sample customer whole, so its gaps show as missing),
-    then the inline `sample` merged over everything.
+    """Sample data for the editor: `sample_with_qr(qr_url)`, the real project, then a stored
+    customer (by id or source_id; it replaces the sample customer whole, so its gaps show as
+    missing), then the inline `sample` merged over everything.
 
     Raises:
         InvalidInputError: `customer_id` names no live customer of the project.
     """
-    context = sample_context()
+    context = sample_with_qr(qr_url)
     project = session.get(Project, project_id)
     if project is not None:
         context = merge_context(

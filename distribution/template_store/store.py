@@ -25,7 +25,14 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import changed
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.models import MessageTemplate, Segment, TemplateVariant, TemplateVersion, utcnow
+from distribution.models import (
+    Campaign,
+    MessageTemplate,
+    Segment,
+    TemplateVariant,
+    TemplateVersion,
+    utcnow,
+)
 from distribution.storage.db import flush_or_conflict
 from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row
@@ -40,6 +47,7 @@ from templates import EmailSource, PreviewError, SmsSource
 __all__ = [
     "MAX_BODY_CHARS",
     "Comparison",
+    "ResolveInput",
     "SavedVersion",
     "StaleVersionError",
     "TemplateDetail",
@@ -49,6 +57,7 @@ __all__ = [
     "VersionInput",
     "add_version",
     "archive_template",
+    "check_resolve_input",
     "compare_version",
     "create_template",
     "get_template",
@@ -399,6 +408,90 @@ def _refuse_archived(template: MessageTemplate) -> None:
         raise ConflictError(f"template {template.id!r} is archived")
 
 
+def _checked_locale(locale: str | None, errors: list[FieldError]) -> str | None:
+    """The canonical form of a locale (pt_br -> pt-BR), None for none; a bad one is an error."""
+    locale = (locale or "").strip() or None
+    if locale is None:
+        return None
+    if _LOCALE.match(locale) is None or len(locale) > 35:
+        errors.append(FieldError("locale", "must be a BCP 47 language tag such as pt-BR"))
+        return None
+    return _canonical_locale(locale)
+
+
+def _segment_exists(session: Session, project_id: str, segment_id: str) -> bool:
+    return (
+        "\x00" not in segment_id
+        and session.exec(
+            select(Segment.id).where(Segment.project_id == project_id, Segment.id == segment_id)
+        ).first()
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class ResolveInput:
+    """Who a send would go to, checked: the campaign, the recipient's segments, the locale."""
+
+    campaign_id: str | None
+    segment_ids: list[str]
+    locale: str | None
+
+
+def check_resolve_input(
+    session: Session,
+    project_id: str,
+    template_id: str,
+    *,
+    campaign_id: str | None,
+    segment_ids: list[str],
+    locale: str | None,
+) -> ResolveInput:
+    """The question "which variant would a send use?", checked by the rules a variant's key
+    follows (the locale rule and segment check of a save).
+
+    A campaign must be one of the project's or one a variant of the template names (variants
+    may be keyed by a campaign id events bring from elsewhere).
+
+    Raises:
+        InvalidInputError: Naming each field that names nothing (``campaign_id``,
+            ``segment_id``, ``locale``).
+        NotFoundError: No such template in the project.
+    """
+    template = get_template(session, project_id, template_id)
+    errors: list[FieldError] = []
+    campaign_id = (campaign_id or "").strip() or None
+    if campaign_id is not None and not _campaign_known(session, template, campaign_id):
+        errors.append(
+            FieldError("campaign_id", "no such campaign in this project, and no variant names it")
+        )
+    segments = [s.strip() for s in segment_ids if s.strip()]
+    if any(not _segment_exists(session, project_id, s) for s in segments):
+        errors.append(FieldError("segment_id", "no such segment in this project"))
+    canonical = _checked_locale(locale, errors)
+    if errors:
+        raise InvalidInputError(errors)
+    return ResolveInput(campaign_id, segments, canonical)
+
+
+def _campaign_known(session: Session, template: MessageTemplate, campaign_id: str) -> bool:
+    if "\x00" in campaign_id:
+        return False
+    ours = session.exec(
+        select(Campaign.id).where(
+            Campaign.project_id == template.project_id, Campaign.id == campaign_id
+        )
+    ).first()
+    if ours is not None:
+        return True
+    named = session.exec(
+        select(TemplateVariant.id).where(
+            TemplateVariant.template_id == template.id, TemplateVariant.campaign_id == campaign_id
+        )
+    ).first()
+    return named is not None
+
+
 def _variant_for(
     session: Session,
     template: MessageTemplate,
@@ -409,24 +502,11 @@ def _variant_for(
     errors: list[FieldError] = []
     campaign_id = (campaign_id or "").strip() or None
     segment_id = (segment_id or "").strip() or None
-    locale = (locale or "").strip() or None
     _text("campaign_id", campaign_id, 200, errors)
     if campaign_id and "|" in campaign_id:
         errors.append(FieldError("campaign_id", 'must not contain "|"'))
-    if locale is not None:
-        if _LOCALE.match(locale) is None or len(locale) > 35:
-            errors.append(FieldError("locale", "must be a BCP 47 language tag such as pt-BR"))
-        else:
-            locale = _canonical_locale(locale)
-    if segment_id is not None and (
-        "\x00" in segment_id
-        or session.exec(
-            select(Segment.id).where(
-                Segment.project_id == template.project_id, Segment.id == segment_id
-            )
-        ).first()
-        is None
-    ):
+    locale = _checked_locale(locale, errors)
+    if segment_id is not None and not _segment_exists(session, template.project_id, segment_id):
         errors.append(FieldError("segment_id", "no such segment in this project"))
     if errors:
         raise InvalidInputError(errors)

@@ -15,8 +15,11 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from distribution.customers.customer_input import normalize_phone
 from distribution.customers.store import list_customers
 from distribution.errors import FieldError, InvalidInputError
+from distribution.models import Project
+from distribution.outbox import LinkSettings
 from distribution.outbox.sent_tests import EditorTestSend, new_test_message_id, record_test_send
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.provider_configs.store import BUILT_IN_CAPTURE, list_providers
@@ -24,6 +27,7 @@ from distribution.storage.db import Database
 from distribution.template_store import (
     NoLiveVersionError,
     VersionInput,
+    check_resolve_input,
     get_template,
     preview_context,
     resolve_template,
@@ -132,11 +136,14 @@ class UiApiController(Controller):
         self,
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
+        links: NamedDependency[LinkSettings],
         customer_id: FromPath[str],
     ) -> dict[str, Any]:
         """Sample data for one real customer: their `customer`, the project, sample for the rest."""
         with db.reader() as tx:
-            return preview_context(tx, user.project_id, customer_id=customer_id)
+            return preview_context(
+                tx, user.project_id, customer_id=customer_id, qr_url=links.qr_url
+            )
 
     @post("/templates/{template_id:str}/resolve", sync_to_thread=True, status_code=200)
     def resolve(
@@ -148,14 +155,22 @@ class UiApiController(Controller):
     ) -> dict[str, Any]:
         """Which live variant a recipient with this campaign, segment and locale would get."""
         with db.reader() as tx:
+            asked = check_resolve_input(
+                tx,
+                user.project_id,
+                template_id,
+                campaign_id=data.campaign_id,
+                segment_ids=[data.segment_id] if data.segment_id else [],
+                locale=data.locale,
+            )
             try:
                 variant, version = resolve_template(
                     tx,
                     user.project_id,
                     template_id,
-                    campaign_id=data.campaign_id or None,
-                    segment_ids=[data.segment_id] if data.segment_id else [],
-                    locale=data.locale or None,
+                    campaign_id=asked.campaign_id,
+                    segment_ids=asked.segment_ids,
+                    locale=asked.locale,
                 )
             except NoLiveVersionError as error:
                 return {"variant_id": None, "message": str(error)}
@@ -190,13 +205,7 @@ class UiApiController(Controller):
     ) -> dict[str, Any]:
         """Render the unsaved source with the sample data, exactly as previewed, and send it;
         the send is recorded as a message marked ``test`` (GET /v1/messages?test=true)."""
-        to = data.to.strip()
-        if data.channel == "email" and (to.count("@") != 1 or len(to) > 320 or " " in to):
-            raise InvalidInputError([FieldError("to", "is not an email address")])
-        if data.channel == "sms" and not (
-            to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16
-        ):
-            raise InvalidInputError([FieldError("to", "must be a phone number like +14155552671")])
+        to = await asyncio.to_thread(self._recipient, db, user, data.channel, data.to)
         shown = await asyncio.to_thread(render_preview, data, db, user)
         if shown.errors:
             raise InvalidInputError([FieldError(e.part or "body", e.message) for e in shown.errors])
@@ -263,6 +272,23 @@ class UiApiController(Controller):
             "reason": result.reason,
             "message_id": message_id,
         }
+
+    @staticmethod
+    def _recipient(db: Database, user: UiUser, channel: str, to: str) -> str:
+        """The address or number, by the customers API's rules (a phone number in any form it
+        accepts, read in the project's default region; sent in E.164)."""
+        to = to.strip()
+        try:
+            if channel == "sms":
+                with db.reader() as tx:
+                    project = tx.get(Project, user.project_id)
+                    region = project.default_region if project is not None else "US"
+                return normalize_phone(to, region)
+            if to.count("@") != 1 or len(to) > 320 or " " in to:
+                raise ValueError("is not an email address")
+        except ValueError as error:
+            raise InvalidInputError([FieldError("to", str(error))]) from None
+        return to
 
     @staticmethod
     def _own_template(db: Database, user: UiUser, template_id: str) -> None:

@@ -14,14 +14,16 @@ from distribution.codes.campaigns import list_campaigns
 from distribution.customers.segments import list_segments
 from distribution.errors import NotFoundError
 from distribution.models import TemplateVariant, TemplateVersion
+from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
+from distribution.template_store import sample_with_qr
 from distribution.template_store.store import (
     get_template_detail,
     get_version,
     list_templates,
     version_status,
 )
-from templates import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
+from templates import FILTER_SCHEMA, VARIABLE_SCHEMA
 from web.ui.pages import page
 from web.ui.session import UiUser
 
@@ -228,6 +230,7 @@ class TemplatePagesController(Controller):
         request: Request[Any, Any, Any],
         user: NamedDependency[UiUser],
         db: NamedDependency[Database],
+        links: NamedDependency[LinkSettings],
         template_id: FromPath[str],
         variant_id: FromPath[str],
     ) -> Template:
@@ -267,7 +270,7 @@ class TemplatePagesController(Controller):
             "current_version": version_json(current, variant) if current else None,
             "versions": [version_json(v, variant) for v in own],
             "segments": [{"id": s.id, "name": s.name} for s in segments],
-            "sample": sample_context(),
+            "sample": sample_with_qr(links.qr_url),
             "variables": VARIABLE_SCHEMA,
             "filters": FILTER_SCHEMA,
             "can_edit": user.can("editor") and template.archived_at is None,
