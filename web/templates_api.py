@@ -553,6 +553,7 @@ class TemplateController(Controller):
                 campaign_id=campaign_id,
                 segment_ids=segment_id or [],
                 locale=locale,
+                known_campaign=False,
             )
             try:
                 variant, _live = resolve_template(

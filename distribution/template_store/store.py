@@ -446,12 +446,14 @@ def check_resolve_input(
     campaign_id: str | None,
     segment_ids: list[str],
     locale: str | None,
+    known_campaign: bool = True,
 ) -> ResolveInput:
     """The question "which variant would a send use?", checked by the rules a variant's key
     follows (the locale rule and segment check of a save).
 
-    A campaign must be one of the project's or one a variant of the template names (variants
-    may be keyed by a campaign id events bring from elsewhere).
+    With `known_campaign`, the campaign must be one of the project's or one a variant of the
+    template names (variants may be keyed by a campaign id events bring from elsewhere). The
+    API leaves it off: an event may carry any campaign id, and asking what it gets is fair.
 
     Raises:
         InvalidInputError: Naming each field that names nothing (``campaign_id``,
@@ -461,7 +463,11 @@ def check_resolve_input(
     template = get_template(session, project_id, template_id)
     errors: list[FieldError] = []
     campaign_id = (campaign_id or "").strip() or None
-    if campaign_id is not None and not _campaign_known(session, template, campaign_id):
+    if (
+        known_campaign
+        and campaign_id is not None
+        and not _campaign_known(session, template, campaign_id)
+    ):
         errors.append(
             FieldError("campaign_id", "no such campaign in this project, and no variant names it")
         )
