@@ -8,6 +8,7 @@ Codes (documented in docs/templates.md, "Problems"):
 
 * ``mjml-unknown-tag``, ``mjml-unknown-attribute``: not in `templates.mjml_rules`.
 * ``unknown-variable``: a variable the schema does not have (a typo, or data no send provides).
+* ``deprecated-variable``: a former name sends still fill (`templates.schema.DEPRECATED_ALIASES`).
 * ``missing-value``: a schema variable the sample data has no value for.
 * ``null-value``: a variable whose value is null: it prints as nothing.
 * ``gmail-clipping``, ``image-alt``, ``link-text``: how inboxes show the message.
@@ -26,7 +27,7 @@ from jinja2 import meta, nodes
 from templates.filters import FILTERS
 from templates.jinja_tokens import scan_tokens
 from templates.mjml_rules import ANY_ATTRIBUTE, ENDING_TAGS, allowed_attributes
-from templates.schema import VARIABLE_SCHEMA
+from templates.schema import DEPRECATED_ALIASES, VARIABLE_SCHEMA
 from templates.sources import EmailSource, SmsSource
 
 __all__ = [
@@ -390,10 +391,11 @@ def unknown_variable(path: tuple[str, ...]) -> str | None:
     free-form objects.
     """
     group = VARIABLE_SCHEMA.get(path[0])
+    name = ".".join(path[:2])
     if group is None:
-        return ".".join(path[:2])
-    if len(path) > 1 and path[1] not in group["fields"]:
-        return ".".join(path[:2])
+        return name
+    if len(path) > 1 and path[1] not in group["fields"] and name not in DEPRECATED_ALIASES:
+        return name
     return None
 
 
@@ -437,6 +439,19 @@ def variable_problems(
         name = use.name
         if (use.part, name) in reported:
             continue
+        alias = DEPRECATED_ALIASES.get(".".join(use.path[:2]))
+        if alias is not None:
+            reported.add((use.part, name))
+            problems.append(
+                Problem(
+                    "warning",
+                    "deprecated-variable",
+                    use.part,
+                    f"{'.'.join(use.path[:2])} is the former name of {alias}: sends still fill "
+                    "it, but use the new name",
+                    use.line,
+                )
+            )
         present, value = _value(context, use.path)
         if not present and (name in missing_names or _under_missing(use.path, missing_names)):
             reported.add((use.part, name))

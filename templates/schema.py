@@ -17,7 +17,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["EVERY_EVENT", "FILTER_SCHEMA", "VARIABLE_SCHEMA", "sample_context"]
+__all__ = [
+    "DEPRECATED_ALIASES",
+    "EVERY_EVENT",
+    "FILTER_SCHEMA",
+    "VARIABLE_SCHEMA",
+    "sample_context",
+    "with_aliases",
+]
 
 
 #: Every event-triggered send, whatever its trigger.
@@ -95,8 +102,15 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
             ),
             "referral_link": _field(
                 "string",
-                "Shareable link that carries the code.",
+                "Shareable link that carries the code (when the campaign has a referral URL "
+                "template). Formerly `code.referral_url`, which sends still fill.",
                 "https://shop.example.com/r/ANA-7K2Q",
+            ),
+            "pool_id": _field(
+                "string",
+                "Our id of the code pool the code came from.",
+                "pool_01HZX7",
+                ("code.assigned",),
             ),
         },
     ),
@@ -133,7 +147,16 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
         {
             "id": _field("string", "Our id of the campaign.", "cmp_spring", _CODE_TRIGGERS),
             "name": _field("string", "Campaign name.", "Spring referral", _CODE_TRIGGERS),
+            "type": _field(
+                "string",
+                "Kind of campaign: referral, promotion...",
+                "referral",
+                ("code.assigned", "bulk"),
+            ),
             "description": _field("string", "Campaign description.", "Give R$ 25, get R$ 25"),
+            "metadata": _field(
+                "object", "Free-form attributes of the campaign.", {"season": "spring"}, ("bulk",)
+            ),
             "start_date": _field("datetime", "Start of the campaign.", "2026-03-01T00:00:00Z"),
             "end_date": _field("datetime", "End of the campaign.", "2026-06-30T23:59:00Z"),
         },
@@ -204,6 +227,22 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
         },
     ),
 }
+
+#: Older names sends still fill, each with the schema's name for the same value. Templates saved
+#: before the names were unified keep working; the editor warns (`deprecated-variable`).
+DEPRECATED_ALIASES: dict[str, str] = {"code.referral_url": "code.referral_link"}
+
+
+def with_aliases(group: str, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of `group` plus the deprecated names of the fields it has (same values)."""
+    out = dict(values)
+    for old, new in DEPRECATED_ALIASES.items():
+        old_group, old_name = old.split(".", 1)
+        new_group, new_name = new.split(".", 1)
+        if old_group == group == new_group and new_name in values:
+            out[old_name] = values[new_name]
+    return out
+
 
 #: Filters a template can use, with an example and what it prints for `sample_context()`.
 FILTER_SCHEMA: list[dict[str, str]] = [
@@ -324,7 +363,11 @@ FILTER_SCHEMA: list[dict[str, str]] = [
 
 def sample_context() -> dict[str, Any]:
     """Sample data built from the schema's examples (a fresh deep copy each call)."""
+    # Deprecated names are filled as sends fill them, so a preview matches the send.
     return {
-        group: {name: copy.deepcopy(spec["example"]) for name, spec in info["fields"].items()}
+        group: with_aliases(
+            group,
+            {name: copy.deepcopy(spec["example"]) for name, spec in info["fields"].items()},
+        )
         for group, info in VARIABLE_SCHEMA.items()
     }

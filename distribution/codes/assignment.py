@@ -34,6 +34,7 @@ from distribution.models import Campaign, Code, CodePool, Project, utcnow
 from distribution.outbox import LinkSettings
 from distribution.storage.driver_sql import Among, update_many
 from distribution.webhooks.subscriptions import emit, emit_many
+from templates.schema import with_aliases
 
 __all__ = [
     "AssignedCode",
@@ -70,8 +71,8 @@ class AssignedCode:
 def code_links(links: LinkSettings, campaign: Campaign, code: str) -> dict[str, Any]:
     """The template variables of a code: ``code``, ``qr_url`` and ``referral_link``.
 
-    ``referral_link`` is the documented name; ``referral_url`` carries the same link because
-    sends provided only that name before the schema and the sends were compared.
+    Named by the variable schema (`templates.VARIABLE_SCHEMA`); its deprecated aliases are
+    added too (``referral_url``, the name sends used before), so older templates still work.
     """
     values: dict[str, Any] = {
         "code": code,
@@ -79,8 +80,8 @@ def code_links(links: LinkSettings, campaign: Campaign, code: str) -> dict[str, 
     }
     url = referral_url(campaign.referral_url_template, code)
     if url is not None:
-        values["referral_link"] = values["referral_url"] = url
-    return values
+        values["referral_link"] = url
+    return with_aliases("code", values)
 
 
 def _answer(

@@ -9,6 +9,8 @@ variable fails the delivery and names it.
 from __future__ import annotations
 
 import copy
+import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +20,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from templates import VARIABLE_SCHEMA
-from templates.schema import EVERY_EVENT
+from templates.schema import DEPRECATED_ALIASES, EVERY_EVENT
 from tests.test_distribution.event_samples import (
     VOUCHERIFY_REDEMPTION,
     VOUCHERIFY_V2024_PUBLISHED,
@@ -170,3 +172,100 @@ def test_a_send_provides_every_variable_the_schema_lists_for_its_trigger(
     assert message["status"] == "sent", detail
     for path in promised:
         assert f"{path}=[]" not in detail["content"]["html"]
+
+
+def _sent_message(client: Client) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        messages = client.get("/v1/messages").json()["messages"]
+        settled = [m for m in messages if m["status"] not in ("queued", "sending")]
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [message] = messages
+    detail: dict[str, Any] = client.get(f"/v1/messages/{message['id']}").json()
+    assert message["status"] == "sent", detail
+    return detail
+
+
+@pytest.mark.parametrize("case", list(TRIGGERS))
+def test_a_send_provides_no_variable_the_schema_does_not_name(client: Client, case: str) -> None:
+    """The other direction: every name a send fills is in the schema (or a documented alias),
+    so the editor's panel and the sends speak of the same variables."""
+    _trigger, send = TRIGGERS[case]
+    dumps = "".join(
+        f'<pre data-group="{group}">{{{{ {group} | default({{}}) | tojson }}}}</pre>'
+        for group in VARIABLE_SCHEMA
+    )
+    template_id = published_template(
+        client,
+        {
+            "subject": "Every name a send fills",
+            "body_format": "html",
+            "body": f"<html><body>{dumps}</body></html>",
+        },
+    )
+    send(client, template_id)
+    html = _sent_message(client)["content"]["html"]
+    provided = {
+        group: json.loads(found)
+        for group, found in re.findall(r'<pre data-group="(\w+)">(.*?)</pre>', html, re.DOTALL)
+    }
+    assert set(provided) == set(VARIABLE_SCHEMA)
+    unnamed = {
+        f"{group}.{name}"
+        for group, values in provided.items()
+        for name in values
+        if name not in VARIABLE_SCHEMA[group]["fields"]
+        and f"{group}.{name}" not in DEPRECATED_ALIASES
+    }
+    assert unnamed == set(), f"{case} fills variables the schema does not name"
+
+
+def test_the_panels_referral_link_and_its_former_name_are_filled_by_a_real_send(
+    client: Client,
+) -> None:
+    """The editor offers `code.referral_link`; a send fills it, and still fills the former
+    `code.referral_url` (documented as deprecated) so older templates keep working."""
+    template_id = published_template(
+        client,
+        {
+            "subject": "Share",
+            "body_format": "html",
+            "body": "<p>new=[{{ code.referral_link }}] old=[{{ code.referral_url }}]</p>",
+        },
+    )
+    assert client.post(
+        "/v1/distributions",
+        json={
+            "name": "Links",
+            "trigger": "code.assigned",
+            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+        },
+    ).is_success
+    campaign = client.post(
+        "/v1/campaigns",
+        json={"name": "Linked", "referral_url_template": "https://shop.example.com/r/{code}"},
+    ).json()
+    pool = client.post("/v1/code-pools", json={"campaign": campaign["id"], "name": "p"}).json()
+    client.post(f"/v1/code-pools/{pool['id']}/codes/generate", json={"count": 1, "length": 8})
+    assert client.post("/v1/customers", json={"source_id": "l-1", "email": "l@x.io"}).is_success
+    assigned = client.post(f"/v1/code-pools/{pool['id']}/assign", json={"customer": "l-1"})
+    assert assigned.is_success, assigned.text
+    code = assigned.json()["code"]
+    link = f"https://shop.example.com/r/{code}"
+    html = _sent_message(client)["content"]["html"]
+    assert f"new=[{link}] old=[{link}]" in html
+    shown = client.post(
+        "/v1/templates/preview",
+        json={
+            "channel": "email",
+            "subject": "s",
+            "body": "{{ code.referral_url }}",
+            "body_format": "html",
+        },
+    ).json()
+    [deprecated] = [p for p in shown["problems"] if p["code"] == "deprecated-variable"]
+    assert "code.referral_link" in deprecated["message"]
+    assert not [p for p in shown["problems"] if p["code"] in ("unknown-variable", "missing-value")]
+    assert shown["text"].strip() == "https://shop.example.com/r/ANA-7K2Q"
