@@ -28,7 +28,14 @@ from templates.errors import (
 )
 from templates.filters import format_money
 from templates.html_text import html_to_text
-from templates.preview import EmailPreview, PreviewError, SmsPreview, preview_email, preview_sms
+from templates.preview import (
+    EmailPreview,
+    PreviewError,
+    SmsPreview,
+    preview_email,
+    preview_email_compiled,
+    preview_sms,
+)
 from templates.sandbox import RenderLimits
 from templates.schema import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
 from templates.sms import CompiledSms, RenderedSms, SmsInfo, compile_sms, gsm_safe_rewrite, sms_info
@@ -67,6 +74,7 @@ __all__ = [
     "html_to_text",
     "locale_chain",
     "preview_email",
+    "preview_email_compiled",
     "preview_sms",
     "render_email_slow",
     "resolve_variant",

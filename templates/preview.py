@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from templates.checks import mjml_structure_error
 from templates.emails import (
+    compile_email,
     compile_source_templates,
+    email_syntax_errors,
     refuse_includes,
     render_source_templates,
 )
@@ -26,7 +28,14 @@ from templates.sandbox import RenderLimits
 from templates.sms import SmsInfo, compile_sms
 from templates.sources import EmailSource, SmsSource
 
-__all__ = ["EmailPreview", "PreviewError", "SmsPreview", "preview_email", "preview_sms"]
+__all__ = [
+    "EmailPreview",
+    "PreviewError",
+    "SmsPreview",
+    "preview_email",
+    "preview_email_compiled",
+    "preview_sms",
+]
 
 
 # The stable code of each kind of error (the problems list of a preview names them).
@@ -66,8 +75,9 @@ class PreviewError:
         return cls(error.part, error.message, code=code)
 
     @classmethod
-    def at_mjml_break(cls, error: InvalidMjmlError, body: str) -> PreviewError:
-        """An MJML error of the rendered body, placed where the source's nesting breaks."""
+    def at_mjml_break(cls, error: TemplateError, body: str) -> PreviewError:
+        """An MJML error placed where the source's nesting breaks: MJML ran on the rendered
+        body or on the compiler's protected copy, whose positions are not the author's."""
         broken = mjml_structure_error(body)
         if broken is None:
             return cls.from_error(error)
@@ -127,6 +137,61 @@ def preview_email(
     return EmailPreview(
         rendered.subject, rendered.html, rendered.text, rendered.missing, warnings, []
     )
+
+
+def preview_email_compiled(
+    source: EmailSource,
+    contexts: Sequence[Mapping[str, Any]],
+    *,
+    limits: RenderLimits | None = None,
+) -> list[EmailPreview]:
+    """Preview an unsaved email once per sample context, compiled once as sends compile it.
+
+    The compile (MJML and inlining, the expensive part) is shared, and each render is the one
+    a send makes, so the preview shows what the recipient gets; a second context (the schema's
+    sample, for the publish check) costs a fast render, not another MJML pass. Errors as in
+    `preview_email`, an MJML error placed where the source's nesting breaks.
+    """
+
+    def everywhere(errors: list[PreviewError]) -> list[EmailPreview]:
+        return [EmailPreview(errors=list(errors)) for _ in contexts]
+
+    try:
+        refuse_includes(source)
+    except TemplateError as error:
+        return everywhere([PreviewError.from_error(error)])
+    syntax = email_syntax_errors(source)
+    if syntax:
+        return everywhere([PreviewError.from_error(error) for error in syntax])
+    try:
+        compiled = compile_email(source, limits=limits, checked=True)
+    except TemplateSyntaxError as error:
+        problem = PreviewError.from_error(error)
+        if problem.code == "invalid-mjml":
+            problem = PreviewError.at_mjml_break(error, source.body)
+        return everywhere([problem])
+    except TemplateError as error:
+        return everywhere([PreviewError.from_error(error)])
+    shown = []
+    for context in contexts:
+        try:
+            rendered = compiled.render(context, mode="preview", limits=limits)
+        except InvalidMjmlError as error:
+            shown.append(EmailPreview(errors=[PreviewError.at_mjml_break(error, source.body)]))
+        except TemplateError as error:
+            shown.append(EmailPreview(errors=[PreviewError.from_error(error)]))
+        else:
+            shown.append(
+                EmailPreview(
+                    rendered.subject,
+                    rendered.html,
+                    rendered.text,
+                    rendered.missing,
+                    rendered.warnings,
+                    [],
+                )
+            )
+    return shown
 
 
 def preview_sms(

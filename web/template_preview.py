@@ -13,14 +13,7 @@ from typing import Any
 
 from distribution.template_store import preview_checked
 from templates import EmailPreview, EmailSource, PreviewError, SmsPreview, SmsSource
-from templates.checks import (
-    Problem,
-    clipping_problem,
-    preheader,
-    source_parts,
-    variable_problems,
-    variable_uses,
-)
+from templates.checks import Problem, preheader
 from web.templates_schemas import CheckProblemOut, PreviewOut, ProblemOut, SmsOut
 
 __all__ = ["preview_out", "problems_out"]
@@ -66,14 +59,7 @@ def _problems(
     problems = [_error_problem(e, sms) for e in (*check.errors, *shown.errors)]
     problems += check.notes
     problems += [_warning_problem(w, sms) for w in shown.warnings]
-    uses = variable_uses(source_parts(source))
-    problems += [
-        p for p in variable_problems(uses, context, shown.missing) if p.code != "unknown-variable"
-    ]
-    if isinstance(shown, EmailPreview) and shown.html:
-        clipped = clipping_problem(shown.html)
-        if clipped is not None:
-            problems.append(clipped)
+    problems += checked.notes
     unique = list(dict.fromkeys(problems))  # a render error can be both the check's and ours
     unique.sort(key=lambda p: (p.severity != "error", p.part or "", p.line or 0))
     return unique, shown

@@ -41,13 +41,15 @@ from templates import (
     Variant,
     compile_email,
     compile_sms,
-    preview_email,
+    preview_email_compiled,
     preview_sms,
     resolve_variant,
     sample_context,
 )
 from templates.checks import (
     Problem,
+    VariableUse,
+    clipping_problem,
     inbox_problems,
     mjml_problems,
     source_parts,
@@ -150,10 +152,15 @@ class SourceCheck:
 
 @dataclass(frozen=True)
 class CheckedPreview:
-    """A preview with the caller's sample data, and the check Publish would make."""
+    """A preview with the caller's sample data, and the check Publish would make.
+
+    `notes` are the warnings about this sample data: values missing or null, and the final
+    HTML over Gmail's clipping size.
+    """
 
     shown: EmailPreview | SmsPreview
     check: SourceCheck
+    notes: list[Problem] = field(default_factory=list)
 
 
 def check_source(source: EmailSource | SmsSource, *, category: str) -> SourceCheck:
@@ -188,40 +195,56 @@ def preview_checked(
 def _preview_checked_here(
     source: EmailSource | SmsSource, context: dict[str, Any], category: str
 ) -> CheckedPreview:
-    shown = (
-        preview_email(source, context)
-        if isinstance(source, EmailSource)
-        else preview_sms(source, context)
-    )
-    return CheckedPreview(shown, _check_source_here(source, category))
+    uses = variable_uses(source_parts(source))  # parsed once, for the check and the notes
+    shown: EmailPreview | SmsPreview
+    if isinstance(source, SmsSource):
+        shown = preview_sms(source, context)
+        check = _check_source_here(source, category, uses=uses)
+    else:
+        # One compile for both renders: the caller's sample, and the schema's for the check.
+        shown, sample = preview_email_compiled(source, [context, sample_context()])
+        check = _check_source_here(source, category, sample, uses=uses)
+    notes = [
+        p for p in variable_problems(uses, context, shown.missing) if p.code != "unknown-variable"
+    ]
+    if isinstance(shown, EmailPreview) and shown.html:
+        clipped = clipping_problem(shown.html)
+        if clipped is not None:
+            notes.append(clipped)
+    return CheckedPreview(shown, check, notes)
 
 
-def _source_notes(source: EmailSource | SmsSource) -> list[Problem]:
+def _source_notes(source: EmailSource | SmsSource, uses: list[VariableUse]) -> list[Problem]:
     """Warnings about the source itself, whatever the data: MJML, variables, inbox rules."""
     notes = []
     if isinstance(source, EmailSource):
         notes = mjml_problems(source.body) if source.body_format == "mjml" else []
         notes += inbox_problems(source.body)
-    uses = variable_uses(source_parts(source))
-    notes += [p for p in variable_problems(uses, {}, []) if p.code == "unknown-variable"]
+    notes += [p for p in variable_problems(uses, {}, []) if p.code in _SOURCE_VARIABLE_CODES]
     return notes
 
 
-def _check_source_here(source: EmailSource | SmsSource, category: str) -> SourceCheck:
-    sample = sample_context()
+# Variable warnings that hold whatever the data: the name itself is the problem.
+_SOURCE_VARIABLE_CODES = frozenset({"unknown-variable", "deprecated-variable"})
+
+
+def _check_source_here(
+    source: EmailSource | SmsSource,
+    category: str,
+    sample_shown: EmailPreview | None = None,
+    *,
+    uses: list[VariableUse] | None = None,
+) -> SourceCheck:
+    """The check; `sample_shown` is the email already previewed with `sample_context()`, `uses`
+    the variables its parts read (both found here when not given)."""
     if isinstance(source, SmsSource):
-        sms = preview_sms(source, sample)
+        sms = preview_sms(source, sample_context())
         errors, missing, warnings = sms.errors, sms.missing, list(sms.warnings)
     else:
-        email = preview_email(source, sample)
+        # Compiled as a send compiles it, then rendered with the schema's sample: any error a
+        # send of it would meet with complete data.
+        email = sample_shown or preview_email_compiled(source, [sample_context()])[0]
         errors, missing, warnings = email.errors, email.missing, list(email.warnings)
-        if not errors:
-            try:
-                compiled = compile_email(source)
-            except TemplateError as error:
-                errors = [PreviewError.from_error(error)]
-            else:
-                warnings.extend(w for w in compiled.warnings if w not in warnings)
     if missing:
         warnings.append(
             "not in the sample data: "
@@ -243,7 +266,7 @@ def _check_source_here(source: EmailSource | SmsSource, category: str) -> Source
         ]
     if isinstance(source, EmailSource) and not source.subject.strip():
         errors = [*errors, PreviewError("subject", "the subject is empty", code="empty-subject")]
-    notes = _source_notes(source)
+    notes = _source_notes(source, uses if uses is not None else variable_uses(source_parts(source)))
     warnings.extend(_said(note) for note in notes)
     return SourceCheck(list(errors), warnings, notes)
 
