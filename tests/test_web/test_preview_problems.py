@@ -405,3 +405,36 @@ def test_which_variant_is_chosen_refuses_what_names_nothing(client: Client, edit
             continue
         assert api.status_code == 422, (asked, api.text)
         assert [e["field"] for e in api.json()["errors"]] == [field]
+
+
+def test_the_sent_email_is_the_preview(client: Client) -> None:
+    """Same source, same data: the captured email's HTML is the preview's, byte for byte (the
+    preview compiles as sends do, and neither links a web font)."""
+    source = {
+        "subject": "Hi {{ customer.first_name }}",
+        "body": "<mjml><mj-head><mj-preview>For {{ customer.first_name }}</mj-preview></mj-head>"
+        + mjml("<mj-text font-size='18px'>Hello {{ customer.first_name }}</mj-text>").removeprefix(
+            "<mjml>"
+        ),
+    }
+    stored = client.post(
+        "/v1/customers", json={"source_id": "same", "name": "Ada Lovelace", "email": "a@x.io"}
+    )
+    assert stored.status_code in (200, 201), stored.text
+    shown = preview(client, **source, customer_id="same")
+    template_id = published_template(client, source)
+    made = client.post(
+        "/v1/distributions",
+        json={
+            "name": "Hello",
+            "trigger": "hello.said",
+            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    event = {"type": "hello.said", "customer": {"source_id": "same"}}
+    assert client.post("/v1/events", json=event).status_code == 202
+    sent = settled_message(client)
+    assert sent["content"]["subject"] == shown["subject"] == "Hi Ada"
+    assert sent["content"]["html"] == shown["html"]
+    assert shown["preheader"].startswith("For Ada Hello Ada")
