@@ -71,6 +71,7 @@ __all__ = [
     "load_live_template",
     "merge_context",
     "preview_checked",
+    "preview_checked_in_process",
     "preview_context",
     "render_version",
     "resolve_template",
@@ -190,6 +191,17 @@ def preview_checked(
             else SmsPreview(errors=[problem])
         )
         return CheckedPreview(shown, SourceCheck([problem], []))
+
+
+def preview_checked_in_process(
+    source: EmailSource | SmsSource, context: Mapping[str, Any], *, category: str
+) -> CheckedPreview:
+    """`preview_checked` in this process, for a caller already isolated (a benchmark, a worker).
+
+    Raises:
+        TemplateError: A limit broke (in the pool, the worker reports it instead).
+    """
+    return _preview_checked_here(source, dict(context), category)
 
 
 def _preview_checked_here(
