@@ -21,7 +21,6 @@ __all__ = ["preview_out", "problems_out"]
 # Renders' own warnings are sentences; these prefixes give them their code.
 _WARNING_CODES = (
     ("sent as UCS-2", "sms-ucs2"),
-    ("sends of this template will be rendered per recipient", "slow-render"),
     ("this template is rendered per recipient", "slow-render"),
 )
 
