@@ -27,6 +27,7 @@ from jinja2 import meta, nodes
 from templates.filters import FILTERS
 from templates.jinja_tokens import scan_tokens
 from templates.mjml_rules import ANY_ATTRIBUTE, ENDING_TAGS, allowed_attributes
+from templates.sandbox import TemplateEnvironment
 from templates.schema import DEPRECATED_ALIASES, VARIABLE_SCHEMA
 from templates.sources import EmailSource, SmsSource
 
@@ -324,9 +325,11 @@ class VariableUse:
         return ".".join(self.path)
 
 
-# Parsing only: nothing is rendered with it. Finding the undeclared names compiles the tree,
-# which checks that each filter exists: it needs ours.
-_PARSER = jinja2.Environment(autoescape=True)
+# Parsing only: nothing is rendered with it. The sandbox's environment, for its guards: size and
+# depth checks before parsing, and no constant folding (finding the undeclared names compiles
+# the tree, and folding would compute `{{ 10 ** 100000 }}` here, outside any limit). Compiling
+# checks that each filter exists: it needs ours.
+_PARSER = TemplateEnvironment(autoescape=True)
 _PARSER.filters.update(FILTERS)
 _NOT_DATA = frozenset(_PARSER.globals) | {"loop", "self", "super", "caller", "varargs", "kwargs"}
 

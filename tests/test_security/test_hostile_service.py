@@ -63,6 +63,13 @@ def _preview_body(channel: str, source: dict[str, Any]) -> dict[str, Any]:
     return {"channel": channel, **source}
 
 
+def _renders_as_sent(name: str) -> bool:
+    """Previews and the save check compile the source as a send does (so the preview is the
+    email sent); a `mjml-textloop-` case's loop output is then only text, rendered as a send
+    renders it (tests/hostile_templates.py), rather than refused by MJML."""
+    return name.startswith("mjml-textloop-")
+
+
 def _check_errors(name: str, answer: httpx.Response, *, ok: int = 200) -> None:
     """The render's errors (in a successful answer) or the input's (a 422 problem document,
     e.g. a source over the size the API takes) name what the case breaks."""
@@ -72,6 +79,8 @@ def _check_errors(name: str, answer: httpx.Response, *, ok: int = 200) -> None:
     else:
         assert answer.status_code == ok, (name, answer.text)
         messages = [e["message"] for e in answer.json()["errors"]]
+        if not messages and _renders_as_sent(name):
+            return
     assert messages, name
     assert any(expected_error(name).search(m) for m in messages), (name, answer.text)
 
@@ -144,6 +153,9 @@ def test_save_reports_and_publish_refuses_naming_the_limit(
             if saved.status_code == 422:
                 continue  # refused as input: nothing was stored to publish
             published = _publish(client, saved.json())
+            if _renders_as_sent(name) and not saved.json()["errors"]:
+                assert published.status_code == 200, (name, published.text)
+                continue
             assert published.status_code == 422, (name, published.text)
             assert published.headers["content-type"].startswith("application/problem+json")
             assert expected_error(name).search(published.text), (name, published.text)
