@@ -240,8 +240,8 @@ def render_email_slow(
 ) -> RenderedEmail:
     """Render by the reference path: Jinja on the source, then MJML, then CSS inlining.
 
-    This is what a compiled template must be equivalent to; previews of unsaved sources use it
-    because it costs one MJML and one inlining pass, like a compile.
+    This is what a compiled template must be equivalent to. The service's previews compile
+    instead (`templates.preview.preview_email_compiled`), so they show exactly what sends send.
     """
     refuse_includes(source)
     templates, errors = compile_source_templates(source)
