@@ -64,3 +64,17 @@ def news_distribution(client: Client, provider: str) -> None:
         },
     )
     assert created.status_code == 201, created.text
+
+
+def settled_message(client: Client) -> dict[str, Any]:
+    """The project's one message, with its content, once the worker has sent or failed it."""
+    deadline = time.monotonic() + 30
+    while True:
+        messages = client.get("/v1/messages").json()["messages"]
+        settled = [m for m in messages if m["status"] not in ("queued", "sending")]
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [message] = messages
+    detail: dict[str, Any] = client.get(f"/v1/messages/{message['id']}").json()
+    return detail

@@ -5,7 +5,6 @@ numbers, variant resolution input)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +14,7 @@ from litestar.testing import TestClient
 
 from distribution.storage.db import Database
 from tests.conftest import ProjectCredentials
-from tests.test_web.api_templates import published_template
+from tests.test_web.api_templates import published_template, settled_message
 from tests.test_web.ui_sign_in import header_token, make_user, sign_in
 
 Client = TestClient[Litestar]
@@ -261,20 +260,6 @@ def test_a_null_in_a_real_send_prints_nothing(client: Client) -> None:
     assert message["status"] == "sent", message
     assert "Note:[]" in message["content"]["html"]
     assert "None" not in message["content"]["html"]
-
-
-def settled_message(client: Client) -> dict[str, Any]:
-    """The one message of the project, once the worker has sent or failed it."""
-    deadline = time.monotonic() + 30
-    while True:
-        messages = client.get("/v1/messages").json()["messages"]
-        settled = [m for m in messages if m["status"] not in ("queued", "sending")]
-        if settled or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    [message] = messages
-    detail: dict[str, Any] = client.get(f"/v1/messages/{message['id']}").json()
-    return detail
 
 
 def test_inbox_checks_images_links_and_clipping(client: Client) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +25,7 @@ from tests.test_distribution.event_samples import (
     VOUCHERIFY_V2024_PUBLISHED,
     VOUCHERIFY_V2024_REFERRER_REWARDED,
 )
-from tests.test_web.api_templates import published_template
+from tests.test_web.api_templates import published_template, settled_message
 from tests.test_web.voucherify_webhooks import connect_voucherify, post_webhook, signed_body
 
 Client = TestClient[Litestar]
@@ -160,31 +159,14 @@ def test_a_send_provides_every_variable_the_schema_lists_for_its_trigger(
         },
     )
     send(client, template_id)
-    deadline = time.monotonic() + 30
-    while True:
-        messages = client.get("/v1/messages").json()["messages"]
-        settled = [m for m in messages if m["status"] not in ("queued", "sending")]
-        if settled or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    [message] = messages
-    detail = client.get(f"/v1/messages/{message['id']}").json()
-    assert message["status"] == "sent", detail
+    detail = _sent(client)
     for path in promised:
         assert f"{path}=[]" not in detail["content"]["html"]
 
 
-def _sent_message(client: Client) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        messages = client.get("/v1/messages").json()["messages"]
-        settled = [m for m in messages if m["status"] not in ("queued", "sending")]
-        if settled or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    [message] = messages
-    detail: dict[str, Any] = client.get(f"/v1/messages/{message['id']}").json()
-    assert message["status"] == "sent", detail
+def _sent(client: Client) -> dict[str, Any]:
+    detail = settled_message(client)
+    assert detail["status"] == "sent", detail
     return detail
 
 
@@ -206,7 +188,7 @@ def test_a_send_provides_no_variable_the_schema_does_not_name(client: Client, ca
         },
     )
     send(client, template_id)
-    html = _sent_message(client)["content"]["html"]
+    html = _sent(client)["content"]["html"]
     provided = {
         group: json.loads(found)
         for group, found in re.findall(r'<pre data-group="(\w+)">(.*?)</pre>', html, re.DOTALL)
@@ -254,7 +236,7 @@ def test_the_panels_referral_link_and_its_former_name_are_filled_by_a_real_send(
     assert assigned.is_success, assigned.text
     code = assigned.json()["code"]
     link = f"https://shop.example.com/r/{code}"
-    html = _sent_message(client)["content"]["html"]
+    html = _sent(client)["content"]["html"]
     assert f"new=[{link}] old=[{link}]" in html
     shown = client.post(
         "/v1/templates/preview",
