@@ -98,8 +98,8 @@ class ProviderPatch(msgspec.Struct, forbid_unknown_fields=True):
     limit."""
 
     config: dict[str, Any] | None = None
-    max_concurrency: Concurrency | None | msgspec.UnsetType = msgspec.UNSET
-    rate_per_second: Rate | None | msgspec.UnsetType = msgspec.UNSET
+    max_concurrency: Concurrency | msgspec.UnsetType | None = msgspec.UNSET
+    rate_per_second: Rate | msgspec.UnsetType | None = msgspec.UNSET
     disabled: bool | None = None
 
 

@@ -17,8 +17,6 @@ rotation.
 
 from __future__ import annotations
 
-import msgspec
-
 import json
 import logging
 import math
@@ -26,6 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from sqlmodel import Session, select
 
 from distribution.accounts.project_cache import CACHE, changed
@@ -290,8 +289,8 @@ def update_provider(
     name: str,
     *,
     config: Mapping[str, Any] | None = None,
-    max_concurrency: int | None | msgspec.UnsetType = msgspec.UNSET,
-    rate_per_second: float | None | msgspec.UnsetType = msgspec.UNSET,
+    max_concurrency: int | msgspec.UnsetType | None = msgspec.UNSET,
+    rate_per_second: float | msgspec.UnsetType | None = msgspec.UNSET,
     disabled: bool | None = None,
     guard: AddressGuard | None = None,
 ) -> ProviderConfig:

@@ -65,7 +65,9 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     expect(examples).to_have_count(5)
     for text in examples.all_inner_texts():
         assert re.fullmatch(r"SP-\d\d[A-Z]", text), text
-    card.get_by_label("Pattern", exact=True).fill("SP")  # no placeholder: the error shows at the field
+    card.get_by_label("Pattern", exact=True).fill(
+        "SP"
+    )  # no placeholder: the error shows at the field
     expect(card.locator(f"#{pool_id}-pattern-error")).to_contain_text("needs at least one")
     expect(card.get_by_label("Pattern", exact=True)).to_have_attribute("aria-invalid", "true")
     assert_accessible(tab, "a pool with a generation error at its field")
@@ -232,6 +234,9 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     )
     message = tab.locator('#timeline li[data-kind="message"]')
     expect(message).to_contain_text(f"Email message: {template_name}", timeout=WAIT_MS)
+    event = tab.locator('#timeline li[data-kind="event"]')
+    expect(event).to_contain_text(f"Event {trigger}")
+    expect(event).to_contain_text("from the API · 1 message")
     email = tab.locator('#consents tr[data-channel="email"]')
     expect(email.locator('[data-field="status"]')).to_have_text("subscribed")
     assert_accessible(tab, "a customer's profile with a message")
