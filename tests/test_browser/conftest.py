@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -199,13 +200,22 @@ def page(signed_in: BrowserContext) -> Iterator[tuple[Page, Console]]:
 WAIT_MS = 30_000
 
 
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project, to set up and read back what the UI did."""
+@contextmanager
+def api_client(site: Site, project_id: str | None = None) -> Iterator[httpx.Client]:
+    """An API client with a new key of the project (the site's own by default)."""
     with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"browser-{secrets.token_hex(3)}")
+        key = create_api_key(
+            session, project_id or site.project_id, name=f"browser-{secrets.token_hex(3)}"
+        )
         headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
     with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def api(site: Site) -> Iterator[httpx.Client]:
+    """An API client with a key of the site's project, to set up and read back what the UI did."""
+    with api_client(site) as client:
         yield client
 
 

@@ -19,8 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from distribution.accounts.projects import create_project
 from distribution.accounts.users import create_user
 from tests.test_browser.accessibility import assert_accessible, assert_fits
-from tests.test_browser.conftest import PASSWORD, WAIT_MS, Site, sign_in
-from tests.test_browser.live_data import api_client, bulk_send, distribution, ok
+from tests.test_browser.conftest import PASSWORD, WAIT_MS, Site, api_client, ok, sign_in
+from tests.test_browser.live_data import bulk_send, distribution
 
 pytestmark = pytest.mark.browser
 
