@@ -20,6 +20,8 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from distribution.accounts.projects import create_api_key, create_project
@@ -56,6 +58,22 @@ class Site:
     editor_email: str
     smtp_port: int
     inbox: list[EmailMessage]
+    #: The path of every page the app serves (``/customers/{customer_id:str}``...).
+    page_routes: frozenset[str]
+
+
+#: GET routes that are not pages: the APIs, static files, the API document, probes, QR images.
+_NOT_PAGES = ("/v1", "/ui/", "/schema", "/health", "/metrics", "/links/")
+
+
+def _page_routes(app: Litestar) -> frozenset[str]:
+    return frozenset(
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        and "GET" in route.methods
+        and not route.path.startswith(_NOT_PAGES)
+    )
 
 
 class Inbox:
@@ -149,6 +167,7 @@ def site(
         editor.user.email,
         smtp_port,
         inbox.messages,
+        _page_routes(app),
     )
     server.should_exit = True
     thread.join(timeout=10)
