@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,14 +225,20 @@ _IDS = {
 }
 #: Pages a signed-out visitor sees; every other page is for signed-in users.
 _PUBLIC = {"/login", "/u/{token:str}"}
-#: The tour: (file name, page, width) — what a newcomer should see first.
-_TOUR = {
-    "/": ("home", 1440),
-    "/templates/{template_id:str}/variants/{variant_id:str}": ("editor", 1440),
-    "/segments/{segment_id:str}": ("segment", 1440),
-    "/distributions/new": ("distribution-form", 1440),
-    "/bulk-sends/new": ("bulk-wizard", 1440),
-    "/customers/{customer_id:str}": ("customer-phone", 390),
+
+
+def _preflight(tab: Page) -> None:
+    tab.get_by_role("button", name="Check before sending").click()
+    expect(tab.locator("#bw-checklist")).to_be_visible(timeout=WAIT_MS)
+    tab.locator("#bw-check-title").evaluate("node => node.scrollIntoView()")
+
+
+#: The tour: page -> (file name, width, what to do before the picture), what a newcomer sees.
+_TOUR: dict[str, tuple[str, int, Callable[[Page], None] | None]] = {
+    "/templates/{template_id:str}/variants/{variant_id:str}": ("editor", 1440, None),
+    "/segments/{segment_id:str}": ("segment", 1440, None),
+    "/bulk-sends/new": ("bulk-wizard", 1440, _preflight),
+    "/customers/{customer_id:str}": ("customer-phone", 390, None),
 }
 
 
@@ -285,9 +291,11 @@ def test_every_page_as_an_admin_with_the_tour_screenshots(
     context = _context(browser, site, shop.admin)
     tab = context.new_page()
     _sweep(tab, site, set(site.page_routes) - _PUBLIC, shop.ids, "admin")
-    for route, (name, width) in _TOUR.items():
+    for route, (name, width, prepare) in _TOUR.items():
         tab.set_viewport_size({"width": width, "height": 900})
         _visit(tab, site.url + _url(route, shop.ids))
+        if prepare:
+            prepare(tab)
         tab.wait_for_timeout(500)  # the editor's first preview, the live counts
         shot = tour_dir / f"{name}.png"
         tab.screenshot(path=shot)
