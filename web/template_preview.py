@@ -12,6 +12,7 @@ from typing import Any
 
 from distribution.template_store.render_pool import render_pool
 from templates import EmailSource, PreviewError, SmsSource
+from templates.sms import sms_parts
 from web.templates_schemas import PreviewOut, ProblemOut, SmsOut
 
 __all__ = ["preview_out", "problems_out"]
@@ -41,7 +42,14 @@ def preview_out(source: EmailSource | SmsSource, context: Mapping[str, Any]) -> 
         subject=None,
         html=None,
         text=None,
-        sms=SmsOut(sms.body, info.encoding, info.segments, info.length, info.ucs2_characters)
+        sms=SmsOut(
+            sms.body,
+            info.encoding,
+            info.segments,
+            info.length,
+            info.ucs2_characters,
+            sms_parts(sms.body, info),
+        )
         if info is not None
         else None,
         missing=sms.missing,

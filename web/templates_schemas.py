@@ -218,13 +218,15 @@ class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SmsOut(msgspec.Struct):
-    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units."""
+    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units;
+    ``parts`` is the body cut where each billed segment ends."""
 
     body: str
     encoding: str
     segments: int
     length: int
     ucs2_characters: list[str]
+    parts: list[str]
 
 
 class PreviewOut(msgspec.Struct):

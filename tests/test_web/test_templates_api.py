@@ -264,6 +264,15 @@ def test_preview_sms_reports_encoding_and_missing(client: Client) -> None:
     assert "ANA-7K2Q" in shown["sms"]["body"]
     assert shown["missing"] == ["customer.nickname"]
     assert shown["html"] is None
+    assert shown["sms"]["parts"] == [shown["sms"]["body"]]
+
+
+def test_preview_sms_parts_are_its_billed_segments(client: Client) -> None:
+    sms = client.post(
+        "/v1/templates/preview", json={"channel": "sms", "body": "{{ 'a' * 150 }} {{ 'b' * 20 }}"}
+    ).json()["sms"]
+    assert (sms["encoding"], sms["segments"], sms["length"]) == ("GSM-7", 2, 171)
+    assert sms["parts"] == ["a" * 150 + " bb", "b" * 18]
 
 
 def test_preview_with_a_stored_customer(client: Client) -> None:
