@@ -7,6 +7,7 @@ editor sends its own.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,7 @@ def preview_out(source: EmailSource | SmsSource, context: Mapping[str, Any]) -> 
             info.length,
             info.ucs2_characters,
             sms_parts(sms.body, info),
+            [unicodedata.name(c, f"U+{ord(c):04X}") for c in info.ucs2_characters],
         )
         if info is not None
         else None,

@@ -227,6 +227,8 @@ class SmsOut(msgspec.Struct):
     length: int
     ucs2_characters: list[str]
     parts: list[str]
+    #: The Unicode name of each of ``ucs2_characters`` (its code point when it has none).
+    ucs2_names: list[str]
 
 
 class PreviewOut(msgspec.Struct):
