@@ -169,6 +169,9 @@ class EditorPage:
     def comparison(self) -> Locator:
         return self.page.locator("#compare-diff")
 
+    def close_comparison(self) -> None:
+        self.page.locator("#compare-box").get_by_role("button", name="Close").click()
+
     # Sending a test.
 
     def send_test(self, address: str, provider: str) -> None:

@@ -7,6 +7,7 @@ import statistics
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.test_browser.accessibility import assert_accessible
 from tests.test_browser.conftest import ARTIFACTS, Console, Site, new_template, write_artifact
 from tests.test_browser.editor_page import EditorPage
 
@@ -203,6 +204,12 @@ def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     editor.compare_with_live(1)
     expect(editor.comparison).to_contain_text("-Version two")
     expect(editor.comparison).to_contain_text("+Version one")
+    # One line per change, coloured by kind, in a dialog wide enough to read it.
+    expect(editor.comparison.locator("span.del")).to_have_text(["-Version two {{ code.code }}\n"])
+    expect(editor.comparison.locator("span.add")).to_have_text(["+Version one {{ code.code }}\n"])
+    assert_accessible(tab, "the editor comparing a version with the live one")
+    editor.close_comparison()
+    expect(editor.comparison).to_be_hidden()
     # Restore version 1: a new draft (v3) with its text, loaded in the editor.
     editor.restore(1)
     expect(editor.status).to_contain_text("Restored v1 as draft v3")

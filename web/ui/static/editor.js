@@ -262,16 +262,50 @@
     "<style>mark.dm-missing{background:#ffe58a;color:#5a3b00;outline:1px dashed #b7791f;" +
     "border-radius:2px;padding:0 2px}</style>";
 
+  // Dark mode as the inbox applies it: an email with its own prefers-color-scheme: dark styles
+  // gets them (Apple Mail, iOS); one without is inverted, images kept (Gmail and Outlook apps).
+  const DARK_INVERT =
+    "<style>html{filter:invert(1) hue-rotate(180deg);background:#fff}" +
+    "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>";
+  const DARK_QUERY = /\(\s*prefers-color-scheme\s*:\s*dark\s*\)/gi;
+  let shownEmail = null;
+
+  function showEmail(answer) {
+    shownEmail = answer;
+    const project = sample && typeof sample.project === "object" && sample.project;
+    $("inbox-from").textContent = (project && project.name) || "Your company";
+    $("preview-subject").textContent = answer.subject;
+    $("inbox-preheader").textContent = answer.preheader || "";
+    const dark = $("preview-dark").checked;
+    const ownDark = answer.html.search(DARK_QUERY) >= 0; // search, unlike test, keeps no state
+    // A frame does not take its dark preference from the page, so the email's dark media
+    // queries are made to always match instead.
+    const html = dark && ownDark ? answer.html.replace(DARK_QUERY, "(min-width: 0px)") : answer.html;
+    $("preview-frame").srcdoc = MISSING_STYLE + (dark && !ownDark ? DARK_INVERT : "") + html;
+    $("preview-text").textContent = answer.text;
+  }
+
+  // The email is laid out at its real width (600 px on a desktop, 375 on a phone) and zoomed
+  // out to fit the column when the column is narrower.
+  function fitFrame() {
+    const wrap = $("preview-email");
+    if (!wrap) return;
+    const width = wrap.classList.contains("mobile") ? 375 : 600;
+    const room = wrap.clientWidth - 20; // the wrap's padding
+    const zoom = room > 0 ? Math.min(1, room / width) : 1;
+    const frame = $("preview-frame");
+    frame.style.width = width + "px";
+    frame.style.zoom = String(zoom);
+    frame.style.height = `calc(70vh / ${zoom})`;
+  }
+
   function showPreview(answer) {
     showProblems(answer);
     const failed = answer.errors.length > 0;
     $("preview-stale").hidden = !failed;
     if (failed) return; // keep the last good preview
     if (channel === "email") {
-      $("preview-subject").textContent = answer.subject;
-      const frame = $("preview-frame");
-      frame.srcdoc = MISSING_STYLE + answer.html;
-      $("preview-text").textContent = answer.text;
+      showEmail(answer);
     } else {
       showSms(answer);
     }
@@ -284,23 +318,34 @@
     const bubble = $("sms-bubble");
     bubble.textContent = "";
     const forcing = new Set(info.ucs2_characters);
-    let run = "";
-    for (const ch of info.body) {
-      if (forcing.has(ch)) {
-        if (run) bubble.append(run);
-        run = "";
-        bubble.append(el("mark", { class: "ucs2", title: "forces UCS-2" }, ch));
-      } else {
-        run += ch;
+    info.parts.forEach((part, index) => {
+      // Where a billed segment starts; the number is drawn by CSS, so the text stays the body.
+      if (index > 0) {
+        bubble.append(el("span", { class: "seg-break", "data-segment": String(index + 1), role: "img", "aria-label": `segment ${index + 1} starts here` }));
       }
-    }
-    if (run) bubble.append(run);
+      let run = "";
+      for (const ch of part) {
+        if (forcing.has(ch)) {
+          if (run) bubble.append(run);
+          run = "";
+          bubble.append(el("mark", { class: "ucs2", title: "forces UCS-2" }, ch));
+        } else {
+          run += ch;
+        }
+      }
+      if (run) bubble.append(run);
+    });
     $("sms-length").textContent = info.length;
     $("sms-encoding").textContent = info.encoding;
     $("sms-encoding").className = info.encoding === "UCS-2" ? "warn" : "";
     $("sms-segments").textContent = info.segments;
     $("sms-ucs2").hidden = info.ucs2_characters.length === 0;
-    $("sms-ucs2-chars").textContent = info.ucs2_characters.map((c) => "“" + c + "”").join(" ");
+    $("sms-ucs2-chars").replaceChildren(
+      ...info.ucs2_characters.map((ch, i) => {
+        const point = "U+" + ch.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+        return el("li", {}, el("mark", { class: "ucs2" }, ch), ` ${point} ${info.ucs2_names[i]}`);
+      }),
+    );
   }
 
   const PART_NAMES = { subject: "Subject", body: "Body", text: "Text body" };
@@ -346,6 +391,11 @@
     $("preview-email").hidden = mode === "text";
     $("preview-text").hidden = mode !== "text";
     $("preview-email").className = "frame-wrap " + (mode === "mobile" ? "mobile" : "desktop");
+    fitFrame();
+  }
+  if ($("preview-email")) {
+    new ResizeObserver(fitFrame).observe($("preview-email"));
+    $("preview-dark").addEventListener("change", () => shownEmail && showEmail(shownEmail));
   }
   tabs.forEach((tab, index) => {
     tab.addEventListener("click", () => selectTab(tab));
@@ -668,9 +718,14 @@
       const answer = await dm.api("GET", versionUrl(v.id, "compare"));
       $("compare-title").textContent =
         "v" + answer.version.number + " against " + (answer.live ? "live v" + answer.live.number : "nothing live");
-      const parts = Object.values(answer.diffs);
-      $("compare-diff").textContent = parts.length ? parts.join("\n") : "No differences.";
-      $("compare-box").hidden = false;
+      const lines = Object.values(answer.diffs).join("").split("\n").filter(Boolean);
+      // Coloured by kind: + added, - removed, @@ where; file headers (---/+++) stay plain.
+      const kind = (line) =>
+        /^(---|\+\+\+) /.test(line) ? "head" : line[0] === "+" ? "add" : line[0] === "-" ? "del" : line[0] === "@" ? "hunk" : "";
+      $("compare-diff").replaceChildren(
+        ...(lines.length ? lines.map((line) => el("span", { class: kind(line) }, line + "\n")) : ["No differences."]),
+      );
+      if (!$("compare-box").open) $("compare-box").showModal();
     } catch (error) {
       say("Compare failed: " + reasons(error), "error");
     }
