@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from distribution.accounts.users import create_user
-from tests.test_browser.accessibility import assert_accessible
+from tests.test_browser.accessibility import assert_accessible, assert_fits
 from tests.test_browser.conftest import PASSWORD, Console, Site, new_template, sign_in
 from tests.test_browser.editor_page import EditorPage
 
@@ -247,6 +247,7 @@ def test_the_editor_is_accessible_with_markers_and_completion(
     tab, _ = page
     editor = _open(tab, site, "Axe")
     assert_accessible(tab, "the editor")
+    assert_fits(tab, "the editor")  # the code areas do not widen the page on a phone
     editor.place_cursor_after("Your code: ")
     editor.type("{% if %}")
     expect(editor.gutter_mark()).to_have_count(1)
