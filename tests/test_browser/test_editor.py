@@ -88,7 +88,7 @@ def test_sign_in_open_type_and_see_the_preview_change(
     tab.evaluate(
         """() => {
           window.__latency = [];
-          const area = document.getElementById('code-body');
+          const area = document.querySelector('.code[data-part=body] .cm-content');
           const frame = document.getElementById('preview-frame');
           let started = null;
           area.addEventListener('keydown', () => { started = performance.now(); }, true);
@@ -190,7 +190,7 @@ def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     template_id, _ = new_template(site, "History", "sms", "Version one {{ code.code }}")
     editor = EditorPage(tab, site)
     editor.open(template_id)
-    editor.body.fill("Version two {{ code.code }}")
+    editor.replace_code("Version two {{ code.code }}")
     editor.save_draft()
     expect(editor.status).to_contain_text("Saved draft v2")
     expect(editor.dirty_flag).to_be_hidden()
@@ -213,11 +213,11 @@ def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     # Restore version 1: a new draft (v3) with its text, loaded in the editor.
     editor.restore(1)
     expect(editor.status).to_contain_text("Restored v1 as draft v3")
-    expect(editor.body).to_have_value("Version one {{ code.code }}")
+    expect(editor.source()).to_have_value("Version one {{ code.code }}")
     expect(editor.version(3)).to_contain_text("draft")
     expect(editor.sms_bubble).to_contain_text("Version one ANA-7K2Q")
     # Unsaved changes ask before leaving.
-    editor.body.fill("Version four")
+    editor.replace_code("Version four")
     with tab.expect_event("dialog") as asked:
         tab.close(run_before_unload=True)
     assert asked.value.type == "beforeunload"
