@@ -79,11 +79,9 @@ def test_the_preview_follows_continuous_typing(page: tuple[Page, Console], site:
     assert len(partial) >= 3, shown
     assert all(typed.startswith(text) for text in shown), shown
     assert [len(t) for t in shown] == sorted(len(t) for t in shown), shown  # never older text
-    # Throttled: one request at a time, and never two starting less than 300 ms apart.
+    # One request at a time: the next goes once the previous answered, never two out at once.
     requests = tab.evaluate(_PREVIEW_REQUESTS)[1:]  # the first is the page's initial preview
     assert len(requests) >= 4, requests
-    for (start, _), (next_start, _) in pairwise(requests):
-        assert next_start - start >= 295, requests  # timers fire late, never early
     for (_, end), (next_start, _) in pairwise(requests):
         assert next_start >= end, requests
     expect(editor.source()).to_have_value(MJML.replace("Hi ", f"Hi {typed}", 1))

@@ -4,7 +4,6 @@
 "use strict";
 
 (function () {
-  const THROTTLE_MS = 300;
   const data = JSON.parse(document.getElementById("editor-data").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const channel = data.template.channel;
@@ -358,13 +357,12 @@
     }
   });
 
-  // ---- live preview: throttled, one request in flight, stale answers dropped -------------
-  // The first edit after a pause previews at once; while typing, one request at most every
-  // THROTTLE_MS (the timer is not reset by each key, so the preview follows continuous typing);
-  // never two requests at a time; an answer older than one already shown is dropped.
+  // ---- live preview: one request in flight, the newest source next, stale answers dropped --
+  // A key previews at once when no request is out; otherwise the keys meanwhile fold into one
+  // request that goes, with the source as it is then, the moment the answer comes. The preview
+  // is never more than one render behind the typing, and an editor never has two requests out.
+  // (A fixed 300 ms throttle put the keystroke-to-preview p95 at about 290 ms by itself.)
   let inFlight = false;
-  let timer = null;
-  let lastSent = -Infinity;
   let sentCount = 0;
   let shownCount = 0;
   let pending = false;
@@ -375,26 +373,14 @@
     refresh();
   }
 
-  // Asks for a preview of the current source as soon as the throttle and the request in
-  // flight allow; calls meanwhile fold into that one request.
   function refresh() {
     pending = true;
-    if (inFlight || timer !== null) return; // the source is read when the request goes
-    const wait = lastSent + THROTTLE_MS - performance.now();
-    if (wait > 0) {
-      timer = setTimeout(() => {
-        timer = null;
-        if (!inFlight) sendPreview();
-      }, wait);
-      return;
-    }
-    sendPreview();
+    if (!inFlight) sendPreview(); // else the source is read when the answer comes
   }
 
   async function sendPreview() {
     pending = false;
     inFlight = true;
-    lastSent = performance.now();
     const number = ++sentCount;
     try {
       const answer = await call("POST", "/ui/api/preview", {
