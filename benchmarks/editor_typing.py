@@ -23,19 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import httpx
+from _service import BIN, create_project, free_port, serving
 from playwright.sync_api import Page, sync_playwright
 
-BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
 EMAIL = "bench-editor@example.com"
 PASSWORD = "bench editor password"
@@ -85,12 +81,6 @@ _INSTRUMENT = """() => {
 _REQUESTS = """() => performance.getEntriesByType('resource')
   .filter((e) => e.name.endsWith('/ui/api/preview'))
   .map((e) => [e.startTime, e.responseEnd])"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def email(sections: int) -> str:
@@ -172,17 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DM_DATA_DIR": tmp, "DM_PORT": str(free_port())}
         env.pop("DATABASE_URL", None)
-        created = subprocess.run(
-            [BIN / "dm", "projects", "create", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        creds = dict(
-            line.split(":", 1) for line in created.splitlines() if line.startswith("X-App")
-        )
-        headers = {k: v.split()[0] for k, v in creds.items()}
+        headers = create_project(env)
         subprocess.run(
             [
                 BIN / "dm",
@@ -200,18 +180,9 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        server = subprocess.Popen(
-            [BIN / "dm", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
         url = f"http://127.0.0.1:{env['DM_PORT']}"
         results: dict[str, Any] = {}
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(f"{url}/health/live", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serving(env):
             editors = {}
             for sections in (1, 20):
                 made = httpx.post(
@@ -260,9 +231,6 @@ def main() -> None:
                         "after_a_pause": summarise(paused, paused_requests),
                     }
                 browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
 
     for name, figures in results.items():
         typing, paused = figures["typing"], figures["after_a_pause"]
