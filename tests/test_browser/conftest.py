@@ -185,13 +185,42 @@ def browser(chromium_path: Path) -> Iterator[Browser]:
         launched.close()
 
 
+def signed_in_context(browser: Browser, site: Site, email: str) -> BrowserContext:
+    """A browser context (1440 px wide) whose session cookie belongs to ``email``."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in(page, site, email)
+    page.close()
+    return context
+
+
 @pytest.fixture(scope="module")
 def signed_in(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A browser context whose session cookie belongs to the seeded editor (an admin)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    sign_in(page, site, site.editor_email)
-    page.close()
+    context = signed_in_context(browser, site, site.editor_email)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser signed in as a viewer of the seeded project."""
+    email = f"viewer-{secrets.token_hex(3)}@example.com"
+    with site.database.session() as session:
+        create_user(session, site.project_id, email, "viewer", PASSWORD)
+    context = signed_in_context(browser, site, email)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def empty_admin(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser signed in as the admin of a project with nothing in it yet."""
+    email = f"empty-{secrets.token_hex(3)}@example.com"
+    with site.database.session() as session:
+        project = create_project(session, f"empty-{secrets.token_hex(3)}")
+        create_user(session, project.id, email, "admin", PASSWORD)
+    context = signed_in_context(browser, site, email)
     yield context
     context.close()
 

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from distribution.accounts.projects import create_project
-from distribution.accounts.users import create_user
 from tests.test_browser.accessibility import assert_accessible, assert_fits
-from tests.test_browser.conftest import PASSWORD, WAIT_MS, Site, api_client, ok, sign_in
+from tests.test_browser.conftest import WAIT_MS, Site, api_client, ok
 from tests.test_browser.live_data import bulk_send, distribution
 
 pytestmark = pytest.mark.browser
@@ -53,37 +51,6 @@ def live(site: Site) -> Live:
         )
         job, campaign = bulk_send(site, api, delay=0, audience=2)
     return Live(rule, f"Welcome {trigger}", answer["deliveries"][0]["id"], job, campaign)
-
-
-def _signed_in_context(browser: Browser, site: Site, email: str) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    tab = context.new_page()
-    sign_in(tab, site, email)
-    tab.close()
-    return context
-
-
-@pytest.fixture(scope="module")
-def viewer(browser: Browser, site: Site) -> Iterator[BrowserContext]:
-    """A browser signed in as a viewer of the seeded project."""
-    email = f"viewer-{secrets.token_hex(3)}@example.com"
-    with site.database.session() as session:
-        create_user(session, site.project_id, email, "viewer", PASSWORD)
-    context = _signed_in_context(browser, site, email)
-    yield context
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def empty_admin(browser: Browser, site: Site) -> Iterator[BrowserContext]:
-    """A browser signed in as the admin of a project with nothing in it yet."""
-    email = f"empty-{secrets.token_hex(3)}@example.com"
-    with site.database.session() as session:
-        project = create_project(session, f"empty-{secrets.token_hex(3)}")
-        create_user(session, project.id, email, "admin", PASSWORD)
-    context = _signed_in_context(browser, site, email)
-    yield context
-    context.close()
 
 
 @pytest.fixture(params=["admin", "viewer"])

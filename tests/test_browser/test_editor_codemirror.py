@@ -9,16 +9,13 @@ into the field last worked in, a viewer who cannot change anything, and axe at 1
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from distribution.accounts.users import create_user
 from tests.test_browser.accessibility import assert_accessible, assert_fits
-from tests.test_browser.conftest import PASSWORD, Console, Site, new_template, sign_in
+from tests.test_browser.conftest import Console, Site, new_template
 from tests.test_browser.editor_page import EditorPage
 
 pytestmark = pytest.mark.browser
@@ -203,20 +200,6 @@ def test_sms_code_wraps_and_marks_its_jinja(page: tuple[Page, Console], site: Si
     assert scroller.evaluate("(node) => node.scrollWidth <= node.clientWidth")
     assert editor.body.locator(".cm-line").count() == 1
     assert_accessible(tab, "the SMS editor")
-
-
-@pytest.fixture(scope="module")
-def viewer(browser: Browser, site: Site) -> Iterator[BrowserContext]:
-    """A browser signed in as a viewer of the seeded project."""
-    email = f"cm-viewer-{secrets.token_hex(3)}@example.com"
-    with site.database.session() as session:
-        create_user(session, site.project_id, email, "viewer", PASSWORD)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    tab = context.new_page()
-    sign_in(tab, site, email)
-    tab.close()
-    yield context
-    context.close()
 
 
 def test_a_viewer_reads_and_previews_but_changes_nothing(

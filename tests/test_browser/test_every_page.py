@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from distribution.accounts.projects import create_project
 from distribution.accounts.users import create_user
 from tests.test_browser.accessibility import assert_accessible, assert_fits
-from tests.test_browser.conftest import PASSWORD, WAIT_MS, Site, api_client, ok, sign_in
+from tests.test_browser.conftest import (
+    PASSWORD,
+    WAIT_MS,
+    Site,
+    api_client,
+    ok,
+    signed_in_context,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -242,15 +249,6 @@ _TOUR: dict[str, tuple[str, int, Callable[[Page], None] | None]] = {
 }
 
 
-def _context(browser: Browser, site: Site, email: str | None) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    if email:
-        tab = context.new_page()
-        sign_in(tab, site, email)
-        tab.close()
-    return context
-
-
 @pytest.fixture(scope="module")
 def tour_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get("DM_TOUR_DIR")
@@ -288,7 +286,7 @@ def test_every_page_as_an_admin_with_the_tour_screenshots(
     browser: Browser, site: Site, shop: Shop, tour_dir: Path
 ) -> None:
     assert set(shop.ids) == _IDS
-    context = _context(browser, site, shop.admin)
+    context = signed_in_context(browser, site, shop.admin)
     tab = context.new_page()
     _sweep(tab, site, set(site.page_routes) - _PUBLIC, shop.ids, "admin")
     for route, (name, width, prepare) in _TOUR.items():
@@ -304,28 +302,17 @@ def test_every_page_as_an_admin_with_the_tour_screenshots(
 
 
 def test_every_page_as_a_viewer(browser: Browser, site: Site, shop: Shop) -> None:
-    context = _context(browser, site, shop.viewer)
+    context = signed_in_context(browser, site, shop.viewer)
     _sweep(context.new_page(), site, set(site.page_routes) - _PUBLIC, shop.ids, "viewer")
     context.close()
 
 
 def test_the_public_pages_signed_out(browser: Browser, site: Site, shop: Shop) -> None:
-    context = _context(browser, site, None)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     _sweep(context.new_page(), site, set(_PUBLIC), shop.ids, "signed out")
     context.close()
 
 
-@pytest.fixture(scope="module")
-def empty_project(browser: Browser, site: Site) -> Iterator[BrowserContext]:
-    email = f"new-{secrets.token_hex(3)}@example.com"
-    with site.database.session() as session:
-        project = create_project(session, f"new-{secrets.token_hex(3)}")
-        create_user(session, project.id, email, "admin", PASSWORD)
-    context = _context(browser, site, email)
-    yield context
-    context.close()
-
-
-def test_every_list_page_empty(empty_project: BrowserContext, site: Site) -> None:
+def test_every_list_page_empty(empty_admin: BrowserContext, site: Site) -> None:
     lists = {route for route in site.page_routes if "{" not in route} - _PUBLIC
-    _sweep(empty_project.new_page(), site, lists, {}, "empty project")
+    _sweep(empty_admin.new_page(), site, lists, {}, "empty project")
