@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test check install clean bench
+.PHONY: run test check install clean bench screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(RUN_STAMP)
 ## test: install the test extras and run every check (lint, format, types, imports, tests).
 test: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/check
+
+## screenshots: retake the README's tour pictures (docs/tour/) in Chromium, from the browser tests.
+screenshots: $(TEST_STAMP)
+	DM_TOUR_DIR=docs/tour $(BIN)/python -m pytest -q tests/test_browser/test_every_page.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -23,18 +23,15 @@ import io
 import json
 import os
 import random
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _service import create_project, free_port, serving
 
-BIN = Path(sys.executable).parent
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances"]
 LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie"]
 CITIES = ["London", "Paris", "Berlin", "Lisbon", "Austin", "Toronto", "Warsaw", "Porto"]
@@ -96,12 +93,6 @@ def baseline(csv_text: str, folder: Path) -> float:
     return len(rows) / elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 #: A sync with customer sync on whose rows stay queued through the run (nothing is sent).
 CUSTOMER_SYNC_PROVIDER = {
     "name": "braze-sync",
@@ -123,28 +114,9 @@ def import_once(
         folder = Path(tmp)
         env = {**os.environ, "DM_DATA_DIR": str(folder), "DM_PORT": str(free_port())}
         env.pop("DATABASE_URL", None)
-        created = subprocess.run(
-            [BIN / "dm", "projects", "create", "bench"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        creds = dict(
-            line.split(":", 1) for line in created.splitlines() if line.startswith("X-App")
-        )
-        headers = {k: v.split()[0] for k, v in creds.items()}
-        server = subprocess.Popen(
-            [BIN / "dm", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        headers = create_project(env)
         url = f"http://127.0.0.1:{env['DM_PORT']}"
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(f"{url}/health/live", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with serving(env):
             if customer_sync:
                 httpx.post(
                     f"{url}/v1/providers", json=CUSTOMER_SYNC_PROVIDER, headers=headers
@@ -157,9 +129,6 @@ def import_once(
                 timeout=600,
             )
             elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(10)
         # Measured right after the import, so both see the machine in the same state.
         floor = baseline(csv_text, folder)
     return elapsed, floor, response.json()

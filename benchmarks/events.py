@@ -23,10 +23,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -37,8 +34,8 @@ from typing import Any
 
 import aiohttp
 import httpx
+from _service import create_project, free_port, serving
 
-BIN = Path(sys.executable).parent
 MJML = (
     "<mjml><mj-head><mj-attributes><mj-text font-size='15px' /></mj-attributes></mj-head>"
     "<mj-body><mj-section><mj-column>"
@@ -47,12 +44,6 @@ MJML = (
     "</mj-text><mj-button href='https://shop.example.com/r/{{ customer.id }}'>Use it</mj-button>"
     "</mj-column></mj-section></mj-body></mjml>"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -224,7 +215,7 @@ def _run_service(args: argparse.Namespace) -> tuple[Load, Load, Load, dict[str, 
     """Start ``dm serve``, run the baselines and the load; the phases and what was sent."""
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
@@ -234,76 +225,48 @@ def _run_service(args: argparse.Namespace) -> tuple[Load, Load, Load, dict[str, 
             "DM_SECRET_KEY": "benchmark-secret",
             "DM_LOG_LEVEL": "WARNING",
         }
-        created = subprocess.run(
-            [BIN / "dm", "projects", "create", "bench"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        headers = {}
-        for line in created.splitlines():
-            name, _, value = line.partition(":")
-            if name.strip() in ("X-App-Id", "X-App-Token"):
-                headers[name.strip()] = value.split()[0]
-        log = (data / "service.log").open("wb")
-        service = subprocess.Popen([BIN / "dm", "serve"], env=env, stdout=log, stderr=log)
-        try:
-            _wait_ready(url)
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-                _set_up(client)
-                floor = asyncio.run(
-                    _load(
-                        url,
-                        headers,
-                        args.baseline_seconds,
-                        args.clients,
-                        _list_distributions,
-                        service.pid,
-                    )
+        headers = create_project(env)
+        with (
+            (data / "service.log").open("wb") as log,
+            serving(env, log) as service,
+            httpx.Client(base_url=url, headers=headers, timeout=60) as client,
+        ):
+            _set_up(client)
+            floor = asyncio.run(
+                _load(
+                    url,
+                    headers,
+                    args.baseline_seconds,
+                    args.clients,
+                    _list_distributions,
+                    service.pid,
                 )
-                no_op = asyncio.run(
-                    _load(
-                        url,
-                        headers,
-                        args.baseline_seconds,
-                        args.clients,
-                        _post_event("bench.nothing_listens"),
-                        service.pid,
-                    )
+            )
+            no_op = asyncio.run(
+                _load(
+                    url,
+                    headers,
+                    args.baseline_seconds,
+                    args.clients,
+                    _post_event("bench.nothing_listens"),
+                    service.pid,
                 )
-                events = asyncio.run(
-                    _load(
-                        url,
-                        headers,
-                        args.seconds,
-                        args.clients,
-                        _post_event("reward.granted"),
-                        service.pid,
-                    )
+            )
+            events = asyncio.run(
+                _load(
+                    url,
+                    headers,
+                    args.seconds,
+                    args.clients,
+                    _post_event("reward.granted"),
+                    service.pid,
                 )
-                drain_deadline = time.monotonic() + 60
-                while _pending(client) and time.monotonic() < drain_deadline:
-                    time.sleep(0.2)
-                captured = _sent(client)
-        finally:
-            service.terminate()
-            service.wait(timeout=30)
-            log.close()
+            )
+            drain_deadline = time.monotonic() + 60
+            while _pending(client) and time.monotonic() < drain_deadline:
+                time.sleep(0.2)
+            captured = _sent(client)
     return floor, no_op, events, captured
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("the service did not start")
-        time.sleep(0.1)
 
 
 def _phase(load: Load, unit: str) -> str:

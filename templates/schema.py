@@ -2,8 +2,9 @@
 
 `VARIABLE_SCHEMA` and `FILTER_SCHEMA` are plain JSON-serialisable data: the editor lists them in
 its "Variables and filters" panel (descriptions, and buttons that insert a variable or a filter
-example at the cursor; there is no autocomplete) and `GET /v1/templates/variables` returns them as
-they are. `sample_context()` builds the editor's prefilled sample data from the examples.
+example at the cursor) and completes them in the code after `{{` and `|`;
+`GET /v1/templates/variables` returns them as they are. `sample_context()` builds the editor's
+prefilled sample data from the examples.
 
 Each field's ``provided_for`` lists the sends that always fill it: ``*`` is every event-triggered
 send, ``bulk`` a bulk send, anything else the distribution trigger of that name. A field not

@@ -29,6 +29,7 @@ __all__ = [
     "compile_sms",
     "gsm_safe_rewrite",
     "sms_info",
+    "sms_parts",
 ]
 
 GSM_BASIC = frozenset(
@@ -84,6 +85,28 @@ def sms_info(text: str) -> SmsInfo:
         return SmsInfo("GSM-7", _segments(septets, _GSM_SINGLE, _GSM_PART), septets, [])
     units = len(text.encode("utf-16-le")) // 2
     return SmsInfo("UCS-2", _segments(units, _UCS2_SINGLE, _UCS2_PART), units, list(forcing))
+
+
+def sms_parts(text: str, info: SmsInfo) -> list[str]:
+    """``text`` cut where its billed segments end (one part for a single segment).
+
+    Segment ``n`` holds septets (GSM-7) or code units (UCS-2) ``153n`` to ``153n + 152`` (``67``
+    for UCS-2) as ``sms_info`` counts them; a character whose cost crosses a boundary (an
+    extension character, an emoji's surrogate pair) is shown in the part where it ends, so there
+    are exactly ``info.segments`` parts.
+    """
+    if info.segments <= 1:
+        return [text] if text else []
+    size = _GSM_PART if info.encoding == "GSM-7" else _UCS2_PART
+    parts = [""] * info.segments
+    used = 0
+    for char in text:
+        if info.encoding == "GSM-7":
+            used += 2 if char in GSM_EXTENSION else 1
+        else:
+            used += 2 if ord(char) > 0xFFFF else 1
+        parts[(used - 1) // size] += char
+    return parts
 
 
 # Punctuation and symbols that have a close GSM-7 equivalent (facts, not a copied table).

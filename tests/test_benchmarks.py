@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = sorted((Path(__file__).resolve().parent.parent / "benchmarks").glob("*.py"))
+BENCHMARKS = sorted((Path(__file__).resolve().parent.parent / "benchmarks").glob("[!_]*.py"))
 
 
 @pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)

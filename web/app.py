@@ -50,6 +50,7 @@ from web.auth import SECURITY_SCHEMES, provide_caller
 from web.bulk_api import BulkSendController
 from web.campaigns_api import CampaignController, CodeController, CodePoolController, qr_image
 from web.consent_api import ConsentController, unsubscribe_page, unsubscribe_post
+from web.customer_events_api import CustomerEventController
 from web.customers_api import CustomerController
 from web.distributions_api import DistributionController
 from web.events_api import EventController
@@ -152,6 +153,7 @@ API_CONTROLLERS = [
     EventController,
     MessageController,
     ConsentController,
+    CustomerEventController,
     WebhookController,
     InboundSecretController,
     CampaignController,

@@ -93,11 +93,13 @@ class ProviderIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ProviderPatch(msgspec.Struct, forbid_unknown_fields=True):
-    """Fields to change. ``config`` is merged field by field; null removes a field."""
+    """Fields to change; a field left out keeps its value. ``config`` is merged field by
+    field (null removes a field); ``max_concurrency`` or ``rate_per_second`` null removes the
+    limit."""
 
     config: dict[str, Any] | None = None
-    max_concurrency: Concurrency | None = None
-    rate_per_second: Rate | None = None
+    max_concurrency: Concurrency | msgspec.UnsetType | None = msgspec.UNSET
+    rate_per_second: Rate | msgspec.UnsetType | None = msgspec.UNSET
     disabled: bool | None = None
 
 

@@ -8,12 +8,14 @@ exactly Publish's refusals) with what the caller's sample data shows (values mis
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from distribution.template_store import preview_checked
 from templates import EmailPreview, EmailSource, PreviewError, SmsPreview, SmsSource
 from templates.checks import Problem, preheader
+from templates.sms import sms_parts
 from web.templates_schemas import CheckProblemOut, PreviewOut, ProblemOut, SmsOut
 
 __all__ = ["preview_out", "problems_out"]
@@ -93,7 +95,15 @@ def preview_out(
         subject=None,
         html=None,
         text=None,
-        sms=SmsOut(shown.body, info.encoding, info.segments, info.length, info.ucs2_characters)
+        sms=SmsOut(
+            shown.body,
+            info.encoding,
+            info.segments,
+            info.length,
+            info.ucs2_characters,
+            sms_parts(shown.body, info),
+            [unicodedata.name(c, f"U+{ord(c):04X}") for c in info.ucs2_characters],
+        )
         if info is not None
         else None,
         missing=shown.missing,

@@ -223,13 +223,17 @@ class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SmsOut(msgspec.Struct):
-    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units."""
+    """How an SMS travels: GSM-7 or UCS-2, billed segments, length in septets or code units;
+    ``parts`` is the body cut where each billed segment ends."""
 
     body: str
     encoding: str
     segments: int
     length: int
     ucs2_characters: list[str]
+    parts: list[str]
+    #: The Unicode name of each of ``ucs2_characters`` (its code point when it has none).
+    ucs2_names: list[str]
 
 
 class CheckProblemOut(msgspec.Struct):

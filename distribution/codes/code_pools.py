@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import string
 from collections.abc import Iterable, Iterator
@@ -387,13 +388,20 @@ class CodeConfig:
         ]
 
 
+#: Rounds in a row that find no free code before generation stops: the space is used up.
+_FRUITLESS_ROUNDS = 3
+
+
 def generate_codes(
-    database: Database, project_id: str, pool_id: str, config: CodeConfig
+    database: Database, project_id: str, pool_id: str, config: CodeConfig, chunk: int = CHUNK
 ) -> ImportReport:
     """Generate ``config.count`` new codes, unique in the project; collisions are retried.
 
-    When the code space is nearly used up, gives up after some rounds and reports how many it
-    made (``added``) and that the rest collided (``rejected``).
+    Each round draws enough random codes for what is still missing, given the share of draws
+    that were free in the round before, and keeps the ones not in the project yet. Only when
+    rounds of ``chunk`` draws find no free code at all (the config's space is as good as used
+    up by the project's codes) does it stop, reporting what it made (``added``) and what it could
+    not (``rejected``, with the reason).
 
     Raises:
         InvalidInputError: The config is unusable (every bad field named).
@@ -406,27 +414,32 @@ def generate_codes(
         pool = get_pool(session, project_id, pool_id)
     report = ImportReport()
     missing = config.count
-    for _round in range(30):
-        if missing <= 0:
-            break
-        # Oversample, so a nearly full code space still fills in a few rounds.
-        fresh = list(dict.fromkeys(config.make(min(CHUNK, missing * 4 + 16))))
+    free_share = 1.0  # of the last round's draws, the share that was new
+    fruitless = 0
+    while missing > 0 and fruitless < _FRUITLESS_ROUNDS:
+        draws = min(chunk, math.ceil(min(missing, chunk) / free_share * 1.2) + 16)
+        drawn = list(dict.fromkeys(config.make(draws)))
         with database.reader() as session:
             taken = set(
                 session.exec(
                     select(Code.code).where(
-                        Code.project_id == project_id, col(Code.code).in_(fresh)
+                        Code.project_id == project_id, col(Code.code).in_(drawn)
                     )
                 ).all()
             )
-        fresh = [c for c in fresh if c not in taken][: min(missing, CHUNK)]
+        fresh = [c for c in drawn if c not in taken]
+        free_share = max(len(fresh) / draws, 1 / chunk)
         round_report = ImportReport()
-        _add_chunk(database, pool, list(enumerate(fresh, start=1)), round_report)
+        _add_chunk(database, pool, list(enumerate(fresh[: min(missing, chunk)], 1)), round_report)
         report.added += round_report.added
         missing -= round_report.added
+        fruitless = 0 if round_report.added else fruitless + 1
     if missing > 0:
         report.rejected = missing
-        report.rows.append(
-            {"row": 0, "code": "", "reason": f"{missing} codes collided with existing ones"}
+        reason = (
+            f"{missing:,} codes could not be made: {_FRUITLESS_ROUNDS} rounds of {chunk:,} random "
+            f"codes found none that the project does not hold already (the config can make "
+            f"{config.space():,} codes)"
         )
+        report.rows.append({"row": 0, "code": "", "reason": reason})
     return report

@@ -35,6 +35,7 @@ from distribution.customers.customer_rows import (
     update_row,
     update_rows,
 )
+from distribution.customers.event_history import forget_event_details
 from distribution.customers.external_ids import forget_external_ids
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import (
@@ -437,6 +438,7 @@ def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
     customer.erased_at = customer.updated_at = now
     session.add(customer)
     forget_external_ids(session, customer.id)
+    forget_event_details(session, project_id, customer.id)
     return customer.id
 
 

@@ -120,7 +120,18 @@ class Distribution(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """An inbound event, stored once per dedupe key with the answer it got."""
 
-    __table_args__ = (UniqueConstraint("project_id", "dedupe_key", name="uq_event_dedupe"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "dedupe_key", name="uq_event_dedupe"),
+        # A customer's events, newest first, for their profile.
+        Index(
+            "ix_event_customer",
+            "project_id",
+            "customer_id",
+            "received_at",
+            postgresql_where=text("customer_id IS NOT NULL"),
+            sqlite_where=text("customer_id IS NOT NULL"),
+        ),
+    )
 
     id: str = Field(primary_key=True)
     project_id: str = project_fk()

@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from sqlmodel import Session, select
 
 from distribution.accounts.project_cache import CACHE, changed
@@ -288,12 +289,14 @@ def update_provider(
     name: str,
     *,
     config: Mapping[str, Any] | None = None,
-    max_concurrency: int | None = None,
-    rate_per_second: float | None = None,
+    max_concurrency: int | msgspec.UnsetType | None = msgspec.UNSET,
+    rate_per_second: float | msgspec.UnsetType | None = msgspec.UNSET,
     disabled: bool | None = None,
     guard: AddressGuard | None = None,
 ) -> ProviderConfig:
-    """Change a provider; None leaves a setting as it is.
+    """Change a provider; a setting left out (or ``disabled=None``) stays as it is.
+
+    ``max_concurrency`` and ``rate_per_second`` given as None remove the limit.
 
     `config` is merged into the stored config, field by field (JSON merge patch): a field it
     omits keeps its stored value (secrets included), a field given as null is removed. A change
@@ -301,7 +304,10 @@ def update_provider(
     """
     row = get_provider(session, project_id, name)
     spec = _kind(row.kind)
-    _check_limits(max_concurrency, rate_per_second)
+    _check_limits(
+        None if max_concurrency is msgspec.UNSET else max_concurrency,
+        None if rate_per_second is msgspec.UNSET else rate_per_second,
+    )
     if config is not None:
         changed_public, changed_secrets = _split(spec, config)
         _secret_values(changed_secrets)
@@ -319,9 +325,9 @@ def update_provider(
         _validated(spec, name, public, secrets, guard or AddressGuard())
         row.settings = public
         row.secrets_encrypted = box.seal(secrets)
-    if max_concurrency is not None:
+    if max_concurrency is not msgspec.UNSET:
         row.max_concurrency = max_concurrency
-    if rate_per_second is not None:
+    if rate_per_second is not msgspec.UNSET:
         row.rate_per_second = rate_per_second
     if disabled is not None:
         row.disabled_at = (row.disabled_at or utcnow()) if disabled else None

@@ -771,14 +771,16 @@ def restore_version(
 
 
 def _diff(name: str, old: str | None, new: str | None, old_label: str, new_label: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            (old or "").splitlines(keepends=True),
-            (new or "").splitlines(keepends=True),
-            fromfile=f"{name} ({old_label})",
-            tofile=f"{name} ({new_label})",
-        )
+    # Lines without their ends, joined with one: a last line without a newline (every subject)
+    # would otherwise run into the next line of the diff.
+    lines = difflib.unified_diff(
+        (old or "").splitlines(),
+        (new or "").splitlines(),
+        fromfile=f"{name} ({old_label})",
+        tofile=f"{name} ({new_label})",
+        lineterm="",
     )
+    return "".join(line + "\n" for line in lines)
 
 
 def compare_version(

@@ -21,6 +21,13 @@ WIDTHS = (1440, 390)
 FIT_WIDTHS = (1024, 390)
 _AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 _BLOCKING = ("serious", "critical")
+#: The innermost elements that stick out of the window on the right, to name in a failure.
+_OVERFLOWING = """[...document.querySelectorAll("body *")]
+  .filter((n) => n.getBoundingClientRect().right > innerWidth + 1 && n.checkVisibility())
+  .filter((n) => ![...n.children].some((c) => c.getBoundingClientRect().right > innerWidth + 1))
+  .slice(0, 5)
+  .map((n) => `${n.tagName.toLowerCase()}${n.id ? "#" + n.id : ""}.${[...n.classList].join(".")}`
+    + ` (${Math.round(n.getBoundingClientRect().right)} px)`)"""
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -58,6 +65,9 @@ def assert_fits(page: Page, what: str) -> None:
         for width in FIT_WIDTHS:
             page.set_viewport_size({"width": width, "height": size["height"]})
             wide, window = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-            assert wide <= window, f"{what} scrolls sideways at {width} px ({wide} px wide)"
+            assert wide <= window, (
+                f"{what} scrolls sideways at {width} px ({wide} px wide): "
+                f"{page.evaluate(_OVERFLOWING)}"
+            )
     finally:
         page.set_viewport_size(size)

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -19,6 +20,8 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from litestar import Litestar
+from litestar.routes import HTTPRoute
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from distribution.accounts.projects import create_api_key, create_project
@@ -55,6 +58,22 @@ class Site:
     editor_email: str
     smtp_port: int
     inbox: list[EmailMessage]
+    #: The path of every page the app serves (``/customers/{customer_id:str}``...).
+    page_routes: frozenset[str]
+
+
+#: GET routes that are not pages: the APIs, static files, the API document, probes, QR images.
+_NOT_PAGES = ("/v1", "/ui/", "/schema", "/health", "/metrics", "/links/")
+
+
+def _page_routes(app: Litestar) -> frozenset[str]:
+    return frozenset(
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        and "GET" in route.methods
+        and not route.path.startswith(_NOT_PAGES)
+    )
 
 
 class Inbox:
@@ -148,6 +167,7 @@ def site(
         editor.user.email,
         smtp_port,
         inbox.messages,
+        _page_routes(app),
     )
     server.should_exit = True
     thread.join(timeout=10)
@@ -165,13 +185,42 @@ def browser(chromium_path: Path) -> Iterator[Browser]:
         launched.close()
 
 
+def signed_in_context(browser: Browser, site: Site, email: str) -> BrowserContext:
+    """A browser context (1440 px wide) whose session cookie belongs to ``email``."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    sign_in(page, site, email)
+    page.close()
+    return context
+
+
 @pytest.fixture(scope="module")
 def signed_in(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A browser context whose session cookie belongs to the seeded editor (an admin)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    sign_in(page, site, site.editor_email)
-    page.close()
+    context = signed_in_context(browser, site, site.editor_email)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser signed in as a viewer of the seeded project."""
+    email = f"viewer-{secrets.token_hex(3)}@example.com"
+    with site.database.session() as session:
+        create_user(session, site.project_id, email, "viewer", PASSWORD)
+    context = signed_in_context(browser, site, email)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def empty_admin(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A browser signed in as the admin of a project with nothing in it yet."""
+    email = f"empty-{secrets.token_hex(3)}@example.com"
+    with site.database.session() as session:
+        project = create_project(session, f"empty-{secrets.token_hex(3)}")
+        create_user(session, project.id, email, "admin", PASSWORD)
+    context = signed_in_context(browser, site, email)
     yield context
     context.close()
 
@@ -199,13 +248,22 @@ def page(signed_in: BrowserContext) -> Iterator[tuple[Page, Console]]:
 WAIT_MS = 30_000
 
 
-@pytest.fixture(scope="module")
-def api(site: Site) -> Iterator[httpx.Client]:
-    """An API client with a key of the site's project, to set up and read back what the UI did."""
+@contextmanager
+def api_client(site: Site, project_id: str | None = None) -> Iterator[httpx.Client]:
+    """An API client with a new key of the project (the site's own by default)."""
     with site.database.session() as session:
-        key = create_api_key(session, site.project_id, name=f"browser-{secrets.token_hex(3)}")
+        key = create_api_key(
+            session, project_id or site.project_id, name=f"browser-{secrets.token_hex(3)}"
+        )
         headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
     with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def api(site: Site) -> Iterator[httpx.Client]:
+    """An API client with a key of the site's project, to set up and read back what the UI did."""
+    with api_client(site) as client:
         yield client
 
 

@@ -37,16 +37,36 @@ class EditorPage:
 
     @property
     def body(self) -> Locator:
-        return self.page.locator("#code-body")
+        """The body's code editor (a CodeMirror view), where a person types."""
+        return self.code("body")
+
+    def code(self, part: str) -> Locator:
+        """A code area's editable content: "body" or "text" (the Subject is an input)."""
+        return self.page.locator(f".code[data-part={part}] .cm-content")
+
+    def source(self, part: str = "body") -> Locator:
+        """The part's value as the page keeps it (the hidden field the code editor fills)."""
+        return self.page.locator(f"#code-{part}")
+
+    @property
+    def subject_input(self) -> Locator:
+        return self.page.locator("#code-subject")
+
+    def replace_code(self, text: str, part: str = "body") -> None:
+        """Select everything in a code area and type `text` over it, as a person pastes."""
+        self.code(part).click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(text)
 
     def place_cursor_after(self, text: str) -> None:
         """Put the caret right after the first `text` in the body, as a click there would."""
         self.page.evaluate(
             """(text) => {
-              const area = document.getElementById('code-body');
-              const at = area.value.indexOf(text) + text.length;
-              area.focus();
-              area.setSelectionRange(at, at);
+              const view = CM.EditorView.findFromDOM(
+                document.querySelector('.code[data-part=body]'));
+              const at = view.state.doc.toString().indexOf(text) + text.length;
+              view.focus();
+              view.dispatch({selection: {anchor: at}, scrollIntoView: true});
             }""",
             text,
         )
@@ -57,8 +77,12 @@ class EditorPage:
     def selected_code(self) -> str:
         return str(
             self.page.evaluate(
-                "() => { const a = document.getElementById('code-body');"
-                " return a.value.slice(a.selectionStart, a.selectionEnd); }"
+                """() => {
+                  const view = CM.EditorView.findFromDOM(
+                    document.querySelector('.code[data-part=body]'));
+                  const range = view.state.selection.main;
+                  return view.state.sliceDoc(range.from, range.to);
+                }"""
             )
         )
 
@@ -113,7 +137,11 @@ class EditorPage:
 
     def gutter_mark(self) -> Locator:
         """The line number marked bad in the body's gutter."""
-        return self.page.locator(".code[data-part=body] .gutter .bad")
+        return self.page.locator(".code[data-part=body] .cm-lineNumbers .cm-gutterElement.bad")
+
+    def error_underline(self) -> Locator:
+        """The code underlined as an error in the body (a lint diagnostic's range)."""
+        return self.page.locator(".code[data-part=body] .cm-lintRange-error")
 
     # The SMS counter.
 
@@ -168,6 +196,9 @@ class EditorPage:
     @property
     def comparison(self) -> Locator:
         return self.page.locator("#compare-diff")
+
+    def close_comparison(self) -> None:
+        self.page.locator("#compare-box").get_by_role("button", name="Close").click()
 
     # Sending a test.
 

@@ -1,38 +1,17 @@
-"""What the live pages show, made through the real ``/v1`` API of the served app: an API client
-of the site's project, a distribution (with a published template) and a bulk send."""
+"""What the live pages show, made through the real ``/v1`` API of the served app: a
+distribution (with a published template) and a bulk send (through
+conftest's ``api_client``)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
 
-from distribution.accounts.projects import create_api_key
 from tests.builders import publish_template
-from tests.test_browser.conftest import Site
+from tests.test_browser.conftest import Site, ok
 
-__all__ = ["api_client", "bulk_send", "distribution", "ok"]
-
-
-@contextmanager
-def api_client(site: Site, project_id: str | None = None) -> Iterator[httpx.Client]:
-    """An API client with a new key of the project (the site's own by default)."""
-    with site.database.session() as session:
-        key = create_api_key(
-            session, project_id or site.project_id, name=f"browser-{secrets.token_hex(3)}"
-        )
-        headers = {"X-App-Id": key.key.app_id, "X-App-Token": key.token}
-    with httpx.Client(base_url=site.url, headers=headers, timeout=30) as client:
-        yield client
-
-
-def ok(response: httpx.Response) -> Any:
-    """The JSON of a successful answer (the test fails with the body otherwise)."""
-    assert response.status_code < 300, response.text
-    return response.json()
+__all__ = ["bulk_send", "distribution"]
 
 
 def distribution(site: Site, api: httpx.Client, trigger: str, project_id: str | None = None) -> str:

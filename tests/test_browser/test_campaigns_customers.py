@@ -57,19 +57,35 @@ def test_a_campaign_with_a_pool_generated_and_imported_codes(
     pool_id = card.get_attribute("data-pool")
 
     # Generate: the dry run's examples and combinations show as the pattern is typed.
-    card.get_by_text("Generate codes from a pattern", exact=True).click()
+    card.locator("summary", has_text="Generate codes").click()
     card.get_by_label("How many codes").fill("5")
-    card.get_by_label("Pattern").fill("SP-##?")
+    card.get_by_label("Pattern", exact=True).fill("SP-##?")
     expect(card.locator('[data-field="combinations"]')).to_have_text("2,600")
     examples = card.locator('[data-field="examples"] li')
     expect(examples).to_have_count(5)
     for text in examples.all_inner_texts():
         assert re.fullmatch(r"SP-\d\d[A-Z]", text), text
-    card.get_by_label("Pattern").fill("SP")  # no placeholder: the error shows at the field
+    card.get_by_label("Pattern", exact=True).fill(
+        "SP"
+    )  # no placeholder: the error shows at the field
     expect(card.locator(f"#{pool_id}-pattern-error")).to_contain_text("needs at least one")
-    expect(card.get_by_label("Pattern")).to_have_attribute("aria-invalid", "true")
+    expect(card.get_by_label("Pattern", exact=True)).to_have_attribute("aria-invalid", "true")
     assert_accessible(tab, "a pool with a generation error at its field")
-    card.get_by_label("Pattern").fill("SP-##?")
+    # Random characters of a charset, with a prefix and a postfix.
+    card.get_by_label("random characters").check()
+    expect(card.get_by_label("Pattern", exact=True)).to_be_hidden()
+    card.get_by_label("Length").fill("4")
+    card.get_by_label("Characters", exact=True).fill("AB")
+    card.get_by_label("Prefix").fill("X-")
+    card.get_by_label("Postfix").fill("-Z")
+    expect(card.locator('[data-field="combinations"]')).to_have_text("16")
+    for text in examples.all_inner_texts():
+        assert re.fullmatch(r"X-[AB]{4}-Z", text), text
+    card.get_by_label("Prefix").fill("")
+    card.get_by_label("Postfix").fill("")
+    card.get_by_label("Characters", exact=True).fill("")
+    card.get_by_label("made from a pattern").check()
+    card.get_by_label("Pattern", exact=True).fill("SP-##?")
     expect(card.locator('[data-field="combinations"]')).to_have_text("2,600")
     card.get_by_role("button", name="Generate codes").click()
     expect(card.locator('[data-field="generate-summary"]')).to_have_text("Generated 5 codes.")
@@ -218,6 +234,9 @@ def test_a_profile_shows_consents_and_a_message_then_erases(
     )
     message = tab.locator('#timeline li[data-kind="message"]')
     expect(message).to_contain_text(f"Email message: {template_name}", timeout=WAIT_MS)
+    event = tab.locator('#timeline li[data-kind="event"]')
+    expect(event).to_contain_text(f"Event {trigger}")
+    expect(event).to_contain_text("from the API · 1 message")
     email = tab.locator('#consents tr[data-channel="email"]')
     expect(email.locator('[data-field="status"]')).to_have_text("subscribed")
     assert_accessible(tab, "a customer's profile with a message")

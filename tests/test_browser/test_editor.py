@@ -7,6 +7,7 @@ import statistics
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.test_browser.accessibility import assert_accessible
 from tests.test_browser.conftest import ARTIFACTS, Console, Site, new_template, write_artifact
 from tests.test_browser.editor_page import EditorPage
 
@@ -87,7 +88,7 @@ def test_sign_in_open_type_and_see_the_preview_change(
     tab.evaluate(
         """() => {
           window.__latency = [];
-          const area = document.getElementById('code-body');
+          const area = document.querySelector('.code[data-part=body] .cm-content');
           const frame = document.getElementById('preview-frame');
           let started = null;
           area.addEventListener('keydown', () => { started = performance.now(); }, true);
@@ -189,7 +190,7 @@ def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     template_id, _ = new_template(site, "History", "sms", "Version one {{ code.code }}")
     editor = EditorPage(tab, site)
     editor.open(template_id)
-    editor.body.fill("Version two {{ code.code }}")
+    editor.replace_code("Version two {{ code.code }}")
     editor.save_draft()
     expect(editor.status).to_contain_text("Saved draft v2")
     expect(editor.dirty_flag).to_be_hidden()
@@ -203,14 +204,20 @@ def test_save_publish_restore(page: tuple[Page, Console], site: Site) -> None:
     editor.compare_with_live(1)
     expect(editor.comparison).to_contain_text("-Version two")
     expect(editor.comparison).to_contain_text("+Version one")
+    # One line per change, coloured by kind, in a dialog wide enough to read it.
+    expect(editor.comparison.locator("span.del")).to_have_text(["-Version two {{ code.code }}\n"])
+    expect(editor.comparison.locator("span.add")).to_have_text(["+Version one {{ code.code }}\n"])
+    assert_accessible(tab, "the editor comparing a version with the live one")
+    editor.close_comparison()
+    expect(editor.comparison).to_be_hidden()
     # Restore version 1: a new draft (v3) with its text, loaded in the editor.
     editor.restore(1)
     expect(editor.status).to_contain_text("Restored v1 as draft v3")
-    expect(editor.body).to_have_value("Version one {{ code.code }}")
+    expect(editor.source()).to_have_value("Version one {{ code.code }}")
     expect(editor.version(3)).to_contain_text("draft")
     expect(editor.sms_bubble).to_contain_text("Version one ANA-7K2Q")
     # Unsaved changes ask before leaving.
-    editor.body.fill("Version four")
+    editor.replace_code("Version four")
     with tab.expect_event("dialog") as asked:
         tab.close(run_before_unload=True)
     assert asked.value.type == "beforeunload"

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser.conftest import WAIT_MS, Console, Site
-from tests.test_browser.live_data import api_client, bulk_send, ok
+from tests.test_browser.conftest import WAIT_MS, Console, Site, api_client, ok
+from tests.test_browser.live_data import bulk_send
 from tests.test_browser.live_data import distribution as live_distribution
 
 pytestmark = pytest.mark.browser

@@ -200,6 +200,12 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
     assert (stored["rate_per_second"], stored["max_concurrency"]) == (5, 2)
     assert stored["has_secret"]["secret"] is True
     assert NEW_WHSEC not in tab.content()
+    # An emptied limit is removed, the other kept.
+    tab.get_by_label("Rate").fill("")
+    tab.get_by_role("button", name="Save changes").click()
+    expect(tab.locator("[data-saved]")).to_have_text("Saved.", timeout=WAIT_MS)
+    stored = ok(api.get(f"/v1/providers/{name}"))
+    assert (stored["rate_per_second"], stored["max_concurrency"]) == (None, 2)
 
     tab.get_by_role("button", name="Disable").click()
     expect(tab.locator("[data-fact-list]")).to_contain_text("Disabled", timeout=WAIT_MS)
@@ -219,7 +225,7 @@ def test_rate_is_edited_and_the_provider_disabled_after_a_confirmation(
     tab.goto(site.url + "/providers")
     row = tab.get_by_role("row", name=re.compile(name))
     expect(row).to_contain_text("Disabled", timeout=WAIT_MS)
-    expect(row).to_contain_text("5/s, 2 at once")
+    expect(row).to_contain_text("no rate limit, 2 at once")
     assert not console.errors
 
 

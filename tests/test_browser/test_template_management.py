@@ -20,6 +20,7 @@ from distribution.template_store import (
 )
 from tests.test_browser.accessibility import assert_accessible, assert_fits
 from tests.test_browser.conftest import WAIT_MS, Console, Site, new_template
+from tests.test_browser.editor_page import EditorPage
 
 pytestmark = pytest.mark.browser
 
@@ -173,11 +174,11 @@ def test_two_tabs_the_later_save_is_refused_with_the_change_and_keeps_its_text(
         for tab in (tab_a, tab_b):
             tab.goto(editor)
             tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
-        tab_a.locator("#code-body").fill("A's words {{ code.code }}")
+        EditorPage(tab_a, site).replace_code("A's words {{ code.code }}")
         tab_a.get_by_role("button", name="Save draft").click()
         expect(tab_a.locator("#status")).to_contain_text("Saved draft v2", timeout=WAIT_MS)
 
-        tab_b.locator("#code-body").fill("B's words {{ code.code }}")
+        EditorPage(tab_b, site).replace_code("B's words {{ code.code }}")
         tab_b.get_by_role("button", name="Publish").click()
         conflict = tab_b.locator("#conflict")
         expect(conflict).to_be_visible(timeout=WAIT_MS)
@@ -211,7 +212,7 @@ def test_a_stale_tab_cannot_publish_its_older_draft(page: tuple[Page, Console], 
         for tab in (tab_a, tab_b):
             tab.goto(editor)
             tab.wait_for_function("() => Number(document.body.dataset.previews || 0) >= 1")
-        tab_a.locator("#code-body").fill("A's newer words {{ code.code }}")
+        EditorPage(tab_a, site).replace_code("A's newer words {{ code.code }}")
         tab_a.get_by_role("button", name="Save draft").click()
         expect(tab_a.locator("#status")).to_contain_text("Saved draft v2", timeout=WAIT_MS)
         tab_b.get_by_role("button", name="Publish").click()  # B typed nothing

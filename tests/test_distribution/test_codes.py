@@ -229,3 +229,29 @@ def test_a_code_gives_templates_the_documented_referral_link(database: Database)
     promised = set(VARIABLE_SCHEMA["code"]["fields"]) - {"campaign", "expiration_date", "pool_id"}
     assert promised <= set(values)
     assert values["referral_link"] == values["referral_url"] == "https://shop.example.com/r/AAA"
+
+
+def test_generation_goes_past_thirty_rounds_to_the_count_asked(
+    database: Database, project: ProjectCredentials
+) -> None:
+    """It once stopped after 30 rounds (150,000 codes) and called the rest collisions."""
+    _, pool_id = _pool(database, project.project.id)
+    count = 35 * 100
+    config = CodeConfig(count, length=12)
+    report = generate_codes(database, project.project.id, pool_id, config, chunk=100)
+    assert (report.added, report.rejected, report.rows) == (count, 0, [])
+    with database.reader() as session:
+        assert pool_stats(session, pool_id).available == count
+
+
+def test_generation_stops_honestly_when_the_project_holds_the_whole_space(
+    database: Database, project: ProjectCredentials
+) -> None:
+    _, pool_id = _pool(database, project.project.id)
+    _, other_pool = _pool_second(database, project.project.id)
+    full = CodeConfig(count=100, pattern="Q##")
+    assert generate_codes(database, project.project.id, other_pool, full).added == 100
+    report = generate_codes(database, project.project.id, pool_id, CodeConfig(5, pattern="Q##"))
+    assert (report.added, report.rejected) == (0, 5)
+    assert "5 codes could not be made" in report.rows[0]["reason"], report.rows
+    assert "can make 100 codes" in report.rows[0]["reason"], report.rows

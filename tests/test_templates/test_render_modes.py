@@ -135,3 +135,14 @@ def test_compiling_and_rendering_never_touch_the_network(monkeypatch: pytest.Mon
     # default (Ubuntu) is not, so the preview, under the editor's CSP, looks like the inbox.
     assert "fonts.googleapis.com/css?family=Raleway" in html
     assert "family=Ubuntu" not in html
+
+
+def test_a_floated_image_gets_the_align_outlook_reads() -> None:
+    html = (
+        "<html><head><style>img.right { float: right; }</style></head><body>"
+        '<img class="right" src="https://shop.example.com/a.png" alt="A">'
+        '<img src="https://shop.example.com/b.png" alt="B" style="width: 10px"></body></html>'
+    )
+    rendered = compile_email(EmailSource("s", html, body_format="html")).render({})
+    assert 'align="right"' in rendered.html
+    assert rendered.html.count("align=") == 1

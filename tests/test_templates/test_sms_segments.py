@@ -15,7 +15,7 @@ from templates import (
     preview_sms,
     sms_info,
 )
-from templates.sms import GSM_BASIC, GSM_EXTENSION
+from templates.sms import GSM_BASIC, GSM_EXTENSION, sms_parts
 
 
 @pytest.mark.parametrize(
@@ -151,3 +151,32 @@ def test_sms_over_the_segment_limit_is_refused() -> None:
     with pytest.raises(RenderLimitError, match="SMS segments"):
         compiled.render({})
     assert compile_sms(SmsSource("{{ 'x' * 1530 }}")).render({}).info.segments == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "lengths"),
+    [
+        ("", []),
+        ("a" * 160, [160]),
+        ("a" * 161, [153, 8]),
+        ("a" * 306, [153, 153]),
+        ("a" * 307, [153, 153, 1]),
+        ("a" * 152 + "|" + "b" * 10, [152, 11]),  # "|" ends at septet 154: the second part
+        ("ÿ" * 71, [67, 4]),
+        ("a" * 66 + "🚀" + "b" * 5, [66, 6]),  # the emoji's pair crosses 67: the second part
+    ],
+)
+def test_parts_follow_the_billed_segments(text: str, lengths: list[int]) -> None:
+    info = sms_info(text)
+    parts = sms_parts(text, info)
+    assert [len(part) for part in parts] == lengths
+    assert len(parts) == info.segments
+    assert "".join(parts) == text
+
+
+@given(st.text(alphabet=st.sampled_from([*sorted(GSM_BASIC | GSM_EXTENSION), "ÿ", "🚀"])))
+def test_parts_always_rejoin_to_the_text_one_per_segment(text: str) -> None:
+    info = sms_info(text)
+    parts = sms_parts(text, info)
+    assert "".join(parts) == text
+    assert len(parts) == info.segments

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlmodel import select
+
+from distribution.models import Event
+from distribution.storage.db import Database
+from tests.conftest import make_project
 
 Client = TestClient[Litestar]
 
@@ -59,3 +64,52 @@ def test_the_codes_a_customer_holds(client: Client) -> None:
     [revoked] = client.get("/v1/codes", params={"customer": "holder"}).json()
     assert revoked["status"] == "revoked"
     assert client.get("/v1/codes", params={"customer": "nobody"}).status_code == 404
+
+
+def test_the_events_about_a_customer_newest_first_and_what_erasure_leaves(
+    client: Client, app_database: Database
+) -> None:
+    person = {"source_id": "evt-holder", "email": "holder@example.com"}
+    first = client.post("/v1/events", json={"type": "signed.up", "customer": person})
+    assert first.status_code == 202, first.text
+    second = client.post(
+        "/v1/events",
+        json={
+            "type": "redemption.succeeded",
+            "customer": person,
+            "campaign": {"id": "camp_spring"},
+            "code": {"code": "SPRING-7"},
+            "data": {"note": "private to the person"},
+        },
+    )
+    client.post("/v1/events", json={"type": "signed.up", "customer": {"source_id": "someone"}})
+    answer = client.get("/v1/customers/evt-holder/events")
+    assert answer.status_code == 200, answer.text
+    events = answer.json()
+    assert [e["id"] for e in events] == [second.json()["id"], first.json()["id"]]
+    assert (events[0]["type"], events[0]["source"]) == ("redemption.succeeded", "api")
+    assert (events[0]["campaign_id"], events[0]["code"]) == ("camp_spring", "SPRING-7")
+    assert events[0]["received_at"].endswith("Z")
+    assert events[1]["deliveries"] == []
+    assert len(client.get("/v1/customers/evt-holder/events", params={"limit": 1}).json()) == 1
+    refused = client.get("/v1/customers/evt-holder/events", params={"limit": 0})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "limit"
+    assert client.get("/v1/customers/nobody/events").status_code == 404
+
+    # Another project does not see them.
+    mine = dict(client.headers)
+    client.headers.update(make_project(app_database).headers)
+    assert client.get("/v1/customers/evt-holder/events").status_code == 404
+    client.headers.update(mine)
+
+    # Erased: the events stay (type and time) without what they said about the person.
+    customer_id = client.get("/v1/customers/evt-holder").json()["id"]
+    assert client.delete(f"/v1/customers/{customer_id}").status_code == 204
+    assert client.get(f"/v1/customers/{customer_id}/events").status_code == 404
+    with app_database.reader() as session:
+        rows = session.exec(select(Event).where(Event.customer_id == customer_id)).all()
+    assert sorted(row.type for row in rows) == ["redemption.succeeded", "signed.up"]
+    assert [row.payload for row in rows] == [{}, {}]
+    assert [row.result["customer"] for row in rows] == [{"id": customer_id, "source_id": None}] * 2
+    assert "private to the person" not in str([row.result for row in rows])

@@ -110,6 +110,25 @@ def test_update_keeps_secrets_and_can_remove_them(client: Client) -> None:
     assert "username" not in removed.json()["config"]
 
 
+def test_update_removes_a_limit_given_as_null_and_keeps_one_left_out(client: Client) -> None:
+    client.post(
+        "/v1/providers",
+        json={
+            "name": "m",
+            "kind": "capture",
+            "config": {},
+            "max_concurrency": 2,
+            "rate_per_second": 5,
+        },
+    )
+    changed = client.patch("/v1/providers/m", json={"rate_per_second": None})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["rate_per_second"], changed.json()["max_concurrency"]) == (None, 2)
+    refused = client.patch("/v1/providers/m", json={"max_concurrency": 0})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["max_concurrency"]
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

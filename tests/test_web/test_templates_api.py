@@ -153,7 +153,8 @@ def test_restore_and_compare(client: Client) -> None:
     compared = client.get(f"/v1/templates/{tid}/versions/{v1['id']}/compare").json()
     assert compared["live"]["id"] == v2["version"]["id"]
     assert set(compared["diffs"]) == {"subject", "body"}
-    assert "-New subject" in compared["diffs"]["subject"]
+    subject_lines = compared["diffs"]["subject"].splitlines()
+    assert subject_lines[-2:] == ["-New subject", f"+{v1['subject']}"], subject_lines
     assert '+        <mj-button href="{{ code.referral_link }}">Share' in compared["diffs"]["body"]
     draft = client.post(f"/v1/templates/{tid}/versions/{v1['id']}/restore")
     assert draft.status_code == 201, draft.text
@@ -261,9 +262,19 @@ def test_preview_sms_reports_encoding_and_missing(client: Client) -> None:
     assert shown["sms"]["encoding"] == "UCS-2"
     assert shown["sms"]["segments"] == 1
     assert "🎉" in shown["sms"]["ucs2_characters"]
+    assert "PARTY POPPER" in shown["sms"]["ucs2_names"]
     assert "ANA-7K2Q" in shown["sms"]["body"]
     assert shown["missing"] == ["customer.nickname"]
     assert shown["html"] is None
+    assert shown["sms"]["parts"] == [shown["sms"]["body"]]
+
+
+def test_preview_sms_parts_are_its_billed_segments(client: Client) -> None:
+    sms = client.post(
+        "/v1/templates/preview", json={"channel": "sms", "body": "{{ 'a' * 150 }} {{ 'b' * 20 }}"}
+    ).json()["sms"]
+    assert (sms["encoding"], sms["segments"], sms["length"]) == ("GSM-7", 2, 171)
+    assert sms["parts"] == ["a" * 150 + " bb", "b" * 18]
 
 
 def test_preview_with_a_stored_customer(client: Client) -> None:

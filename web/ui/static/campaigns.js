@@ -249,15 +249,32 @@
       "form",
       { class: "stack", novalidate: true },
       field(`${id}-count`, "How many codes", { name: "count", type: "number", min: "1", step: "1", value: "100" }),
-      field(`${id}-pattern`, "Pattern", { name: "pattern", value: "REF-####-????", autocomplete: "off", spellcheck: "false" }, "# a digit, ? a letter, * a letter or digit; anything else is kept as it is."),
+      el("fieldset", { class: "choice" },
+        el("legend", {}, "Each code is"),
+        ...[["pattern", "made from a pattern"], ["length", "random characters"]].map(([value, label]) =>
+          el("label", {}, el("input", { type: "radio", name: "shape", value, checked: value === "pattern" }), ` ${label}`))),
+      el("div", { class: "stack", "data-shape": "pattern" },
+        field(`${id}-pattern`, "Pattern", { name: "pattern", value: "REF-####-????", autocomplete: "off", spellcheck: "false" }, "# a digit, ? a letter, * one of the characters below; anything else is kept as it is.")),
+      el("div", { class: "stack", "data-shape": "length", hidden: true },
+        field(`${id}-length`, "Length", { name: "length", type: "number", min: "1", max: "64", step: "1", value: "8" }, "How many random characters, prefix and postfix aside.")),
+      field(`${id}-charset`, "Characters", { name: "charset", autocomplete: "off", spellcheck: "false", placeholder: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" }, "Left empty: capital letters and digits. Drop look-alikes such as 0, O, 1 and I if people will type the codes."),
+      field(`${id}-prefix`, "Prefix", { name: "prefix", autocomplete: "off", spellcheck: "false" }),
+      field(`${id}-postfix`, "Postfix", { name: "postfix", autocomplete: "off", spellcheck: "false" }),
       preview,
       el("p", { class: "alert", "data-problem": true, role: "alert", hidden: true }),
       el("button", { type: "submit", class: "primary" }, "Generate codes"),
     );
-    const config = (dryRun) => ({
-      count: Number(genForm.elements.count.value),
-      pattern: genForm.elements.pattern.value,
-      dry_run: dryRun,
+    const shape = () => genForm.elements.shape.value;
+    const config = (dryRun) => {
+      const form = genForm.elements;
+      const out = { count: Number(form.count.value), prefix: form.prefix.value, postfix: form.postfix.value, dry_run: dryRun };
+      if (shape() === "pattern") out.pattern = form.pattern.value;
+      else out.length = Number(form.namedItem("length").value); // form.length counts the fields
+      if (form.charset.value) out.charset = form.charset.value;
+      return out;
+    };
+    genForm.addEventListener("change", () => {
+      for (const box of genForm.querySelectorAll("[data-shape]")) box.hidden = box.dataset.shape !== shape();
     });
     const path = `/code-pools/${encodeURIComponent(id)}/codes/generate`;
     const runPreview = live(async (current) => {
@@ -294,7 +311,7 @@
     card.append(
       threshold,
       el("details", { class: "panel-box" }, el("summary", {}, "Import codes from a CSV file"), importForm, importResult),
-      el("details", { class: "panel-box" }, el("summary", {}, "Generate codes from a pattern"), genForm, genResult),
+      el("details", { class: "panel-box" }, el("summary", {}, "Generate codes"), genForm, genResult),
     );
     return { card, update };
   }

@@ -1,7 +1,7 @@
 // Customers (/customers, /customers/{id}), all through the public API (/ui/v1 via dm.api):
 // search with cursor paging, create, CSV import with its per-row report, export; a profile
 // with its fields, consent per channel (with history, unsubscribe/resubscribe), codes, and
-// messages, codes and consent changes on one timeline; edit and erase (with a dialog that
+// events, messages, codes and consent changes on one timeline; edit and erase (with a dialog that
 // says what erasing does).
 (function () {
   "use strict";
@@ -247,8 +247,8 @@
 
     const campaignNames = new Map();
     const templateNames = new Map();
-    async function names(messages, codes) {
-      if (!campaignNames.size && codes.length) {
+    async function names(messages, codes, events) {
+      if (!campaignNames.size && (codes.length || events.some((e) => e.campaign_id))) {
         for (const c of await api("GET", "/campaigns")) campaignNames.set(c.id, c.name);
       }
       const wanted = [...new Set(messages.map((m) => m.template_id).filter((t) => t && !templateNames.has(t)))];
@@ -264,12 +264,13 @@
     }
 
     async function refresh() {
-      const [consents, codes, messages] = await Promise.all([
+      const [consents, codes, messages, events] = await Promise.all([
         api("GET", `/customers/${enc(customer.id)}/consents`),
         api("GET", `/codes?customer=${enc(customer.id)}`),
         api("GET", `/messages?customer_id=${enc(customer.id)}&limit=50`),
+        api("GET", `/customers/${enc(customer.id)}/events?limit=50`),
       ]);
-      await names(messages.messages, codes);
+      await names(messages.messages, codes, events);
       document.querySelector("#consents tbody").replaceChildren(...consentRows(consents));
       labelCells(document.getElementById("consents"));
       const codesBox = document.getElementById("codes");
@@ -283,8 +284,23 @@
           : el("p", { class: "empty" }, "No codes yet. A code is given when a distribution, a bulk send or the API assigns one."),
       );
 
-      // One timeline: messages, code assignments and consent changes, newest first.
+      // One timeline: events, messages, code assignments and consent changes, newest first.
       const items = [];
+      for (const e of events) {
+        const about = [
+          e.campaign_id ? campaignNames.get(e.campaign_id) || e.campaign_id : null,
+          e.code ? `code ${e.code}` : null,
+        ].filter(Boolean);
+        const made = e.deliveries.length === 1 ? "1 message" : `${e.deliveries.length} messages`;
+        items.push({
+          at: e.received_at,
+          kind: "event",
+          node: [
+            el("span", { class: "what" }, `Event ${e.type}`), about.length ? ` (${about.join(", ")})` : "",
+            el("div", { class: "hint" }, `from ${e.source === "api" ? "the API" : e.source} · ${made}`),
+          ],
+        });
+      }
       for (const m of messages.messages) {
         const template = m.template_id ? templateNames.get(m.template_id) || m.template_id : "no template";
         items.push({
@@ -311,7 +327,7 @@
       document.getElementById("timeline").replaceChildren(
         ...(items.length
           ? items.map((item) => el("li", { "data-kind": item.kind }, time(item.at), el("div", {}, item.node)))
-          : [el("li", { class: "empty" }, "Nothing yet: messages sent to this customer, codes and consent changes appear here.")]),
+          : [el("li", { class: "empty" }, "Nothing yet: events about this customer, their messages, codes and consent changes appear here.")]),
       );
     }
     refresh();

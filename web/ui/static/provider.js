@@ -251,9 +251,10 @@
       if (concurrency !== null) out.max_concurrency = concurrency;
       return out;
     }
+    // An emptied limit is sent as null, which removes it.
     const out = { config };
-    if (rate !== provider.rate_per_second && rate !== null) out.rate_per_second = rate;
-    if (concurrency !== provider.max_concurrency && concurrency !== null) out.max_concurrency = concurrency;
+    if (rate !== provider.rate_per_second) out.rate_per_second = rate;
+    if (concurrency !== provider.max_concurrency) out.max_concurrency = concurrency;
     return out;
   }
 

@@ -183,3 +183,15 @@ window.dm = (function () {
 
 window.dm.fillTimes();
 setInterval(() => window.dm.fillTimes(), 30000);
+
+// A table that scrolls sideways (narrow screens) takes the keyboard focus, so arrow keys can
+// scroll it; one that fits stays out of the tab order. Rows added later resize the table.
+(function () {
+  const scrollers = new ResizeObserver((entries) => {
+    for (const { target } of entries) {
+      if (target.scrollWidth > target.clientWidth) target.tabIndex = 0;
+      else target.removeAttribute("tabindex");
+    }
+  });
+  document.querySelectorAll("table.list").forEach((table) => scrollers.observe(table));
+})();

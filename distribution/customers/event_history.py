@@ -1,0 +1,83 @@
+"""A customer's events, for their profile's timeline, and what erasure leaves of them.
+
+An event keeps its type, time and the deliveries it made after the customer is erased (the
+delivery log needs them); what it carried about the person (its payload, the customer's own id
+in the answer stored for repeats) is blanked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from distribution.models import Event
+
+__all__ = ["CustomerEvent", "events_of", "forget_event_details"]
+
+#: The most events a profile lists.
+MAX_EVENTS = 200
+
+
+@dataclass(frozen=True)
+class CustomerEvent:
+    """An event as the customer's timeline shows it."""
+
+    id: str
+    type: str
+    source: str
+    received_at: datetime
+    campaign_id: str | None
+    code: str | None
+    deliveries: list[dict[str, Any]]
+
+
+def _campaign_id(payload: dict[str, Any]) -> str | None:
+    campaign = payload.get("campaign")
+    found = campaign.get("id") if isinstance(campaign, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def _code(payload: dict[str, Any]) -> str | None:
+    code = payload.get("code")
+    found = code.get("code") if isinstance(code, dict) else code
+    return found if isinstance(found, str) else None
+
+
+def events_of(
+    session: Session, project_id: str, customer_id: str, limit: int = 50
+) -> list[CustomerEvent]:
+    """The customer's latest events, newest first."""
+    rows = session.exec(
+        select(Event)
+        .where(Event.project_id == project_id, Event.customer_id == customer_id)
+        .order_by(col(Event.received_at).desc(), col(Event.id).desc())
+        .limit(max(1, min(limit, MAX_EVENTS)))
+    )
+    return [
+        CustomerEvent(
+            id=row.id,
+            type=row.type,
+            source=row.source,
+            received_at=row.received_at,
+            campaign_id=_campaign_id(row.payload),
+            code=_code(row.payload),
+            deliveries=list(row.result.get("deliveries", [])),
+        )
+        for row in rows
+    ]
+
+
+def forget_event_details(session: Session, project_id: str, customer_id: str) -> None:
+    """Blank what the customer's events say about them (see the module docstring)."""
+    rows = session.exec(
+        select(Event).where(Event.project_id == project_id, Event.customer_id == customer_id)
+    )
+    for row in rows:
+        row.payload = {}
+        result = dict(row.result)
+        result["customer"] = {"id": customer_id, "source_id": None}
+        row.result = result
+        session.add(row)
