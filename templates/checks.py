@@ -16,6 +16,7 @@ Codes (documented in docs/templates.md, "Problems"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -25,7 +26,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 from templates.filters import FILTERS
-from templates.jinja_tokens import scan_tokens
+from templates.jinja_tokens import line_and_column, scan_tokens
 from templates.mjml_rules import ANY_ATTRIBUTE, ENDING_TAGS, allowed_attributes
 from templates.sandbox import TemplateEnvironment
 from templates.schema import DEPRECATED_ALIASES, VARIABLE_SCHEMA
@@ -38,6 +39,7 @@ __all__ = [
     "VariableUse",
     "blank_jinja",
     "clipping_problem",
+    "format_problem",
     "inbox_problems",
     "mjml_problems",
     "mjml_structure_error",
@@ -180,6 +182,26 @@ def _scan_mjml(body: str) -> _MjmlScanner:
 def mjml_problems(body: str) -> list[Problem]:
     """Warnings for MJML tags and attributes the MJML documentation does not know, with lines."""
     return _scan_mjml(body).problems
+
+
+_MJML_ROOT = re.compile(r"<mjml[\s>]", re.IGNORECASE)
+
+
+def format_problem(body: str, body_format: str | None) -> Problem | None:
+    """An MJML body whose Format says HTML: it would go out as unstyled text, without a word."""
+    found = _MJML_ROOT.search(body) if body_format == "html" else None
+    if found is None:
+        return None
+    line, column = line_and_column(body, found.start())
+    return Problem(
+        "warning",
+        "mjml-as-html",
+        "body",
+        "The body is MJML but Format is HTML: mail clients would show it as unstyled text. "
+        "Set Format to MJML.",
+        line,
+        column,
+    )
 
 
 def mjml_structure_error(body: str) -> tuple[int, int, str] | None:

@@ -50,6 +50,7 @@ from templates.checks import (
     Problem,
     VariableUse,
     clipping_problem,
+    format_problem,
     inbox_problems,
     mjml_problems,
     source_parts,
@@ -231,6 +232,8 @@ def _source_notes(source: EmailSource | SmsSource, uses: list[VariableUse]) -> l
     notes = []
     if isinstance(source, EmailSource):
         notes = mjml_problems(source.body) if source.body_format == "mjml" else []
+        wrong_format = format_problem(source.body, source.body_format)
+        notes += [wrong_format] if wrong_format else []
         notes += inbox_problems(source.body)
     notes += [p for p in variable_problems(uses, {}, []) if p.code in _SOURCE_VARIABLE_CODES]
     return notes

@@ -167,6 +167,15 @@ def test_mjml_unknown_tags_and_attributes_are_warnings_with_their_line(client: C
     assert not {"mjml-unknown-tag", "mjml-unknown-attribute"} & set(codes(fine))
 
 
+def test_an_mjml_body_with_format_html_is_named(client: Client) -> None:
+    body = "\n  " + mjml("<mj-text>Hi</mj-text>")
+    wrong = only(preview(client, body=body, body_format="html"), "mjml-as-html")
+    assert (wrong["severity"], wrong["line"], wrong["column"]) == ("warning", 2, 3)
+    assert "Set Format to MJML" in wrong["message"]
+    assert "mjml-as-html" not in codes(preview(client, body=body, body_format="mjml"))
+    assert "mjml-as-html" not in codes(preview(client, body="<p>Hi</p>", body_format="html"))
+
+
 def test_an_mjml_parse_error_has_a_line_and_column(client: Client) -> None:
     body = (
         "<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-column>\n        <mj-text>Hi</mj-text>\n"
