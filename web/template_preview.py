@@ -14,7 +14,7 @@ from typing import Any
 
 from distribution.template_store import preview_checked
 from templates import EmailPreview, EmailSource, PreviewError, SmsPreview, SmsSource
-from templates.checks import Problem, preheader
+from templates.checks import Problem, preheader, unknown_variable
 from templates.sms import sms_parts
 from web.templates_schemas import CheckProblemOut, PreviewOut, ProblemOut, SmsOut
 
@@ -74,6 +74,8 @@ def preview_out(
     `category` (transactional, marketing) decides which Publish rules the problems check.
     """
     problems, shown = _problems(source, context, category)
+    # A name no send provides is an unknown variable (in `problems`), not a missing value.
+    missing = [m for m in shown.missing if unknown_variable(tuple(m.split("."))) is None]
     listed = [
         CheckProblemOut(p.severity, p.code, p.part, p.message, p.line, p.column) for p in problems
     ]
@@ -84,7 +86,7 @@ def preview_out(
             html=email.html,
             text=email.text,
             sms=None,
-            missing=email.missing,
+            missing=missing,
             warnings=email.warnings,
             errors=problems_out(email.errors),
             problems=listed,
@@ -106,7 +108,7 @@ def preview_out(
         )
         if info is not None
         else None,
-        missing=shown.missing,
+        missing=missing,
         warnings=shown.warnings,
         errors=problems_out(shown.errors),
         problems=listed,

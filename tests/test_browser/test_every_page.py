@@ -43,7 +43,7 @@ REFERRAL_EMAIL = "\n".join(
         "{{ customer.first_name }}, give your friends 20% off</mj-text>",
         "<mj-text>Share your code <strong>{{ code.code }}</strong>: your friends get 20% off",
         "their first order, and you get $15 when they buy.</mj-text>",
-        '<mj-button background-color="#1f6feb" href="{{ code.referral_url }}">',
+        '<mj-button background-color="#1f6feb" href="{{ code.referral_link }}">',
         "Share your link</mj-button>",
         '<mj-text font-size="12px" color="#555555">',
         '<a href="{{ links.unsubscribe_url }}">Unsubscribe</a></mj-text>',

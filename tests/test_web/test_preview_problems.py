@@ -214,6 +214,8 @@ def test_unknown_variables_are_not_missing_values(client: Client) -> None:
     # Free-form objects (event.data, customer.metadata) take any key: one the sample lacks is
     # a missing value, never an unknown variable.
     assert missing == {("subject", "customer.first_name"), ("body", "event.data.anything")}
+    # `missing` (what the preview highlights as absent from the sample) leaves unknown names out.
+    assert sorted(shown["missing"]) == ["customer.first_name", "event.data.anything"]
 
 
 def test_sms_problems_name_the_sms_part(client: Client) -> None:

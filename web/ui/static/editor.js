@@ -387,6 +387,7 @@
         channel,
         ...currentSource(),
         context: sample,
+        template_id: data.template.id, // its category decides which Publish rules are checked
       });
       if (number > shownCount) {
         shownCount = number;
@@ -490,51 +491,50 @@
     );
   }
 
-  const PART_NAMES = { subject: "Subject", body: "Body", text: "Text body" };
+  const PART_NAMES = { subject: "Subject", body: "Body", sms: "Message", text: "Text body", text_body: "Text body" };
+  // The code area each part of an answer is shown in.
+  const AREA_OF = { subject: "subject", body: "body", sms: "body", text: "text", text_body: "text" };
 
-  // Markers in the code at each problem's line and column: the answer's errors, and its
-  // `problems` (each with a severity) when the server sends them; one marker per place.
-  function markProblems(answer) {
-    const byPart = {};
+  // Every error and warning of an answer, once: the render's `errors` and the checks'
+  // `problems` (which hold every reason Publish would refuse) overlap.
+  function problemsOf(answer) {
     const seen = new Set();
-    const found = answer.errors.map((e) => Object.assign({ severity: "error" }, e))
-      .concat(Array.isArray(answer.problems) ? answer.problems : []);
-    for (const problem of found) {
-      const part = areas[problem.part] ? problem.part : "body";
-      const severity = problem.severity === "error" ? "error" : problem.severity === "info" ? "info" : "warning";
-      const key = [part, problem.line, problem.column, problem.message].join("\u0000");
+    const found = [];
+    for (const problem of answer.errors.map((e) => ({ severity: "error", ...e })).concat(answer.problems || [])) {
+      const key = [AREA_OF[problem.part] || "body", problem.line, problem.column, problem.message].join("\u0000");
       if (seen.has(key)) continue;
       seen.add(key);
-      (byPart[part] = byPart[part] || []).push(Object.assign({}, problem, { severity }));
+      found.push({ ...problem, severity: problem.severity === "error" ? "error" : "warning" });
     }
-    for (const [part, area] of Object.entries(areas)) area.mark(byPart[part] || []);
+    return found;
+  }
+
+  function problemItem(problem) {
+    const area = areas[AREA_OF[problem.part] || "body"];
+    const where = (PART_NAMES[problem.part] || "Template") + (problem.line ? `, line ${problem.line}` : "");
+    const label = `${where}: ${problem.message}`;
+    return el(
+      "li",
+      { class: problem.severity, "data-code": problem.code || "" },
+      area && problem.line
+        ? el("button", { type: "button", class: "link", onclick: () => area.goTo(problem.line, problem.column) }, label)
+        : label,
+    );
   }
 
   function showProblems(answer) {
-    const list = $("error-list");
-    list.textContent = "";
-    markProblems(answer);
-    for (const error of answer.errors) {
-      const area = areas[error.part] || areas.body;
-      const label = (PART_NAMES[error.part] || "Template") + ": " + error.message;
-      const item = el("li", { class: "error" });
-      if (error.line) {
-        item.append(
-          el("button", { type: "button", class: "link", onclick: () => area.goTo(error.line, error.column) }, label),
-        );
-      } else {
-        item.append(label);
-      }
-      list.append(item);
-    }
-    const missing = $("missing-list");
-    missing.textContent = "";
-    for (const name of answer.missing) missing.append(el("li", {}, el("code", {}, name)));
+    const found = problemsOf(answer);
+    const byArea = {};
+    for (const problem of found) (byArea[AREA_OF[problem.part] || "body"] ||= []).push(problem);
+    for (const [name, area] of Object.entries(areas)) area.mark(byArea[name] || []);
+    const errors = found.filter((p) => p.severity === "error");
+    // A value missing from the sample is listed once, in the box of missing variables.
+    const warnings = found.filter((p) => p.severity === "warning" && p.code !== "missing-value");
+    $("error-list").replaceChildren(...errors.map(problemItem));
+    $("warning-list").replaceChildren(...warnings.map(problemItem));
+    $("missing-list").replaceChildren(...answer.missing.map((name) => el("li", {}, el("code", {}, name))));
     $("missing-box").hidden = answer.missing.length === 0;
-    const warnings = $("warning-list");
-    warnings.textContent = "";
-    for (const warning of answer.warnings) warnings.append(el("li", {}, warning));
-    $("no-problems").hidden = answer.errors.length + answer.missing.length + answer.warnings.length > 0;
+    $("no-problems").hidden = errors.length + warnings.length + answer.missing.length > 0;
   }
 
   // ---- preview modes (desktop, mobile, plain text) ---------------------------------------
