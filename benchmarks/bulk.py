@@ -52,7 +52,7 @@ from web.settings import Settings  # noqa: E402
 
 BODY = (
     "<p>Hi {{ customer.first_name }},</p><p>Your invite code is <b>{{ code.code }}</b>: "
-    '<a href="{{ code.referral_url }}">join here</a>.</p>'
+    '<a href="{{ code.referral_link }}">join here</a>.</p>'
 )
 DISTRIBUTED = Path(__file__).resolve().parent / "bulk_distributed.py"
 

@@ -40,7 +40,7 @@ SECTION = """    <mj-section padding="8px 0">
         <mj-image src="{image}" alt="Banner {n}" width="560px" />
         <mj-text font-size="15px">Section {n}: {{{{ campaign.name }}}} keeps going for
           {{{{ customer.first_name | default('friend') }}}}.</mj-text>
-        <mj-button href="{{{{ code.referral_url }}}}">Share {n}</mj-button>
+        <mj-button href="{{{{ code.referral_link }}}}">Share {n}</mj-button>
       </mj-column>
     </mj-section>
 """
