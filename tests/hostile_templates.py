@@ -6,8 +6,9 @@ suites. Each entry is `(id, source, note)`: `source` holds the keyword arguments
 with `internals-` expect a `TemplateRenderError` naming the expression, entries starting with
 `syntax-` a `TemplateSyntaxError`, every other one a `RenderLimitError`. Exception: entries
 starting with `mjml-textloop-` nest inside a tag whose content MJML copies as it is; a compiled
-send may render them (its loop output is only text, no library parses it), while a preview or a
-per-recipient render, which hands the result to MJML, must refuse them. They render against
+send, and so a preview and the save check (which compile as sends do), may render them (the loop
+output is only text, no library parses it), while a per-recipient render, which hands the result
+to MJML, must refuse them. They render against
 `templates.sample_context()`.
 """
 
