@@ -82,6 +82,8 @@ def test_mjml_and_variable_warnings_at_their_lines(page: tuple[Page, Console], s
         "</mj-column></mj-section></mj-body></mjml>"
     )
     editor = _open(tab, site, body)
+    # The variables panel offers the names sends fill (it once offered one they did not).
+    expect(tab.locator("#variables")).to_contain_text("referral_link")
     assert "line 2" in _problem(tab, "mjml-unknown-tag")
     assert "line 3" in _problem(tab, "mjml-unknown-attribute")
     # A name no send provides is an unknown variable, not a value missing from the sample.

@@ -62,6 +62,8 @@ def test_the_inbox_row_real_widths_and_the_plain_text_tab(
     row = tab.locator("#inbox-row")
     expect(row.locator("#inbox-from")).not_to_be_empty()
     expect(row.locator("#preview-subject")).to_have_text("Your code, Ana")
+    # The preheader: the opening text of the body, as an inbox shows it beside the subject.
+    expect(row.locator("#inbox-preheader")).to_contain_text("Hi Ana, your code is ANA-7K2Q")
     frame = tab.frame_locator("#preview-frame")
     expect(frame.locator("body")).to_contain_text("your code is ANA-7K2Q")
     # Laid out at 600 px as a desktop client does, zoomed out when the column is narrower.
