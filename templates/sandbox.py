@@ -22,6 +22,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.lexer import TokenStream
 from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
@@ -544,8 +545,9 @@ def _too_deep(name: str | None, filename: str | None) -> TemplateSyntaxError:
     return TemplateSyntaxError(message, 1, name, filename)
 
 
-def _check_template_size(tokens: Iterable[Any], name: str | None, filename: str | None) -> None:
-    """Refuse sources whose parsing alone would take seconds, before Jinja parses them."""
+def _size_checked(tokens: Iterable[Any], name: str | None, filename: str | None) -> Iterator[Any]:
+    """The tokens, refusing a source whose parsing alone would take seconds: the parser reads
+    them from here, so it stops at the token that breaks a limit (one lexing pass, not two)."""
     depth = 0
     after_block_start = False
     for count, token in enumerate(tokens):
@@ -561,6 +563,7 @@ def _check_template_size(tokens: Iterable[Any], name: str | None, filename: str 
             elif token.value.startswith("end"):
                 depth = max(depth - 1, 0)
         after_block_start = token.type == "block_begin"
+        yield token
 
 
 def _guard_loop(iterable: Any) -> Any:
@@ -627,8 +630,17 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             self.filters[name] = _guard_filter(name, original)
         self.filters["_guard_loop"] = _guard_loop
 
+    def _tokenize(
+        self,
+        source: str,
+        name: str | None,
+        filename: str | None = None,
+        state: str | None = None,
+    ) -> TokenStream:
+        stream = super()._tokenize(source, name, filename, state)
+        return TokenStream(_size_checked(stream, name, filename), name, filename)
+
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        _check_template_size(self._tokenize(source, name, filename), name, filename)
         try:
             tree = super()._parse(source, name, filename)
         except RecursionError:
