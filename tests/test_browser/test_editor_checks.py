@@ -86,6 +86,13 @@ def test_mjml_and_variable_warnings_at_their_lines(page: tuple[Page, Console], s
     expect(tab.locator("#variables")).to_contain_text("referral_link")
     assert "line 2" in _problem(tab, "mjml-unknown-tag")
     assert "line 3" in _problem(tab, "mjml-unknown-attribute")
+    # An MJML parse error is listed once, its place said once.
+    editor.replace_code(body + "\n<mj-foo>")
+    parse_error = _problem(tab, "invalid-mjml")
+    assert parse_error.count("line 5") == 1, parse_error
+    expect(tab.locator("#error-list li", has_text="never closed")).to_have_count(1)
+    editor.replace_code(body)
+    expect(tab.locator('#problems li[data-code="invalid-mjml"]')).to_have_count(0)
     # A name no send provides is an unknown variable, not a value missing from the sample.
     unknown = tab.locator('#problems li[data-code="unknown-variable"]')
     expect(unknown).to_have_count(2)

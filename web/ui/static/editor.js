@@ -495,18 +495,10 @@
   // The code area each part of an answer is shown in.
   const AREA_OF = { subject: "subject", body: "body", sms: "body", text: "text", text_body: "text" };
 
-  // Every error and warning of an answer, once: the render's `errors` and the checks'
-  // `problems` (which hold every reason Publish would refuse) overlap.
+  // Every error and warning of an answer: `problems` holds the render's errors and every
+  // reason Publish would refuse, each once, placed by line and column.
   function problemsOf(answer) {
-    const seen = new Set();
-    const found = [];
-    for (const problem of answer.errors.map((e) => ({ severity: "error", ...e })).concat(answer.problems || [])) {
-      const key = [AREA_OF[problem.part] || "body", problem.line, problem.column, problem.message].join("\u0000");
-      if (seen.has(key)) continue;
-      seen.add(key);
-      found.push({ ...problem, severity: problem.severity === "error" ? "error" : "warning" });
-    }
-    return found;
+    return answer.problems.map((p) => ({ ...p, severity: p.severity === "error" ? "error" : "warning" }));
   }
 
   function problemItem(problem) {
