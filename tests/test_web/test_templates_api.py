@@ -257,14 +257,14 @@ def test_preview_with_inline_sample(client: Client) -> None:
 def test_preview_sms_reports_encoding_and_missing(client: Client) -> None:
     shown = client.post(
         "/v1/templates/preview",
-        json={"channel": "sms", "body": "Olá {{ customer.nickname }} 🎉 {{ code.code }}"},
+        json={"channel": "sms", "body": "Olá {{ event.data.nickname }} 🎉 {{ code.code }}"},
     ).json()
     assert shown["sms"]["encoding"] == "UCS-2"
     assert shown["sms"]["segments"] == 1
     assert "🎉" in shown["sms"]["ucs2_characters"]
     assert "PARTY POPPER" in shown["sms"]["ucs2_names"]
     assert "ANA-7K2Q" in shown["sms"]["body"]
-    assert shown["missing"] == ["customer.nickname"]
+    assert shown["missing"] == ["event.data.nickname"]
     assert shown["html"] is None
     assert shown["sms"]["parts"] == [shown["sms"]["body"]]
 

@@ -296,14 +296,14 @@ def test_preview_reports_errors_and_refuses_bad_input(
         json={
             "channel": "email",
             "subject": "Hi {{ customer.first_name }}",
-            "body": "<p>{{ customer.nickname }}</p>",
+            "body": "<p>{{ event.data.nickname }}</p>",
             "body_format": "html",
             "context": {"customer": {"first_name": "Ana"}},
         },
         headers=headers,
     )
     assert fine.json()["subject"] == "Hi Ana"
-    assert fine.json()["missing"] == ["customer.nickname"]
+    assert fine.json()["missing"] == ["event.data.nickname"]
     for bad in ({"channel": "fax", "body": "x"}, {"channel": "email"}, ["not", "an", "object"]):
         answer = browser.post("/ui/api/preview", json=bad, headers=headers)
         assert answer.status_code in (400, 422), answer.text
