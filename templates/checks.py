@@ -46,6 +46,7 @@ __all__ = [
     "preheader",
     "source_parts",
     "unknown_variable",
+    "variable_chain",
     "variable_problems",
     "variable_uses",
 ]
@@ -356,25 +357,27 @@ _PARSER.filters.update(FILTERS)
 _NOT_DATA = frozenset(_PARSER.globals) | {"loop", "self", "super", "caller", "varargs", "kwargs"}
 
 
-def _chain(node: nodes.Node) -> tuple[str, ...] | None:
+def variable_chain(node: nodes.Node) -> tuple[str, ...] | None:
+    """The path a node reads (`customer.first_name`, `code['code']`), or None if it is no
+    plain chain of names."""
     if isinstance(node, nodes.Name):
         return (node.name,) if node.ctx == "load" else None
     if isinstance(node, nodes.Getattr):
-        base = _chain(node.node)
+        base = variable_chain(node.node)
         return (*base, node.attr) if base is not None else None
     if (
         isinstance(node, nodes.Getitem)
         and isinstance(node.arg, nodes.Const)
         and isinstance(node.arg.value, str)
     ):
-        base = _chain(node.node)
+        base = variable_chain(node.node)
         return (*base, node.arg.value) if base is not None else None
     return None
 
 
 def _walk(node: nodes.Node, roots: set[str], found: list[tuple[tuple[str, ...], int]]) -> None:
     if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
-        chain = _chain(node)
+        chain = variable_chain(node)
         if chain is not None:
             if chain[0] in roots:
                 found.append((chain, node.lineno))

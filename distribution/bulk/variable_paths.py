@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
+from templates.checks import variable_chain
+
 __all__ = ["VariablePaths", "variable_paths"]
 
 _ENVIRONMENT = jinja2.Environment(autoescape=True)  # parsing only: nothing is rendered with it
@@ -71,28 +73,12 @@ def _present(context: Mapping[str, Any], path: tuple[str, ...]) -> bool:
     return True
 
 
-def _chain(node: nodes.Node) -> tuple[str, ...] | None:
-    if isinstance(node, nodes.Name):
-        return (node.name,) if node.ctx == "load" else None
-    if isinstance(node, nodes.Getattr):
-        base = _chain(node.node)
-        return (*base, node.attr) if base is not None else None
-    if (
-        isinstance(node, nodes.Getitem)
-        and isinstance(node.arg, nodes.Const)
-        and isinstance(node.arg.value, str)
-    ):
-        base = _chain(node.node)
-        return (*base, node.arg.value) if base is not None else None
-    return None
-
-
 def _collect(node: nodes.Node, paths: set[tuple[str, ...]]) -> bool:
     """Add the plain paths under ``node``; False when something else reads the context."""
     if isinstance(node, _UNFOLLOWED):
         return False
     if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
-        chain = _chain(node)
+        chain = variable_chain(node)
         if chain is None:
             return False  # a computed key, or a name being bound
         paths.add(chain)
