@@ -43,6 +43,7 @@ __all__ = [
     "inbox_problems",
     "mjml_problems",
     "mjml_structure_error",
+    "path_value",
     "preheader",
     "source_parts",
     "unknown_variable",
@@ -427,7 +428,8 @@ def unknown_variable(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def _value(context: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
+def path_value(context: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
+    """(True, the value) at `path` in the context, or (False, None) when a key is absent."""
     value: Any = context
     for key in path:
         if isinstance(value, Mapping) and key in value:
@@ -480,7 +482,7 @@ def variable_problems(
                     use.line,
                 )
             )
-        present, value = _value(context, use.path)
+        present, value = path_value(context, use.path)
         if not present and (name in missing_names or _under_missing(use.path, missing_names)):
             reported.add((use.part, name))
             problems.append(

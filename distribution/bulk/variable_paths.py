@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
-from templates.checks import variable_chain
+from templates.checks import path_value, variable_chain
 
 __all__ = ["VariablePaths", "variable_paths"]
 
@@ -50,7 +50,7 @@ class VariablePaths:
 
     def all_present(self, context: Mapping[str, Any]) -> bool:
         """Whether every path resolves to a value in ``context`` (dicts all the way down)."""
-        return self.simple and all(_present(context, path) for path in self.paths)
+        return self.simple and all(path_value(context, path)[0] for path in self.paths)
 
     def split(self, name: str) -> tuple[VariablePaths, VariablePaths]:
         """The paths under ``name`` (with ``name`` taken off) and all the others.
@@ -62,15 +62,6 @@ class VariablePaths:
         # ``(name,)`` itself (the template prints the whole variable) stays with the others.
         others = frozenset(path for path in self.paths if path[0] != name or path == (name,))
         return VariablePaths(under, self.simple), VariablePaths(others, self.simple)
-
-
-def _present(context: Mapping[str, Any], path: tuple[str, ...]) -> bool:
-    value: Any = context
-    for key in path:
-        if not isinstance(value, Mapping) or key not in value:
-            return False
-        value = value[key]
-    return True
 
 
 def _collect(node: nodes.Node, paths: set[tuple[str, ...]]) -> bool:
