@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from templates.jinja_tokens import line_and_column, scan_tokens
 from templates.mjml_rules import ANY_ATTRIBUTE, ENDING_TAGS, allowed_attributes
 from templates.sandbox import TemplateEnvironment
 from templates.schema import DEPRECATED_ALIASES, VARIABLE_SCHEMA
+from templates.skeleton import split
 from templates.sources import EmailSource, SmsSource
 
 __all__ = [
@@ -401,16 +403,25 @@ def variable_uses(parts: Iterable[tuple[str, str | None]]) -> list[VariableUse]:
     for part, source in parts:
         if not source:
             continue
-        try:
-            tree = _PARSER.parse(source)
-            roots = meta.find_undeclared_variables(tree) - _NOT_DATA
-        except jinja2.TemplateError:
-            continue
-        found: list[tuple[tuple[str, ...], int]] = []
-        _walk(tree, roots, found)
+        # The skeleton reads what the source reads, on the same lines (`templates.skeleton`):
+        # while the author types text, its reads are already known.
+        pieces = split(source)
+        found = _reads(pieces.skeleton, pieces.name) if pieces else _reads(source, "")
         for path, line in found:
             uses.setdefault((part, path), VariableUse(part, path, line))
     return list(uses.values())
+
+
+@lru_cache(maxsize=16)
+def _reads(source: str, marker: str) -> tuple[tuple[tuple[str, ...], int], ...]:
+    try:
+        tree = _PARSER.parse(source)
+        roots = meta.find_undeclared_variables(tree) - _NOT_DATA - {marker}
+    except jinja2.TemplateError:
+        return ()
+    found: list[tuple[tuple[str, ...], int]] = []
+    _walk(tree, roots, found)
+    return tuple(found)
 
 
 def unknown_variable(path: tuple[str, ...]) -> str | None:

@@ -38,6 +38,7 @@ from templates.sandbox import (
     start_render,
     wrap_context,
 )
+from templates.skeleton import compile_reusing
 from templates.sources import EmailSource
 from templates.syntax import check_syntax, explain_syntax_error
 
@@ -265,6 +266,14 @@ class _FastParts:
     html_source: str
     text: jinja2.Template | None
     text_source: str | None
+    # The runs of text of reused skeletons, by marker name (`templates.skeleton`); empty when
+    # each part was compiled whole.
+    html_texts: Mapping[str, Any] = field(default_factory=dict)
+    text_texts: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _with(context: dict[str, Any], texts: Mapping[str, Any]) -> dict[str, Any]:
+    return {**context, **texts} if texts else context
 
 
 class CompiledEmail:
@@ -330,7 +339,7 @@ class CompiledEmail:
         ctx = wrap_context(context, _HTML_ENV.globals)
         subject = _run(self._subject, ctx, state)
         if self._fast is not None:
-            html = _run(self._fast.html, ctx, state)
+            html = _run(self._fast.html, _with(ctx, self._fast.html_texts), state)
         else:
             assert self._body is not None
             body = _run(self._body, ctx, state)
@@ -338,7 +347,8 @@ class CompiledEmail:
         if self._text is None:
             text = html_to_text(html)
         elif self.source.text_body is None:
-            text = _tidy_text(_run(self._text, ctx, state))
+            assert self._fast is not None  # a derived text part is compiled with the HTML
+            text = _tidy_text(_run(self._text, _with(ctx, self._fast.text_texts), state))
         else:
             text = _run(self._text, ctx, state)
         return _finish(state, mode, subject, html, text, list(self.warnings))
@@ -397,21 +407,37 @@ def compile_email_html(source: EmailSource) -> EmailHtml:
     return EmailHtml(restored, text)
 
 
-def _fast_parts(stage: EmailHtml) -> tuple[_FastParts | None, str | None]:
-    """Compile the stage's strings as Jinja; return (parts, None) or (None, why not)."""
+def _fast_parts(stage: EmailHtml, *, reuse: bool = False) -> tuple[_FastParts | None, str | None]:
+    """Compile the stage's strings as Jinja; return (parts, None) or (None, why not).
+
+    With `reuse`, each string compiles through `templates.skeleton`: a source whose tags did
+    not change since an earlier compile costs no Jinja compile.
+    """
     if stage.html is None:
         return None, stage.reason
     try:
-        html_template = _HTML_ENV.from_string(stage.html)
+        html_template, html_texts = _compiled(_HTML_ENV, stage.html, reuse)
     except jinja2.TemplateSyntaxError as error:
         return None, f"the compiled HTML does not parse as Jinja ({error.message})"
-    text_template, text_source = None, None
+    text_template, text_source, text_texts = None, None, {}
     if stage.text is not None:
         # When the statements do not survive the conversion, the text is derived from each
         # rendered HTML instead.
         with contextlib.suppress(jinja2.TemplateSyntaxError):
-            text_template, text_source = _TEXT_ENV.from_string(stage.text), stage.text
-    return _FastParts(html_template, stage.html, text_template, text_source), None
+            text_template, text_texts = _compiled(_TEXT_ENV, stage.text, reuse)
+            text_source = stage.text
+    return _FastParts(
+        html_template, stage.html, text_template, text_source, html_texts, text_texts
+    ), None
+
+
+def _compiled(
+    env: TemplateEnvironment, source: str, reuse: bool
+) -> tuple[jinja2.Template, dict[str, Any]]:
+    if not reuse:
+        return env.from_string(source), {}
+    reusable = compile_reusing(env, source)
+    return reusable.template, {reusable.name: reusable.texts}
 
 
 def _text_part_source(inlined: str, protected: ProtectedSource) -> str | None:
@@ -432,6 +458,7 @@ def compile_email(
     stage: Callable[[EmailSource], EmailHtml] = compile_email_html,
     convert: BodyToHtml = body_to_html,
     checked: bool = False,
+    reuse: bool = False,
 ) -> CompiledEmail:
     """Compile an email template once (MJML, CSS inlining, Jinja) for many renders.
 
@@ -443,6 +470,9 @@ def compile_email(
         checked: The caller already ran `refuse_includes` and `email_syntax_errors` (a preview
             lists every part's syntax errors first): parsing every part again costs a third
             of the compile.
+        reuse: Reuse the Jinja compile of an earlier source with the same tags (a preview
+            while the author types; see `templates.skeleton`). Sends compile each part whole:
+            a render of a reused skeleton prints each run of text through a variable.
 
     Raises:
         TemplateSyntaxError: A part does not parse; `.part`, `.line`, `.column` say where.
@@ -456,7 +486,7 @@ def compile_email(
         errors = email_syntax_errors(source)
         if errors:
             raise errors[0]
-    fast, reason = _fast_parts(stage(source))
+    fast, reason = _fast_parts(stage(source), reuse=reuse)
     warnings = []
     if fast is None:
         warnings.append(

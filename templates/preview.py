@@ -164,7 +164,7 @@ def preview_email_compiled(
     if syntax:
         return everywhere([PreviewError.from_error(error) for error in syntax])
     try:
-        compiled = compile_email(source, limits=limits, checked=True)
+        compiled = compile_email(source, limits=limits, checked=True, reuse=True)
     except TemplateSyntaxError as error:
         problem = PreviewError.from_error(error)
         if problem.code == "invalid-mjml":

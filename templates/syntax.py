@@ -8,6 +8,7 @@ import jinja2
 
 from templates.errors import TemplateSyntaxError
 from templates.jinja_tokens import JinjaToken, line_and_column, scan_tokens
+from templates.skeleton import parses, split
 
 __all__ = ["check_syntax", "explain_syntax_error"]
 
@@ -117,7 +118,14 @@ def explain_syntax_error(
 
 
 def check_syntax(env: jinja2.Environment, source: str, part: str) -> TemplateSyntaxError | None:
-    """Parse `source`; return the explained error, or None when it parses."""
+    """Parse `source`; return the explained error, or None when it parses.
+
+    A source whose tags did not change since it last parsed is not parsed again (a preview
+    checks every key; see `templates.skeleton`).
+    """
+    pieces = split(source)
+    if pieces is not None and parses(env, pieces.skeleton):
+        return None
     try:
         env.parse(source)
     except jinja2.TemplateSyntaxError as error:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from templates import CompiledEmail, EmailSource, compile_email, render_email_slow
+from templates import CompiledEmail, compile_email, render_email_slow
 
 from .corpus_contexts import CONTEXTS, context
+from .corpus_files import CORPUS, source_of
 
-CORPUS = sorted((Path(__file__).parent / "corpus").iterdir())
 # Templates that cannot be compiled once (layout depends on Jinja, or macros emit markup).
 EXPECTED_SLOW = {
     "09_expiring_code.mjml",
@@ -20,20 +20,12 @@ EXPECTED_SLOW = {
     "12_columns_conditional.mjml",
     "16_macros.mjml",
 }
-SUBJECT = "{{ customer.first_name }}, {{ reward.amount | money(reward.currency) }} for you"
-
-
-def _source(path: Path) -> EmailSource:
-    body_format = "mjml" if path.suffix == ".mjml" else "html"
-    return EmailSource(subject=SUBJECT, body=path.read_text(), body_format=body_format)
-
-
 _compiled: dict[Path, CompiledEmail] = {}
 
 
 def _compile(path: Path) -> CompiledEmail:
     if path not in _compiled:
-        _compiled[path] = compile_email(_source(path))
+        _compiled[path] = compile_email(source_of(path))
     return _compiled[path]
 
 
@@ -66,7 +58,7 @@ def test_compiled_path_is_chosen_when_safe(path: Path) -> None:
 def test_fast_path_matches_reference_path(path: Path, context_name: str) -> None:
     compiled = _compile(path)
     fast = compiled.render(context(context_name))
-    slow = render_email_slow(_source(path), context(context_name))
+    slow = render_email_slow(source_of(path), context(context_name))
     assert fast.subject == slow.subject
     assert normalise_html(fast.html) == normalise_html(slow.html)
     assert normalise_text(fast.text) == normalise_text(slow.text)
