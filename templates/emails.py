@@ -419,7 +419,9 @@ def _fast_parts(stage: EmailHtml, *, reuse: bool = False) -> tuple[_FastParts | 
         html_template, html_texts = _compiled(_HTML_ENV, stage.html, reuse)
     except jinja2.TemplateSyntaxError as error:
         return None, f"the compiled HTML does not parse as Jinja ({error.message})"
-    text_template, text_source, text_texts = None, None, {}
+    text_template: jinja2.Template | None = None
+    text_source: str | None = None
+    text_texts: dict[str, Any] = {}
     if stage.text is not None:
         # When the statements do not survive the conversion, the text is derived from each
         # rendered HTML instead.
