@@ -188,6 +188,7 @@ def main() -> None:
                 made = httpx.post(
                     f"{url}/v1/templates",
                     headers=headers,
+                    timeout=60,  # a loaded host can take seconds for the first compile
                     json={
                         "name": f"{sections} sections",
                         "channel": "email",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 __all__ = ["JinjaToken", "line_and_column", "scan_tokens"]
@@ -60,15 +61,21 @@ def _find_close(source: str, start: int, closer: str) -> int:
     return -1
 
 
-def scan_tokens(source: str) -> list[JinjaToken]:
+@lru_cache(maxsize=8)
+def scan_tokens(source: str) -> tuple[JinjaToken, ...]:
     """All Jinja tokens of `source` in order; a `{% raw %}` block is one token. Stops at an
-    unterminated token (the Jinja parser reports that one)."""
+    unterminated token (the Jinja parser reports that one).
+
+    Kept for the last few sources: a preview protects, checks and splits the same body.
+    """
     tokens: list[JinjaToken] = []
     position = 0
+    # Lines are counted on from the previous token, not from the start each time.
+    line, line_start, counted = 1, 0, 0
     while True:
         match = _OPENERS.search(source, position)
         if match is None:
-            return tokens
+            return tuple(tokens)
         start = match.start()
         opener = match.group()
         if opener == "{#":
@@ -79,7 +86,7 @@ def scan_tokens(source: str) -> list[JinjaToken]:
             end = _find_close(source, start + 2, "}}" if opener == "{{" else "%}")
             kind = "expression" if opener == "{{" else "statement"
         if end < 0:
-            return tokens
+            return tuple(tokens)
         tag = ""
         if kind == "statement":
             name = _TAG_NAME.match(source, start)
@@ -87,8 +94,11 @@ def scan_tokens(source: str) -> list[JinjaToken]:
             if tag == "raw":
                 endraw = _ENDRAW.search(source, end)
                 if endraw is None:
-                    return tokens
+                    return tuple(tokens)
                 end = endraw.end()
-        line, column = line_and_column(source, start)
+        line += source.count("\n", counted, start)
+        line_start = max(line_start, source.rfind("\n", counted, start) + 1)
+        counted = start
+        column = start - line_start + 1
         tokens.append(JinjaToken(kind, start, end, source[start:end], tag, line, column))
         position = end

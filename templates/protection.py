@@ -87,7 +87,7 @@ class ProtectedSource:
     """
 
     text: str
-    tokens: list[JinjaToken]
+    tokens: tuple[JinjaToken, ...]
     forms: list[Form]
     flexible: list[bool]
     prefix: str
@@ -101,7 +101,7 @@ class _Place:
     in_head: bool
 
 
-def _classify(source: str, tokens: list[JinjaToken]) -> list[_Place]:
+def _classify(source: str, tokens: tuple[JinjaToken, ...]) -> list[_Place]:
     """Walk the markup once, noting where each token sits (text, inside a tag, in a style...)."""
     places: list[_Place] = []
     starts = {token.start: token for token in tokens}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import jinja2
 
@@ -25,7 +26,7 @@ def _opens_block(token: JinjaToken) -> bool:
     return token.tag in _BLOCK_TAGS
 
 
-def _open_blocks(tokens: list[JinjaToken], until: int | None = None) -> list[JinjaToken]:
+def _open_blocks(tokens: Sequence[JinjaToken], until: int | None = None) -> list[JinjaToken]:
     """Blocks still open (innermost last) after the tokens before offset `until`."""
     stack: list[JinjaToken] = []
     for token in tokens:
@@ -44,7 +45,7 @@ def _open_blocks(tokens: list[JinjaToken], until: int | None = None) -> list[Jin
     return stack
 
 
-def _unterminated_opener(source: str, tokens: list[JinjaToken]) -> tuple[int, str] | None:
+def _unterminated_opener(source: str, tokens: Sequence[JinjaToken]) -> tuple[int, str] | None:
     after = tokens[-1].end if tokens else 0
     match = re.search(r"\{\{|\{%|\{#", source[after:])
     if match is None:
@@ -52,7 +53,7 @@ def _unterminated_opener(source: str, tokens: list[JinjaToken]) -> tuple[int, st
     return after + match.start(), match.group()
 
 
-def _first_token_column(tokens: list[JinjaToken], line: int) -> int:
+def _first_token_column(tokens: Sequence[JinjaToken], line: int) -> int:
     for token in tokens:
         if token.line == line:
             return token.column

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from templates import EmailSource, compile_email
 from templates.emails import html_environment, text_environment
 from templates.errors import TemplateError
+from templates.jinja_tokens import line_and_column, scan_tokens
 from templates.sandbox import RenderLimits, render_guarded, start_render, wrap_context
 from templates.skeleton import compile_reusing
 
@@ -138,3 +139,12 @@ def test_any_mix_of_text_and_tags_renders_as_the_whole_compile(
         return
     whole_out, reused_out = _both(env, source, VALUES)
     assert reused_out == whole_out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TAGS), max_size=8))
+def test_each_tag_is_placed_at_its_line_and_column(pairs: list[tuple[str, str]]) -> None:
+    source = "".join(text + "\n" + tag for text, tag in pairs)
+    for token in scan_tokens(source):
+        assert (token.line, token.column) == line_and_column(source, token.start)
+        assert source[token.start : token.end] == token.text
