@@ -40,7 +40,7 @@ from templates.sandbox import RenderLimits
 from templates.schema import FILTER_SCHEMA, VARIABLE_SCHEMA, sample_context
 from templates.sms import CompiledSms, RenderedSms, SmsInfo, compile_sms, gsm_safe_rewrite, sms_info
 from templates.sources import BodyFormat, EmailSource, SmsSource
-from templates.variants import Variant, locale_chain, resolve_variant
+from templates.variants import Variant, ab_arm, locale_chain, resolve_variant
 
 __all__ = [
     "FILTER_SCHEMA",
@@ -67,6 +67,7 @@ __all__ = [
     "TemplateSyntaxError",
     "UnsafeTemplateError",
     "Variant",
+    "ab_arm",
     "compile_email",
     "compile_sms",
     "format_money",

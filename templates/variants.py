@@ -16,11 +16,12 @@ Resolution rules:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["Variant", "locale_chain", "resolve_variant"]
+__all__ = ["Variant", "ab_arm", "locale_chain", "resolve_variant"]
 
 T = TypeVar("T")
 
@@ -87,3 +88,18 @@ def resolve_variant(
         if best is None or key < best[0]:
             best = (key, variant)
     return best[1] if best else None
+
+
+def ab_arm(variant_id: str, customer_id: str, weights: Sequence[int]) -> int:
+    """The arm of a variant's A/B test a customer gets (an index into `weights`).
+
+    A hash of the pair, so a customer always gets the same arm of a test and no assignment is
+    stored; over many customers each arm's share is its weight over the sum.
+    """
+    digest = hashlib.sha256(f"{variant_id}\x00{customer_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") % sum(weights)
+    for index, weight in enumerate(weights):
+        if point < weight:
+            return index
+        point -= weight
+    raise AssertionError("unreachable: point < sum(weights)")

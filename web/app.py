@@ -44,6 +44,7 @@ from distribution.template_store.render_pool import (
 from distribution.webhooks.dispatch import WebhookDispatcher, WebhookPolicy
 from providers.address_guard import AddressGuard, Resolver, system_resolver
 from providers.list_unsubscribe import one_click_allowed
+from web.ab_tests_api import AbTestController
 from web.allow_header import allow_header_middleware
 from web.async_actions_api import AsyncActionController
 from web.auth import SECURITY_SCHEMES, provide_caller
@@ -148,6 +149,7 @@ API_CONTROLLERS = [
     SegmentController,
     ApiKeyController,
     TemplateController,
+    AbTestController,
     ProviderController,
     DistributionController,
     EventController,

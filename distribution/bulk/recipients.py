@@ -45,11 +45,12 @@ from distribution.outbox import (
 from distribution.provider_configs.store import channel_provider
 from distribution.template_store import (
     build_context,
+    choose_live_version,
     compile_version,
     customer_variables,
-    resolve_template,
+    load_live_template,
 )
-from templates import CompiledEmail, CompiledSms
+from templates import CompiledEmail, CompiledSms, ab_arm
 
 __all__ = ["JobChannel", "Recipients", "load_channels"]
 
@@ -134,6 +135,16 @@ def load_channels(
     return channels
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    """The variant a kind of recipient gets: its live version, or the arms of its A/B test."""
+
+    variant_id: str
+    live: LiveChoice
+    arms: tuple[LiveChoice, ...]
+    weights: tuple[int, ...]
+
+
 class Recipients:
     """Renders one batch of recipients for a job's channels (one per transaction)."""
 
@@ -150,7 +161,7 @@ class Recipients:
         self.campaign = campaign
         self.links = links
         self.channels = channels
-        self._choices: dict[tuple[Any, ...], LiveChoice | DistributionError] = {}
+        self._choices: dict[tuple[Any, ...], _Resolved | DistributionError] = {}
         self._compiled: dict[str, CompiledEmail | CompiledSms] = {}
         self._checks: dict[tuple[Any, ...], tuple[VariablePaths, bool]] = {}
         self._paths: dict[str, VariablePaths] = {}
@@ -195,21 +206,32 @@ class Recipients:
         found = self._choices.get(key)
         if found is None:
             try:
-                _variant, version = resolve_template(
-                    self.session,
-                    self.project.id,
-                    channel.template,
+                live = load_live_template(self.session, self.project.id, channel.template)
+                variant, version = choose_live_version(
+                    live,
                     campaign_id=self.campaign.id if self.campaign else None,
                     segment_ids=members,
                     locale=customer.locale,
                 )
-                found = LiveChoice(channel.template, channel.channel, channel.marketing, version)
+                arms = live.arms.get(variant.id, ())
+                found = _Resolved(
+                    variant.id,
+                    self._live_choice(channel, version),
+                    tuple(self._live_choice(channel, v) for v, _weight in arms),
+                    tuple(weight for _version, weight in arms),
+                )
             except DistributionError as error:
                 found = error
             self._choices[key] = found
         if isinstance(found, DistributionError):
             raise found
-        return found
+        if not found.arms:
+            return found.live
+        return found.arms[ab_arm(found.variant_id, customer.id, found.weights)]
+
+    @staticmethod
+    def _live_choice(channel: JobChannel, version: TemplateVersion) -> LiveChoice:
+        return LiveChoice(channel.template, channel.channel, channel.marketing, version)
 
     def _context(
         self, customer: CustomerLike, code: dict[str, Any] | None, unsubscribe_url: str

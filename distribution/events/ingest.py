@@ -623,6 +623,7 @@ class _EventLookups:
             campaign_id=writer.campaign_id,
             segment_ids=self.member_of,
             locale=recipient.locale,
+            customer_id=recipient.id,
         )
         template = live.template
         return LiveChoice(template.id, template.channel, template.category == "marketing", version)

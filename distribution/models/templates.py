@@ -7,11 +7,12 @@ versions are drafts until published.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from distribution.models.core import project_fk, utcnow
+from distribution.models.core import JSONVariant, project_fk, utcnow
 
 __all__ = ["MessageTemplate", "TemplateVariant", "TemplateVersion"]
 
@@ -58,6 +59,13 @@ class TemplateVariant(SQLModel, table=True):
     locale: str | None = None
     variant_key: str
     live_version_id: str | None = None
+    # An A/B test: while set, sends split between these versions by weight, each customer
+    # always getting the same one ([{"version_id": ..., "weight": ...}], see
+    # `template_store.ab_tests`); None when the live version alone is sent.
+    ab_arms: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSONVariant, nullable=True)
+    )
+    ab_started_at: datetime | None = Field(default=None, sa_type=DateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
 
 

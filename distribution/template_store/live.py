@@ -24,6 +24,10 @@ def _load_detached(session: Session, project_id: str, template_id: str) -> LiveT
             replace(c, template=(detached(c.template[0]), detached(c.template[1])))
             for c in live.candidates
         ),
+        {
+            variant_id: tuple((detached(version), weight) for version, weight in arms)
+            for variant_id, arms in live.arms.items()
+        },
     )
 
 

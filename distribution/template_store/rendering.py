@@ -39,6 +39,7 @@ from templates import (
     SmsSource,
     TemplateError,
     Variant,
+    ab_arm,
     compile_email,
     compile_sms,
     preview_email_compiled,
@@ -303,6 +304,8 @@ class LiveTemplate:
 
     template: MessageTemplate
     candidates: tuple[Variant[tuple[TemplateVariant, TemplateVersion]], ...]
+    # The versions and weights of each variant running an A/B test, by variant id.
+    arms: Mapping[str, tuple[tuple[TemplateVersion, int], ...]] = field(default_factory=dict)
 
 
 def load_live_template(session: Session, project_id: str, template_id: str) -> LiveTemplate:
@@ -324,7 +327,24 @@ def load_live_template(session: Session, project_id: str, template_id: str) -> L
         # A variant whose segment was deleted keeps the segment in its key; it targets nobody.
         if v.segment_id is not None or not _segment_of_key(v.variant_key)
     )
-    return LiveTemplate(template, candidates)
+    return LiveTemplate(template, candidates, _arms(session, [v for v, _ in rows]))
+
+
+def _arms(
+    session: Session, variants: Sequence[TemplateVariant]
+) -> dict[str, tuple[tuple[TemplateVersion, int], ...]]:
+    tested = [v for v in variants if v.ab_arms]
+    ids = {arm["version_id"] for v in tested for arm in v.ab_arms or []}
+    if not ids:
+        return {}
+    versions = {
+        v.id: v
+        for v in session.exec(select(TemplateVersion).where(col(TemplateVersion.id).in_(ids)))
+    }
+    return {
+        v.id: tuple((versions[arm["version_id"]], int(arm["weight"])) for arm in v.ab_arms or [])
+        for v in tested
+    }
 
 
 def choose_live_version(
@@ -333,8 +353,10 @@ def choose_live_version(
     campaign_id: str | None,
     segment_ids: Sequence[str],
     locale: str | None,
+    customer_id: str | None = None,
 ) -> tuple[TemplateVariant, TemplateVersion]:
-    """The variant and live version a send uses (see `templates.resolve_variant` for the order).
+    """The variant and version a send uses (see `templates.resolve_variant` for the order):
+    the live version, or the customer's arm of the variant's A/B test.
 
     Raises:
         NoLiveVersionError: The template is archived, or no live variant fits.
@@ -350,7 +372,12 @@ def choose_live_version(
             f"template {template_id!r} has no live variant for campaign={campaign_id!r}, "
             f"segments={list(segment_ids)!r}, locale={locale!r}"
         )
-    return chosen.template
+    variant, live_version = chosen.template
+    arms = live.arms.get(variant.id)
+    if arms and customer_id is not None:
+        picked = ab_arm(variant.id, customer_id, [weight for _version, weight in arms])
+        return variant, arms[picked][0]
+    return variant, live_version
 
 
 def resolve_template(
