@@ -65,6 +65,11 @@ def version_json(version: TemplateVersion, variant: TemplateVariant) -> dict[str
     }
 
 
+def _share(arm: dict[str, Any], arms: list[dict[str, Any]]) -> str:
+    """An arm's share of the sends, as a percentage."""
+    return f"{100 * arm['weight'] / sum(a['weight'] for a in arms):.0f}%"
+
+
 def source_json(version: TemplateVersion | None, channel: str) -> dict[str, Any]:
     """The editable parts of a version (empty parts for a variant without any)."""
     if version is None:
@@ -168,7 +173,25 @@ class TemplatePagesController(Controller):
                 }
                 for d in detail.variants
             ],
+            # What the A/B test form offers: each variant's versions, newest first.
+            "versions": [
+                {"id": v["id"], "number": v["number"], "variant_id": v["variant_id"]}
+                for v in history
+            ],
         }
+        numbers = {v.id: v.number for v in detail.versions}
+        tests = [
+            {
+                "variant": d.variant,
+                "started": _stamp(d.variant.ab_started_at),
+                "arms": [
+                    {**arm, "number": numbers.get(arm["version_id"]), "share": _share(arm, arms)}
+                    for arm in arms
+                ],
+            }
+            for d in detail.variants
+            if (arms := d.variant.ab_arms)
+        ]
         return page(
             request,
             "template.html",
@@ -180,6 +203,8 @@ class TemplatePagesController(Controller):
                 for d in detail.variants
             },
             history=history,
+            tests=tests,
+            testable=[d.variant for d in detail.variants if d.live is not None],
             segments=segments,
             campaigns=campaigns,
             can_edit=user.can("editor") and template.archived_at is None,

@@ -78,3 +78,109 @@
     location.assign(base + "/variants/" + encodeURIComponent(saved.version.variant_id));
   });
 })();
+
+// ---- A/B tests ------------------------------------------------------------------------
+// Start a test (versions of one variant and their weights), read each arm's results, end it
+// with a winner or keep the live version; all through /ui/v1/templates/{id}/variants/{id}/ab-test.
+(function () {
+  const data = JSON.parse(document.getElementById("template-data").textContent);
+  const base = "/templates/" + encodeURIComponent(data.id) + "/variants/";
+  const testPath = (variantId) => base + encodeURIComponent(variantId) + "/ab-test";
+  const form = document.getElementById("ab-form");
+  const status = document.getElementById("page-status");
+  const MAX_ARMS = 5;
+
+  function versionsOf(variantId) {
+    return data.versions.filter((v) => v.variant_id === variantId);
+  }
+
+  function armRow(index) {
+    const variantId = form.elements.variant_id.value;
+    const options = versionsOf(variantId).map((v, i) =>
+      dm.el("option", { value: v.id, selected: i === index ? "" : null }, `v${v.number}`),
+    );
+    const versionId = `ab-version-${index}`;
+    const weightId = `ab-weight-${index}`;
+    return dm.el(
+      "div",
+      { class: "ab-arm" },
+      dm.el("label", { for: versionId }, `Version ${index + 1}`),
+      dm.el("select", { id: versionId, name: `arms[${index}].version_id` }, ...options),
+      dm.el("label", { for: weightId }, `Weight of version ${index + 1}`),
+      dm.el("input", { id: weightId, name: `arms[${index}].weight`, type: "number", min: "1", max: "1000", value: "1", required: "" }),
+    );
+  }
+
+  function resetArms() {
+    const box = document.getElementById("ab-arms");
+    box.querySelectorAll(".ab-arm").forEach((row) => row.remove());
+    box.append(armRow(0), armRow(1));
+    document.getElementById("ab-add-arm").disabled = false;
+  }
+
+  if (form) {
+    resetArms();
+    form.elements.variant_id.addEventListener("change", resetArms);
+    document.getElementById("ab-add-arm").addEventListener("click", (event) => {
+      const box = document.getElementById("ab-arms");
+      const count = box.querySelectorAll(".ab-arm").length;
+      box.append(armRow(count));
+      event.target.disabled = count + 1 >= MAX_ARMS;
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      dm.clearProblem(form);
+      const arms = [...form.querySelectorAll(".ab-arm")].map((row) => ({
+        version_id: row.querySelector("select").value,
+        weight: Number(row.querySelector("input").value),
+      }));
+      try {
+        await dm.api("PUT", testPath(form.elements.variant_id.value), { arms });
+        location.reload();
+      } catch (error) {
+        if (!(error instanceof dm.ApiError)) throw error;
+        dm.showProblem(form, error);
+      }
+    });
+  }
+
+  const percent = (share) => (share === null || share === undefined ? "—" : `${(100 * share).toFixed(1)}%`);
+
+  async function showResults(section) {
+    const answer = await dm.api("GET", testPath(section.dataset.variant));
+    for (const arm of answer.arms) {
+      const row = section.querySelector(`tr[data-version="${CSS.escape(arm.version_id)}"]`);
+      if (!row) continue;
+      const cell = (field) => row.querySelector(`[data-field=${field}]`);
+      for (const field of ["messages", "sent", "delivered", "converted"]) cell(field).textContent = String(arm[field]);
+      const interval = arm.conversion_interval;
+      cell("conversion").textContent =
+        percent(arm.conversion_rate) + (interval ? ` (${percent(interval[0])}–${percent(interval[1])})` : "");
+      cell("revenue").textContent = String(arm.revenue);
+    }
+  }
+
+  async function end(section, winner, question) {
+    if (!window.confirm(question)) return;
+    try {
+      await dm.api("POST", testPath(section.dataset.variant) + "/end", { winner });
+      location.reload();
+    } catch (error) {
+      if (!(error instanceof dm.ApiError)) throw error;
+      status.textContent = error.message;
+    }
+  }
+
+  document.querySelectorAll(".ab-test").forEach((section) => {
+    showResults(section).catch((error) => {
+      status.textContent = "Results failed: " + error.message;
+    });
+    section.querySelectorAll(".ab-winner").forEach((button) => {
+      button.addEventListener("click", () =>
+        end(section, button.dataset.version, `${button.textContent}? It goes live for every customer and the test ends.`),
+      );
+    });
+    const stop = section.querySelector(".ab-stop");
+    if (stop) stop.addEventListener("click", () => end(section, null, "Stop the test? Every customer gets the live version again."));
+  });
+})();
