@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -25,6 +26,7 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
+from distribution.events.segment_events import install_segment_events
 from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import DeliveryPolicy, SenderSource
@@ -283,8 +285,13 @@ def create_app(
     settings.check_mode()
     _warn_without_one_click(settings)
     database = Database(settings.database_url)
+    links = link_settings(settings)
+    # Customer writes that move customers between watched segments emit events: here, and in
+    # the import workers, which write customers too.
+    on_segment_change = partial(install_segment_events, links)
+    on_segment_change()
     # Large imports check and write chunks in worker processes (see new_import_pool).
-    import_pool = new_import_pool()
+    import_pool = new_import_pool(on_segment_change)
     if settings.migrate_on_start:
         upgrade(database.engine)
         if settings.mode == "distributed":
@@ -296,7 +303,6 @@ def create_app(
     if settings.mode == "distributed":
         prometheus.register(QueueCollector(database))
     senders = MeasuredSenders(providers, SendMetrics(prometheus))
-    links = link_settings(settings)
     dispatcher = webhook_dispatcher(settings, database)
     build_engine = _distributed if settings.mode == "distributed" else _embedded
     engine = build_engine(settings, database, senders, dispatcher)

@@ -32,6 +32,8 @@ class CustomerEvent:
     campaign_id: str | None
     code: str | None
     deliveries: list[dict[str, Any]]
+    #: The segment a ``customer.segment.entered`` / ``.left`` event is about: ``{id, name}``.
+    segment: dict[str, Any] | None = None
 
 
 def _campaign_id(payload: dict[str, Any]) -> str | None:
@@ -44,6 +46,11 @@ def _code(payload: dict[str, Any]) -> str | None:
     code = payload.get("code")
     found = code.get("code") if isinstance(code, dict) else code
     return found if isinstance(found, str) else None
+
+
+def _segment(payload: dict[str, Any]) -> dict[str, Any] | None:
+    segment = payload.get("segment")
+    return segment if isinstance(segment, dict) else None
 
 
 def events_of(
@@ -65,6 +72,7 @@ def events_of(
             campaign_id=_campaign_id(row.payload),
             code=_code(row.payload),
             deliveries=list(row.result.get("deliveries", [])),
+            segment=_segment(row.payload),
         )
         for row in rows
     ]
