@@ -74,7 +74,7 @@ def test_an_upsert_entering_and_leaving_emits_one_event_each_and_sends(client: C
     _upsert(client, "ana", "silver")
     _upsert(client, "ana", "silver")
     assert _segment_events(client, "ana") == [(ENTERED, gold), (LEFT, gold)]
-    [left, entered] = [e for e in client.get("/v1/customers/ana/events").json()]
+    [left, entered] = client.get("/v1/customers/ana/events").json()
     assert entered["segment"] == {"id": gold, "name": "Gold"}
     assert len(entered["deliveries"]) == len(left["deliveries"]) == 1
     html = client.get(f"/v1/messages/{entered['deliveries'][0]['id']}").json()["content"]["html"]
@@ -223,8 +223,8 @@ def test_a_webhook_subscription_gets_the_events(client: Client, app_database: Da
     entered = [c for c in calls if c["event_type"] == ENTERED]
     assert len(entered) == 1, calls
     assert _segment_events(client, "wh") == [(ENTERED, gold)]
+    customer_id = client.get("/v1/customers/wh").json()["id"]
     with app_database.reader() as session:
-        stored = session.exec(
-            select(Event).where(Event.type == ENTERED).order_by(col(Event.received_at).desc())
-        ).first()
-    assert stored is not None and stored.payload["segment"] == {"id": gold, "name": "Gold"}
+        [stored] = session.exec(select(Event).where(col(Event.customer_id) == customer_id)).all()
+    assert stored.payload["segment"] == {"id": gold, "name": "Gold"}
+    assert stored.dedupe_key.startswith(f"segment:{customer_id}:{gold}:{ENTERED}:")
