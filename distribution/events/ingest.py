@@ -23,8 +23,9 @@ from distribution.accounts.projects import cached_project
 from distribution.customers.consent import is_suppressed
 from distribution.customers.customer_input import CustomerIn
 from distribution.customers.external_ids import find_by_external_id, link_external_id
+from distribution.customers.segment_changes import SEGMENT_EVENTS
 from distribution.customers.segment_filter import matches
-from distribution.customers.segments import parsed_segments
+from distribution.customers.segments import list_segments, parsed_segments
 from distribution.customers.store import get_customer, upsert_customer
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.events.distributions import (
@@ -263,10 +264,34 @@ def preview_distribution(
     list: the recipient does not fit the distribution's filters.
     """
     customer, referrer = _people(session, project, incoming)
-    writer = OutboxWriter(session, project, new_id("evt"), incoming, links)
+    writer = OutboxWriter(
+        session,
+        project,
+        new_id("evt"),
+        incoming,
+        links,
+        segment=_previewed_segment(session, project.id, distribution, incoming),
+    )
     recipient = customer if distribution.recipient == "customer" else referrer
     writer.write(rule_of(distribution), recipient, referrer)
     return writer.rows
+
+
+def _previewed_segment(
+    session: Session, project_id: str, distribution: Distribution, incoming: IncomingEvent
+) -> dict[str, str] | None:
+    """The segment a previewed segment event is about: the distribution's, else the one the
+    sample event names (``data.segment.id``); None for other events."""
+    if incoming.type not in SEGMENT_EVENTS:
+        return None
+    named = incoming.data.get("segment")
+    segment_id = distribution.filters.get("segment_id") or (
+        named.get("id") if isinstance(named, dict) else None
+    )
+    for segment in list_segments(session, project_id):
+        if segment.id == segment_id:
+            return {"id": segment.id, "name": segment.name}
+    return None
 
 
 def receive_event(

@@ -228,3 +228,15 @@ def test_a_webhook_subscription_gets_the_events(client: Client, app_database: Da
         [stored] = session.exec(select(Event).where(col(Event.customer_id) == customer_id)).all()
     assert stored.payload["segment"] == {"id": gold, "name": "Gold"}
     assert stored.dedupe_key.startswith(f"segment:{customer_id}:{gold}:{ENTERED}:")
+
+
+def test_previewing_a_segment_left_distribution_for_a_customer_outside_it(client: Client) -> None:
+    gold = _segment(client)
+    distribution = _distribution(client, LEFT, gold)
+    _upsert(client, "pv", "silver")  # never a member: a leave is previewed all the same
+    answer = client.post(
+        f"/v1/distributions/{distribution}/preview", json={"customer": {"source_id": "pv"}}
+    )
+    assert answer.status_code == 200, answer.text
+    [row] = answer.json()["deliveries"]
+    assert f"customer.segment.left {gold} Gold" in row["content"]["html"]
