@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -26,7 +25,7 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
-from distribution.events.segment_events import install_segment_events
+from distribution.events.segment_events import SegmentEventRunner
 from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import DeliveryPolicy, SenderSource
@@ -286,12 +285,8 @@ def create_app(
     _warn_without_one_click(settings)
     database = Database(settings.database_url)
     links = link_settings(settings)
-    # Customer writes that move customers between watched segments emit events: here, and in
-    # the import workers, which write customers too.
-    on_segment_change = partial(install_segment_events, links)
-    on_segment_change()
     # Large imports check and write chunks in worker processes (see new_import_pool).
-    import_pool = new_import_pool(on_segment_change)
+    import_pool = new_import_pool()
     if settings.migrate_on_start:
         upgrade(database.engine)
         if settings.mode == "distributed":
@@ -309,6 +304,8 @@ def create_app(
     # Every API process runs the async actions its requests enqueue (and any a stopped one
     # left): they are API work, not deliveries, so they do not wait for a worker process.
     async_actions = AsyncActionRunner(database)
+    # Likewise the distributions of the segment entered / left events customer writes store.
+    segment_events = SegmentEventRunner(database, links)
     # Customer sync: platforms that list their unsubscribes (Braze) are asked periodically.
     unsubscribe_pull = UnsubscribePull(
         database, providers, poll_interval=settings.unsubscribe_pull_interval
@@ -374,6 +371,7 @@ def create_app(
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
                 "async_actions": async_actions,
+                "segment_events": segment_events,
                 "unsubscribe_pull": unsubscribe_pull,
                 "prometheus": prometheus,
                 "sign_ins": SignIns.from_settings(settings, clock),
@@ -383,11 +381,13 @@ def create_app(
             align_access_log,
             start_render_pool,
             async_actions.start,
+            segment_events.start,
             unsubscribe_pull.start,
             *engine.on_startup,
         ],
         on_shutdown=[
             async_actions.stop,
+            segment_events.stop,
             unsubscribe_pull.stop,
             *engine.on_shutdown,
             stop_render_pool,

@@ -22,7 +22,6 @@ from distribution.accounts.projects import (
 from distribution.accounts.users import ROLES, authenticate_user, create_user, reset_password
 from distribution.distributed import WorkerRuntime, build_queue_app, run_worker
 from distribution.errors import DistributionError
-from distribution.events.segment_events import install_segment_events
 from distribution.storage.db import Database
 from distribution.storage.migrate import queue_schema_applied, upgrade, upgrade_queue
 from distribution.template_store.render_pool import (
@@ -76,9 +75,7 @@ async def _work(settings: Settings) -> None:
     if settings.worker_metrics_port:
         # Each worker exposes its own sends; the queue and delivery gauges come from the API.
         start_http_server(settings.worker_metrics_port, addr=settings.host, registry=prometheus)
-    links = link_settings(settings)
-    runtime = WorkerRuntime(database, senders, delivery_policy(settings), links)
-    install_segment_events(links)  # a customer written by a job emits its segment changes
+    runtime = WorkerRuntime(database, senders, delivery_policy(settings), link_settings(settings))
     render_pool = RenderPool(settings.render_limits)  # compiles and slow-path renders of sends
     install_render_pool(render_pool)
     try:

@@ -24,7 +24,7 @@ import multiprocessing.forkserver
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -366,7 +366,7 @@ def _count(report: ImportReport, outcomes: Outcomes) -> None:
             report.updated += 1
 
 
-def new_import_pool(on_start: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+def new_import_pool() -> ProcessPoolExecutor:
     """The worker processes that large imports share with the request's own thread.
 
     One worker fewer than there are cores, since the request thread imports chunks too.
@@ -374,22 +374,16 @@ def new_import_pool(on_start: Callable[[], None] | None = None) -> ProcessPoolEx
     each starts in milliseconds; spawning one would cost a second or two of CPU importing the
     same modules again. The forkserver (one per process) starts loading them now, in the
     background, so the first large import does not wait for it; workers start at that import.
-    ``on_start`` (picklable) runs in each worker as it starts: the composition root installs
-    there what it installs in its own process (the segment event handler).
     """
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         context.set_forkserver_preload(["__main__", __name__])
         multiprocessing.forkserver.ensure_running()
-    return ProcessPoolExecutor(
-        WORKERS, mp_context=context, initializer=_start_worker, initargs=(on_start,)
-    )
+    return ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start_worker)
 
 
-def _start_worker(on_start: Callable[[], None] | None) -> None:
-    if on_start is not None:
-        on_start()
+def _start_worker() -> None:
     # The modules a worker inherits live as long as it does, yet the cycle collector would
     # walk all of their objects again on every full collection while chunks run (about a tenth
     # of a chunk's time).

@@ -84,7 +84,9 @@ def forget_event_details(session: Session, project_id: str, customer_id: str) ->
         select(Event).where(Event.project_id == project_id, Event.customer_id == customer_id)
     )
     for row in rows:
-        row.payload = {}
+        # The segment an entered / left event is about says nothing about the person, and a
+        # pending one still needs it to find its distributions.
+        row.payload = {"segment": row.payload["segment"]} if _segment(row.payload) else {}
         result = dict(row.result)
         result["customer"] = {"id": customer_id, "source_id": None}
         row.result = result

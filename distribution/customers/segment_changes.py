@@ -11,42 +11,49 @@ either event. Nothing listens, nothing is evaluated: the cost of a write stays w
 watched list is cached per project (``accounts.project_cache``) until a distribution or segment
 changes, and the webhook half until a subscription changes.
 
-What becomes of a change (an event row, the distributions it triggers, its webhooks) is decided
-above this layer, by the handler the composition root installs
-(``distribution.events.segment_events.install_segment_events``); a process that writes customers
-a watched segment could see without one installed is a wiring bug, and the write fails loudly
-rather than lose the events.
+Each change is stored in the write's transaction as an event row (source ``segment``, payload
+``segment: {id, name}``) under a deterministic dedupe key, and queued for the webhook
+subscriptions that asked for it: the write and its events commit together, or neither. The
+event is stored ``pending``: the distributions it triggers are matched and their deliveries
+prepared just after the commit by ``distribution.events.segment_events`` (a layer above), in
+batches, so an import that moves 50,000 customers pays for 50,000 row inserts in its own
+transactions, not for 50,000 renders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE
 from distribution.customers.segment_filter import Filter, matches, parse_filter
-from distribution.models import Customer, CustomerLike, Distribution, Segment
-from distribution.webhooks.subscriptions import wants
+from distribution.models import CustomerLike, Distribution, Event, Segment, utcnow
+from distribution.storage.driver_sql import DriverInsert
+from distribution.storage.ids import new_id
+from distribution.webhooks.subscriptions import emit_many, wants
 
 __all__ = [
     "SEGMENT_ENTERED",
     "SEGMENT_EVENTS",
     "SEGMENT_LEFT",
+    "SEGMENT_SOURCE",
     "SegmentChange",
-    "SegmentChangeHandler",
     "SegmentWatch",
     "WatchedSegment",
     "emit_segment_changes",
-    "install_segment_change_handler",
     "segment_watch",
 ]
 
 SEGMENT_ENTERED = "customer.segment.entered"
 SEGMENT_LEFT = "customer.segment.left"
 SEGMENT_EVENTS = (SEGMENT_ENTERED, SEGMENT_LEFT)
+#: The ``source`` of the event rows a segment change makes (the others: api, voucherify).
+SEGMENT_SOURCE = "segment"
+_INSERT_EVENTS = DriverInsert(Event.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -63,23 +70,13 @@ class SegmentChange:
     """One customer entering or leaving one segment through one write."""
 
     type: str  # SEGMENT_ENTERED or SEGMENT_LEFT
-    customer: Customer
+    customer_id: str
+    source_id: str | None
     segment_id: str
     segment_name: str
     #: The same write retried gives the same key, so the event table's unique dedupe key
     #: stores it once: customer, segment, direction and the write's ``updated_at``.
     dedupe_key: str
-
-
-#: What turns a write's changes into events, called in the write's transaction.
-SegmentChangeHandler = Callable[[Session, str, Sequence[SegmentChange]], None]
-
-_handler: list[SegmentChangeHandler] = []
-
-
-def install_segment_change_handler(handler: SegmentChangeHandler) -> None:
-    """Make ``handler`` the one this process hands segment changes to."""
-    _handler[:] = [handler]
 
 
 class SegmentWatch:
@@ -96,7 +93,7 @@ class SegmentWatch:
         return frozenset(s.id for s in self.segments if matches(s.filter, customer))
 
     def changes(
-        self, customer: Customer, before: frozenset[str], after: frozenset[str]
+        self, customer: CustomerLike, before: frozenset[str], after: frozenset[str]
     ) -> list[SegmentChange]:
         """The events between two memberships of ``customer`` (as written), oldest segment
         first, left before entered."""
@@ -106,7 +103,8 @@ class SegmentWatch:
         return [
             SegmentChange(
                 type=kind,
-                customer=customer,
+                customer_id=customer.id,
+                source_id=customer.source_id,
                 segment_id=segment.id,
                 segment_name=segment.name,
                 dedupe_key=f"segment:{customer.id}:{segment.id}:{kind}:{stamp}",
@@ -157,12 +155,44 @@ def _segments(session: Session, project_id: str, *, every: bool) -> tuple[Watche
 def emit_segment_changes(
     session: Session, project_id: str, changes: Sequence[SegmentChange]
 ) -> None:
-    """Hand a write's changes to the installed handler, in the write's transaction."""
+    """Store a write's changes as pending events and queue their webhooks, in the write's
+    transaction (one statement for all the events)."""
     if not changes:
         return
-    if not _handler:
-        raise RuntimeError(
-            "customers moved between watched segments, but this process installed no segment "
-            "event handler (distribution.events.segment_events.install_segment_events)"
+    now = utcnow()
+    events: list[dict[str, Any]] = []
+    announced: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        segment = {"id": change.segment_id, "name": change.segment_name}
+        event_id = new_id("evt")
+        events.append(
+            {
+                "id": event_id,
+                "project_id": project_id,
+                "dedupe_key": change.dedupe_key,
+                "type": change.type,
+                "source": SEGMENT_SOURCE,
+                "customer_id": change.customer_id,
+                "payload": {"type": change.type, "source": SEGMENT_SOURCE, "segment": segment},
+                "result": {
+                    "deliveries": [],
+                    "customer": {"id": change.customer_id, "source_id": change.source_id},
+                    "notes": [],
+                },
+                "received_at": now,
+                "pending": True,
+            }
         )
-    _handler[0](session, project_id, changes)
+        announced.setdefault(change.type, []).append(
+            {
+                "object": "event",
+                "id": event_id,
+                "type": change.type,
+                "customer_id": change.customer_id,
+                "source_id": change.source_id,
+                "segment": segment,
+            }
+        )
+    _INSERT_EVENTS.execute(session.connection(), events)
+    for event_type, datas in announced.items():
+        emit_many(session, project_id, event_type, datas)

@@ -1,91 +1,118 @@
-"""``customer.segment.entered`` / ``customer.segment.left``: a customer write's segment changes,
-taken in like any received event.
+"""``customer.segment.entered`` / ``customer.segment.left``: the distributions a stored segment
+change triggers.
 
-``distribution.customers.segment_changes`` finds the changes in the customer write's transaction
-and hands them here (the handler ``install_segment_events`` installs). Each change becomes an
-event row under a deterministic dedupe key, the active distributions on its type match it
-(``filters.segment_id`` names the segment the event is about; none means any segment), their
-deliveries are prepared by the same ``OutboxWriter`` as a received event's, and webhook
-subscriptions get it. A whole write's changes (an import chunk's thousands) are inserted with
-one statement per table.
+A customer write stores its segment changes as **pending** events, in its own transaction
+(``distribution.customers.segment_changes``). Here they are taken in like any received event:
+the active distributions on the event's type match it (``filters.segment_id`` names the segment
+the event is about, none means any segment: a customer who left is no longer a member, so
+membership is not asked), and the same ``OutboxWriter`` as a received event's prepares their
+deliveries. A batch of pending events is claimed, prepared and marked done in **one
+transaction**, deliveries inserted with one statement per table: each event's deliveries are
+written exactly once (on PostgreSQL, ``SKIP LOCKED`` keeps two processes off the same events).
+
+``SegmentEventRunner`` does it in every API process, moments after the write commits.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, select
 
 from distribution.accounts.projects import cached_project
-from distribution.customers.segment_changes import (
-    SegmentChange,
-    install_segment_change_handler,
-)
 from distribution.events.distributions import active_rules
 from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.events.ingest import OutboxWriter, insert_deliveries
-from distribution.models import Event
+from distribution.models import Customer, Event
 from distribution.outbox import LinkSettings
-from distribution.storage.driver_sql import DriverInsert
-from distribution.storage.ids import new_id
-from distribution.webhooks.subscriptions import emit_many
+from distribution.storage.db import Database
+from distribution.storage.polling_loop import PollingLoop
 
-__all__ = ["SEGMENT_SOURCE", "install_segment_events", "record_segment_changes"]
+__all__ = ["BATCH", "SegmentEventRunner", "prepare_segment_events"]
 
-#: The ``source`` of the event rows a segment change makes (the others: api, voucherify).
-SEGMENT_SOURCE = "segment"
-_INSERT_EVENTS = DriverInsert(Event.__table__)  # type: ignore[attr-defined]
+#: Pending events prepared in one transaction.
+BATCH = 500
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
+_DONE = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("event_id"))
+    .values(result=bindparam("event_result"), pending=False)
+)
 
 
-def install_segment_events(links: LinkSettings) -> None:
-    """Turn this process's customer writes' segment changes into events (composition root)."""
-    install_segment_change_handler(partial(record_segment_changes, links=links))
-
-
-def record_segment_changes(
-    session: Session, project_id: str, changes: Sequence[SegmentChange], *, links: LinkSettings
-) -> None:
-    """Store each change as an event, write its distributions' deliveries and queue its
-    webhooks, in the caller's transaction."""
-    project = cached_project(session, project_id)
-    rules = active_rules(session, project_id)
-    events: list[dict[str, Any]] = []
+def prepare_segment_events(session: Session, links: LinkSettings, limit: int = BATCH) -> int:
+    """Prepare the deliveries of up to ``limit`` pending events, oldest first; how many."""
+    claimed = list(
+        session.exec(
+            select(Event)
+            .where(col(Event.pending).is_(True))
+            .order_by(col(Event.received_at), col(Event.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not claimed:
+        return 0
+    ids = {event.customer_id for event in claimed if event.customer_id}
+    customers = {c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(ids)))}
     deliveries: list[dict[str, Any]] = []
-    announced: dict[str, list[dict[str, Any]]] = {}
-    for change in changes:
-        segment = {"id": change.segment_id, "name": change.segment_name}
-        customer = change.customer
-        incoming = IncomingEvent(
-            type=change.type,
-            customer=CustomerRef(id=customer.id),
-            source=SEGMENT_SOURCE,
-            data={"segment": segment},
-        )
-        writer = OutboxWriter(session, project, new_id("evt"), incoming, links, segment=segment)
-        for rule in rules.get(change.type, ()):
-            filters = rule.distribution.filters
-            # No campaign: a distribution limited to one never matches (as for any event
-            # without one).
-            if filters.get("campaign_id") is None and filters.get("segment_id") in (
-                None,
-                change.segment_id,
-            ):
-                writer.write(rule, customer, None)
-        events.append(writer.event_row(change.dedupe_key, customer))
-        deliveries += writer.rows
-        announced.setdefault(change.type, []).append(
-            {
-                "object": "event",
-                "id": writer.event_id,
-                "type": change.type,
-                "customer_id": customer.id,
-                "source_id": customer.source_id,
-                "segment": segment,
-            }
-        )
-    _INSERT_EVENTS.execute(session.connection(), events)
+    done: list[dict[str, Any]] = []
+    for event in claimed:
+        customer = customers.get(event.customer_id or "")
+        rows, result = _prepare(session, links, event, customer)
+        deliveries += rows
+        done.append({"event_id": event.id, "event_result": result})
+    session.connection().execute(_DONE, done)
     insert_deliveries(session, deliveries)
-    for event_type, datas in announced.items():
-        emit_many(session, project_id, event_type, datas)
+    session.expunge_all()
+    return len(claimed)
+
+
+def _prepare(
+    session: Session, links: LinkSettings, event: Event, customer: Customer | None
+) -> tuple[Sequence[dict[str, Any]], dict[str, Any]]:
+    """One event's delivery rows and the result stored with it."""
+    segment: dict[str, str] = event.payload.get("segment") or {}
+    if customer is None:  # cannot happen (customers are never deleted), but must not loop
+        return [], {**event.result, "notes": ["the customer is gone"]}
+    incoming = IncomingEvent(
+        type=event.type,
+        customer=CustomerRef(id=customer.id),
+        source=event.source,
+        data={"segment": segment},
+    )
+    project = cached_project(session, event.project_id)
+    writer = OutboxWriter(session, project, event.id, incoming, links, segment=segment)
+    for rule in active_rules(session, event.project_id).get(event.type, ()):
+        filters = rule.distribution.filters
+        # No campaign: a distribution limited to one never matches, as for any event without.
+        if filters.get("campaign_id") is None and filters.get("segment_id") in (
+            None,
+            segment.get("id"),
+        ):
+            writer.write(rule, customer, None)
+    result = {**event.result, "deliveries": [s.__dict__ for s in writer.summaries]}
+    return writer.rows, result
+
+
+class SegmentEventRunner(PollingLoop):
+    """Prepares pending segment events in a thread, a batch a round, until none is left."""
+
+    name = "segment-event-runner"
+
+    def __init__(
+        self, database: Database, links: LinkSettings, *, poll_interval: float = 0.5
+    ) -> None:
+        super().__init__(poll_interval=poll_interval, shutdown_grace=30.0)
+        self.database = database
+        self.links = links
+
+    def _round(self) -> int:
+        with self.database.session() as session:
+            return prepare_segment_events(session, self.links)
+
+    async def run_once(self) -> int:
+        return await asyncio.to_thread(self._round)
