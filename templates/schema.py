@@ -33,6 +33,8 @@ EVERY_EVENT = "*"
 _ALWAYS = (EVERY_EVENT, "bulk")
 #: Sends that always carry a code and its campaign.
 _CODE_TRIGGERS = ("code.assigned", "voucher.published", "bulk")
+#: Sends triggered by a customer entering or leaving a segment.
+_SEGMENT_TRIGGERS = ("customer.segment.entered", "customer.segment.left")
 
 
 def _field(
@@ -200,6 +202,13 @@ VARIABLE_SCHEMA: dict[str, dict[str, Any]] = {
                 {"voucher": "ANA-7K2Q"},
                 (EVERY_EVENT,),
             ),
+        },
+    ),
+    "segment": _group(
+        "The segment a customer entered or left (customer.segment.entered / .left).",
+        {
+            "id": _field("string", "Our id of the segment.", "seg_01HZX9", _SEGMENT_TRIGGERS),
+            "name": _field("string", "Name of the segment.", "Gold members", _SEGMENT_TRIGGERS),
         },
     ),
     "links": _group(

@@ -25,6 +25,7 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
+from distribution.events.segment_events import SegmentEventRunner
 from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import DeliveryPolicy, SenderSource
@@ -285,6 +286,7 @@ def create_app(
     settings.check_mode()
     _warn_without_one_click(settings)
     database = Database(settings.database_url)
+    links = link_settings(settings)
     # Large imports check and write chunks in worker processes (see new_import_pool).
     import_pool = new_import_pool()
     if settings.migrate_on_start:
@@ -298,13 +300,14 @@ def create_app(
     if settings.mode == "distributed":
         prometheus.register(QueueCollector(database))
     senders = MeasuredSenders(providers, SendMetrics(prometheus))
-    links = link_settings(settings)
     dispatcher = webhook_dispatcher(settings, database)
     build_engine = _distributed if settings.mode == "distributed" else _embedded
     engine = build_engine(settings, database, senders, dispatcher)
     # Every API process runs the async actions its requests enqueue (and any a stopped one
     # left): they are API work, not deliveries, so they do not wait for a worker process.
     async_actions = AsyncActionRunner(database)
+    # Likewise the distributions of the segment entered / left events customer writes store.
+    segment_events = SegmentEventRunner(database, links)
     # Customer sync: platforms that list their unsubscribes (Braze) are asked periodically.
     unsubscribe_pull = UnsubscribePull(
         database, providers, poll_interval=settings.unsubscribe_pull_interval
@@ -370,6 +373,7 @@ def create_app(
                 "dispatcher": dispatcher,
                 "bulk_runner": engine.bulk,
                 "async_actions": async_actions,
+                "segment_events": segment_events,
                 "unsubscribe_pull": unsubscribe_pull,
                 "prometheus": prometheus,
                 "sign_ins": SignIns.from_settings(settings, clock),
@@ -379,11 +383,13 @@ def create_app(
             align_access_log,
             start_render_pool,
             async_actions.start,
+            segment_events.start,
             unsubscribe_pull.start,
             *engine.on_startup,
         ],
         on_shutdown=[
             async_actions.stop,
+            segment_events.stop,
             unsubscribe_pull.stop,
             *engine.on_shutdown,
             stop_render_pool,

@@ -20,8 +20,9 @@ __all__ = ["CustomerEventController", "CustomerEventOut"]
 
 
 class CustomerEventOut(msgspec.Struct):
-    """An event about the customer: its type, where it came from, and the deliveries it made
-    (``id``, ``channel``, ``status`` when the event was received, ``distribution_id``)."""
+    """An event about the customer: its type, where it came from (``api``, ``voucherify``, or
+    ``segment`` for a segment entered or left), and the deliveries it made (``id``,
+    ``channel``, ``status`` when the event was received, ``distribution_id``)."""
 
     id: str
     type: str
@@ -30,6 +31,8 @@ class CustomerEventOut(msgspec.Struct):
     campaign_id: str | None
     code: str | None
     deliveries: list[dict[str, Any]]
+    #: The segment a ``customer.segment.entered`` / ``.left`` event is about: ``{id, name}``.
+    segment: dict[str, Any] | None = None
     object: str = "event"
 
 
@@ -64,6 +67,7 @@ class CustomerEventController(Controller):
                 campaign_id=e.campaign_id,
                 code=e.code,
                 deliveries=e.deliveries,
+                segment=e.segment,
             )
             for e in found
         ]

@@ -32,6 +32,8 @@ class CustomerEvent:
     campaign_id: str | None
     code: str | None
     deliveries: list[dict[str, Any]]
+    #: The segment a ``customer.segment.entered`` / ``.left`` event is about: ``{id, name}``.
+    segment: dict[str, Any] | None = None
 
 
 def _campaign_id(payload: dict[str, Any]) -> str | None:
@@ -44,6 +46,11 @@ def _code(payload: dict[str, Any]) -> str | None:
     code = payload.get("code")
     found = code.get("code") if isinstance(code, dict) else code
     return found if isinstance(found, str) else None
+
+
+def _segment(payload: dict[str, Any]) -> dict[str, Any] | None:
+    segment = payload.get("segment")
+    return segment if isinstance(segment, dict) else None
 
 
 def events_of(
@@ -65,6 +72,7 @@ def events_of(
             campaign_id=_campaign_id(row.payload),
             code=_code(row.payload),
             deliveries=list(row.result.get("deliveries", [])),
+            segment=_segment(row.payload),
         )
         for row in rows
     ]
@@ -76,7 +84,9 @@ def forget_event_details(session: Session, project_id: str, customer_id: str) ->
         select(Event).where(Event.project_id == project_id, Event.customer_id == customer_id)
     )
     for row in rows:
-        row.payload = {}
+        # The segment an entered / left event is about says nothing about the person, and a
+        # pending one still needs it to find its distributions.
+        row.payload = {"segment": row.payload["segment"]} if _segment(row.payload) else {}
         result = dict(row.result)
         result["customer"] = {"id": customer_id, "source_id": None}
         row.result = result

@@ -37,6 +37,11 @@ from distribution.customers.customer_rows import (
 )
 from distribution.customers.event_history import forget_event_details
 from distribution.customers.external_ids import forget_external_ids
+from distribution.customers.segment_changes import (
+    SegmentChange,
+    emit_segment_changes,
+    segment_watch,
+)
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from distribution.models import (
     PROFILE_CHANNEL,
@@ -216,6 +221,9 @@ def _write_valid(
     else:
         existing = rows_by_source_id(session, project_id, source_ids)
     now = utcnow()
+    watch = segment_watch(session, project_id)
+    # Each written customer's watched segments before this write (none for a new one).
+    was_in: dict[str, frozenset[str]] = {}
     fresh: list[dict[str, Any]] = []
     fresh_by_source_id: dict[str, dict[str, Any]] = {}
     touched: dict[str, dict[str, Any]] = {}
@@ -233,6 +241,8 @@ def _write_valid(
             if key:
                 fresh_by_source_id[key] = row
         before = dict(row) if key in existing else None
+        if watch and row["id"] not in was_in:
+            was_in[row["id"]] = watch.members(_customer(row)) if before else frozenset()
         _merge(row, valid, now)
         if before is not None:
             if _same_but_time(row, before):
@@ -255,6 +265,12 @@ def _write_valid(
         update_rows(session, touched.values())
     enqueue_customer_sync(session, project_id, fresh, created=True)
     enqueue_customer_sync(session, project_id, resynced)
+    if watch:
+        changes: list[SegmentChange] = []
+        for row in (*fresh, *touched.values()):
+            customer = _customer(row)
+            changes += watch.changes(customer, was_in[row["id"]], watch.members(customer))
+        emit_segment_changes(session, project_id, changes)
     # Objects the session holds may be stale copies of what the bulk statements wrote.
     session.expunge_all()
     return written
@@ -307,6 +323,14 @@ def update_customer(
         update_row(session, row)
         if profile_changed(row, before):
             enqueue_customer_sync(session, project_id, [row])
+        watch = segment_watch(session, project_id)
+        if watch:
+            updated = _customer(row)
+            emit_segment_changes(
+                session,
+                project_id,
+                watch.changes(updated, watch.members(_customer(before)), watch.members(updated)),
+            )
     session.expunge_all()
     return _customer(row)
 
@@ -428,6 +452,8 @@ def list_customers(
 def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
     """Erase a customer's personal data; the id (returned) stays as a tombstone for the log."""
     customer = get_customer(session, project_id, customer_id)
+    watch = segment_watch(session, project_id)
+    was_in = watch.members(customer)
     now = utcnow()
     _cancel_profile_writes(session, customer.id, now)
     # After the cancel (which would cancel it), before the scrub (which blanks the platform id).
@@ -439,6 +465,9 @@ def erase_customer(session: Session, project_id: str, customer_id: str) -> str:
     session.add(customer)
     forget_external_ids(session, customer.id)
     forget_event_details(session, project_id, customer.id)
+    # After the scrub: the events it leaves (an erased customer is in no segment) carry no
+    # personal data to forget.
+    emit_segment_changes(session, project_id, watch.changes(customer, was_in, frozenset()))
     return customer.id
 
 

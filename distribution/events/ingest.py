@@ -23,8 +23,9 @@ from distribution.accounts.projects import cached_project
 from distribution.customers.consent import is_suppressed
 from distribution.customers.customer_input import CustomerIn
 from distribution.customers.external_ids import find_by_external_id, link_external_id
+from distribution.customers.segment_changes import SEGMENT_EVENTS
 from distribution.customers.segment_filter import matches
-from distribution.customers.segments import parsed_segments
+from distribution.customers.segments import list_segments, parsed_segments
 from distribution.customers.store import get_customer, upsert_customer
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.events.distributions import (
@@ -75,7 +76,9 @@ __all__ = [
     "VOUCHERIFY",
     "DeliverySummary",
     "IngestResult",
+    "OutboxWriter",
     "ingest_event",
+    "insert_deliveries",
     "preview_distribution",
     "receive_event",
     "receive_events",
@@ -223,7 +226,7 @@ def ingest_event(
         if stored is not None:
             return stored
     customer, referrer = _people(session, project, incoming)
-    writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
+    writer = OutboxWriter(session, project, new_id("evt"), incoming, links)
     campaign_id = (incoming.campaign or {}).get("id")
     for rule in matching_distributions(
         session, project.id, event_type=incoming.type, campaign_id=campaign_id
@@ -234,25 +237,9 @@ def ingest_event(
     about = {"id": customer.id, "source_id": customer.source_id}
     _INSERT_EVENT.execute(
         session.connection(),
-        [
-            {
-                "id": writer.event_id,
-                "project_id": project.id,
-                "dedupe_key": incoming.upstream_id or new_id("evk"),
-                "type": incoming.type,
-                "source": incoming.source,
-                "customer_id": customer.id,
-                "payload": _payload(incoming),
-                "result": {
-                    "deliveries": [s.__dict__ for s in summaries],
-                    "customer": about,
-                    "notes": list(incoming.notes),
-                },
-                "received_at": writer.now,
-            }
-        ],
+        [writer.event_row(incoming.upstream_id or new_id("evk"), customer)],
     )
-    writer.insert_rows()
+    insert_deliveries(session, writer.rows)
     return IngestResult(
         event_id=writer.event_id,
         duplicate=False,
@@ -277,10 +264,34 @@ def preview_distribution(
     list: the recipient does not fit the distribution's filters.
     """
     customer, referrer = _people(session, project, incoming)
-    writer = _OutboxWriter(session, project, new_id("evt"), incoming, links)
+    writer = OutboxWriter(
+        session,
+        project,
+        new_id("evt"),
+        incoming,
+        links,
+        segment=_previewed_segment(session, project.id, distribution, incoming),
+    )
     recipient = customer if distribution.recipient == "customer" else referrer
     writer.write(rule_of(distribution), recipient, referrer)
     return writer.rows
+
+
+def _previewed_segment(
+    session: Session, project_id: str, distribution: Distribution, incoming: IncomingEvent
+) -> dict[str, str] | None:
+    """The segment a previewed segment event is about: the distribution's, else the one the
+    sample event names (``data.segment.id``); None for other events."""
+    if incoming.type not in SEGMENT_EVENTS:
+        return None
+    named = incoming.data.get("segment")
+    segment_id = distribution.filters.get("segment_id") or (
+        named.get("id") if isinstance(named, dict) else None
+    )
+    for segment in list_segments(session, project_id):
+        if segment.id == segment_id:
+            return {"id": segment.id, "name": segment.name}
+    return None
 
 
 def receive_event(
@@ -406,8 +417,13 @@ def _payload(incoming: IncomingEvent) -> dict[str, Any]:
     }
 
 
-class _OutboxWriter:
-    """Builds one event's delivery rows in memory, then inserts them with one statement."""
+class OutboxWriter:
+    """Builds one event's delivery rows in memory (``insert_deliveries`` writes them).
+
+    ``segment`` is the segment a ``customer.segment.*`` event is about: a distribution's
+    ``segment_id`` then picks the event (the customer who left a segment is no longer in it),
+    and templates get it as ``segment``.
+    """
 
     def __init__(
         self,
@@ -416,7 +432,10 @@ class _OutboxWriter:
         event_id: str,
         incoming: IncomingEvent,
         links: LinkSettings,
+        *,
+        segment: dict[str, str] | None = None,
     ) -> None:
+        self.segment = segment
         self.session = session
         self.project = project
         self.event_id = event_id
@@ -449,7 +468,7 @@ class _OutboxWriter:
         if recipient is not None:
             segment_filter = None
             segment_id = distribution.filters.get("segment_id")
-            if segment_id:
+            if segment_id and self.segment is None:
                 found = [
                     f for s, f in parsed_segments(self.session, self.project.id) if s == segment_id
                 ]
@@ -537,27 +556,31 @@ class _OutboxWriter:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """The rows written so far (inserted by ``insert_rows``)."""
+        """The rows written so far (inserted by ``insert_deliveries``)."""
         return list(self._rows)
 
-    def insert_rows(self) -> None:
-        """Insert the deliveries and their first status (after the event: one statement each)."""
-        if not self._rows:
-            return
-        connection = self.session.connection()
-        _INSERT_DELIVERIES.execute(connection, self._rows)
-        _INSERT_STATUS_CHANGES.execute(
-            connection,
-            [
-                {
-                    "delivery_id": row["id"],
-                    "status": row["status"],
-                    "detail": row["last_error"],
-                    "at": self.now,
-                }
-                for row in self._rows
-            ],
-        )
+    def event_row(self, dedupe_key: str, customer: CustomerLike) -> dict[str, Any]:
+        """The event's own row, with the answer a repeat of it gets (insert it before the
+        deliveries, which name it)."""
+        incoming = self.incoming
+        payload = _payload(incoming)
+        if self.segment is not None:
+            payload["segment"] = self.segment
+        return {
+            "id": self.event_id,
+            "project_id": self.project.id,
+            "dedupe_key": dedupe_key,
+            "type": incoming.type,
+            "source": incoming.source,
+            "customer_id": customer.id,
+            "payload": payload,
+            "result": {
+                "deliveries": [s.__dict__ for s in self.summaries],
+                "customer": {"id": customer.id, "source_id": customer.source_id},
+                "notes": list(incoming.notes),
+            },
+            "received_at": self.now,
+        }
 
     def event_variables(
         self, recipient: CustomerLike, referrer: Customer | None, unsubscribe_url: str
@@ -580,6 +603,8 @@ class _OutboxWriter:
             extra["code"]["qr_url"] = self.links.qr_url(extra["code"]["code"])
         if referrer is not None and referrer.id != recipient.id:
             extra["referrer"] = customer_variables(referrer)
+        if self.segment is not None:
+            extra["segment"] = self.segment
         return extra
 
     def capped(self, distribution_id: str, hours: int, recipient: CustomerLike) -> bool:
@@ -596,12 +621,32 @@ class _OutboxWriter:
         return int(count) > 0
 
 
+def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert delivery rows (of one event or many) and their first status, one statement each."""
+    if not rows:
+        return
+    connection = session.connection()
+    _INSERT_DELIVERIES.execute(connection, rows)
+    _INSERT_STATUS_CHANGES.execute(
+        connection,
+        [
+            {
+                "delivery_id": row["id"],
+                "status": row["status"],
+                "detail": row["last_error"],
+                "at": row["created_at"],
+            }
+            for row in rows
+        ],
+    )
+
+
 class _EventLookups:
     """What one event's matching distribution reads while preparing its recipient's messages."""
 
     def __init__(
         self,
-        writer: _OutboxWriter,
+        writer: OutboxWriter,
         rule: ActiveRule,
         referrer: Customer | None,
         member_of: Sequence[str],

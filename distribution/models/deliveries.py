@@ -131,6 +131,13 @@ class Event(SQLModel, table=True):
             postgresql_where=text("customer_id IS NOT NULL"),
             sqlite_where=text("customer_id IS NOT NULL"),
         ),
+        # The few events whose distributions are still to be matched (segment changes).
+        Index(
+            "ix_event_pending",
+            "received_at",
+            postgresql_where=text("pending"),
+            sqlite_where=text("pending"),
+        ),
     )
 
     id: str = Field(primary_key=True)
@@ -142,6 +149,9 @@ class Event(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONVariant))
     received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    #: Stored by a customer write, its distributions not matched yet (a segment entered or
+    #: left: ``distribution.events.segment_events`` prepares them just after the write).
+    pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 def _present(name: str, *columns: str) -> Index:

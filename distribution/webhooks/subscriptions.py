@@ -54,6 +54,8 @@ EVENT_TYPES = (
     "message.failed",
     "message.bounced",
     "customer.unsubscribed",
+    "customer.segment.entered",
+    "customer.segment.left",
     "code.assigned",
     "code_pool.low_stock",
 )

@@ -425,3 +425,63 @@ def test_save_a_distribution_paused_for_an_event_type_of_your_own(
     assert stored["trigger"] == f"shop.visited.{tag}"
     assert stored["updated_by"] == site.editor_email
     assert not console.errors, console.errors
+
+
+def test_a_distribution_on_entering_a_segment_picks_the_segment_and_sends(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    tag = secrets.token_hex(3)
+    segment = ok(
+        api.post(
+            "/v1/segments",
+            json={
+                "name": f"Gold {tag}",
+                "filter": {"field": "metadata.tier", "op": "eq", "value": f"gold{tag}"},
+            },
+        )
+    )
+    template = publish_template(
+        site.database,
+        site.project_id,
+        subject="Welcome to {{ segment.name }}",
+        body="<p>Hi {{ customer.name }}, welcome to {{ segment.name }}</p>",
+    )
+    tab.goto(site.url + "/distributions/new")
+    tab.get_by_label("Name", exact=True).fill(f"Entered {tag}")
+    tab.locator('input[name="trigger-pick"][value="customer.segment.entered"]').check()
+    expect(tab.locator("#trigger-provides")).to_contain_text("segment.name")
+    tab.get_by_role("button", name="Next").click()
+    # The picker names the segment the event is about, not a membership.
+    picker = tab.get_by_label("The segment the customer entered")
+    expect(picker.locator("option").first).to_have_text("Any segment")
+    picker.select_option(segment["id"])
+    assert_accessible(tab, "distribution form, segment trigger")
+    tab.get_by_role("button", name="Next").click()
+    tab.get_by_role("button", name="Add email").click()
+    tab.get_by_label("Template of channel 1 (Email)").select_option(template)
+    tab.get_by_label("Provider of channel 1 (Email)").select_option("capture")
+    tab.get_by_role("button", name="5. Activate").click()
+    expect(tab.locator("#summary")).to_contain_text(f"Gold {tag}")
+    tab.get_by_role("button", name="Activate", exact=True).click()
+    tab.wait_for_url("**/distributions/dist_*")
+    [stored] = [d for d in ok(api.get("/v1/distributions")) if d["name"] == f"Entered {tag}"]
+    assert stored["trigger"] == "customer.segment.entered"
+    assert stored["filters"] == {"segment_id": segment["id"]}
+
+    # A customer entering the segment through the API gets the welcome.
+    person = {
+        "source_id": f"seg-{tag}",
+        "name": f"Sol {tag}",
+        "email": f"sol-{tag}@example.com",
+        "metadata": {"tier": f"gold{tag}"},
+    }
+    customer = ok(api.post("/v1/customers", json=person))
+    wait_until(
+        lambda: any(
+            m["customer_id"] == customer["id"] for m in ok(api.get("/v1/messages"))["messages"]
+        ),
+        "no message for the customer who entered the segment",
+        limit=60,
+    )
+    assert not console.errors, console.errors

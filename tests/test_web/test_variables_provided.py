@@ -113,6 +113,18 @@ def _code_assigned(client: Client) -> None:
     assert assigned.status_code in (200, 201), assigned.text
 
 
+def _segment_entered(client: Client) -> None:
+    gold = {"field": "metadata.tier", "op": "eq", "value": "gold"}
+    assert client.post("/v1/segments", json={"name": "Gold", "filter": gold}).is_success
+    customer = {"source_id": "s-1", "email": "s@x.io", "metadata": {"tier": "gold"}}
+    assert client.post("/v1/customers", json=customer).is_success
+
+
+def _segment_left(client: Client) -> None:
+    _segment_entered(client)
+    assert client.put("/v1/customers/s-1", json={"metadata": {"tier": "silver"}}).is_success
+
+
 def _triggered(trigger: str, happen: Callable[[Client], None]) -> tuple[str, Any]:
     return trigger, _distribution(trigger, happen)
 
@@ -127,6 +139,8 @@ TRIGGERS: dict[str, tuple[str, Callable[[Client, str], None]]] = {
         "voucher.published", _webhook(VOUCHERIFY_V2024_PUBLISHED)
     ),
     "code.assigned": _triggered("code.assigned", _code_assigned),
+    "customer.segment.entered": _triggered("customer.segment.entered", _segment_entered),
+    "customer.segment.left": _triggered("customer.segment.left", _segment_left),
     "bulk send": ("bulk", _bulk_send),
 }
 

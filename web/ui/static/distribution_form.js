@@ -77,8 +77,19 @@
     $("trigger-list").replaceChildren(list);
   }
 
+  // On a segment trigger the segment picked is the one the event is about, not a membership.
+  const SEGMENT_TRIGGERS = { "customer.segment.entered": "entered", "customer.segment.left": "left" };
+
+  function segmentPicker(trigger) {
+    const moved = SEGMENT_TRIGGERS[trigger];
+    form.querySelector('label[for="d-segment"]').textContent = moved
+      ? `The segment the customer ${moved}` : "Recipient is in the segment";
+    $("d-segment").options[0].textContent = moved ? "Any segment" : "Any customer";
+  }
+
   function triggerChanged() {
     const trigger = triggerValue();
+    segmentPicker(trigger);
     for (const radio of form.querySelectorAll('input[name="trigger-pick"]')) radio.checked = radio.value === trigger;
     const own = provides.get(trigger) || [];
     const every = provides.get("*") || [];
