@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "message.delivered",
     "message.failed",
     "message.bounced",
+    "message.converted",
     "customer.unsubscribed",
     "code.assigned",
     "code_pool.low_stock",
