@@ -327,3 +327,39 @@ def test_erasing_the_customer_leaves_no_code_or_order_in_redemptions(client: Cli
     assert _ok(client.get(f"/v1/messages/{message}"))["code"] is None
     stats = _ok(client.get(f"/v1/distributions/{ids['distribution']}/stats"))
     assert stats["revenue"] == [{"currency": "EUR", "amount": 3000}]
+
+
+def test_a_code_redeemed_twice_adds_both_orders_and_keeps_the_first_time(client: Client) -> None:
+    ids = _setup(client)
+    [message] = _send_code(client, ids, "jo", "JO-MULTI")
+    _ok(_redeem(client, "JO-MULTI", id="jo-1", order={"amount": 1000, "currency": "EUR"}), 202)
+    first = _ok(client.get(f"/v1/messages/{message}"))["converted_at"]
+    _ok(_redeem(client, "JO-MULTI", id="jo-2", order={"amount": 250, "currency": "EUR"}), 202)
+    again = _ok(client.get(f"/v1/messages/{message}"))
+    assert (again["converted_at"], again["conversion_amount"]) == (first, 1250)
+    stats = _ok(client.get(f"/v1/distributions/{ids['distribution']}/stats"))
+    assert (stats["converted"], stats["conversions"]) == (1, 2)
+    assert stats["revenue"] == [{"currency": "EUR", "amount": 1250}]
+
+
+def test_a_message_that_was_not_sent_gets_no_credit(client: Client) -> None:
+    ids = _setup(client)
+    # No address: the message fails, carrying nothing; nothing is credited.
+    answer = _ok(
+        client.post(
+            "/v1/events",
+            json={
+                "type": "code.assigned",
+                "customer": {"source_id": "kim"},
+                "campaign": {"id": ids["campaign"]},
+                "code": "KIM-1",
+            },
+        ),
+        202,
+    )
+    [failed] = answer["deliveries"]
+    assert failed["status"] == "failed"
+    _ok(_redeem(client, "KIM-1"), 202)
+    assert _ok(client.get(f"/v1/messages/{failed['id']}"))["converted_at"] is None
+    [redemption] = _ok(client.get("/v1/redemptions"))["redemptions"]
+    assert redemption["attributed"] is False
