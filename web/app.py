@@ -72,6 +72,7 @@ from web.observability import (
 )
 from web.problems import EXCEPTION_HANDLERS, document_problems
 from web.providers_api import ProviderController, ProviderWebhookController
+from web.redemptions_api import RedemptionController
 from web.segments_api import SegmentController
 from web.settings import Settings
 from web.templates_api import TemplateController
@@ -155,6 +156,7 @@ API_CONTROLLERS = [
     DistributionController,
     EventController,
     MessageController,
+    RedemptionController,
     ConsentController,
     CustomerEventController,
     WebhookController,

@@ -37,6 +37,7 @@ from distribution.codes.code_pools import (
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign, CodePool, Project
 from distribution.outbox import LinkSettings
+from distribution.outbox.conversions import Scope, scope_stats
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
@@ -53,6 +54,7 @@ from web.campaigns_schemas import (
     RefusedRow,
 )
 from web.input_guard import STREAMS_BODY
+from web.stats_schemas import ScopeStatsOut, scope_stats_out
 from web.stored_times import utc, utc_or_none
 from web.uploads import spooled_upload
 
@@ -128,6 +130,22 @@ class CampaignController(Controller):
     ) -> CampaignOut:
         with db.reader() as session:
             return _campaign_out(get_campaign(session, caller.project_id, campaign_id))
+
+    @get(
+        "/{campaign_id:str}/stats",
+        sync_to_thread=True,
+        summary="The campaign's messages: sent, delivered, failed, converted and revenue",
+    )
+    def stats(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        campaign_id: FromPath[str],
+    ) -> ScopeStatsOut:
+        with db.reader() as session:
+            get_campaign(session, caller.project_id, campaign_id)
+            scope = Scope("campaign_id", campaign_id)
+            return scope_stats_out(scope_stats(session, caller.project_id, scope))
 
 
 def _pool_out(session: Session, pool: CodePool) -> PoolOut:

@@ -33,6 +33,7 @@ from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
 from web.profile_preview import add_profile_requests
+from web.stats_schemas import RevenueOut
 from web.stored_times import utc
 
 __all__ = ["DistributionController"]
@@ -186,11 +187,16 @@ class DistributionOut(msgspec.Struct):
 
 
 class StatsOut(msgspec.Struct):
-    """Counts by status: in total, per channel and per day of creation (UTC)."""
+    """Counts by status: in total, per channel and per day of creation (UTC); messages
+    credited with a redemption (``converted``), the redemptions (``conversions``, each once)
+    and their revenue by currency (docs/attribution.md)."""
 
     total: dict[str, int]
     by_channel: dict[str, dict[str, int]]
     by_day: list[dict[str, Any]]
+    converted: int
+    conversions: int
+    revenue: list[RevenueOut]
 
 
 def _out(d: Distribution) -> DistributionOut:
@@ -355,4 +361,5 @@ class DistributionController(Controller):
     ) -> StatsOut:
         with db.reader() as session:
             get_distribution(session, caller.project_id, distribution_id)
-            return StatsOut(**distribution_stats(session, caller.project_id, distribution_id))
+            stats = distribution_stats(session, caller.project_id, distribution_id)
+            return msgspec.convert(stats, StatsOut)

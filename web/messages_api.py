@@ -51,6 +51,12 @@ class MessageOut(msgspec.Struct):
     updated_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime
+    #: The code the message carried; a redemption of it credits the message (docs/attribution.md).
+    code: str | None = None
+    converted_at: datetime | None = None
+    #: The redeemed orders' amounts in minor units (cents), in ``conversion_currency``.
+    conversion_amount: int | None = None
+    conversion_currency: str | None = None
     content: dict[str, Any] | None = None
     history: list[StatusChangeOut] | None = None
     object: str = "message"
@@ -88,6 +94,10 @@ def message_out(d: Delivery, *, content: bool = False) -> MessageOut:
         updated_at=utc(d.updated_at),
         sent_at=utc_or_none(d.sent_at),
         next_attempt_at=utc(d.next_attempt_at),
+        code=d.code,
+        converted_at=utc_or_none(d.converted_at),
+        conversion_amount=d.conversion_amount,
+        conversion_currency=d.conversion_currency,
         content=d.content if content else None,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Protocol
 
+import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from distribution.models import TemplateVariant, TemplateVersion
 from distribution.outbox import LinkSettings
+from distribution.outbox.conversions import template_stats
 from distribution.storage.db import Database
 from distribution.template_store import (
     NoLiveVersionError,
@@ -43,6 +45,7 @@ from templates import (
     VARIABLE_SCHEMA,
 )
 from web.auth import SECURITY, Caller
+from web.stats_schemas import TemplateStatsOut
 from web.stored_times import utc, utc_or_none
 from web.template_preview import preview_out, problems_out
 from web.templates_schemas import (
@@ -351,6 +354,23 @@ class TemplateController(Controller):
     ) -> TemplateDetailOut:
         with db.reader() as session:
             return _detail_out(get_template_detail(session, caller.project_id, template_id))
+
+    @get(
+        "/{template_id:str}/stats",
+        sync_to_thread=True,
+        summary="Messages and conversions in total, per variant (arm) and per version",
+    )
+    def stats(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        template_id: FromPath[str],
+    ) -> TemplateStatsOut:
+        with db.reader() as session:
+            get_template(session, caller.project_id, template_id)
+            return msgspec.convert(
+                template_stats(session, caller.project_id, template_id), TemplateStatsOut
+            )
 
     @patch("/{template_id:str}", sync_to_thread=True, summary="Rename or describe a template")
     def update(

@@ -145,7 +145,7 @@ def render_batch(
                         values,
                         suppressed=customer.id in suppressed[channel.index],
                     )
-                rows.append(_row(job, customer, channel, prepared, due, now, enqueued_until))
+                rows.append(_row(job, customer, channel, prepared, code, due, now, enqueued_until))
     return RenderedBatch(
         prepared=len(customers),
         claims=claims,
@@ -231,6 +231,7 @@ def _row(
     customer: CustomerRecord,
     channel: JobChannel,
     prepared: PreparedMessage | Refusal,
+    code: str | None,
     due: datetime,
     now: datetime,
     enqueued_until: datetime | None,
@@ -268,6 +269,8 @@ def _row(
         "created_at": now,
         "updated_at": now,
         "sent_at": None,
+        # What a redemption of the code is attributed by; a refused row carried nothing.
+        "code": None if isinstance(prepared, Refusal) else code,
     }
 
 

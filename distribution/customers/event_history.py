@@ -2,7 +2,9 @@
 
 An event keeps its type, time and the deliveries it made after the customer is erased (the
 delivery log needs them); what it carried about the person (its payload, the customer's own id
-in the answer stored for repeats) is blanked.
+in the answer stored for repeats) is blanked. So is what ties them to a code or an order: the
+code their messages carried (``delivery.code``; a later redemption of it is unattributed) and the
+code and order id of their redemptions, which keep their amount and time for the statistics.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
-from distribution.models import Event
+from distribution.models import Delivery, Event, Redemption
 
 __all__ = ["CustomerEvent", "events_of", "forget_event_details"]
 
@@ -91,3 +93,18 @@ def forget_event_details(session: Session, project_id: str, customer_id: str) ->
         result["customer"] = {"id": customer_id, "source_id": None}
         row.result = result
         session.add(row)
+    connection = session.connection()
+    connection.execute(
+        update(Redemption)
+        .where(col(Redemption.project_id) == project_id, col(Redemption.customer_id) == customer_id)
+        .values(code="", order_id=None)
+    )
+    connection.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.customer_id) == customer_id,
+            col(Delivery.project_id) == project_id,
+            col(Delivery.code).is_not(None),
+        )
+        .values(code=None)
+    )

@@ -35,6 +35,7 @@ from distribution.events.distributions import (
     rule_of,
 )
 from distribution.events.event_input import CustomerRef, IncomingEvent
+from distribution.events.redemptions import record_redemption, redemption_input
 from distribution.events.voucherify_events import VOUCHERIFY_SOURCE_PREFIX
 from distribution.models import (
     OUTGOING_STATUSES,
@@ -227,6 +228,7 @@ def ingest_event(
             return stored
     customer, referrer = _people(session, project, incoming)
     writer = OutboxWriter(session, project, new_id("evt"), incoming, links)
+    redemption = redemption_input(incoming, writer.now)
     campaign_id = (incoming.campaign or {}).get("id")
     for rule in matching_distributions(
         session, project.id, event_type=incoming.type, campaign_id=campaign_id
@@ -240,6 +242,10 @@ def ingest_event(
         [writer.event_row(incoming.upstream_id or new_id("evk"), customer)],
     )
     insert_deliveries(session, writer.rows)
+    if redemption is not None:
+        record_redemption(
+            session, project.id, redemption, event_id=writer.event_id, customer_id=customer.id
+        )
     return IngestResult(
         event_id=writer.event_id,
         duplicate=False,
@@ -443,6 +449,8 @@ class OutboxWriter:
         self.links = links
         self.now = utcnow()
         self.campaign_id: str | None = (incoming.campaign or {}).get("id")
+        code = (incoming.code or {}).get("code")
+        self.code: str | None = code if isinstance(code, str) and code else None
         self.summaries: list[DeliverySummary] = []
         self._rows: list[dict[str, Any]] = []
         self._members: dict[str, list[str]] = {}
@@ -523,6 +531,8 @@ class OutboxWriter:
             "created_at": self.now,
             "updated_at": self.now,
             "next_attempt_at": next_attempt_at,
+            # What a redemption of the code is attributed by; a refused row carried nothing.
+            "code": None if isinstance(prepared, Refusal) else self.code,
         }
         self._rows.append(row)
         if status in OUTGOING_STATUSES and spec.channel != PROFILE:

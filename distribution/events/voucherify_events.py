@@ -29,6 +29,7 @@ __all__ = [
     "is_voucherify_body",
     "voucherify_customer",
     "voucherify_parts",
+    "voucherify_redemption_id",
     "voucherify_reward",
 ]
 
@@ -228,6 +229,17 @@ def _order(raw: dict[str, Any]) -> dict[str, Any] | None:
         "currency": raw.get("currency"),
         "items": items,
     }
+
+
+def voucherify_redemption_id(data: dict[str, Any]) -> str | None:
+    """Voucherify's id of the redemption a body's ``data`` reports (either version), or None.
+
+    The same redemption has the same id in both versions and in every retry of its webhook.
+    """
+    legacy = _dict(data.get("object"))
+    found = legacy.get("id") if legacy.get("object") == "redemption" else None
+    found = found or _dict(data.get("redemption")).get("id")
+    return found if isinstance(found, str) and found else None
 
 
 def voucherify_parts(body: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from distribution.models.deliveries import (
 )
 from distribution.models.providers import ProviderConfig, UnsubscribePullCursor
 from distribution.models.rate_buckets import ProviderRateBucket
+from distribution.models.redemptions import Redemption, RedemptionAttribution
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User, UserSession
 from distribution.models.webhooks import WebhookCall, WebhookSubscription
@@ -63,6 +64,8 @@ __all__ = [
     "Project",
     "ProviderConfig",
     "ProviderRateBucket",
+    "Redemption",
+    "RedemptionAttribution",
     "Resubscription",
     "Segment",
     "Suppression",

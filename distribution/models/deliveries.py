@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -175,6 +176,8 @@ class Delivery(SQLModel, table=True):
         _present("ix_delivery_event_id", "event_id"),
         _present("ix_delivery_distribution_id", "distribution_id"),
         _present("ix_delivery_bulk_job_id", "bulk_job_id"),
+        # A redemption finds the messages that carried its code (attribution).
+        _present("ix_delivery_code", "project_id", "code"),
         # Distributed mode: the queued rows no job carries yet (fresh bulk rows).
         Index(
             "ix_delivery_unenqueued",
@@ -220,6 +223,12 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+    # The code the message carried (a triggering event's, or the one a bulk send assigned).
+    code: str | None = None
+    # Credited with a redemption of ``code``: when first, and the orders' amounts (minor units).
+    converted_at: datetime | None = Field(default=None, sa_type=DateTime)
+    conversion_amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    conversion_currency: str | None = None
 
 
 class DeliveryStatusChange(SQLModel, table=True):

@@ -18,6 +18,7 @@ from distribution.models import (
     Distribution,
     MessageTemplate,
 )
+from distribution.outbox.conversions import Scope, conversion_figures
 from distribution.storage.ids import first_id_at
 from distribution.storage.project_rows import project_row
 
@@ -150,7 +151,7 @@ def status_history(session: Session, delivery_id: str) -> list[DeliveryStatusCha
 def distribution_stats(
     session: Session, project_id: str, distribution_id: str, *, since: datetime | None = None
 ) -> dict[str, Any]:
-    """Counts by status and channel, in total and per day of creation (UTC).
+    """Counts by status and channel, in total and per day of creation (UTC), and conversions.
 
     With ``since``, only deliveries created at or after it count.
     """
@@ -174,6 +175,9 @@ def distribution_stats(
         "total": dict(totals),
         "by_channel": {k: dict(v) for k, v in by_channel.items()},
         "by_day": [{"day": k, "counts": dict(v)} for k, v in by_day.items()],
+        **conversion_figures(
+            session, project_id, Scope("distribution_id", distribution_id), since=since
+        ),
     }
 
 

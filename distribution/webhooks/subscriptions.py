@@ -53,6 +53,7 @@ EVENT_TYPES = (
     "message.delivered",
     "message.failed",
     "message.bounced",
+    "message.converted",
     "customer.unsubscribed",
     "customer.segment.entered",
     "customer.segment.left",

@@ -115,3 +115,50 @@ def test_cancel_stops_a_delayed_bulk_send(
     assert progress["progress"]["messages"] == {"cancelled": 5}
     assert progress["counts"]["codes_released"] == 5
     assert not console.errors, console.errors
+
+
+def test_a_redemption_marks_the_message_converted_in_the_feed_and_the_counts(
+    page: tuple[Page, Console], site: Site, api: httpx.Client
+) -> None:
+    tab, console = page
+    trigger = f"code.given.{secrets.token_hex(3)}"
+    code = f"CODE-{secrets.token_hex(3)}"
+    distribution = live_distribution(site, api, trigger)
+    answer = ok(
+        api.post(
+            "/v1/events",
+            json={
+                "type": trigger,
+                "customer": {"source_id": f"r-{trigger}", "email": "redeemer@example.com"},
+                "code": code,
+            },
+        )
+    )
+    message = answer["deliveries"][0]["id"]
+    tab.goto(site.url + "/deliveries")
+    row = tab.locator(f'#feed-rows tr[data-id="{message}"]')
+    expect(row.locator('[data-role="status"]')).to_have_text("sent", timeout=WAIT_MS)
+    expect(row.locator('[data-role="converted"]')).to_have_count(0)
+
+    redeemed = {
+        "type": "code.redeemed",
+        "customer": {"source_id": f"r-{trigger}"},
+        "code": code,
+        "order": {"id": "o-1", "amount": 4990, "currency": "EUR"},
+    }
+    ok(api.post("/v1/events", json=redeemed))
+    expect(row.locator('[data-role="converted"]')).to_have_text(
+        "converted · €49.90", timeout=WAIT_MS
+    )
+    row.get_by_text("redeemer@example.com").click()
+    dialog = tab.locator("#message-detail")
+    expect(dialog.locator('[data-role="converted"]')).to_contain_text("€49.90")
+    tab.locator("#md-close").click()
+
+    tab.goto(site.url + f"/distributions/{distribution}")
+    expect(tab.locator('#conversions [data-field="converted"]')).to_have_text("1")
+    expect(tab.locator('#conversions [data-field="revenue"]')).to_have_text("€49.90")
+    tab.goto(site.url + "/distributions")
+    converted = tab.locator(f'tr[data-distribution="{distribution}"] [data-role="converted"]')
+    expect(converted).to_contain_text("converted 1 · €49.90")
+    assert not console.errors, console.errors

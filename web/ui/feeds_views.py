@@ -25,12 +25,14 @@ from distribution.models import (
 )
 from distribution.outbox import CHANNELS
 from distribution.outbox.messages import DELIVERY_STATUSES, MessageLabels, distribution_stats
+from templates import format_money
 
 __all__ = [
     "CHANNELS",
     "WINDOWS",
     "bulk_job_names",
     "campaign_names",
+    "conversion_text",
     "delivery_json",
     "distribution_counts",
     "duration_text",
@@ -111,11 +113,22 @@ def delivery_json(
         "template_id": delivery.template_id,
         "template": labels.templates.get(delivery.template_id or ""),
         "test": delivery.test,
+        "converted_at": iso(delivery.converted_at),
+        "conversion": conversion_text(delivery.conversion_amount, delivery.conversion_currency),
         "attempts": delivery.attempts,
         "last_error": error,
         "created_at": iso(delivery.created_at),
         "updated_at": iso(delivery.updated_at),
     }
+
+
+def conversion_text(amount: int | None, currency: str | None) -> str | None:
+    """Redeemed revenue as people read it ("€49.90"); a bare number without a currency."""
+    if amount is None:
+        return None
+    if currency is None:
+        return f"{amount / 100:.2f}"
+    return format_money(amount, currency)
 
 
 def history_json(changes: list[DeliveryStatusChange]) -> list[dict[str, Any]]:
@@ -136,6 +149,12 @@ def distribution_counts(
         "since": iso(since),
         "total": {status: int(total.get(status, 0)) for status in DELIVERY_STATUSES},
         "messages": sum(total.values()),
+        "converted": stats["converted"],
+        "conversions": stats["conversions"],
+        "revenue": ", ".join(
+            conversion_text(r["amount"], r["currency"]) or "" for r in stats["revenue"]
+        )
+        or "—",
         "by_channel": stats["by_channel"],
         "by_day": stats["by_day"],
     }

@@ -111,7 +111,13 @@
         cell("Time", { class: "when" }, when(row.created_at)),
         // Test sends from the editor are messages too, marked so nobody mistakes them.
         cell("Status", {}, badge(row.status), row.test ? " " : null,
-          row.test ? el("span", { class: "badge", "data-role": "test" }, "test") : null),
+          row.test ? el("span", { class: "badge", "data-role": "test" }, "test") : null,
+          // Credited with a redemption of the code it carried (docs/attribution.md).
+          row.converted_at ? " " : null,
+          row.converted_at
+            ? el("span", { class: "badge st-delivered", "data-role": "converted" },
+              "converted" + (row.conversion ? " · " + row.conversion : ""))
+            : null),
         cell("Channel", {}, el("span", { class: "chip chip-" + row.channel },
           ({email: "Email", sms: "SMS", profile: "Profile"})[row.channel] || row.channel)),
         cell("Recipient", {}, row.recipient || "—"),
@@ -123,11 +129,15 @@
 
     function render(row) {
       const known = rows.get(row.id);
-      if (known && known.dataset.updated === row.updated_at && known.dataset.status === row.status) {
+      // Times are to the second: a conversion in the second the message was sent is a change too.
+      const converted = row.converted_at || "";
+      if (known && known.dataset.updated === row.updated_at && known.dataset.status === row.status
+          && known.dataset.converted === converted) {
         return;
       }
       const tr = el("tr", {
         "data-id": row.id, "data-status": row.status, "data-updated": row.updated_at,
+        "data-converted": converted,
         tabindex: "0", class: "clickable", title: "Show this message",
       }, ...cells(row));
       if (known) {
@@ -216,6 +226,10 @@
       ["Attempts", message.attempts],
       ["Created", when(message.created_at)],
       ["Sent", when(message.sent_at)],
+      ["Converted", message.converted_at
+        ? el("span", { "data-role": "converted" }, when(message.converted_at),
+          message.conversion ? " · " + message.conversion : "")
+        : "—"],
       ["Template", message.template || message.template_id || "—"],
       ["From", originName(message) || "—"],
     ];
@@ -284,7 +298,10 @@
       for (const cell of box.querySelectorAll("[data-status]")) {
         cell.textContent = counts.total[cell.dataset.status] || 0;
       }
-      box.querySelector('[data-field="messages"]').textContent = counts.messages;
+      for (const field of ["messages", "converted", "conversions", "revenue"]) {
+        const node = box.querySelector('[data-field="' + field + '"]');
+        if (node) node.textContent = counts[field];
+      }
     });
   }
 

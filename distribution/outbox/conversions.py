@@ -1,0 +1,178 @@
+"""Message figures of one scope (a distribution, a campaign, a template, a version or variant).
+
+Counts by status and conversions: how many messages were credited with a redemption, how many
+redemptions were, and their revenue by currency. A redemption counts **once per scope** however
+many of the scope's messages it was credited to (an email and an SMS of the same event), so a
+scope's revenue is never counted twice; each message still shows its own ``conversion_amount``.
+
+Test sends never count. ``scope_stats`` is the one query to swap for pre-aggregated figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlmodel
+from sqlalchemy import ColumnElement, Table, func, select
+from sqlmodel import Session
+
+from distribution.models import (
+    Delivery,
+    DeliveryStatus,
+    Redemption,
+    RedemptionAttribution,
+    TemplateVersion,
+)
+
+__all__ = ["Scope", "conversion_figures", "scope_stats", "template_stats"]
+
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
+_REDEMPTIONS: Table = Redemption.__table__  # type: ignore[attr-defined]
+_ATTRIBUTIONS: Table = RedemptionAttribution.__table__  # type: ignore[attr-defined]
+_VERSIONS: Table = TemplateVersion.__table__  # type: ignore[attr-defined]
+_FAILED = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which messages: a delivery column equal to a value (``variant_id`` through versions)."""
+
+    column: str  # distribution_id | campaign_id | template_id | template_version_id | variant_id
+    value: str
+
+    def condition(self) -> ColumnElement[bool]:
+        deliveries = _DELIVERIES.c
+        if self.column == "variant_id":
+            versions = select(_VERSIONS.c.id).where(_VERSIONS.c.variant_id == self.value)
+            return deliveries.template_version_id.in_(versions)
+        return deliveries[self.column] == self.value
+
+
+def conversion_figures(
+    session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
+) -> dict[str, Any]:
+    """``converted`` messages, ``conversions`` (redemptions) and ``revenue`` by currency.
+
+    With ``since``, only messages created at or after it count.
+    """
+    deliveries = _DELIVERIES.c
+    where = [deliveries.project_id == project_id, deliveries.test.is_(False), scope.condition()]
+    if since is not None:
+        where.append(deliveries.created_at >= since)
+    connection = session.connection()
+    converted = connection.execute(
+        select(func.count()).where(*where, deliveries.converted_at.is_not(None))
+    ).scalar_one()
+    credited = (
+        select(_ATTRIBUTIONS.c.redemption_id)
+        .join(_DELIVERIES, deliveries.id == _ATTRIBUTIONS.c.delivery_id)
+        .where(*where)
+    )
+    redemptions = _REDEMPTIONS.c
+    rows = connection.execute(
+        select(redemptions.currency, func.count(), func.coalesce(func.sum(redemptions.amount), 0))
+        .where(redemptions.project_id == project_id, redemptions.id.in_(credited))
+        .group_by(redemptions.currency)
+        .order_by(redemptions.currency)
+    ).all()
+    return {
+        "converted": int(converted),
+        "conversions": sum(int(count) for _currency, count, _amount in rows),
+        "revenue": [
+            {"currency": currency, "amount": int(amount)}
+            for currency, _count, amount in rows
+            # Redemptions without an order have no revenue to show.
+            if int(amount) or currency is not None
+        ],
+    }
+
+
+def scope_stats(session: Session, project_id: str, scope: Scope) -> dict[str, Any]:
+    """Counts by status, ``sent`` (handed to a provider), ``delivered``, ``failed`` (failed or
+    bounced) and the conversion figures, over every message of the scope."""
+    deliveries = _DELIVERIES.c
+    rows = (
+        session.connection()
+        .execute(
+            select(deliveries.status, func.count(), func.count(deliveries.sent_at))
+            .where(
+                deliveries.project_id == project_id,
+                deliveries.test.is_(False),
+                scope.condition(),
+            )
+            .group_by(deliveries.status)
+        )
+        .all()
+    )
+    total: Counter[str] = Counter()
+    sent = 0
+    for status, count, with_sent_at in rows:
+        total[str(status)] += int(count)
+        sent += int(with_sent_at)
+    return {
+        "total": dict(total),
+        "messages": sum(total.values()),
+        "sent": sent,
+        "delivered": total[DeliveryStatus.DELIVERED.value],
+        "failed": sum(total[s] for s in _FAILED),
+        **conversion_figures(session, project_id, scope),
+    }
+
+
+def template_stats(session: Session, project_id: str, template_id: str) -> dict[str, Any]:
+    """A template's figures in total, per variant (an arm of a test) and per version.
+
+    Variants and versions without a message are left out. The caller checks that the template
+    is the project's.
+    """
+    deliveries = _DELIVERIES.c
+    used = set(
+        session.connection()
+        .execute(
+            select(deliveries.template_version_id)
+            .where(
+                deliveries.project_id == project_id,
+                deliveries.template_id == template_id,
+                deliveries.template_version_id.is_not(None),
+            )
+            .distinct()
+        )
+        .scalars()
+    )
+    versions = [
+        v
+        for v in session.exec(
+            sqlmodel.select(TemplateVersion)
+            .where(
+                TemplateVersion.project_id == project_id, TemplateVersion.template_id == template_id
+            )
+            .order_by(sqlmodel.col(TemplateVersion.number))
+        )
+        if v.id in used
+    ]
+    variants: dict[str, list[TemplateVersion]] = {}
+    for version in versions:
+        variants.setdefault(version.variant_id, []).append(version)
+    return {
+        "total": scope_stats(session, project_id, Scope("template_id", template_id)),
+        "variants": [
+            {
+                "variant_id": variant_id,
+                "stats": scope_stats(session, project_id, Scope("variant_id", variant_id)),
+                "versions": [
+                    {
+                        "version_id": v.id,
+                        "number": v.number,
+                        "stats": scope_stats(
+                            session, project_id, Scope("template_version_id", v.id)
+                        ),
+                    }
+                    for v in of_variant
+                ],
+            }
+            for variant_id, of_variant in variants.items()
+        ],
+    }
