@@ -7,7 +7,7 @@ Start (or replace) a test with ``PUT``, read each arm's results with ``GET``, en
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post, put
@@ -15,9 +15,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from distribution.models import TemplateVariant
-from distribution.storage.db import Database
-from distribution.template_store.ab_tests import (
+from distribution.analytics.ab_tests import (
     MAX_ARMS,
     Arm,
     ArmResult,
@@ -25,6 +23,8 @@ from distribution.template_store.ab_tests import (
     end_ab_test,
     start_ab_test,
 )
+from distribution.models import TemplateVariant
+from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
 from web.stored_times import utc_or_none
 
@@ -61,7 +61,8 @@ class ArmOut(msgspec.Struct):
     delivered: int | None = None
     failed: int | None = None
     converted: int | None = None
-    revenue: int | None = None
+    conversions: int | None = None
+    revenue: list[dict[str, Any]] | None = None
     conversion_rate: float | None = None
     conversion_interval: list[float] | None = None
 
@@ -85,16 +86,18 @@ def ab_test_out(variant: TemplateVariant) -> AbTestOut | None:
 
 def _result_out(result: ArmResult) -> ArmOut:
     interval = result.conversion_interval
+    stats = result.stats
     return ArmOut(
         version_id=result.version_id,
         weight=result.weight,
         number=result.number,
-        messages=result.messages,
-        sent=result.sent,
-        delivered=result.delivered,
-        failed=result.failed,
-        converted=result.converted,
-        revenue=result.revenue,
+        messages=stats["messages"],
+        sent=stats["sent"],
+        delivered=stats["delivered"],
+        failed=stats["failed"],
+        converted=stats["converted"],
+        conversions=stats["conversions"],
+        revenue=stats["revenue"],
         conversion_rate=result.conversion_rate,
         conversion_interval=list(interval) if interval else None,
     )

@@ -90,19 +90,21 @@ def conversion_figures(
     }
 
 
-def scope_stats(session: Session, project_id: str, scope: Scope) -> dict[str, Any]:
+def scope_stats(
+    session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
+) -> dict[str, Any]:
     """Counts by status, ``sent`` (handed to a provider), ``delivered``, ``failed`` (failed or
-    bounced) and the conversion figures, over every message of the scope."""
+    bounced) and the conversion figures, over every message of the scope (with ``since``, the
+    messages created at or after it)."""
     deliveries = _DELIVERIES.c
+    where = [deliveries.project_id == project_id, deliveries.test.is_(False), scope.condition()]
+    if since is not None:
+        where.append(deliveries.created_at >= since)
     rows = (
         session.connection()
         .execute(
             select(deliveries.status, func.count(), func.count(deliveries.sent_at))
-            .where(
-                deliveries.project_id == project_id,
-                deliveries.test.is_(False),
-                scope.condition(),
-            )
+            .where(*where)
             .group_by(deliveries.status)
         )
         .all()
@@ -118,7 +120,7 @@ def scope_stats(session: Session, project_id: str, scope: Scope) -> dict[str, An
         "sent": sent,
         "delivered": total[DeliveryStatus.DELIVERED.value],
         "failed": sum(total[s] for s in _FAILED),
-        **conversion_figures(session, project_id, scope),
+        **conversion_figures(session, project_id, scope, since=since),
     }
 
 

@@ -94,6 +94,7 @@ def test_sends_split_by_weight_and_each_customer_keeps_their_arm(client: Client)
     assert by_version[version_a]["messages"] == 2 * subjects["A"]
     assert by_version[version_b]["messages"] == 2 * subjects["B"]
     assert {arm["converted"] for arm in results["arms"]} == {0}
+    # Every arm's message was sent: a redemption of the code one of them carried converts it.
 
 
 def test_the_winner_is_published_in_one_call_and_the_test_ends(client: Client) -> None:
@@ -190,3 +191,53 @@ def test_a_bulk_send_splits_its_recipients_as_events_do(
         assert customer_id is not None
         assert version_id == [live, challenger][ab_arm(variant["id"], customer_id, [1, 1])]
     assert {version_id for _, version_id in rows} == {live, challenger}
+
+
+def _sent(client: Client, message_id: str) -> None:
+    deadline = time.monotonic() + 20
+    while client.get(f"/v1/messages/{message_id}").json()["status"] != "sent":
+        assert time.monotonic() < deadline, client.get(f"/v1/messages/{message_id}").json()
+        time.sleep(0.05)
+
+
+def test_each_arm_counts_the_redemptions_of_the_codes_it_carried(client: Client) -> None:
+    template_id, variant_id, version_a, version_b = _tested_template(client)
+    path = f"/v1/templates/{template_id}/variants/{variant_id}/ab-test"
+    arms = {"arms": [{"version_id": version_a}, {"version_id": version_b}]}
+    assert client.put(path, json=arms).is_success
+    client.post("/v1/distributions", json=_rule(template_id, "ab.convert"))
+    arm_of: dict[str, str] = {}
+    for number in range(12):
+        person = f"conv-{number}"
+        event = {
+            "type": "ab.convert",
+            "customer": {"source_id": person, "email": f"{person}@example.com", "name": person},
+            "code": {"code": f"AB-{number}"},
+        }
+        [delivery] = client.post("/v1/events", json=event).json()["deliveries"]
+        _sent(client, delivery["id"])
+        customer_id = client.get(f"/v1/messages/{delivery['id']}").json()["customer_id"]
+        arm_of[f"AB-{number}"] = [version_a, version_b][ab_arm(variant_id, customer_id, [1, 1])]
+    redeemed = [f"AB-{n}" for n in range(5)]
+    for code in redeemed:
+        answer = client.post(
+            "/v1/events",
+            json={
+                "type": "code.redeemed",
+                "customer": {"source_id": "shopper"},  # a friend redeems the referral code
+                "code": code,
+                "order": {"id": f"order-{code}", "amount": 1500, "currency": "EUR"},
+            },
+        )
+        assert answer.status_code == 202, answer.text
+
+    results = {a["version_id"]: a for a in client.get(path).json()["arms"]}
+    for version in (version_a, version_b):
+        arm = results[version]
+        won = sum(1 for code in redeemed if arm_of[code] == version)
+        sent = sum(1 for v in arm_of.values() if v == version)
+        assert (arm["sent"], arm["converted"], arm["conversions"]) == (sent, won, won)
+        assert arm["revenue"] == ([{"currency": "EUR", "amount": 1500 * won}] if won else [])
+        assert arm["conversion_rate"] == won / sent
+        low, high = arm["conversion_interval"]
+        assert low <= won / sent <= high

@@ -40,6 +40,7 @@ __all__ = [
     "iso",
     "job_json",
     "parse_window",
+    "revenue_text",
 ]
 
 #: The windows the distribution counts can be looked at over.
@@ -131,6 +132,11 @@ def conversion_text(amount: int | None, currency: str | None) -> str | None:
     return format_money(amount, currency)
 
 
+def revenue_text(revenue: list[dict[str, Any]]) -> str:
+    """Revenue by currency as people read it ("€49.90, $12.00"), or "—"."""
+    return ", ".join(conversion_text(r["amount"], r["currency"]) or "" for r in revenue) or "—"
+
+
 def history_json(changes: list[DeliveryStatusChange]) -> list[dict[str, Any]]:
     """A delivery's status history, oldest first."""
     return [{"status": c.status, "at": iso(c.at), "detail": c.detail} for c in changes]
@@ -151,10 +157,7 @@ def distribution_counts(
         "messages": sum(total.values()),
         "converted": stats["converted"],
         "conversions": stats["conversions"],
-        "revenue": ", ".join(
-            conversion_text(r["amount"], r["currency"]) or "" for r in stats["revenue"]
-        )
-        or "—",
+        "revenue": revenue_text(stats["revenue"]),
         "by_channel": stats["by_channel"],
         "by_day": stats["by_day"],
     }

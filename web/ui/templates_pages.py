@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from distribution.analytics.ab_tests import ArmResult, ab_results
 from distribution.codes.campaigns import list_campaigns
 from distribution.customers.segments import list_segments
 from distribution.errors import NotFoundError
@@ -24,6 +25,7 @@ from distribution.template_store.store import (
     version_status,
 )
 from templates import FILTER_SCHEMA, VARIABLE_SCHEMA
+from web.ui.feeds_views import revenue_text
 from web.ui.pages import page
 from web.ui.session import UiUser
 
@@ -65,9 +67,30 @@ def version_json(version: TemplateVersion, variant: TemplateVariant) -> dict[str
     }
 
 
-def _share(arm: dict[str, Any], arms: list[dict[str, Any]]) -> str:
-    """An arm's share of the sends, as a percentage."""
-    return f"{100 * arm['weight'] / sum(a['weight'] for a in arms):.0f}%"
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f}%"
+
+
+def _test_view(variant: TemplateVariant, results: list[ArmResult]) -> dict[str, Any]:
+    """A running A/B test as the template's page shows it: each arm's share and figures."""
+    weights = sum(r.weight for r in results)
+    arms = []
+    for result in results:
+        interval = result.conversion_interval
+        rate = _percent(result.conversion_rate)
+        arms.append(
+            {
+                "version_id": result.version_id,
+                "number": result.number,
+                "share": f"{100 * result.weight / weights:.0f}%",
+                "stats": result.stats,
+                "conversion": f"{rate} ({_percent(interval[0])} to {_percent(interval[1])})"
+                if interval
+                else rate,
+                "revenue": revenue_text(result.stats["revenue"]),
+            }
+        )
+    return {"variant": variant, "started": _stamp(variant.ab_started_at), "arms": arms}
 
 
 def source_json(version: TemplateVersion | None, channel: str) -> dict[str, Any]:
@@ -142,6 +165,11 @@ class TemplatePagesController(Controller):
             detail = get_template_detail(tx, user.project_id, template_id)
             segments = list_segments(tx, user.project_id)
             campaigns = list_campaigns(tx, user.project_id)
+            tests = [
+                _test_view(*ab_results(tx, user.project_id, template_id, d.variant.id))
+                for d in detail.variants
+                if d.variant.ab_arms
+            ]
         names = {s.id: s.name for s in segments}
         campaign_names = {c.id: c.name for c in campaigns}
         variants = {d.variant.id: d.variant for d in detail.variants}
@@ -179,19 +207,7 @@ class TemplatePagesController(Controller):
                 for v in history
             ],
         }
-        numbers = {v.id: v.number for v in detail.versions}
-        tests = [
-            {
-                "variant": d.variant,
-                "started": _stamp(d.variant.ab_started_at),
-                "arms": [
-                    {**arm, "number": numbers.get(arm["version_id"]), "share": _share(arm, arms)}
-                    for arm in arms
-                ],
-            }
-            for d in detail.variants
-            if (arms := d.variant.ab_arms)
-        ]
+
         return page(
             request,
             "template.html",

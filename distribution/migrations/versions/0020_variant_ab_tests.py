@@ -1,7 +1,7 @@
 """template variants: an A/B test splits a variant's sends between versions by weight
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-07 21:30:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0020"
-down_revision: str | None = "0016"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -80,8 +80,8 @@
 })();
 
 // ---- A/B tests ------------------------------------------------------------------------
-// Start a test (versions of one variant and their weights), read each arm's results, end it
-// with a winner or keep the live version; all through /ui/v1/templates/{id}/variants/{id}/ab-test.
+// Start a test (versions of one variant and their weights), end it with a winner or keep the
+// live version; through /ui/v1/templates/{id}/variants/{id}/ab-test. The page shows the results.
 (function () {
   const data = JSON.parse(document.getElementById("template-data").textContent);
   const base = "/templates/" + encodeURIComponent(data.id) + "/variants/";
@@ -144,22 +144,6 @@
     });
   }
 
-  const percent = (share) => (share === null || share === undefined ? "—" : `${(100 * share).toFixed(1)}%`);
-
-  async function showResults(section) {
-    const answer = await dm.api("GET", testPath(section.dataset.variant));
-    for (const arm of answer.arms) {
-      const row = section.querySelector(`tr[data-version="${CSS.escape(arm.version_id)}"]`);
-      if (!row) continue;
-      const cell = (field) => row.querySelector(`[data-field=${field}]`);
-      for (const field of ["messages", "sent", "delivered", "converted"]) cell(field).textContent = String(arm[field]);
-      const interval = arm.conversion_interval;
-      cell("conversion").textContent =
-        percent(arm.conversion_rate) + (interval ? ` (${percent(interval[0])}–${percent(interval[1])})` : "");
-      cell("revenue").textContent = String(arm.revenue);
-    }
-  }
-
   async function end(section, winner, question) {
     if (!window.confirm(question)) return;
     try {
@@ -172,9 +156,6 @@
   }
 
   document.querySelectorAll(".ab-test").forEach((section) => {
-    showResults(section).catch((error) => {
-      status.textContent = "Results failed: " + error.message;
-    });
     section.querySelectorAll(".ab-winner").forEach((button) => {
       button.addEventListener("click", () =>
         end(section, button.dataset.version, `${button.textContent}? It goes live for every customer and the test ends.`),

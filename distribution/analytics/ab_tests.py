@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func
-from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import changed
 from distribution.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from distribution.models import Delivery, DeliveryStatus, TemplateVariant, TemplateVersion, utcnow
+from distribution.models import TemplateVariant, TemplateVersion, utcnow
+from distribution.outbox.conversions import Scope, scope_stats
 from distribution.template_store.rendering import check_source, compile_version, source_of
 from distribution.template_store.store import (
     get_template,
@@ -55,14 +55,13 @@ class Arm:
 
 
 def _variant(
-    session: Session, project_id: str, template_id: str, variant_id: str
+    session: Session, project_id: str, template_id: str, variant_id: str, *, lock: bool = True
 ) -> TemplateVariant:
     template = get_template(session, project_id, template_id)
-    variant = session.exec(
-        select(TemplateVariant)
-        .where(TemplateVariant.id == variant_id, TemplateVariant.template_id == template.id)
-        .with_for_update()
-    ).first()
+    query = select(TemplateVariant).where(
+        TemplateVariant.id == variant_id, TemplateVariant.template_id == template.id
+    )
+    variant = session.exec(query.with_for_update() if lock else query).first()
     if variant is None:
         raise NotFoundError("template variant", variant_id)
     return variant
@@ -169,17 +168,14 @@ def end_ab_test(
 
 @dataclass(frozen=True)
 class ArmResult:
-    """What one arm's sends did since the test started."""
+    """What one arm's messages did since the test started (`outbox.conversions.scope_stats`:
+    ``messages``, ``sent``, ``delivered``, ``failed``, ``converted``, ``conversions``,
+    ``revenue`` by currency), with the conversion rate of sent messages and its interval."""
 
     version_id: str
     number: int
     weight: int
-    messages: int
-    sent: int
-    delivered: int
-    failed: int
-    converted: int
-    revenue: int
+    stats: dict[str, Any]
     conversion_rate: float | None
     conversion_interval: tuple[float, float] | None
 
@@ -195,16 +191,11 @@ def _wilson(successes: int, trials: int) -> tuple[float, float] | None:
     return (max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale))
 
 
-# A provider took the message (a bounce was sent first); it did not reach the customer.
-_SENT = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.BOUNCED)
-_FAILED = (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED)
-
-
 def ab_results(
     session: Session, project_id: str, template_id: str, variant_id: str
 ) -> tuple[TemplateVariant, list[ArmResult]]:
-    """The running test and each arm's sends, deliveries, conversions and revenue so far."""
-    variant = _variant(session, project_id, template_id, variant_id)
+    """The running test and each arm's figures so far."""
+    variant = _variant(session, project_id, template_id, variant_id, lock=False)
     if not variant.ab_arms or variant.ab_started_at is None:
         raise ConflictError("no A/B test is running on this variant")
     ids = [arm["version_id"] for arm in variant.ab_arms]
@@ -215,40 +206,19 @@ def ab_results(
             )
         ).all()
     )
-    rows = session.execute(
-        core_select(
-            col(Delivery.template_version_id),
-            func.count(),
-            func.sum(case((col(Delivery.status).in_(_SENT), 1), else_=0)),
-            func.sum(case((col(Delivery.status) == DeliveryStatus.DELIVERED, 1), else_=0)),
-            func.sum(case((col(Delivery.status).in_(_FAILED), 1), else_=0)),
-        )
-        .where(
-            col(Delivery.project_id) == project_id,
-            col(Delivery.template_version_id).in_(ids),
-            col(Delivery.created_at) >= variant.ab_started_at,
-            col(Delivery.test).is_(False),
-        )
-        .group_by(Delivery.template_version_id)
-    ).all()
-    counts = {row[0]: row[1:] for row in rows}
     results = []
     for arm in variant.ab_arms:
-        messages, sent, delivered, failed = counts.get(arm["version_id"], (0, 0, 0, 0))
-        converted, revenue = 0, 0
+        scope = Scope("template_version_id", arm["version_id"])
+        stats = scope_stats(session, project_id, scope, since=variant.ab_started_at)
+        sent, converted = stats["sent"], stats["converted"]
         results.append(
             ArmResult(
                 arm["version_id"],
                 numbers.get(arm["version_id"], 0),
                 arm["weight"],
-                int(messages),
-                int(sent or 0),
-                int(delivered or 0),
-                int(failed or 0),
-                converted,
-                revenue,
+                stats,
                 converted / sent if sent else None,
-                _wilson(converted, int(sent or 0)),
+                _wilson(converted, sent),
             )
         )
     return variant, results

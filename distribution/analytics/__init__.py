@@ -1,0 +1,1 @@
+"""What sends achieved: A/B tests of template versions and their results per arm."""
