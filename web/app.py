@@ -75,6 +75,7 @@ from web.providers_api import ProviderController, ProviderWebhookController
 from web.redemptions_api import RedemptionController
 from web.segments_api import SegmentController
 from web.settings import Settings
+from web.streams_api import StreamController
 from web.templates_api import TemplateController
 from web.ui import UI_TEMPLATES, page_not_found, ui_routes
 from web.ui.gateway import ui_api_gateway
@@ -160,6 +161,7 @@ API_CONTROLLERS = [
     ConsentController,
     CustomerEventController,
     WebhookController,
+    StreamController,
     InboundSecretController,
     CampaignController,
     CodePoolController,

@@ -64,7 +64,7 @@ def redemption_input(incoming: IncomingEvent, now: datetime) -> RedemptionIn | N
     """The redemption an event reports, or None for an event of another type.
 
     Raises:
-        InvalidInputError: our own ``code.redeemed`` without a code, or an order whose amount is
+        InvalidInputError: ``code.redeemed`` without a code, or an order whose amount is
             not a whole number of minor units (the field is named).
     """
     if incoming.type not in REDEMPTION_EVENTS:
@@ -72,8 +72,10 @@ def redemption_input(incoming: IncomingEvent, now: datetime) -> RedemptionIn | N
     errors: list[FieldError] = []
     code = (incoming.code or {}).get("code")
     if not isinstance(code, str) or not code or len(code) > MAX_ID_LENGTH:
-        if incoming.source == "voucherify":
-            return None  # a redemption of no code of ours (a promotion tier): nothing to credit
+        if incoming.source == "voucherify" or incoming.type != "code.redeemed":
+            # A redemption of no code (a promotion tier, or a reward event of a shop that
+            # names no code): nothing to credit, and the event goes on as before.
+            return None
         errors.append(FieldError("code", f"must name the code redeemed (at most {MAX_ID_LENGTH})"))
     order = incoming.order or {}
     amount = order.get("amount")

@@ -36,7 +36,13 @@ from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.redemptions import Redemption, RedemptionAttribution
 from distribution.models.templates import MessageTemplate, TemplateVariant, TemplateVersion
 from distribution.models.users import User, UserSession
-from distribution.models.webhooks import WebhookCall, WebhookSubscription
+from distribution.models.webhooks import (
+    EventStream,
+    StreamEntry,
+    StreamSequence,
+    WebhookCall,
+    WebhookSubscription,
+)
 
 __all__ = [
     "CUSTOMER_COLUMNS",
@@ -59,6 +65,7 @@ __all__ = [
     "DeliveryStatusChange",
     "Distribution",
     "Event",
+    "EventStream",
     "JSONVariant",
     "MessageTemplate",
     "Project",
@@ -68,6 +75,8 @@ __all__ = [
     "RedemptionAttribution",
     "Resubscription",
     "Segment",
+    "StreamEntry",
+    "StreamSequence",
     "Suppression",
     "TemplateVariant",
     "TemplateVersion",

@@ -25,6 +25,7 @@ from distribution.models import WebhookCall, WebhookSubscription, utcnow
 from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row
 from distribution.storage.secrets import SecretBox
+from distribution.webhooks.streams import stream_entries, streaming
 from providers.address_guard import AddressGuard
 
 __all__ = [
@@ -198,6 +199,15 @@ def enable_subscription(
     return subscription
 
 
+def _body(event_type: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An event as webhooks send it and streams keep it."""
+    return {
+        "type": event_type,
+        "timestamp": now.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+
+
 def _call_values(
     project_id: str, subscription_id: str, event_type: str, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
@@ -207,11 +217,7 @@ def _call_values(
         "project_id": project_id,
         "subscription_id": subscription_id,
         "event_type": event_type,
-        "payload": {
-            "type": event_type,
-            "timestamp": now.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
-            "data": data,
-        },
+        "payload": _body(event_type, data, now),
         "status": "pending",
         "attempts": 0,
         "created_at": now,
@@ -275,7 +281,15 @@ def _active(session: Session, project_id: str) -> list[tuple[str, frozenset[str]
     return CACHE.get(_scope(project_id), ("webhooks", project_id), load)
 
 
-def wants(session: Session, project_id: str, event_type: str) -> list[str]:
+def wants(session: Session, project_id: str, event_type: str) -> bool:
+    """Whether a subscription or a stream of the project asked for ``event_type`` (cached):
+    when none did, callers need not build the events' data at all."""
+    return bool(_subscribers(session, project_id, event_type)) or streaming(
+        session, project_id, event_type
+    )
+
+
+def _subscribers(session: Session, project_id: str, event_type: str) -> list[str]:
     """Ids of the project's active subscriptions that asked for ``event_type`` (cached)."""
     return [
         subscription_id
@@ -297,17 +311,17 @@ def emit_many(
 ) -> int:
     """``emit`` for many events of one type: one cached lookup and one insert; calls queued.
 
-    Costs nothing beyond the (cached) subscription lookup when no active
-    subscription asked for ``event_type``.
+    Also keeps them in the project's event streams that want them (``streams``). Costs
+    nothing beyond the (cached) lookups when no subscription or stream asked for ``event_type``.
     """
-    subscribers = wants(session, project_id, event_type) if datas else []
-    if not subscribers:
-        return 0
+    subscribers = _subscribers(session, project_id, event_type) if datas else []
     now = utcnow()
     rows = [
         _call_values(project_id, subscription_id, event_type, data, now)
         for subscription_id in subscribers
         for data in datas
     ]
-    session.connection().execute(insert(_CALLS), rows)
-    return len(rows)
+    if rows:
+        session.connection().execute(insert(_CALLS), rows)
+    bodies = [_body(event_type, data, now) for data in datas]
+    return len(rows) + stream_entries(session, project_id, event_type, bodies, now)
