@@ -18,7 +18,16 @@ from distribution.accounts.users import create_user
 from distribution.events.inbound_signing import inbound_secret
 from distribution.storage.secrets import SecretBox
 from tests.test_browser.accessibility import assert_accessible, assert_fits
-from tests.test_browser.conftest import PASSWORD, SECRET, WAIT_MS, Console, Site, ok, sign_in
+from tests.test_browser.conftest import (
+    PASSWORD,
+    SECRET,
+    WAIT_MS,
+    Console,
+    Site,
+    api_client,
+    ok,
+    sign_in,
+)
 from tests.test_distribution.webhook_receiver import Receiver
 from tests.test_providers.fakes.server import serve
 
@@ -284,8 +293,9 @@ def test_a_webhook_subscription_is_created_and_a_test_call_reaches_it(
     expect(tab.locator("[data-hook-form] [data-problem]")).to_be_visible(timeout=WAIT_MS)
     assert_accessible(tab, "settings with a webhook form error")
 
-    tab.get_by_label("message.sent").check()
-    tab.get_by_label("message.failed").check()
+    form = tab.locator("[data-hook-form]")  # the streams' form has the same boxes
+    form.get_by_label("message.sent").check()
+    form.get_by_label("message.failed").check()
     tab.get_by_role("button", name="Subscribe").click()
     dialog = tab.locator("#secret-dialog")
     expect(dialog).to_be_visible(timeout=WAIT_MS)
@@ -305,7 +315,7 @@ def test_a_webhook_subscription_is_created_and_a_test_call_reaches_it(
 
     # A receiver that is not there: the recent calls show the failure and the next try.
     tab.get_by_label("URL to call").fill("http://127.0.0.1:9/gone")
-    tab.get_by_label("every event").check()
+    form.get_by_label("every event").check()
     tab.get_by_role("button", name="Subscribe").click()
     expect(dialog).to_be_visible(timeout=WAIT_MS)
     dialog.get_by_role("button", name="I have copied it").click()
@@ -389,3 +399,31 @@ def test_a_viewer_sees_providers_without_buttons_and_no_settings(
         assert tab.goto(site.url + "/providers/new").status == 403  # type: ignore[union-attr]
     finally:
         context.close()
+
+
+def test_an_event_stream_is_created_read_over_the_api_and_deleted(
+    page: tuple[Page, Console], site: Site
+) -> None:
+    tab, console = page
+    asked = _accept_confirms(tab)
+    name = f"warehouse {secrets.token_hex(3)}"
+    tab.goto(site.url + "/settings")
+    form = tab.locator("[data-stream-form]")
+    form.get_by_label("Name of the new stream").fill(name)
+    tab.get_by_role("button", name="Create the stream").click()
+    expect(form).to_contain_text("at least one event type", timeout=WAIT_MS)
+    form.get_by_label("code.assigned").check()
+    tab.get_by_role("button", name="Create the stream").click()
+    row = tab.locator("[data-streams] tbody tr", has_text=name)
+    expect(row).to_contain_text("code.assigned", timeout=WAIT_MS)
+    assert_accessible(tab, "settings with an event stream")
+    assert_fits(tab, "settings with an event stream")
+    address = row.locator("code").inner_text()
+    with api_client(site) as client:
+        [stream] = [s for s in ok(client.get("/v1/streams")) if s["name"] == name]
+        assert address == f"/v1/streams/{stream['id']}/events"
+        assert ok(client.get(address))["events"] == []
+    row.get_by_role("button", name=f"Delete the stream {name}").click()
+    expect(row).to_have_count(0, timeout=WAIT_MS)
+    assert "events it kept are dropped" in asked[-1]
+    assert not console.errors

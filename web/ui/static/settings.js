@@ -1,5 +1,5 @@
-// Settings (/settings, admins): API keys, webhook subscriptions with their recent calls, and the
-// inbound signing secret, all through the public API. A token or secret the API answers once is
+// Settings (/settings, admins): API keys, webhook subscriptions with their recent calls, event
+// streams, and the inbound signing secret, all through the public API. A token or secret the API answers once is
 // shown once, in a dialog with a Copy button; revoking, rotating and deleting confirm first and
 // say what they will do.
 (function () {
@@ -209,6 +209,56 @@
     }
   });
 
+  // ---- Event streams --------------------------------------------------------------------
+  const streamForm = root.querySelector("[data-stream-form]");
+  const streamTable = root.querySelector("[data-streams]");
+  const streamState = root.querySelector("[data-streams-state]");
+
+  function streamRow(stream) {
+    const remove = el("button", { type: "button", class: "danger", onclick: () => deleteStream(stream).catch(handleFailure) }, "Delete", el("span", { class: "sr-only" }, ` the stream ${stream.name}`));
+    return el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, stream.name),
+      el("td", { class: "wrap" }, stream.event_types.join(", ")),
+      el("td", { class: "wrap" }, el("code", {}, `/v1/streams/${stream.id}/events`)),
+      el("td", {}, time(stream.created_at)),
+      el("td", { class: "row-actions" }, remove),
+    );
+  }
+
+  async function loadStreams() {
+    const streams = await api("GET", "/streams");
+    streamTable.tBodies[0].replaceChildren(...streams.map(streamRow));
+    window.dm.labelCells(streamTable);
+    streamTable.hidden = streams.length === 0;
+    streamState.textContent = streams.length ? "" : "No streams yet. Create one above for a job that reads our events into your analytics.";
+    streamState.hidden = streams.length > 0;
+  }
+
+  async function deleteStream(stream) {
+    const message = `Delete the stream ${stream.name}? Its reader gets nothing more, and the events it kept are dropped.`;
+    if (!window.confirm(message)) return;
+    await api("DELETE", `/streams/${encodeURIComponent(stream.id)}`);
+    await loadStreams();
+    say(`The stream ${stream.name} is deleted.`);
+  }
+
+  streamForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    window.dm.clearProblem(streamForm);
+    const types = [...streamForm.querySelectorAll('[name="event_types"]:checked')].map((box) => box.value);
+    try {
+      const created = await api("POST", "/streams", { name: streamForm.elements.name.value.trim(), event_types: types });
+      streamForm.reset();
+      await loadStreams();
+      say(`The stream ${created.name} keeps events from now on; read them at /v1/streams/${created.id}/events.`);
+    } catch (error) {
+      if (!(error instanceof window.dm.ApiError)) throw error;
+      window.dm.showProblem(streamForm, error);
+    }
+  });
+
   // ---- Inbound signing secret ---------------------------------------------------------------
   const inboundState = root.querySelector("[data-inbound-state]");
   const rotate = root.querySelector('[data-inbound="rotate"]');
@@ -252,6 +302,7 @@
 
   loadKeys().catch((error) => (keyState.textContent = `The keys could not be loaded: ${error.message}`));
   loadHooks().catch((error) => (hookState.textContent = `The subscriptions could not be loaded: ${error.message}`));
+  loadStreams().catch((error) => (streamState.textContent = `The streams could not be loaded: ${error.message}`));
   api("GET", INBOUND)
     .then((answer) => showInbound(answer.set))
     .catch((error) => (inboundState.textContent = `unknown (${error.message})`));
