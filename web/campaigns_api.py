@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import segno
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from sqlmodel import Session
 
 from distribution.codes.assignment import (
@@ -37,7 +37,7 @@ from distribution.codes.code_pools import (
 from distribution.errors import FieldError, InvalidInputError, NotFoundError
 from distribution.models import Campaign, CodePool, Project
 from distribution.outbox import LinkSettings
-from distribution.outbox.conversions import Scope, scope_stats
+from distribution.outbox.conversions import Scope, scope_days, scope_stats
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
 from web.auth import SECURITY, Caller
@@ -54,7 +54,7 @@ from web.campaigns_schemas import (
     RefusedRow,
 )
 from web.input_guard import STREAMS_BODY
-from web.stats_schemas import ScopeStatsOut, scope_stats_out
+from web.stats_schemas import ScopeStatsOut, days_response, scope_stats_out
 from web.stored_times import utc, utc_or_none
 from web.uploads import spooled_upload
 
@@ -146,6 +146,23 @@ class CampaignController(Controller):
             get_campaign(session, caller.project_id, campaign_id)
             scope = Scope("campaign_id", campaign_id)
             return scope_stats_out(scope_stats(session, caller.project_id, scope))
+
+    @get(
+        "/{campaign_id:str}/stats/days",
+        sync_to_thread=True,
+        summary="The campaign's figures per UTC day (JSON, or CSV with ?format=csv)",
+    )
+    def daily(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        campaign_id: FromPath[str],
+        format: Annotated[Literal["json", "csv"], QueryParameter()] = "json",
+    ) -> Response[Any]:
+        with db.reader() as session:
+            get_campaign(session, caller.project_id, campaign_id)
+            days = scope_days(session, caller.project_id, Scope("campaign_id", campaign_id))
+        return days_response(days, format, f"campaign-{campaign_id}-days.csv")
 
 
 def _pool_out(session: Session, pool: CodePool) -> PoolOut:

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, QueryParameter
 
 from distribution.accounts.projects import cached_project
 from distribution.events.distributions import (
@@ -26,6 +26,7 @@ from distribution.events.event_input import parse_event
 from distribution.events.ingest import preview_distribution
 from distribution.models import Distribution
 from distribution.outbox import PROFILE, LinkSettings
+from distribution.outbox.conversions import Scope, scope_days
 from distribution.outbox.messages import distribution_stats
 from distribution.provider_configs.registry import ProviderRegistry
 from distribution.storage.db import Database
@@ -33,7 +34,7 @@ from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
 from web.profile_preview import add_profile_requests
-from web.stats_schemas import RevenueOut
+from web.stats_schemas import RevenueOut, days_response
 from web.stored_times import utc
 
 __all__ = ["DistributionController"]
@@ -351,6 +352,24 @@ class DistributionController(Controller):
         await add_profile_requests(providers, caller.project_id, items)
         note = None if items else "the customer does not fit the distribution's filters"
         return PreviewOut([PreviewRowOut(**item) for item in items], note)
+
+    @get(
+        "/{distribution_id:str}/stats/days",
+        sync_to_thread=True,
+        summary="The distribution's figures per UTC day (JSON, or CSV with ?format=csv)",
+    )
+    def daily(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        distribution_id: FromPath[str],
+        format: Annotated[Literal["json", "csv"], QueryParameter()] = "json",
+    ) -> Response[Any]:
+        with db.reader() as session:
+            get_distribution(session, caller.project_id, distribution_id)
+            scope = Scope("distribution_id", distribution_id)
+            days = scope_days(session, caller.project_id, scope)
+        return days_response(days, format, f"distribution-{distribution_id}-days.csv")
 
     @get("/{distribution_id:str}/stats", sync_to_thread=True, summary="Counts by status")
     def stats(

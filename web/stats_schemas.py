@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import msgspec
+from litestar import Response
 
-__all__ = ["RevenueOut", "ScopeStatsOut", "TemplateStatsOut", "scope_stats_out"]
+from distribution.outbox.conversions import DAY_FIELDS
+
+__all__ = [
+    "DayOut",
+    "RevenueOut",
+    "ScopeStatsOut",
+    "TemplateStatsOut",
+    "days_csv",
+    "days_out",
+    "days_response",
+    "scope_stats_out",
+]
 
 
 class RevenueOut(msgspec.Struct):
@@ -55,3 +69,45 @@ class TemplateStatsOut(msgspec.Struct):
 
     total: ScopeStatsOut
     variants: list[VariantStatsOut]
+
+
+class DayOut(msgspec.Struct):
+    """One UTC day of a scope: the messages created that day and what became of them, and the
+    redemptions credited that day with their revenue (``outbox.conversions.scope_days``)."""
+
+    day: str
+    messages: int
+    sent: int
+    delivered: int
+    failed: int
+    converted: int
+    conversions: int
+    revenue: list[RevenueOut]
+
+
+def days_out(days: list[dict[str, Any]]) -> list[DayOut]:
+    """The API view of ``scope_days``."""
+    return msgspec.convert(days, list[DayOut])
+
+
+def days_response(days: list[dict[str, Any]], format: str, filename: str) -> Response[Any]:
+    """The daily series as JSON, or as a CSV download."""
+    if format == "csv":
+        return Response(
+            days_csv(days),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return Response(days_out(days))
+
+
+def days_csv(days: list[dict[str, Any]]) -> str:
+    """``scope_days`` as CSV: a row per day and currency of revenue (one row without any)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["day", *DAY_FIELDS, "revenue_currency", "revenue_amount"])
+    for day in days:
+        figures = [day["day"], *(day[name] for name in DAY_FIELDS)]
+        for revenue in day["revenue"] or [{"currency": "", "amount": 0}]:
+            writer.writerow([*figures, revenue["currency"] or "", revenue["amount"]])
+    return out.getvalue()

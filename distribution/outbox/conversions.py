@@ -27,7 +27,14 @@ from distribution.models import (
     TemplateVersion,
 )
 
-__all__ = ["Scope", "conversion_figures", "scope_stats", "template_stats"]
+__all__ = [
+    "DAY_FIELDS",
+    "Scope",
+    "conversion_figures",
+    "scope_days",
+    "scope_stats",
+    "template_stats",
+]
 
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _REDEMPTIONS: Table = Redemption.__table__  # type: ignore[attr-defined]
@@ -178,3 +185,77 @@ def template_stats(session: Session, project_id: str, template_id: str) -> dict[
             for variant_id, of_variant in variants.items()
         ],
     }
+
+
+#: The figures of a day in ``scope_days``, in the order the CSV export writes them.
+DAY_FIELDS = ("messages", "sent", "delivered", "failed", "converted", "conversions")
+
+
+def _day(column: Any) -> Any:
+    # The UTC calendar day as text (YYYY-MM-DD) on both databases.
+    return func.substr(func.cast(column, sqlmodel.String()), 1, 10)
+
+
+def scope_days(
+    session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The scope's figures per UTC day, oldest first, days without anything left out.
+
+    Messages count on the day they were created, with what became of them since (``sent``,
+    ``delivered``, ``failed``, ``converted``: a cohort, so a day's funnel reads across);
+    ``conversions`` and ``revenue`` count on the day the redemption came, each once.
+    """
+    deliveries = _DELIVERIES.c
+    where = [deliveries.project_id == project_id, deliveries.test.is_(False), scope.condition()]
+    if since is not None:
+        where.append(deliveries.created_at >= since)
+    connection = session.connection()
+    day = _day(deliveries.created_at)
+    rows = connection.execute(
+        select(
+            day,
+            func.count(),
+            func.count(deliveries.sent_at),
+            func.count(deliveries.id).filter(deliveries.status == DeliveryStatus.DELIVERED.value),
+            func.count(deliveries.id).filter(deliveries.status.in_(_FAILED)),
+            func.count(deliveries.converted_at),
+        )
+        .where(*where)
+        .group_by(day)
+    ).all()
+    days: dict[str, dict[str, Any]] = {}
+
+    def of(name: str) -> dict[str, Any]:
+        return days.setdefault(name, {"day": name, **dict.fromkeys(DAY_FIELDS, 0), "revenue": []})
+
+    for name, messages, sent, delivered, failed, converted in rows:
+        of(str(name)).update(
+            messages=int(messages),
+            sent=int(sent),
+            delivered=int(delivered),
+            failed=int(failed),
+            converted=int(converted),
+        )
+    credited = (
+        select(_ATTRIBUTIONS.c.redemption_id)
+        .join(_DELIVERIES, deliveries.id == _ATTRIBUTIONS.c.delivery_id)
+        .where(*where)
+    )
+    redemptions = _REDEMPTIONS.c
+    redeemed_day = _day(redemptions.redeemed_at)
+    for name, currency, count, amount in connection.execute(
+        select(
+            redeemed_day,
+            redemptions.currency,
+            func.count(),
+            func.coalesce(func.sum(redemptions.amount), 0),
+        )
+        .where(redemptions.project_id == project_id, redemptions.id.in_(credited))
+        .group_by(redeemed_day, redemptions.currency)
+        .order_by(redemptions.currency)
+    ).all():
+        entry = of(str(name))
+        entry["conversions"] += int(count)
+        if int(amount) or currency is not None:
+            entry["revenue"].append({"currency": currency, "amount": int(amount)})
+    return [days[name] for name in sorted(days)]

@@ -7,6 +7,8 @@ Messages go out through the embedded worker to `capture`; redemptions arrive as 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -363,3 +365,47 @@ def test_a_message_that_was_not_sent_gets_no_credit(client: Client) -> None:
     assert _ok(client.get(f"/v1/messages/{failed['id']}"))["converted_at"] is None
     [redemption] = _ok(client.get("/v1/redemptions"))["redemptions"]
     assert redemption["attributed"] is False
+
+
+def test_figures_per_day_add_up_to_the_totals_and_export_as_csv(client: Client) -> None:
+    ids = _setup(client)
+    for who in ("dee", "eli", "fay"):
+        _send_code(client, ids, who, f"{who.upper()}-9")
+    _ok(_redeem(client, "DEE-9", id="day-1", order={"amount": 1200, "currency": "EUR"}), 202)
+    _ok(_redeem(client, "ELI-9", id="day-2", order={"amount": 800, "currency": "USD"}), 202)
+    today = datetime.now(UTC).date().isoformat()
+
+    for scope in (f"campaigns/{ids['campaign']}", f"distributions/{ids['distribution']}"):
+        [day] = _ok(client.get(f"/v1/{scope}/stats/days"))
+        totals = _ok(client.get(f"/v1/{scope}/stats"))
+        assert day["day"] == today
+        assert (day["messages"], day["sent"], day["converted"], day["conversions"]) == (3, 3, 2, 2)
+        assert day["converted"] == totals["converted"]
+        assert day["revenue"] == totals["revenue"]
+        assert day["revenue"] == [
+            {"currency": "EUR", "amount": 1200},
+            {"currency": "USD", "amount": 800},
+        ]
+        exported = client.get(f"/v1/{scope}/stats/days", params={"format": "csv"})
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert "attachment" in exported.headers["content-disposition"]
+        rows = list(csv.reader(io.StringIO(exported.text)))
+        assert rows[0] == [
+            "day",
+            "messages",
+            "sent",
+            "delivered",
+            "failed",
+            "converted",
+            "conversions",
+            "revenue_currency",
+            "revenue_amount",
+        ]
+        assert rows[1:] == [
+            [today, "3", "3", "0", "0", "2", "2", "EUR", "1200"],
+            [today, "3", "3", "0", "0", "2", "2", "USD", "800"],
+        ]
+    bad = client.get(f"/v1/campaigns/{ids['campaign']}/stats/days", params={"format": "xml"})
+    assert bad.status_code in (400, 422)
+    assert client.get("/v1/campaigns/camp_nope/stats/days").status_code == 404
