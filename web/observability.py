@@ -29,13 +29,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from distribution.distributed import queue_depths
-from distribution.models import Delivery, utcnow
+from distribution.models import Delivery, Redemption, utcnow
 from distribution.outbox.delivery import SenderSource
 from distribution.storage.db import Database
 from providers import (
@@ -164,11 +164,42 @@ class DeliveryCollector(Collector):
                     col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= utcnow()
                 )
             ).one()
+            redeemed = session.exec(
+                select(
+                    col(Redemption.attributed) > 0,
+                    Redemption.currency,
+                    func.count(),
+                    func.coalesce(func.sum(Redemption.amount), 0),
+                ).group_by(col(Redemption.attributed) > 0, col(Redemption.currency))
+            ).all()
         for status, provider, count in rows:
             by_status.add_metric([status, provider], count)
         due.add_metric([], depth)
         yield by_status
         yield due
+        # Redemptions are never deleted (erasure keeps amounts), so these only grow: counters.
+        redemptions = CounterMetricFamily(
+            "dm_redemptions",
+            "Redemptions received, attributed to a message or not",
+            labels=["attributed"],
+        )
+        revenue = CounterMetricFamily(
+            "dm_attributed_revenue_minor_units",
+            "Order amounts of redemptions attributed to a message, in minor units, by currency",
+            labels=["currency"],
+        )
+        counts = {"true": 0, "false": 0}
+        amounts: dict[str, int] = {}
+        for attributed, currency, count, amount in redeemed:
+            counts["true" if attributed else "false"] += int(count)
+            if attributed and currency:
+                amounts[currency] = amounts.get(currency, 0) + int(amount or 0)
+        for label, count in counts.items():
+            redemptions.add_metric([label], count)
+        for currency, amount in sorted(amounts.items()):
+            revenue.add_metric([currency], amount)
+        yield redemptions
+        yield revenue
 
 
 class QueueCollector(Collector):

@@ -409,3 +409,22 @@ def test_figures_per_day_add_up_to_the_totals_and_export_as_csv(client: Client) 
     bad = client.get(f"/v1/campaigns/{ids['campaign']}/stats/days", params={"format": "xml"})
     assert bad.status_code in (400, 422)
     assert client.get("/v1/campaigns/camp_nope/stats/days").status_code == 404
+
+
+def test_metrics_count_redemptions_and_attributed_revenue(client: Client) -> None:
+    def metric(text: str, name: str) -> float:
+        found = [line for line in text.splitlines() if line.startswith(name + " ")]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    before = client.get("/metrics").text
+    ids = _setup(client)
+    _send_code(client, ids, "gus", "GUS-5")
+    _ok(_redeem(client, "GUS-5", id="metric-1", order={"amount": 700, "currency": "CHF"}), 202)
+    _ok(_redeem(client, "NOBODY-5", id="metric-2", order={"amount": 300, "currency": "CHF"}), 202)
+    after = client.get("/metrics").text
+    assert "# TYPE dm_redemptions_total counter" in after
+    for attributed in ("true", "false"):
+        name = f'dm_redemptions_total{{attributed="{attributed}"}}'
+        assert metric(after, name) == metric(before, name) + 1
+    chf = 'dm_attributed_revenue_minor_units_total{currency="CHF"}'
+    assert metric(after, chf) == metric(before, chf) + 700
