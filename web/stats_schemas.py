@@ -30,12 +30,21 @@ class RevenueOut(msgspec.Struct):
     amount: int
 
 
+class TimeToConversionOut(msgspec.Struct):
+    """Seconds from sending a message to the first redemption of its code."""
+
+    median_seconds: float
+    p90_seconds: float
+
+
 class ScopeStatsOut(msgspec.Struct):
     """Counts by status, messages handed to a provider (``sent``), delivered, failed (failed or
     bounced), messages credited with a redemption (``converted``), redemptions credited to
-    them (``conversions``, each once) and their revenue."""
+    them (``conversions``, each once) and their revenue; ``time_to_conversion``: seconds from
+    sending to the first redemption of converted messages (median, 90th percentile)."""
 
     total: dict[str, int]
+    time_to_conversion: TimeToConversionOut | None
     messages: int
     sent: int
     delivered: int

@@ -140,6 +140,9 @@ def test_a_code_redeemed_event_marks_the_message_that_carried_it(client: Client)
     campaign = _ok(client.get(f"/v1/campaigns/{ids['campaign']}/stats"))
     assert (campaign["sent"], campaign["failed"], campaign["converted"]) == (2, 0, 1)
     assert campaign["revenue"] == [{"currency": "EUR", "amount": 4990}]
+    # Sent a moment before the redemption: seconds, not hours, and the same for both figures.
+    waited = campaign["time_to_conversion"]
+    assert 0 <= waited["median_seconds"] == waited["p90_seconds"] < 60
     template = _ok(client.get(f"/v1/templates/{ids['template']}/stats"))
     [variant] = template["variants"]
     [version] = variant["versions"]
