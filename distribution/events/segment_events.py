@@ -10,7 +10,8 @@ deliveries. A batch of pending events is claimed, prepared and marked done in **
 transaction**, deliveries inserted with one statement per table: each event's deliveries are
 written exactly once (on PostgreSQL, ``SKIP LOCKED`` keeps two processes off the same events).
 
-``SegmentEventRunner`` does it in every API process, moments after the write commits.
+``SegmentEventRunner`` does it in every API process, moments after the write commits; while the
+process imports a file it waits, so the import's own events are prepared after it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from distribution.accounts.projects import cached_project
+from distribution.customers.customer_files import import_running
 from distribution.events.distributions import active_rules
 from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.events.ingest import OutboxWriter, insert_deliveries
@@ -115,4 +117,6 @@ class SegmentEventRunner(PollingLoop):
             return prepare_segment_events(session, self.links)
 
     async def run_once(self) -> int:
+        if import_running():  # its rows' events wait for its end (see import_running)
+            return 0
         return await asyncio.to_thread(self._round)
