@@ -79,7 +79,7 @@ def _prepare(
     """One event's delivery rows and the result stored with it."""
     segment: dict[str, str] = event.payload.get("segment") or {}
     if customer is None:  # cannot happen (customers are never deleted), but must not loop
-        return [], {**event.result, "notes": ["the customer is gone"]}
+        return [], {"deliveries": [], "notes": ["the customer is gone"]}
     incoming = IncomingEvent(
         type=event.type,
         customer=CustomerRef(id=customer.id),
@@ -96,7 +96,11 @@ def _prepare(
             segment.get("id"),
         ):
             writer.write(rule, customer, None)
-    result = {**event.result, "deliveries": [s.__dict__ for s in writer.summaries]}
+    result = {
+        "deliveries": [s.__dict__ for s in writer.summaries],
+        "customer": {"id": customer.id, "source_id": customer.source_id},
+        "notes": [],
+    }
     return writer.rows, result
 
 
