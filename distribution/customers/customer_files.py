@@ -23,6 +23,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -50,6 +51,7 @@ __all__ = [
     "RowError",
     "export_csv",
     "import_rows",
+    "import_running",
     "new_import_pool",
     "read_csv_rows",
     "read_json_rows",
@@ -259,6 +261,30 @@ def count_limit(rows: Iterable[tuple[int, dict[str, Any]] | RowError]) -> ReadRo
     return read
 
 
+_running_lock = threading.Lock()
+_running = [0]
+
+
+def import_running() -> bool:
+    """Whether this process is importing a file now.
+
+    The segment event runner waits for the end of an import: the deliveries of the events its
+    rows make are prepared after it, rather than taking the CPU (and the GIL) from it.
+    """
+    return _running[0] > 0
+
+
+@contextmanager
+def _importing() -> Iterator[None]:
+    with _running_lock:
+        _running[0] += 1
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running[0] -= 1
+
+
 def import_rows(
     database: Database,
     project_id: str,
@@ -281,7 +307,7 @@ def import_rows(
     """
     report = ImportReport(total_rows=len(rows) + len(refused), failed=len(refused))
     report.errors.extend(refused)
-    with _collector_skips_existing_objects():
+    with _importing(), _collector_skips_existing_objects():
         if executor is None or len(rows) < parallel_from:
             for start in range(0, len(rows), chunk_rows):
                 chunk = rows[start : start + chunk_rows]

@@ -161,10 +161,12 @@ def emit_segment_changes(
         return
     now = utcnow()
     events: list[dict[str, Any]] = []
-    announced: dict[str, list[dict[str, Any]]] = {}
+    announced: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SEGMENT_EVENTS}
+    heard = {kind for kind in SEGMENT_EVENTS if wants(session, project_id, kind)}
     for change in changes:
         segment = {"id": change.segment_id, "name": change.segment_name}
         event_id = new_id("evt")
+        # No result yet: preparing the event writes it (its deliveries, its customer).
         events.append(
             {
                 "id": event_id,
@@ -174,25 +176,22 @@ def emit_segment_changes(
                 "source": SEGMENT_SOURCE,
                 "customer_id": change.customer_id,
                 "payload": {"type": change.type, "source": SEGMENT_SOURCE, "segment": segment},
-                "result": {
-                    "deliveries": [],
-                    "customer": {"id": change.customer_id, "source_id": change.source_id},
-                    "notes": [],
-                },
+                "result": {},
                 "received_at": now,
                 "pending": True,
             }
         )
-        announced.setdefault(change.type, []).append(
-            {
-                "object": "event",
-                "id": event_id,
-                "type": change.type,
-                "customer_id": change.customer_id,
-                "source_id": change.source_id,
-                "segment": segment,
-            }
-        )
+        if change.type in heard:
+            announced[change.type].append(
+                {
+                    "object": "event",
+                    "id": event_id,
+                    "type": change.type,
+                    "customer_id": change.customer_id,
+                    "source_id": change.source_id,
+                    "segment": segment,
+                }
+            )
     _INSERT_EVENTS.execute(session.connection(), events)
     for event_type, datas in announced.items():
         emit_many(session, project_id, event_type, datas)

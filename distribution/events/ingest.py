@@ -239,7 +239,23 @@ def ingest_event(
     about = {"id": customer.id, "source_id": customer.source_id}
     _INSERT_EVENT.execute(
         session.connection(),
-        [writer.event_row(incoming.upstream_id or new_id("evk"), customer)],
+        [
+            {
+                "id": writer.event_id,
+                "project_id": project.id,
+                "dedupe_key": incoming.upstream_id or new_id("evk"),
+                "type": incoming.type,
+                "source": incoming.source,
+                "customer_id": customer.id,
+                "payload": _payload(incoming),
+                "result": {
+                    "deliveries": [s.__dict__ for s in summaries],
+                    "customer": about,
+                    "notes": list(incoming.notes),
+                },
+                "received_at": writer.now,
+            }
+        ],
     )
     insert_deliveries(session, writer.rows)
     if redemption is not None:
@@ -568,29 +584,6 @@ class OutboxWriter:
     def rows(self) -> list[dict[str, Any]]:
         """The rows written so far (inserted by ``insert_deliveries``)."""
         return list(self._rows)
-
-    def event_row(self, dedupe_key: str, customer: CustomerLike) -> dict[str, Any]:
-        """The event's own row, with the answer a repeat of it gets (insert it before the
-        deliveries, which name it)."""
-        incoming = self.incoming
-        payload = _payload(incoming)
-        if self.segment is not None:
-            payload["segment"] = self.segment
-        return {
-            "id": self.event_id,
-            "project_id": self.project.id,
-            "dedupe_key": dedupe_key,
-            "type": incoming.type,
-            "source": incoming.source,
-            "customer_id": customer.id,
-            "payload": payload,
-            "result": {
-                "deliveries": [s.__dict__ for s in self.summaries],
-                "customer": {"id": customer.id, "source_id": customer.source_id},
-                "notes": list(incoming.notes),
-            },
-            "received_at": self.now,
-        }
 
     def event_variables(
         self, recipient: CustomerLike, referrer: Customer | None, unsubscribe_url: str

@@ -10,7 +10,8 @@ deliveries. A batch of pending events is claimed, prepared and marked done in **
 transaction**, deliveries inserted with one statement per table: each event's deliveries are
 written exactly once (on PostgreSQL, ``SKIP LOCKED`` keeps two processes off the same events).
 
-``SegmentEventRunner`` does it in every API process, moments after the write commits.
+``SegmentEventRunner`` does it in every API process, moments after the write commits; while the
+process imports a file it waits, so the import's own events are prepared after it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from distribution.accounts.projects import cached_project
+from distribution.customers.customer_files import import_running
 from distribution.events.distributions import active_rules
 from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.events.ingest import OutboxWriter, insert_deliveries
@@ -77,7 +79,7 @@ def _prepare(
     """One event's delivery rows and the result stored with it."""
     segment: dict[str, str] = event.payload.get("segment") or {}
     if customer is None:  # cannot happen (customers are never deleted), but must not loop
-        return [], {**event.result, "notes": ["the customer is gone"]}
+        return [], {"deliveries": [], "notes": ["the customer is gone"]}
     incoming = IncomingEvent(
         type=event.type,
         customer=CustomerRef(id=customer.id),
@@ -94,7 +96,11 @@ def _prepare(
             segment.get("id"),
         ):
             writer.write(rule, customer, None)
-    result = {**event.result, "deliveries": [s.__dict__ for s in writer.summaries]}
+    result = {
+        "deliveries": [s.__dict__ for s in writer.summaries],
+        "customer": {"id": customer.id, "source_id": customer.source_id},
+        "notes": [],
+    }
     return writer.rows, result
 
 
@@ -115,4 +121,6 @@ class SegmentEventRunner(PollingLoop):
             return prepare_segment_events(session, self.links)
 
     async def run_once(self) -> int:
+        if import_running():  # its rows' events wait for its end (see import_running)
+            return 0
         return await asyncio.to_thread(self._round)
