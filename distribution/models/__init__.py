@@ -28,6 +28,7 @@ from distribution.models.deliveries import (
     DeliveryStatusChange,
     Distribution,
     Event,
+    FollowUp,
     Resubscription,
     Suppression,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "DeliveryStatusChange",
     "Distribution",
     "Event",
+    "FollowUp",
     "JSONVariant",
     "MessageTemplate",
     "Project",
