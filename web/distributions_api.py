@@ -148,6 +148,13 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
     recipient: Literal["customer", "referrer"] = "customer"
     frequency_cap_hours: int | None = None
     quiet_hours: QuietHoursIn | None = None
+    #: A date trigger (``trigger`` ``customer.date``): ``{"field", "offset_days", "at",
+    #: "repeat"}``, checked by the distribution layer, which names the wrong field.
+    schedule: dict[str, Any] | None = None
+    #: Wait this long after the trigger: seconds, or an ISO 8601 duration (``P2D``, ``PT12H``).
+    delay: int | str | None = None
+    #: Checked when the wait is over: ``{"code": "not_redeemed", "conditions": {...}}``.
+    recheck: dict[str, Any] | None = None
 
     def spec(self) -> DistributionSpec:
         return DistributionSpec(
@@ -158,6 +165,9 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
             recipient=self.recipient,
             frequency_cap_hours=self.frequency_cap_hours,
             quiet_hours=msgspec.to_builtins(self.quiet_hours) if self.quiet_hours else None,
+            schedule=self.schedule,
+            delay=self.delay,
+            recheck=self.recheck,
         )
 
 
@@ -182,6 +192,9 @@ class DistributionOut(msgspec.Struct):
     updated_by: str | None
     created_at: datetime
     updated_at: datetime
+    schedule: dict[str, Any] | None = None
+    delay_seconds: int | None = None
+    recheck: dict[str, Any] | None = None
     object: str = "distribution"
 
 
@@ -208,6 +221,9 @@ def _out(d: Distribution) -> DistributionOut:
         updated_by=d.updated_by,
         created_at=utc(d.created_at),
         updated_at=utc(d.updated_at),
+        schedule=d.schedule,
+        delay_seconds=d.delay_seconds,
+        recheck=d.recheck,
     )
 
 
