@@ -128,10 +128,10 @@ def due_occurrences(
         if value is None:
             continue
         for send_day, occurrence in _due(schedule, value, timezone, days, now):
-            if local_to_utc(send_day, schedule.at, customer_zone(timezone)) < (
-                distribution.created_at
-            ):
-                continue  # the distribution did not exist at its time: no catch-up before birth
+            if send_day < distribution.created_at.date():
+                # No catch-up of days before the distribution existed; its first day's
+                # occurrences still go out, even those whose hour had passed when it was made.
+                continue
             data = {
                 "distribution_id": distribution.id,
                 "field": schedule.field,

@@ -6,6 +6,7 @@ minute by minute without waiting for it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -203,3 +204,18 @@ def test_a_bad_schedule_is_refused_naming_the_field(
     with database.session() as session, pytest.raises(InvalidInputError) as raised:
         create_distribution(session, project.project.id, spec, actor="test")
     assert [e.field for e in raised.value.errors] == [field]
+
+
+def test_three_schedulers_racing_fire_each_occurrence_once(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    _date_distribution(database, project_id)
+    for n in range(40):
+        _customer(database, project_id, f"race{n}", birthdate="1990-07-01", timezone="UTC")
+    at = datetime(2027, 7, 1, 9, 0)
+    with ThreadPoolExecutor(3) as pool:
+        rounds = list(pool.map(lambda _: _tick(database, at), range(3)))
+    assert sum(len(queued) for queued in rounds) == 40
+    sent = [r for r, _ in _sent_to(database, project_id)]
+    assert sorted(sent) == sorted(f"race{n}@example.com" for n in range(40))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -166,3 +167,20 @@ def test_a_bad_delay_or_recheck_is_refused_naming_the_field(
     with database.session() as session, pytest.raises(InvalidInputError) as raised:
         create_distribution(session, project.project.id, spec, actor="test")
     assert [e.field for e in raised.value.errors][:1] == [field]
+
+
+def test_three_runners_racing_settle_each_follow_up_once(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    _reminder(database, project_id)
+    for n in range(20):
+        _assigned(database, project_id, f"r{n}", f"RACE-{n}")
+    due = utcnow() + TWO_DAYS + timedelta(seconds=1)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: run_due_follow_ups(database, LINKS, due), range(3)))
+    deliveries = _deliveries(database, project_id)
+    assert sorted(str(d.recipient) for d in deliveries) == sorted(
+        f"r{n}@example.com" for n in range(20)
+    )
+    assert {f.status for f in _follow_ups(database, project_id).values()} == {"sent"}
