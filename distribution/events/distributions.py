@@ -3,7 +3,8 @@
 A distribution has a ``trigger`` (an event type), ``filters`` (campaign, segment and a condition
 over the recipient in the segment filter language), the ``recipient`` (the event's customer or its
 referrer) and ``channels``: each a template sent through a provider. Paused distributions match
-nothing. Every change records who made it and when.
+nothing. Every change records who made it and when. A date trigger (``customer.date`` with a
+``schedule``) and a follow-up (``delay``, ``recheck``) are described in ``docs/triggers.md``.
 """
 
 from __future__ import annotations
