@@ -49,6 +49,8 @@ def recheck_failure(
         return "the distribution was deleted"
     if distribution.status != "active":
         return "the distribution is paused"
+    if customer is not None and customer.erased_at is not None:
+        return "the customer was erased"
     recheck = distribution.recheck or {}
     if recheck.get("code") == "not_redeemed":
         code = ((event.payload or {}).get("code") or {}).get("code")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from distribution.customers.store import erase_customer
 from distribution.errors import InvalidInputError
 from distribution.events.distributions import DistributionSpec, create_distribution
 from distribution.events.event_input import parse_event
@@ -135,6 +136,19 @@ def test_a_paused_distribution_skips_its_waiting_follow_ups(
     assert _deliveries(database, project_id) == []
     [follow_up] = _follow_ups(database, project_id).values()
     assert (follow_up.status, follow_up.reason) == ("skipped", "the distribution is paused")
+
+
+def test_an_erased_customer_is_skipped(database: Database, project: ProjectCredentials) -> None:
+    project_id = project.project.id
+    _reminder(database, project_id)
+    _assigned(database, project_id, "gone", "GONE-1")
+    [follow_up] = _follow_ups(database, project_id).values()
+    with database.session() as session:
+        erase_customer(session, project_id, str(follow_up.customer_id))
+    run_due_follow_ups(database, LINKS, utcnow() + TWO_DAYS + timedelta(seconds=1))
+    assert _deliveries(database, project_id) == []
+    [settled] = _follow_ups(database, project_id).values()
+    assert (settled.status, settled.reason) == ("skipped", "the customer was erased")
 
 
 @pytest.mark.parametrize(
