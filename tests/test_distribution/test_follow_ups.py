@@ -15,6 +15,7 @@ from distribution.events.distributions import DistributionSpec, create_distribut
 from distribution.events.event_input import parse_event
 from distribution.events.follow_ups import run_due_follow_ups
 from distribution.events.ingest import receive_event
+from distribution.events.schedule_rules import delay_seconds
 from distribution.models import Delivery, FollowUp, utcnow
 from distribution.outbox import ChannelSpec
 from distribution.storage.db import Database
@@ -198,3 +199,25 @@ def test_three_runners_racing_settle_each_follow_up_once(
         f"r{n}@example.com" for n in range(20)
     )
     assert {f.status for f in _follow_ups(database, project_id).values()} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        (90, 90),
+        ("P2D", 172800),
+        ("PT36H", 129600),
+        ("P1DT12H", 129600),
+        ("PT90M", 5400),
+        ("P1W", 604800),
+        ("PT1S", 1),
+    ],
+)
+def test_a_delay_is_seconds_or_an_iso_duration(raw: int | str, seconds: int) -> None:
+    assert delay_seconds(raw) == seconds
+
+
+@pytest.mark.parametrize("raw", ["P", "PT", "2D", "P1Y", "P1M", "-P1D", True])
+def test_a_delay_that_is_no_duration_is_refused(raw: object) -> None:
+    with pytest.raises(InvalidInputError):
+        delay_seconds(raw)  # type: ignore[arg-type]
