@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -49,15 +50,14 @@ _EAST = timedelta(hours=14)
 _BATCH = 200
 
 
+@dataclass(frozen=True, slots=True)
 class DateOccurrence:
-    """One customer's occurrence of a distribution's date that is due."""
+    """One customer's occurrence of a distribution's date that is due: its event's dedupe key
+    (``date:<distribution>:<customer>:<local send day>``) and data."""
 
-    __slots__ = ("customer_id", "data", "dedupe_key")
-
-    def __init__(self, distribution: Distribution, customer_id: str, data: dict[str, Any]) -> None:
-        self.customer_id = customer_id
-        self.data = data
-        self.dedupe_key = f"date:{distribution.id}:{customer_id}:{data['send_date']}"
+    customer_id: str
+    dedupe_key: str
+    data: dict[str, Any]
 
 
 def fire_date_triggers(database: Database, links: LinkSettings, now: datetime) -> list[str]:
@@ -139,7 +139,8 @@ def due_occurrences(
                 "occurrence": occurrence.isoformat(),
                 "send_date": send_day.isoformat(),
             }
-            found.append(DateOccurrence(distribution, customer_id, data))
+            key = f"date:{distribution.id}:{customer_id}:{send_day.isoformat()}"
+            found.append(DateOccurrence(customer_id, key, data))
     return _not_stored(session, distribution.project_id, found)
 
 

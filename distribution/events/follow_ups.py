@@ -26,7 +26,10 @@ from distribution.models import Customer, Distribution, Event, FollowUp
 from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 
-__all__ = ["FollowUpOutcome", "recheck_failure", "run_due_follow_ups"]
+__all__ = ["FOLLOW_UP_BATCH", "FollowUpOutcome", "recheck_failure", "run_due_follow_ups"]
+
+#: How many due follow-ups one round settles at most.
+FOLLOW_UP_BATCH = 200
 
 log = logging.getLogger("distribution.follow_ups")
 
@@ -67,7 +70,7 @@ def recheck_failure(
 
 
 def run_due_follow_ups(
-    database: Database, links: LinkSettings, now: datetime, *, limit: int = 200
+    database: Database, links: LinkSettings, now: datetime, *, limit: int = FOLLOW_UP_BATCH
 ) -> list[FollowUpOutcome]:
     """Settle up to ``limit`` follow-ups due at ``now`` (naive UTC), each in its own transaction."""
     with database.reader() as session:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from distribution.events.date_triggers import fire_date_triggers
-from distribution.events.follow_ups import run_due_follow_ups
+from distribution.events.follow_ups import FOLLOW_UP_BATCH, run_due_follow_ups
 from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.notifiers import DeliveryNotifier
@@ -66,4 +66,4 @@ class Scheduler(PollingLoop):
         result = await asyncio.to_thread(scheduled_round, self.database, self.links, self.clock())
         self.notifier.queued(result.queued)
         # A full batch of follow-ups may leave more due: go on at once.
-        return result.follow_ups if result.follow_ups >= 200 else 0
+        return result.follow_ups if result.follow_ups >= FOLLOW_UP_BATCH else 0
