@@ -7,6 +7,7 @@ reminder whose code was not redeemed is sent once, and the other is skipped with
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from sqlmodel import select
 
 from distribution.models import FollowUp
 from distribution.storage.db import Database
+from tests.conftest import BACKENDS, migrated_database
 from tests.service_process import Service, all_messages, api_credentials, wait_until
 from tests.test_distributed.receiver import counting_receiver
 from tests.test_providers.fakes.webhook_receiver import SECRET
@@ -83,8 +85,20 @@ def _follow_ups(database_url: str) -> dict[str, tuple[str, str | None]]:
         database.dispose()
 
 
-def test_sigkill_while_a_follow_up_waits_loses_nothing_and_sends_once(tmp_path: Path) -> None:
-    with Service(tmp_path) as service, counting_receiver() as receiver:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """None: the service's own SQLite file; else a migrated PostgreSQL schema of this test."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with migrated_database("postgresql", tmp_path) as url:
+        yield url
+
+
+def test_sigkill_while_a_follow_up_waits_loses_nothing_and_sends_once(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with Service(tmp_path, database_url) as service, counting_receiver() as receiver:
         service.env["DM_SCHEDULE_INTERVAL"] = "1"
         credentials = api_credentials(service.run("projects", "create", "follow-ups"))
         service.start()
