@@ -316,11 +316,12 @@ def register(app: procrastinate.App, *, sweep_interval: int, schedule_interval: 
     sweeper: Any = app.task(
         name=SWEEP, queue="maintenance", pass_context=True, queueing_lock=SWEEP
     )(sweep)
-    app.periodic(cron=f"*/{sweep_interval} * * * * *", periodic_id="sweeper")(sweeper)
+    # croniter's sixth field is the second ("*/5 * * * * *" was every second of every fifth
+    # minute).
+    app.periodic(cron=f"* * * * * */{sweep_interval}", periodic_id="sweeper")(sweeper)
     scheduler: Any = app.task(
         name=SCHEDULE, queue="maintenance", pass_context=True, queueing_lock=SCHEDULE
     )(schedule)
-    # croniter's sixth field is the second.
     every = f"* * * * * */{schedule_interval}" if schedule_interval < 60 else "* * * * *"
     app.periodic(cron=every, periodic_id="scheduler")(scheduler)
     app.task(name=PREPARE_CHUNK, queue="bulk", pass_context=True, retry=retry)(prepare_chunk)
