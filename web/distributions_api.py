@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, FromQuery
 
 from distribution.accounts.projects import cached_project
 from distribution.events.distributions import (
@@ -23,6 +23,7 @@ from distribution.events.distributions import (
     update_distribution,
 )
 from distribution.events.event_input import parse_event
+from distribution.events.follow_ups import list_follow_ups
 from distribution.events.ingest import preview_distribution
 from distribution.models import Distribution
 from distribution.outbox import PROFILE, LinkSettings
@@ -32,8 +33,9 @@ from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
+from web.paging import PAGING, CursorList, PageQuery
 from web.profile_preview import add_profile_requests
-from web.stored_times import utc
+from web.stored_times import utc, utc_or_none
 
 __all__ = ["DistributionController"]
 
@@ -196,6 +198,28 @@ class DistributionOut(msgspec.Struct):
     delay_seconds: int | None = None
     recheck: dict[str, Any] | None = None
     object: str = "distribution"
+
+
+class FollowUpOut(msgspec.Struct):
+    """A delayed distribution's wait for one event: ``waiting`` until ``due_at``, then ``sent``
+    or ``skipped`` (with the ``reason``)."""
+
+    id: str
+    event_id: str
+    customer_id: str | None
+    status: str
+    reason: str | None
+    due_at: datetime
+    created_at: datetime
+    done_at: datetime | None
+    object: str = "follow_up"
+
+
+class FollowUpList(CursorList):
+    """A page of follow-ups, newest first; pass ``next_cursor`` as ``starting_after``."""
+
+    follow_ups: list[FollowUpOut]
+    data_ref: str = "follow_ups"
 
 
 class StatsOut(msgspec.Struct):
@@ -361,6 +385,48 @@ class DistributionController(Controller):
         await add_profile_requests(providers, caller.project_id, items)
         note = None if items else "the customer does not fit the distribution's filters"
         return PreviewOut([PreviewRowOut(**item) for item in items], note)
+
+    @get(
+        "/{distribution_id:str}/follow-ups",
+        sync_to_thread=True,
+        summary="A delayed distribution's follow-ups, newest first",
+        dependencies=PAGING,
+    )
+    def follow_ups(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        page: NamedDependency[PageQuery],
+        distribution_id: FromPath[str],
+        status: FromQuery[str | None] = None,
+    ) -> FollowUpList:
+        with db.reader() as session:
+            get_distribution(session, caller.project_id, distribution_id)
+            rows, more = list_follow_ups(
+                session,
+                caller.project_id,
+                distribution_id,
+                limit=page.limit,
+                starting_after=page.starting_after,
+                status=status,
+            )
+        return FollowUpList(
+            follow_ups=[
+                FollowUpOut(
+                    id=f.id,
+                    event_id=f.event_id,
+                    customer_id=f.customer_id,
+                    status=f.status,
+                    reason=f.reason,
+                    due_at=utc(f.due_at),
+                    created_at=utc(f.created_at),
+                    done_at=utc_or_none(f.done_at),
+                )
+                for f in rows
+            ],
+            has_more=more,
+            next_cursor=rows[-1].id if more and rows else None,
+        )
 
     @get("/{distribution_id:str}/stats", sync_to_thread=True, summary="Counts by status")
     def stats(

@@ -20,14 +20,24 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.projects import cached_project
 from distribution.customers.segment_filter import matches, parse_filter
+from distribution.errors import FieldError, InvalidInputError
 from distribution.events.ingest import write_follow_up
 from distribution.events.redemptions import code_redeemed
 from distribution.models import Customer, Distribution, Event, FollowUp
 from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
 
-__all__ = ["FOLLOW_UP_BATCH", "FollowUpOutcome", "recheck_failure", "run_due_follow_ups"]
+__all__ = [
+    "FOLLOW_UP_BATCH",
+    "FOLLOW_UP_STATUSES",
+    "FollowUpOutcome",
+    "list_follow_ups",
+    "recheck_failure",
+    "run_due_follow_ups",
+]
 
+#: Where a follow-up is: waiting for its time, or settled one way or the other.
+FOLLOW_UP_STATUSES = ("waiting", "sent", "skipped")
 #: How many due follow-ups one round settles at most.
 FOLLOW_UP_BATCH = 200
 
@@ -42,6 +52,31 @@ class FollowUpOutcome:
     status: str
     reason: str | None
     delivery_ids: tuple[str, ...]
+
+
+def list_follow_ups(
+    session: Session,
+    project_id: str,
+    distribution_id: str,
+    *,
+    limit: int,
+    starting_after: str | None = None,
+    status: str | None = None,
+) -> tuple[list[FollowUp], bool]:
+    """A distribution's follow-ups, newest first, and whether there are more after them."""
+    if status is not None and status not in FOLLOW_UP_STATUSES:
+        raise InvalidInputError(
+            [FieldError("status", "must be one of " + ", ".join(FOLLOW_UP_STATUSES))]
+        )
+    query = select(FollowUp).where(
+        FollowUp.project_id == project_id, FollowUp.distribution_id == distribution_id
+    )
+    if status is not None:
+        query = query.where(FollowUp.status == status)
+    if starting_after is not None:
+        query = query.where(col(FollowUp.id) < starting_after)
+    rows = list(session.exec(query.order_by(col(FollowUp.id).desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
 
 
 def recheck_failure(

@@ -87,3 +87,36 @@ def test_a_wrong_type_is_a_client_error(
     template = publish_template(app_database, api_project.project.id)
     answer = client.post("/v1/distributions", json=_rule(template, **extra))
     assert answer.status_code in (400, 422), answer.text
+
+
+def test_a_delayed_distribution_lists_its_follow_ups(
+    client: Client, app_database: Database, api_project: ProjectCredentials
+) -> None:
+    template = publish_template(app_database, api_project.project.id)
+    reminder = _rule(
+        template, name="Reminder", trigger="code.assigned", schedule=None, delay="PT1H"
+    )
+    distribution = client.post("/v1/distributions", json=reminder).json()
+    for who in ("ana", "bo", "cy"):
+        answer = client.post(
+            "/v1/events",
+            json={
+                "type": "code.assigned",
+                "customer": {"source_id": who, "email": f"{who}@example.com"},
+                "code": {"code": f"{who.upper()}-1"},
+            },
+        )
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["deliveries"] == []
+    path = f"/v1/distributions/{distribution['id']}/follow-ups"
+    first = client.get(path, params={"limit": 2}).json()
+    assert [f["status"] for f in first["follow_ups"]] == ["waiting", "waiting"]
+    assert first["has_more"] is True
+    rest = client.get(path, params={"limit": 2, "starting_after": first["next_cursor"]}).json()
+    assert len(rest["follow_ups"]) == 1
+    assert rest["has_more"] is False
+    assert client.get(path, params={"status": "sent"}).json()["follow_ups"] == []
+    wrong = client.get(path, params={"status": "lost"})
+    assert wrong.status_code == 422
+    assert [e["field"] for e in wrong.json()["errors"]] == ["status"]
+    assert client.get("/v1/distributions/dist_none/follow-ups").status_code == 404
