@@ -25,6 +25,7 @@ from distribution.distributed import (
     WorkerRuntime,
     build_queue_app,
 )
+from distribution.events.scheduler import Scheduler
 from distribution.events.segment_events import SegmentEventRunner
 from distribution.models import utcnow
 from distribution.outbox import LinkSettings
@@ -223,13 +224,17 @@ def _embedded(
         batch_size=settings.bulk_batch_size,
         render_limits=settings.render_limits,
     )
+    # Date triggers and due follow-ups; in distributed mode a periodic task runs them instead.
+    scheduler = Scheduler(
+        database, link_settings(settings), worker, poll_interval=settings.schedule_interval
+    )
     return _Engine(
         notifier=worker,
         bulk=bulk_runner,
-        on_startup=[worker.start, dispatcher.start, bulk_runner.start]
+        on_startup=[worker.start, dispatcher.start, bulk_runner.start, scheduler.start]
         if settings.run_worker
         else [],
-        on_shutdown=[bulk_runner.stop, worker.stop, dispatcher.stop],
+        on_shutdown=[scheduler.stop, bulk_runner.stop, worker.stop, dispatcher.stop],
     )
 
 
@@ -240,7 +245,11 @@ def _distributed(
     dispatcher: WebhookDispatcher,
 ) -> _Engine:
     # API processes only enqueue; ``dm worker`` processes (and this one when run_worker) send.
-    queue = build_queue_app(settings.database_url, sweep_interval=settings.sweep_interval)
+    queue = build_queue_app(
+        settings.database_url,
+        sweep_interval=settings.sweep_interval,
+        schedule_interval=settings.schedule_interval,
+    )
     notifier = QueueNotifier(queue, database)
 
     async def open_queue() -> None:

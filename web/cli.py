@@ -67,6 +67,7 @@ async def _work(settings: Settings) -> None:
     queue = build_queue_app(
         settings.database_url,
         sweep_interval=settings.sweep_interval,
+        schedule_interval=settings.schedule_interval,
         pool_size=settings.worker_concurrency + 4,
     )
     dispatcher = webhook_dispatcher(settings, database)

@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 
 from distribution.accounts.projects import cached_project
 from distribution.events.distributions import (
@@ -23,6 +23,7 @@ from distribution.events.distributions import (
     update_distribution,
 )
 from distribution.events.event_input import parse_event
+from distribution.events.follow_ups import list_follow_ups
 from distribution.events.ingest import preview_distribution
 from distribution.models import Distribution
 from distribution.outbox import PROFILE, LinkSettings
@@ -33,9 +34,10 @@ from distribution.storage.db import Database
 from distribution.storage.ids import new_id
 from web.auth import SECURITY, Caller
 from web.channel_schemas import ChannelIn
+from web.paging import PAGING, CursorList, PageQuery
 from web.profile_preview import add_profile_requests
 from web.stats_schemas import RevenueOut, days_response
-from web.stored_times import utc
+from web.stored_times import utc, utc_or_none
 
 __all__ = ["DistributionController"]
 
@@ -150,6 +152,13 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
     recipient: Literal["customer", "referrer"] = "customer"
     frequency_cap_hours: int | None = None
     quiet_hours: QuietHoursIn | None = None
+    #: A date trigger (``trigger`` ``customer.date``): ``{"field", "offset_days", "at",
+    #: "repeat"}``, checked by the distribution layer, which names the wrong field.
+    schedule: dict[str, Any] | None = None
+    #: Wait this long after the trigger: seconds, or an ISO 8601 duration (``P2D``, ``PT12H``).
+    delay: int | str | None = None
+    #: Checked when the wait is over: ``{"code": "not_redeemed", "conditions": {...}}``.
+    recheck: dict[str, Any] | None = None
 
     def spec(self) -> DistributionSpec:
         return DistributionSpec(
@@ -160,6 +169,9 @@ class DistributionIn(msgspec.Struct, forbid_unknown_fields=True):
             recipient=self.recipient,
             frequency_cap_hours=self.frequency_cap_hours,
             quiet_hours=msgspec.to_builtins(self.quiet_hours) if self.quiet_hours else None,
+            schedule=self.schedule,
+            delay=self.delay,
+            recheck=self.recheck,
         )
 
 
@@ -184,7 +196,32 @@ class DistributionOut(msgspec.Struct):
     updated_by: str | None
     created_at: datetime
     updated_at: datetime
+    schedule: dict[str, Any] | None = None
+    delay_seconds: int | None = None
+    recheck: dict[str, Any] | None = None
     object: str = "distribution"
+
+
+class FollowUpOut(msgspec.Struct):
+    """A delayed distribution's wait for one event: ``waiting`` until ``due_at``, then ``sent``
+    or ``skipped`` (with the ``reason``)."""
+
+    id: str
+    event_id: str
+    customer_id: str | None
+    status: str
+    reason: str | None
+    due_at: datetime
+    created_at: datetime
+    done_at: datetime | None
+    object: str = "follow_up"
+
+
+class FollowUpList(CursorList):
+    """A page of follow-ups, newest first; pass ``next_cursor`` as ``starting_after``."""
+
+    follow_ups: list[FollowUpOut]
+    data_ref: str = "follow_ups"
 
 
 class StatsOut(msgspec.Struct):
@@ -215,6 +252,9 @@ def _out(d: Distribution) -> DistributionOut:
         updated_by=d.updated_by,
         created_at=utc(d.created_at),
         updated_at=utc(d.updated_at),
+        schedule=d.schedule,
+        delay_seconds=d.delay_seconds,
+        recheck=d.recheck,
     )
 
 
@@ -370,6 +410,48 @@ class DistributionController(Controller):
             scope = Scope("distribution_id", distribution_id)
             days = scope_days(session, caller.project_id, scope)
         return days_response(days, format, f"distribution-{distribution_id}-days.csv")
+
+    @get(
+        "/{distribution_id:str}/follow-ups",
+        sync_to_thread=True,
+        summary="A delayed distribution's follow-ups, newest first",
+        dependencies=PAGING,
+    )
+    def follow_ups(
+        self,
+        db: NamedDependency[Database],
+        caller: NamedDependency[Caller],
+        page: NamedDependency[PageQuery],
+        distribution_id: FromPath[str],
+        status: FromQuery[str | None] = None,
+    ) -> FollowUpList:
+        with db.reader() as session:
+            get_distribution(session, caller.project_id, distribution_id)
+            rows, more = list_follow_ups(
+                session,
+                caller.project_id,
+                distribution_id,
+                limit=page.limit,
+                starting_after=page.starting_after,
+                status=status,
+            )
+        return FollowUpList(
+            follow_ups=[
+                FollowUpOut(
+                    id=f.id,
+                    event_id=f.event_id,
+                    customer_id=f.customer_id,
+                    status=f.status,
+                    reason=f.reason,
+                    due_at=utc(f.due_at),
+                    created_at=utc(f.created_at),
+                    done_at=utc_or_none(f.done_at),
+                )
+                for f in rows
+            ],
+            has_more=more,
+            next_cursor=rows[-1].id if more and rows else None,
+        )
 
     @get("/{distribution_id:str}/stats", sync_to_thread=True, summary="Counts by status")
     def stats(

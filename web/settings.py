@@ -94,6 +94,8 @@ class Settings:
     worker_queues: tuple[str, ...] = ("deliveries", "bulk", "maintenance")
     bulk_batch_size: int = 2000
     sweep_interval: int = 5
+    # Seconds between rounds of the scheduler (date triggers, due follow-ups); at most 60.
+    schedule_interval: int = 60
     shutdown_grace: float = 30.0
     worker_metrics_port: int | None = None
     worker_poll_interval: float = 1.0
@@ -171,6 +173,7 @@ class Settings:
             worker_queues=_queues(env.get("DM_WORKER_QUEUES")),
             bulk_batch_size=_bulk_batch_size(env.get("DM_BULK_BATCH_SIZE", "2000")),
             sweep_interval=_sweep_interval(env.get("DM_SWEEP_INTERVAL", "5")),
+            schedule_interval=_schedule_interval(env.get("DM_SCHEDULE_INTERVAL", "60")),
             shutdown_grace=float(env.get("DM_SHUTDOWN_GRACE", "30")),
             session_max_age=_positive_int("DM_SESSION_MAX_AGE", env, "43200"),
             session_idle_timeout=_positive_int("DM_SESSION_IDLE_TIMEOUT", env, "7200"),
@@ -225,6 +228,13 @@ def _bulk_batch_size(value: str) -> int:
     if not 1 <= size <= 10_000:
         raise ValueError("DM_BULK_BATCH_SIZE must be between 1 and 10000")
     return size
+
+
+def _schedule_interval(value: str) -> int:
+    seconds = int(value)
+    if not 1 <= seconds <= 60:
+        raise ValueError("DM_SCHEDULE_INTERVAL must be between 1 and 60 seconds")
+    return seconds
 
 
 def _sweep_interval(value: str) -> int:

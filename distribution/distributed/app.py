@@ -26,12 +26,12 @@ def queue_conninfo(database_url: str) -> str:
 
 
 def build_queue_app(
-    database_url: str, *, sweep_interval: int = 5, pool_size: int = 10
+    database_url: str, *, sweep_interval: int = 5, schedule_interval: int = 60, pool_size: int = 10
 ) -> procrastinate.App:
     """A procrastinate App on the database; open it (``open_async``) before deferring."""
     connector = procrastinate.PsycopgConnector(
         conninfo=queue_conninfo(database_url), min_size=1, max_size=pool_size
     )
     app = procrastinate.App(connector=connector)
-    tasks.register(app, sweep_interval=sweep_interval)
+    tasks.register(app, sweep_interval=sweep_interval, schedule_interval=schedule_interval)
     return app

@@ -1,4 +1,5 @@
-"""The procrastinate jobs: deliver a batch of ids, sweep, and move bulk jobs along.
+"""The procrastinate jobs: deliver a batch of ids, sweep, move bulk jobs along, and run the
+scheduler (date triggers and due follow-ups).
 
 Every job finds what it needs (database, providers, policy) in the worker's context
 (``WorkerRuntime``), so the same functions run in ``dm worker`` and in an API process that runs
@@ -30,6 +31,8 @@ from distribution.distributed.enqueue import (
     sweep_due,
     unmark,
 )
+from distribution.events.scheduler import scheduled_round
+from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.delivery import (
     Claimed,
@@ -50,6 +53,7 @@ __all__ = [
     "CHECK_PART",
     "PREPARE_CHUNK",
     "RUNTIME",
+    "SCHEDULE",
     "SWEEP",
     "WorkerRuntime",
     "bulk_round",
@@ -59,12 +63,14 @@ __all__ = [
     "prepare_chunk",
     "register",
     "retry_stalled",
+    "schedule",
     "sweep",
 ]
 
 log = logging.getLogger("distribution.distributed")
 
 SWEEP = "sweep"
+SCHEDULE = "schedule"
 BULK_ROUND = "bulk_round"
 PREPARE_CHUNK = "prepare_chunk"
 CHECK_PART = "check_preflight_part"
@@ -171,6 +177,17 @@ async def sweep(context: JobContext, timestamp: int) -> int:
             extra={"tick": timestamp},
         )
     return swept
+
+
+async def schedule(context: JobContext, timestamp: int) -> int:
+    """Periodic: fire the date triggers due now and settle the due follow-ups; enqueue what
+    they queued. Two workers running it at once send nothing twice (see ``events.scheduler``)."""
+    runtime = _runtime(context)
+    result = await asyncio.to_thread(scheduled_round, runtime.database, runtime.links, utcnow())
+    if result.queued:
+        await enqueue_ids(context.app, runtime.database, result.queued)
+        log.info("scheduler: %d deliveries queued", len(result.queued), extra={"tick": timestamp})
+    return len(result.queued)
 
 
 async def retry_stalled(queue: procrastinate.App) -> int:
@@ -291,14 +308,22 @@ async def kick_bulk(queue: procrastinate.App) -> None:
         await queue.tasks[BULK_ROUND].defer_async()
 
 
-def register(app: procrastinate.App, *, sweep_interval: int) -> None:
-    """Register the jobs on ``app``; the sweeper runs every ``sweep_interval`` seconds."""
+def register(app: procrastinate.App, *, sweep_interval: int, schedule_interval: int = 60) -> None:
+    """Register the jobs on ``app``; the sweeper runs every ``sweep_interval`` seconds, the
+    scheduler every ``schedule_interval`` (at most a minute apart)."""
     retry = procrastinate.RetryStrategy(max_attempts=3, wait=1)
     app.task(name=DELIVER_BATCH, queue="deliveries", pass_context=True, retry=retry)(deliver_batch)
     sweeper: Any = app.task(
         name=SWEEP, queue="maintenance", pass_context=True, queueing_lock=SWEEP
     )(sweep)
-    app.periodic(cron=f"*/{sweep_interval} * * * * *", periodic_id="sweeper")(sweeper)
+    # croniter's sixth field is the second ("*/5 * * * * *" was every second of every fifth
+    # minute).
+    app.periodic(cron=f"* * * * * */{sweep_interval}", periodic_id="sweeper")(sweeper)
+    scheduler: Any = app.task(
+        name=SCHEDULE, queue="maintenance", pass_context=True, queueing_lock=SCHEDULE
+    )(schedule)
+    every = f"* * * * * */{schedule_interval}" if schedule_interval < 60 else "* * * * *"
+    app.periodic(cron=every, periodic_id="scheduler")(scheduler)
     app.task(name=PREPARE_CHUNK, queue="bulk", pass_context=True, retry=retry)(prepare_chunk)
     app.task(name=CHECK_PART, queue="bulk", pass_context=True, retry=retry)(check_preflight_part)
     app.task(

@@ -3,7 +3,8 @@
 A distribution has a ``trigger`` (an event type), ``filters`` (campaign, segment and a condition
 over the recipient in the segment filter language), the ``recipient`` (the event's customer or its
 referrer) and ``channels``: each a template sent through a provider. Paused distributions match
-nothing. Every change records who made it and when.
+nothing. Every change records who made it and when. A date trigger (``customer.date`` with a
+``schedule``) and a follow-up (``delay``, ``recheck``) are described in ``docs/triggers.md``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from sqlmodel import Session, col, select
 from distribution.accounts.project_cache import CACHE, changed, detached
 from distribution.customers.segment_filter import Filter, matches, parse_filter
 from distribution.errors import FieldError, InvalidInputError
+from distribution.events.schedule_rules import (
+    delay_errors,
+    delay_seconds,
+    recheck_errors,
+    schedule_errors,
+)
 from distribution.models import Customer, Distribution, utcnow
 from distribution.outbox import ChannelSpec, channel_errors, role_error
 from distribution.provider_configs.store import channel_provider
@@ -63,6 +70,12 @@ class DistributionSpec:
     recipient: str = "customer"
     frequency_cap_hours: int | None = None
     quiet_hours: dict[str, Any] | None = None
+    #: A date trigger's date, offset and local time (``trigger`` is ``customer.date``).
+    schedule: dict[str, Any] | None = None
+    #: Wait this long after the trigger (seconds, or an ISO 8601 duration such as ``P2D``).
+    delay: int | str | None = None
+    #: Checked when the wait is over: ``{"code": "not_redeemed", "conditions": {...}}``.
+    recheck: dict[str, Any] | None = None
 
 
 def _validate(spec: DistributionSpec) -> None:
@@ -96,6 +109,9 @@ def _validate(spec: DistributionSpec) -> None:
             value = spec.quiet_hours.get(key)
             if not isinstance(value, str) or not _HHMM.match(value):
                 errors.append(FieldError(f"quiet_hours.{key}", "must be a time such as 21:00"))
+    errors += schedule_errors(spec.trigger, spec.schedule)
+    errors += delay_errors(spec.delay)
+    errors += recheck_errors(spec.recheck, spec.delay)
     if errors:
         raise InvalidInputError(errors)
 
@@ -133,6 +149,9 @@ def create_distribution(
         channels=[channel.to_json() for channel in spec.channels],
         frequency_cap_hours=spec.frequency_cap_hours,
         quiet_hours=spec.quiet_hours,
+        schedule=spec.schedule,
+        delay_seconds=delay_seconds(spec.delay),
+        recheck=spec.recheck,
         created_by=actor,
         updated_by=actor,
     )
@@ -166,6 +185,9 @@ def update_distribution(
     distribution.channels = [channel.to_json() for channel in spec.channels]
     distribution.frequency_cap_hours = spec.frequency_cap_hours
     distribution.quiet_hours = spec.quiet_hours
+    distribution.schedule = spec.schedule
+    distribution.delay_seconds = delay_seconds(spec.delay)
+    distribution.recheck = spec.recheck
     distribution.updated_by = actor
     distribution.updated_at = utcnow()
     session.add(distribution)

@@ -36,6 +36,7 @@ from distribution.events.distributions import (
 )
 from distribution.events.event_input import CustomerRef, IncomingEvent
 from distribution.events.redemptions import record_redemption, redemption_input
+from distribution.events.schedule_rules import customer_zone
 from distribution.events.voucherify_events import VOUCHERIFY_SOURCE_PREFIX
 from distribution.models import (
     OUTGOING_STATUSES,
@@ -46,6 +47,7 @@ from distribution.models import (
     DeliveryStatusChange,
     Distribution,
     Event,
+    FollowUp,
     Project,
     TemplateVersion,
     utcnow,
@@ -84,6 +86,7 @@ __all__ = [
     "receive_event",
     "receive_events",
     "stored_result",
+    "write_follow_up",
 ]
 
 #: The system name of Voucherify's customer ids among a customer's external ids.
@@ -93,10 +96,12 @@ VOUCHERIFY = "voucherify"
 _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _STATUS_CHANGES: Table = DeliveryStatusChange.__table__  # type: ignore[attr-defined]
+_FOLLOW_UPS: Table = FollowUp.__table__  # type: ignore[attr-defined]
 # The statements every event runs go straight to the driver (see distribution.storage.driver_sql).
 _INSERT_EVENT = DriverInsert(_EVENTS)
 _INSERT_DELIVERIES = DriverInsert(_DELIVERIES)
 _INSERT_STATUS_CHANGES = DriverInsert(_STATUS_CHANGES)
+_INSERT_FOLLOW_UPS = DriverInsert(_FOLLOW_UPS)
 _STORED_RESULT = DriverSelect(_EVENTS, ["id", "result"], ["project_id", "dedupe_key"])
 # Built once: constructing a statement cost about as much as running it. A profile write is
 # no message: it never counts against a frequency cap.
@@ -233,8 +238,14 @@ def ingest_event(
     for rule in matching_distributions(
         session, project.id, event_type=incoming.type, campaign_id=campaign_id
     ):
-        recipient = customer if rule.distribution.recipient == "customer" else referrer
-        writer.write(rule, recipient, referrer)
+        distribution = rule.distribution
+        if distribution.schedule and incoming.data.get("distribution_id") != distribution.id:
+            continue  # a date trigger's event is made for one distribution (date_triggers)
+        recipient = customer if distribution.recipient == "customer" else referrer
+        if distribution.delay_seconds:
+            writer.wait(rule, recipient, referrer)
+        else:
+            writer.write(rule, recipient, referrer)
     summaries = writer.summaries
     about = {"id": customer.id, "source_id": customer.source_id}
     _INSERT_EVENT.execute(
@@ -258,6 +269,7 @@ def ingest_event(
         ],
     )
     insert_deliveries(session, writer.rows)
+    writer.insert_follow_ups()
     if redemption is not None:
         record_redemption(
             session, project.id, redemption, event_id=writer.event_id, customer_id=customer.id
@@ -314,6 +326,39 @@ def _previewed_segment(
         if segment.id == segment_id:
             return {"id": segment.id, "name": segment.name}
     return None
+
+
+def write_follow_up(
+    session: Session, project: Project, follow_up: FollowUp, event: Event, links: LinkSettings
+) -> list[DeliverySummary]:
+    """Write the deliveries a due follow-up's wait was for, as its event would have.
+
+    The event is read back from its stored payload and the recipient by id; the rows carry the
+    event's id, so their idempotency keys are the ones an undelayed send would have had. The
+    caller has re-checked the follow-up and commits.
+    """
+    distribution = session.get(Distribution, follow_up.distribution_id)
+    if distribution is None:
+        return []
+    payload = event.payload or {}
+    incoming = IncomingEvent(
+        type=event.type,
+        customer=CustomerRef(id=event.customer_id),
+        upstream_id=event.dedupe_key,
+        source=event.source,
+        campaign=payload.get("campaign"),
+        code=payload.get("code"),
+        reward=payload.get("reward"),
+        order=payload.get("order"),
+        data=payload.get("data") or {},
+        created_at=payload.get("created_at"),
+    )
+    recipient = session.get(Customer, follow_up.customer_id) if follow_up.customer_id else None
+    referrer = session.get(Customer, follow_up.referrer_id) if follow_up.referrer_id else None
+    writer = OutboxWriter(session, project, event.id, incoming, links)
+    writer.write(rule_of(distribution), recipient, referrer)
+    insert_deliveries(session, writer.rows)
+    return writer.summaries
 
 
 def receive_event(
@@ -469,6 +514,7 @@ class OutboxWriter:
         self.code: str | None = code if isinstance(code, str) and code else None
         self.summaries: list[DeliverySummary] = []
         self._rows: list[dict[str, Any]] = []
+        self._follow_ups: list[dict[str, Any]] = []
         self._members: dict[str, list[str]] = {}
         # Distributions that already have a message (of this event) counting against their cap.
         self._counted: set[str] = set()
@@ -483,27 +529,59 @@ class OutboxWriter:
             ]
         return self._members[recipient.id]
 
+    def _fits(self, rule: ActiveRule, recipient: Customer | None) -> list[str] | None:
+        """The recipient's segments if it passes the distribution's filters, else None."""
+        if recipient is None:
+            return []
+        segment_filter = None
+        segment_id = rule.distribution.filters.get("segment_id")
+        # A segment event's distribution names the segment the event is about (entered or
+        # left), not one the recipient must be in now.
+        if segment_id and self.segment is None:
+            found = [
+                f for s, f in parsed_segments(self.session, self.project.id) if s == segment_id
+            ]
+            if not found:
+                return None  # the segment was deleted: it has no members
+            segment_filter = found[0]
+        if not recipient_fits(rule, recipient, segment_filter):
+            return None
+        return self._member_of(recipient)
+
     def write(
         self, rule: ActiveRule, recipient: Customer | None, referrer: Customer | None
     ) -> None:
         """Add the rows of one matching distribution (none when the recipient does not fit)."""
-        distribution = rule.distribution
-        member_of: list[str] = []
-        if recipient is not None:
-            segment_filter = None
-            segment_id = distribution.filters.get("segment_id")
-            if segment_id and self.segment is None:
-                found = [
-                    f for s, f in parsed_segments(self.session, self.project.id) if s == segment_id
-                ]
-                if not found:
-                    return  # the segment was deleted: it has no members
-                segment_filter = found[0]
-            if not recipient_fits(rule, recipient, segment_filter):
-                return
-            member_of = self._member_of(recipient)
+        member_of = self._fits(rule, recipient)
+        if member_of is None:
+            return
         for index, spec in enumerate(rule.channels):
             self._one(rule, index, spec, recipient, referrer, member_of)
+
+    def wait(self, rule: ActiveRule, recipient: Customer | None, referrer: Customer | None) -> None:
+        """Start a delayed distribution's wait (a ``follow_up`` row) if the recipient fits.
+
+        Nothing is prepared now: when the wait is over the follow-up is re-checked and its
+        rows written then (``write_follow_up``), with the template live at that time.
+        """
+        if self._fits(rule, recipient) is None:
+            return
+        distribution = rule.distribution
+        self._follow_ups.append(
+            {
+                "id": new_id("fup"),
+                "project_id": self.project.id,
+                "event_id": self.event_id,
+                "distribution_id": distribution.id,
+                "customer_id": recipient.id if recipient else None,
+                "referrer_id": referrer.id if referrer else None,
+                "status": "waiting",
+                "reason": None,
+                "due_at": self.now + timedelta(seconds=distribution.delay_seconds or 0),
+                "created_at": self.now,
+                "done_at": None,
+            }
+        )
 
     def _one(
         self,
@@ -584,6 +662,11 @@ class OutboxWriter:
     def rows(self) -> list[dict[str, Any]]:
         """The rows written so far (inserted by ``insert_deliveries``)."""
         return list(self._rows)
+
+    def insert_follow_ups(self) -> None:
+        """Insert the follow-ups that wait (after the event: one statement)."""
+        if self._follow_ups:
+            _INSERT_FOLLOW_UPS.execute(self.session.connection(), self._follow_ups)
 
     def event_variables(
         self, recipient: CustomerLike, referrer: Customer | None, unsubscribe_url: str
@@ -704,7 +787,7 @@ class _EventLookups:
 
 def _after_quiet_hours(now: datetime, quiet: dict[str, Any], timezone: str | None) -> datetime:
     """``now`` (naive UTC), or the end of the quiet hours in the customer's zone if inside them."""
-    zone = ZoneInfo(timezone or "UTC")
+    zone = customer_zone(timezone)
     local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
     start = time.fromisoformat(quiet["start"])
     end = time.fromisoformat(quiet["end"])

@@ -32,6 +32,7 @@ __all__ = [
     "RedemptionIn",
     "RedemptionPage",
     "attributed_messages",
+    "code_redeemed",
     "list_redemptions",
     "record_redemption",
     "redemption_input",
@@ -280,3 +281,18 @@ def attributed_messages(session: Session, redemption_id: str) -> list[str]:
             .order_by(col(RedemptionAttribution.delivery_id))
         )
     )
+
+
+def code_redeemed(session: Session, project_id: str, code: str, *, since: datetime) -> bool:
+    """Whether ``code`` of the project was redeemed at or after ``since`` (naive UTC): the one
+    reader of a code's redemption state (a follow-up's "if not redeemed" asks it)."""
+    found = session.exec(
+        select(Redemption.id)
+        .where(
+            Redemption.project_id == project_id,
+            col(Redemption.redeemed_at) >= since,
+            Redemption.code == code,
+        )
+        .limit(1)
+    ).first()
+    return found is not None

@@ -28,6 +28,7 @@ from distribution.models.deliveries import (
     DeliveryStatusChange,
     Distribution,
     Event,
+    FollowUp,
     Resubscription,
     Suppression,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Distribution",
     "Event",
     "EventStream",
+    "FollowUp",
     "JSONVariant",
     "MessageTemplate",
     "Project",

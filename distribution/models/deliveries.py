@@ -36,6 +36,7 @@ __all__ = [
     "DeliveryStatusChange",
     "Distribution",
     "Event",
+    "FollowUp",
     "Resubscription",
     "Suppression",
 ]
@@ -111,6 +112,15 @@ class Distribution(SQLModel, table=True):
     quiet_hours: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSONVariant, nullable=True)
     )
+    # A date trigger (``trigger == "customer.date"``): which date, the offset, the local hour.
+    schedule: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONVariant, nullable=True)
+    )
+    # A follow-up: wait this long after the trigger, then check ``recheck`` before sending.
+    delay_seconds: int | None = None
+    recheck: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONVariant, nullable=True)
+    )
     status: str = "active"  # "active" | "paused"
     created_by: str | None = None
     updated_by: str | None = None
@@ -153,6 +163,33 @@ class Event(SQLModel, table=True):
     #: Stored by a customer write, its distributions not matched yet (a segment entered or
     #: left: ``distribution.events.segment_events`` prepares them just after the write).
     pending: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class FollowUp(SQLModel, table=True):
+    """A delayed distribution's wait for one event: due at ``due_at``, then re-checked.
+
+    The row is the truth while it waits, as a delivery row is while it is queued: a restart
+    finds it again. ``status`` moves once, from ``waiting`` to ``sent`` or ``skipped`` (with
+    the reason), in the transaction that writes the deliveries.
+    """
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        UniqueConstraint("event_id", "distribution_id", name="uq_follow_up_event_distribution"),
+        Index("ix_follow_up_due", "status", "due_at"),
+    )
+
+    id: str = Field(primary_key=True)
+    project_id: str = project_fk()
+    event_id: str
+    distribution_id: str
+    customer_id: str | None = None
+    referrer_id: str | None = None
+    status: str = "waiting"  # "waiting" | "sent" | "skipped"
+    reason: str | None = None
+    due_at: datetime = Field(sa_type=DateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
+    done_at: datetime | None = Field(default=None, sa_type=DateTime)
 
 
 def _present(name: str, *columns: str) -> Index:

@@ -15,7 +15,13 @@ import pytest
 from distribution.storage.db import Database
 from tests.conftest import migrated_database
 
-POSTGRES_ONLY = ["test_rate_limit.py", "test_stream_order.py", "test_tasks.py", "test_workers.py"]
+POSTGRES_ONLY = [
+    "test_rate_limit.py",
+    "test_scheduled_workers.py",
+    "test_stream_order.py",
+    "test_tasks.py",
+    "test_workers.py",
+]
 collect_ignore = [] if os.environ.get("TEST_DATABASE_URL") else POSTGRES_ONLY
 
 

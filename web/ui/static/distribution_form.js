@@ -106,6 +106,7 @@
       sample[part] = sample[part] || {};
       sample[part][rest[0]] = examples.get(path);
     }
+    scheduleShown();
     const text = JSON.stringify(sample, null, 2);
     if ($("preview-event").value.trim() === autoSample.trim()) $("preview-event").value = text;
     autoSample = text;
@@ -192,8 +193,58 @@
         : { channel: c.channel, template: c.template, provider: c.provider })),
       frequency_cap_hours: cap ? Number(cap) : null,
       quiet_hours: start || end ? { start, end } : null,
+      ...timing(),
     };
   }
+
+  // A date trigger's schedule, and a follow-up's delay and recheck. Conditions of a recheck
+  // (set through the API) are kept as they were: the form does not edit them.
+  let recheckConditions = null;
+  const DATE_TRIGGER = "customer.date";
+  function timing() {
+    let schedule = null;
+    if (triggerValue() === DATE_TRIGGER) {
+      const offset = $("d-schedule-offset").value.trim();
+      schedule = {
+        field: $("d-schedule-field").value.trim(),
+        offset_days: offset === "" ? 0 : Number(offset),
+        at: $("d-schedule-at").value,
+      };
+      if ($("d-schedule-repeat").value) schedule.repeat = $("d-schedule-repeat").value;
+    }
+    const wait = $("d-delay-value").value.trim();
+    const delay = wait ? Number(wait) * Number($("d-delay-unit").value) : null;
+    let recheck = null;
+    if (delay && ($("d-recheck-code").checked || recheckConditions)) {
+      recheck = {};
+      if ($("d-recheck-code").checked) recheck.code = "not_redeemed";
+      if (recheckConditions) recheck.conditions = recheckConditions;
+    }
+    return { schedule, delay, recheck };
+  }
+
+  function delayText(seconds) {
+    if (!seconds) return "none: sends at once";
+    const [size, unit] = seconds % 86400 === 0 ? [86400, "day"] : seconds % 3600 === 0 ? [3600, "hour"] : [60, "minute"];
+    const n = Math.round(seconds / size);
+    return `${n} ${unit}${n === 1 ? "" : "s"}`;
+  }
+
+  function scheduleText(s) {
+    if (!s) return "—";
+    const when = s.offset_days ? `${Math.abs(s.offset_days)} day${Math.abs(s.offset_days) === 1 ? "" : "s"} ${s.offset_days < 0 ? "before" : "after"}` : "on the day of";
+    return `${when} ${s.field}, at ${s.at} local`;
+  }
+
+  function scheduleShown() {
+    $("d-schedule").hidden = triggerValue() !== DATE_TRIGGER;
+    $("d-use-date").hidden = triggerValue() === DATE_TRIGGER;
+  }
+  $("d-use-date").addEventListener("click", () => {
+    $("d-trigger").value = DATE_TRIGGER;
+    triggerChanged();
+    $("d-schedule-field").focus();
+  });
 
   function renderSummary() {
     const r = rule();
@@ -213,6 +264,10 @@
       ["Send to", r.recipient === "customer" ? "the customer" : "the referrer"],
       ["Frequency cap", r.frequency_cap_hours ? `once per ${r.frequency_cap_hours} h` : "none"],
       ["Quiet hours", r.quiet_hours ? `${r.quiet_hours.start}–${r.quiet_hours.end}` : "none"],
+      ...(r.schedule ? [["Date", scheduleText(r.schedule)]] : []),
+      ["Wait before sending", delayText(r.delay)],
+      ...(r.recheck ? [["Then check", [r.recheck.code ? "the code is not redeemed" : null,
+        r.recheck.conditions ? "the recheck conditions" : null].filter(Boolean).join(" and ")]] : []),
     ];
     $("summary").replaceChildren(...items.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   }
@@ -325,6 +380,19 @@
     $("d-quiet-start").value = d.quiet_hours ? d.quiet_hours.start : "";
     $("d-quiet-end").value = d.quiet_hours ? d.quiet_hours.end : "";
     channels = d.channels.map((c) => ({ channel: c.channel, template: c.template || "", provider: c.provider }));
+    if (d.schedule) {
+      $("d-schedule-field").value = d.schedule.field;
+      $("d-schedule-offset").value = d.schedule.offset_days || 0;
+      $("d-schedule-at").value = d.schedule.at;
+      $("d-schedule-repeat").value = d.schedule.repeat || "";
+    }
+    if (d.delay_seconds) {
+      const unit = [86400, 3600, 60].find((size) => d.delay_seconds % size === 0) || 60;
+      $("d-delay-unit").value = String(unit);
+      $("d-delay-value").value = Math.max(1, Math.round(d.delay_seconds / unit));
+    }
+    $("d-recheck-code").checked = Boolean(d.recheck && d.recheck.code === "not_redeemed");
+    recheckConditions = d.recheck && d.recheck.conditions ? d.recheck.conditions : null;
   }
 
   async function start() {
