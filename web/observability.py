@@ -166,11 +166,11 @@ class DeliveryCollector(Collector):
             ).one()
             redeemed = session.exec(
                 select(
-                    col(Redemption.attributed) > 0,
+                    Redemption.attributed,
                     Redemption.currency,
                     func.count(),
                     func.coalesce(func.sum(Redemption.amount), 0),
-                ).group_by(col(Redemption.attributed) > 0, col(Redemption.currency))
+                ).group_by(col(Redemption.attributed), col(Redemption.currency))
             ).all()
         for status, provider, count in rows:
             by_status.add_metric([status, provider], count)

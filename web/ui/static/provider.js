@@ -333,6 +333,7 @@
     window.dm.clearProblem(form);
     const saved = form.querySelector("[data-saved]");
     saved.hidden = true;
+    saved.textContent = ""; // "Saved." again only once this save is done
     try {
       const answer = provider
         ? await api("PATCH", `/providers/${encodeURIComponent(name)}`, body())
