@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.test_browser.accessibility import assert_accessible, assert_fits
 from tests.test_browser.conftest import WAIT_MS, Console, Site, api_client, ok
 from tests.test_browser.live_data import bulk_send
 from tests.test_browser.live_data import distribution as live_distribution
@@ -161,4 +162,22 @@ def test_a_redemption_marks_the_message_converted_in_the_feed_and_the_counts(
     tab.goto(site.url + "/distributions")
     converted = tab.locator(f'tr[data-distribution="{distribution}"] [data-role="converted"]')
     expect(converted).to_contain_text("converted 1 · €49.90")
+
+    # The redemptions page lists it credited to the message, and a stranger's code to none.
+    stranger = f"NOBODY-{secrets.token_hex(3)}"
+    ok(api.post("/v1/events", json={**redeemed, "code": stranger, "order": {"id": "o-2"}}))
+    tab.goto(site.url + "/deliveries")
+    tab.get_by_role("link", name="Redemptions").click()
+    credited = tab.locator("#redemptions-table tr", has_text=code)
+    expect(credited).to_contain_text(message)
+    expect(credited).to_contain_text("€49.90")
+    expect(tab.locator("#redemptions-table tr", has_text=stranger)).to_contain_text("none")
+    assert_accessible(tab, "the redemptions page")
+    assert_fits(tab, "the redemptions page")
+    tab.get_by_role("link", name="Credited to none").click()
+    expect(tab.locator("#redemptions-table tr", has_text=stranger)).to_have_count(1)
+    expect(tab.locator("#redemptions-table tr", has_text=code)).to_have_count(0)
+    tab.get_by_role("link", name="Credited to a message").click()
+    expect(tab.locator("#redemptions-table tr", has_text=code)).to_have_count(1)
+    expect(tab.locator("#redemptions-table tr", has_text=stranger)).to_have_count(0)
     assert not console.errors, console.errors

@@ -19,6 +19,7 @@ from distribution.codes.campaigns import get_campaign
 from distribution.customers.segments import get_segment
 from distribution.errors import NotFoundError
 from distribution.events.distributions import get_distribution, list_distributions
+from distribution.events.redemptions import attributed_messages, list_redemptions
 from distribution.models import Distribution
 from distribution.outbox.messages import DELIVERY_STATUSES, labels_for, list_bulk_jobs
 from distribution.storage.db import Database
@@ -26,6 +27,7 @@ from web.ui.feeds_views import (
     CHANNELS,
     WINDOWS,
     campaign_names,
+    conversion_text,
     distribution_counts,
     iso,
     job_json,
@@ -35,6 +37,9 @@ from web.ui.pages import page
 from web.ui.session import UiUser
 
 __all__ = ["FeedsPagesController"]
+
+# The redemptions page's filter: all, credited to a message, or credited to none.
+_SHOWN: dict[str, bool | None] = {"all": None, "attributed": True, "unattributed": False}
 
 
 def _template_names(
@@ -149,6 +154,42 @@ class FeedsPagesController(Controller):
             updated_at=iso(found.updated_at),
             filter_names=filter_names,
             can_edit=user.can("editor"),
+        )
+
+    @get("/redemptions", sync_to_thread=True)
+    def redemptions(
+        self,
+        request: Request[Any, Any, Any],
+        user: NamedDependency[UiUser],
+        db: NamedDependency[Database],
+        show: FromQuery[str] = "all",
+        after: FromQuery[str | None] = None,
+    ) -> Template:
+        """Codes redeemed, newest first: the order, and the messages credited (or none)."""
+        attributed = _SHOWN.get(show)
+        with db.reader() as tx:
+            found = list_redemptions(
+                tx, user.project_id, limit=50, starting_after=after, attributed=attributed
+            )
+            rows = [
+                {
+                    "id": r.id,
+                    "code": r.code,
+                    "order_id": r.order_id,
+                    "amount": conversion_text(r.amount, r.currency) or "—",
+                    "redeemed_at": iso(r.redeemed_at),
+                    "messages": attributed_messages(tx, r.id) if r.attributed else [],
+                }
+                for r in found.redemptions
+            ]
+        return page(
+            request,
+            "redemptions.html",
+            user,
+            section="deliveries",
+            rows=rows,
+            show=show if show in _SHOWN else "all",
+            next_cursor=found.next_cursor,
         )
 
     @get("/bulk-sends", sync_to_thread=True)
