@@ -37,14 +37,11 @@ class TimeToConversionOut(msgspec.Struct):
     p90_seconds: float
 
 
-class ScopeStatsOut(msgspec.Struct):
-    """Counts by status, messages handed to a provider (``sent``), delivered, failed (failed or
-    bounced), messages credited with a redemption (``converted``), redemptions credited to
-    them (``conversions``, each once) and their revenue; ``time_to_conversion``: seconds from
-    sending to the first redemption of converted messages (median, 90th percentile)."""
+class FiguresOut(msgspec.Struct):
+    """Messages, those handed to a provider (``sent``), delivered, failed (failed or bounced),
+    credited with a redemption (``converted``), the redemptions credited (``conversions``,
+    each once) and their revenue: a scope's figures, in total or of a day."""
 
-    total: dict[str, int]
-    time_to_conversion: TimeToConversionOut | None
     messages: int
     sent: int
     delivered: int
@@ -52,6 +49,14 @@ class ScopeStatsOut(msgspec.Struct):
     converted: int
     conversions: int
     revenue: list[RevenueOut]
+
+
+class ScopeStatsOut(FiguresOut):
+    """The figures in total, with the counts by status and ``time_to_conversion``: seconds
+    from sending to the first redemption of converted messages (median, 90th percentile)."""
+
+    total: dict[str, int]
+    time_to_conversion: TimeToConversionOut | None
 
 
 def scope_stats_out(stats: dict[str, Any]) -> ScopeStatsOut:
@@ -80,18 +85,11 @@ class TemplateStatsOut(msgspec.Struct):
     variants: list[VariantStatsOut]
 
 
-class DayOut(msgspec.Struct):
+class DayOut(FiguresOut):
     """One UTC day of a scope: the messages created that day and what became of them, and the
     redemptions credited that day with their revenue (``outbox.conversions.scope_days``)."""
 
     day: str
-    messages: int
-    sent: int
-    delivered: int
-    failed: int
-    converted: int
-    conversions: int
-    revenue: list[RevenueOut]
 
 
 def days_out(days: list[dict[str, Any]]) -> list[DayOut]:
