@@ -83,6 +83,8 @@ class StreamEntry(SQLModel, table=True):
             sqlite_where=text("position IS NULL"),
             postgresql_where=text("position IS NULL"),
         ),
+        # The scheduler forgets entries past their retention by age.
+        Index("ix_stream_entry_created_at", "created_at"),
     )
 
     id: int | None = Field(

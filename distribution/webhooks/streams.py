@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from distribution.accounts.project_cache import CACHE, changed
 from distribution.errors import FieldError, InvalidInputError
-from distribution.models import EventStream, StreamEntry, StreamSequence, utcnow
+from distribution.models import EventStream, StreamEntry, StreamSequence
 from distribution.storage.ids import new_id
 from distribution.storage.project_rows import project_row, project_rows
 
@@ -39,6 +39,7 @@ __all__ = [
     "StreamPage",
     "create_stream",
     "delete_stream",
+    "forget_old_entries",
     "list_streams",
     "read_stream",
     "sequence",
@@ -144,7 +145,7 @@ def stream_entries(
 def sequence(session: Session) -> int:
     """Number the committed entries that have no position yet (one round); how many.
 
-    Also forgets entries older than ``RETENTION``. Run in its own short transaction.
+    Run in its own short transaction: it holds the one sequence row.
     """
     connection = session.connection()
     last = connection.execute(
@@ -170,12 +171,21 @@ def sequence(session: Session) -> int:
         connection.execute(
             update(_SEQUENCE).where(_SEQUENCE.c.id == 1).values(last=last + len(ids))
         )
-    connection.execute(
+    return len(ids)
+
+
+def forget_old_entries(session: Session, now: datetime) -> int:
+    """Delete the numbered entries older than ``RETENTION``; how many.
+
+    Run by the scheduler's round, not by readers: a read holds the sequence row, and a delete
+    there made every read of every stream pay for the whole table's housekeeping.
+    """
+    result = session.connection().execute(
         delete(_ENTRIES).where(
-            _ENTRIES.c.created_at < utcnow() - RETENTION, _ENTRIES.c.position.is_not(None)
+            _ENTRIES.c.created_at < now - RETENTION, _ENTRIES.c.position.is_not(None)
         )
     )
-    return len(ids)
+    return int(result.rowcount)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlmodel import col, update
 
+from distribution.events.scheduler import scheduled_round
+from distribution.models import StreamEntry, utcnow
+from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
+from distribution.webhooks.streams import RETENTION
 from tests.conftest import make_project
 from tests.test_web.api_templates import published_template
 
 Client = TestClient[Litestar]
+LINKS = LinkSettings(public_url="https://dm.example.com", secret_key="streams-test")
 
 
 def _page_through(
@@ -112,3 +119,34 @@ def test_another_project_cannot_read_or_delete_a_stream(
     assert client.delete(f"/v1/streams/{stream['id']}", headers=headers).status_code == 404
     assert client.get("/v1/streams", headers=headers).json() == []
     assert client.get(f"/v1/streams/{stream['id']}/events").status_code == 200
+
+
+def test_the_scheduler_round_forgets_entries_past_their_retention_and_keeps_the_rest(
+    client: Client, app_database: Database
+) -> None:
+    stream = client.post("/v1/streams", json={"name": "aged", "event_types": ["message.sent"]})
+    template_id = published_template(
+        client, {"body_format": "html", "subject": "Hi", "body": "<p>Hi</p>"}
+    )
+    client.post(
+        "/v1/distributions",
+        json={
+            "name": "Aged",
+            "trigger": "stream.aged",
+            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+        },
+    )
+    _sent_messages(client, "stream.aged", ["old", "new"])
+    events, _cursor = _page_through(client, stream.json()["id"], None, limit=10)
+    assert len(events) == 2
+    # The first entry was written eight days before this round, the second one day before.
+    now = utcnow() + RETENTION + timedelta(days=1)
+    with app_database.session() as session:
+        session.connection().execute(
+            update(StreamEntry)
+            .where(col(StreamEntry.position) == int(events[1]["position"]))
+            .values(created_at=now - timedelta(days=1))
+        )
+    scheduled_round(app_database, LINKS, now)
+    left, _cursor = _page_through(client, stream.json()["id"], None, limit=10)
+    assert [e["position"] for e in left] == [events[1]["position"]]
