@@ -51,6 +51,7 @@ from distribution.outbox import (
 )
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
+from distribution.webhooks.message_data import message_data
 from distribution.webhooks.subscriptions import emit_many, wants
 
 __all__ = [
@@ -307,16 +308,15 @@ def _announce(session: Session, project_id: str, rows: list[dict[str, Any]]) -> 
             project_id,
             f"message.{status}",
             [
-                {
-                    "object": "message",
-                    "id": row["id"],
-                    "status": row["status"],
-                    "channel": row["channel"],
-                    "bulk_job_id": row["bulk_job_id"],
-                    "customer_id": row["customer_id"],
-                    "campaign_id": row["campaign_id"],
-                    "reason": row["last_error"],
-                }
+                message_data(
+                    id=row["id"],
+                    status=row["status"],
+                    channel=row["channel"],
+                    bulk_job_id=row["bulk_job_id"],
+                    customer_id=row["customer_id"],
+                    campaign_id=row["campaign_id"],
+                    reason=row["last_error"],
+                )
                 for row in rows
                 if row["status"] == status
             ],

@@ -72,6 +72,7 @@ from distribution.template_store.rendering import (
     compile_version,
     customer_variables,
 )
+from distribution.webhooks.message_data import message_data
 from distribution.webhooks.subscriptions import emit
 from templates import CompiledEmail, CompiledSms
 
@@ -636,17 +637,16 @@ class OutboxWriter:
                 self.session,
                 self.project.id,
                 f"message.{status}",
-                {
-                    "object": "message",
-                    "id": row["id"],
-                    "status": status,
-                    "channel": spec.channel,
-                    "distribution_id": distribution.id,
-                    "event_id": self.event_id,
-                    "customer_id": row["customer_id"],
-                    "campaign_id": row["campaign_id"],
-                    "reason": reason,
-                },
+                message_data(
+                    id=row["id"],
+                    status=status,
+                    channel=spec.channel,
+                    distribution_id=distribution.id,
+                    event_id=self.event_id,
+                    customer_id=row["customer_id"],
+                    campaign_id=row["campaign_id"],
+                    reason=reason,
+                ),
             )
         self.summaries.append(
             DeliverySummary(

@@ -24,6 +24,7 @@ from distribution.events.voucherify_events import voucherify_redemption_id
 from distribution.models import Delivery, DeliveryStatus, Redemption, RedemptionAttribution, utcnow
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
+from distribution.webhooks.message_data import message_data
 from distribution.webhooks.subscriptions import emit_many
 
 __all__ = [
@@ -221,23 +222,23 @@ def _credit(session: Session, project_id: str, row: Redemption, delivery_ids: li
 
 
 def _converted_payload(delivery: Delivery, row: Redemption) -> dict[str, Any]:
-    return {
-        "object": "message",
-        "id": delivery.id,
-        "status": delivery.status,
-        "channel": delivery.channel,
-        "distribution_id": delivery.distribution_id,
-        "bulk_job_id": delivery.bulk_job_id,
-        "campaign_id": delivery.campaign_id,
-        "template_version_id": delivery.template_version_id,
-        "customer_id": delivery.customer_id,
-        "redemption_id": row.id,
-        "code": row.code,
-        "order_id": row.order_id,
-        "amount": row.amount,
-        "currency": row.currency,
-        "converted_at": row.redeemed_at.isoformat() + "Z",
-    }
+    return message_data(
+        id=delivery.id,
+        status=delivery.status,
+        channel=delivery.channel,
+        distribution_id=delivery.distribution_id,
+        event_id=delivery.event_id,
+        bulk_job_id=delivery.bulk_job_id,
+        customer_id=delivery.customer_id,
+        campaign_id=delivery.campaign_id,
+        template_version_id=delivery.template_version_id,
+        redemption_id=row.id,
+        code=row.code,
+        order_id=row.order_id,
+        amount=row.amount,
+        currency=row.currency,
+        converted_at=row.redeemed_at.isoformat() + "Z",
+    )
 
 
 @dataclass(frozen=True)

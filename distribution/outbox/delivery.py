@@ -29,6 +29,7 @@ from distribution.models import Delivery, DeliveryStatusChange, utcnow
 from distribution.outbox.prepare import PROFILE, profile_update
 from distribution.storage.db import Database
 from distribution.storage.driver_sql import Among, insert_many, update_many
+from distribution.webhooks.message_data import message_data
 from distribution.webhooks.subscriptions import emit_many, wants
 from providers import (
     BatchSync,
@@ -548,24 +549,25 @@ _ANNOUNCED_COLUMNS = [
     col(Delivery.event_id),
     col(Delivery.customer_id),
     col(Delivery.campaign_id),
+    col(Delivery.bulk_job_id),
 ]
 
 
 def _announced(row: Any, outcome: SendOutcome) -> dict[str, Any]:
     """The ``message.sent``/``message.failed`` webhook data of a moved row."""
-    return {
-        "object": "message",
-        "id": row[0],
-        "status": outcome.status,
-        "channel": row[2],
-        "distribution_id": row[3],
-        "event_id": row[4],
-        "customer_id": row[5],
-        "campaign_id": row[6],
-        "provider_message_id": outcome.provider_message_id,
-        "provider_status": outcome.provider_status,
-        "reason": _error_of(outcome),
-    }
+    return message_data(
+        id=row[0],
+        status=outcome.status,
+        channel=row[2],
+        distribution_id=row[3],
+        event_id=row[4],
+        customer_id=row[5],
+        campaign_id=row[6],
+        bulk_job_id=row[7],
+        provider_message_id=outcome.provider_message_id,
+        provider_status=outcome.provider_status,
+        reason=_error_of(outcome),
+    )
 
 
 def _error_of(outcome: SendOutcome) -> str | None:
