@@ -146,7 +146,7 @@ class MessageController(Controller):
                 test=test,
             )
         return MessageList(
-            messages=[message_out(m) for m in found.messages],
+            messages=[message_out(m) for m in found.rows],
             has_more=found.has_more,
             next_cursor=found.next_cursor,
         )

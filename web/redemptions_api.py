@@ -90,7 +90,7 @@ class RedemptionController(Controller):
                 code=code,
             )
             return RedemptionList(
-                redemptions=[_out(session, r) for r in found.redemptions],
+                redemptions=[_out(session, r) for r in found.rows],
                 has_more=found.has_more,
                 next_cursor=found.next_cursor,
             )

@@ -24,7 +24,8 @@ from distribution.events.voucherify_events import voucherify_redemption_id
 from distribution.models import Delivery, DeliveryStatus, Redemption, RedemptionAttribution, utcnow
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
-from distribution.webhooks.message_data import message_data
+from distribution.storage.pages import IdPage, newest_first
+from distribution.webhooks.message_data import delivery_data
 from distribution.webhooks.subscriptions import emit_many
 
 __all__ = [
@@ -222,15 +223,8 @@ def _credit(session: Session, project_id: str, row: Redemption, delivery_ids: li
 
 
 def _converted_payload(delivery: Delivery, row: Redemption) -> dict[str, Any]:
-    return message_data(
-        id=delivery.id,
-        status=delivery.status,
-        channel=delivery.channel,
-        distribution_id=delivery.distribution_id,
-        event_id=delivery.event_id,
-        bulk_job_id=delivery.bulk_job_id,
-        customer_id=delivery.customer_id,
-        campaign_id=delivery.campaign_id,
+    return delivery_data(
+        delivery,
         template_version_id=delivery.template_version_id,
         redemption_id=row.id,
         code=row.code,
@@ -241,11 +235,7 @@ def _converted_payload(delivery: Delivery, row: Redemption) -> dict[str, Any]:
     )
 
 
-@dataclass(frozen=True)
-class RedemptionPage:
-    redemptions: list[Redemption]
-    has_more: bool
-    next_cursor: str | None
+RedemptionPage = IdPage[Redemption]
 
 
 def list_redemptions(
@@ -265,12 +255,9 @@ def list_redemptions(
         statement = statement.where(counted > 0 if attributed else counted == 0)
     if code is not None:
         statement = statement.where(col(Redemption.code) == code)
-    if starting_after:
-        statement = statement.where(col(Redemption.id) < starting_after)
-    rows = list(session.exec(statement.order_by(col(Redemption.id).desc()).limit(limit + 1)))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return RedemptionPage(rows, has_more, rows[-1].id if has_more and rows else None)
+    return newest_first(
+        session, statement, Redemption.id, limit=limit, starting_after=starting_after
+    )
 
 
 def attributed_messages(session: Session, redemption_id: str) -> list[str]:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from distribution.customers.consent import suppress
 from distribution.models import Delivery, DeliveryStatus, DeliveryStatusChange, utcnow
-from distribution.webhooks.message_data import message_data
+from distribution.webhooks.message_data import delivery_data
 from distribution.webhooks.subscriptions import emit
 from providers import DeliveryEvent
 
@@ -88,15 +88,8 @@ def record_delivery_events(
 
 def _announced(delivery: Delivery, detail: str | None) -> dict[str, object]:
     """The ``message.delivered``/``bounced``/``failed`` webhook data."""
-    return message_data(
-        id=delivery.id,
-        status=delivery.status,
-        channel=delivery.channel,
-        distribution_id=delivery.distribution_id,
-        event_id=delivery.event_id,
-        bulk_job_id=delivery.bulk_job_id,
-        customer_id=delivery.customer_id,
-        campaign_id=delivery.campaign_id,
+    return delivery_data(
+        delivery,
         provider_message_id=delivery.provider_message_id,
         reason=detail,
     )

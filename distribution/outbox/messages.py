@@ -20,6 +20,7 @@ from distribution.models import (
 )
 from distribution.outbox.conversions import Scope, conversion_figures
 from distribution.storage.ids import first_id_at
+from distribution.storage.pages import IdPage, newest_first
 from distribution.storage.project_rows import project_row
 
 __all__ = [
@@ -44,11 +45,7 @@ MESSAGE_ID_PREFIX = "msg"
 DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
 
 
-@dataclass(frozen=True)
-class MessagePage:
-    messages: list[Delivery]
-    has_more: bool
-    next_cursor: str | None
+MessagePage = IdPage[Delivery]
 
 
 def list_messages(
@@ -86,16 +83,11 @@ def list_messages(
     for name, value in filters.items():
         if value is not None:
             statement = statement.where(getattr(Delivery, name) == value)
-    if starting_after:
-        statement = statement.where(col(Delivery.id) < starting_after)
     if created_after:
         statement = statement.where(col(Delivery.created_at) >= created_after)
     if created_before:
         statement = statement.where(col(Delivery.created_at) < created_before)
-    rows = list(session.exec(statement.order_by(col(Delivery.id).desc()).limit(limit + 1)))
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return MessagePage(rows, has_more, rows[-1].id if has_more and rows else None)
+    return newest_first(session, statement, Delivery.id, limit=limit, starting_after=starting_after)
 
 
 def changed_messages(

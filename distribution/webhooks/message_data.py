@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["message_data"]
+from distribution.models import Delivery
+
+__all__ = ["delivery_data", "message_data"]
 
 
 def message_data(
@@ -37,3 +39,18 @@ def message_data(
         "campaign_id": campaign_id,
         **extra,
     }
+
+
+def delivery_data(delivery: Delivery, **extra: Any) -> dict[str, Any]:
+    """``message_data`` of a loaded delivery row."""
+    return message_data(
+        id=delivery.id,
+        status=delivery.status,
+        channel=delivery.channel,
+        distribution_id=delivery.distribution_id,
+        event_id=delivery.event_id,
+        bulk_job_id=delivery.bulk_job_id,
+        customer_id=delivery.customer_id,
+        campaign_id=delivery.campaign_id,
+        **extra,
+    )

@@ -38,6 +38,22 @@ def _page_through(
             return events, after
 
 
+def _distribution(client: Client, trigger: str) -> None:
+    """A distribution of ``trigger`` sending an email through the capture provider."""
+    template_id = published_template(
+        client, {"body_format": "html", "subject": "Hi", "body": "<p>Hi {{ customer.name }}</p>"}
+    )
+    created = client.post(
+        "/v1/distributions",
+        json={
+            "name": trigger,
+            "trigger": trigger,
+            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+
+
 def _sent_messages(client: Client, trigger: str, people: list[str]) -> list[str]:
     ids = []
     for person in people:
@@ -58,17 +74,7 @@ def _sent_messages(client: Client, trigger: str, people: list[str]) -> list[str]
 def test_a_stream_gives_each_event_once_in_pages_and_goes_on_from_its_cursor(
     client: Client,
 ) -> None:
-    template_id = published_template(
-        client, {"body_format": "html", "subject": "Hi", "body": "<p>Hi {{ customer.name }}</p>"}
-    )
-    client.post(
-        "/v1/distributions",
-        json={
-            "name": "Streamed",
-            "trigger": "stream.tested",
-            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
-        },
-    )
+    _distribution(client, "stream.tested")
     created = client.post(
         "/v1/streams", json={"name": "warehouse", "event_types": ["message.sent"]}
     )
@@ -125,17 +131,7 @@ def test_the_scheduler_round_forgets_entries_past_their_retention_and_keeps_the_
     client: Client, app_database: Database
 ) -> None:
     stream = client.post("/v1/streams", json={"name": "aged", "event_types": ["message.sent"]})
-    template_id = published_template(
-        client, {"body_format": "html", "subject": "Hi", "body": "<p>Hi</p>"}
-    )
-    client.post(
-        "/v1/distributions",
-        json={
-            "name": "Aged",
-            "trigger": "stream.aged",
-            "channels": [{"channel": "email", "template": template_id, "provider": "capture"}],
-        },
-    )
+    _distribution(client, "stream.aged")
     _sent_messages(client, "stream.aged", ["old", "new"])
     events, _cursor = _page_through(client, stream.json()["id"], None, limit=10)
     assert len(events) == 2

@@ -116,10 +116,10 @@ class FeedsApiController(Controller):
                 )
                 rows = [
                     m
-                    for m in page.messages
+                    for m in page.rows
                     if (not status or m.status == status) and tests in (None, m.test)
                 ]
-                gone = [m.id for m in page.messages if status and m.status != status]
+                gone = [m.id for m in page.rows if status and m.status != status]
             else:
                 page = list_messages(
                     tx,
@@ -131,7 +131,7 @@ class FeedsApiController(Controller):
                     bulk_job_id=bulk_job or None,
                     test=tests,
                 )
-                rows = page.messages
+                rows = page.rows
             labels = message_labels(tx, user.project_id, rows)
             bulk = bulk_job_names(
                 tx, user.project_id, {m.bulk_job_id for m in rows if m.bulk_job_id}

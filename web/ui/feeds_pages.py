@@ -180,7 +180,7 @@ class FeedsPagesController(Controller):
                     "redeemed_at": iso(r.redeemed_at),
                     "messages": attributed_messages(tx, r.id) if r.attributed else [],
                 }
-                for r in found.redemptions
+                for r in found.rows
             ]
         return page(
             request,
