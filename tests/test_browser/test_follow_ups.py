@@ -81,7 +81,7 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     tab.get_by_role("button", name="5. Activate").click()
     summary = tab.locator("#summary")
     expect(summary).to_contain_text("waits 91 days, then sends only if the event's code")
-    expect(summary).to_contain_text(f"the customer matches")
+    expect(summary).to_contain_text("the customer matches")
 
     # 91 days is refused; the form opens step 4 with the reason next to the wait.
     tab.get_by_role("button", name="Activate", exact=True).click()
@@ -110,11 +110,21 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     # Bo's code is redeemed and his wait settled two days on: skipped, with the reason. Ana's
     # event comes after and waits.
     _assigned(api, f"bo-{tag}", f"bo@{tag}.example", f"BO-{tag}")
-    ok(api.post("/v1/events", json={"type": "code.redeemed", "code": f"BO-{tag}",
-                                    "customer": {"source_id": f"bo-{tag}"}}))
+    ok(
+        api.post(
+            "/v1/events",
+            json={
+                "type": "code.redeemed",
+                "code": f"BO-{tag}",
+                "customer": {"source_id": f"bo-{tag}"},
+            },
+        )
+    )
     links = LinkSettings(public_url=site.url, secret_key=SECRET)
     settled = run_due_follow_ups(site.database, links, utcnow() + timedelta(days=3))
-    assert [(o.status, o.reason) for o in settled] == [("skipped", f"the code BO-{tag} was redeemed")]
+    assert [(o.status, o.reason) for o in settled] == [
+        ("skipped", f"the code BO-{tag} was redeemed")
+    ]
     _assigned(api, f"ana-{tag}", f"ana@{tag}.example", f"ANA-{tag}")
 
     tab.reload()
