@@ -89,6 +89,7 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     expect(wait).to_have_attribute("aria-invalid", "true")
     expect(wait).to_be_visible()
     expect(tab.locator("#d-delay-value-error")).to_have_text("must be from 1 second to 90 days")
+    _shoot(tab, follow_up, "form-refused")
     wait.fill("2")
     tab.get_by_role("button", name="5. Activate").click()
     tab.get_by_role("button", name="Activate", exact=True).click()
