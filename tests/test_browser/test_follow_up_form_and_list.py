@@ -75,6 +75,8 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     follow_up.get_by_label("Field of recheck condition 1").select_option("email")
     follow_up.get_by_label("Operator of recheck condition 1").select_option("contains")
     follow_up.get_by_label("Value of recheck condition 1").fill(f"{tag}.example")
+    follow_up.get_by_role("button", name="Add recheck condition").click()
+    follow_up.get_by_label("Operator of recheck condition 2").select_option("in")
     assert_accessible(tab, "distribution form, wait and recheck")
     assert_fits(tab, "distribution form, wait and recheck")
     _shoot(tab, follow_up, "form")
@@ -83,13 +85,19 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     expect(summary).to_contain_text("waits 91 days, then sends only if the event's code")
     expect(summary).to_contain_text("the customer matches")
 
-    # 91 days is refused; the form opens step 4 with the reason next to the wait.
+    # 91 days and an empty list are refused; the form opens step 4 with each reason at its field.
     tab.get_by_role("button", name="Activate", exact=True).click()
     wait = follow_up.get_by_label("Wait", exact=True)
     expect(wait).to_have_attribute("aria-invalid", "true")
     expect(wait).to_be_visible()
     expect(tab.locator("#d-delay-value-error")).to_have_text("must be from 1 second to 90 days")
+    second = follow_up.get_by_label("Value of recheck condition 2")
+    expect(second).to_have_attribute("aria-invalid", "true")
+    expect(tab.locator("#" + str(second.get_attribute("aria-describedby")))).to_contain_text(
+        "non-empty list"
+    )
     _shoot(tab, follow_up, "form-refused")
+    follow_up.get_by_role("button", name="Remove recheck condition 2").click()
     wait.fill("2")
     tab.get_by_role("button", name="5. Activate").click()
     tab.get_by_role("button", name="Activate", exact=True).click()
@@ -153,6 +161,16 @@ def test_a_follow_up_made_in_the_form_lists_its_follow_ups_and_edits_back(
     expect(follow_up.get_by_label("Unit")).to_have_value("86400")
     expect(follow_up.get_by_label("the event's code has not been redeemed")).to_be_checked()
     expect(follow_up.get_by_label("Value of recheck condition 1")).to_have_value(f"{tag}.example")
+    # The preview prepares the deliveries at once, and says they wait.
+    tab.get_by_role("button", name="3. Channels").click()
+    tab.get_by_label("Customer to preview for").fill(f"ana-{tag}")
+    tab.get_by_role("button", name="Find", exact=True).click()
+    expect(tab.locator("#preview-note")).to_have_text("1 found.")
+    tab.get_by_role("button", name="Show the deliveries it would create").click()
+    expect(tab.locator("#preview-note")).to_contain_text(
+        "It would create 1 delivery; nothing was sent. With the wait, they are made when it is over"
+    )
+    tab.get_by_role("button", name="4. Recipient and timing").click()
     wait.fill("")
     expect(follow_up.get_by_label("the event's code has not been redeemed")).to_be_hidden()
     tab.get_by_role("button", name="5. Save").click()

@@ -360,11 +360,14 @@
     }
     note.textContent = "Rendering…";
     try {
+      const previewed = rule();
       const answer = await api("POST", "/distributions/preview", {
-        distribution: rule(), event: { ...extra, customer: { id: customer } },
+        distribution: previewed, event: { ...extra, customer: { id: customer } },
       });
+      // The preview prepares the deliveries at once; a follow-up writes them after its wait.
+      const later = previewed.delay === null ? "" : " With the wait, they are made when it is over, if the checks pass then.";
       note.textContent = answer.deliveries.length
-        ? `It would create ${answer.deliveries.length} deliver${answer.deliveries.length === 1 ? "y" : "ies"}; nothing was sent.`
+        ? `It would create ${answer.deliveries.length} deliver${answer.deliveries.length === 1 ? "y" : "ies"}; nothing was sent.${later}`
         : `No delivery: ${answer.note}.`;
       result.replaceChildren(el("ol", { class: "preview-list" }, ...answer.deliveries.map(deliveryView)));
     } catch (error) {
