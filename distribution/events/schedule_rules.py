@@ -149,15 +149,13 @@ def delay_seconds(raw: int | str | None) -> int | None:
     elif isinstance(raw, str) and (found := _DURATION.match(raw)) and raw not in ("P", "PT"):
         weeks, days, hours, minutes, secs = (int(part or 0) for part in found.groups())
         seconds = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + secs
-    if seconds is None or not 1 <= seconds <= MAX_DELAY_SECONDS:
+    # Two reasons, so that the form (which always sends whole seconds) shows only the plain one.
+    if seconds is None:
         raise InvalidInputError(
-            [
-                FieldError(
-                    "delay",
-                    "must be seconds or a duration such as P2D or PT12H, from 1 second to 90 days",
-                )
-            ]
+            [FieldError("delay", "must be seconds or a duration such as P2D or PT12H")]
         )
+    if not 1 <= seconds <= MAX_DELAY_SECONDS:
+        raise InvalidInputError([FieldError("delay", "must be from 1 second to 90 days")])
     return seconds
 
 

@@ -40,13 +40,12 @@ def test_choose_a_birthday_trigger_and_a_follow_up_in_the_form(
     tab.get_by_role("button", name="4. Recipient and timing").click()
     tab.get_by_label("Wait", exact=True).fill("2")
     tab.get_by_label("Unit").select_option(label="days")
-    tab.get_by_label("only if the event's code has not been redeemed").check()
+    tab.get_by_label("the event's code has not been redeemed").check()
     assert_accessible(tab, "distribution form, follow-up")
     tab.get_by_role("button", name="5. Activate").click()
     summary = tab.locator("#summary")
     expect(summary).to_contain_text("3 days before shoe_size, at 10:30 local")
-    expect(summary).to_contain_text("2 days")
-    expect(summary).to_contain_text("the code is not redeemed")
+    expect(summary).to_contain_text("waits 2 days, then sends only if the event's code has not")
 
     # The API refuses the field; the form opens step 1 on it.
     tab.get_by_role("button", name="Activate", exact=True).click()
@@ -58,7 +57,7 @@ def test_choose_a_birthday_trigger_and_a_follow_up_in_the_form(
     tab.get_by_role("button", name="Activate", exact=True).click()
     tab.wait_for_url("**/distributions/dist_*")
     expect(tab.locator("dl.facts")).to_contain_text("3 day(s) before birthdate, at 10:30")
-    expect(tab.locator("dl.facts")).to_contain_text("the code is not redeemed")
+    expect(tab.locator("dl.facts")).to_contain_text("the event's code has not been redeemed")
 
     [stored] = [d for d in ok(api.get("/v1/distributions")) if d["name"] == f"Birthday {tag}"]
     assert stored["trigger"] == "customer.date"
@@ -72,7 +71,7 @@ def test_choose_a_birthday_trigger_and_a_follow_up_in_the_form(
     expect(tab.get_by_label("Days before (−) or after")).to_have_value("-3")
     tab.get_by_role("button", name="4. Recipient and timing").click()
     expect(tab.get_by_label("Wait", exact=True)).to_have_value("2")
-    expect(tab.get_by_label("only if the event's code has not been redeemed")).to_be_checked()
+    expect(tab.get_by_label("the event's code has not been redeemed")).to_be_checked()
     tab.get_by_label("Wait", exact=True).fill("36")
     tab.get_by_label("Unit").select_option(label="hours")
     tab.get_by_role("button", name="5. Save").click()

@@ -25,6 +25,7 @@ from tests.builders import publish_template
 from tests.conftest import ProjectCredentials, make_project
 from tests.test_web.ui_sign_in import header_token, make_user, sign_in
 from web.ui.feeds_views import duration_text
+from web.ui.follow_ups_view import FOLLOW_UPS_SHOWN
 
 Client = TestClient[Litestar]
 
@@ -467,3 +468,53 @@ def test_an_unknown_page_is_an_error_page_for_browsers_and_a_problem_for_the_api
     assert (
         browser.get("/no-such-page").headers["content-type"].startswith("application/problem+json")
     )
+
+
+def test_a_delayed_distribution_page_lists_its_follow_ups_filtered_and_paged(
+    app: Litestar, app_database: Database, api_project: ProjectCredentials, client: Client
+) -> None:
+    template = publish_template(app_database, api_project.project.id, subject="Hi", body="<p/>")
+    created = client.post(
+        "/v1/distributions",
+        json={
+            "name": "Still unused",
+            "trigger": "code.assigned",
+            "channels": [{"channel": "email", "template": template, "provider": "capture"}],
+            "delay": "PT1H",
+        },
+    )
+    assert created.status_code == 201, created.text
+    distribution = created.json()["id"]
+    ui = _ui(app, app_database, api_project, "viewer")
+    page = f"/distributions/{distribution}"
+    assert "No follow-up yet" in ui.get(page).text
+    for n in range(FOLLOW_UPS_SHOWN + 1):
+        answer = client.post(
+            "/v1/events",
+            json={
+                "type": "code.assigned",
+                "customer": {"source_id": f"fu{n}", "name": f"Waiter {n}"},
+                "code": {"code": f"FU-{n}"},
+            },
+        )
+        assert answer.status_code == 202, answer.text
+
+    first = ui.get(page).text
+    assert first.count('<span class="badge st-waiting">waiting</span>') == FOLLOW_UPS_SHOWN
+    newest = re.search(r'<a href="/customers/(cust_\w+)">Waiter (\d+)</a>', first)
+    assert newest is not None
+    assert newest.group(2) == str(FOLLOW_UPS_SHOWN)  # newest first
+    older = re.search(r'href="([^"]*follow_ups_after=fup_\w+)#follow-ups">Older', first)
+    assert older is not None
+    rest = ui.get(older.group(1).replace("&amp;", "&")).text
+    assert re.findall(r">Waiter (\d+)</a>", rest) == ["0"]
+    assert "Newest follow-ups" in rest
+    assert "Older follow-ups" not in rest
+    assert "No sent follow-up." in ui.get(page, params={"follow_ups": "sent"}).text
+    # An unknown status reads as all, as the redemptions page's filter does.
+    anything = ui.get(page, params={"follow_ups": "lost"})
+    assert anything.status_code == 200
+    assert 'aria-current="page">All</a>' in anything.text
+
+    undelayed = _distribution(client, app_database, api_project)
+    assert 'id="follow-ups"' not in ui.get(f"/distributions/{undelayed}").text

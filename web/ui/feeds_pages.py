@@ -33,6 +33,7 @@ from web.ui.feeds_views import (
     job_json,
     parse_window,
 )
+from web.ui.follow_ups_view import follow_ups_section
 from web.ui.pages import page
 from web.ui.session import UiUser
 
@@ -132,11 +133,16 @@ class FeedsPagesController(Controller):
         db: NamedDependency[Database],
         distribution_id: FromPath[str],
         window: FromQuery[str] = "24h",
+        follow_ups: FromQuery[str] = "",
+        follow_ups_after: FromQuery[str | None] = None,
     ) -> Template:
-        """One distribution: its rule and its counts by status, channel and day."""
+        """One distribution: its rule, its follow-ups (a delayed one: ``follow_ups`` filters
+        them by status, ``follow_ups_after`` is the cursor) and its counts by status, channel
+        and day."""
         parse_window(window)
         with db.reader() as tx:
             found = get_distribution(tx, user.project_id, distribution_id)
+            waits = follow_ups_section(tx, found, follow_ups, follow_ups_after)
             counts = distribution_counts(tx, found, window)
             templates = _template_names(tx, user.project_id, [found])
             filter_names = _filter_names(tx, user.project_id, found.filters or {})
@@ -153,6 +159,7 @@ class FeedsPagesController(Controller):
             statuses=DELIVERY_STATUSES,
             updated_at=iso(found.updated_at),
             filter_names=filter_names,
+            follow_ups=waits,
             can_edit=user.can("editor"),
         )
 

@@ -26,6 +26,7 @@
   let providers = [];
   let channels = [];
   let builder = null;
+  let recheckBuilder = null; // the conditions checked again when a follow-up's wait is over
   let autoSample = "{}";
 
   // ---- steps ----------------------------------------------------------------------------
@@ -197,9 +198,9 @@
     };
   }
 
-  // A date trigger's schedule, and a follow-up's delay and recheck. Conditions of a recheck
-  // (set through the API) are kept as they were: the form does not edit them.
-  let recheckConditions = null;
+  // A date trigger's schedule, and a follow-up's delay and recheck. Without a wait there is no
+  // follow-up: the recheck is left out (the API refuses one without a delay), so clearing the
+  // wait of a saved distribution removes its follow-up.
   const DATE_TRIGGER = "customer.date";
   function timing() {
     let schedule = null;
@@ -213,21 +214,28 @@
       if ($("d-schedule-repeat").value) schedule.repeat = $("d-schedule-repeat").value;
     }
     const wait = $("d-delay-value").value.trim();
-    const delay = wait ? Number(wait) * Number($("d-delay-unit").value) : null;
+    // Whole seconds, as the API counts them; a wait it refuses (0, 91 days) is its to name.
+    const delay = wait ? Math.round(Number(wait) * Number($("d-delay-unit").value)) : null;
+    const conditions = recheckBuilder ? recheckBuilder.getFilter() : null;
     let recheck = null;
-    if (delay && ($("d-recheck-code").checked || recheckConditions)) {
+    if (delay !== null && ($("d-recheck-code").checked || conditions)) {
       recheck = {};
       if ($("d-recheck-code").checked) recheck.code = "not_redeemed";
-      if (recheckConditions) recheck.conditions = recheckConditions;
+      if (conditions) recheck.conditions = conditions;
     }
     return { schedule, delay, recheck };
   }
 
-  function delayText(seconds) {
-    if (!seconds) return "none: sends at once";
-    const [size, unit] = seconds % 86400 === 0 ? [86400, "day"] : seconds % 3600 === 0 ? [3600, "hour"] : [60, "minute"];
-    const n = Math.round(seconds / size);
-    return `${n} ${unit}${n === 1 ? "" : "s"}`;
+  // The checks appear once there is a wait to check after.
+  function recheckShown() {
+    $("d-recheck").hidden = $("d-delay-value").value.trim() === "";
+  }
+  $("d-delay-value").addEventListener("input", recheckShown);
+
+  function recheckText(recheck) {
+    const conditions = recheck.conditions ? JSON.stringify(recheck.conditions) : null;
+    return [recheck.code ? "the event's code has not been redeemed" : null,
+      conditions ? `the customer matches ${conditions}` : null].filter(Boolean).join(", and ");
   }
 
   function scheduleText(s) {
@@ -265,9 +273,8 @@
       ["Frequency cap", r.frequency_cap_hours ? `once per ${r.frequency_cap_hours} h` : "none"],
       ["Quiet hours", r.quiet_hours ? `${r.quiet_hours.start}–${r.quiet_hours.end}` : "none"],
       ...(r.schedule ? [["Date", scheduleText(r.schedule)]] : []),
-      ["Wait before sending", delayText(r.delay)],
-      ...(r.recheck ? [["Then check", [r.recheck.code ? "the code is not redeemed" : null,
-        r.recheck.conditions ? "the recheck conditions" : null].filter(Boolean).join(" and ")]] : []),
+      ["Wait, then check again", r.delay === null ? "no: sends at once"
+        : `waits ${window.dm.wait(r.delay).text}, then sends ${r.recheck ? "only if " + recheckText(r.recheck) : "without a further check"}`],
     ];
     $("summary").replaceChildren(...items.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   }
@@ -353,11 +360,14 @@
     }
     note.textContent = "Rendering…";
     try {
+      const previewed = rule();
       const answer = await api("POST", "/distributions/preview", {
-        distribution: rule(), event: { ...extra, customer: { id: customer } },
+        distribution: previewed, event: { ...extra, customer: { id: customer } },
       });
+      // The preview prepares the deliveries at once; a follow-up writes them after its wait.
+      const later = previewed.delay === null ? "" : " With the wait, they are made when it is over, if the checks pass then.";
       note.textContent = answer.deliveries.length
-        ? `It would create ${answer.deliveries.length} deliver${answer.deliveries.length === 1 ? "y" : "ies"}; nothing was sent.`
+        ? `It would create ${answer.deliveries.length} deliver${answer.deliveries.length === 1 ? "y" : "ies"}; nothing was sent.${later}`
         : `No delivery: ${answer.note}.`;
       result.replaceChildren(el("ol", { class: "preview-list" }, ...answer.deliveries.map(deliveryView)));
     } catch (error) {
@@ -387,12 +397,18 @@
       $("d-schedule-repeat").value = d.schedule.repeat || "";
     }
     if (d.delay_seconds) {
-      const unit = [86400, 3600, 60].find((size) => d.delay_seconds % size === 0) || 60;
-      $("d-delay-unit").value = String(unit);
-      $("d-delay-value").value = Math.max(1, Math.round(d.delay_seconds / unit));
+      const { count, unit } = window.dm.wait(d.delay_seconds);
+      const units = $("d-delay-unit");
+      // A wait set through the API in seconds keeps its unit rather than being rounded.
+      if (![...units.options].some((o) => Number(o.value) === unit)) {
+        units.append(el("option", { value: String(unit) }, "seconds"));
+      }
+      units.value = String(unit);
+      $("d-delay-value").value = count;
     }
     $("d-recheck-code").checked = Boolean(d.recheck && d.recheck.code === "not_redeemed");
-    recheckConditions = d.recheck && d.recheck.conditions ? d.recheck.conditions : null;
+    recheckBuilder.setFilter(d.recheck && d.recheck.conditions ? d.recheck.conditions : null);
+    recheckShown();
   }
 
   async function start() {
@@ -415,6 +431,10 @@
     $("d-segment").append(...segments.map((s) => el("option", { value: s.id }, s.name)));
     builder = window.SegmentBuilder.create($("conditions-builder"), {
       fields: fields.fields, filter: null, prefix: "filters.conditions",
+      readOnly: !canEdit,
+    });
+    recheckBuilder = window.SegmentBuilder.create($("recheck-builder"), {
+      fields: fields.fields, filter: null, prefix: "recheck.conditions", noun: "recheck condition",
       readOnly: !canEdit,
     });
     if (saved) fill(saved);

@@ -3,12 +3,14 @@
 // page and the distribution form (its conditions) both use it.
 //
 //   const builder = SegmentBuilder.create(container, { fields, filter, readOnly, onChange,
-//                                                      prefix: "filter", label: "Segment" });
+//                                                      prefix: "filter", noun: "condition" });
 //   builder.getFilter()  // the JSON filter, or null while there is no condition
 //   builder.setFilter(f) // replaces what is shown (the JSON toggle round-trips through these)
 //
 // Every input is named after its node's path in the filter (`filter.and[1].value`), the path
 // the API names in its errors, so dm.showProblem puts an error next to the input it is about.
+// `noun` names the conditions in labels ("Field of recheck condition 1"), so that two builders
+// of one form (the distribution's filters and its recheck) never share a label.
 "use strict";
 
 window.SegmentBuilder = (function () {
@@ -83,6 +85,7 @@ window.SegmentBuilder = (function () {
     const fields = new Map((options.fields || []).map((f) => [f.field, f]));
     const prefix = options.prefix || "filter";
     const readOnly = Boolean(options.readOnly);
+    const noun = options.noun || "condition";
     let root = group("and", []);
 
     function group(mode, children) {
@@ -249,10 +252,10 @@ window.SegmentBuilder = (function () {
       const n = ++counter;
       const path = paths.get(node.uid) || `${prefix}`;
       const base = `sb-${node.uid}`;
-      const parts = [fieldSelect(node, `${path}.field`, `${base}-field`, `Field of condition ${n}`)];
+      const parts = [fieldSelect(node, `${path}.field`, `${base}-field`, `Field of ${noun} ${n}`)];
       if (node.custom) {
         const key = el("input", { id: `${base}-key`, type: "text", value: node.field.slice(9),
-          "aria-label": `Metadata key of condition ${n}`, placeholder: "key", disabled: readOnly });
+          "aria-label": `Metadata key of ${noun} ${n}`, placeholder: "key", disabled: readOnly });
         key.addEventListener("change", () => {
           node.field = "metadata." + key.value.trim();
           // A key in use becomes an ordinary pick, typed by the values seen for it.
@@ -266,7 +269,7 @@ window.SegmentBuilder = (function () {
       }
       const ops = OPS[node.vtype].slice();
       if (!ops.includes(node.op)) ops.push(node.op);
-      const op = el("select", { id: `${base}-op`, name: `${path}.op`, "aria-label": `Operator of condition ${n}`,
+      const op = el("select", { id: `${base}-op`, name: `${path}.op`, "aria-label": `Operator of ${noun} ${n}`,
         disabled: readOnly, class: "sb-op" },
         ...ops.map((o) => el("option", { value: o, selected: o === node.op }, opLabel(o, node.vtype))));
       op.addEventListener("change", () => {
@@ -278,9 +281,9 @@ window.SegmentBuilder = (function () {
         }
         update(`${base}-op`);
       });
-      parts.push(op, valueInput(node, `${path}.value`, `${base}-value`, `Value of condition ${n}`));
+      parts.push(op, valueInput(node, `${path}.value`, `${base}-value`, `Value of ${noun} ${n}`));
       if (!readOnly) {
-        parts.push(el("button", { type: "button", class: "sb-remove", "aria-label": `Remove condition ${n}`,
+        parts.push(el("button", { type: "button", class: "sb-remove", "aria-label": `Remove ${noun} ${n}`,
           onclick: () => { parent.children.splice(parent.children.indexOf(node), 1); update(); } }, "Remove"));
       }
       return el("li", { class: "sb-row", "data-condition": String(n) }, ...parts);
@@ -304,7 +307,7 @@ window.SegmentBuilder = (function () {
         el("span", {}, "these conditions"));
       const tools = readOnly ? null : el("div", { class: "sb-tools" },
         el("button", { type: "button", onclick: () => add(node, condition(firstField(), "eq", "")) },
-          parent ? "Add condition to group" : "Add condition"),
+          parent ? `Add ${noun} to group` : `Add ${noun}`),
         el("button", { type: "button", onclick: () => add(node, group("or", [condition(firstField(), "eq", "")])) },
           parent ? "Add nested group" : "Add group"),
         parent ? el("button", { type: "button", class: "danger",

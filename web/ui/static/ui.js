@@ -1,6 +1,7 @@
 // Small behaviour shared by every page (the page CSP allows no inline script), and `window.dm`,
 // the helpers every page script uses: the API through the session (`/ui/v1`, the same handlers
-// as `/v1`), building elements, problem details shown on their fields, one date format.
+// as `/v1`), building elements, problem details shown on their fields, one date format, one
+// way to say a wait.
 "use strict";
 
 // Forms marked data-confirm ask first (for example before disabling a user).
@@ -178,10 +179,28 @@ window.dm = (function () {
     }
   }
 
-  return { api, ApiError, clearProblem, csrf, el, fillTimes, labelCells, reportTable, showProblem, time, when };
+  // A wait (a follow-up's delay) in its largest whole unit: wait(172800) is {count: 2,
+  // unit: 86400, text: "2 days"}. The form splits a saved delay with it; pages mark a wait
+  // `<span data-wait="172800">` (the server renders the seconds) and it is shown this way.
+  const WAIT_UNITS = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+  function wait(seconds) {
+    const whole = Math.max(0, Math.round(Number(seconds) || 0));
+    const [unit, name] = WAIT_UNITS.find(([size]) => whole % size === 0);
+    const count = whole / unit;
+    return { count, unit, text: `${count} ${name}${count === 1 ? "" : "s"}` };
+  }
+
+  function fillWaits(root) {
+    for (const node of (root || document).querySelectorAll("[data-wait]")) {
+      node.textContent = wait(node.getAttribute("data-wait")).text;
+    }
+  }
+
+  return { api, ApiError, clearProblem, csrf, el, fillTimes, fillWaits, labelCells, reportTable, showProblem, time, wait, when };
 })();
 
 window.dm.fillTimes();
+window.dm.fillWaits();
 setInterval(() => window.dm.fillTimes(), 30000);
 
 // A table that scrolls sideways (narrow screens) takes the keyboard focus, so arrow keys can
