@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "last_json", "ratio", "run_floor"]
+__all__ = ["ROOT", "last_json", "peak_rss_mb", "ratio", "run_floor"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -47,3 +47,15 @@ def run_floor(name: str, *arguments: str, timeout: float = 3600) -> dict[str, An
 def ratio(ours: float | None, floor: float | None) -> float | None:
     """How many times the floor ours is (rounded); None when either is missing or zero."""
     return round(ours / floor, 2) if ours and floor else None
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (``VmHWM``), in MB.
+
+    Not ``getrusage``: its ``ru_maxrss`` survives ``exec``, so a floor started by a benchmark
+    would report the benchmark's own peak when that was higher.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
