@@ -13,7 +13,7 @@ message (from the request). The plot (matplotlib, the ``bench`` extra: ``pip ins
 
     PYTHONPATH=. .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
         [--backends sqlite,postgresql] [--workers 2] [--distributions 1,10,100]
-        [--events-seconds 10] [--plot scale.png]
+        [--events-seconds 10] [--plot scale.png | --no-plot]
 
 A short run: ``--sizes 10000 --backends sqlite --distributions 1,10 --events-seconds 3``. The
 1,000,000-recipient runs take long (tens of minutes each): run them on a machine of their own.
@@ -23,6 +23,7 @@ Ends with one JSON line of the figures.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -198,7 +199,11 @@ def main() -> None:
     )
     parser.add_argument("--events-seconds", type=float, default=10.0)
     parser.add_argument("--plot", type=Path, default=Path("scale.png"))
+    parser.add_argument("--no-plot", action="store_true", help="the table only (no matplotlib)")
     args = parser.parse_args()
+    if not args.no_plot and importlib.util.find_spec("matplotlib") is None:
+        # Said before the long runs, not after them.
+        parser.error("the plot needs matplotlib: pip install -e '.[bench]', or --no-plot")
     backends = [b for b in args.backends.split(",") if b]
     unknown = set(backends) - {"sqlite", "postgresql"}
     if unknown:
@@ -242,8 +247,9 @@ def main() -> None:
                 ],
             )
         )
-    plot(bulk, events, args.plot)
-    print(f"\nplot: {args.plot}")
+    if not args.no_plot:
+        plot(bulk, events, args.plot)
+        print(f"\nplot: {args.plot}")
     # Like against like: a bulk job's messages, an event's intake (its floor takes events in).
     ours: dict[str, Any] = {}
     floors: dict[str, Any] = {}
@@ -264,7 +270,7 @@ def main() -> None:
                 "benchmark": "scale",
                 "bulk": bulk,
                 "events": events,
-                "plot": str(args.plot),
+                "plot": None if args.no_plot else str(args.plot),
                 "ours": ours,
                 "floor": floors,
                 "ratio": ratios,
