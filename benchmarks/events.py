@@ -184,6 +184,8 @@ def _run_service(args: argparse.Namespace) -> tuple[dict[str, Load], dict[str, f
                 "no_op": full_speed(args.baseline_seconds, _post_event("bench.nothing_listens")),
                 "events": full_speed(args.seconds, _post_event("reward.granted")),
             }
+            if not phases["events"].requests:
+                raise SystemExit("no event was accepted at full speed: nothing to pace")
             _drain(client)
             # Numbered on past the full-speed phase's events: every event id stays new.
             phases["paced"] = asyncio.run(

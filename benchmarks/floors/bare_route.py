@@ -45,6 +45,7 @@ __all__ = ["app", "measure", "serving"]
 def app(database: Path) -> Litestar:
     """The bare app: one insert per event, one constant answer per GET."""
     connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    # The service's own connection pragmas (WAL, synchronous=NORMAL): the same durability.
     _sqlite_pragmas(connection, None)
     connection.execute(
         "CREATE TABLE IF NOT EXISTS event (id TEXT PRIMARY KEY, type TEXT, body TEXT)"
