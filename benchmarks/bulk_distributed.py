@@ -9,7 +9,12 @@ progress is counted from the delivery rows. Timed from the POST to the last ``se
 Costs per message come from /proc: the CPU time of the worker processes, and of the PostgreSQL
 backends serving them (found by their ``application_name``; pg_stat_statements needs a server
 restart to load, which a shared server does not get). The estimate for a larger fleet is derived
-from those two figures.
+from those two figures. Each run also reports the largest peak memory of one worker.
+
+The JSON line's ``ratio`` holds each worker count's rate against one worker's (the gain of the
+added workers, and per added worker: 1.0 when each adds a whole worker's rate), and the floor's
+rate against each count: ``floors/bulk_send.py --backend postgresql``, run after the workers
+stopped (one process rendering, COPYing the rows, marking them sent, with their history).
 
     .venv/bin/python benchmarks/bulk_distributed.py [--workers 1,2,4] [--customers 100000]
 
@@ -35,6 +40,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
+from benchmarks.floors import peak_rss_mb, ratio, run_floor  # noqa: E402
 from distribution.models import Delivery, utcnow  # noqa: E402
 from distribution.storage.db import Database  # noqa: E402
 from tests.conftest import make_project, migrated_database  # noqa: E402
@@ -114,6 +120,8 @@ class Run:
     delivering_seconds: float
     worker_cpu_ms_per_message: float
     database_cpu_ms_per_message: float
+    #: The largest peak resident memory of one worker process (``VmHWM``).
+    worker_peak_rss_mb: float
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,7 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         )
         worker_cpu = cpu_seconds(pids) - worker_cpu
         database_cpu = cpu_seconds(backend_pids(database)) - database_cpu
+        worker_memory = max(peak_rss_mb(pid) for pid in pids)
     seen = phases(database, invite.job_id, posted)
     with database.engine.connect() as connection:
         started = connection.execute(
@@ -203,6 +212,7 @@ def one_run(url: str, folder: Path, workers: int, customers: int, concurrency: i
         delivering_seconds=round(seen.last_sent - seen.first_sent, 2),
         worker_cpu_ms_per_message=round(1000 * worker_cpu / sent, 3),
         database_cpu_ms_per_message=round(1000 * database_cpu / sent, 3),
+        worker_peak_rss_mb=worker_memory,
     )
 
 
@@ -245,6 +255,36 @@ def estimate(runs: list[Run], fleet_cores: int = 16) -> tuple[str, dict[str, flo
     return "\n".join(lines), figures
 
 
+def with_floor(runs: list[Run], floor: dict[str, float]) -> dict[str, object]:
+    """Ours per worker count, the floors, and the ratios: each count against one worker (the
+    gain of the added workers) and the bulk floor against each count."""
+    one = next((run for run in runs if run.workers == 1), runs[0])
+    rates = {str(run.workers): run.messages_per_second for run in runs}
+    return {
+        "ours": {"messages_per_second": rates},
+        "floor": {"one_worker": asdict(one), "bulk_send": floor},
+        "ratio": {
+            f"vs_{one.workers}_worker": {
+                workers: ratio(rate, one.messages_per_second) for workers, rate in rates.items()
+            },
+            # Of one more worker, on average: 1.0 when each added worker adds a whole one.
+            "gain_per_added_worker": {
+                str(run.workers): round(
+                    (run.messages_per_second / one.messages_per_second - 1)
+                    / (run.workers - one.workers),
+                    2,
+                )
+                for run in runs
+                if run.workers > one.workers
+            },
+            "floor_to_ours": {
+                workers: ratio(floor["messages_per_second"], rate)
+                for workers, rate in rates.items()
+            },
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
@@ -283,8 +323,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     text_estimate, figures = estimate(runs)
     print(text_estimate)
+    # After the workers stopped: the floor on the same server, rows written by one process.
+    floor = run_floor("bulk_send", "--customers", str(args.customers), "--backend", "postgresql")
     print(
-        json.dumps({"runs": [asdict(run) for run in runs], "scaling": scaling, "estimate": figures})
+        f"floor (render, COPY, mark sent, history; one process): "
+        f"{floor['messages_per_second']:,} msg/s"
+    )
+    print(
+        json.dumps(
+            {
+                "runs": [asdict(run) for run in runs],
+                "scaling": scaling,
+                "estimate": figures,
+                **with_floor(runs, floor),
+            }
+        )
     )
 
 
