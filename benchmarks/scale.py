@@ -8,8 +8,8 @@ brings its own floor (``benchmarks/floors/``), so every row has ours, the floor 
 The table gives messages per second, peak memory (SQLite: the app's process and the preparation
 process together; PostgreSQL: the largest worker) and the time of each phase the bulk job
 reports: preparation (first to last row written), sending (first to last ``sent``) and the first
-message (from the request). The plot (matplotlib, the ``bench`` extra: ``pip install -e
-'.[bench]'``) shows the same against size.
+message (from the request). The plot (matplotlib, with the test tools: ``pip install -e
+'.[test]'``) shows the same against size.
 
     PYTHONPATH=. .venv/bin/python benchmarks/scale.py [--sizes 10000,100000,1000000]
         [--backends sqlite,postgresql] [--workers 2] [--distributions 1,10,100]
@@ -203,7 +203,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.no_plot and importlib.util.find_spec("matplotlib") is None:
         # Said before the long runs, not after them.
-        parser.error("the plot needs matplotlib: pip install -e '.[bench]', or --no-plot")
+        parser.error("the plot needs matplotlib: pip install -e '.[test]', or --no-plot")
     backends = [b for b in args.backends.split(",") if b]
     unknown = set(backends) - {"sqlite", "postgresql"}
     if unknown:

@@ -9,7 +9,6 @@ No figure is compared with a speed: only that something was measured.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -102,9 +101,7 @@ def test_the_distributed_bulk_reports_the_gain_of_each_added_worker() -> None:
 
 
 def test_the_scale_curves_report_each_floor_and_plot_them(tmp_path: Path) -> None:
-    """Bulk (with its floor) and events (with theirs) tiny, through ``scale.py``; the PNG only
-    when matplotlib (the ``bench`` extra) is installed: the tests do not need it."""
-    plotting = importlib.util.find_spec("matplotlib") is not None
+    """Bulk (with its floor) and events (with theirs) tiny, through ``scale.py``, and its plot."""
     picture = tmp_path / "scale.png"
     figures = _figures(
         "scale.py",
@@ -116,7 +113,8 @@ def test_the_scale_curves_report_each_floor_and_plot_them(tmp_path: Path) -> Non
         "2",
         "--events-seconds",
         "1",
-        *(["--plot", str(picture)] if plotting else ["--no-plot"]),
+        "--plot",
+        str(picture),
         timeout=600,
     )
     _compares(figures)
@@ -127,5 +125,4 @@ def test_the_scale_curves_report_each_floor_and_plot_them(tmp_path: Path) -> Non
     (events,) = figures["events"]
     assert events["messages_per_second"] == 2 * events["events_per_second"]
     assert events["lost"] == 0
-    if plotting:
-        assert picture.read_bytes().startswith(b"\x89PNG")
+    assert picture.read_bytes().startswith(b"\x89PNG")
