@@ -427,7 +427,7 @@ class DistributionController(Controller):
     ) -> FollowUpList:
         with db.reader() as session:
             get_distribution(session, caller.project_id, distribution_id)
-            rows, more = list_follow_ups(
+            found = list_follow_ups(
                 session,
                 caller.project_id,
                 distribution_id,
@@ -447,10 +447,10 @@ class DistributionController(Controller):
                     created_at=utc(f.created_at),
                     done_at=utc_or_none(f.done_at),
                 )
-                for f in rows
+                for f in found.rows
             ],
-            has_more=more,
-            next_cursor=rows[-1].id if more and rows else None,
+            has_more=found.has_more,
+            next_cursor=found.next_cursor,
         )
 
     @get("/{distribution_id:str}/stats", sync_to_thread=True, summary="Counts by status")

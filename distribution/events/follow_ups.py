@@ -26,6 +26,7 @@ from distribution.events.redemptions import code_redeemed
 from distribution.models import Customer, Distribution, Event, FollowUp
 from distribution.outbox import LinkSettings
 from distribution.storage.db import Database
+from distribution.storage.pages import IdPage, newest_first
 
 __all__ = [
     "FOLLOW_UP_BATCH",
@@ -62,8 +63,8 @@ def list_follow_ups(
     limit: int,
     starting_after: str | None = None,
     status: str | None = None,
-) -> tuple[list[FollowUp], bool]:
-    """A distribution's follow-ups, newest first, and whether there are more after them."""
+) -> IdPage[FollowUp]:
+    """A page of a distribution's follow-ups, newest first."""
     if status is not None and status not in FOLLOW_UP_STATUSES:
         raise InvalidInputError(
             [FieldError("status", "must be one of " + ", ".join(FOLLOW_UP_STATUSES))]
@@ -73,10 +74,7 @@ def list_follow_ups(
     )
     if status is not None:
         query = query.where(FollowUp.status == status)
-    if starting_after is not None:
-        query = query.where(col(FollowUp.id) < starting_after)
-    rows = list(session.exec(query.order_by(col(FollowUp.id).desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return newest_first(session, query, FollowUp.id, limit=limit, starting_after=starting_after)
 
 
 def recheck_failure(

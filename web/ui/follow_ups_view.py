@@ -47,7 +47,7 @@ def follow_ups_section(
     from one (a cleared wait leaves its follow-ups, which still settle and are listed).
     """
     status = status if status in FOLLOW_UP_STATUSES else ""
-    rows, more = list_follow_ups(
+    page = list_follow_ups(
         session,
         distribution.project_id,
         distribution.id,
@@ -55,6 +55,7 @@ def follow_ups_section(
         starting_after=after or None,
         status=status or None,
     )
+    rows = page.rows
     if not (distribution.delay_seconds or rows or status or after):
         return None
     names = _customer_labels(
@@ -63,7 +64,7 @@ def follow_ups_section(
     return {
         "status": status,
         "after": after or None,
-        "next_cursor": rows[-1].id if more and rows else None,
+        "next_cursor": page.next_cursor,
         "rows": [
             {
                 "id": f.id,
