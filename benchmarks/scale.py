@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.floors import last_json, ratio  # noqa: E402
+from benchmarks.floors import ratio, run_script  # noqa: E402
 
 BENCHMARKS = ROOT / "benchmarks"
 
@@ -48,16 +47,7 @@ def _numbers(text: str) -> list[int]:
 def _run(script: str, *arguments: str) -> dict[str, Any]:
     """Run ``benchmarks/<script>`` to its end; the figures of its JSON line."""
     print(f"running {script} {' '.join(arguments)}", flush=True)
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *arguments],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{script} failed:\n{done.stderr[-4000:]}")
-    return last_json(done.stdout)
+    return run_script(BENCHMARKS / script, *arguments)
 
 
 def bulk_row(backend: str, size: int, workers: int) -> dict[str, Any]:

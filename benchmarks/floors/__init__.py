@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ROOT", "last_json", "peak_rss_mb", "ratio", "run_floor"]
+__all__ = ["ROOT", "last_json", "peak_rss_mb", "ratio", "run_floor", "run_script"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -30,7 +30,11 @@ def last_json(output: str) -> dict[str, Any]:
 
 def run_floor(name: str, *arguments: str, timeout: float = 3600) -> dict[str, Any]:
     """Run ``benchmarks/floors/<name>.py`` in a new process; the figures of its JSON line."""
-    script = Path(__file__).resolve().parent / f"{name}.py"
+    return run_script(Path(__file__).resolve().parent / f"{name}.py", *arguments, timeout=timeout)
+
+
+def run_script(script: Path, *arguments: str, timeout: float | None = None) -> dict[str, Any]:
+    """Run a benchmark or floor to its end in a new process; the figures of its JSON line."""
     done = subprocess.run(
         [sys.executable, str(script), *arguments],
         capture_output=True,
@@ -40,7 +44,7 @@ def run_floor(name: str, *arguments: str, timeout: float = 3600) -> dict[str, An
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"floor {name} failed:\n{done.stderr[-4000:]}")
+        raise SystemExit(f"{script.name} failed:\n{done.stderr[-4000:]}")
     return last_json(done.stdout)
 
 
