@@ -289,6 +289,8 @@ class Suppression(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("project_id", "channel", "address", name="uq_suppression_address"),
+        # A scope's ``unsubscribed``: the few unsubscribes that came through a message's link.
+        _present("ix_suppression_delivery", "project_id", "delivery_id"),
     )
 
     id: str = Field(primary_key=True)
@@ -297,6 +299,8 @@ class Suppression(SQLModel, table=True):
     address: str
     customer_id: str | None = Field(default=None, index=True)
     reason: str
+    # The message whose unsubscribe link added it (its scope's statistics count it).
+    delivery_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
 
 
