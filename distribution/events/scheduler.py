@@ -1,4 +1,4 @@
-"""The embedded scheduler: date triggers and due follow-ups, on a tick inside the service.
+"""The embedded scheduler: date triggers, due follow-ups and the statistics fold, on a tick.
 
 Distributed mode runs the same ``scheduled_round`` as a procrastinate periodic task instead
 (``distribution.distributed.tasks``). Either way several may run at once: the event's dedupe
@@ -18,6 +18,7 @@ from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
+from distribution.storage.delivery_counts import fold
 from distribution.storage.polling_loop import PollingLoop
 
 __all__ = ["RoundResult", "Scheduler", "scheduled_round"]
@@ -34,7 +35,9 @@ class RoundResult:
 
 
 def scheduled_round(database: Database, links: LinkSettings, now: datetime) -> RoundResult:
-    """Fire the date triggers due at ``now`` and settle the follow-ups due by then."""
+    """Fire the date triggers due at ``now`` and settle the follow-ups due by then; fold the
+    statistics' deltas (PostgreSQL) so reads add up few of them."""
+    fold(database.engine)
     queued = fire_date_triggers(database, links, now)
     settled = run_due_follow_ups(database, links, now)
     for outcome in settled:

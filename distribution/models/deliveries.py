@@ -215,6 +215,8 @@ class Delivery(SQLModel, table=True):
         _present("ix_delivery_bulk_job_id", "bulk_job_id"),
         # A redemption finds the messages that carried its code (attribution).
         _present("ix_delivery_code", "project_id", "code"),
+        # A scope's conversions and time to conversion read its few converted messages.
+        _present("ix_delivery_converted", "project_id", "converted_at"),
         # Distributed mode: the queued rows no job carries yet (fresh bulk rows).
         Index(
             "ix_delivery_unenqueued",

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from distribution.models.delivery_counts import COLUMNS, KEY_LIST
 
-__all__ = ["FOLD_LOCK", "fold", "unfolded"]
+__all__ = ["FOLD_LOCK", "fold", "fold_when_many", "unfolded"]
 
 # Any constant of ours: two folds at once would both try to move the same deltas.
 FOLD_LOCK = 0x646D_636E
@@ -46,3 +46,9 @@ def unfolded(connection: Connection, at_least: int) -> bool:
         {"n": at_least},
     ).scalar_one()
     return int(found) >= at_least
+
+
+def fold_when_many(connection: Connection, many: int) -> None:
+    """Fold first when ``many`` deltas wait (PostgreSQL), so a read adds up few of them."""
+    if connection.dialect.name != "sqlite" and unfolded(connection, many):
+        fold(connection.engine)

@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 _KEY = ("project_id", "campaign_id", "distribution_id", "template_id", "template_version_id")
 _WITH_DELIVERY = sa.text("delivery_id IS NOT NULL")
+_CONVERTED = sa.text("converted_at IS NOT NULL")
 
 
 def _columns(*, primary: bool) -> list[sa.Column[object]]:
@@ -58,6 +59,13 @@ def upgrade() -> None:
         sqlite_where=_WITH_DELIVERY,
         postgresql_where=_WITH_DELIVERY,
     )
+    op.create_index(
+        "ix_delivery_converted",
+        "delivery",
+        ["project_id", "converted_at"],
+        sqlite_where=_CONVERTED,
+        postgresql_where=_CONVERTED,
+    )
     connection = op.get_bind()
     delivery_counts.install(connection)
     delivery_counts.backfill(connection)
@@ -65,6 +73,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     delivery_counts.drop_triggers(op.get_bind())
+    op.drop_index("ix_delivery_converted", table_name="delivery")
     op.drop_index("ix_suppression_delivery", table_name="suppression")
     with op.batch_alter_table("suppression") as batch:
         batch.drop_column("delivery_id")
