@@ -41,7 +41,7 @@ def _key(*, primary: bool) -> str:
 
 
 class DeliveryCount(SQLModel, table=True):
-    """How many messages of one key (scope columns, UTC day of creation, status) there are,
+    """How many messages of one key (scope columns, channel, UTC day of creation, status) there are,
     how many of them were sent (``sent_at`` set) and converted (``converted_at`` set)."""
 
     __tablename__ = "delivery_count"
@@ -57,6 +57,7 @@ class DeliveryCount(SQLModel, table=True):
     distribution_id: str = _key(primary=True)
     template_id: str = _key(primary=True)
     template_version_id: str = _key(primary=True)
+    channel: str = _key(primary=True)
     day: date = Field(sa_column=Column(Date, primary_key=True, nullable=False))
     status: str = _key(primary=True)
     messages: int = Field(sa_column=Column(Integer, nullable=False))
@@ -84,6 +85,7 @@ class DeliveryCountDelta(SQLModel, table=True):
     distribution_id: str = _key(primary=False)
     template_id: str = _key(primary=False)
     template_version_id: str = _key(primary=False)
+    channel: str = _key(primary=False)
     day: date = Field(sa_column=Column(Date, nullable=False))
     status: str = _key(primary=False)
     messages: int = Field(sa_column=Column(Integer, nullable=False))
@@ -92,7 +94,7 @@ class DeliveryCountDelta(SQLModel, table=True):
 
 
 _SCOPE = ("campaign_id", "distribution_id", "template_id", "template_version_id")
-_KEY = ("project_id", *_SCOPE, "day", "status")
+_KEY = ("project_id", *_SCOPE, "channel", "day", "status")
 _COUNTS = ("messages", "sent", "converted")
 COLUMNS = ", ".join((*_KEY, *_COUNTS))
 KEY_LIST = ", ".join(_KEY)
@@ -105,7 +107,7 @@ _DAY = {"sqlite": "substr({row}created_at, 1, 10)", "postgresql": "{row}created_
 def _key_of(row: str, day: str) -> str:
     """The key of a delivery row as SQL: missing scope values as '' (they are a primary key)."""
     scope = ", ".join(f"coalesce({row}{column}, '') AS {column}" for column in _SCOPE)
-    return f"{row}project_id, {scope}, {day} AS day, {row}status"
+    return f"{row}project_id, {scope}, {row}channel, {day} AS day, {row}status"
 
 
 # -- SQLite: row triggers upsert the counts -------------------------------------------------
@@ -129,7 +131,7 @@ def _sqlite_add(row: str, sign: str) -> str:
 # An update that changes nothing counted (a lease, a retry's next attempt) costs no write.
 _COUNTED_CHANGE = " OR ".join(
     [
-        *(f"OLD.{c} IS NOT NEW.{c}" for c in ("project_id", *_SCOPE, "status", "test")),
+        *(f"OLD.{c} IS NOT NEW.{c}" for c in ("project_id", *_SCOPE, "channel", "status", "test")),
         f"{_DAY['sqlite'].format(row='OLD.')} IS NOT {_DAY['sqlite'].format(row='NEW.')}",
         "(OLD.sent_at IS NULL) <> (NEW.sent_at IS NULL)",
         "(OLD.converted_at IS NULL) <> (NEW.converted_at IS NULL)",

@@ -40,6 +40,7 @@ __all__ = [
     "DAY_FIELDS",
     "Scope",
     "conversion_figures",
+    "counts_by_day",
     "scope_days",
     "scope_stats",
     "template_stats",
@@ -80,6 +81,7 @@ def _counted(session: Session, project_id: str, scope: Scope) -> Subquery:
         *(
             select(
                 table.c.template_version_id,
+                table.c.channel,
                 table.c.day,
                 table.c.status,
                 table.c.messages,
@@ -129,7 +131,8 @@ def _unsubscribes(project_id: str, scope: Scope, since: datetime | None) -> Sele
 def conversion_figures(
     session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
 ) -> dict[str, Any]:
-    """``converted`` messages, ``conversions`` (redemptions) and ``revenue`` by currency.
+    """``converted`` messages, ``conversions`` (redemptions), ``revenue`` by currency and
+    ``unsubscribed`` (through the messages' links).
 
     With ``since``, only messages created at or after it count.
     """
@@ -146,8 +149,12 @@ def conversion_figures(
         .group_by(redemptions.currency)
         .order_by(redemptions.currency)
     ).all()
+    unsubscribed = connection.execute(
+        select(func.count()).select_from(_unsubscribes(project_id, scope, since).subquery())
+    ).scalar_one()
     return {
         "converted": int(converted),
+        "unsubscribed": int(unsubscribed),
         "conversions": sum(int(count) for _currency, count, _amount in rows),
         "revenue": [
             {"currency": currency, "amount": int(amount)}
@@ -170,9 +177,6 @@ def scope_stats(
         total[str(status)] += int(count)
         sent += int(with_sent_at)
     total = +total  # statuses whose messages all moved on since are left out
-    unsubscribed = session.connection().execute(
-        select(func.count()).select_from(_unsubscribes(project_id, scope, since).subquery())
-    )
     return {
         "total": dict(total),
         "time_to_conversion": _time_to_conversion(session, _messages_of(project_id, scope, since)),
@@ -180,9 +184,22 @@ def scope_stats(
         "sent": sent,
         "delivered": total[DeliveryStatus.DELIVERED.value],
         "failed": sum(total[s] for s in _FAILED),
-        "unsubscribed": int(unsubscribed.scalar_one()),
         **conversion_figures(session, project_id, scope, since=since),
     }
+
+
+def counts_by_day(session: Session, project_id: str, scope: Scope) -> list[Any]:
+    """(day, channel, status, messages) of the scope, from the counts, oldest day first."""
+    counted = _counted(session, project_id, scope).c
+    keys = (counted.day, counted.channel, counted.status)
+    return list(
+        session.connection().execute(
+            select(*keys, func.sum(counted.messages))
+            .group_by(*keys)
+            .having(func.sum(counted.messages) != 0)
+            .order_by(counted.day)
+        )
+    )
 
 
 def _by_status(

@@ -6,6 +6,7 @@ Create Date: 2026-12-08 00:50:00
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,12 +18,19 @@ down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_KEY = ("project_id", "campaign_id", "distribution_id", "template_id", "template_version_id")
+_KEY = (
+    "project_id",
+    "campaign_id",
+    "distribution_id",
+    "template_id",
+    "template_version_id",
+    "channel",
+)
 _WITH_DELIVERY = sa.text("delivery_id IS NOT NULL")
 _CONVERTED = sa.text("converted_at IS NOT NULL")
 
 
-def _columns(*, primary: bool) -> list[sa.Column[object]]:
+def _columns(*, primary: bool) -> list[sa.Column[Any]]:
     return [
         *(sa.Column(name, sa.String(), primary_key=primary, nullable=False) for name in _KEY),
         sa.Column("day", sa.Date(), primary_key=primary, nullable=False),
