@@ -139,9 +139,15 @@ def conversion_figures(
     deliveries = _DELIVERIES.c
     where = _messages_of(project_id, scope, since)
     connection = session.connection()
-    converted = connection.execute(
-        select(func.count()).where(*where, deliveries.converted_at.is_not(None))
-    ).scalar_one()
+    if since is None:
+        counted = _counted(session, project_id, scope).c
+        converted = connection.execute(
+            select(func.coalesce(func.sum(counted.converted), 0))
+        ).scalar_one()
+    else:  # a moment, finer than the counts' days: counted from the few converted rows
+        converted = connection.execute(
+            select(func.count()).where(*where, deliveries.converted_at.is_not(None))
+        ).scalar_one()
     redemptions = _REDEMPTIONS.c
     rows = connection.execute(
         select(redemptions.currency, func.count(), func.coalesce(func.sum(redemptions.amount), 0))
