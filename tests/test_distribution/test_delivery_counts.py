@@ -11,20 +11,26 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 
+from distribution.events.scheduler import scheduled_round
 from distribution.models import Delivery, utcnow
 from distribution.outbox.conversions import Scope, scope_days, scope_stats
 from distribution.storage.db import Database
-from distribution.storage.delivery_counts import fold
+from distribution.storage.delivery_counts import fold, fold_when_many
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
-from tests.conftest import make_project
+from distribution.storage.migrate import alembic_config, upgrade
+from tests.conftest import BACKENDS, make_project, migrated_database
+from tests.test_distribution.engine_helpers import LINKS
 
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "bounced", "cancelled", "unknown")
@@ -259,3 +265,63 @@ def test_a_fold_racing_writers_loses_nothing(database: Database) -> None:
     fold(database.engine)
     _assert_equal(database, project_id, campaign_id)
     assert sum(_read(database, project_id, campaign_id)["total"].values()) == 400
+
+
+def _deltas(database: Database) -> int:
+    with database.reader() as session:
+        return int(
+            session.connection()
+            .execute(text("SELECT count(*) FROM delivery_count_delta"))
+            .scalar_one()
+        )
+
+
+def test_the_scheduler_round_and_a_read_finding_many_deltas_fold_them(database: Database) -> None:
+    _postgres_only(database)
+    project_id = make_project(database).project.id
+    campaign_id = new_id("camp")
+    for _ in range(2):
+        with database.session() as session:
+            _insert(session.connection(), [_row(project_id, campaign_id, utcnow())])
+    assert _deltas(database) >= 2
+    scheduled_round(database, LINKS, utcnow())
+    assert _deltas(database) == 0
+    with database.session() as session:
+        _insert(session.connection(), [_row(project_id, campaign_id, utcnow())])
+    with database.reader() as session:
+        fold_when_many(session.connection(), 2)  # one waits: fewer than asked, left
+    assert _deltas(database) >= 1
+    with database.reader() as session:
+        fold_when_many(session.connection(), 1)
+    assert _deltas(database) == 0
+    _assert_equal(database, project_id, campaign_id)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_migration_counts_the_deliveries_already_there(backend: str, tmp_path: Path) -> None:
+    with migrated_database(backend, tmp_path) as url:
+        database = Database(url)
+        try:
+            with database.engine.begin() as connection:
+                # Back to the schema before the counts, with rows written then.
+                command.downgrade(_config(connection), "0021")
+            project_id = make_project(database).project.id
+            campaign_id = new_id("camp")
+            now = utcnow()
+            rows = [
+                _row(project_id, campaign_id, now - timedelta(days=n % 3), status=STATUSES[n % 8])
+                for n in range(24)
+            ] + [_row(project_id, campaign_id, now, test=True)]
+            with database.session() as session:
+                _insert(session.connection(), rows)
+            upgrade(database.engine)
+            assert _read(database, project_id, campaign_id)["total"] == dict.fromkeys(STATUSES, 3)
+            _assert_equal(database, project_id, campaign_id)
+        finally:
+            database.dispose()
+
+
+def _config(connection: Connection) -> Config:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    return config
