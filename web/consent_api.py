@@ -17,6 +17,7 @@ from sqlmodel import Session
 from distribution.customers.consent import (
     UnsubscribeLink,
     consents_of,
+    message_of_link,
     read_unsubscribe_token,
     resubscribe_customer,
     unsubscribe_customer,
@@ -113,7 +114,12 @@ def unsubscribe_post(
         if refused is not None:
             return refused
         unsubscribe_customer(
-            session, link.project_id, link.customer_id, link.channel, reason="unsubscribe link"
+            session,
+            link.project_id,
+            link.customer_id,
+            link.channel,
+            reason="unsubscribe link",
+            delivery_id=message_of_link(session, link, token),
         )
     return _page("Unsubscribed", f"<p>You will receive no more {_CHANNEL_NAMES[link.channel]}.</p>")
 

@@ -226,8 +226,9 @@ class FollowUpList(CursorList):
 
 class StatsOut(msgspec.Struct):
     """Counts by status: in total, per channel and per day of creation (UTC); messages
-    credited with a redemption (``converted``), the redemptions (``conversions``, each once)
-    and their revenue by currency (docs/attribution.md)."""
+    credited with a redemption (``converted``), the redemptions (``conversions``, each once),
+    their revenue by currency (docs/attribution.md) and the unsubscribes through the messages'
+    links (``unsubscribed``)."""
 
     total: dict[str, int]
     by_channel: dict[str, dict[str, int]]
@@ -235,6 +236,8 @@ class StatsOut(msgspec.Struct):
     converted: int
     conversions: int
     revenue: list[RevenueOut]
+    #: Unsubscribes through a link in one of the distribution's messages.
+    unsubscribed: int
 
 
 def _out(d: Distribution) -> DistributionOut:

@@ -40,7 +40,8 @@ class TimeToConversionOut(msgspec.Struct):
 class FiguresOut(msgspec.Struct):
     """Messages, those handed to a provider (``sent``), delivered, failed (failed or bounced),
     credited with a redemption (``converted``), the redemptions credited (``conversions``,
-    each once) and their revenue: a scope's figures, in total or of a day."""
+    each once), their revenue and the unsubscribes through the messages' links: a scope's
+    figures, in total or of a day."""
 
     messages: int
     sent: int
@@ -49,6 +50,8 @@ class FiguresOut(msgspec.Struct):
     converted: int
     conversions: int
     revenue: list[RevenueOut]
+    #: Unsubscribes through a link in one of the messages (on the day of the unsubscribe).
+    unsubscribed: int
 
 
 class ScopeStatsOut(FiguresOut):

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from distribution.customer_sync import enqueue_customer_sync
 from distribution.errors import FieldError, InvalidInputError
-from distribution.models import Customer, Resubscription, Suppression, utcnow
+from distribution.models import Customer, Delivery, Resubscription, Suppression, utcnow
 from distribution.storage.ids import new_id
 from distribution.webhooks.subscriptions import emit
 
@@ -35,6 +35,7 @@ __all__ = [
     "UnsubscribeLink",
     "consents_of",
     "is_suppressed",
+    "message_of_link",
     "read_unsubscribe_token",
     "resubscribe_customer",
     "suppress",
@@ -138,8 +139,10 @@ def suppress(
     *,
     customer_id: str | None,
     reason: str,
+    delivery_id: str | None = None,
 ) -> None:
-    """Add an address to the suppression list (no-op when it is already there)."""
+    """Add an address to the suppression list (no-op when it is already there); through the
+    unsubscribe link of message ``delivery_id`` when one is named."""
     exists = session.exec(
         select(Suppression.id).where(
             Suppression.project_id == project_id,
@@ -159,6 +162,7 @@ def suppress(
                     address=address,
                     customer_id=customer_id,
                     reason=reason,
+                    delivery_id=delivery_id,
                 )
             )
             session.flush()
@@ -182,9 +186,16 @@ def _sync_consent(session: Session, project_id: str, customer_id: str | None) ->
 
 
 def unsubscribe_customer(
-    session: Session, project_id: str, customer_id: str, channel: str, *, reason: str
+    session: Session,
+    project_id: str,
+    customer_id: str,
+    channel: str,
+    *,
+    reason: str,
+    delivery_id: str | None = None,
 ) -> bool:
-    """Suppress a customer's current address on a channel; False when they have none."""
+    """Suppress a customer's current address on a channel; False when they have none.
+    ``delivery_id``: the message whose link they followed."""
     customer = session.get(Customer, customer_id)
     if customer is None or customer.project_id != project_id:
         return False
@@ -196,8 +207,41 @@ def unsubscribe_customer(
         address or f"customer:{customer_id}",
         customer_id=customer_id,
         reason=reason,
+        delivery_id=delivery_id,
     )
     return True
+
+
+#: How long before a link's moment of issue its message may have been created: a bulk batch
+#: or an event stamps its rows when it starts, and renders (signs links) after.
+_RENDERED_WITHIN = timedelta(hours=1)
+
+
+def message_of_link(session: Session, link: UnsubscribeLink, token: str) -> str | None:
+    """The id of the message that carried this link (None for a link made before links were
+    dated, or whose message is gone).
+
+    The token names no message (it is signed while the message is rendered, before its row has
+    an id); the message is the customer's one on the channel, created just before the link was
+    issued, whose stored ``unsubscribe_url`` is this very link.
+    """
+    if link.issued_at is None:
+        return None
+    candidates = session.exec(
+        select(Delivery.id, Delivery.content).where(
+            Delivery.project_id == link.project_id,
+            Delivery.customer_id == link.customer_id,
+            Delivery.channel == link.channel,
+            col(Delivery.created_at) >= link.issued_at - _RENDERED_WITHIN,
+            # Milliseconds in the token, microseconds in the row.
+            col(Delivery.created_at) <= link.issued_at + timedelta(milliseconds=1),
+        )
+    )
+    suffix = f"/u/{token}"
+    for delivery_id, content in candidates:
+        if str((content or {}).get("unsubscribe_url", "")).endswith(suffix):
+            return delivery_id
+    return None
 
 
 _SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]

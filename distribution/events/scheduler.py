@@ -1,5 +1,5 @@
-"""The embedded scheduler: date triggers, due follow-ups and stream retention, on a tick inside
-the service.
+"""The embedded scheduler: date triggers, due follow-ups, the statistics fold and stream
+retention, on a tick inside the service.
 
 Distributed mode runs the same ``scheduled_round`` as a procrastinate periodic task instead
 (``distribution.distributed.tasks``). Either way several may run at once: the event's dedupe
@@ -19,6 +19,7 @@ from distribution.models import utcnow
 from distribution.outbox import LinkSettings
 from distribution.outbox.notifiers import DeliveryNotifier
 from distribution.storage.db import Database
+from distribution.storage.delivery_counts import fold
 from distribution.storage.polling_loop import PollingLoop
 from distribution.webhooks.streams import forget_old_entries
 
@@ -36,8 +37,10 @@ class RoundResult:
 
 
 def scheduled_round(database: Database, links: LinkSettings, now: datetime) -> RoundResult:
-    """Fire the date triggers due at ``now``, settle the follow-ups due by then and forget
-    stream entries past their retention."""
+    """Fire the date triggers due at ``now`` and settle the follow-ups due by then; fold the
+    statistics' deltas (PostgreSQL) so reads add up few of them; forget stream entries past
+    their retention."""
+    fold(database.engine)
     queued = fire_date_triggers(database, links, now)
     settled = run_due_follow_ups(database, links, now)
     with database.session() as session:

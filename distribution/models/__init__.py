@@ -32,6 +32,7 @@ from distribution.models.deliveries import (
     Resubscription,
     Suppression,
 )
+from distribution.models.delivery_counts import DeliveryCount, DeliveryCountDelta
 from distribution.models.providers import ProviderConfig, UnsubscribePullCursor
 from distribution.models.rate_buckets import ProviderRateBucket
 from distribution.models.redemptions import Redemption, RedemptionAttribution
@@ -62,6 +63,8 @@ __all__ = [
     "CustomerLike",
     "CustomerRecord",
     "Delivery",
+    "DeliveryCount",
+    "DeliveryCountDelta",
     "DeliveryStatus",
     "DeliveryStatusChange",
     "Distribution",

@@ -215,6 +215,8 @@ class Delivery(SQLModel, table=True):
         _present("ix_delivery_bulk_job_id", "bulk_job_id"),
         # A redemption finds the messages that carried its code (attribution).
         _present("ix_delivery_code", "project_id", "code"),
+        # A scope's conversions and time to conversion read its few converted messages.
+        _present("ix_delivery_converted", "project_id", "converted_at"),
         # Distributed mode: the queued rows no job carries yet (fresh bulk rows).
         Index(
             "ix_delivery_unenqueued",
@@ -289,6 +291,8 @@ class Suppression(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("project_id", "channel", "address", name="uq_suppression_address"),
+        # A scope's ``unsubscribed``: the few unsubscribes that came through a message's link.
+        _present("ix_suppression_delivery", "project_id", "delivery_id"),
     )
 
     id: str = Field(primary_key=True)
@@ -297,6 +301,8 @@ class Suppression(SQLModel, table=True):
     address: str
     customer_id: str | None = Field(default=None, index=True)
     reason: str
+    # The message whose unsubscribe link added it (its scope's statistics count it).
+    delivery_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime)
 
 

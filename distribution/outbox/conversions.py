@@ -5,7 +5,12 @@ redemptions were, and their revenue by currency. A redemption counts **once per 
 many of the scope's messages it was credited to (an email and an SMS of the same event), so a
 scope's revenue is never counted twice; each message still shows its own ``conversion_amount``.
 
-Test sends never count. ``scope_stats`` is the one query to swap for pre-aggregated figures.
+Counts by status and per day come from the pre-aggregated ``delivery_count`` (kept by the
+database, ``models.delivery_counts``), never from a scan of the scope's messages; conversions,
+revenue and time to conversion read the few converted messages (a partial index holds them).
+``unsubscribed`` counts the unsubscribes made through a link in one of the scope's messages.
+
+Test sends never count.
 """
 
 from __future__ import annotations
@@ -16,21 +21,26 @@ from datetime import datetime
 from typing import Any
 
 import sqlmodel
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, Table, func, select, union_all
 from sqlmodel import Session
 
 from distribution.models import (
     Delivery,
+    DeliveryCount,
+    DeliveryCountDelta,
     DeliveryStatus,
     Redemption,
     RedemptionAttribution,
+    Suppression,
     TemplateVersion,
 )
+from distribution.storage.delivery_counts import fold_when_many
 
 __all__ = [
     "DAY_FIELDS",
     "Scope",
     "conversion_figures",
+    "counts_by_day",
     "scope_days",
     "scope_stats",
     "template_stats",
@@ -40,6 +50,11 @@ _DELIVERIES: Table = Delivery.__table__  # type: ignore[attr-defined]
 _REDEMPTIONS: Table = Redemption.__table__  # type: ignore[attr-defined]
 _ATTRIBUTIONS: Table = RedemptionAttribution.__table__  # type: ignore[attr-defined]
 _VERSIONS: Table = TemplateVersion.__table__  # type: ignore[attr-defined]
+_COUNTS: Table = DeliveryCount.__table__  # type: ignore[attr-defined]
+_DELTAS: Table = DeliveryCountDelta.__table__  # type: ignore[attr-defined]
+_SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+#: A read that finds this many deltas waiting (PostgreSQL) folds them before it adds them up.
+FOLD_ABOVE = 20_000
 _FAILED = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)
 
 
@@ -50,12 +65,32 @@ class Scope:
     column: str  # distribution_id | campaign_id | template_id | template_version_id | variant_id
     value: str
 
-    def condition(self) -> ColumnElement[bool]:
-        deliveries = _DELIVERIES.c
+    def condition(self, table: Table = _DELIVERIES) -> ColumnElement[bool]:
+        """The scope on ``table``: deliveries, or the counts and their deltas."""
         if self.column == "variant_id":
             versions = select(_VERSIONS.c.id).where(_VERSIONS.c.variant_id == self.value)
-            return deliveries.template_version_id.in_(versions)
-        return deliveries[self.column] == self.value
+            return table.c.template_version_id.in_(versions)
+        return table.c[self.column] == self.value
+
+
+def _counted(session: Session, project_id: str, scope: Scope) -> Subquery:
+    """The scope's counts rows with the deltas not folded yet: read in one statement (one
+    snapshot), so a fold that commits meanwhile is seen whole or not at all."""
+    fold_when_many(session.connection(), FOLD_ABOVE)
+    return union_all(
+        *(
+            select(
+                table.c.template_version_id,
+                table.c.channel,
+                table.c.day,
+                table.c.status,
+                table.c.messages,
+                table.c.sent,
+                table.c.converted,
+            ).where(table.c.project_id == project_id, scope.condition(table))
+            for table in (_COUNTS, _DELTAS)
+        )
+    ).subquery("counted")
 
 
 def _messages_of(project_id: str, scope: Scope, since: datetime | None) -> list[Any]:
@@ -67,33 +102,65 @@ def _messages_of(project_id: str, scope: Scope, since: datetime | None) -> list[
     return where
 
 
+def _credited(where: list[Any]) -> Select[Any]:
+    """The redemptions credited to the messages ``where`` selects."""
+    deliveries = _DELIVERIES.c
+    return (
+        select(_ATTRIBUTIONS.c.redemption_id)
+        .join(_DELIVERIES, deliveries.id == _ATTRIBUTIONS.c.delivery_id)
+        # A credited message is a converted one: said, so the plan starts from the few
+        # converted rows (a partial index) instead of the scope's every message.
+        .where(*where, deliveries.converted_at.is_not(None))
+    )
+
+
+def _unsubscribes(project_id: str, scope: Scope, since: datetime | None) -> Select[Any]:
+    """The unsubscribes made through a link in one of the scope's messages (their days)."""
+    suppressions = _SUPPRESSIONS.c
+    return (
+        select(_day(suppressions.created_at).label("day"))
+        .join(_DELIVERIES, _DELIVERIES.c.id == suppressions.delivery_id)
+        .where(
+            suppressions.project_id == project_id,
+            suppressions.delivery_id.is_not(None),
+            *_messages_of(project_id, scope, since),
+        )
+    )
+
+
 def conversion_figures(
     session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
 ) -> dict[str, Any]:
-    """``converted`` messages, ``conversions`` (redemptions) and ``revenue`` by currency.
+    """``converted`` messages, ``conversions`` (redemptions), ``revenue`` by currency and
+    ``unsubscribed`` (through the messages' links).
 
     With ``since``, only messages created at or after it count.
     """
     deliveries = _DELIVERIES.c
     where = _messages_of(project_id, scope, since)
     connection = session.connection()
-    converted = connection.execute(
-        select(func.count()).where(*where, deliveries.converted_at.is_not(None))
-    ).scalar_one()
-    credited = (
-        select(_ATTRIBUTIONS.c.redemption_id)
-        .join(_DELIVERIES, deliveries.id == _ATTRIBUTIONS.c.delivery_id)
-        .where(*where)
-    )
+    if since is None:
+        counted = _counted(session, project_id, scope).c
+        converted = connection.execute(
+            select(func.coalesce(func.sum(counted.converted), 0))
+        ).scalar_one()
+    else:  # a moment, finer than the counts' days: counted from the few converted rows
+        converted = connection.execute(
+            select(func.count()).where(*where, deliveries.converted_at.is_not(None))
+        ).scalar_one()
     redemptions = _REDEMPTIONS.c
     rows = connection.execute(
         select(redemptions.currency, func.count(), func.coalesce(func.sum(redemptions.amount), 0))
-        .where(redemptions.project_id == project_id, redemptions.id.in_(credited))
+        .where(redemptions.project_id == project_id, redemptions.id.in_(_credited(where)))
         .group_by(redemptions.currency)
         .order_by(redemptions.currency)
     ).all()
+    unsubscribed = connection.execute(
+        select(func.count()).select_from(_unsubscribes(project_id, scope, since).subquery())
+    ).scalar_one()
     return {
         "converted": int(converted),
+        "unsubscribed": int(unsubscribed),
         "conversions": sum(int(count) for _currency, count, _amount in rows),
         "revenue": [
             {"currency": currency, "amount": int(amount)}
@@ -108,33 +175,56 @@ def scope_stats(
     session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
 ) -> dict[str, Any]:
     """Counts by status, ``sent`` (handed to a provider), ``delivered``, ``failed`` (failed or
-    bounced) and the conversion figures, over every message of the scope (with ``since``, the
-    messages created at or after it)."""
-    deliveries = _DELIVERIES.c
-    where = _messages_of(project_id, scope, since)
-    rows = (
-        session.connection()
-        .execute(
-            select(deliveries.status, func.count(), func.count(deliveries.sent_at))
-            .where(*where)
-            .group_by(deliveries.status)
-        )
-        .all()
-    )
+    bounced), ``unsubscribed`` and the conversion figures, over every message of the scope
+    (with ``since``, the messages created at or after it)."""
     total: Counter[str] = Counter()
     sent = 0
-    for status, count, with_sent_at in rows:
+    for status, count, with_sent_at in _by_status(session, project_id, scope, since):
         total[str(status)] += int(count)
         sent += int(with_sent_at)
+    total = +total  # statuses whose messages all moved on since are left out
     return {
         "total": dict(total),
-        "time_to_conversion": _time_to_conversion(session, where),
+        "time_to_conversion": _time_to_conversion(session, _messages_of(project_id, scope, since)),
         "messages": sum(total.values()),
         "sent": sent,
         "delivered": total[DeliveryStatus.DELIVERED.value],
         "failed": sum(total[s] for s in _FAILED),
         **conversion_figures(session, project_id, scope, since=since),
     }
+
+
+def counts_by_day(session: Session, project_id: str, scope: Scope) -> list[Any]:
+    """(day, channel, status, messages) of the scope, from the counts, oldest day first."""
+    counted = _counted(session, project_id, scope).c
+    keys = (counted.day, counted.channel, counted.status)
+    return list(
+        session.connection().execute(
+            select(*keys, func.sum(counted.messages))
+            .group_by(*keys)
+            .having(func.sum(counted.messages) != 0)
+            .order_by(counted.day)
+        )
+    )
+
+
+def _by_status(
+    session: Session, project_id: str, scope: Scope, since: datetime | None
+) -> list[Any]:
+    """(status, messages, sent) of the scope. ``since`` is a moment (an A/B test's start),
+    finer than the counts' days: those few messages are counted from their rows."""
+    if since is None:
+        counted = _counted(session, project_id, scope).c
+        statement = select(counted.status, func.sum(counted.messages), func.sum(counted.sent))
+        return list(session.connection().execute(statement.group_by(counted.status)))
+    deliveries = _DELIVERIES.c
+    return list(
+        session.connection().execute(
+            select(deliveries.status, func.count(), func.count(deliveries.sent_at))
+            .where(*_messages_of(project_id, scope, since))
+            .group_by(deliveries.status)
+        )
+    )
 
 
 def _time_to_conversion(session: Session, where: list[Any]) -> dict[str, float] | None:
@@ -165,17 +255,13 @@ def template_stats(session: Session, project_id: str, template_id: str) -> dict[
     Variants and versions without a message are left out. The caller checks that the template
     is the project's.
     """
-    deliveries = _DELIVERIES.c
+    counted = _counted(session, project_id, Scope("template_id", template_id)).c
     used = set(
         session.connection()
         .execute(
-            select(deliveries.template_version_id)
-            .where(
-                deliveries.project_id == project_id,
-                deliveries.template_id == template_id,
-                deliveries.template_version_id.is_not(None),
-            )
-            .distinct()
+            select(counted.template_version_id)
+            .group_by(counted.template_version_id)
+            .having(func.sum(counted.messages) != 0)
         )
         .scalars()
     )
@@ -216,7 +302,15 @@ def template_stats(session: Session, project_id: str, template_id: str) -> dict[
 
 
 #: The figures of a day in ``scope_days``, in the order the CSV export writes them.
-DAY_FIELDS = ("messages", "sent", "delivered", "failed", "converted", "conversions")
+DAY_FIELDS = (
+    "messages",
+    "sent",
+    "delivered",
+    "failed",
+    "converted",
+    "conversions",
+    "unsubscribed",
+)
 
 
 def _day(column: Any) -> Any:
@@ -224,49 +318,48 @@ def _day(column: Any) -> Any:
     return func.substr(func.cast(column, sqlmodel.String()), 1, 10)
 
 
-def scope_days(
-    session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
-) -> list[dict[str, Any]]:
+def scope_days(session: Session, project_id: str, scope: Scope) -> list[dict[str, Any]]:
     """The scope's figures per UTC day, oldest first, days without anything left out.
 
     Messages count on the day they were created, with what became of them since (``sent``,
     ``delivered``, ``failed``, ``converted``: a cohort, so a day's funnel reads across);
-    ``conversions`` and ``revenue`` count on the day the redemption came, each once.
+    ``conversions`` and ``revenue`` count on the day the redemption came, each once, and
+    ``unsubscribed`` on the day of the unsubscribe.
     """
-    deliveries = _DELIVERIES.c
-    where = _messages_of(project_id, scope, since)
+    where = _messages_of(project_id, scope, None)
     connection = session.connection()
-    day = _day(deliveries.created_at)
+    counted = _counted(session, project_id, scope).c
+    messages = func.sum(counted.messages)
     rows = connection.execute(
         select(
-            day,
-            func.count(),
-            func.count(deliveries.sent_at),
-            func.count(deliveries.id).filter(deliveries.status == DeliveryStatus.DELIVERED.value),
-            func.count(deliveries.id).filter(deliveries.status.in_(_FAILED)),
-            func.count(deliveries.converted_at),
+            counted.day,
+            messages,
+            func.sum(counted.sent),
+            func.sum(counted.messages).filter(counted.status == DeliveryStatus.DELIVERED.value),
+            func.sum(counted.messages).filter(counted.status.in_(_FAILED)),
+            func.sum(counted.converted),
         )
-        .where(*where)
-        .group_by(day)
+        .group_by(counted.day)
+        .having(messages != 0)
     ).all()
     days: dict[str, dict[str, Any]] = {}
 
     def of(name: str) -> dict[str, Any]:
         return days.setdefault(name, {"day": name, **dict.fromkeys(DAY_FIELDS, 0), "revenue": []})
 
-    for name, messages, sent, delivered, failed, converted in rows:
-        of(str(name)).update(
-            messages=int(messages),
+    for day, count, sent, delivered, failed, converted in rows:
+        of(day.isoformat()).update(
+            messages=int(count),
             sent=int(sent),
-            delivered=int(delivered),
-            failed=int(failed),
+            delivered=int(delivered or 0),
+            failed=int(failed or 0),
             converted=int(converted),
         )
-    credited = (
-        select(_ATTRIBUTIONS.c.redemption_id)
-        .join(_DELIVERIES, deliveries.id == _ATTRIBUTIONS.c.delivery_id)
-        .where(*where)
-    )
+    unsubscribes = _unsubscribes(project_id, scope, None).subquery()
+    for name, count in connection.execute(
+        select(unsubscribes.c.day, func.count()).group_by(unsubscribes.c.day)
+    ):
+        of(str(name))["unsubscribed"] = int(count)
     redemptions = _REDEMPTIONS.c
     redeemed_day = _day(redemptions.redeemed_at)
     for name, currency, count, amount in connection.execute(
@@ -276,7 +369,7 @@ def scope_days(
             func.count(),
             func.coalesce(func.sum(redemptions.amount), 0),
         )
-        .where(redemptions.project_id == project_id, redemptions.id.in_(credited))
+        .where(redemptions.project_id == project_id, redemptions.id.in_(_credited(where)))
         .group_by(redeemed_day, redemptions.currency)
         .order_by(redemptions.currency)
     ).all():

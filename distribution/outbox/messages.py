@@ -18,7 +18,7 @@ from distribution.models import (
     Distribution,
     MessageTemplate,
 )
-from distribution.outbox.conversions import Scope, conversion_figures
+from distribution.outbox.conversions import Scope, conversion_figures, counts_by_day
 from distribution.storage.ids import first_id_at
 from distribution.storage.pages import IdPage, newest_first
 from distribution.storage.project_rows import project_row
@@ -147,29 +147,35 @@ def distribution_stats(
 
     With ``since``, only deliveries created at or after it count.
     """
-    day = func.substr(func.cast(col(Delivery.created_at), Text()), 1, 10)
-    statement = select(day, Delivery.channel, Delivery.status, func.count()).where(
-        Delivery.project_id == project_id, Delivery.distribution_id == distribution_id
-    )
-    if since is not None:
-        statement = statement.where(col(Delivery.created_at) >= since)
-    rows = session.exec(
-        statement.group_by(day, Delivery.channel, Delivery.status).order_by(day)
-    ).all()
+    scope = Scope("distribution_id", distribution_id)
+    rows: list[Any]
+    if since is None:
+        rows = [(d.isoformat(), *rest) for d, *rest in counts_by_day(session, project_id, scope)]
+    else:
+        # A moment, finer than the counts' days: the messages since are counted from their rows.
+        day = func.substr(func.cast(col(Delivery.created_at), Text()), 1, 10)
+        statement = select(day, Delivery.channel, Delivery.status, func.count()).where(
+            Delivery.project_id == project_id,
+            Delivery.distribution_id == distribution_id,
+            col(Delivery.created_at) >= since,
+        )
+        rows = list(
+            session.exec(
+                statement.group_by(day, Delivery.channel, Delivery.status).order_by(day)
+            ).all()
+        )
     totals: Counter[str] = Counter()
     by_channel: dict[str, Counter[str]] = {}
     by_day: dict[str, Counter[str]] = {}
     for day_value, channel, status, count in rows:
-        totals[status] += count
-        by_channel.setdefault(channel, Counter())[status] += count
-        by_day.setdefault(str(day_value), Counter())[status] += count
+        totals[status] += int(count)
+        by_channel.setdefault(channel, Counter())[status] += int(count)
+        by_day.setdefault(str(day_value), Counter())[status] += int(count)
     return {
         "total": dict(totals),
         "by_channel": {k: dict(v) for k, v in by_channel.items()},
         "by_day": [{"day": k, "counts": dict(v)} for k, v in by_day.items()],
-        **conversion_figures(
-            session, project_id, Scope("distribution_id", distribution_id), since=since
-        ),
+        **conversion_figures(session, project_id, scope, since=since),
     }
 
 

@@ -402,12 +402,13 @@ def test_figures_per_day_add_up_to_the_totals_and_export_as_csv(client: Client) 
             "failed",
             "converted",
             "conversions",
+            "unsubscribed",
             "revenue_currency",
             "revenue_amount",
         ]
         assert rows[1:] == [
-            [today, "3", "3", "0", "0", "2", "2", "EUR", "1200"],
-            [today, "3", "3", "0", "0", "2", "2", "USD", "800"],
+            [today, "3", "3", "0", "0", "2", "2", "0", "EUR", "1200"],
+            [today, "3", "3", "0", "0", "2", "2", "0", "USD", "800"],
         ]
     bad = client.get(f"/v1/campaigns/{ids['campaign']}/stats/days", params={"format": "xml"})
     assert bad.status_code in (400, 422)
