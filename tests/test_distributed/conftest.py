@@ -16,6 +16,7 @@ from distribution.storage.db import Database
 from tests.conftest import migrated_database
 
 POSTGRES_ONLY = [
+    "test_delivery_count_fold.py",
     "test_rate_limit.py",
     "test_scheduled_workers.py",
     "test_stream_order.py",

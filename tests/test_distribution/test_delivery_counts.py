@@ -2,13 +2,12 @@
 
 The counts are kept by triggers (``models.delivery_counts``); these tests write ``delivery`` rows
 with plain SQL in random orders and compare what the statistics read with a count of the rows
-done here. On PostgreSQL, two writers of one campaign never wait on each other, and a fold
-racing the writers loses nothing.
+done here. PostgreSQL's deltas and their fold:
+``tests/test_distributed/test_delivery_count_fold.py``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,23 +20,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 
-from distribution.events.scheduler import scheduled_round
 from distribution.models import Delivery, utcnow
 from distribution.outbox.conversions import Scope, scope_days, scope_stats
 from distribution.storage.db import Database
-from distribution.storage.delivery_counts import fold, fold_when_many
+from distribution.storage.delivery_counts import fold
 from distribution.storage.driver_sql import insert_many
 from distribution.storage.ids import new_id
 from distribution.storage.migrate import alembic_config, upgrade
 from tests.conftest import BACKENDS, make_project, migrated_database
-from tests.test_distribution.engine_helpers import LINKS
 
 _DELIVERIES = Delivery.__table__  # type: ignore[attr-defined]
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "bounced", "cancelled", "unknown")
 _DAY0 = datetime(2026, 11, 1, 23, 59, 59)
 
 
-def _row(project_id: str, campaign_id: str, created_at: datetime, **values: Any) -> dict[str, Any]:
+def delivery_row(
+    project_id: str, campaign_id: str, created_at: datetime, **values: Any
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": new_id("msg"),
         "project_id": project_id,
@@ -64,12 +63,12 @@ def _row(project_id: str, campaign_id: str, created_at: datetime, **values: Any)
     return row
 
 
-def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
+def insert_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
     names = tuple(rows[0])
     insert_many(connection, _DELIVERIES, names, ([row[n] for n in names] for row in rows))
 
 
-def _scanned(database: Database, project_id: str, campaign_id: str) -> dict[str, Any]:
+def scanned_counts(database: Database, project_id: str, campaign_id: str) -> dict[str, Any]:
     """The campaign's figures counted from its rows, in total and per day."""
     with database.reader() as session:
         rows = session.connection().execute(
@@ -97,7 +96,7 @@ def _scanned(database: Database, project_id: str, campaign_id: str) -> dict[str,
     }
 
 
-def _read(database: Database, project_id: str, campaign_id: str) -> dict[str, Any]:
+def read_counts(database: Database, project_id: str, campaign_id: str) -> dict[str, Any]:
     """The same figures as the statistics read them (counts and unfolded deltas)."""
     scope = Scope("campaign_id", campaign_id)
     with database.reader() as session:
@@ -112,8 +111,10 @@ def _read(database: Database, project_id: str, campaign_id: str) -> dict[str, An
     }
 
 
-def _assert_equal(database: Database, project_id: str, campaign_id: str) -> None:
-    assert _read(database, project_id, campaign_id) == _scanned(database, project_id, campaign_id)
+def assert_counts_match(database: Database, project_id: str, campaign_id: str) -> None:
+    assert read_counts(database, project_id, campaign_id) == scanned_counts(
+        database, project_id, campaign_id
+    )
 
 
 # One step: a status, and whether sent_at and converted_at are set afterwards.
@@ -143,12 +144,14 @@ def test_counts_equal_a_scan_after_any_sequence_of_writes(
     project_id = make_project(database).project.id
     campaign_id = new_id("camp")
     rows = [
-        _row(project_id, campaign_id, _DAY0 + timedelta(days=day, seconds=n), test=test_send)
+        delivery_row(
+            project_id, campaign_id, _DAY0 + timedelta(days=day, seconds=n), test=test_send
+        )
         for n, (day, test_send, _steps) in enumerate(histories)
     ]
     with database.session() as session:
-        _insert(session.connection(), rows)
-    _assert_equal(database, project_id, campaign_id)
+        insert_rows(session.connection(), rows)
+    assert_counts_match(database, project_id, campaign_id)
     moment = utcnow()
     for step in range(4):
         with database.session() as session:
@@ -174,127 +177,16 @@ def test_counts_equal_a_scan_after_any_sequence_of_writes(
             )
         if fold_between:
             fold(database.engine)
-        _assert_equal(database, project_id, campaign_id)
+        assert_counts_match(database, project_id, campaign_id)
     with database.session() as session:
         for index in deleted:
             if index < len(rows):
                 session.connection().execute(
                     text("DELETE FROM delivery WHERE id = :id"), {"id": rows[index]["id"]}
                 )
-    _assert_equal(database, project_id, campaign_id)
+    assert_counts_match(database, project_id, campaign_id)
     fold(database.engine)
-    _assert_equal(database, project_id, campaign_id)
-
-
-def _postgres_only(database: Database) -> None:
-    if database.is_sqlite:
-        pytest.skip("SQLite has one writer: its triggers update the counts directly")
-
-
-def test_two_writers_of_one_campaign_never_wait_on_the_counts(database: Database) -> None:
-    _postgres_only(database)
-    project_id = make_project(database).project.id
-    campaign_id = new_id("camp")
-    now = utcnow()
-    first = [_row(project_id, campaign_id, now) for _ in range(50)]
-    second = [_row(project_id, campaign_id, now) for _ in range(50)]
-    with database.session() as session:
-        _insert(session.connection(), first + second)
-    with database.engine.connect() as one, database.engine.connect() as two:
-        for connection in (one, two):
-            # A wait on a lock fails the statement at once instead of hanging the test.
-            connection.execute(text("SET lock_timeout = '200ms'"))
-        # Both move rows of the same keys (same campaign, day and statuses) and stay open:
-        # with shared counter rows the second would wait for the first to commit.
-        for connection, rows in ((one, first), (two, second)):
-            connection.execute(
-                text("UPDATE delivery SET status = 'sent', sent_at = :t WHERE id = ANY(:ids)"),
-                {"t": now, "ids": [r["id"] for r in rows]},
-            )
-            _insert(connection, [_row(project_id, campaign_id, now)])
-        two.commit()
-        one.commit()
-    _assert_equal(database, project_id, campaign_id)
-    assert _read(database, project_id, campaign_id)["total"] == {"sent": 100, "queued": 2}
-
-
-def test_a_fold_racing_writers_loses_nothing(database: Database) -> None:
-    _postgres_only(database)
-    project_id = make_project(database).project.id
-    campaign_id = new_id("camp")
-    now = utcnow()
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def write(worker: int) -> None:
-        try:
-            for batch in range(20):
-                rows = [
-                    _row(project_id, campaign_id, now + timedelta(days=batch % 3))
-                    for _ in range(10)
-                ]
-                with database.session() as session:
-                    _insert(session.connection(), rows)
-                with database.session() as session:
-                    session.connection().execute(
-                        text("UPDATE delivery SET status = :s, sent_at = :t WHERE id = ANY(:ids)"),
-                        {
-                            "s": STATUSES[(batch + worker) % 5],
-                            "t": now,
-                            "ids": [r["id"] for r in rows],
-                        },
-                    )
-        except BaseException as error:  # re-raised in the test's thread
-            errors.append(error)
-
-    def keep_folding() -> None:
-        while not stop.is_set():
-            fold(database.engine)
-
-    folder = threading.Thread(target=keep_folding)
-    writers = [threading.Thread(target=write, args=(n,)) for n in range(2)]
-    folder.start()
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join()
-    stop.set()
-    folder.join()
-    assert errors == []
-    _assert_equal(database, project_id, campaign_id)
-    fold(database.engine)
-    _assert_equal(database, project_id, campaign_id)
-    assert sum(_read(database, project_id, campaign_id)["total"].values()) == 400
-
-
-def _deltas(database: Database) -> int:
-    with database.reader() as session:
-        return int(
-            session.connection()
-            .execute(text("SELECT count(*) FROM delivery_count_delta"))
-            .scalar_one()
-        )
-
-
-def test_the_scheduler_round_and_a_read_finding_many_deltas_fold_them(database: Database) -> None:
-    _postgres_only(database)
-    project_id = make_project(database).project.id
-    campaign_id = new_id("camp")
-    for _ in range(2):
-        with database.session() as session:
-            _insert(session.connection(), [_row(project_id, campaign_id, utcnow())])
-    assert _deltas(database) >= 2
-    scheduled_round(database, LINKS, utcnow())
-    assert _deltas(database) == 0
-    with database.session() as session:
-        _insert(session.connection(), [_row(project_id, campaign_id, utcnow())])
-    with database.reader() as session:
-        fold_when_many(session.connection(), 2)  # one waits: fewer than asked, left
-    assert _deltas(database) >= 1
-    with database.reader() as session:
-        fold_when_many(session.connection(), 1)
-    assert _deltas(database) == 0
-    _assert_equal(database, project_id, campaign_id)
+    assert_counts_match(database, project_id, campaign_id)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -309,14 +201,18 @@ def test_the_migration_counts_the_deliveries_already_there(backend: str, tmp_pat
             campaign_id = new_id("camp")
             now = utcnow()
             rows = [
-                _row(project_id, campaign_id, now - timedelta(days=n % 3), status=STATUSES[n % 8])
+                delivery_row(
+                    project_id, campaign_id, now - timedelta(days=n % 3), status=STATUSES[n % 8]
+                )
                 for n in range(24)
-            ] + [_row(project_id, campaign_id, now, test=True)]
+            ] + [delivery_row(project_id, campaign_id, now, test=True)]
             with database.session() as session:
-                _insert(session.connection(), rows)
+                insert_rows(session.connection(), rows)
             upgrade(database.engine)
-            assert _read(database, project_id, campaign_id)["total"] == dict.fromkeys(STATUSES, 3)
-            _assert_equal(database, project_id, campaign_id)
+            assert read_counts(database, project_id, campaign_id)["total"] == dict.fromkeys(
+                STATUSES, 3
+            )
+            assert_counts_match(database, project_id, campaign_id)
         finally:
             database.dispose()
 
