@@ -18,14 +18,14 @@ from distribution.storage.db import Database
 from distribution.storage.delivery_counts import fold, fold_when_many
 from distribution.storage.ids import new_id
 from tests.conftest import make_project
-from tests.test_distribution.engine_helpers import LINKS
-from tests.test_distribution.test_delivery_counts import (
+from tests.test_distribution.delivery_count_rows import (
     STATUSES,
     assert_counts_match,
     delivery_row,
     insert_rows,
     read_counts,
 )
+from tests.test_distribution.engine_helpers import LINKS
 
 
 def test_two_writers_of_one_campaign_never_wait_on_the_counts(postgres: Database) -> None:
