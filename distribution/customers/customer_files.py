@@ -392,19 +392,25 @@ def _count(report: ImportReport, outcomes: Outcomes) -> None:
             report.updated += 1
 
 
-def new_import_pool() -> ProcessPoolExecutor:
+def new_import_pool(program: Sequence[str] = ()) -> ProcessPoolExecutor:
     """The worker processes that large imports share with the request's own thread.
 
     One worker fewer than there are cores, since the request thread imports chunks too.
-    Workers fork from a forkserver that has already imported the program and this module, so
+    Workers fork from a forkserver that has already imported this module and ``program``, so
     each starts in milliseconds; spawning one would cost a second or two of CPU importing the
     same modules again. The forkserver (one per process) starts loading them now, in the
     background, so the first large import does not wait for it; workers start at that import.
+
+    ``program`` names the modules the script that started this process imports (``web.cli``
+    for ``dm``): a worker runs that script again, as multiprocessing does with ``__main__``,
+    and finds them loaded. Preloading ``"__main__"`` does nothing on Pythons without the fix of
+    CPython issue 126631 (3.11 and 3.12): each worker of ``dm serve`` imported the service again,
+    a second or two of CPU at the start of every large import of a new server.
     """
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["__main__", __name__])
+        context.set_forkserver_preload([__name__, *program])
         multiprocessing.forkserver.ensure_running()
     return ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start_worker)
 

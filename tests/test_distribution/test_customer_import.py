@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +141,44 @@ def test_a_worker_process_checks_and_writes_a_chunk(
             )
         ).one()
     assert stored.email == "W1@example.com"
+
+
+# A program like ``dm``: a script that imports the service. A worker runs it again (as
+# multiprocessing runs ``__main__`` again in a child) and says whether it found the modules
+# loaded, that is, inherited from the forkserver instead of imported anew.
+PROGRAM = """
+import sys
+
+LOADED_BEFORE = "web.cli" in sys.modules
+
+import web.cli  # noqa: E402,F401
+
+from distribution.customers.customer_files import new_import_pool  # noqa: E402
+
+
+def loaded_before():
+    return LOADED_BEFORE
+
+
+if __name__ == "__main__":
+    with new_import_pool(program=sys.argv[1:]) as pool:
+        print(pool.submit(loaded_before).result())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("program", "inherited"), [(["web.cli"], "True"), ([], "False")])
+def test_workers_inherit_the_program_from_the_forkserver(
+    tmp_path: Path, program: list[str], inherited: str
+) -> None:
+    script = tmp_path / "program.py"
+    script.write_text(PROGRAM)
+    ran = subprocess.run(
+        [sys.executable, str(script), *program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    assert ran.stdout.strip() == inherited
