@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import IO, Any
 
 import msgspec
@@ -121,6 +121,9 @@ def _column_target(header: str) -> tuple[str, str] | None:
 _NUMBER_LIKE = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?")
 
 
+# Metadata columns repeat a few values (tiers, counts, dates) over thousands of rows, and the
+# number check is a third of reading a row; the value depends on the cell's text alone.
+@lru_cache(maxsize=4096)
 def _metadata_value(cell: str) -> Any:
     if cell in ("true", "false"):
         return cell == "true"
