@@ -65,8 +65,8 @@ ROW_MAX_BYTES = 64 * 1024
 # Rows a transaction: few enough that other writers wait a short while between two of them.
 CHUNK = 5_000
 # The pages a chunk touches in the customer table's indexes (email, phone, source id: each
-# row at a random place), about 45 MB at 100,000 customers: SQLite's usual 2 MB cache made a
-# chunk read and spill them many times (a tenth of the writing time).
+# row at a random place), megabytes each at 100,000 customers: SQLite's usual 2 MB cache made
+# a chunk read and spill them many times (a tenth of the writing time, in process).
 CHUNK_CACHE_MB = 64
 # One worker fewer than cores: the request thread checks chunks too, when it has none to write.
 WORKERS = max(1, (os.cpu_count() or 2) - 1)
