@@ -302,8 +302,9 @@ def create_app(
     _warn_without_one_click(settings)
     database = Database(settings.database_url)
     links = link_settings(settings)
-    # Large imports check and write chunks in worker processes (see new_import_pool).
-    import_pool = new_import_pool()
+    # Large imports check and write chunks in worker processes (see new_import_pool); each
+    # worker runs the ``dm`` script again, which imports web.cli.
+    import_pool = new_import_pool(program=["web.cli"])
     if settings.migrate_on_start:
         upgrade(database.engine)
         if settings.mode == "distributed":
