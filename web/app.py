@@ -185,10 +185,12 @@ _DEPENDENCIES_FROM_STATE = {
 }
 
 
-def _from_state(key: str) -> Provide:
-    """A dependency answering the service the app's state holds under ``key``."""
+def _from_state(state: State, key: str) -> Provide:
+    """A dependency answering the service ``state`` holds under ``key``."""
 
-    def service(state: State) -> Any:
+    # No parameters: Litestar validates a dependency's parameters on every request, cached
+    # value or not, and taking the state as one cost more than handing the service over.
+    def service() -> Any:
         return state[key]
 
     # The state's services live as long as the app: the first answer is every answer.
@@ -300,8 +302,9 @@ def create_app(
     _warn_without_one_click(settings)
     database = Database(settings.database_url)
     links = link_settings(settings)
-    # Large imports check and write chunks in worker processes (see new_import_pool).
-    import_pool = new_import_pool()
+    # Large imports check and write chunks in worker processes (see new_import_pool); each
+    # worker runs the ``dm`` script again, which imports web.cli.
+    import_pool = new_import_pool(program=["web.cli"])
     if settings.migrate_on_start:
         upgrade(database.engine)
         if settings.mode == "distributed":
@@ -349,6 +352,24 @@ def create_app(
             }
         ),
     )
+    state = State(
+        {
+            "database": database,
+            "settings": settings,
+            "import_pool": import_pool,
+            "providers": providers,
+            "worker": engine.notifier,
+            "links": links,
+            "secret_box": secret_box,
+            "dispatcher": dispatcher,
+            "bulk_runner": engine.bulk,
+            "async_actions": async_actions,
+            "segment_events": segment_events,
+            "unsubscribe_pull": unsubscribe_pull,
+            "prometheus": prometheus,
+            "sign_ins": SignIns.from_settings(settings, clock),
+        }
+    )
     app = Litestar(
         route_handlers=[
             live,
@@ -363,7 +384,9 @@ def create_app(
             ui_api_gateway(settings, API_CONTROLLERS),
         ],
         template_config=UI_TEMPLATES,
-        dependencies={name: _from_state(key) for name, key in _DEPENDENCIES_FROM_STATE.items()}
+        dependencies={
+            name: _from_state(state, key) for name, key in _DEPENDENCIES_FROM_STATE.items()
+        }
         | {"caller": Provide(provide_caller)},
         # Unknown pages get the UI's error page when a browser asks; the API keeps its problems.
         exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: page_not_found},
@@ -374,24 +397,7 @@ def create_app(
         before_request=refuse_nul_characters,
         request_class=BoundedJsonRequest,
         openapi_config=openapi,
-        state=State(
-            {
-                "database": database,
-                "settings": settings,
-                "import_pool": import_pool,
-                "providers": providers,
-                "worker": engine.notifier,
-                "links": links,
-                "secret_box": secret_box,
-                "dispatcher": dispatcher,
-                "bulk_runner": engine.bulk,
-                "async_actions": async_actions,
-                "segment_events": segment_events,
-                "unsubscribe_pull": unsubscribe_pull,
-                "prometheus": prometheus,
-                "sign_ins": SignIns.from_settings(settings, clock),
-            }
-        ),
+        state=state,
         on_startup=[
             align_access_log,
             start_render_pool,

@@ -29,18 +29,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from typing import IO, Any
 
 import msgspec
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from distribution.customers.customer_input import ADDRESS_FIELDS
+from distribution.customers.customer_input import ADDRESS_FIELDS, ValidCustomer
 from distribution.customers.store import iter_customers, upsert_customers, validate_rows
 from distribution.errors import FieldError, InvalidInputError, PayloadTooLargeError
 from distribution.models import Customer
-from distribution.storage.db import Database
+from distribution.storage.db import Database, larger_page_cache
 from distribution.storage.json_bounds import ItemRefused, iter_array_items
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ImportReport",
     "ReadRows",
     "RowError",
+    "check_rows",
     "export_csv",
     "import_rows",
     "import_running",
@@ -61,15 +62,20 @@ IMPORT_LIMIT = 100_000
 # One customer of a JSON import: far above what its fields allow, so only junk is refused, and
 # small enough that reading the file holds one row at a time, however large the file.
 ROW_MAX_BYTES = 64 * 1024
-# Rows a transaction: each transaction of another process makes SQLite drop its page cache, so
-# fewer, larger ones write faster (2,000 to 5,000 rows: 13,000 to 17,000 rows/s in parallel).
+# Rows a transaction: few enough that other writers wait a short while between two of them.
 CHUNK = 5_000
-# Below this, starting worker processes costs more than checking the rows here.
-PARALLEL_FROM = 10_000
-# One worker fewer than cores: the request thread imports chunks too.
+# The pages a chunk touches in the customer table's indexes (email, phone, source id: each
+# row at a random place), megabytes each at 100,000 customers: SQLite's usual 2 MB cache made
+# a chunk read and spill them many times (a tenth of the writing time, in process).
+CHUNK_CACHE_MB = 64
+# One worker fewer than cores: the request thread checks chunks too, when it has none to write.
 WORKERS = max(1, (os.cpu_count() or 2) - 1)
+# Below this, starting worker processes costs more than checking the rows here. With two cores
+# never: the one worker saved the request thread less than moving rows to it and their checks
+# back cost (a third more CPU a row), and imports ran faster without it (docs/benchmarks.md).
+PARALLEL_FROM = 10_000 if WORKERS > 1 else IMPORT_LIMIT + 1
 # Chunks handed to workers ahead: enough that none waits for its next, few enough to leave
-# the rest to whichever finishes first.
+# the rest to the request thread when it has nothing to write.
 IN_FLIGHT = 2 * WORKERS
 # What importing a chunk gives back: per row its number, whether it was created, its errors.
 Outcomes = list[tuple[int, bool, tuple[FieldError, ...]]]
@@ -121,6 +127,9 @@ def _column_target(header: str) -> tuple[str, str] | None:
 _NUMBER_LIKE = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?")
 
 
+# Metadata columns repeat a few values (tiers, counts, dates) over thousands of rows, and the
+# number check is a third of reading a row; the value depends on the cell's text alone.
+@lru_cache(maxsize=4096)
 def _metadata_value(cell: str) -> Any:
     if cell in ("true", "false"):
         return cell == "true"
@@ -298,12 +307,13 @@ def import_rows(
 ) -> ImportReport:
     """Upsert every valid row in chunks, each chunk its own transaction.
 
-    With an ``executor`` (a process pool) large imports run whole chunks (checking and writing)
-    in parallel, this thread taking part: checking an email and a phone costs more than writing
-    the row, and SQLite's single writer only serialises the short INSERTs. Rows are put in
-    chunks by ``source_id``, so every row of one customer lands in the same chunk, in file
-    order: the later row still wins. ``refused`` are the rows refused while reading the file:
-    they are counted as failed and reported with the rest.
+    With an ``executor`` (a process pool) large imports check chunks in parallel, ahead of
+    this thread, which writes every chunk: checking an email and a phone costs more than
+    writing the row, and one writer keeps its pages cached from chunk to chunk, where writers
+    in several processes made SQLite drop its cache at each other's commits (a third more CPU
+    a row). Rows are put in chunks by ``source_id``, so every row of one customer lands in the
+    same chunk, in file order: the later row still wins. ``refused`` are the rows refused while
+    reading the file: they are counted as failed and reported with the rest.
     """
     report = ImportReport(total_rows=len(rows) + len(refused), failed=len(refused))
     report.errors.extend(refused)
@@ -314,8 +324,8 @@ def import_rows(
                 _count(report, _upsert_chunk(database, project_id, chunk, default_region))
         else:
             chunks = _by_customer(rows, chunk_rows)
-            for outcomes in _run_spread(database, project_id, chunks, default_region, executor):
-                _count(report, outcomes)
+            for chunk, checked in _checked_ahead(chunks, default_region, executor):
+                _count(report, _upsert_chunk(database, project_id, chunk, default_region, checked))
     report.errors.sort(key=lambda e: e.row)
     return report
 
@@ -350,35 +360,41 @@ def _by_customer(
     return [bucket for bucket in buckets if bucket]
 
 
-def _run_spread(
-    database: Database,
-    project_id: str,
-    chunks: list[list[tuple[int, dict[str, Any]]]],
-    default_region: str,
-    executor: Executor,
-) -> list[Outcomes]:
-    """Each chunk's outcomes, the chunks run by the executor's workers and this thread alike.
+Checked = list[ValidCustomer | tuple[FieldError, ...]]
 
-    Workers get chunks from the front, a couple each at a time so none waits for the next;
-    this thread imports chunks from the back meanwhile. So the import starts at once instead
-    of waiting for worker processes to start, and no core stays idle while they run.
+
+def _checked_ahead(
+    chunks: list[list[tuple[int, dict[str, Any]]]], default_region: str, executor: Executor
+) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], Checked]]:
+    """Each chunk with its checked rows, as soon as they are checked, in no particular order.
+
+    Workers check chunks from the front, a couple each at a time so none waits for its next,
+    while the caller writes the chunks already checked. When none is, this thread checks one
+    from the back itself: so the import starts at once instead of waiting for worker processes
+    to start, and no core stays idle while they run.
     """
-    outcomes: dict[int, Outcomes] = {}
-    waiting = deque(enumerate(chunks))
-    running: dict[Future[Outcomes], int] = {}
+    waiting = deque(chunks)
+    running: dict[Future[Checked], list[tuple[int, dict[str, Any]]]] = {}
     while waiting or running:
-        for future in [f for f in running if f.done()]:
-            outcomes[running.pop(future)] = future.result()
         while waiting and len(running) < IN_FLIGHT:
-            position, chunk = waiting.popleft()
-            future = executor.submit(import_chunk, database.url, project_id, chunk, default_region)
-            running[future] = position
+            chunk = waiting.popleft()
+            future = executor.submit(check_rows, [row for _, row in chunk], default_region)
+            running[future] = chunk
+        done = [future for future in running if future.done()]
+        for future in done:
+            yield running.pop(future), future.result()
+        if done:
+            continue
         if waiting:
-            position, chunk = waiting.pop()
-            outcomes[position] = _upsert_chunk(database, project_id, chunk, default_region)
-        elif running:
+            chunk = waiting.pop()
+            yield chunk, check_rows([row for _, row in chunk], default_region)
+        else:
             wait(running, return_when=FIRST_COMPLETED)
-    return [outcomes[position] for position in range(len(chunks))]
+
+
+def check_rows(rows: list[dict[str, Any]], default_region: str) -> Checked:
+    """:func:`validate_rows` of one chunk, as a worker process runs it."""
+    return validate_rows(rows, default_region=default_region)
 
 
 def _count(report: ImportReport, outcomes: Outcomes) -> None:
@@ -392,19 +408,25 @@ def _count(report: ImportReport, outcomes: Outcomes) -> None:
             report.updated += 1
 
 
-def new_import_pool() -> ProcessPoolExecutor:
-    """The worker processes that large imports share with the request's own thread.
+def new_import_pool(program: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """The worker processes that check the rows of large imports beside the request's thread.
 
-    One worker fewer than there are cores, since the request thread imports chunks too.
-    Workers fork from a forkserver that has already imported the program and this module, so
+    One worker fewer than there are cores, since the request thread checks chunks too.
+    Workers fork from a forkserver that has already imported this module and ``program``, so
     each starts in milliseconds; spawning one would cost a second or two of CPU importing the
     same modules again. The forkserver (one per process) starts loading them now, in the
     background, so the first large import does not wait for it; workers start at that import.
+
+    ``program`` names the modules the script that started this process imports (``web.cli``
+    for ``dm``): a worker runs that script again, as multiprocessing does with ``__main__``,
+    and finds them loaded. Preloading ``"__main__"`` does nothing on Pythons without the fix of
+    CPython issue 126631 (3.11 and 3.12): each worker of ``dm serve`` imported the service again,
+    a second or two of CPU at the start of every large import of a new server.
     """
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["__main__", __name__])
+        context.set_forkserver_preload([__name__, *program])
         multiprocessing.forkserver.ensure_running()
     return ProcessPoolExecutor(WORKERS, mp_context=context, initializer=_start_worker)
 
@@ -416,31 +438,21 @@ def _start_worker() -> None:
     gc.freeze()
 
 
-@cache
-def _database(url: str) -> Database:
-    # One engine per process: worker processes receive the URL, not the parent's engine.
-    return Database(url)
-
-
-def import_chunk(
-    url: str, project_id: str, chunk: Sequence[tuple[int, dict[str, Any]]], default_region: str
-) -> Outcomes:
-    """:func:`_upsert_chunk` for a worker process, which gets the URL and opens its own engine."""
-    return _upsert_chunk(_database(url), project_id, chunk, default_region)
-
-
 def _upsert_chunk(
     database: Database,
     project_id: str,
     chunk: Sequence[tuple[int, dict[str, Any]]],
     default_region: str,
+    checked: Checked | None = None,
 ) -> Outcomes:
-    """Check and upsert one chunk in one transaction: ``(row number, created, errors)`` each."""
+    """Check (unless ``checked`` already) and upsert one chunk in one transaction:
+    ``(row number, created, errors)`` each."""
     rows = [r for _, r in chunk]
-    checked = validate_rows(rows, default_region=default_region)
+    if checked is None:
+        checked = validate_rows(rows, default_region=default_region)
     for attempt in range(2):
         try:
-            with database.session() as session:
+            with database.session() as session, larger_page_cache(session, CHUNK_CACHE_MB):
                 items = upsert_customers(
                     session, project_id, rows, default_region=default_region, checked=checked
                 )

@@ -133,6 +133,8 @@ def _nests_deeper(value: object, limit: int) -> bool:
     Level by level, not recursively: the value may nest deeper than Python lets a function
     recurse.
     """
+    if not isinstance(value, dict | list):
+        return False  # most metadata values: without walking ``limit`` empty levels
     level = [value]
     for _ in range(limit):
         level = [

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +18,13 @@ from sqlmodel import select
 
 from distribution.customers.customer_files import (
     _metadata_value,
-    import_chunk,
+    check_rows,
     import_rows,
     new_import_pool,
 )
+from distribution.customers.customer_input import ValidCustomer
 from distribution.models import Customer
-from distribution.storage.db import Database
+from distribution.storage.db import Database, larger_page_cache
 from tests.conftest import ProjectCredentials
 
 
@@ -61,8 +67,14 @@ def test_parallel_import_keeps_file_order_per_customer_and_reports_every_bad_row
     assert count == 4998  # 5,000 rows, one refused, one a second row for s7
 
 
+def _late(fn: Any, /, *args: Any) -> Any:
+    time.sleep(0.02)
+    return fn(*args)
+
+
 class CountingExecutor(ThreadPoolExecutor):
-    """A real executor that remembers how many chunks it was given."""
+    """A real executor that remembers how many chunks it was given and starts each late, as
+    a worker process still starting would."""
 
     def __init__(self) -> None:
         super().__init__(1)
@@ -70,10 +82,10 @@ class CountingExecutor(ThreadPoolExecutor):
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
         self.submitted += 1
-        return super().submit(fn, *args, **kwargs)
+        return super().submit(_late, fn, *args, **kwargs)
 
 
-def test_the_calling_thread_imports_chunks_alongside_the_workers(
+def test_the_calling_thread_checks_chunks_alongside_the_workers(
     database: Database, project: ProjectCredentials
 ) -> None:
     rows = [(n + 2, {"source_id": f"t{n}", "phone": "+14155552671"}) for n in range(3000)]
@@ -90,7 +102,7 @@ def test_the_calling_thread_imports_chunks_alongside_the_workers(
         )
     assert (report.created, report.updated, report.failed) == (2999, 0, 1)
     assert [(e.row, e.field) for e in report.errors] == [(7, "phone")]
-    assert 0 < executor.submitted < 30  # the other chunks were imported by the calling thread
+    assert 0 < executor.submitted < 30  # the other chunks were checked by the calling thread
 
 
 def _metadata_value_by_definition(cell: str) -> object:
@@ -121,19 +133,74 @@ def test_metadata_cells_become_numbers_exactly_by_the_rule(cell: str) -> None:
         assert type(_metadata_value(cell)) is type(_metadata_value_by_definition(cell))
 
 
-def test_a_worker_process_checks_and_writes_a_chunk(
-    database: Database, project: ProjectCredentials, pool: ProcessPoolExecutor
+def test_a_worker_process_checks_a_chunk_as_this_process_would(
+    pool: ProcessPoolExecutor,
 ) -> None:
-    chunk = [(2, {"source_id": "w1", "email": "W1@Example.com"}), (3, {"email": "nope"})]
-    outcomes = pool.submit(import_chunk, database.url, project.project.id, chunk, "US").result()
-    assert [(row, created, [e.field for e in errors]) for row, created, errors in outcomes] == [
-        (2, True, []),
-        (3, False, ["email"]),
+    rows: list[dict[str, Any]] = [
+        {"source_id": " w1 ", "email": "W1@Example.com", "metadata": {"orders": 3}},
+        {"email": "nope"},
+        {"phone": "+14155552671", "address": {"country": "France"}},
     ]
-    with database.reader() as session:
-        stored = session.exec(
-            select(Customer).where(
-                Customer.project_id == project.project.id, Customer.source_id == "w1"
-            )
-        ).one()
-    assert stored.email == "W1@example.com"
+    checked = pool.submit(check_rows, rows, "US").result()
+    assert checked == check_rows(rows, "US")
+    first, refused, third = checked
+    assert isinstance(first, ValidCustomer)
+    assert isinstance(third, ValidCustomer)
+    assert (first.source_id, first.columns["email"]) == ("w1", "W1@example.com")
+    assert isinstance(refused, tuple)
+    assert [error.field for error in refused] == ["email"]
+    assert third.columns["address_country"] == "FR"
+
+
+# A program like ``dm``: a script that imports the service. A worker runs it again (as
+# multiprocessing runs ``__main__`` again in a child) and says whether it found the modules
+# loaded, that is, inherited from the forkserver instead of imported anew.
+PROGRAM = """
+import sys
+
+LOADED_BEFORE = "web.cli" in sys.modules
+
+import web.cli  # noqa: E402,F401
+
+from distribution.customers.customer_files import new_import_pool  # noqa: E402
+
+
+def loaded_before():
+    return LOADED_BEFORE
+
+
+if __name__ == "__main__":
+    with new_import_pool(program=sys.argv[1:]) as pool:
+        print(pool.submit(loaded_before).result())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("program", "inherited"), [(["web.cli"], "True"), ([], "False")])
+def test_workers_inherit_the_program_from_the_forkserver(
+    tmp_path: Path, program: list[str], inherited: str
+) -> None:
+    script = tmp_path / "program.py"
+    script.write_text(PROGRAM)
+    ran = subprocess.run(
+        [sys.executable, str(script), *program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        check=True,
+    )
+    assert ran.stdout.strip() == inherited
+
+
+def test_a_chunk_borrows_a_larger_page_cache_for_its_transaction_only(database: Database) -> None:
+    with database.session() as session:
+        if not database.is_sqlite:
+            with larger_page_cache(session, 64):  # no PRAGMA reaches PostgreSQL
+                session.connection().exec_driver_sql("SELECT 1")
+            return
+        connection = session.connection()
+        usual = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        with larger_page_cache(session, 64):
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -64 * 1024
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == usual

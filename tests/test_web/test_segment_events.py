@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlmodel import col, select
@@ -162,22 +163,24 @@ def test_batch_update_and_erasure(client: Client) -> None:
     )
 
 
-def test_a_csv_import_emits_for_the_rows_that_enter(client: Client) -> None:
+# 20 events go in row by row, 100 (a larger import) in one insert_many sharing their payload.
+@pytest.mark.parametrize("rows", [40, 200])
+def test_a_csv_import_emits_for_the_rows_that_enter(client: Client, rows: int) -> None:
     gold = _segment(client)
     _distribution(client, ENTERED, gold)
     csv_text = "source_id,email,metadata.tier\n" + "".join(
-        f"imp-{i},imp{i}@x.io,{'gold' if i % 2 else 'silver'}\n" for i in range(40)
+        f"imp-{i},imp{i}@x.io,{'gold' if i % 2 else 'silver'}\n" for i in range(rows)
     )
     answer = client.post(
         "/v1/customers/import", content=csv_text, headers={"Content-Type": "text/csv"}
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json()["created"] == 40
-    assert _segment_events(client, "imp-1") == [(ENTERED, gold)]
-    assert _segment_events(client, "imp-2") == []
+    assert answer.json()["created"] == rows
+    for i in range(rows):
+        assert _segment_events(client, f"imp-{i}") == ([(ENTERED, gold)] if i % 2 else [])
     # The same file again changes nothing.
     client.post("/v1/customers/import", content=csv_text, headers={"Content-Type": "text/csv"})
-    assert len(_messages(client, 20)) == 20
+    assert len(_messages(client, rows // 2)) == rows // 2
 
 
 def test_an_event_carrying_the_customer_emits_before_its_own(client: Client) -> None:
