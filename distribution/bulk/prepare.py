@@ -5,13 +5,18 @@ leaves every recipient either fully prepared (code and delivery rows committed) 
 a restarted job carries on after the cursor. The batch itself is ``distribution.bulk.batch``:
 rendered before that transaction, written in it, at priority 10 so triggered sends (priority 0)
 are claimed first.
+
+A job starts on the checks that can refuse it (the stock of codes, the channels), which are
+counts; the checks of every row (``preflight.check_range``), a walk over the whole audience,
+come right after its first batch, so the first messages go out without waiting for that walk.
+The job turns ``sending`` only once its report holds them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from distribution.bulk.audience import next_customers
 from distribution.bulk.batch import (
@@ -22,7 +27,7 @@ from distribution.bulk.batch import (
     write_batch,
 )
 from distribution.bulk.jobs import get_job, start_job
-from distribution.bulk.preflight import preflight
+from distribution.bulk.preflight import StockCheck, assemble, check_range
 from distribution.bulk.timing import phase
 from distribution.errors import DistributionError
 from distribution.models import PENDING_STATUSES, BulkJob, Delivery, utcnow
@@ -41,14 +46,15 @@ __all__ = [
 
 
 def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
-    """Start a due ``scheduled`` job: run and store its preflight, then prepare (or fail)."""
+    """Start a due ``scheduled`` job: store the checks that can refuse it, then prepare (or
+    fail). Its rows are checked after the first batch (``prepare_batch``)."""
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
         if job.status != "scheduled":
             return job.status
         try:
             with phase("preflight"):
-                report: dict[str, Any] | None = preflight(session, job, links)
+                report: dict[str, Any] | None = assemble(session, job, [])
             error = None
         except DistributionError as exc:
             report, error = None, f"preflight failed: {exc}"
@@ -59,7 +65,8 @@ def begin_job(database: Database, project_id: str, job_id: str, links: LinkSetti
 def prepare_batch(
     database: Database, project_id: str, job_id: str, links: LinkSettings, size: int = 2000
 ) -> tuple[str, int]:
-    """Prepare the next ``size`` recipients: (job status, queued rows).
+    """Prepare the next ``size`` recipients, or check every row after the first batch:
+    (job status, queued rows).
 
     The batch is rendered in a reading transaction, then written in a short one that also
     moves the cursor; if the job moved on meanwhile the render is dropped, and if a planned code
@@ -71,6 +78,8 @@ def prepare_batch(
             return job.status, 0
         start = job.cursor
         customers, cursor = next_customers(session, job, start, size)
+        if not job.preflight.get("rows_checked", True) and (start is not None or cursor == start):
+            return _check_rows(database, session, job, links), 0
         batch = (
             render_batch(session, job, customers, links, lock_codes=False) if customers else None
         )
@@ -89,6 +98,28 @@ def prepare_batch(
         job.cursor = cursor
         session.add(job)
         return job.status, counts.queued
+
+
+def _check_rows(database: Database, session: Session, job: BulkJob, links: LinkSettings) -> str:
+    """Walk the audience (reading) and store the whole report; the job's status."""
+    with phase("preflight"):
+        rows = check_range(session, job, links)
+        # The stock as the job started on it: the first batch has assigned codes since.
+        started = job.preflight
+        stock = StockCheck(
+            started["audience"],
+            started["already_have_code"],
+            started["codes_needed"],
+            started["codes_available"],
+        )
+        report = assemble(session, job, [rows], stock)
+    with database.session() as writing:
+        locked = get_job(writing, job.project_id, job.id, lock=True)
+        if locked.status == "preparing":
+            # The refusing checks were made at the start; these rows cannot fail the job now.
+            locked.preflight = {**report, "ok": started["ok"], "problems": started["problems"]}
+            writing.add(locked)
+        return locked.status
 
 
 def due_jobs(database: Database) -> list[tuple[str, str, str]]:
