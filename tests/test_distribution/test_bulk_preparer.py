@@ -94,8 +94,10 @@ def test_batches_run_here_until_the_child_is_ready(
         assert all(v in COMPILED for v in versions)
         assert preparer.ready(timeout=60)
         COMPILED.clear()
+        # The checks of every row (after the first batch), then the next batch: in the child.
+        assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 0)
         assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 10)
-        assert len(COMPILED) == 0  # the child rendered this one
+        assert len(COMPILED) == 0
     finally:
         preparer.close()
     with database.session() as session:
