@@ -7,9 +7,9 @@ preparation in a child of its own they overlap on two. The child only runs ``beg
 the database as consistent as a crash between batches does.
 
 The child takes seconds to be of use: spawning it imports the program again, and its render
-pool's workers import it once more before the first template compiles. Until it says it is
-ready, tasks run in this process instead (the service's render pool is up and its compiled
-templates are cached), so a job's first messages never wait for the child to start.
+pool's workers import it once more before the first template compiles. While it starts, the
+first tasks run in this process instead (the service's render pool is up and its compiled
+templates are cached), so a job's first messages never wait for it.
 
 The child gets only its end of a pipe: when the service dies, even by SIGKILL, its next read
 sees end-of-file and it exits. It is not a daemon process, because it starts a render pool of
@@ -43,6 +43,10 @@ __all__ = ["Preparer", "PreparerError"]
 
 _TASKS: dict[str, Callable[..., Any]] = {"begin_job": begin_job, "prepare_batch": prepare_batch}
 _STOP_SECONDS = 10.0
+#: Tasks run here while a child starts: a job's first batch and the checks of every row that
+#: follow it (``prepare_batch``). Later batches wait for the child: run here they would take
+#: turns with the service's sends on its one interpreter lock, which slowed the whole job.
+_HERE_WHILE_STARTING = 2
 
 
 class PreparerError(RuntimeError):
@@ -97,6 +101,7 @@ class Preparer:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
         self._ready = False
+        self._ran_here = 0  # tasks run here since the child started
 
     def warm(self) -> None:
         """Start the child now (it imports for a few seconds) so it is ready for the batches."""
@@ -147,10 +152,12 @@ class Preparer:
         if self.in_process:
             return _TASKS[name](self.database, *args)
         with self._lock:
-            if not self._child_ready(0.0):
+            if not self._child_ready(0.0) and self._ran_here < _HERE_WHILE_STARTING:
                 # Still starting: this task runs here, in a transaction of its own as it
                 # would there, so the job does not wait for the child.
+                self._ran_here += 1
                 return _TASKS[name](self.database, *args)
+            self._child_ready(None)
             connection = self._child()
             try:
                 connection.send((name, args))
@@ -163,7 +170,7 @@ class Preparer:
             raise PreparerError(f"{name} failed in the preparation process: {result}")
         return result
 
-    def _child_ready(self, timeout: float) -> bool:
+    def _child_ready(self, timeout: float | None) -> bool:
         connection = self._child()
         if self._ready:
             return True
@@ -190,7 +197,7 @@ class Preparer:
         )
         process.start()
         theirs.close()
-        self._process, self._connection, self._ready = process, ours, False
+        self._process, self._connection, self._ready, self._ran_here = process, ours, False, 0
         return ours
 
     def _forget_child(self) -> None:
