@@ -45,6 +45,11 @@ __all__ = [
 ]
 
 
+#: Recipients of a job's first batch: a small one, so that its first messages go out a moment
+#: after the start, before the preparation process is ready to take the larger ones.
+FIRST_BATCH = 250
+
+
 def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
     """Start a due ``scheduled`` job: store the checks that can refuse it, then prepare (or
     fail). Its rows are checked after the first batch (``prepare_batch``)."""
@@ -77,6 +82,8 @@ def prepare_batch(
         if job.status != "preparing":
             return job.status, 0
         start = job.cursor
+        if start is None:
+            size = min(size, FIRST_BATCH)
         customers, cursor = next_customers(session, job, start, size)
         if not job.preflight.get("rows_checked", True) and (start is not None or cursor == start):
             return _check_rows(database, session, job, links), 0
