@@ -7,16 +7,16 @@ rendered before that transaction, written in it, at priority 10 so triggered sen
 are claimed first.
 
 A job starts on the checks that can refuse it (the stock of codes, the channels), which are
-counts; the checks of every row (``preflight.check_range``), a walk over the whole audience,
-come right after its first batch, so the first messages go out without waiting for that walk.
-The job turns ``sending`` only once its report holds them.
+counts. The checks of every row (``check_rows``: ``preflight.check_range``, a walk over the
+whole audience) cannot refuse it any more, so they run beside its batches instead of before
+them; the job turns ``sending`` only once its report holds them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from distribution.bulk.audience import next_customers
 from distribution.bulk.batch import (
@@ -38,6 +38,7 @@ __all__ = [
     "BULK_PRIORITY",
     "PreparedCounts",
     "begin_job",
+    "check_rows",
     "due_jobs",
     "finish_if_sent",
     "prepare_batch",
@@ -52,7 +53,7 @@ FIRST_BATCH = 250
 
 def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
     """Start a due ``scheduled`` job: store the checks that can refuse it, then prepare (or
-    fail). Its rows are checked after the first batch (``prepare_batch``)."""
+    fail). Its rows are checked beside its batches (``check_rows``)."""
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
         if job.status != "scheduled":
@@ -70,8 +71,9 @@ def begin_job(database: Database, project_id: str, job_id: str, links: LinkSetti
 def prepare_batch(
     database: Database, project_id: str, job_id: str, links: LinkSettings, size: int = 2000
 ) -> tuple[str, int]:
-    """Prepare the next ``size`` recipients, or check every row after the first batch:
-    (job status, queued rows).
+    """Prepare the next ``size`` recipients: (job status, queued rows). Once every recipient
+    is prepared the job turns ``sending``, but not before ``check_rows`` has stored its report:
+    until then a call queues nothing and the job stays ``preparing``.
 
     The batch is rendered in a reading transaction, then written in a short one that also
     moves the cursor; if the job moved on meanwhile the render is dropped, and if a planned code
@@ -85,8 +87,6 @@ def prepare_batch(
         if start is None:
             size = min(size, FIRST_BATCH)
         customers, cursor = next_customers(session, job, start, size)
-        if not job.preflight.get("rows_checked", True) and (start is not None or cursor == start):
-            return _check_rows(database, session, job, links), 0
         batch = (
             render_batch(session, job, customers, links, lock_codes=False) if customers else None
         )
@@ -95,6 +95,8 @@ def prepare_batch(
         if job.status != "preparing" or job.cursor != start:
             return job.status, 0
         if cursor == start:
+            if not job.preflight.get("rows_checked", True):
+                return job.status, 0  # every row prepared, but not yet every row checked
             job.status = "sending"
             job.updated_at = utcnow()
             session.add(job)
@@ -107,21 +109,30 @@ def prepare_batch(
         return job.status, counts.queued
 
 
-def _check_rows(database: Database, session: Session, job: BulkJob, links: LinkSettings) -> str:
-    """Walk the audience (reading) and store the whole report; the job's status."""
-    with phase("preflight"):
-        rows = check_range(session, job, links)
-        # The stock as the job started on it: the first batch has assigned codes since.
-        started = job.preflight
-        stock = StockCheck(
-            started["audience"],
-            started["already_have_code"],
-            started["codes_needed"],
-            started["codes_available"],
-        )
-        report = assemble(session, job, [rows], stock)
+def check_rows(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
+    """Walk a ``preparing`` job's audience (reading) and store the report of every row in its
+    preflight, unless it holds one already: the job's status.
+
+    It may run while batches are prepared: it reads the audience, as the job started on it,
+    and writes only the job's report, under the job's lock.
+    """
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        if job.status != "preparing" or job.preflight.get("rows_checked", True):
+            return job.status
+        with phase("preflight"):
+            rows = check_range(session, job, links)
+            # The stock as the job started on it: its batches have assigned codes since.
+            started = job.preflight
+            stock = StockCheck(
+                started["audience"],
+                started["already_have_code"],
+                started["codes_needed"],
+                started["codes_available"],
+            )
+            report = assemble(session, job, [rows], stock)
     with database.session() as writing:
-        locked = get_job(writing, job.project_id, job.id, lock=True)
+        locked = get_job(writing, project_id, job_id, lock=True)
         if locked.status == "preparing":
             # The refusing checks were made at the start; these rows cannot fail the job now.
             locked.preflight = {**report, "ok": started["ok"], "problems": started["problems"]}

@@ -43,10 +43,10 @@ __all__ = ["Preparer", "PreparerError"]
 
 _TASKS: dict[str, Callable[..., Any]] = {"begin_job": begin_job, "prepare_batch": prepare_batch}
 _STOP_SECONDS = 10.0
-#: Tasks run here while a child starts: a job's first batch and the checks of every row that
-#: follow it (``prepare_batch``). Later batches wait for the child: run here they would take
-#: turns with the service's sends on its one interpreter lock, which slowed the whole job.
-_HERE_WHILE_STARTING = 2
+#: Tasks run here while a child starts: a job's first batch. Later batches wait for the child:
+#: run here they would take turns with the service's sends (and the job's row checks) on its
+#: one interpreter lock, which slowed the whole job.
+_HERE_WHILE_STARTING = 1
 
 
 class PreparerError(RuntimeError):

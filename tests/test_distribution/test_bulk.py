@@ -11,6 +11,7 @@ from distribution.bulk import (
     BulkRunner,
     begin_job,
     cancel_job,
+    check_rows,
     create_job,
     get_job,
     job_progress,
@@ -96,7 +97,7 @@ def test_ten_thousand_recipients_get_one_message_and_one_distinct_code_each(
     assert progress.prepared == 10_000
 
 
-def test_the_first_batch_is_prepared_before_every_row_is_checked(
+def test_batches_are_prepared_before_every_row_is_checked_but_sending_waits_for_it(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
@@ -112,19 +113,23 @@ def test_the_first_batch_is_prepared_before_every_row_is_checked(
     assert started["audience"] == 25
     assert not started["rows_checked"]
     assert started["channels"][0]["sendable"] == 0
-    # The first batch, then the walk over every row, then the rest.
+    # Every batch, the first one small, then the job waits for its rows' checks.
     assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 10)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 10)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 5)
     assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
     with database.reader() as session:
         checked = get_job(session, project_id, job_id).preflight
     assert checked["rows_checked"]
     assert checked["channels"][0]["sendable"] == 25
-    # The stock the job started on: the first batch's codes are not counted as held before.
+    # The stock the job started on: the batches' codes are not counted as held before.
     assert checked["already_have_code"] == started["already_have_code"] == 0
     assert len(checked["samples"]) > 0
-    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 10)
-    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 5)
     assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("sending", 0)
+    # A second walk finds the report stored and leaves it.
+    assert check_rows(database, project_id, job_id, LINKS) == "sending"
     with database.session() as session:
         cancel_job(session, project_id, job_id, release_codes=False)
 
@@ -145,6 +150,7 @@ def test_an_empty_audience_is_checked_before_the_job_turns_sending(
             customer.erased_at = customer.created_at
             session.add(customer)
     assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
     with database.reader() as session:
         assert get_job(session, project_id, job_id).preflight["rows_checked"]
     assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("sending", 0)

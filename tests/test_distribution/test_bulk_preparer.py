@@ -8,7 +8,7 @@ import signal
 import pytest
 from sqlmodel import func, select
 
-from distribution.bulk import cancel_job, create_job, get_job
+from distribution.bulk import begin_job, cancel_job, check_rows, create_job, get_job
 from distribution.bulk.preparer import Preparer, PreparerError
 from distribution.bulk.timing import phase_seconds
 from distribution.models import Delivery
@@ -48,6 +48,7 @@ def test_a_job_is_prepared_in_the_child_and_a_dead_child_is_replaced(
         assert preparer.ready(timeout=60)
         assert preparer._process is not None
         assert preparer._process.pid != child.pid
+        assert check_rows(database, project_id, job_id, LINKS) == "preparing"
         while preparer.prepare_batch(project_id, job_id, LINKS, 10)[0] == "preparing":
             pass
     finally:
@@ -81,7 +82,8 @@ def test_batches_run_here_until_the_child_is_ready(
         # Spawning the child and importing the program takes it far longer than these calls.
         assert not preparer.ready()
         COMPILED.clear()
-        assert preparer.begin_job(project_id, job_id, LINKS) == "preparing"
+        # As the runner does: the job starts in this process, then its first batch.
+        assert begin_job(database, project_id, job_id, LINKS) == "preparing"
         assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 10)
         with database.reader() as session:
             versions = set(
@@ -94,8 +96,7 @@ def test_batches_run_here_until_the_child_is_ready(
         assert all(v in COMPILED for v in versions)
         assert preparer.ready(timeout=60)
         COMPILED.clear()
-        # The checks of every row (after the first batch), then the next batch: in the child.
-        assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 0)
+        # The next batch: in the child.
         assert preparer.prepare_batch(project_id, job_id, LINKS, 10) == ("preparing", 10)
         assert len(COMPILED) == 0
     finally:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from distribution.bulk import BulkSpec, begin_job, create_job, get_job, prepare_batch
+from distribution.bulk import (
+    BulkSpec,
+    begin_job,
+    check_rows,
+    create_job,
+    get_job,
+    prepare_batch,
+)
 from distribution.codes.campaigns import CampaignSpec, create_campaign
 from distribution.codes.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers.customer_input import CustomerIn
@@ -56,7 +63,7 @@ def _bulk_reason(database: Database, project_id: str, template: str, customer_id
     assert prepare_batch(database, project_id, job_id, LINKS) == ("preparing", 0)
     with database.reader() as session:
         assert not get_job(session, project_id, job_id).preflight["rows_checked"]
-    assert prepare_batch(database, project_id, job_id, LINKS) == ("preparing", 0)
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
     assert job.preflight["rows_checked"]
