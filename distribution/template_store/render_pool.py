@@ -143,9 +143,10 @@ class RenderPool:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             # The server imports this module once and each worker is forked from it: left to
-            # themselves, workers import it (and the templates package) each, seconds of CPU.
-            # It only counts before the server starts (the process's first pool), which is
-            # the only pool a process starts outside tests.
+            # themselves, workers import it (and the templates package) each, about 1 s of CPU.
+            # (CPython 3.11 never hands the server the main module's path, so each worker still
+            # imports that; only what it does not already import is saved there.) It counts
+            # only before the server starts: the process's first pool, its only one outside tests.
             context.set_forkserver_preload(["__main__", __name__])
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
