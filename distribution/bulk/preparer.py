@@ -7,8 +7,8 @@ preparation in a child of its own they overlap on two. The child only runs ``beg
 the database as consistent as a crash between batches does.
 
 The child takes seconds to be of use: spawning it imports the program again, and its render
-pool's workers import it once more before the first template compiles. While it starts, the
-first tasks run in this process instead (the service's render pool is up and its compiled
+pool's workers import it once more before the first template compiles. While it starts, a
+job's first batch runs in this process instead (the service's render pool is up and its compiled
 templates are cached), so a job's first messages never wait for it.
 
 The child gets only its end of a pipe: when the service dies, even by SIGKILL, its next read
