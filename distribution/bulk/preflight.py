@@ -232,6 +232,8 @@ def assemble(
         "pool_id": pool.id,
         "send_to_available": bool(job.options.get("send_to_available")),
         "channels": per_channel,
+        # False on a job's report until the rows are checked, after its first batch.
+        "rows_checked": bool(parts),
         "render_failures": [f for part in parts for f in part["failures"]][:MAX_FAILURES],
         "samples": [s for part in parts for s in part["samples"]][:SAMPLES],
         "sms": {

@@ -5,6 +5,11 @@ leaves every recipient either fully prepared (code and delivery rows committed) 
 a restarted job carries on after the cursor. The batch itself is ``distribution.bulk.batch``:
 rendered before that transaction, written in it, at priority 10 so triggered sends (priority 0)
 are claimed first.
+
+A job starts on the checks that can refuse it (the stock of codes, the channels), which are
+counts. The checks of every row (``check_rows``: ``preflight.check_range``, a walk over the
+whole audience) cannot refuse it any more, so they run beside its batches instead of before
+them; the job turns ``sending`` only once its report holds them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from distribution.bulk.batch import (
     write_batch,
 )
 from distribution.bulk.jobs import get_job, start_job
-from distribution.bulk.preflight import preflight
+from distribution.bulk.preflight import StockCheck, assemble, check_range
 from distribution.bulk.timing import phase
 from distribution.errors import DistributionError
 from distribution.models import PENDING_STATUSES, BulkJob, Delivery, utcnow
@@ -33,6 +38,7 @@ __all__ = [
     "BULK_PRIORITY",
     "PreparedCounts",
     "begin_job",
+    "check_rows",
     "due_jobs",
     "finish_if_sent",
     "prepare_batch",
@@ -40,15 +46,21 @@ __all__ = [
 ]
 
 
+#: Recipients of a job's first batch: a small one, so that its first messages go out a moment
+#: after the start, before the preparation process is ready to take the larger ones.
+FIRST_BATCH = 250
+
+
 def begin_job(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
-    """Start a due ``scheduled`` job: run and store its preflight, then prepare (or fail)."""
+    """Start a due ``scheduled`` job: store the checks that can refuse it, then prepare (or
+    fail). Its rows are checked beside its batches (``check_rows``)."""
     with database.reader() as session:
         job = get_job(session, project_id, job_id)
         if job.status != "scheduled":
             return job.status
         try:
             with phase("preflight"):
-                report: dict[str, Any] | None = preflight(session, job, links)
+                report: dict[str, Any] | None = assemble(session, job, [])
             error = None
         except DistributionError as exc:
             report, error = None, f"preflight failed: {exc}"
@@ -59,7 +71,9 @@ def begin_job(database: Database, project_id: str, job_id: str, links: LinkSetti
 def prepare_batch(
     database: Database, project_id: str, job_id: str, links: LinkSettings, size: int = 2000
 ) -> tuple[str, int]:
-    """Prepare the next ``size`` recipients: (job status, queued rows).
+    """Prepare the next ``size`` recipients: (job status, queued rows). Once every recipient
+    is prepared the job turns ``sending``, but not before ``check_rows`` has stored its report:
+    until then a call queues nothing and the job stays ``preparing``.
 
     The batch is rendered in a reading transaction, then written in a short one that also
     moves the cursor; if the job moved on meanwhile the render is dropped, and if a planned code
@@ -70,6 +84,8 @@ def prepare_batch(
         if job.status != "preparing":
             return job.status, 0
         start = job.cursor
+        if start is None:
+            size = min(size, FIRST_BATCH)
         customers, cursor = next_customers(session, job, start, size)
         batch = (
             render_batch(session, job, customers, links, lock_codes=False) if customers else None
@@ -79,6 +95,8 @@ def prepare_batch(
         if job.status != "preparing" or job.cursor != start:
             return job.status, 0
         if cursor == start:
+            if not job.preflight.get("rows_checked", True):
+                return job.status, 0  # every row prepared, but not yet every row checked
             job.status = "sending"
             job.updated_at = utcnow()
             session.add(job)
@@ -89,6 +107,37 @@ def prepare_batch(
         job.cursor = cursor
         session.add(job)
         return job.status, counts.queued
+
+
+def check_rows(database: Database, project_id: str, job_id: str, links: LinkSettings) -> str:
+    """Walk a ``preparing`` job's audience (reading) and store the report of every row in its
+    preflight, unless it holds one already: the job's status.
+
+    It may run while batches are prepared: it reads the audience, as the job started on it,
+    and writes only the job's report, under the job's lock.
+    """
+    with database.reader() as session:
+        job = get_job(session, project_id, job_id)
+        if job.status != "preparing" or job.preflight.get("rows_checked", True):
+            return job.status
+        with phase("preflight"):
+            rows = check_range(session, job, links)
+            # The stock as the job started on it: its batches have assigned codes since.
+            started = job.preflight
+            stock = StockCheck(
+                started["audience"],
+                started["already_have_code"],
+                started["codes_needed"],
+                started["codes_available"],
+            )
+            report = assemble(session, job, [rows], stock)
+    with database.session() as writing:
+        locked = get_job(writing, project_id, job_id, lock=True)
+        if locked.status == "preparing":
+            # The refusing checks were made at the start; these rows cannot fail the job now.
+            locked.preflight = {**report, "ok": started["ok"], "problems": started["problems"]}
+            writing.add(locked)
+        return locked.status
 
 
 def due_jobs(database: Database) -> list[tuple[str, str, str]]:

@@ -6,6 +6,11 @@ preparation in a child of its own they overlap on two. The child only runs ``beg
 ``prepare_batch`` (each one or two transactions of its own), so a crash of either process leaves
 the database as consistent as a crash between batches does.
 
+The child takes seconds to be of use: spawning it imports the program again, and its render
+pool's workers import it once more before the first template compiles. While it starts, a
+job's first batch runs in this process instead (the service's render pool is up and its compiled
+templates are cached), so a job's first messages never wait for it.
+
 The child gets only its end of a pipe: when the service dies, even by SIGKILL, its next read
 sees end-of-file and it exits. It is not a daemon process, because it starts a render pool of
 its own (a slow-path recipient's MJML runs there, under the operator's limits) and daemon
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -37,6 +43,10 @@ __all__ = ["Preparer", "PreparerError"]
 
 _TASKS: dict[str, Callable[..., Any]] = {"begin_job": begin_job, "prepare_batch": prepare_batch}
 _STOP_SECONDS = 10.0
+#: Tasks run here while a child starts: a job's first batch. Later batches wait for the child:
+#: run here they would take turns with the service's sends (and the job's row checks) on its
+#: one interpreter lock, which slowed the whole job.
+_HERE_WHILE_STARTING = 1
 
 
 class PreparerError(RuntimeError):
@@ -44,11 +54,13 @@ class PreparerError(RuntimeError):
 
 
 def _serve(connection: Connection, database_url: str, render_limits: RenderPoolLimits) -> None:
-    """The child's loop: run tasks until the parent says stop or goes away."""
+    """The child's loop: say ready, then run tasks until the parent says stop or goes away."""
     database = Database(database_url)
     pool = RenderPool(render_limits)
     install_render_pool(pool)
     try:
+        # A first call starts the pool's workers: the first batch here then compiles at once.
+        connection.send(("ready", pool.call(os.getpid), {}))
         while True:
             try:
                 request = connection.recv()
@@ -88,12 +100,26 @@ class Preparer:
         self._lock = threading.Lock()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._connection: Connection | None = None
+        self._ready = False
+        self._ran_here = 0  # tasks run here since the child started
 
     def warm(self) -> None:
         """Start the child now (it imports for a few seconds) so it is ready for the batches."""
         if not self.in_process:
             with self._lock:
                 self._child()
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether tasks go to the child: it has started and said so (waiting up to ``timeout``
+        seconds for that). Starts it if it is not running.
+
+        Raises:
+            PreparerError: The child died while starting.
+        """
+        if self.in_process:
+            return False
+        with self._lock:
+            return self._child_ready(timeout)
 
     def begin_job(self, project_id: str, job_id: str, links: LinkSettings) -> str:
         """``prepare.begin_job`` (blocking: call it from a thread)."""
@@ -111,6 +137,7 @@ class Preparer:
         with self._lock:
             process, connection = self._process, self._connection
             self._process = self._connection = None
+            self._ready = False
         if process is None or connection is None:
             return
         with contextlib.suppress(OSError):  # the child may be gone already
@@ -125,6 +152,12 @@ class Preparer:
         if self.in_process:
             return _TASKS[name](self.database, *args)
         with self._lock:
+            if not self._child_ready(0.0) and self._ran_here < _HERE_WHILE_STARTING:
+                # Still starting: this task runs here, in a transaction of its own as it
+                # would there, so the job does not wait for the child.
+                self._ran_here += 1
+                return _TASKS[name](self.database, *args)
+            self._child_ready(None)
             connection = self._child()
             try:
                 connection.send((name, args))
@@ -136,6 +169,19 @@ class Preparer:
         if kind == "error":
             raise PreparerError(f"{name} failed in the preparation process: {result}")
         return result
+
+    def _child_ready(self, timeout: float | None) -> bool:
+        connection = self._child()
+        if self._ready:
+            return True
+        try:
+            if connection.poll(timeout):
+                connection.recv()  # ("ready", pid, {}): the first message the child sends
+                self._ready = True
+        except (EOFError, OSError) as error:
+            self._forget_child()
+            raise PreparerError("the preparation process died while starting") from error
+        return self._ready
 
     def _child(self) -> Connection:
         if self._connection is not None:
@@ -151,12 +197,13 @@ class Preparer:
         )
         process.start()
         theirs.close()
-        self._process, self._connection = process, ours
+        self._process, self._connection, self._ready, self._ran_here = process, ours, False, 0
         return ours
 
     def _forget_child(self) -> None:
         process, connection = self._process, self._connection
         self._process = self._connection = None
+        self._ready = False
         if connection is not None:
             connection.close()
         if process is not None:

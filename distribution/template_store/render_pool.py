@@ -140,12 +140,20 @@ class RenderPool:
         # Never fork this process: it runs threads and an event loop.
         methods = multiprocessing.get_all_start_methods()
         method = "forkserver" if "forkserver" in methods else "spawn"
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # The server imports this module once and each worker is forked from it: left to
+            # themselves, workers import it (and the templates package) each, about 1 s of CPU.
+            # (CPython 3.11 never hands the server the main module's path, so each worker still
+            # imports that; only what it does not already import is saved there.) It counts
+            # only before the server starts: the process's first pool, its only one outside tests.
+            context.set_forkserver_preload(["__main__", __name__])
         self._pool = ProcessPool(
             max_workers=self.limits.workers,
             max_tasks=self.limits.tasks_per_worker,
             initializer=_start_worker,
             initargs=(self.limits.memory_mb * _MB,),
-            context=multiprocessing.get_context(method),
+            context=context,
         )
 
     def call(self, function: Callable[..., T], *args: Any) -> T:

@@ -9,16 +9,19 @@ from sqlmodel import col, func, select
 
 from distribution.bulk import (
     BulkRunner,
+    begin_job,
     cancel_job,
+    check_rows,
     create_job,
     get_job,
     job_progress,
     preflight,
+    prepare_batch,
 )
 from distribution.codes.code_pools import pool_stats
 from distribution.customers.store import upsert_customers
 from distribution.errors import ConflictError
-from distribution.models import BulkJob, Code, Delivery
+from distribution.models import BulkJob, Code, Customer, Delivery
 from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
 from providers.capture import CaptureConfig, CaptureProvider
@@ -92,6 +95,65 @@ def test_ten_thousand_recipients_get_one_message_and_one_distinct_code_each(
     assert all(code_of[c] in by_email[str(emails[c])] for c in code_of)
     assert progress.messages == {"sent": 10_000}
     assert progress.prepared == 10_000
+
+
+def test_batches_are_prepared_before_every_row_is_checked_but_sending_waits_for_it(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    ids = bulk_setup(database, project_id, 25, 25)
+    with database.session() as session:
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id
+    assert begin_job(database, project_id, job_id, LINKS) == "preparing"
+    with database.reader() as session:
+        started = get_job(session, project_id, job_id).preflight
+    assert started["ok"]
+    assert started["audience"] == 25
+    assert not started["rows_checked"]
+    assert started["channels"][0]["sendable"] == 0
+    # Every batch, the first one small, then the job waits for its rows' checks.
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 10)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 10)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 5)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
+    with database.reader() as session:
+        checked = get_job(session, project_id, job_id).preflight
+    assert checked["rows_checked"]
+    assert checked["channels"][0]["sendable"] == 25
+    # The stock the job started on: the batches' codes are not counted as held before.
+    assert checked["already_have_code"] == started["already_have_code"] == 0
+    assert len(checked["samples"]) > 0
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("sending", 0)
+    # A second walk finds the report stored and leaves it.
+    assert check_rows(database, project_id, job_id, LINKS) == "sending"
+    with database.session() as session:
+        cancel_job(session, project_id, job_id, release_codes=False)
+
+
+def test_an_empty_audience_is_checked_before_the_job_turns_sending(
+    database: Database, project: ProjectCredentials
+) -> None:
+    project_id = project.project.id
+    ids = bulk_setup(database, project_id, 3, 3)
+    with database.session() as session:
+        job_id = create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id
+    assert begin_job(database, project_id, job_id, LINKS) == "preparing"
+    with database.session() as session:
+        # Everyone erased after the start: nothing to prepare, yet the report is completed.
+        for customer in session.exec(select(Customer).where(Customer.project_id == project_id)):
+            customer.erased_at = customer.created_at
+            session.add(customer)
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("preparing", 0)
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
+    with database.reader() as session:
+        assert get_job(session, project_id, job_id).preflight["rows_checked"]
+    assert prepare_batch(database, project_id, job_id, LINKS, 10) == ("sending", 0)
 
 
 def test_an_under_stocked_pool_is_refused_unless_sending_to_available(

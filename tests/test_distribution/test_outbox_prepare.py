@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from distribution.bulk import BulkSpec, begin_job, create_job, get_job, prepare_customers
+from distribution.bulk import (
+    BulkSpec,
+    begin_job,
+    check_rows,
+    create_job,
+    get_job,
+    prepare_batch,
+)
 from distribution.codes.campaigns import CampaignSpec, create_campaign
 from distribution.codes.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers.customer_input import CustomerIn
@@ -52,10 +59,15 @@ def _bulk_reason(database: Database, project_id: str, template: str, customer_id
     with database.session() as session:
         job_id = create_job(session, project_id, spec, actor="t").id
     assert begin_job(database, project_id, job_id, LINKS) == "preparing"
-    with database.session() as session:
+    # The first batch (its one row is refused, none queued), then the checks of every row.
+    assert prepare_batch(database, project_id, job_id, LINKS) == ("preparing", 0)
+    with database.reader() as session:
+        assert not get_job(session, project_id, job_id).preflight["rows_checked"]
+    assert check_rows(database, project_id, job_id, LINKS) == "preparing"
+    with database.reader() as session:
         job = get_job(session, project_id, job_id)
-        assert job.preflight["channels"][0]["invalid_address"] == 1
-        prepare_customers(session, job, [customer_id], LINKS)
+    assert job.preflight["rows_checked"]
+    assert job.preflight["channels"][0]["invalid_address"] == 1
     with database.reader() as session:
         row = session.exec(select(Delivery).where(Delivery.bulk_job_id == job_id)).one()
     assert row.status == "failed"
