@@ -38,15 +38,18 @@ class TimeToConversionOut(msgspec.Struct):
 
 
 class FiguresOut(msgspec.Struct):
-    """Messages, those handed to a provider (``sent``), delivered, failed (failed or bounced),
-    credited with a redemption (``converted``), the redemptions credited (``conversions``,
-    each once), their revenue and the unsubscribes through the messages' links: a scope's
-    figures, in total or of a day."""
+    """Messages, those not sent yet (``queued``: waiting, paused or in flight), those handed to
+    a provider (``sent``), delivered, failed (failed or bounced), bounced, credited with a
+    redemption (``converted``), the redemptions credited (``conversions``, each once), their
+    revenue and the unsubscribes through the messages' links: a scope's figures, in total or of
+    a day."""
 
     messages: int
+    queued: int
     sent: int
     delivered: int
     failed: int
+    bounced: int
     converted: int
     conversions: int
     revenue: list[RevenueOut]

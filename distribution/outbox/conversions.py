@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Select, Subquery, Table, func, select, uni
 from sqlmodel import Session
 
 from distribution.models import (
+    PENDING_STATUSES,
     Delivery,
     DeliveryCount,
     DeliveryCountDelta,
@@ -56,6 +57,8 @@ _SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 #: A read that finds this many deltas waiting (PostgreSQL) folds them before it adds them up.
 FOLD_ABOVE = 20_000
 _FAILED = (DeliveryStatus.FAILED.value, DeliveryStatus.BOUNCED.value)
+#: ``queued`` in the figures: waiting or in flight (queued, paused, sending), not sent yet.
+_QUEUED = tuple(sorted(status.value for status in PENDING_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -174,9 +177,10 @@ def conversion_figures(
 def scope_stats(
     session: Session, project_id: str, scope: Scope, *, since: datetime | None = None
 ) -> dict[str, Any]:
-    """Counts by status, ``sent`` (handed to a provider), ``delivered``, ``failed`` (failed or
-    bounced), ``unsubscribed`` and the conversion figures, over every message of the scope
-    (with ``since``, the messages created at or after it)."""
+    """Counts by status, ``queued`` (not sent yet), ``sent`` (handed to a provider),
+    ``delivered``, ``failed`` (failed or bounced), ``bounced``, ``unsubscribed`` and the
+    conversion figures, over every message of the scope (with ``since``, the messages created
+    at or after it)."""
     total: Counter[str] = Counter()
     sent = 0
     for status, count, with_sent_at in _by_status(session, project_id, scope, since):
@@ -187,9 +191,11 @@ def scope_stats(
         "total": dict(total),
         "time_to_conversion": _time_to_conversion(session, _messages_of(project_id, scope, since)),
         "messages": sum(total.values()),
+        "queued": sum(total[s] for s in _QUEUED),
         "sent": sent,
         "delivered": total[DeliveryStatus.DELIVERED.value],
         "failed": sum(total[s] for s in _FAILED),
+        "bounced": total[DeliveryStatus.BOUNCED.value],
         **conversion_figures(session, project_id, scope, since=since),
     }
 
@@ -304,9 +310,11 @@ def template_stats(session: Session, project_id: str, template_id: str) -> dict[
 #: The figures of a day in ``scope_days``, in the order the CSV export writes them.
 DAY_FIELDS = (
     "messages",
+    "queued",
     "sent",
     "delivered",
     "failed",
+    "bounced",
     "converted",
     "conversions",
     "unsubscribed",
@@ -321,8 +329,9 @@ def _day(column: Any) -> Any:
 def scope_days(session: Session, project_id: str, scope: Scope) -> list[dict[str, Any]]:
     """The scope's figures per UTC day, oldest first, days without anything left out.
 
-    Messages count on the day they were created, with what became of them since (``sent``,
-    ``delivered``, ``failed``, ``converted``: a cohort, so a day's funnel reads across);
+    Messages count on the day they were created, with what became of them since (``queued``,
+    ``sent``, ``delivered``, ``failed``, ``bounced``, ``converted``: a cohort, so a day's funnel
+    reads across);
     ``conversions`` and ``revenue`` count on the day the redemption came, each once, and
     ``unsubscribed`` on the day of the unsubscribe.
     """
@@ -334,9 +343,11 @@ def scope_days(session: Session, project_id: str, scope: Scope) -> list[dict[str
         select(
             counted.day,
             messages,
+            func.sum(counted.messages).filter(counted.status.in_(_QUEUED)),
             func.sum(counted.sent),
             func.sum(counted.messages).filter(counted.status == DeliveryStatus.DELIVERED.value),
             func.sum(counted.messages).filter(counted.status.in_(_FAILED)),
+            func.sum(counted.messages).filter(counted.status == DeliveryStatus.BOUNCED.value),
             func.sum(counted.converted),
         )
         .group_by(counted.day)
@@ -347,12 +358,14 @@ def scope_days(session: Session, project_id: str, scope: Scope) -> list[dict[str
     def of(name: str) -> dict[str, Any]:
         return days.setdefault(name, {"day": name, **dict.fromkeys(DAY_FIELDS, 0), "revenue": []})
 
-    for day, count, sent, delivered, failed, converted in rows:
+    for day, count, queued, sent, delivered, failed, bounced, converted in rows:
         of(day.isoformat()).update(
             messages=int(count),
+            queued=int(queued or 0),
             sent=int(sent),
             delivered=int(delivered or 0),
             failed=int(failed or 0),
+            bounced=int(bounced or 0),
             converted=int(converted),
         )
     unsubscribes = _unsubscribes(project_id, scope, None).subquery()

@@ -91,7 +91,8 @@ def test_the_chart_and_the_table_show_the_api_s_figures(
     section = tab.locator(".day-results")
     expect(section.locator("[data-days] tbody tr")).to_have_count(len(days), timeout=WAIT_MS)
     row = section.locator("[data-days] tbody tr").last
-    for field in ("messages", "sent", "converted", "conversions", "unsubscribed"):
+    shown = ("messages", "queued", "sent", "bounced", "converted", "conversions", "unsubscribed")
+    for field in shown:
         expect(row.locator(f"[data-field={field}]")).to_have_text(str(days[-1][field]))
     expect(row.locator("[data-field=revenue]")).to_contain_text("25.00")
     drawn = tab.evaluate("window.dmCharts['results-chart'].data")

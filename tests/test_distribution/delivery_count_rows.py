@@ -75,6 +75,8 @@ def scanned_counts(database: Database, project_id: str, campaign_id: str) -> dic
             tally["converted"] += int(bool(converted))
             tally["delivered"] += int(status == "delivered")
             tally["failed"] += int(status in ("failed", "bounced"))
+            tally["bounced"] += int(status == "bounced")
+            tally["queued"] += int(status in ("queued", "paused", "sending"))
     return {
         "total": dict(by_status),
         "days": {day: dict(+tally) for day, tally in sorted(days.items())},
@@ -87,7 +89,7 @@ def read_counts(database: Database, project_id: str, campaign_id: str) -> dict[s
     with database.reader() as session:
         stats = scope_stats(session, project_id, scope)
         days = scope_days(session, project_id, scope)
-    fields = ("messages", "sent", "converted", "delivered", "failed")
+    fields = ("messages", "queued", "sent", "converted", "delivered", "failed", "bounced")
     return {
         "total": stats["total"],
         "days": {

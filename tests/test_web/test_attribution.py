@@ -397,9 +397,11 @@ def test_figures_per_day_add_up_to_the_totals_and_export_as_csv(client: Client) 
         assert rows[0] == [
             "day",
             "messages",
+            "queued",
             "sent",
             "delivered",
             "failed",
+            "bounced",
             "converted",
             "conversions",
             "unsubscribed",
@@ -407,8 +409,8 @@ def test_figures_per_day_add_up_to_the_totals_and_export_as_csv(client: Client) 
             "revenue_amount",
         ]
         assert rows[1:] == [
-            [today, "3", "3", "0", "0", "2", "2", "0", "EUR", "1200"],
-            [today, "3", "3", "0", "0", "2", "2", "0", "USD", "800"],
+            [today, "3", "0", "3", "0", "0", "0", "2", "2", "0", "EUR", "1200"],
+            [today, "3", "0", "3", "0", "0", "0", "2", "2", "0", "USD", "800"],
         ]
     bad = client.get(f"/v1/campaigns/{ids['campaign']}/stats/days", params={"format": "xml"})
     assert bad.status_code in (400, 422)

@@ -65,25 +65,38 @@ def _scan(database: Database, project_id: str, column: str, value: str) -> dict[
     for created_at, status, sent_at, converted_at in rows:
         day = days.setdefault(str(created_at)[:10], Counter())
         day["messages"] += 1
+        day["queued"] += status in ("queued", "paused", "sending")
         day["sent"] += sent_at is not None
         day["delivered"] += status == "delivered"
         day["failed"] += status in ("failed", "bounced")
+        day["bounced"] += status == "bounced"
         day["converted"] += converted_at is not None
     for (created_at,) in unsubscribes:
         days.setdefault(str(created_at)[:10], Counter())["unsubscribed"] += 1
     return {
         "total": dict(total),
         "messages": len(rows),
+        "queued": total["queued"] + total["paused"] + total["sending"],
         "sent": sum(1 for row in rows if row[2] is not None),
         "delivered": total["delivered"],
         "failed": total["failed"] + total["bounced"],
+        "bounced": total["bounced"],
         "converted": sum(1 for row in rows if row[3] is not None),
         "unsubscribed": len(unsubscribes),
         "days": {day: dict(+figures) for day, figures in sorted(days.items())},
     }
 
 
-_FIGURES = ("messages", "sent", "delivered", "failed", "converted", "unsubscribed")
+_FIGURES = (
+    "messages",
+    "queued",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "converted",
+    "unsubscribed",
+)
 
 
 def _served(client: Client, path: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@
           "tr",
           {},
           el("th", { scope: "row" }, d.day),
-          ...["messages", "sent", "delivered", "failed", "converted", "conversions", "unsubscribed"].map((f) => el("td", { "data-field": f }, String(d[f]))),
+          ...["messages", "queued", "sent", "delivered", "failed", "bounced", "converted", "conversions", "unsubscribed"].map((f) => el("td", { "data-field": f }, String(d[f]))),
           el("td", { "data-field": "revenue" }, revenueText(d.revenue)),
         ),
       ),
