@@ -7,7 +7,7 @@ production can never hold.
 
 from __future__ import annotations
 
-from distribution.bulk import BulkSpec
+from distribution.bulk import BulkSpec, create_job
 from distribution.codes.campaigns import CampaignSpec, create_campaign
 from distribution.codes.code_pools import CodeConfig, create_pool, generate_codes
 from distribution.customers.segments import create_segment
@@ -114,3 +114,13 @@ def bulk_spec(ids: dict[str, str], **options: object) -> BulkSpec:
         segment_id=ids["segment"],
         **options,  # type: ignore[arg-type]
     )
+
+
+def held_bulk_job(database: Database, project_id: str, customers: int) -> str:
+    """A bulk job of ``bulk_spec`` to ``customers`` customers (as many codes), created and not
+    begun, whose messages would wait an hour: tests move it a step at a time."""
+    ids = bulk_setup(database, project_id, customers, customers)
+    with database.session() as session:
+        return create_job(
+            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
+        ).id

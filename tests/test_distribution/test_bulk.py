@@ -25,7 +25,7 @@ from distribution.models import BulkJob, Code, Customer, Delivery
 from distribution.outbox.worker import EmbeddedWorker
 from distribution.storage.db import Database
 from providers.capture import CaptureConfig, CaptureProvider
-from tests.builders import bulk_setup, bulk_spec, publish_template
+from tests.builders import bulk_setup, bulk_spec, held_bulk_job, publish_template
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import FAST_RETRIES, LINKS, Senders
 
@@ -101,11 +101,7 @@ def test_batches_are_prepared_before_every_row_is_checked_but_sending_waits_for_
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = bulk_setup(database, project_id, 25, 25)
-    with database.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
-        ).id
+    job_id = held_bulk_job(database, project_id, 25)
     assert begin_job(database, project_id, job_id, LINKS) == "preparing"
     with database.reader() as session:
         started = get_job(session, project_id, job_id).preflight
@@ -138,11 +134,7 @@ def test_an_empty_audience_is_checked_before_the_job_turns_sending(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = bulk_setup(database, project_id, 3, 3)
-    with database.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
-        ).id
+    job_id = held_bulk_job(database, project_id, 3)
     assert begin_job(database, project_id, job_id, LINKS) == "preparing"
     with database.session() as session:
         # Everyone erased after the start: nothing to prepare, yet the report is completed.

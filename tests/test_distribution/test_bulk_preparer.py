@@ -8,13 +8,13 @@ import signal
 import pytest
 from sqlmodel import func, select
 
-from distribution.bulk import begin_job, cancel_job, check_rows, create_job, get_job
+from distribution.bulk import begin_job, cancel_job, check_rows, get_job
 from distribution.bulk.preparer import Preparer, PreparerError
 from distribution.bulk.timing import phase_seconds
 from distribution.models import Delivery
 from distribution.storage.db import Database
 from distribution.template_store.rendering import COMPILED
-from tests.builders import bulk_setup, bulk_spec
+from tests.builders import held_bulk_job
 from tests.conftest import ProjectCredentials
 from tests.test_distribution.engine_helpers import LINKS
 
@@ -23,11 +23,7 @@ def test_a_job_is_prepared_in_the_child_and_a_dead_child_is_replaced(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = bulk_setup(database, project_id, 30, 30)
-    with database.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
-        ).id
+    job_id = held_bulk_job(database, project_id, 30)
     preparer = Preparer(database)
     assert not preparer.in_process
     try:
@@ -71,11 +67,7 @@ def test_batches_run_here_until_the_child_is_ready(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = bulk_setup(database, project_id, 20, 20)
-    with database.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
-        ).id
+    job_id = held_bulk_job(database, project_id, 20)
     preparer = Preparer(database)
     try:
         preparer.warm()
@@ -109,11 +101,7 @@ def test_in_process_preparation_starts_no_child(
     database: Database, project: ProjectCredentials
 ) -> None:
     project_id = project.project.id
-    ids = bulk_setup(database, project_id, 5, 5)
-    with database.session() as session:
-        job_id = create_job(
-            session, project_id, bulk_spec(ids, send_delay_seconds=3600), actor="t"
-        ).id
+    job_id = held_bulk_job(database, project_id, 5)
     preparer = Preparer(database, in_process=True)
     preparer.warm()
     assert preparer.begin_job(project_id, job_id, LINKS) == "preparing"
